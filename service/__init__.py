@@ -1,0 +1,1 @@
+"""deploy-gate: gate deployments on the health of Prisma migrations in PostgreSQL."""

@@ -1,0 +1,139 @@
+"""Connecting to a target database from a Prisma-style DATABASE_URL, without leaking secrets.
+
+Prisma URLs carry parameters libpq does not know (`schema`, `connection_limit`, `pgbouncer`, …).
+We keep the ones libpq understands, take `schema` (default `public`) as the schema that holds
+`_prisma_migrations` and the search_path migrations run with, and drop the rest as Prisma's own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from service.prisma.errors import DatabaseUnavailable, InvalidDatabaseUrl
+
+DEFAULT_SCHEMA = "public"
+DEFAULT_APPLICATION_NAME = "deploy-gate"
+REDACTED = "****"
+
+
+@cache
+def _libpq_keywords() -> frozenset[str]:
+    return frozenset(option.keyword.decode() for option in psycopg.pq.Conninfo.get_defaults())
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """Where a target's history lives: libpq connection parameters and the Prisma schema."""
+
+    params: dict[str, str] = field(repr=False)
+    schema: str = DEFAULT_SCHEMA
+    display: str = ""
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(value for key, value in self.params.items() if key == "password" and value)
+
+    def redact(self, text: str) -> str:
+        """Text with every secret of this target replaced, for messages and logs."""
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+            encoded = quote(secret, safe="")
+            if encoded != secret:
+                text = text.replace(encoded, REDACTED)
+        return text
+
+    def __str__(self) -> str:
+        return self.display
+
+
+def parse_database_url(url: str) -> DatabaseTarget:
+    """Parse `postgresql://user:pass@host:port/db?schema=app&sslmode=require` (or libpq key=value)."""
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidDatabaseUrl("The database URL is empty.")
+    url = url.strip()
+    schema = DEFAULT_SCHEMA
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise InvalidDatabaseUrl(
+                f"The database URL must start with postgresql:// or postgres://, not {parts.scheme}://."
+            )
+        kept = []
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if key == "schema":
+                schema = value or DEFAULT_SCHEMA
+            elif key in _libpq_keywords():
+                kept.append((key, value))
+        libpq_url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))
+        password = unquote(parts.password) if parts.password else None
+    else:
+        libpq_url = url
+        password = None
+    try:
+        params = {key: str(value) for key, value in conninfo_to_dict(libpq_url).items()}
+    except psycopg.ProgrammingError as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else "unparsable"
+        for secret in filter(None, (password,)):
+            message = message.replace(secret, REDACTED)
+        raise InvalidDatabaseUrl(f"The database URL is not valid: {_redact_url_text(message)}") from None
+    params.setdefault("application_name", DEFAULT_APPLICATION_NAME)
+    return DatabaseTarget(params=params, schema=schema, display=describe(params, schema))
+
+
+def describe(params: dict[str, str], schema: str) -> str:
+    """A secret-free description such as `postgres@127.0.0.1:5432/app (schema public)`."""
+    user = params.get("user", "")
+    host = params.get("host", "") or "localhost"
+    port = params.get("port", "5432")
+    database = params.get("dbname", "") or user
+    who = f"{user}@" if user else ""
+    return f"{who}{host}:{port}/{database} (schema {schema})"
+
+
+_URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@")
+
+
+def _redact_url_text(text: str) -> str:
+    return _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
+
+
+def redact_text(text: str, target: DatabaseTarget | None = None) -> str:
+    """Remove passwords from any text: this target's, and any written inside a URL."""
+    text = _redact_url_text(text)
+    return target.redact(text) if target is not None else text
+
+
+def connect(target: DatabaseTarget, *, connect_timeout: int = 10) -> psycopg.Connection:
+    """An autocommit connection with search_path set to the target's schema, as Prisma sets it.
+
+    Autocommit matters: Prisma commits each history write on its own, and sends a migration as
+    one simple-query string that PostgreSQL runs as one implicit transaction.
+    """
+    params = dict(target.params)
+    params.setdefault("connect_timeout", str(connect_timeout))
+    # Prisma's driver always speaks UTF-8, and migration files are UTF-8 text.
+    params["client_encoding"] = "UTF8"
+    try:
+        conn = psycopg.connect(**params, autocommit=True)
+    except psycopg.OperationalError as error:
+        raise DatabaseUnavailable(
+            f"Cannot connect to {target.display}: {_connection_reason(error, target)}"
+        ) from None
+    conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema)))
+    return conn
+
+
+def _connection_reason(error: psycopg.OperationalError, target: DatabaseTarget) -> str:
+    # libpq says "connection failed: connection to server at "h", port p failed: <cause>" and may
+    # add a hint line; the address is already in our message, the cause and hint are what help.
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    lines = [re.sub(r"^(connection failed: )?(connection to server at .*? failed: )?", "", line) for line in lines]
+    reason = " ".join(line if line.endswith((".", "?")) else line + "." for line in lines if line)
+    return redact_text(reason or "unknown error.", target)

@@ -1,0 +1,184 @@
+"""`migrate deploy`: apply pending migrations exactly as Prisma's native engine does.
+
+Per migration: insert its history row and commit; send the whole file as one simple-query string,
+which PostgreSQL runs as one implicit transaction (so a failure leaves no effects unless the file
+has its own transaction control or statements that cannot run in a transaction block); on success
+increment `applied_steps_count`, then set `finished_at`; on failure write Prisma-format `logs` and
+stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg
+
+from service.prisma import history
+from service.prisma.errors import DatabaseSchemaNotEmpty, DatabaseUnavailable, FoundFailedMigrations
+from service.prisma.history import HistoryRow
+from service.prisma.lock import DEFAULT_LOCK_WAIT_SECONDS, advisory_lock
+from service.prisma.logs import parse_failure_logs, render_apply_failure
+from service.prisma.migrations import LocalMigration, LocalMigrations
+
+ProgressCallback = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class SessionTimeouts:
+    """Timeouts set on the session before a migration runs, never edited into its file.
+
+    A lock wait past `lock_timeout` fails with SQLSTATE 55P03 and a statement past
+    `statement_timeout` with 57014: both retryable errors instead of a deploy that hangs.
+    """
+
+    lock_timeout_ms: int | None = None
+    statement_timeout_ms: int | None = None
+
+    def settings(self) -> dict[str, str]:
+        values = {}
+        if self.lock_timeout_ms is not None:
+            values["lock_timeout"] = f"{int(self.lock_timeout_ms)}ms"
+        if self.statement_timeout_ms is not None:
+            values["statement_timeout"] = f"{int(self.statement_timeout_ms)}ms"
+        return values
+
+
+@dataclass(frozen=True)
+class MigrationFailure:
+    migration_name: str
+    sqlstate: str | None
+    message: str
+    logs: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "migration_name": self.migration_name,
+            "sqlstate": self.sqlstate,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class DeployOutcome:
+    applied: list[str] = field(default_factory=list)
+    failure: MigrationFailure | None = None
+    created_migrations_table: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.failure is None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "succeeded": self.succeeded,
+            "applied": list(self.applied),
+            "failure": self.failure.to_dict() if self.failure else None,
+            "created_migrations_table": self.created_migrations_table,
+        }
+
+
+def deploy(
+    conn: psycopg.Connection,
+    schema: str,
+    local: LocalMigrations,
+    *,
+    timeouts: SessionTimeouts = SessionTimeouts(),
+    lock_wait: float = DEFAULT_LOCK_WAIT_SECONDS,
+    on_progress: ProgressCallback | None = None,
+) -> DeployOutcome:
+    """Apply every pending migration under Prisma's advisory lock; stop at the first failure.
+
+    Raises P3019 (provider), P3005 (tables but no history), P3009 (a failed migration exists)
+    before anything is written, and P1002 when the lock stays held.
+    """
+    local.check_provider()
+    notify = on_progress or (lambda event, name: None)
+    with advisory_lock(conn, lock_wait):
+        rows = history.read_history(conn, schema)
+        created = False
+        if rows is None:
+            objects = history.schema_objects(conn, schema)
+            if objects:
+                raise DatabaseSchemaNotEmpty(schema, objects)
+            history.create_table(conn, schema)
+            rows, created = [], True
+        _refuse_failed(rows)
+        live = {row.migration_name for row in rows if row.rolled_back_at is None}
+        applied: list[str] = []
+        for migration in local:
+            if migration.name in live:
+                continue
+            notify("applying", migration.name)
+            failure = _apply_one(conn, schema, migration, timeouts)
+            if failure is not None:
+                notify("failed", migration.name)
+                return DeployOutcome(applied, failure, created)
+            applied.append(migration.name)
+            notify("applied", migration.name)
+        return DeployOutcome(applied, None, created)
+
+
+def _apply_one(
+    conn: psycopg.Connection, schema: str, migration: LocalMigration, timeouts: SessionTimeouts
+) -> MigrationFailure | None:
+    migration_id = history.record_migration_started(conn, schema, migration.name, migration.checksum)
+    try:
+        _run_script(conn, migration.script, timeouts)
+    except psycopg.Error as error:
+        sqlstate, logs = render_apply_failure(migration.name, migration.script, error)
+        try:
+            history.record_failed_step(conn, schema, migration_id, logs)
+        except psycopg.Error:
+            raise DatabaseUnavailable(
+                f"The connection was lost while applying {migration.name}; its history row stays "
+                "failed without logs."
+            ) from None
+        message = error.diag.message_primary if getattr(error, "diag", None) else None
+        return MigrationFailure(migration.name, sqlstate, message or str(error).strip(), logs)
+    history.record_successful_step(conn, schema, migration_id)
+    history.record_migration_finished(conn, schema, migration_id)
+    return None
+
+
+def _run_script(conn: psycopg.Connection, script: str, timeouts: SessionTimeouts) -> None:
+    settings = timeouts.settings()
+    previous = {
+        name: conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0] for name in settings
+    }
+    for name, value in settings.items():
+        conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+    try:
+        # No parameters: psycopg sends the text with the simple-query protocol, untouched.
+        conn.execute(script.encode("utf-8"))
+    finally:
+        if not conn.broken:
+            for name, value in previous.items():
+                conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+
+
+def _refuse_failed(rows: list[HistoryRow]) -> None:
+    failed = [row for row in rows if row.is_failed]
+    if not failed:
+        return
+    details = ""
+    for row in failed:
+        logs = (row.logs or "").strip()
+        suffix = f" with the following logs:\n{logs}" if logs else ""
+        details += f"The `{row.migration_name}` migration started at {_chrono_utc(row.started_at)} failed{suffix}\n"
+    failures = []
+    for row in failed:
+        parsed = parse_failure_logs(row.logs)
+        failures.append((row.migration_name, parsed and parsed.sqlstate, parsed and parsed.message))
+    raise FoundFailedMigrations(details, failures)
+
+
+def _chrono_utc(moment: datetime) -> str:
+    """A timestamp as Rust's chrono prints a DateTime<Utc>: `2024-01-02 03:04:05.678 UTC`."""
+    moment = moment.astimezone(UTC)
+    text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    if moment.microsecond:
+        fraction = f"{moment.microsecond:06d}"
+        text += "." + (fraction[:3] if fraction.endswith("000") else fraction)
+    return text + " UTC"

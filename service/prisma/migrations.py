@@ -1,0 +1,198 @@
+"""Local migrations: a `prisma/migrations` directory or an in-memory bundle, as Prisma reads them.
+
+Prisma lists the folders of the migrations directory, sorts them with JavaScript's
+`localeCompare` (ICU collation, so `20240101_b` sorts before `20240101_C` and `_` before `-`),
+and reads each folder's `migration.sql` as text. Checksums are the SHA-256 of that text,
+with no normalisation when stored; comparison also accepts the CRLF→LF and LF→CRLF variants.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from pathlib import Path
+
+from service.prisma.errors import (
+    MigrationFileNotFound,
+    MigrationFileUnreadable,
+    MigrationsDirectoryError,
+    ProviderSwitched,
+)
+
+MIGRATION_FILE_NAME = "migration.sql"
+LOCK_FILE_NAME = "migration_lock.toml"
+POSTGRESQL_PROVIDER = "postgresql"
+CHECKSUM_LENGTH = 64
+
+
+def render_checksum(script: str) -> str:
+    """The checksum Prisma stores for a script: lowercase, zero-padded hex SHA-256 of its UTF-8."""
+    return hashlib.sha256(script.encode("utf-8")).hexdigest()
+
+
+def _unpadded_checksum(script: str) -> str:
+    # Old schema engines wrote each byte with `{:x}`, dropping leading zeros (prisma-engines#1887);
+    # Prisma still accepts such stored values, so we must too.
+    return "".join(format(byte, "x") for byte in hashlib.sha256(script.encode("utf-8")).digest())
+
+
+def script_matches_checksum(script: str, checksum: str) -> bool:
+    """Whether a script matches a stored checksum, as Prisma decides it."""
+    variants = (script, script.replace("\r\n", "\n"), script.replace("\n", "\r\n"))
+    legacy_format = bool(checksum) and len(checksum) != CHECKSUM_LENGTH
+    for variant in variants:
+        rendered = _unpadded_checksum(variant) if legacy_format else render_checksum(variant)
+        if rendered == checksum:
+            return True
+    return False
+
+
+@cache
+def _collator():
+    # Loading the collation table takes a moment; do it once, and only when something is sorted.
+    import pyuca
+
+    return pyuca.Collator()
+
+
+def migration_sort_key(name: str) -> tuple:
+    """Sort key equal to JavaScript's `a.localeCompare(b)` order, ties broken by code point."""
+    return (_collator().sort_key(name), name)
+
+
+@dataclass(frozen=True)
+class LocalMigration:
+    """One migration folder: its name (the folder name) and the text of its migration.sql."""
+
+    name: str
+    script: str
+    path: str | None = None
+
+    @cached_property
+    def checksum(self) -> str:
+        return render_checksum(self.script)
+
+    def matches_checksum(self, stored_checksum: str) -> bool:
+        return script_matches_checksum(self.script, stored_checksum)
+
+
+@dataclass(frozen=True)
+class LocalMigrations:
+    """The migrations Prisma would see, in Prisma's order, with the lock file's provider."""
+
+    migrations: tuple[LocalMigration, ...]
+    lock_provider: str | None = None
+    source: str = "bundle"
+    _by_name: dict[str, LocalMigration] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {m.name: m for m in self.migrations})
+
+    def __iter__(self):
+        return iter(self.migrations)
+
+    def __len__(self) -> int:
+        return len(self.migrations)
+
+    def get(self, name: str) -> LocalMigration | None:
+        return self._by_name.get(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [m.name for m in self.migrations]
+
+    def check_provider(self, provider: str = POSTGRESQL_PROVIDER) -> None:
+        """P3019 when migration_lock.toml names another provider; no lock file is fine."""
+        if self.lock_provider is not None and self.lock_provider != provider:
+            raise ProviderSwitched(provider, self.lock_provider)
+
+
+def read_lock_provider(lock_file_text: str | None) -> str | None:
+    """The provider in migration_lock.toml, read line by line exactly as Prisma's engine does."""
+    if lock_file_text is None:
+        return None
+    for line in lock_file_text.splitlines():
+        if line.startswith("provider"):
+            value = line
+            while value.startswith("provider = "):
+                value = value[len("provider = ") :]
+            return value.strip('"')
+    return "<PROVIDER NOT FOUND>"
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MigrationFileUnreadable(
+            f"{path} is not valid UTF-8 text (byte {error.start}); "
+            "Prisma reads migration files as UTF-8."
+        ) from None
+
+
+def read_migrations_directory(directory: str | os.PathLike[str]) -> LocalMigrations:
+    """Read a `prisma/migrations` directory as Prisma lists it."""
+    base = Path(directory)
+    try:
+        entries = list(os.scandir(base))
+    except FileNotFoundError:
+        raise MigrationsDirectoryError(f"The migrations directory {base} does not exist.") from None
+    except NotADirectoryError:
+        raise MigrationsDirectoryError(f"{base} is not a directory.") from None
+    except OSError as error:
+        raise MigrationsDirectoryError(
+            f"Cannot read the migrations directory {base}: {error.strerror}."
+        ) from None
+
+    lock_text = None
+    lock_path = base / LOCK_FILE_NAME
+    if lock_path.is_file():
+        lock_text = _read_bytes(lock_path).decode("utf-8", errors="replace")
+
+    # Node's Dirent.isDirectory() is false for a symbolic link, so Prisma skips linked folders.
+    folders = sorted(
+        (entry.name for entry in entries if entry.is_dir(follow_symlinks=False)),
+        key=migration_sort_key,
+    )
+    migrations = []
+    for name in folders:
+        script_path = base / name / MIGRATION_FILE_NAME
+        if not script_path.is_file():
+            raise MigrationFileNotFound(str(script_path))
+        script = _decode(script_path, _read_bytes(script_path))
+        migrations.append(LocalMigration(name=name, script=script, path=str(script_path)))
+    return LocalMigrations(tuple(migrations), read_lock_provider(lock_text), source=str(base))
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise MigrationFileUnreadable(f"Cannot read {path}: {error.strerror}.") from None
+
+
+def migrations_from_bundle(
+    scripts: Mapping[str, str] | Iterable[tuple[str, str]],
+    lock_file_text: str | None = None,
+) -> LocalMigrations:
+    """Build the local migrations from an in-memory bundle of folder name → migration.sql text."""
+    items = list(scripts.items() if isinstance(scripts, Mapping) else scripts)
+    seen: set[str] = set()
+    for name, script in items:
+        if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise MigrationsDirectoryError(f"{name!r} is not a valid migration folder name.")
+        if name in seen:
+            raise MigrationsDirectoryError(f"The bundle names migration {name!r} twice.")
+        if script is None:
+            raise MigrationFileNotFound(f"{name}/{MIGRATION_FILE_NAME}")
+        if not isinstance(script, str):
+            raise MigrationFileUnreadable(f"The script of {name} is not text.")
+        seen.add(name)
+    ordered = sorted(items, key=lambda item: migration_sort_key(item[0]))
+    return LocalMigrations(
+        tuple(LocalMigration(name=name, script=script) for name, script in ordered),
+        read_lock_provider(lock_file_text),
+    )
