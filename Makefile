@@ -1,0 +1,38 @@
+# make test — everything a fresh Debian machine needs, then the whole suite.
+# make run  — (see README) the service on this machine with working defaults.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PRISMA_CLI := tests/interop/prisma-cli
+PYTEST_ARGS ?=
+
+.PHONY: test install services prisma-cli bench-status clean
+
+test: install services prisma-cli
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+services:
+	bash scripts/ensure-services.sh
+
+prisma-cli: $(PRISMA_CLI)/node_modules/.installed
+
+$(PRISMA_CLI)/node_modules/.installed: $(PRISMA_CLI)/package.json $(PRISMA_CLI)/package-lock.json
+	bash scripts/ensure-services.sh node
+	npm ci --prefix $(PRISMA_CLI) --no-audit --no-fund --loglevel=error
+	touch $@
+
+bench-status: install services prisma-cli
+	$(BIN)/python bench/status.py
+
+clean:
+	rm -rf $(VENV) $(PRISMA_CLI)/node_modules
