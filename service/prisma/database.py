@@ -65,6 +65,10 @@ def parse_database_url(url: str) -> DatabaseTarget:
             raise InvalidDatabaseUrl(
                 f"The database URL must start with postgresql:// or postgres://, not {parts.scheme}://."
             )
+        try:
+            parts.port
+        except ValueError:
+            raise InvalidDatabaseUrl("The database URL is not valid: its port is not a number from 0 to 65535.") from None
         kept = []
         for key, value in parse_qsl(parts.query, keep_blank_values=True):
             if key == "schema":
