@@ -1,0 +1,133 @@
+"""Benchmark: `deploy-gate status` against `prisma migrate status` on 1,000 applied migrations.
+
+Both commands run as subprocesses against the same scratch database and directory, alternating,
+several times; we report the median wall time and the peak resident memory of each (from wait4,
+so each child's own figure), and the in-process classification time of deploy-gate.
+
+    make bench-status            # or: .venv/bin/python bench/status.py --migrations 1000 --runs 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from service.prisma.database import connect, parse_database_url  # noqa: E402
+from service.prisma.deploy import deploy  # noqa: E402
+from service.prisma.history import read_history  # noqa: E402
+from service.prisma.migrations import read_migrations_directory  # noqa: E402
+from service.prisma.status import classify_history  # noqa: E402
+from tests.interop.prisma_cli import PRISMA_BIN, PRISMA_CLI_DIR, PRISMA_CONFIG, prisma_available, prisma_env  # noqa: E402
+
+ADMIN_URL = os.environ.get("DEPLOY_GATE_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
+
+
+def write_migrations(base: Path, count: int) -> None:
+    base.mkdir(parents=True)
+    (base / "migration_lock.toml").write_text('provider = "postgresql"\n')
+    for index in range(count):
+        folder = base / f"{20240101000000 + index}_step_{index}"
+        folder.mkdir()
+        (folder / "migration.sql").write_text(
+            f'-- step {index}\nCREATE TABLE "T{index}" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n'
+        )
+
+
+def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS in KiB, exit code) of one run of a command."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    process.stderr.close()
+    return elapsed, usage.ru_maxrss, process.returncode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--migrations", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    if not prisma_available():
+        sys.exit(f"The Prisma CLI is not installed: run `make prisma-cli` ({PRISMA_BIN}).")
+
+    name = f"dg_bench_{uuid.uuid4().hex[:8]}"
+    workdir = Path(tempfile.mkdtemp(prefix="dg-bench-"))
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
+        url = f"postgresql://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}:{params.get('port', '5432')}/{name}"
+        migrations_dir = workdir / "migrations"
+        write_migrations(migrations_dir, args.migrations)
+        local = read_migrations_directory(migrations_dir)
+        with connect(parse_database_url(url)) as conn:
+            outcome = deploy(conn, "public", local)
+            assert outcome.succeeded and len(outcome.applied) == args.migrations, outcome
+            rows = read_history(conn, "public")
+
+        classify_times = []
+        for _ in range(50):
+            started = time.perf_counter()
+            report = classify_history(local, rows)
+            classify_times.append(time.perf_counter() - started)
+        assert report.up_to_date
+
+        ours_cmd = [DEPLOY_GATE, "status", "--migrations", str(migrations_dir), "--database-url", url]
+        prisma_cmd = [str(PRISMA_BIN), "migrate", "status", "--config", str(PRISMA_CONFIG)]
+        ours_env = dict(os.environ)
+        theirs_env = prisma_env(url, migrations_dir)
+        results: dict[str, list[tuple[float, int, int]]] = {"deploy-gate": [], "prisma": []}
+        for _ in range(args.runs):
+            results["deploy-gate"].append(measure(ours_cmd, ours_env, ROOT))
+            results["prisma"].append(measure(prisma_cmd, theirs_env, PRISMA_CLI_DIR))
+        for tool, runs in results.items():
+            codes = {code for _, _, code in runs}
+            assert codes == {0}, f"{tool} status exited {codes} on an up-to-date history"
+
+        summary = {
+            tool: {
+                "median_wall_ms": round(statistics.median(wall for wall, _, _ in runs) * 1000, 1),
+                "peak_rss_mib": round(max(rss for _, rss, _ in runs) / 1024, 1),
+            }
+            for tool, runs in results.items()
+        }
+        summary["classification_median_ms"] = round(statistics.median(classify_times) * 1000, 2)
+        ours, theirs = summary["deploy-gate"], summary["prisma"]
+        speedup = theirs["median_wall_ms"] / ours["median_wall_ms"]
+        memory_ratio = ours["peak_rss_mib"] / theirs["peak_rss_mib"]
+        print(f"{args.migrations} applied migrations, {args.runs} runs each, {os.cpu_count()} cores")
+        print("| tool | median wall time | peak memory (RSS) |")
+        print("| --- | --- | --- |")
+        print(f"| `deploy-gate status` | {ours['median_wall_ms']:.0f} ms | {ours['peak_rss_mib']:.0f} MiB |")
+        print(f"| `prisma migrate status` 6.19.3 | {theirs['median_wall_ms']:.0f} ms | {theirs['peak_rss_mib']:.0f} MiB |")
+        print(f"deploy-gate is {speedup:.1f}x faster with {memory_ratio:.2f}x the memory; "
+              f"in-process classification of {args.migrations} migrations: {summary['classification_median_ms']} ms (median of 50)")
+        results_dir = ROOT / "bench" / "results"
+        results_dir.mkdir(exist_ok=True)
+        (results_dir / "status.json").write_text(json.dumps(summary, indent=2))
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
