@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: test install services prisma-cli bench-status clean
 
 test: install services prisma-cli
-	$(BIN)/pytest $(PYTEST_ARGS)
+	DEPLOY_GATE_REQUIRE_PRISMA=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
 

@@ -3,7 +3,9 @@
 Prisma records `A migration failed to apply...`, `Migration name: X`, `Database error code: <SQLSTATE>`
 and `Database error:` followed by the server's error (`ERROR: message`, DETAIL/HINT lines, a numbered
 excerpt of the script around the error position, and the driver's debug rendering of the error).
-Readers only rely on the SQLSTATE and the message, which every Prisma engine writes the same way.
+Prisma's WebAssembly engine (driver adapters, `engine: 'js'`) writes `external connector error`,
+`Error querying the database: ERROR: message` and a span trace instead, with no SQLSTATE; readers
+take the message from either form, and the SQLSTATE when there is one.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def render_apply_failure(migration_name: str, script: str, error: Exception) -> 
 
 _CODE = re.compile(r"^Database error code: (\S+)\s*$", re.MULTILINE)
 _MESSAGE = re.compile(r"^Database error:\n(.*?)(?:\n\nPosition:\n|\n\nDbError \{|\n\n\s+0: |\Z)", re.MULTILINE | re.DOTALL)
+_ADAPTER_MESSAGE = re.compile(r"^Error querying the database: (.*?)(?:\n\s+0: |\Z)", re.MULTILINE | re.DOTALL)
 _SEVERITY_PREFIX = re.compile(r"^(?:ERROR|FATAL|PANIC|db error: ERROR):\s*")
 
 
@@ -72,7 +75,7 @@ def parse_failure_logs(logs: str | None) -> FailureDetails | None:
     sqlstate = code_match.group(1) if code_match else None
     if sqlstate == "none":
         sqlstate = None
-    message_match = _MESSAGE.search(logs)
+    message_match = _MESSAGE.search(logs) or _ADAPTER_MESSAGE.search(logs)
     if message_match:
         message = _SEVERITY_PREFIX.sub("", message_match.group(1).strip())
     else:

@@ -3,8 +3,10 @@
 Two views of the same facts:
 - Prisma's (`prisma migrate status`): migrations with no history row at all are unapplied, names
   in the history but not in the directory are unpersisted, unfinished and not rolled back rows are
-  failed, and a mismatch with the checksum of the first row of a name is an edit. Its exit code is
-  0 only when none of these holds.
+  failed, and a mismatch with the checksum of the first row of a name is an edit. Prisma 6.19's
+  status exits 0 when the history table exists, nothing is unapplied and nothing failed: edits and
+  unpersisted names alone do not fail it, and a migration whose every row is rolled back counts as
+  present although deploy will apply it again.
 - deploy-gate's: one state per migration (applied, re-applied after a rollback, pending, failed,
   rolled back, missing locally), with the parsed failure, the edit flag and the rows behind it.
 """
@@ -97,9 +99,20 @@ class HistoryStatus:
         return None
 
     @property
+    def last_common_migration(self) -> str | None:
+        """For diverging histories: the local migration just before the first unapplied one."""
+        if not self.unapplied:
+            return None
+        local_names = [m.name for m in self.migrations if m.in_directory]
+        index = local_names.index(self.unapplied[0])
+        return local_names[index - 1] if index > 0 else None
+
+    @property
     def up_to_date(self) -> bool:
-        """What makes `prisma migrate status` exit 0."""
-        return self.history_diagnostic is None and not self.failed
+        """What makes `prisma migrate status` exit 0 (its command's checks, in its order)."""
+        if self.history_diagnostic in ("databaseIsBehind", "historiesDiverge"):
+            return False
+        return self.has_migrations_table and not self.failed
 
     @property
     def exit_code(self) -> int:
@@ -115,6 +128,7 @@ class HistoryStatus:
             "to_deploy": self.to_deploy,
             "prisma": {
                 "history": self.history_diagnostic,
+                "last_common_migration": self.last_common_migration,
                 "unapplied": list(self.unapplied),
                 "unpersisted": list(self.unpersisted),
                 "failed": list(self.failed),

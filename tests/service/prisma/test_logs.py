@@ -68,3 +68,16 @@ def test_parse_of_unstructured_logs_keeps_the_last_line():
     parsed = parse_failure_logs("something went wrong\nconnection reset")
     assert parsed.sqlstate is None
     assert parsed.message == "connection reset"
+
+
+def test_parse_reads_the_webassembly_engines_logs():
+    logs = (
+        "external connector error\n"
+        'Error querying the database: ERROR: relation "a" already exists\n'
+        "   0: sql_schema_connector::apply_migration::apply_script\n"
+        '           with migration_name="2_b"\n'
+        "             at schema-engine/connectors/sql-schema-connector/src/apply_migration.rs:113\n"
+    )
+    parsed = parse_failure_logs(logs)
+    assert parsed.sqlstate is None
+    assert parsed.message == 'relation "a" already exists'

@@ -106,6 +106,21 @@ def test_in_database_but_missing_locally(conn):
     assert not missing.in_directory
     assert report.unpersisted == ("2_email",)
     assert report.history_diagnostic == "historiesDiverge"
+    assert report.last_common_migration == "1_init"
+    assert report.exit_code == 1
+
+
+def test_only_missing_locally_does_not_fail_prismas_status(conn):
+    deploy(conn, "public", migrations_from_bundle({"1_init": INIT, "2_email": ADD_EMAIL}))
+    report = read_status(conn, "public", migrations_from_bundle({"1_init": INIT}))
+    assert report.get("2_email").state is MigrationState.MISSING_LOCALLY
+    assert report.history_diagnostic == "migrationsDirectoryIsBehind"
+    assert report.exit_code == 0
+
+
+def test_unmanaged_database_with_no_migrations_is_not_up_to_date(conn):
+    report = read_status(conn, "public", migrations_from_bundle({}))
+    assert report.migrations == ()
     assert report.exit_code == 1
 
 
