@@ -99,9 +99,9 @@ def deploy(
         rows = history.read_history(conn, schema)
         created = False
         if rows is None:
-            objects = history.schema_objects(conn, schema)
-            if objects:
-                raise DatabaseSchemaNotEmpty(schema, objects)
+            tables = history.tables_in_schema(conn, schema)
+            if tables:
+                raise DatabaseSchemaNotEmpty(schema, tables)
             history.create_table(conn, schema)
             rows, created = [], True
         _refuse_failed(rows)

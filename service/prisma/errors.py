@@ -62,16 +62,21 @@ class ProviderSwitched(MigrateError):
 class DatabaseSchemaNotEmpty(MigrateError):
     code = "P3005"
 
-    def __init__(self, schema: str, objects: list[str]) -> None:
+    def __init__(self, schema: str, tables: list[str]) -> None:
+        shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
         super().__init__(
             "The database schema is not empty. Read more about how to baseline an existing "
             "production database: https://pris.ly/d/migrate-baseline\n"
-            f"Schema `{schema}` has no _prisma_migrations table but holds {', '.join(objects)}. "
+            f"Schema `{schema}` has no _prisma_migrations table but has tables ({shown}). "
             "To baseline it, mark the migrations already reflected in it as applied with "
             "`deploy-gate resolve --applied NAME`, then deploy.",
             schema=schema,
-            objects=objects,
+            tables=tables,
         )
+
+    @property
+    def headline(self) -> str:
+        return self.message.replace("\n", " ")
 
 
 class FoundFailedMigrations(MigrateError):

@@ -98,25 +98,16 @@ def create_table(conn: psycopg.Connection, schema: str) -> None:
     conn.execute(sql.SQL(_CREATE_TABLE).format(table=_table(schema)))
 
 
-def schema_objects(conn: psycopg.Connection, schema: str) -> list[str]:
-    """What makes a schema non-empty for Prisma's P3005 check (tables, views, types, sequences)."""
+def tables_in_schema(conn: psycopg.Connection, schema: str) -> list[str]:
+    """The ordinary tables that make a schema non-empty for Prisma's P3005 check.
+
+    Prisma counts only tables: views, sequences and enum types alone do not stop a first deploy.
+    """
     rows = conn.execute(
-        """
-        SELECT kind || ' ' || name FROM (
-            SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
-                                  WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table'
-                                  ELSE 'table' END AS kind,
-                   c.relname AS name
-            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-              AND c.relname <> %(table)s
-            UNION ALL
-            SELECT 'type', t.typname
-            FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-            WHERE n.nspname = %(schema)s AND t.typtype = 'e'
-        ) objects ORDER BY 1
-        """,
-        {"schema": schema, "table": MIGRATIONS_TABLE},
+        "SELECT c.relname FROM pg_catalog.pg_class c"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname <> %s ORDER BY c.relname",
+        (schema, MIGRATIONS_TABLE),
     ).fetchall()
     return [row[0] for row in rows]
 

@@ -52,15 +52,41 @@ def script_matches_checksum(script: str, checksum: str) -> bool:
 
 @cache
 def _collator():
-    # Loading the collation table takes a moment; do it once, and only when something is sorted.
+    # Loading the collation table takes ~0.1 s; do it once, and only for names that need it.
     import pyuca
 
     return pyuca.Collator()
 
 
-def migration_sort_key(name: str) -> tuple:
-    """Sort key equal to JavaScript's `a.localeCompare(b)` order, ties broken by code point."""
+# Printable ASCII in the collation's primary order (letters share a primary with their capital).
+# Each of these characters is one collation element, with equal secondary weights and a tertiary
+# weight that only tells case apart, so for names made of them the collation key is the primary
+# sequence, then the case sequence. tests/service/prisma/test_migrations.py checks this against
+# pyuca for every pair of characters; any other character falls back to pyuca.
+_ASCII_PRIMARY_ORDER = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz"
+_PRIMARY = {ord(char): chr(0x21 + rank) for rank, char in enumerate(_ASCII_PRIMARY_ORDER)}
+_PRIMARY.update({ord(char.upper()): _PRIMARY[ord(char)] for char in "abcdefghijklmnopqrstuvwxyz"})
+_CASE = {code: ("B" if chr(code).isupper() else "A") for code in _PRIMARY}
+
+
+def _ascii_key(name: str) -> tuple[str, str, str]:
+    return (name.translate(_PRIMARY), name.translate(_CASE), name)
+
+
+def _uca_key(name: str) -> tuple:
     return (_collator().sort_key(name), name)
+
+
+def sort_in_prisma_order(names: Iterable[str]) -> list[str]:
+    """Names in the order of JavaScript's `names.sort((a, b) => a.localeCompare(b))`.
+
+    Ties at every collation level (only possible outside printable ASCII) fall back to code
+    points; Node keeps directory order there, which no file system promises anyway.
+    """
+    names = list(names)
+    if all(name.isascii() and name.isprintable() for name in names):
+        return sorted(names, key=_ascii_key)
+    return sorted(names, key=_uca_key)
 
 
 @dataclass(frozen=True)
@@ -153,10 +179,7 @@ def read_migrations_directory(directory: str | os.PathLike[str]) -> LocalMigrati
         lock_text = _read_bytes(lock_path).decode("utf-8", errors="replace")
 
     # Node's Dirent.isDirectory() is false for a symbolic link, so Prisma skips linked folders.
-    folders = sorted(
-        (entry.name for entry in entries if entry.is_dir(follow_symlinks=False)),
-        key=migration_sort_key,
-    )
+    folders = sort_in_prisma_order(entry.name for entry in entries if entry.is_dir(follow_symlinks=False))
     migrations = []
     for name in folders:
         script_path = base / name / MIGRATION_FILE_NAME
@@ -191,8 +214,8 @@ def migrations_from_bundle(
         if not isinstance(script, str):
             raise MigrationFileUnreadable(f"The script of {name} is not text.")
         seen.add(name)
-    ordered = sorted(items, key=lambda item: migration_sort_key(item[0]))
+    scripts_by_name = dict(items)
     return LocalMigrations(
-        tuple(LocalMigration(name=name, script=script) for name, script in ordered),
+        tuple(LocalMigration(name=name, script=scripts_by_name[name]) for name in sort_in_prisma_order(scripts_by_name)),
         read_lock_provider(lock_file_text),
     )

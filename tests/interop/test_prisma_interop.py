@@ -6,13 +6,21 @@ WebAssembly engine splits scripts on `;`, so scripts here are ones where that ma
 
 from __future__ import annotations
 
+import json
+import random
 import re
+import string
+import subprocess
+import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from service.prisma.deploy import deploy
 from service.prisma.errors import (
+    AdvisoryLockTimeout,
     CannotRollBackSucceededMigration,
     CannotRollBackUnappliedMigration,
     DatabaseSchemaNotEmpty,
@@ -22,10 +30,11 @@ from service.prisma.errors import (
     MigrationToMarkAppliedNotFound,
     ProviderSwitched,
 )
-from service.prisma.migrations import read_migrations_directory
+from service.prisma.lock import advisory_lock
+from service.prisma.migrations import read_migrations_directory, sort_in_prisma_order
 from service.prisma.resolve import resolve_applied, resolve_rolled_back
 from service.prisma.status import MigrationState, read_status
-from tests.interop.prisma_cli import run_prisma
+from tests.interop.prisma_cli import prisma_env, run_prisma
 from tests.service.prisma.history_helpers import history_rows
 
 pytestmark = pytest.mark.interop
@@ -61,7 +70,8 @@ def prisma_status(url, migrations_dir) -> PrismaStatus:
         unapplied=_names_after(text, "have not yet been applied:"),
         failed=_names_after(text, "have failed:"),
         unpersisted=_names_after(text, "are not found locally in prisma/migrations:"),
-        last_common=last_common.group(1) if last_common else None,
+        # Prisma prints a missing last common migration as the word null.
+        last_common=last_common.group(1) if last_common and last_common.group(1) != "null" else None,
         up_to_date="Database schema is up to date!" in text,
         unmanaged="not managed by Prisma Migrate" in text,
     )
@@ -316,3 +326,82 @@ def test_named_schema(scratch_db, write_migrations):
         assert prisma(["migrate", "deploy"], url, base).returncode == 0
         ours, theirs = assert_status_agrees(conn, url, base, schema="tenant")
         assert ours.names_in(MigrationState.APPLIED) == ["1_a", "2_b"] and theirs.up_to_date
+
+
+def node_locale_sorted(names: list[str]) -> list[str]:
+    """The order Prisma's listMigrations gives: Array.sort with String.prototype.localeCompare."""
+    script = "let d='';process.stdin.on('data',c=>d+=c).on('end',()=>{const n=JSON.parse(d);n.sort((a,b)=>a.localeCompare(b));process.stdout.write(JSON.stringify(n))})"
+    env = prisma_env("postgresql://unused", Path("."))
+    result = subprocess.run(["node", "-e", script], input=json.dumps(names), capture_output=True, text=True, env=env, check=True)
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    "alphabet",
+    [
+        string.ascii_letters + string.digits + "_-. ",
+        string.ascii_letters + string.digits + "_-.éÉèßÄäöÖåÅøæñçıłœ",
+    ],
+    ids=["ascii", "latin"],
+)
+def test_folder_order_matches_node_locale_compare(alphabet):
+    generator = random.Random(11)
+    names = sorted({"".join(generator.choice(alphabet) for _ in range(generator.randint(1, 10))) for _ in range(3000)})
+    assert sort_in_prisma_order(names) == node_locale_sorted(names)
+
+
+def test_views_sequences_and_enums_alone_are_an_empty_schema_for_both(conn, url, write_migrations, tmp_path):
+    conn.execute("CREATE VIEW v AS SELECT 1 AS x; CREATE SEQUENCE s; CREATE TYPE mood AS ENUM ('ok')")
+    base = write_migrations({"1_a": A})
+    result = prisma(["migrate", "deploy"], url, base)
+    assert result.returncode == 0, result.stderr
+    conn.execute("DROP TABLE _prisma_migrations; DROP TABLE \"A\"")
+    assert deploy(conn, "public", read_migrations_directory(base)).applied == ["1_a"]
+
+
+def test_diverging_from_the_first_migration_has_no_common_migration(conn, url, write_migrations, tmp_path):
+    base = write_migrations({"1_a": A})
+    deploy(conn, "public", read_migrations_directory(base))
+    other = write_migrations({"0_other": B}, directory=tmp_path / "other")
+    ours, theirs = assert_status_agrees(conn, url, other)
+    assert ours.history_diagnostic == "historiesDiverge" and theirs.last_common is None
+
+
+def test_prisma_waits_for_our_lock(conn, url, write_migrations):
+    base = write_migrations({"1_a": A})
+
+    def hold_then_release():
+        with advisory_lock(conn):
+            held.set()
+            time.sleep(2)
+
+    held = threading.Event()
+    holder = threading.Thread(target=hold_then_release)
+    holder.start()
+    held.wait(5)
+    started = time.monotonic()
+    result = prisma(["migrate", "deploy"], url, base)
+    waited = time.monotonic() - started
+    holder.join()
+    assert result.returncode == 0, result.stderr
+    assert waited >= 1.5
+    assert [row["migration_name"] for row in history_rows(conn)] == ["1_a"]
+
+
+def test_we_wait_for_prismas_lock_and_name_it(conn, url, write_migrations, scratch_db):
+    base = write_migrations({"1_slow": "SELECT pg_sleep(4);\n"})
+    runner = threading.Thread(target=lambda: outcomes.append(prisma(["migrate", "deploy"], url, base)))
+    outcomes = []
+    runner.start()
+    holder = None
+    deadline = time.monotonic() + 10
+    while holder is None and time.monotonic() < deadline:
+        holder = read_status(conn, "public", read_migrations_directory(base)).lock_holder
+        time.sleep(0.1)
+    assert holder is not None, "Prisma's deploy never took the lock"
+    with pytest.raises(AdvisoryLockTimeout) as raised:
+        deploy(conn, "public", read_migrations_directory(base), lock_wait=0.5)
+    runner.join()
+    assert raised.value.holder.pid == holder.pid
+    assert outcomes[0].returncode == 0, outcomes[0].stderr
+    assert read_status(conn, "public", read_migrations_directory(base)).up_to_date

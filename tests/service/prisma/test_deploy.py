@@ -128,10 +128,15 @@ def test_tables_without_history_is_p3005(conn):
     with pytest.raises(DatabaseSchemaNotEmpty) as raised:
         deploy(conn, "public", migrations_from_bundle({"1_init": INIT}))
     assert raised.value.code == "P3005"
-    assert "table legacy" in raised.value.message
+    assert "tables (legacy)" in raised.value.message
     assert "resolve --applied" in raised.value.message
     assert not table_exists(conn, "_prisma_migrations")
     assert not table_exists(conn, "User")
+
+
+def test_views_sequences_and_enums_alone_do_not_make_a_schema_non_empty(conn):
+    conn.execute("CREATE VIEW v AS SELECT 1 AS x; CREATE SEQUENCE s; CREATE TYPE mood AS ENUM ('ok')")
+    assert deploy(conn, "public", migrations_from_bundle({"1_init": INIT})).applied == ["1_init"]
 
 
 def test_failed_migration_blocks_deploy_p3009(conn):

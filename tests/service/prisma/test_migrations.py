@@ -1,5 +1,8 @@
 import hashlib
+import random
+import string
 
+import pyuca
 import pytest
 
 from service.prisma.errors import (
@@ -14,7 +17,35 @@ from service.prisma.migrations import (
     read_migrations_directory,
     render_checksum,
     script_matches_checksum,
+    sort_in_prisma_order,
 )
+
+PRINTABLE_ASCII = [chr(code) for code in range(0x20, 0x7F)]
+
+
+def uca_sorted(names):
+    collator = pyuca.Collator()
+    return sorted(names, key=lambda name: (collator.sort_key(name), name))
+
+
+def test_ascii_fast_path_orders_every_pair_as_the_collation_does():
+    pairs = [a + b for a in PRINTABLE_ASCII for b in PRINTABLE_ASCII]
+    assert sort_in_prisma_order(pairs) == uca_sorted(pairs)
+
+
+def test_ascii_fast_path_orders_random_names_as_the_collation_does():
+    generator = random.Random(7)
+    alphabet = string.ascii_letters + string.digits + "_-. "
+    names = {
+        "".join(generator.choice(alphabet) for _ in range(generator.randint(1, 12))) for _ in range(4000)
+    }
+    assert sort_in_prisma_order(names) == uca_sorted(names)
+
+
+def test_names_outside_printable_ascii_use_the_full_collation():
+    names = ["e_x", "é_x", "ss", "ß", "z_x", "Ab", "aB", "a\tb"]
+    assert sort_in_prisma_order(names) == uca_sorted(names)
+    assert sort_in_prisma_order(names).index("é_x") < sort_in_prisma_order(names).index("z_x")
 
 
 def test_checksum_is_lowercase_hex_sha256_of_the_text_as_stored():
