@@ -61,6 +61,10 @@ class Output:
         if not self.as_json:
             click.echo(self.secret_free(text))
 
+    def problem(self, text: str) -> None:
+        if not self.as_json:
+            click.echo(self.secret_free(text), err=True)
+
     def document(self, payload: dict) -> None:
         if self.as_json:
             click.echo(self.secret_free(json.dumps(payload, indent=2, default=str)))
@@ -151,7 +155,7 @@ def _print_status(output: Output, report: HistoryStatus, target: DatabaseTarget,
     for migration in report.migrations:
         notes = []
         if migration.edited:
-            notes.append("edited after apply (checksum differs)")
+            notes.append("edited after apply: the checksum differs")
         if migration.state is MigrationState.ROLLED_BACK:
             notes.append("deploy will apply it again")
         if migration.history_state is not None:
@@ -165,6 +169,13 @@ def _print_status(output: Output, report: HistoryStatus, target: DatabaseTarget,
     output.line()
     if report.up_to_date:
         output.line("Database schema is up to date!")
+        for label, names in (
+            ("rolled back; deploy will apply again", report.names_in(MigrationState.ROLLED_BACK)),
+            ("edited after apply", report.edited),
+            ("in the database but not in the directory", report.names_in(MigrationState.MISSING_LOCALLY)),
+        ):
+            if names:
+                output.line(f"Note: {len(names)} {label}: {', '.join(names)}")
         return
     problems = []
     for label, names in (
@@ -223,8 +234,7 @@ def _print_deploy(output: Output, outcome: DeployOutcome) -> None:
             output.line(f"  {name}")
     if outcome.failure:
         failure = outcome.failure
-        output.line()
-        output.line(
+        output.problem(
             f"error: P3018: Migration `{failure.migration_name}` failed to apply "
             f"(SQLSTATE {failure.sqlstate or 'none'}): {failure.message}"
         )

@@ -41,7 +41,7 @@ def test_status_deploy_status_round_trip(url, write_migrations):
     deployed = run("deploy", "--migrations", str(base), url=url)
     assert deployed.returncode == 1
     assert "Applying migration `1_init`" in deployed.stdout
-    assert "P3018" in deployed.stdout and "42P07" in deployed.stdout
+    assert "P3018" in deployed.stderr and "42P07" in deployed.stderr
 
     after = run("status", "--migrations", str(base), "--json", url=url)
     assert after.returncode == 1
@@ -169,6 +169,6 @@ def test_timeouts_reach_the_session(url, write_migrations, scratch_db):
     base = write_migrations({"1_slow": "SELECT pg_sleep(3);"})
     result = run("deploy", "--migrations", str(base), "--statement-timeout", "100", url=url)
     assert result.returncode == 1
-    assert "57014" in result.stdout
+    assert "57014" in result.stderr
     with scratch_db.connect() as conn:
         assert "Database error code: 57014" in history_rows(conn)[0]["logs"]
