@@ -1,0 +1,286 @@
+"""Parse a migration into statements with positions, looking inside DO blocks.
+
+A file that does not parse becomes a `ParseProblem` with a line and column, never an exception.
+Statements inside `DO $$ … $$` bodies are parsed with the PL/pgSQL parser and returned as nested
+statements carrying what guards them (an IF condition, an exception handler), so rules and facts
+can tell a guarded `CREATE TYPE` from a bare one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from pglast import ast, parse_sql
+from pglast.parser import ParseError, parse_plpgsql_json
+
+
+@dataclass(frozen=True)
+class Position:
+    """1-based line and column in the migration file."""
+
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class ParseProblem:
+    message: str
+    position: Position
+    # Set when the problem is inside a DO block body.
+    in_do_block: bool = False
+
+
+@dataclass(frozen=True)
+class Guard:
+    """Why a statement inside a DO block only runs when it is needed."""
+
+    kind: str  # "if" (a condition) or "exception" (a handler that swallows the error)
+    text: str  # the condition, or the handled condition names
+
+    @property
+    def checks_catalog(self) -> bool:
+        return self.kind == "exception" or bool(_CATALOG_CHECK.search(self.text))
+
+
+_CATALOG_CHECK = re.compile(
+    r"\b(pg_catalog|pg_type|pg_enum|pg_class|pg_namespace|pg_attribute|pg_constraint|pg_index|"
+    r"pg_indexes|pg_tables|pg_proc|pg_trigger|pg_extension|information_schema|to_regclass|"
+    r"to_regtype|to_regproc|to_regnamespace)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement of a migration (or inside one of its DO blocks)."""
+
+    node: ast.Node
+    text: str
+    position: Position
+    # For a statement inside a DO block: the DO statement's index, and the guards around it.
+    parent_index: int | None = None
+    guards: tuple[Guard, ...] = ()
+    # Set when it came from EXECUTE of a string literal inside a DO block.
+    dynamic: bool = False
+
+    @property
+    def kind(self) -> str:
+        return type(self.node).__name__
+
+    @property
+    def guarded(self) -> bool:
+        return any(guard.checks_catalog for guard in self.guards)
+
+
+@dataclass(frozen=True)
+class ParsedMigration:
+    name: str
+    script: str
+    statements: tuple[Statement, ...]
+    problems: tuple[ParseProblem, ...] = ()
+    # Statements found inside DO blocks, in order; each names its DO statement by index.
+    nested: tuple[Statement, ...] = ()
+    _line_starts: list[int] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def parses(self) -> bool:
+        return not self.problems
+
+    @cached_property
+    def all_statements(self) -> tuple[Statement, ...]:
+        """Top-level statements with each DO block followed by what it contains."""
+        ordered: list[Statement] = []
+        for index, statement in enumerate(self.statements):
+            ordered.append(statement)
+            ordered.extend(s for s in self.nested if s.parent_index == index)
+        return tuple(ordered)
+
+
+def position_of(script: str, offset: int) -> Position:
+    """Line and column (1-based, in characters) of a character offset."""
+    offset = max(0, min(offset, len(script)))
+    line = script.count("\n", 0, offset) + 1
+    line_start = script.rfind("\n", 0, offset) + 1
+    return Position(line, offset - line_start + 1)
+
+
+def parse_migration(script: str, name: str = "") -> ParsedMigration:
+    """Every statement of a migration with its position; DO bodies parsed too."""
+    try:
+        raw = parse_sql(script)
+    except ParseError as error:
+        message, offset = _parse_error_parts(error)
+        return ParsedMigration(name, script, (), (ParseProblem(message, position_of(script, offset)),))
+    statements: list[Statement] = []
+    nested: list[Statement] = []
+    problems: list[ParseProblem] = []
+    for index, raw_statement in enumerate(raw):
+        raw_start = raw_statement.stmt_location or 0
+        # A length of 0 means "to the end of the script".
+        raw_end = raw_start + raw_statement.stmt_len if raw_statement.stmt_len else len(script)
+        # libpg_query counts a statement from the end of the previous one, comments included.
+        start = _skip_comments(script, raw_start)
+        statement = Statement(raw_statement.stmt, script[start:raw_end].strip(), position_of(script, start))
+        statements.append(statement)
+        if isinstance(raw_statement.stmt, ast.DoStmt):
+            inner, inner_problems = _parse_do_block(script, raw_statement.stmt, index, start)
+            nested.extend(inner)
+            problems.extend(inner_problems)
+    return ParsedMigration(name, script, tuple(statements), tuple(problems), tuple(nested))
+
+
+def _parse_error_parts(error: ParseError) -> tuple[str, int]:
+    message = error.args[0] if error.args else str(error)
+    offset = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else 0
+    return str(message), offset
+
+
+_COMMENT = re.compile(r"\s*(?:--[^\n]*(?:\n|$)|/\*.*?\*/)", re.DOTALL)
+
+
+def _skip_comments(script: str, offset: int) -> int:
+    while True:
+        match = _COMMENT.match(script, offset)
+        if not match or match.end() == offset:
+            break
+        offset = match.end()
+    while offset < len(script) and script[offset].isspace():
+        offset += 1
+    return offset
+
+
+def do_block_body(node: ast.DoStmt) -> tuple[str | None, str]:
+    """(body, language) of a DO statement."""
+    body, language = None, "plpgsql"
+    for arg in node.args or ():
+        if arg.defname == "as":
+            body = arg.arg.sval
+        elif arg.defname == "language":
+            language = arg.arg.sval
+    return body, language
+
+
+def _parse_do_block(
+    script: str, node: ast.DoStmt, index: int, do_offset: int
+) -> tuple[list[Statement], list[ParseProblem]]:
+    body, language = do_block_body(node)
+    if body is None or language.lower() != "plpgsql":
+        return [], []
+    body_offset = script.find(body, do_offset)
+    body_line = position_of(script, body_offset if body_offset >= 0 else do_offset).line
+    where = position_of(script, do_offset)
+    tag = "dg_body"
+    while f"${tag}$" in body:
+        tag += "_"
+    wrapper = f"CREATE FUNCTION dg_do_block() RETURNS void LANGUAGE plpgsql AS ${tag}${body}${tag}$"
+    try:
+        tree = json.loads(parse_plpgsql_json(wrapper))
+    except ParseError as error:
+        message, _ = _parse_error_parts(error)
+        # The PL/pgSQL parser gives no offset; the token it names is the best pointer we have.
+        near = re.search(r'at or near "(.+)"', message)
+        offset = body.find(near.group(1)) if near else -1
+        body_position = position_of(body, offset if offset >= 0 else 0)
+        return [], [
+            ParseProblem(f"in DO block: {message}", Position(body_line + body_position.line - 1, body_position.column), in_do_block=True)
+        ]
+    found: list[Statement] = []
+    problems: list[ParseProblem] = []
+    for function in tree:
+        action = function.get("PLpgSQL_function", {}).get("action", {})
+        _walk_plpgsql(action, (), index, (where, body_line), found, problems)
+    return found, problems
+
+
+def _walk_plpgsql(node, guards, index, where, found, problems) -> None:
+    """Collect SQL run by a PL/pgSQL body, with the IF conditions and handlers around it."""
+    if isinstance(node, list):
+        for item in node:
+            _walk_plpgsql(item, guards, index, where, found, problems)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key == "PLpgSQL_stmt_block":
+            handled = _handled_conditions(value)
+            inner_guards = guards + ((Guard("exception", ", ".join(handled)),) if handled else ())
+            _walk_plpgsql(value.get("body", []), inner_guards, index, where, found, problems)
+            for handler in (value.get("exceptions") or {}).get("PLpgSQL_exception_block", {}).get("exc_list", []):
+                _walk_plpgsql(handler.get("PLpgSQL_exception", {}).get("action", []), guards, index, where, found, problems)
+        elif key == "PLpgSQL_stmt_if":
+            condition = _expr_text(value.get("cond"))
+            positive = guards + (Guard("if", condition),)
+            _walk_plpgsql(value.get("then_body", []), positive, index, where, found, problems)
+            for elsif in value.get("elsif_list", []) or []:
+                branch = elsif.get("PLpgSQL_if_elsif", {})
+                _walk_plpgsql(branch.get("stmts", []), guards + (Guard("if", _expr_text(branch.get("cond"))),), index, where, found, problems)
+            _walk_plpgsql(value.get("else_body", []), guards + (Guard("if", f"NOT ({condition})"),), index, where, found, problems)
+        elif key == "PLpgSQL_stmt_execsql":
+            at = _line_in_body(where, value)
+            _add_sql(_expr_text(value.get("sqlstmt")), guards, index, at, found, problems, dynamic=False)
+        elif key == "PLpgSQL_stmt_dynexecute":
+            literal = _string_literal(_expr_text(value.get("query")))
+            if literal is not None:
+                at = _line_in_body(where, value)
+                _add_sql(literal, guards, index, at, found, problems, dynamic=True)
+        else:
+            _walk_plpgsql(value, guards, index, where, found, problems)
+
+
+def _line_in_body(where: tuple[Position, int], statement: dict) -> tuple[Position, int]:
+    do_position, body_line = where
+    lineno = statement.get("lineno")
+    return (Position(body_line + lineno - 1, 1) if lineno else do_position), body_line
+
+
+def _handled_conditions(block: dict) -> list[str]:
+    names = []
+    for handler in (block.get("exceptions") or {}).get("PLpgSQL_exception_block", {}).get("exc_list", []):
+        for condition in handler.get("PLpgSQL_exception", {}).get("conditions", []):
+            name = condition.get("PLpgSQL_condition", {}).get("condname")
+            if name:
+                names.append(name)
+    return names
+
+
+def _expr_text(expr) -> str:
+    if isinstance(expr, dict):
+        return expr.get("PLpgSQL_expr", {}).get("query", "") or ""
+    return ""
+
+
+def _string_literal(text: str) -> str | None:
+    """The value of a plain SQL string literal (`'…'` or `$$…$$`), else None."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == "'" and text[-1] == "'":
+        return text[1:-1].replace("''", "'")
+    match = re.fullmatch(r"\$(\w*)\$(.*)\$\1\$", text, re.DOTALL)
+    return match.group(2) if match else None
+
+
+def _add_sql(text, guards, index, where, found, problems, *, dynamic) -> None:
+    where = where[0]
+    if not text.strip():
+        return
+    try:
+        raw = parse_sql(text)
+    except ParseError as error:
+        message, _ = _parse_error_parts(error)
+        problems.append(ParseProblem(f"in DO block: {message}", where, in_do_block=True))
+        return
+    for raw_statement in raw:
+        start = raw_statement.stmt_location or 0
+        length = raw_statement.stmt_len or (len(text) - start)
+        found.append(
+            Statement(
+                raw_statement.stmt,
+                text[start : start + length].strip(),
+                where,
+                parent_index=index,
+                guards=tuple(guards),
+                dynamic=dynamic,
+            )
+        )
