@@ -1,44 +1,18 @@
-"""The `deploy-gate` command line: status, deploy and resolve against one target database.
-
-Exit codes: 0 success (status: up to date), 1 the history is not healthy (status not up to date,
-a migration failed, or Prisma's rules refuse the command: P3005, P3008, P3009, P3011, P3012,
-P3017, P3019), 2 the command cannot run (bad input, database unreachable, lock held).
-"""
+"""`status`, `deploy` and `resolve`: Prisma's history commands against one target database."""
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
-import psycopg
 
-from service.prisma import errors
-from service.prisma.database import DatabaseTarget, connect, parse_database_url, redact_text
+from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, common_options, main, target_session
+from service.prisma.database import DatabaseTarget
 from service.prisma.deploy import DeployOutcome, SessionTimeouts, deploy
 from service.prisma.lock import DEFAULT_LOCK_WAIT_SECONDS
-from service.prisma.migrations import LocalMigrations, read_migrations_directory
 from service.prisma.resolve import resolve_applied, resolve_rolled_back
 from service.prisma.status import HistoryStatus, MigrationState, read_status
-
-EXIT_UNHEALTHY = 1
-EXIT_CANNOT_RUN = 2
-
-# Errors that are the history's verdict rather than a failure to run the command.
-_HISTORY_ERRORS = (
-    errors.DatabaseSchemaNotEmpty,
-    errors.FoundFailedMigrations,
-    errors.MigrationAlreadyApplied,
-    errors.CannotRollBackUnappliedMigration,
-    errors.CannotRollBackSucceededMigration,
-    errors.MigrationToMarkAppliedNotFound,
-    errors.ProviderSwitched,
-    errors.MigrationFileNotFound,
-    errors.NoMigrationsTable,
-)
 
 _STATE_LABELS = {
     MigrationState.APPLIED: "applied",
@@ -50,95 +24,12 @@ _STATE_LABELS = {
 }
 
 
-class Output:
-    """Human text or one JSON document, and the error line, written the same way by every command."""
-
-    def __init__(self, as_json: bool) -> None:
-        self.as_json = as_json
-        self.target: DatabaseTarget | None = None
-
-    def line(self, text: str = "") -> None:
-        if not self.as_json:
-            click.echo(self.secret_free(text))
-
-    def problem(self, text: str) -> None:
-        if not self.as_json:
-            click.echo(self.secret_free(text), err=True)
-
-    def document(self, payload: dict) -> None:
-        if self.as_json:
-            click.echo(self.secret_free(json.dumps(payload, indent=2, default=str)))
-
-    def error(self, code: str | None, message: str, exit_code: int, headline: str | None = None) -> None:
-        message = self.secret_free(message)
-        if self.as_json:
-            click.echo(json.dumps({"error": {"code": code, "message": message}}, indent=2))
-        else:
-            prefix = f"{code}: " if code else ""
-            click.echo(f"error: {prefix}{self.secret_free(headline or message)}", err=True)
-        sys.exit(exit_code)
-
-    def secret_free(self, text: str) -> str:
-        return redact_text(text, self.target)
-
-
-def _common_options(command: Callable) -> Callable:
-    command = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")(command)
-    command = click.option(
-        "--database-url",
-        envvar="DATABASE_URL",
-        show_envvar=True,
-        help="postgresql://user:password@host:port/database?schema=public",
-    )(command)
-    command = click.option(
-        "--migrations",
-        "migrations_dir",
-        default="prisma/migrations",
-        show_default=True,
-        type=click.Path(path_type=Path, file_okay=True, dir_okay=True),
-        help="The prisma/migrations directory.",
-    )(command)
-    return command
-
-
-@contextmanager
-def _session(output: Output, database_url: str | None, migrations_dir: Path) -> Iterator[tuple[psycopg.Connection, DatabaseTarget, LocalMigrations]]:
-    """Read the migrations, connect, and turn every expected failure into one clear error line."""
-    try:
-        if not database_url:
-            raise errors.InvalidDatabaseUrl("No database URL: pass --database-url or set DATABASE_URL.")
-        target = parse_database_url(database_url)
-        output.target = target
-        local = read_migrations_directory(migrations_dir)
-        with connect(target) as conn:
-            yield conn, target, local
-    except _HISTORY_ERRORS as error:
-        output.error(error.code, error.message, EXIT_UNHEALTHY, error.headline)
-    except errors.MigrateError as error:
-        output.error(error.code, error.message, EXIT_CANNOT_RUN, error.headline)
-    except psycopg.OperationalError as error:
-        output.error("P1001", f"Lost the connection to the database: {_first_line(error)}", EXIT_CANNOT_RUN)
-    except psycopg.Error as error:
-        output.error(getattr(error, "sqlstate", None), f"Database error: {_first_line(error)}", EXIT_CANNOT_RUN)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="deploy-gate")
-def main() -> None:
-    """Gate deployments on the health of Prisma migrations in PostgreSQL."""
-
-
 @main.command()
-@_common_options
+@common_options
 def status(migrations_dir: Path, database_url: str | None, as_json: bool) -> None:
     """Classify every migration; exit 0 when up to date, 1 otherwise (as `prisma migrate status`)."""
     output = Output(as_json)
-    with _session(output, database_url, migrations_dir) as (conn, target, local):
+    with target_session(output, database_url, migrations_dir) as (conn, target, local):
         report = read_status(conn, target.schema, local)
     output.document({"target": target.display, "migrations_directory": str(migrations_dir), **report.to_dict()})
     _print_status(output, report, target, migrations_dir)
@@ -191,7 +82,7 @@ def _print_status(output: Output, report: HistoryStatus, target: DatabaseTarget,
 
 
 @main.command("deploy")
-@_common_options
+@common_options
 @click.option("--lock-timeout", type=click.IntRange(min=0), metavar="MS", help="lock_timeout for each migration, in ms.")
 @click.option("--statement-timeout", type=click.IntRange(min=0), metavar="MS", help="statement_timeout for each migration, in ms.")
 @click.option("--lock-wait", type=click.FloatRange(min=0.1), default=DEFAULT_LOCK_WAIT_SECONDS, show_default=True, metavar="SECONDS", help="How long to wait for Prisma's advisory lock.")
@@ -210,7 +101,7 @@ def deploy_command(
         if event == "applying":
             output.line(f"Applying migration `{name}`")
 
-    with _session(output, database_url, migrations_dir) as (conn, target, local):
+    with target_session(output, database_url, migrations_dir) as (conn, target, local):
         output.line(f"Target: {target.display}")
         output.line(f"{len(local)} migration{'' if len(local) == 1 else 's'} found in {migrations_dir}")
         outcome = deploy(
@@ -244,7 +135,7 @@ def _print_deploy(output: Output, outcome: DeployOutcome) -> None:
 
 
 @main.command()
-@_common_options
+@common_options
 @click.option("--rolled-back", "rolled_back", metavar="NAME", help="Mark a failed migration as rolled back.")
 @click.option("--applied", metavar="NAME", help="Record a migration as applied without running it.")
 @click.option("--lock-wait", type=click.FloatRange(min=0.1), default=DEFAULT_LOCK_WAIT_SECONDS, show_default=True, metavar="SECONDS", help="How long to wait for Prisma's advisory lock.")
@@ -260,7 +151,7 @@ def resolve(
     output = Output(as_json)
     if bool(rolled_back) == bool(applied):
         output.error(None, "Pass exactly one of --rolled-back NAME or --applied NAME.", EXIT_CANNOT_RUN)
-    with _session(output, database_url, migrations_dir) as (conn, target, local):
+    with target_session(output, database_url, migrations_dir) as (conn, target, local):
         if rolled_back:
             ids = resolve_rolled_back(conn, target.schema, rolled_back, lock_wait=lock_wait)
             name, action = rolled_back, "rolled_back"
