@@ -325,6 +325,7 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
             pass  # maintenance: re-runnable, nothing to reverse
         case _:
             effect("alter", "other", statement.kind)
+            cannot_reverse(f"{_label(statement)} has no derived inverse")
     return described
 
 

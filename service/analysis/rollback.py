@@ -1,0 +1,300 @@
+"""Rollback SQL for a migration: the commented `ROLLBACK SQL` section people write, or a derived inverse.
+
+The seed runbook's convention is a comment section at the bottom of `migration.sql`:
+
+    -- ROLLBACK SQL (for reference):
+    -- DROP INDEX IF EXISTS "Post_authorId_idx";
+    -- ALTER TABLE "User" DROP COLUMN IF EXISTS "email";
+
+Banners vary (`-- === ROLLBACK SQL ===`, `-- Rollback:`, `-- DOWN`, a `/* … */` block), commented
+statements may span lines, and notes in prose sit between them. A hint that is only prose
+(`-- Rollback: drop the new indexes`) is found but is not executable. Without a section, an
+inverse is derived from the migration's effects for reversible DDL, in reverse order; a plan with
+irreversible steps (drops, type changes, enum values, data changes) is marked incomplete.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pglast.parser import ParseError, scan
+
+from service.analysis.facts import Effect, MigrationFacts, Reason, analyze_migration
+from service.analysis.parsing import ParseProblem, Position, parse_migration, position_of
+
+_BANNER = re.compile(
+    r"^[\s\-=#*/]*(?:rollback|roll\s+back|down(?:\s+migration)?|revert|undo)\b(?:\s+sql)?\s*(?:\([^)]*\))?\s*[:\-=#*]*\s*(?P<rest>.*?)[\s=#*/\-]*$",
+    re.IGNORECASE,
+)
+_DECORATION = re.compile(r"^[\s\-=#*/_~]*$")
+_SQL_START = re.compile(
+    r"^(ALTER|CREATE|DROP|DELETE|UPDATE|INSERT|TRUNCATE|BEGIN|COMMIT|ROLLBACK\s*;|SET|RESET|DO|REINDEX|COMMENT|GRANT|REVOKE|WITH|SELECT|VACUUM|ANALYZE|LOCK|START\s+TRANSACTION|END\s*;)\b",
+    re.IGNORECASE,
+)
+
+
+def _looks_like_sql(text: str) -> bool:
+    """A line that starts a statement: a SQL keyword written as SQL (upper case, or a `;` ending,
+    or text that parses) rather than a sentence such as `drop the new indexes`."""
+    match = _SQL_START.match(text)
+    if not match:
+        return False
+    if match.group(1).isupper() or text.rstrip().endswith(";"):
+        return True
+    return parse_migration(text).parses
+
+
+@dataclass(frozen=True)
+class RollbackSection:
+    """The rollback comment section of a migration file."""
+
+    line: int  # 1-based line of the banner
+    sql: str  # the statements, uncommented ("" when there are none)
+    prose: tuple[str, ...] = ()
+    problems: tuple[ParseProblem, ...] = ()  # parse errors of `sql`, at file positions
+
+    @property
+    def executable(self) -> bool:
+        return bool(self.sql.strip())
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What would undo a migration, where it came from, and whether it is complete."""
+
+    sql: str
+    source: str  # "section" | "derived" | "none"
+    complete: bool
+    reasons: tuple[Reason, ...] = ()
+    section: RollbackSection | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "complete": self.complete,
+            "sql": self.sql,
+            "reasons": [reason.to_dict() for reason in self.reasons],
+            "section_line": self.section.line if self.section else None,
+        }
+
+
+@dataclass(frozen=True)
+class _CommentLine:
+    text: str  # the comment's text without its markers
+    position: Position  # where that text starts in the file
+    block: bool  # part of a /* … */ comment
+
+
+def _comment_lines(script: str) -> list[_CommentLine | None] | None:
+    """Every comment line of the file in order, None where SQL interrupts the comments.
+
+    None as a whole when the file does not even lex (an unterminated quote, say).
+    """
+    try:
+        tokens = scan(script)
+    except ParseError:
+        return None
+    lines: list[_CommentLine | None] = []
+    for token in tokens:
+        if token.name == "SQL_COMMENT":
+            start = token.start + 2
+            lines.append(_CommentLine(script[start : token.end + 1], position_of(script, start), False))
+        elif token.name == "C_COMMENT":
+            body_start = token.start + 2
+            body = script[body_start : token.end - 1]
+            offset = body_start
+            for raw in body.split("\n"):
+                stripped = raw.lstrip(" \t*")
+                lines.append(_CommentLine(stripped, position_of(script, offset + len(raw) - len(stripped)), True))
+                offset += len(raw) + 1
+        elif lines and lines[-1] is not None:
+            # SQL after a section ends it.
+            lines.append(None)
+    return lines
+
+
+def extract_rollback_section(script: str) -> RollbackSection | None:
+    """The last rollback section in the file's comments, or None when there is none."""
+    lines = _comment_lines(script)
+    if lines is None:
+        return None
+    banner_index = None
+    banner_rest = ""
+    for index, line in enumerate(lines):
+        if line is None:
+            continue
+        match = _BANNER.match(line.text)
+        if match and not _looks_like_sql(line.text.strip()):
+            banner_index, banner_rest = index, match.group("rest").strip()
+    if banner_index is None:
+        return None
+
+    sql_lines: list[tuple[str, Position]] = []
+    prose: list[str] = []
+    if banner_rest:
+        rest_position = lines[banner_index].position
+        if _looks_like_sql(banner_rest):
+            column = lines[banner_index].text.find(banner_rest)
+            sql_lines.append((banner_rest, Position(rest_position.line, rest_position.column + max(column, 0))))
+        else:
+            prose.append(banner_rest)
+    in_statement = False
+    for line in lines[banner_index + 1 :]:
+        if line is None:
+            break
+        text = line.text.strip()
+        if not text or _DECORATION.match(text):
+            continue
+        if in_statement or _looks_like_sql(text):
+            column = line.text.find(text)
+            sql_lines.append((text, Position(line.position.line, line.position.column + max(column, 0))))
+            in_statement = not text.rstrip().endswith(";")
+        else:
+            prose.append(text)
+    sql = "\n".join(text for text, _ in sql_lines)
+    return RollbackSection(
+        line=lines[banner_index].position.line,
+        sql=sql,
+        prose=tuple(prose),
+        problems=_problems_at_file_positions(sql, sql_lines),
+    )
+
+
+def _problems_at_file_positions(sql: str, sql_lines: list[tuple[str, Position]]) -> tuple[ParseProblem, ...]:
+    if not sql.strip():
+        return ()
+    parsed = parse_migration(sql)
+    mapped = []
+    for problem in parsed.problems:
+        index = min(problem.position.line, len(sql_lines)) - 1
+        text_line, file_position = sql_lines[index]
+        mapped.append(
+            ParseProblem(
+                problem.message,
+                Position(file_position.line, file_position.column + problem.position.column - 1),
+                problem.in_do_block,
+            )
+        )
+    return tuple(mapped)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _qualified(schema: str | None, name: str) -> str:
+    return f"{quote_ident(schema)}.{quote_ident(name)}" if schema else quote_ident(name)
+
+
+def _quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def inverse_of(effect: Effect) -> str | None:
+    """The statement that undoes one effect, or None when there is no safe inverse."""
+    table = _qualified(effect.schema, effect.parent) if effect.parent else None
+    name = effect.name
+    if effect.action == "create":
+        if not name:
+            return None
+        simple_drops = {
+            "table": "TABLE",
+            "type": "TYPE",
+            "domain": "DOMAIN",
+            "sequence": "SEQUENCE",
+            "view": "VIEW",
+            "materialized_view": "MATERIALIZED VIEW",
+            "schema": "SCHEMA",
+            "extension": "EXTENSION",
+        }
+        if effect.kind in simple_drops:
+            target = quote_ident(name) if effect.kind in ("schema", "extension") else _qualified(effect.schema, name)
+            return f"DROP {simple_drops[effect.kind]} IF EXISTS {target};"
+        if effect.kind == "index":
+            return f"DROP INDEX IF EXISTS {_qualified(effect.schema, name)};"
+        if effect.kind == "column":
+            return f"ALTER TABLE {table} DROP COLUMN IF EXISTS {quote_ident(name)};"
+        if effect.kind == "constraint":
+            return f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quote_ident(name)};"
+        if effect.kind in ("function", "procedure"):
+            return f"DROP {effect.kind.upper()} IF EXISTS {_qualified(effect.schema, name)}{effect.detail or ''};"
+        if effect.kind in ("trigger", "policy"):
+            return f"DROP {effect.kind.upper()} IF EXISTS {quote_ident(name)} ON {table};"
+        return None
+    if effect.action == "rename" and effect.detail:
+        old, new = name, effect.detail
+        if effect.kind == "column":
+            return f"ALTER TABLE {table} RENAME COLUMN {quote_ident(new)} TO {quote_ident(old)};"
+        if effect.kind == "constraint":
+            return f"ALTER TABLE {table} RENAME CONSTRAINT {quote_ident(new)} TO {quote_ident(old)};"
+        if effect.kind == "enum_value":
+            return f"ALTER TYPE {table} RENAME VALUE {_quote_literal(new)} TO {_quote_literal(old)};"
+        keyword = {"table": "TABLE", "index": "INDEX", "type": "TYPE", "view": "VIEW", "sequence": "SEQUENCE", "schema": "SCHEMA"}.get(effect.kind)
+        if keyword:
+            renamed = quote_ident(new) if effect.kind == "schema" else _qualified(effect.schema, new)
+            return f"ALTER {keyword} {renamed} RENAME TO {quote_ident(old)};"
+        return None
+    if effect.action == "alter" and effect.kind == "column" and effect.detail in ("SET NOT NULL", "DROP NOT NULL"):
+        opposite = "DROP NOT NULL" if effect.detail == "SET NOT NULL" else "SET NOT NULL"
+        return f"ALTER TABLE {table} ALTER COLUMN {quote_ident(name)} {opposite};"
+    return None
+
+
+def derive_inverse(facts: MigrationFacts) -> RollbackPlan:
+    """Undo each reversible effect in reverse order; say why the plan is incomplete if it is."""
+    statements: list[str] = []
+    reasons = list(facts.irreversible)
+    created_tables = {(e.schema, e.name) for e in facts.effects if e.action == "create" and e.kind == "table"}
+    for effect in reversed(facts.effects):
+        # Dropping a table created by the same migration takes its columns, indexes and constraints.
+        if effect.parent and effect.kind in ("column", "index", "constraint", "trigger", "policy") and (effect.schema, effect.parent) in created_tables and effect.action == "create":
+            continue
+        statement = inverse_of(effect)
+        if statement is not None:
+            statements.append(statement)
+        elif effect.action in ("create", "rename") or (effect.action == "alter" and effect.kind == "other"):
+            reason = f"no inverse for {effect.action} {effect.kind.replace('_', ' ')} {effect.qualified}"
+            if not any(r.line == effect.line and effect.name in r.message for r in reasons):
+                reasons.append(Reason(reason, effect.line))
+    if not facts.parses:
+        reasons.append(Reason("the migration does not parse", facts.problems[0].position.line if facts.problems else 0))
+    complete = not reasons and bool(statements)
+    if not statements and not reasons:
+        reasons.append(Reason("the migration changes nothing that can be undone", 0))
+    return RollbackPlan("\n".join(statements), "derived", complete, tuple(reasons))
+
+
+def _section_gaps(section: RollbackSection, facts: MigrationFacts) -> list[Reason]:
+    """Objects the migration creates that the section neither drops nor removes with their table."""
+    undone = analyze_migration(section.sql).effects
+    dropped = {(e.kind, e.name, e.parent) for e in undone if e.action == "drop"}
+    dropped_tables = {e.name for e in undone if e.action == "drop" and e.kind == "table"}
+    gaps = []
+    for effect in facts.effects:
+        if effect.action != "create":
+            continue
+        if effect.parent and effect.parent in dropped_tables and effect.kind in ("column", "index", "constraint", "trigger"):
+            continue
+        parent = effect.parent if effect.kind in ("column", "constraint", "trigger", "policy", "enum_value") else None
+        if effect.kind == "enum_value":
+            gaps.append(Reason(f"enum value '{effect.name}' of {effect.parent} stays: PostgreSQL cannot drop it", effect.line))
+        elif (effect.kind, effect.name, parent) not in dropped:
+            gaps.append(Reason(f"the rollback section does not undo {effect.kind.replace('_', ' ')} {effect.qualified}", effect.line))
+    return gaps
+
+
+def rollback_plan(script: str, facts: MigrationFacts | None = None) -> RollbackPlan:
+    """The rollback for a migration: its executable section if it has one, else a derived inverse."""
+    facts = facts or analyze_migration(script)
+    section = extract_rollback_section(script)
+    if section is not None and section.executable:
+        reasons = [Reason(f"the rollback section does not parse: {p.message}", p.position.line) for p in section.problems]
+        reasons.extend(_section_gaps(section, facts) if not reasons else [])
+        return RollbackPlan(section.sql, "section", not reasons, tuple(reasons), section)
+    derived = derive_inverse(facts)
+    if section is not None:
+        hint = "; ".join(section.prose) or "(empty)"
+        reasons = (Reason(f"the rollback section is prose, not SQL: {hint}", section.line),) + derived.reasons
+        return RollbackPlan(derived.sql, "derived", derived.complete, reasons, section)
+    return derived
