@@ -1,0 +1,72 @@
+from pglast import ast
+
+from service.analysis.parsing import Position, parse_migration, position_of
+
+
+def test_statements_carry_their_line_and_column_past_comments():
+    script = '-- CreateTable\nCREATE TABLE "User" ("id" INT);\n\n  /* note */ SELECT 1;\n'
+    parsed = parse_migration(script)
+    assert [s.kind for s in parsed.statements] == ["CreateStmt", "SelectStmt"]
+    assert parsed.statements[0].position == Position(2, 1)
+    assert parsed.statements[0].text == 'CREATE TABLE "User" ("id" INT)'
+    assert parsed.statements[1].position == Position(4, 14)
+
+
+def test_positions_count_characters_not_bytes():
+    script = "-- café\nSELECT 'é'; SELECT 2;"
+    parsed = parse_migration(script)
+    assert parsed.statements[1].position == Position(2, 13)
+    assert position_of(script, len("-- café\n")) == Position(2, 1)
+
+
+def test_a_file_that_does_not_parse_is_a_problem_with_a_position():
+    parsed = parse_migration('CREATE TABLE "A" (id int);\nALTER TABEL "A" ADD COLUMN b int;\n')
+    assert not parsed.parses
+    assert parsed.statements == ()
+    [problem] = parsed.problems
+    assert problem.message == 'syntax error at or near "TABEL"'
+    assert problem.position == Position(2, 7)
+
+
+def test_do_block_statements_are_parsed_with_their_guards():
+    script = """DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'Role') THEN
+    CREATE TYPE "Role" AS ENUM ('USER');
+  END IF;
+  BEGIN
+    ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id");
+  EXCEPTION WHEN duplicate_object THEN NULL;
+  END;
+  UPDATE "User" SET "role" = 'USER';
+  EXECUTE 'CREATE INDEX "User_role_idx" ON "User" ("role")';
+END $$;
+"""
+    parsed = parse_migration(script)
+    assert [s.kind for s in parsed.statements] == ["DoStmt"]
+    create_type, add_constraint, update, index = parsed.nested
+    assert isinstance(create_type.node, ast.CreateEnumStmt)
+    assert create_type.guarded and create_type.guards[0].kind == "if"
+    assert create_type.position.line == 4
+    assert add_constraint.guarded and add_constraint.guards[0].text == "duplicate_object"
+    assert not update.guarded
+    assert index.dynamic and isinstance(index.node, ast.IndexStmt)
+    assert parsed.all_statements == (parsed.statements[0], *parsed.nested)
+
+
+def test_a_condition_that_does_not_check_the_catalog_is_no_guard():
+    parsed = parse_migration("DO $$ BEGIN IF 1 = 1 THEN CREATE TABLE t (id int); END IF; END $$;")
+    assert not parsed.nested[0].guarded
+
+
+def test_do_block_body_that_does_not_parse_points_into_the_body():
+    parsed = parse_migration("SELECT 1;\nDO $$\nBEGIN\n  CREATE TABEL x;\nEND $$;\n")
+    [problem] = parsed.problems
+    assert problem.in_do_block
+    assert problem.position == Position(4, 10)
+    assert "TABEL" in problem.message
+
+
+def test_non_plpgsql_do_blocks_are_left_alone():
+    parsed = parse_migration("DO LANGUAGE plperl $$ print 1 $$;")
+    assert parsed.parses and parsed.nested == ()
