@@ -113,6 +113,15 @@ def target_session(output: Output, database_url: str | None, migrations_dir: Pat
         output.error(getattr(error, "sqlstate", None), f"Database error: {first_line(error)}", EXIT_CANNOT_RUN)
 
 
+def read_local_migrations(output: Output, migrations_dir: Path) -> LocalMigrations:
+    """The migrations directory for commands that need no database; errors become one line."""
+    try:
+        return read_migrations_directory(migrations_dir)
+    except errors.MigrateError as error:
+        output.error(error.code, error.message, EXIT_CANNOT_RUN, error.headline)
+        raise  # unreachable: output.error exits
+
+
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
