@@ -1,0 +1,1 @@
+"""Jobs: durable units of work on one target, with a state machine and an append-only journal."""

@@ -1,0 +1,357 @@
+"""All SQL against the service's own store. Every function takes a psycopg connection.
+
+Each state change and the journal event that records it are written in one transaction, and a
+`NOTIFY deploy_gate_job` carries the job id to long-polling readers when that transaction commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from service.jobs.states import JobKind, JobState, Verdict, check_transition
+from service.prisma.deploy import DeployOutcome, deploy
+from service.prisma.migrations import LocalMigrations, migrations_from_bundle, read_migrations_directory
+
+STORE_MIGRATIONS = Path(__file__).parent / "migrations"
+JOB_CHANNEL = "deploy_gate_job"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    kind: JobKind
+    target: str
+    state: JobState
+    verdict: Verdict | None
+    reasons: list[str]
+    facts: dict[str, Any]
+    params: dict[str, Any]
+    bundle_digest: str | None
+    parent_id: str | None
+    requested_by: str
+    idempotency_key: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Job:
+        return cls(
+            id=str(row["id"]),
+            kind=JobKind(row["kind"]),
+            target=row["target"],
+            state=JobState(row["state"]),
+            verdict=Verdict(row["verdict"]) if row["verdict"] else None,
+            reasons=list(row["reasons"]),
+            facts=dict(row["facts"]),
+            params=dict(row["params"]),
+            bundle_digest=row["bundle_digest"],
+            parent_id=str(row["parent_id"]) if row["parent_id"] else None,
+            requested_by=row["requested_by"],
+            idempotency_key=row["idempotency_key"],
+            attempts=row["attempts"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+        )
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    id: int
+    job_id: str
+    at: datetime
+    kind: str
+    step: str | None
+    from_state: str | None
+    to_state: str | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class JobNotFound(LookupError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {job_id}")
+        self.job_id = job_id
+
+
+def migrate_store(conn: psycopg.Connection, schema: str = "public") -> DeployOutcome:
+    """Bring the store's schema up to date with deploy-gate's own Prisma-compatible deploy."""
+    outcome = deploy(conn, schema, read_migrations_directory(STORE_MIGRATIONS))
+    if outcome.failure:
+        raise RuntimeError(f"the store migration {outcome.failure.migration_name} failed: {outcome.failure.message}")
+    return outcome
+
+
+def bundle_digest(local: LocalMigrations) -> str:
+    """Content address of a bundle: SHA-256 over each migration's name and checksum, in order."""
+    digest = hashlib.sha256()
+    for migration in local:
+        digest.update(f"{migration.name}\0{migration.checksum}\n".encode())
+    digest.update(f"provider\0{local.lock_provider or ''}".encode())
+    return digest.hexdigest()
+
+
+def store_bundle(conn: psycopg.Connection, local: LocalMigrations) -> str:
+    """Keep a bundle (once per content) and return its digest."""
+    digest = bundle_digest(local)
+    migrations = [{"name": m.name, "script": m.script} for m in local]
+    conn.execute(
+        'INSERT INTO "bundle" ("digest", "migrations", "lock_provider", "size_bytes") VALUES (%s, %s, %s, %s)'
+        ' ON CONFLICT ("digest") DO NOTHING',
+        (digest, Jsonb(migrations), local.lock_provider, sum(len(m.script.encode()) for m in local)),
+    )
+    return digest
+
+
+def load_bundle(conn: psycopg.Connection, digest: str) -> LocalMigrations | None:
+    row = conn.execute('SELECT "migrations", "lock_provider" FROM "bundle" WHERE "digest" = %s', (digest,)).fetchone()
+    if row is None:
+        return None
+    migrations, provider = row
+    lock_text = f'provider = "{provider}"' if provider else None
+    return migrations_from_bundle([(m["name"], m["script"]) for m in migrations], lock_text)
+
+
+def latest_bundle_digest(conn: psycopg.Connection, target: str) -> str | None:
+    """The bundle of the most recent job on a target that carried one."""
+    row = conn.execute(
+        'SELECT "bundle_digest" FROM "job" WHERE "target" = %s AND "bundle_digest" IS NOT NULL'
+        ' ORDER BY "created_at" DESC LIMIT 1',
+        (target,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+_JOB_COLUMNS = (
+    '"id", "kind", "target", "state", "verdict", "reasons", "facts", "params", "bundle_digest", "parent_id",'
+    ' "requested_by", "idempotency_key", "attempts", "created_at", "updated_at", "started_at", "finished_at"'
+)
+
+
+def create_job(
+    conn: psycopg.Connection,
+    *,
+    kind: JobKind,
+    target: str,
+    requested_by: str,
+    params: dict[str, Any] | None = None,
+    bundle_digest: str | None = None,
+    idempotency_key: str | None = None,
+    parent_id: str | None = None,
+) -> tuple[Job, bool]:
+    """Store a queued job with its first journal event; (job, created).
+
+    With an idempotency key already used by the same requester, the existing job comes back and
+    `created` is False, so a retried request starts nothing new.
+    """
+    job_id = str(uuid.uuid4())
+    with conn.transaction():
+        row = conn.execute(
+            f'INSERT INTO "job" ("id", "kind", "target", "state", "params", "bundle_digest", "requested_by",'
+            f' "idempotency_key", "parent_id") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)'
+            f' ON CONFLICT ("requested_by", "idempotency_key") DO NOTHING RETURNING {_JOB_COLUMNS}',
+            (job_id, kind.value, target, JobState.QUEUED.value, Jsonb(params or {}), bundle_digest, requested_by, idempotency_key, parent_id),
+            prepare=False,
+        )
+        created = _fetch_job(row)
+        if created is None:
+            existing = conn.execute(
+                f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "requested_by" = %s AND "idempotency_key" = %s',
+                (requested_by, idempotency_key),
+            )
+            return _fetch_job(existing), False
+        _insert_event(conn, job_id, "transition", to_state=JobState.QUEUED.value, data={"kind": kind.value, "target": target})
+        _notify(conn, job_id)
+    return created, True
+
+
+def _fetch_job(cursor: psycopg.Cursor) -> Job | None:
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    names = [column.name for column in cursor.description]
+    return Job.from_row(dict(zip(names, row)))
+
+
+def get_job(conn: psycopg.Connection, job_id: str) -> Job:
+    try:
+        uuid.UUID(str(job_id))
+    except ValueError:
+        raise JobNotFound(job_id) from None
+    job = _fetch_job(conn.execute(f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "id" = %s', (job_id,)))
+    if job is None:
+        raise JobNotFound(job_id)
+    return job
+
+
+def list_jobs(
+    conn: psycopg.Connection,
+    *,
+    target: str | None = None,
+    state: JobState | None = None,
+    kind: JobKind | None = None,
+    limit: int = 50,
+    before: tuple[datetime, str] | None = None,
+) -> list[Job]:
+    """Newest first; `before` (created_at, id) of the last job seen pages through the rest."""
+    clauses, params = [], []
+    for column, value in (("target", target), ("state", state), ("kind", kind)):
+        if value is not None:
+            clauses.append(f'"{column}" = %s')
+            params.append(str(value))
+    if before is not None:
+        clauses.append('("created_at", "id") < (%s, %s)')
+        params.extend(before)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    cursor = conn.execute(
+        f'SELECT {_JOB_COLUMNS} FROM "job" {where} ORDER BY "created_at" DESC, "id" DESC LIMIT %s',
+        (*params, limit),
+    )
+    names = [column.name for column in cursor.description]
+    return [Job.from_row(dict(zip(names, row))) for row in cursor.fetchall()]
+
+
+def transition(
+    conn: psycopg.Connection,
+    job_id: str,
+    to_state: JobState,
+    *,
+    verdict: Verdict | None = None,
+    reasons: list[str] | None = None,
+    facts: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> Job:
+    """Move a job to another state, with its journal event, in one transaction.
+
+    The row is locked first, so two workers cannot both move the same job; a transition the
+    state table does not allow raises IllegalTransition and changes nothing.
+    """
+    with conn.transaction():
+        current = _fetch_job(conn.execute(f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "id" = %s FOR UPDATE', (job_id,)))
+        if current is None:
+            raise JobNotFound(job_id)
+        check_transition(job_id, current.state, to_state)
+        merged_facts = {**current.facts, **(facts or {})}
+        job = _fetch_job(
+            conn.execute(
+                f'UPDATE "job" SET "state" = %s, "verdict" = COALESCE(%s, "verdict"),'
+                f' "reasons" = COALESCE(%s, "reasons"), "facts" = %s, "updated_at" = now(),'
+                f' "started_at" = CASE WHEN %s = \'running\' THEN COALESCE("started_at", now()) ELSE "started_at" END,'
+                f' "attempts" = "attempts" + CASE WHEN %s = \'running\' THEN 1 ELSE 0 END,'
+                f' "finished_at" = CASE WHEN %s IN (\'succeeded\', \'failed\', \'canceled\') THEN now() ELSE NULL END'
+                f' WHERE "id" = %s RETURNING {_JOB_COLUMNS}',
+                (
+                    to_state.value,
+                    verdict.value if verdict else None,
+                    Jsonb(reasons) if reasons is not None else None,
+                    Jsonb(merged_facts),
+                    to_state.value,
+                    to_state.value,
+                    to_state.value,
+                    job_id,
+                ),
+            )
+        )
+        event_data = dict(data or {})
+        if verdict:
+            event_data["verdict"] = verdict.value
+        if reasons:
+            event_data["reasons"] = reasons
+        _insert_event(conn, job_id, "transition", from_state=current.state.value, to_state=to_state.value, data=event_data)
+        _notify(conn, job_id)
+    return job
+
+
+def record_step(
+    conn: psycopg.Connection, job_id: str, step: str, phase: str, data: dict[str, Any] | None = None
+) -> None:
+    """Journal a step boundary: phase is started, finished or failed."""
+    with conn.transaction():
+        _insert_event(conn, job_id, f"step_{phase}", step=step, data=data or {})
+        conn.execute('UPDATE "job" SET "updated_at" = now() WHERE "id" = %s', (job_id,))
+        _notify(conn, job_id)
+
+
+def finished_steps(conn: psycopg.Connection, job_id: str) -> dict[str, dict[str, Any]]:
+    """Steps already done for a job, with what they recorded, so a resumed job skips them."""
+    rows = conn.execute(
+        'SELECT "step", "data" FROM "job_event" WHERE "job_id" = %s AND "kind" = \'step_finished\' ORDER BY "id"',
+        (job_id,),
+    ).fetchall()
+    return {step: data for step, data in rows}
+
+
+def job_events(conn: psycopg.Connection, job_id: str, after_id: int = 0) -> list[JobEvent]:
+    with conn.cursor(row_factory=dict_row) as cursor:
+        rows = cursor.execute(
+            'SELECT "id", "job_id", "at", "kind", "step", "from_state", "to_state", "data" FROM "job_event"'
+            ' WHERE "job_id" = %s AND "id" > %s ORDER BY "id"',
+            (job_id, after_id),
+        ).fetchall()
+    return [JobEvent(**{**row, "job_id": str(row["job_id"])}) for row in rows]
+
+
+def stale_jobs(conn: psycopg.Connection, *, queued_for_seconds: float, running_quiet_for_seconds: float) -> list[Job]:
+    """Jobs the reconciler should look at: queued too long (a lost message) or running but quiet."""
+    cursor = conn.execute(
+        f'SELECT {_JOB_COLUMNS} FROM "job" WHERE ("state" = \'queued\' AND "updated_at" < now() - make_interval(secs => %s))'
+        f' OR ("state" = \'running\' AND "updated_at" < now() - make_interval(secs => %s)) ORDER BY "created_at"',
+        (queued_for_seconds, running_quiet_for_seconds),
+    )
+    names = [column.name for column in cursor.description]
+    return [Job.from_row(dict(zip(names, row))) for row in cursor.fetchall()]
+
+
+def remember_delivery(conn: psycopg.Connection, source: str, delivery_id: str) -> bool:
+    """True the first time a webhook delivery id is seen, False for a redelivery."""
+    row = conn.execute(
+        'INSERT INTO "webhook_delivery" ("source", "delivery_id") VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1',
+        (source, delivery_id),
+    ).fetchone()
+    return row is not None
+
+
+def link_delivery(conn: psycopg.Connection, source: str, delivery_id: str, job_id: str) -> None:
+    conn.execute(
+        'UPDATE "webhook_delivery" SET "job_id" = %s WHERE "source" = %s AND "delivery_id" = %s',
+        (job_id, source, delivery_id),
+    )
+
+
+def count_jobs(conn: psycopg.Connection) -> list[tuple[str, str, str | None, int]]:
+    """(kind, state, verdict, count) for the metrics endpoint."""
+    return conn.execute(
+        'SELECT "kind", "state", "verdict", count(*) FROM "job" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3'
+    ).fetchall()
+
+
+def _insert_event(
+    conn: psycopg.Connection,
+    job_id: str,
+    kind: str,
+    *,
+    step: str | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        'INSERT INTO "job_event" ("job_id", "kind", "step", "from_state", "to_state", "data") VALUES (%s, %s, %s, %s, %s, %s)',
+        (job_id, kind, step, from_state, to_state, Jsonb(data or {})),
+    )
+
+
+def _notify(conn: psycopg.Connection, job_id: str) -> None:
+    conn.execute("SELECT pg_notify(%s, %s)", (JOB_CHANNEL, job_id))

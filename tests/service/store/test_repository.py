@@ -1,0 +1,132 @@
+import threading
+
+import psycopg
+import pytest
+
+from service.jobs.states import IllegalTransition, JobKind, JobState, Verdict
+from service.prisma.migrations import migrations_from_bundle
+from service.store import repository
+from service.store.repository import JOB_CHANNEL, JobNotFound
+
+
+@pytest.fixture
+def store(scratch_db):
+    with scratch_db.connect() as conn:
+        repository.migrate_store(conn)
+        yield conn
+
+
+def new_job(store, **overrides):
+    values = {"kind": JobKind.DEPLOY, "target": "staging", "requested_by": "ci"}
+    values.update(overrides)
+    job, created = repository.create_job(store, **values)
+    assert created
+    return job
+
+
+def test_store_schema_is_applied_once_with_our_own_deploy(store):
+    assert repository.migrate_store(store).applied == []
+    names = [row[0] for row in store.execute("SELECT migration_name FROM _prisma_migrations").fetchall()]
+    assert names == ["20261123000000_jobs"]
+
+
+def test_created_job_is_queued_with_its_first_event(store):
+    job = new_job(store, params={"phase": "pre"})
+    assert job.state is JobState.QUEUED and job.verdict is None
+    assert job.params == {"phase": "pre"}
+    [event] = repository.job_events(store, job.id)
+    assert (event.kind, event.to_state) == ("transition", "queued")
+
+
+def test_idempotency_key_returns_the_same_job(store):
+    first, created = repository.create_job(store, kind=JobKind.CHECK, target="prod", requested_by="ci", idempotency_key="k1")
+    again, created_again = repository.create_job(store, kind=JobKind.CHECK, target="prod", requested_by="ci", idempotency_key="k1")
+    other, _ = repository.create_job(store, kind=JobKind.CHECK, target="prod", requested_by="other", idempotency_key="k1")
+    assert created and not created_again
+    assert again.id == first.id and other.id != first.id
+    assert store.execute("SELECT count(*) FROM job").fetchone()[0] == 2
+
+
+def test_transitions_record_events_and_verdicts(store):
+    job = new_job(store)
+    running = repository.transition(store, job.id, JobState.RUNNING)
+    assert running.started_at is not None and running.attempts == 1
+    done = repository.transition(store, job.id, JobState.SUCCEEDED, verdict=Verdict.BLOCKED, reasons=["42P07 in 2_x"], facts={"applied": ["1_a"]})
+    assert done.verdict is Verdict.BLOCKED and done.reasons == ["42P07 in 2_x"]
+    assert done.finished_at is not None and done.facts == {"applied": ["1_a"]}
+    events = repository.job_events(store, job.id)
+    assert [(e.from_state, e.to_state) for e in events] == [(None, "queued"), ("queued", "running"), ("running", "succeeded")]
+    assert events[-1].data == {"verdict": "blocked", "reasons": ["42P07 in 2_x"]}
+
+
+def test_illegal_transition_changes_nothing(store):
+    job = new_job(store)
+    with pytest.raises(IllegalTransition):
+        repository.transition(store, job.id, JobState.SUCCEEDED)
+    assert repository.get_job(store, job.id).state is JobState.QUEUED
+    assert len(repository.job_events(store, job.id)) == 1
+
+
+def test_journal_is_append_only(store):
+    job = new_job(store)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        store.execute("UPDATE job_event SET kind = 'note' WHERE job_id = %s", (job.id,))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        store.execute("DELETE FROM job_event WHERE job_id = %s", (job.id,))
+
+
+def test_steps_are_journaled_and_finished_steps_remembered(store):
+    job = new_job(store)
+    repository.record_step(store, job.id, "apply:1_a", "started")
+    repository.record_step(store, job.id, "apply:1_a", "finished", {"ok": True})
+    repository.record_step(store, job.id, "apply:2_b", "started")
+    assert repository.finished_steps(store, job.id) == {"apply:1_a": {"ok": True}}
+
+
+def test_unknown_job_is_not_found(store):
+    with pytest.raises(JobNotFound):
+        repository.get_job(store, "00000000-0000-4000-8000-000000000000")
+    with pytest.raises(JobNotFound):
+        repository.get_job(store, "not-a-uuid")
+
+
+def test_list_filters_and_pages(store):
+    jobs = [new_job(store, target="prod" if i % 2 else "staging") for i in range(5)]
+    prod = repository.list_jobs(store, target="prod")
+    assert {j.id for j in prod} == {jobs[1].id, jobs[3].id}
+    first_page = repository.list_jobs(store, limit=2)
+    second_page = repository.list_jobs(store, limit=2, before=(first_page[-1].created_at, first_page[-1].id))
+    assert len(first_page) == 2 and len(second_page) == 2
+    assert not {j.id for j in first_page} & {j.id for j in second_page}
+    assert repository.list_jobs(store, state=JobState.RUNNING) == []
+
+
+def test_bundles_are_content_addressed(store):
+    local = migrations_from_bundle({"1_a": "CREATE TABLE a (id int);", "2_b": "SELECT 1;"}, 'provider = "postgresql"')
+    digest = repository.store_bundle(store, local)
+    assert repository.store_bundle(store, local) == digest
+    loaded = repository.load_bundle(store, digest)
+    assert loaded.names == ["1_a", "2_b"] and loaded.get("1_a").checksum == local.get("1_a").checksum
+    assert loaded.lock_provider == "postgresql"
+    new_job(store, bundle_digest=digest, target="prod")
+    assert repository.latest_bundle_digest(store, "prod") == digest
+    assert repository.latest_bundle_digest(store, "staging") is None
+
+
+def test_transition_notifies_listeners_on_commit(store, scratch_db):
+    job = new_job(store)
+    heard = []
+    with psycopg.connect(scratch_db.conninfo, autocommit=True) as listener:
+        listener.execute(f"LISTEN {JOB_CHANNEL}")
+        thread = threading.Thread(target=lambda: repository.transition(store, job.id, JobState.RUNNING))
+        thread.start()
+        for notification in listener.notifies(timeout=5, stop_after=1):
+            heard.append(notification.payload)
+        thread.join()
+    assert heard == [job.id]
+
+
+def test_webhook_deliveries_are_seen_once(store):
+    assert repository.remember_delivery(store, "github", "d-1")
+    assert not repository.remember_delivery(store, "github", "d-1")
+    assert repository.remember_delivery(store, "vercel", "d-1")
