@@ -1,0 +1,223 @@
+"""Configuration: one settings object from the environment, and the targets file it points to.
+
+Settings (12-factor, shared by the web process and the workers):
+
+| variable | default | meaning |
+| --- | --- | --- |
+| `DEPLOY_GATE_DATABASE_URL` | `postgresql://postgres@127.0.0.1:5432/deploy_gate` | the service's own store |
+| `DEPLOY_GATE_REDIS_URL` | `redis://127.0.0.1:6379/0` | the Celery broker |
+| `DEPLOY_GATE_CONFIG` | `deploy-gate.toml` | the targets and tokens file |
+| `DEPLOY_GATE_MAX_BUNDLE_BYTES` | 10485760 | the largest migrations bundle a request may carry |
+
+The targets file names each target, the environment variable holding its database URL (secrets
+never sit in the file), and its policy; `[tokens.NAME]` entries hold SHA-256 hashes of bearer
+tokens with their scopes. It is validated at start-up, with errors that name the file and key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from service.prisma.database import DatabaseTarget, parse_database_url
+from service.prisma.errors import InvalidDatabaseUrl
+
+SCOPES = ("deploy", "read", "approve")
+LINT_LEVELS = ("error", "warning", "info", "off")
+_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", error="use letters, digits, '.', '_' or '-' (at most 63)")
+_ENV_NAME = validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]*$", error="must be an environment variable name")
+
+
+class ConfigError(Exception):
+    """The settings or the targets file are wrong; the message says where, never a secret."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    config_file: Path
+    max_bundle_bytes: int = 10 * 1024 * 1024
+    long_poll_max_seconds: float = 25.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        try:
+            max_bundle = int(environ.get("DEPLOY_GATE_MAX_BUNDLE_BYTES", 10 * 1024 * 1024))
+        except ValueError:
+            raise ConfigError("DEPLOY_GATE_MAX_BUNDLE_BYTES must be a whole number of bytes") from None
+        return cls(
+            database_url=environ.get("DEPLOY_GATE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/deploy_gate"),
+            redis_url=environ.get("DEPLOY_GATE_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            config_file=Path(environ.get("DEPLOY_GATE_CONFIG", "deploy-gate.toml")),
+            max_bundle_bytes=max_bundle,
+        )
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_automatic_retries: int = 1
+    automatic_rollback: bool = False
+    restores_need_approval: bool = True
+    rollbacks_need_approval: bool = True
+    snapshot_before_apply: bool = False
+    lock_timeout_ms: int | None = 5000
+    statement_timeout_ms: int | None = None
+    lock_wait_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class RdsSettings:
+    region: str
+    instance: str | None = None
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    database: DatabaseTarget = field(repr=False)
+    policy: Policy
+    rds: RdsSettings | None = None
+    shadow: DatabaseTarget | None = field(default=None, repr=False)
+    lint_severities: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Token:
+    name: str
+    sha256: str = field(repr=False)
+    scopes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Config:
+    targets: dict[str, Target]
+    tokens: tuple[Token, ...]
+
+    def token_for(self, presented: str) -> Token | None:
+        """The configured token matching a presented bearer token, compared in constant time."""
+        digest = hash_token(presented)
+        found = None
+        for token in self.tokens:
+            if hmac.compare_digest(token.sha256, digest):
+                found = token
+        return found
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class _PolicySchema(Schema):
+    max_automatic_retries = fields.Integer(validate=validate.Range(min=0, max=10))
+    automatic_rollback = fields.Boolean()
+    restores_need_approval = fields.Boolean()
+    rollbacks_need_approval = fields.Boolean()
+    snapshot_before_apply = fields.Boolean()
+    lock_timeout_ms = fields.Integer(validate=validate.Range(min=0), allow_none=True)
+    statement_timeout_ms = fields.Integer(validate=validate.Range(min=0), allow_none=True)
+    lock_wait_seconds = fields.Float(validate=validate.Range(min=0.1, max=600))
+
+
+class _RdsSchema(Schema):
+    region = fields.String(required=True)
+    instance = fields.String()
+    cluster = fields.String()
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if bool(data.get("instance")) == bool(data.get("cluster")):
+            raise ValidationError("name exactly one of instance or cluster")
+
+
+class _TargetSchema(Schema):
+    database_url_env = fields.String(required=True, validate=_ENV_NAME)
+    shadow_url_env = fields.String(validate=_ENV_NAME)
+    policy = fields.Nested(_PolicySchema, load_default=dict)
+    rds = fields.Nested(_RdsSchema)
+    lint = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.OneOf(LINT_LEVELS)), load_default=dict)
+
+
+class _TokenSchema(Schema):
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits"))
+    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), required=True)
+
+
+class _ConfigSchema(Schema):
+    targets = fields.Dict(keys=fields.String(validate=_NAME), values=fields.Nested(_TargetSchema), load_default=dict)
+    tokens = fields.Dict(keys=fields.String(validate=_NAME), values=fields.Nested(_TokenSchema), load_default=dict)
+
+
+def _flatten(messages, prefix: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        flat = []
+        for key, value in messages.items():
+            # marshmallow files a Dict field's errors under "key" and "value"; people think in paths.
+            if key == "value":
+                flat.extend(_flatten(value, prefix))
+            elif key == "key":
+                flat.extend(_flatten(value, f"{prefix} (the name)"))
+            else:
+                flat.extend(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [f"{prefix}: {'; '.join(messages)}"]
+    return [f"{prefix}: {messages}"]
+
+
+def _database_from_env(env_name: str, where: str, environ: Mapping[str, str]) -> DatabaseTarget:
+    value = environ.get(env_name)
+    if not value:
+        raise ConfigError(f"{where}: environment variable {env_name} is not set")
+    try:
+        return parse_database_url(value)
+    except InvalidDatabaseUrl as error:
+        raise ConfigError(f"{where}: {env_name} {error.message[0].lower()}{error.message[1:]}") from None
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the targets file; database URLs come from the environment it names."""
+    environ = os.environ if environ is None else environ
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (set DEPLOY_GATE_CONFIG)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read it ({error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    try:
+        data = _ConfigSchema().load(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: " + "; ".join(_flatten(error.messages))) from None
+
+    targets = {}
+    for name, spec in data["targets"].items():
+        where = f"{path}: targets.{name}"
+        database = _database_from_env(spec["database_url_env"], f"{where}.database_url_env", environ)
+        shadow = None
+        if spec.get("shadow_url_env"):
+            shadow = _database_from_env(spec["shadow_url_env"], f"{where}.shadow_url_env", environ)
+            if _same_database(shadow, database):
+                raise ConfigError(f"{where}.shadow_url_env: the shadow database must not be the target itself")
+        rds = RdsSettings(**spec["rds"]) if spec.get("rds") else None
+        targets[name] = Target(name, database, Policy(**spec["policy"]), rds, shadow, dict(spec["lint"]))
+    tokens = tuple(Token(name, spec["sha256"], frozenset(spec["scopes"])) for name, spec in data["tokens"].items())
+    return Config(targets, tokens)
+
+
+def _same_database(one: DatabaseTarget, other: DatabaseTarget) -> bool:
+    def key(target: DatabaseTarget) -> tuple:
+        params = target.params
+        return (params.get("host", ""), params.get("port", "5432"), params.get("dbname", params.get("user", "")))
+
+    return key(one) == key(other)

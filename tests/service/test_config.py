@@ -1,0 +1,95 @@
+import pytest
+
+from service.config import ConfigError, Settings, hash_token, load_config
+
+GOOD = """
+[tokens.ci]
+sha256 = "{ci_hash}"
+scopes = ["deploy", "read"]
+
+[tokens.oncall]
+sha256 = "{oncall_hash}"
+scopes = ["read", "approve"]
+
+[targets.staging]
+database_url_env = "STAGING_DATABASE_URL"
+shadow_url_env = "SHADOW_DATABASE_URL"
+lint = {{ "drop-table" = "warning" }}
+
+[targets.staging.policy]
+max_automatic_retries = 2
+automatic_rollback = true
+lock_timeout_ms = 3000
+
+[targets.production]
+database_url_env = "PRODUCTION_DATABASE_URL"
+
+[targets.production.rds]
+region = "us-east-1"
+instance = "eonpro-prod"
+"""
+
+ENV = {
+    "STAGING_DATABASE_URL": "postgresql://app:s3cret@staging.internal:5432/app?schema=public",
+    "SHADOW_DATABASE_URL": "postgresql://app:s3cret@shadow.internal:5432/postgres",
+    "PRODUCTION_DATABASE_URL": "postgresql://app:pr0d@prod.internal:5432/app",
+}
+
+
+def write(tmp_path, text):
+    path = tmp_path / "deploy-gate.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_valid_file(tmp_path):
+    path = write(tmp_path, GOOD.format(ci_hash=hash_token("ci-token"), oncall_hash=hash_token("oncall-token")))
+    config = load_config(path, ENV)
+    staging = config.targets["staging"]
+    assert staging.policy.max_automatic_retries == 2 and staging.policy.automatic_rollback
+    assert staging.policy.lock_timeout_ms == 3000 and staging.policy.restores_need_approval
+    assert staging.database.params["host"] == "staging.internal"
+    assert staging.shadow.params["host"] == "shadow.internal"
+    assert staging.lint_severities == {"drop-table": "warning"}
+    assert config.targets["production"].rds.instance == "eonpro-prod"
+    assert config.token_for("ci-token").scopes == {"deploy", "read"}
+    assert config.token_for("wrong") is None
+    assert "s3cret" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    "text, env, message",
+    [
+        ("[targets.x]\n", ENV, "targets.x.database_url_env: Missing data"),
+        ('[targets.x]\ndatabase_url_env = "NOPE"\n', ENV, "environment variable NOPE is not set"),
+        ('[targets.x]\ndatabase_url_env = "BAD"\n', {"BAD": "mysql://u:hunter2@h/d"}, "must start with postgresql://"),
+        ('[targets."bad name"]\ndatabase_url_env = "A"\n', ENV, "targets.bad name"),
+        ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.policy]\nmax_automatic_retries = -1\n', ENV, "max_automatic_retries"),
+        ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.rds]\nregion = "eu-west-1"\n', ENV, "exactly one of instance or cluster"),
+        ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\nshadow_url_env = "STAGING_DATABASE_URL"\n', ENV, "must not be the target itself"),
+        ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\nlint = { "drop-table" = "fatal" }\n', ENV, "lint"),
+        ('[tokens.ci]\nsha256 = "abc"\nscopes = ["deploy"]\n', ENV, "64 lowercase hex"),
+        ('[tokens.ci]\nsha256 = "' + "a" * 64 + '"\nscopes = ["admin"]\n', ENV, "scopes"),
+        ("not = [valid", ENV, "not valid TOML"),
+    ],
+)
+def test_errors_name_the_file_and_key_and_never_a_secret(tmp_path, text, env, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, env)
+    assert message in str(raised.value)
+    assert str(path) in str(raised.value)
+    assert "hunter2" not in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.toml", ENV)
+
+
+def test_settings_from_environment():
+    settings = Settings.from_env({"DEPLOY_GATE_REDIS_URL": "redis://r:6379/1", "DEPLOY_GATE_MAX_BUNDLE_BYTES": "1024"})
+    assert settings.redis_url == "redis://r:6379/1" and settings.max_bundle_bytes == 1024
+    assert settings.database_url.endswith("/deploy_gate")
+    with pytest.raises(ConfigError):
+        Settings.from_env({"DEPLOY_GATE_MAX_BUNDLE_BYTES": "lots"})
