@@ -1,0 +1,204 @@
+"""Run `check` and `deploy` jobs: each step journaled before and after it runs, resumable.
+
+A worker that dies mid-job leaves the job `running` with its journal; running it again skips the
+steps already finished. A migration interrupted by the worker's death (its history row unfinished,
+no logs, and its step journaled as started but never finished) left nothing behind when the file is
+transactional, because PostgreSQL aborted its implicit transaction with the connection; it is
+marked rolled back and applied again, so every migration ends up applied exactly once.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from service.analysis.facts import analyze_migration
+from service.config import Config, Target
+from service.jobs.states import TERMINAL, JobKind, JobState, Verdict
+from service.prisma import history
+from service.prisma.database import DatabaseTarget, connect
+from service.prisma.deploy import SessionTimeouts, deploy
+from service.prisma.errors import DatabaseUnavailable, MigrateError
+from service.prisma.lock import advisory_lock
+from service.prisma.migrations import LocalMigrations
+from service.prisma.status import MigrationState, read_status
+from service.store import repository
+from service.store.repository import Job
+
+# Advisory locks in the store: (namespace, hashed target name) serialises jobs writing to one target.
+TARGET_LOCK_NAMESPACE = 0x4447  # "DG"
+
+Linter = Callable[[LocalMigrations, dict[str, str]], list[dict[str, Any]]]
+
+
+class RetryableError(Exception):
+    """Infrastructure trouble (a target or the store unreachable): the task should retry later."""
+
+
+@dataclass
+class JobRun:
+    store: psycopg.Connection
+    job: Job
+    target: Target
+    local: LocalMigrations | None
+    finished: dict[str, dict[str, Any]]
+
+    def step(self, name: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run a step once: journal it, or return what it recorded if it already finished."""
+        if name in self.finished:
+            return self.finished[name]
+        repository.record_step(self.store, self.job.id, name, "started")
+        try:
+            result = action()
+        except MigrateError as error:
+            repository.record_step(self.store, self.job.id, name, "failed", {"code": error.code, "error": error.headline})
+            raise
+        repository.record_step(self.store, self.job.id, name, "finished", result)
+        self.finished[name] = result
+        return result
+
+
+def run_job(
+    store: psycopg.Connection,
+    config: Config,
+    job_id: str,
+    *,
+    linter: Linter | None = None,
+    connect_target: Callable[[DatabaseTarget], psycopg.Connection] = connect,
+) -> Job:
+    """Take a queued (or interrupted) job to a verdict. Terminal jobs are returned untouched."""
+    job = repository.get_job(store, job_id)
+    if job.state in TERMINAL or job.state is JobState.WAITING_APPROVAL:
+        return job
+    target = config.targets.get(job.target)
+    if target is None:
+        return _fail(store, job, f"target {job.target} is not configured")
+    if job.state is JobState.QUEUED:
+        job = repository.transition(store, job.id, JobState.RUNNING)
+    local = repository.load_bundle(store, job.bundle_digest) if job.bundle_digest else None
+    run = JobRun(store, job, target, local, repository.finished_steps(store, job.id))
+    try:
+        if job.kind in (JobKind.CHECK, JobKind.DEPLOY):
+            with connect_target(target.database) as conn:
+                if job.kind is JobKind.DEPLOY and job.params.get("apply", True):
+                    with _target_lock(store, target.name):
+                        verdict, reasons = _deploy(run, conn, linter)
+                else:
+                    verdict, reasons = _check(run, conn, linter)
+        else:
+            return _fail(store, job, f"{job.kind.value} jobs are not handled by this runner")
+    except DatabaseUnavailable as error:
+        raise RetryableError(error.headline) from None
+    except psycopg.OperationalError as error:
+        raise RetryableError(f"lost the connection: {str(error).strip().splitlines()[0] if str(error).strip() else error}") from None
+    except MigrateError as error:
+        return repository.transition(
+            store, job.id, JobState.SUCCEEDED, verdict=Verdict.BLOCKED, reasons=[f"{error.code + ': ' if error.code else ''}{error.headline}"]
+        )
+    return repository.transition(store, job.id, JobState.SUCCEEDED, verdict=verdict, reasons=reasons, facts=_facts(run))
+
+
+def _fail(store: psycopg.Connection, job: Job, reason: str) -> Job:
+    if job.state is JobState.QUEUED:
+        job = repository.transition(store, job.id, JobState.RUNNING)
+    return repository.transition(store, job.id, JobState.FAILED, reasons=[reason])
+
+
+def _facts(run: JobRun) -> dict[str, Any]:
+    return {name: data for name, data in run.finished.items()}
+
+
+def _status_step(run: JobRun, conn: psycopg.Connection, name: str = "status") -> dict[str, Any]:
+    if run.local is None:
+        raise MigrateError("the job has no migrations bundle")
+    return run.step(name, lambda: read_status(conn, run.target.database.schema, run.local).to_dict())
+
+
+def _lint_step(run: JobRun, linter: Linter | None) -> list[dict[str, Any]]:
+    if linter is None or run.local is None:
+        return []
+    return run.step("lint", lambda: {"findings": linter(run.local, run.target.lint_severities)})["findings"]
+
+
+def _check(run: JobRun, conn: psycopg.Connection, linter: Linter | None) -> tuple[Verdict, list[str]]:
+    status = _status_step(run, conn)
+    findings = _lint_step(run, linter)
+    phase = run.job.params.get("phase", "pre")
+    reasons = _history_reasons(status, allow_pending=phase == "pre")
+    reasons += [f"lint {f['rule']} in {f['migration']} line {f['line']}: {f['message']}" for f in findings if f["severity"] == "error"]
+    return (Verdict.BLOCKED if reasons else Verdict.PROCEED), reasons
+
+
+def _history_reasons(status: dict[str, Any], *, allow_pending: bool) -> list[str]:
+    reasons = []
+    for migration in status["migrations"]:
+        if migration["state"] == MigrationState.FAILED:
+            failure = migration.get("failure") or {}
+            reasons.append(f"migration {migration['name']} failed ({failure.get('sqlstate') or 'no SQLSTATE'}: {failure.get('message') or 'no logs'})")
+    if status["prisma"]["history"] == "historiesDiverge":
+        reasons.append("the history and the migrations directory diverge: " + ", ".join(status["prisma"]["unpersisted"]) + " not in the bundle")
+    if not allow_pending and status["to_deploy"]:
+        reasons.append("not applied: " + ", ".join(status["to_deploy"]))
+    return reasons
+
+
+def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None) -> tuple[Verdict, list[str]]:
+    _status_step(run, conn)
+    findings = _lint_step(run, linter)
+    blocking = [f"lint {f['rule']} in {f['migration']} line {f['line']}: {f['message']}" for f in findings if f["severity"] == "error"]
+    if blocking:
+        return Verdict.BLOCKED, blocking
+    schema = run.target.database.schema
+    _resume_interrupted_migration(run, conn)
+    policy = run.target.policy
+    timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
+
+    def on_progress(event: str, name: str) -> None:
+        phase = {"applying": "started", "applied": "finished", "failed": "failed"}[event]
+        repository.record_step(run.store, run.job.id, f"apply:{name}", phase)
+
+    outcome = deploy(conn, schema, run.local, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=on_progress)
+    run.finished["apply"] = outcome.to_dict()
+    if outcome.failure:
+        failure = outcome.failure
+        return Verdict.BLOCKED, [f"migration {failure.migration_name} failed ({failure.sqlstate or 'no SQLSTATE'}: {failure.message})"]
+    return Verdict.PROCEED, []
+
+
+def _resume_interrupted_migration(run: JobRun, conn: psycopg.Connection) -> None:
+    """Undo the history row of a migration this job was applying when its worker died."""
+    events = repository.job_events(run.store, run.job.id)
+    started = {e.step for e in events if e.kind == "step_started" and e.step and e.step.startswith("apply:")}
+    ended = {e.step for e in events if e.kind in ("step_finished", "step_failed") and e.step}
+    interrupted = {step.removeprefix("apply:") for step in started - ended}
+    if not interrupted or run.local is None:
+        return
+    schema = run.target.database.schema
+    with advisory_lock(conn, run.target.policy.lock_wait_seconds):
+        for row in history.read_history(conn, schema) or []:
+            migration = run.local.get(row.migration_name)
+            if row.migration_name not in interrupted or not row.is_failed or row.logs or migration is None:
+                continue
+            if analyze_migration(migration.script, migration.name).transactional:
+                history.mark_rolled_back(conn, schema, row.id)
+                repository.record_step(
+                    run.store, run.job.id, f"apply:{row.migration_name}", "failed",
+                    {"interrupted": True, "resolution": "marked rolled back: its transaction was aborted with the worker"},
+                )
+
+
+@contextmanager
+def _target_lock(store: psycopg.Connection, target: str) -> Iterator[None]:
+    """Serialise jobs that write to one target, across every worker on every machine."""
+    key = zlib.crc32(target.encode()) & 0x7FFFFFFF
+    store.execute("SELECT pg_advisory_lock(%s, %s)", (TARGET_LOCK_NAMESPACE, key))
+    try:
+        yield
+    finally:
+        if not store.closed and not store.broken:
+            store.execute("SELECT pg_advisory_unlock(%s, %s)", (TARGET_LOCK_NAMESPACE, key))

@@ -1,0 +1,143 @@
+import threading
+
+import pytest
+
+from service.config import Config, Policy, Target
+from service.jobs.runner import RetryableError, run_job
+from service.jobs.states import JobKind, JobState, Verdict
+from service.prisma.database import parse_database_url
+from service.prisma.deploy import deploy
+from service.prisma.migrations import migrations_from_bundle
+from service.store import repository
+from tests.conftest import create_scratch_database, drop_scratch_database
+from tests.service.prisma.history_helpers import history_rows
+
+BUNDLE = {
+    "20240101_patients": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY, "name" TEXT);',
+    "20240102_visits": 'CREATE TABLE "Visit" ("id" SERIAL PRIMARY KEY, "patientId" INT REFERENCES "Patient"("id"));',
+}
+
+
+@pytest.fixture
+def store(scratch_db):
+    with scratch_db.connect() as conn:
+        repository.migrate_store(conn)
+        yield conn
+
+
+@pytest.fixture
+def target_db():
+    database = create_scratch_database()
+    yield database
+    drop_scratch_database(database)
+
+
+@pytest.fixture
+def config(target_db):
+    target = Target("staging", parse_database_url(target_db.url), Policy(lock_timeout_ms=2000))
+    return Config({"staging": target}, ())
+
+
+def queue(store, kind=JobKind.DEPLOY, scripts=BUNDLE, **params):
+    digest = repository.store_bundle(store, migrations_from_bundle(scripts))
+    job, _ = repository.create_job(store, kind=kind, target=params.pop("target", "staging"), requested_by="ci", params=params, bundle_digest=digest)
+    return job
+
+
+def test_check_before_deploy_proceeds_with_pending_migrations(store, config):
+    job = run_job(store, config, queue(store, JobKind.CHECK, phase="pre").id)
+    assert job.state is JobState.SUCCEEDED and job.verdict is Verdict.PROCEED
+    assert job.facts["status"]["to_deploy"] == list(BUNDLE)
+
+
+def test_check_after_deploy_blocks_on_pending_migrations(store, config):
+    job = run_job(store, config, queue(store, JobKind.CHECK, phase="post").id)
+    assert job.verdict is Verdict.BLOCKED
+    assert job.reasons == ["not applied: 20240101_patients, 20240102_visits"]
+
+
+def test_deploy_applies_and_proceeds(store, config, target_db):
+    job = run_job(store, config, queue(store).id)
+    assert job.verdict is Verdict.PROCEED, job.reasons
+    assert job.facts["apply"]["applied"] == list(BUNDLE)
+    with target_db.connect() as conn:
+        assert [row["migration_name"] for row in history_rows(conn)] == list(BUNDLE)
+    steps = [(e.kind, e.step) for e in repository.job_events(store, job.id) if e.step]
+    assert ("step_finished", "apply:20240102_visits") in steps
+
+
+def test_failing_migration_blocks_with_its_sqlstate(store, config):
+    job = run_job(store, config, queue(store, scripts={**BUNDLE, "20240103_dup": 'CREATE TABLE "Visit" (id int);'}).id)
+    assert job.state is JobState.SUCCEEDED and job.verdict is Verdict.BLOCKED
+    assert job.reasons == ['migration 20240103_dup failed (42P07: relation "Visit" already exists)']
+
+
+def test_a_finished_job_is_not_run_again(store, config, target_db):
+    job = run_job(store, config, queue(store).id)
+    again = run_job(store, config, job.id)
+    assert again == job
+    with target_db.connect() as conn:
+        assert len(history_rows(conn)) == 2
+
+
+def test_unknown_target_fails_the_job(store, config):
+    job = run_job(store, config, queue(store, target="nowhere").id)
+    assert job.state is JobState.FAILED and job.reasons == ["target nowhere is not configured"]
+
+
+def test_unreachable_target_is_retryable(store):
+    config = Config({"staging": Target("staging", parse_database_url("postgresql://u:hunter2@127.0.0.1:1/x"), Policy())}, ())
+    job = queue(store)
+    with pytest.raises(RetryableError) as raised:
+        run_job(store, config, job.id)
+    assert "hunter2" not in str(raised.value)
+    assert repository.get_job(store, job.id).state is JobState.RUNNING
+
+
+def test_resumes_a_migration_interrupted_by_a_dead_worker(store, config, target_db):
+    job = queue(store)
+    repository.transition(store, job.id, JobState.RUNNING)
+    # The dead worker had applied the first migration and started the second: its row was
+    # committed, then the connection died and PostgreSQL aborted the script's transaction.
+    with target_db.connect() as conn:
+        deploy(conn, "public", migrations_from_bundle({"20240101_patients": BUNDLE["20240101_patients"]}))
+        conn.execute(
+            "INSERT INTO _prisma_migrations (id, checksum, started_at, migration_name) VALUES (gen_random_uuid(), %s, now(), %s)",
+            (migrations_from_bundle(BUNDLE).get("20240102_visits").checksum, "20240102_visits"),
+        )
+    repository.record_step(store, job.id, "apply:20240102_visits", "started")
+
+    finished = run_job(store, config, job.id)
+    assert finished.verdict is Verdict.PROCEED, finished.reasons
+    with target_db.connect() as conn:
+        rows = history_rows(conn)
+    applied = [row["migration_name"] for row in rows if row["finished_at"] and not row["rolled_back_at"]]
+    assert applied == ["20240101_patients", "20240102_visits"]
+    assert [row["rolled_back_at"] is not None for row in rows if row["migration_name"] == "20240102_visits"] == [True, False]
+
+
+def test_two_deploys_to_one_target_are_serialised(scratch_db, store, config, target_db):
+    jobs = [queue(store, scripts={**BUNDLE, f"2024010{3 + i}_slow": f"SELECT pg_sleep(0.5); CREATE TABLE \"T{i}\" (id int);"}) for i in range(2)]
+    results = {}
+
+    def work(job_id):
+        with scratch_db.connect() as own_store:
+            results[job_id] = run_job(own_store, config, job_id)
+
+    threads = [threading.Thread(target=work, args=(job.id,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [result.verdict for result in results.values()] == [Verdict.PROCEED, Verdict.PROCEED]
+    with target_db.connect() as conn:
+        rows = history_rows(conn)
+    names = [row["migration_name"] for row in rows]
+    assert len(names) == len(set(names)) == 4 and all(row["finished_at"] for row in rows)
+
+    def apply_window(job_id):
+        moments = [e.at for e in repository.job_events(store, job_id) if e.step and e.step.startswith("apply:")]
+        return min(moments), max(moments)
+
+    (first_start, first_end), (second_start, second_end) = sorted(apply_window(job.id) for job in jobs)
+    assert first_end <= second_start
