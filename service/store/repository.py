@@ -337,6 +337,19 @@ def count_jobs(conn: psycopg.Connection) -> list[tuple[str, str, str | None, int
     ).fetchall()
 
 
+def step_durations(conn: psycopg.Connection) -> list[tuple[str, float]]:
+    """Average seconds from a step's start to its end over the last day, by step kind."""
+    return conn.execute(
+        """
+        SELECT split_part(s."step", ':', 1), avg(extract(epoch FROM f."at" - s."at"))::float
+        FROM "job_event" s
+        JOIN "job_event" f ON f."job_id" = s."job_id" AND f."step" = s."step" AND f."kind" = 'step_finished'
+        WHERE s."kind" = 'step_started' AND s."at" > now() - interval '1 day'
+        GROUP BY 1 ORDER BY 1
+        """
+    ).fetchall()
+
+
 def _insert_event(
     conn: psycopg.Connection,
     job_id: str,

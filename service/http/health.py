@@ -1,0 +1,86 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from flask import Blueprint, Response, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
+
+from service.http.auth import require_scope
+from service.http.problems import problem_response
+from service.http.store import store
+from service.store import repository
+
+bp = Blueprint("health", __name__)
+
+
+class Metrics:
+    """The service's metrics, in a registry of its own so several apps can live in one process."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.http_latency = Histogram(
+            "deploy_gate_http_request_seconds", "HTTP request latency", ["method", "endpoint", "status"], registry=self.registry
+        )
+        self.jobs = Gauge("deploy_gate_jobs", "Jobs by kind, state and verdict", ["kind", "state", "verdict"], registry=self.registry)
+        self.queue_depth = Gauge("deploy_gate_queue_depth", "Tasks waiting in the broker", registry=self.registry)
+        self.step_seconds = Gauge(
+            "deploy_gate_step_seconds_avg", "Average duration of finished job steps over the last day", ["step"], registry=self.registry
+        )
+
+
+@bp.get("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    checks = {}
+    try:
+        store().execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as error:  # noqa: BLE001 - any failure means not ready; the kind is reported
+        checks["database"] = type(error).__name__
+    try:
+        redis.Redis.from_url(current_app.extensions["deploy_gate"].settings.redis_url, socket_timeout=2).ping()
+        checks["redis"] = "ok"
+    except Exception as error:  # noqa: BLE001
+        checks["redis"] = type(error).__name__
+    if all(value == "ok" for value in checks.values()):
+        return {"status": "ready", "checks": checks}
+    return problem_response(503, "Not ready", "A dependency is unreachable.", checks=checks)
+
+
+@bp.get("/metrics")
+@require_scope("read")
+def metrics():
+    extension = current_app.extensions["deploy_gate"]
+    collected = extension.metrics
+    collected.jobs.clear()
+    for kind, state, verdict, count in repository.count_jobs(store()):
+        collected.jobs.labels(kind, state, verdict or "none").set(count)
+    for step, seconds in repository.step_durations(store()):
+        collected.step_seconds.labels(step).set(seconds)
+    try:
+        collected.queue_depth.set(redis.Redis.from_url(extension.settings.redis_url, socket_timeout=2).llen("celery"))
+    except redis.RedisError:
+        pass
+    return Response(generate_latest(collected.registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app) -> None:
+    @app.before_request
+    def _start_timer() -> None:
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):
+        started = g.pop("request_started", None)
+        if started is not None:
+            app.extensions["deploy_gate"].metrics.http_latency.labels(
+                request.method, request.url_rule.rule if request.url_rule else "unmatched", response.status_code
+            ).observe(time.perf_counter() - started)
+        return response

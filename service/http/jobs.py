@@ -1,0 +1,73 @@
+"""Jobs: read one (with long-poll), list them, cancel one."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from flask import Blueprint, current_app, request
+
+from service.http.auth import require_scope
+from service.http.problems import Problem
+from service.http.schemas import JobEventSchema, JobListQuerySchema, JobSchema, WaitQuerySchema
+from service.http.store import store
+from service.jobs.states import JobKind, JobState
+from service.jobs.watch import wait_for_change
+from service.store import repository
+
+bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
+
+
+def _with_events(job) -> dict:
+    document = JobSchema().dump(job)
+    document["events"] = JobEventSchema(many=True).dump(repository.job_events(store(), job.id))
+    return document
+
+
+@bp.get("/<job_id>")
+@require_scope("read")
+def get_job(job_id: str):
+    wait = WaitQuerySchema().load(request.args)
+    job = repository.get_job(store(), job_id)
+    if wait > 0 and job.state.value not in ("succeeded", "failed", "canceled"):
+        job = wait_for_change(store(), job, min(wait, current_app.extensions["deploy_gate"].settings.long_poll_max_seconds))
+    return _with_events(job)
+
+
+@bp.get("")
+@require_scope("read")
+def list_jobs():
+    query = JobListQuerySchema().load(request.args)
+    before = _decode_cursor(query["cursor"]) if "cursor" in query else None
+    jobs = repository.list_jobs(
+        store(),
+        target=query.get("target"),
+        state=JobState(query["state"]) if "state" in query else None,
+        kind=JobKind(query["kind"]) if "kind" in query else None,
+        limit=query["limit"] + 1,
+        before=before,
+    )
+    page, more = jobs[: query["limit"]], len(jobs) > query["limit"]
+    next_cursor = _encode_cursor(page[-1]) if more and page else None
+    return {"jobs": JobSchema(many=True).dump(page), "next_cursor": next_cursor}
+
+
+@bp.post("/<job_id>/cancel")
+@require_scope("deploy")
+def cancel_job(job_id: str):
+    job = repository.transition(store(), job_id, JobState.CANCELED, data={"by": "api"})
+    return JobSchema().dump(job)
+
+
+def _encode_cursor(job) -> str:
+    raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created_at, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(created_at), str(job_id)
+    except (ValueError, TypeError):
+        raise Problem(400, "Bad Request", "The cursor is not one this service gave out.") from None

@@ -1,0 +1,82 @@
+"""Errors as `application/problem+json` (RFC 9457), from one table of exception → status."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, json
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from service.jobs.states import IllegalTransition
+from service.jobs.submit import NoBundle, UnknownTarget
+from service.prisma.errors import MigrateError
+from service.store.repository import JobNotFound
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error the HTTP layer answers directly."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None, **extra: object) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+
+# Domain errors and the answers they get. Anything not here is a 500 that says nothing inside.
+ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
+    (ValidationError, 422, "The request body is not valid"),
+    (UnknownTarget, 404, "Unknown target"),
+    (NoBundle, 422, "No migrations to check"),
+    (JobNotFound, 404, "No such job"),
+    (IllegalTransition, 409, "The job cannot do that in its current state"),
+    (MigrateError, 422, "The migrations are not valid"),
+]
+
+
+def problem_response(status: int, title: str, detail: str | None = None, **extra: object) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+
+
+def _detail(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(_flatten(error.messages))
+    if isinstance(error, MigrateError):
+        return f"{error.code}: {error.headline}" if error.code else error.headline
+    return str(error)
+
+
+def _flatten(messages, prefix: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        return [item for key, value in messages.items() for item in _flatten(value, f"{prefix}.{key}" if prefix else str(key))]
+    if isinstance(messages, list):
+        return [f"{prefix}: {message}" if prefix else str(message) for message in messages if isinstance(message, str)] or [
+            item for value in messages for item in _flatten(value, prefix)
+        ]
+    return [f"{prefix}: {messages}"]
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(error: Problem) -> Response:
+        return problem_response(error.status, error.title, error.detail, **error.extra)
+
+    for exception, status, title in ERROR_TABLE:
+        app.register_error_handler(
+            exception, lambda error, status=status, title=title: problem_response(status, title, _detail(error))
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        return problem_response(error.code or 500, error.name, error.description)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        app.logger.exception("unhandled error")
+        return problem_response(500, "Internal Server Error", "The error was logged.")

@@ -1,0 +1,96 @@
+"""Request and response bodies, as marshmallow schemas (the contract is `openapi.yaml`)."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, RAISE, Schema, fields, post_load, validate
+
+from service.jobs.states import JobKind, JobState, Verdict
+
+MIGRATION_NAME = validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$", error="a migration folder name: letters, digits, '_', '-', '.', spaces"
+)
+TARGET_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", error="a target name")
+
+
+class MigrationSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=MIGRATION_NAME)
+    sql = fields.String(required=True)
+
+
+class DeployRequestSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    target = fields.String(required=True, validate=TARGET_NAME)
+    phase = fields.String(load_default="pre", validate=validate.OneOf(["pre", "post", "failed"]))
+    apply = fields.Boolean(load_default=False)
+    commit = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    deployment_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    migrations = fields.List(fields.Nested(MigrationSchema), load_default=None, allow_none=True)
+    lock_provider = fields.String(load_default="postgresql", validate=validate.Length(max=40))
+
+
+class CheckRequestSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    phase = fields.String(load_default="post", validate=validate.OneOf(["pre", "post"]))
+
+
+class JobListQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    target = fields.String(validate=TARGET_NAME)
+    state = fields.String(validate=validate.OneOf([s.value for s in JobState]))
+    kind = fields.String(validate=validate.OneOf([k.value for k in JobKind]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String()
+
+
+class WaitQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    wait = fields.Float(load_default=0, validate=validate.Range(min=0, max=25))
+
+    @post_load
+    def _plain(self, data, **kwargs):
+        return data["wait"]
+
+
+class JobEventSchema(Schema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    kind = fields.String()
+    step = fields.String(allow_none=True)
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+class JobSchema(Schema):
+    id = fields.String()
+    url = fields.Method("_url")
+    kind = fields.Function(lambda job: job.kind.value)
+    target = fields.String()
+    state = fields.Function(lambda job: job.state.value)
+    verdict = fields.Function(lambda job: job.verdict.value if job.verdict else None)
+    reasons = fields.List(fields.String())
+    params = fields.Dict()
+    facts = fields.Dict()
+    requested_by = fields.String()
+    attempts = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+    def _url(self, job) -> str:
+        return f"/v1/jobs/{job.id}"
+
+
+VERDICTS = [v.value for v in Verdict]

@@ -1,0 +1,65 @@
+"""Targets: the configured ones, the latest check of one, and a new check on demand."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, request
+
+from service.http.auth import require_scope
+from service.http.problems import Problem
+from service.http.schemas import CheckRequestSchema, JobSchema
+from service.http.store import store
+from service.jobs.states import JobKind, JobState
+from service.jobs.submit import UnknownTarget, submit_check
+from service.store import repository
+
+bp = Blueprint("targets", __name__, url_prefix="/v1/targets")
+
+
+def _target(name: str):
+    target = current_app.extensions["deploy_gate"].config.targets.get(name)
+    if target is None:
+        raise UnknownTarget(name)
+    return target
+
+
+@bp.get("")
+@require_scope("read")
+def list_targets():
+    targets = current_app.extensions["deploy_gate"].config.targets.values()
+    return {
+        "targets": [
+            {
+                "name": target.name,
+                "database": target.database.display,
+                "policy": vars(target.policy),
+                "rds": vars(target.rds) if target.rds else None,
+                "has_shadow": target.shadow is not None,
+            }
+            for target in targets
+        ]
+    }
+
+
+@bp.get("/<name>/status")
+@require_scope("read")
+def target_status(name: str):
+    _target(name)
+    jobs = repository.list_jobs(store(), target=name, state=JobState.SUCCEEDED, limit=20)
+    latest = next((job for job in jobs if job.kind in (JobKind.CHECK, JobKind.DEPLOY) and "status" in job.facts), None)
+    if latest is None:
+        raise Problem(404, "No check yet", f"Target {name} has not been checked; POST /v1/targets/{name}/checks.")
+    return {"target": name, "job": JobSchema().dump(latest), "status": latest.facts["status"]}
+
+
+@bp.post("/<name>/checks")
+@require_scope("deploy")
+def create_check(name: str):
+    _target(name)
+    body = request.get_json(silent=True) if request.data else {}
+    if not isinstance(body, dict):
+        raise Problem(400, "Bad Request", "The body must be a JSON object.")
+    data = CheckRequestSchema().load(body)
+    extension = current_app.extensions["deploy_gate"]
+    job = submit_check(store(), extension.config, name, g.principal, data["phase"])
+    extension.enqueue(job.id)
+    return JobSchema().dump(job), 202, {"Location": f"/v1/jobs/{job.id}"}

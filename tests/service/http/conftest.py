@@ -1,0 +1,44 @@
+import pytest
+
+from service.config import Config, Policy, Settings, Target, Token, hash_token
+from service.http import create_app
+from service.prisma.database import parse_database_url
+from tests.conftest import create_scratch_database, drop_scratch_database
+
+TOKENS = {"ci-token": {"deploy", "read"}, "reader-token": {"read"}, "oncall-token": {"read", "approve"}}
+
+
+@pytest.fixture
+def target_db():
+    database = create_scratch_database()
+    yield database
+    drop_scratch_database(database)
+
+
+@pytest.fixture
+def config(target_db):
+    target = Target("staging", parse_database_url(target_db.url), Policy(lock_timeout_ms=2000))
+    tokens = tuple(Token(token.split("-")[0], hash_token(token), frozenset(scopes)) for token, scopes in TOKENS.items())
+    return Config({"staging": target}, tokens)
+
+
+@pytest.fixture
+def enqueued():
+    return []
+
+
+@pytest.fixture
+def app(scratch_db, config, enqueued):
+    settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None, max_bundle_bytes=64 * 1024)
+    app = create_app(settings, config, enqueue=enqueued.append)
+    yield app
+    app.extensions["deploy_gate"].pool.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def auth(token="ci-token"):
+    return {"Authorization": f"Bearer {token}"}

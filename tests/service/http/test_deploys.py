@@ -1,0 +1,85 @@
+import pytest
+
+from tests.service.http.conftest import auth
+
+MIGRATIONS = [
+    {"name": "20240101_patients", "sql": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);'},
+    {"name": "20240102_visits", "sql": 'CREATE TABLE "Visit" ("id" SERIAL PRIMARY KEY);'},
+]
+
+
+def post(client, body, token="ci-token", **headers):
+    return client.post("/v1/deploys", json=body, headers={**auth(token), **headers})
+
+
+def test_accepted_deploy_is_stored_then_enqueued(client, enqueued, scratch_db):
+    response = post(client, {"target": "staging", "phase": "pre", "apply": True, "commit": "abc123", "migrations": MIGRATIONS})
+    assert response.status_code == 202
+    job = response.get_json()
+    assert response.headers["Location"] == f"/v1/jobs/{job['id']}" == job["url"]
+    assert (job["kind"], job["state"], job["verdict"]) == ("deploy", "queued", None)
+    assert job["params"] == {"phase": "pre", "apply": True, "commit": "abc123"}
+    assert enqueued == [job["id"]]
+    assert scratch_db.query("SELECT state FROM job WHERE id = %s", (job["id"],)) == [("queued",)]
+
+
+def test_phase_pre_without_apply_is_a_check_and_the_last_bundle_is_reused(client, enqueued):
+    post(client, {"target": "staging", "migrations": MIGRATIONS})
+    response = post(client, {"target": "staging", "phase": "post"})
+    assert response.status_code == 202
+    assert response.get_json()["kind"] == "check"
+
+
+def test_idempotency_key_answers_with_the_first_job(client, enqueued):
+    first = post(client, {"target": "staging", "migrations": MIGRATIONS}, **{"Idempotency-Key": "build-42"})
+    again = post(client, {"target": "staging", "migrations": MIGRATIONS}, **{"Idempotency-Key": "build-42"})
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert enqueued == [first.get_json()["id"]]
+
+
+@pytest.mark.parametrize(
+    "body, status, detail",
+    [
+        ({"target": "staging", "phase": "sideways", "migrations": MIGRATIONS}, 422, "phase"),
+        ({"target": "staging", "apply": "yes please", "migrations": MIGRATIONS}, 422, "apply"),
+        ({"target": "nowhere", "migrations": MIGRATIONS}, 404, "nowhere"),
+        ({"target": "staging", "migrations": [{"name": "../etc", "sql": "SELECT 1"}]}, 422, "migrations"),
+        ({"target": "staging", "migrations": [{"name": "a", "sql": 1}]}, 422, "sql"),
+        ({"target": "staging", "surprise": True, "migrations": MIGRATIONS}, 422, "surprise"),
+        ({"target": "staging"}, 422, "none stored"),
+        ({"target": "staging", "lock_provider": "mysql", "migrations": MIGRATIONS}, 422, "P3019"),
+    ],
+)
+def test_bad_bodies_get_a_problem_and_change_nothing(client, enqueued, scratch_db, body, status, detail):
+    response = post(client, body)
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["status"] == status and detail in problem["detail"]
+    assert enqueued == []
+    assert scratch_db.query("SELECT count(*) FROM job") == [(0,)]
+    assert scratch_db.query("SELECT count(*) FROM bundle") == [(0,)]
+
+
+def test_malformed_json_is_400(client, enqueued):
+    response = client.post("/v1/deploys", data="{not json", headers={**auth(), "Content-Type": "application/json"})
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    assert enqueued == []
+
+
+def test_a_bundle_over_the_limit_is_413(client, enqueued, scratch_db):
+    huge = [{"name": "20240101_big", "sql": "-- " + "x" * 200_000}]
+    response = post(client, {"target": "staging", "migrations": huge})
+    assert response.status_code == 413 and response.mimetype == "application/problem+json"
+    assert enqueued == [] and scratch_db.query("SELECT count(*) FROM job") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    "headers, status",
+    [({}, 401), ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": "Basic Y2k6eA=="}, 401), (auth("reader-token"), 403)],
+)
+def test_tokens_and_scopes(client, enqueued, headers, status):
+    response = client.post("/v1/deploys", json={"target": "staging", "migrations": MIGRATIONS}, headers=headers)
+    assert response.status_code == status and response.mimetype == "application/problem+json"
+    assert enqueued == []

@@ -1,0 +1,113 @@
+import threading
+import time
+
+import pytest
+
+from service.jobs.states import JobState, Verdict
+from service.store import repository
+from tests.service.http.conftest import auth
+from tests.service.http.test_deploys import MIGRATIONS
+
+
+def submit(client, **body):
+    response = client.post("/v1/deploys", json={"target": "staging", "migrations": MIGRATIONS, **body}, headers=auth())
+    assert response.status_code == 202
+    return response.get_json()
+
+
+def test_get_job_with_its_journal(client):
+    job = submit(client)
+    response = client.get(f"/v1/jobs/{job['id']}", headers=auth("reader-token"))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["id"] == job["id"] and body["state"] == "queued"
+    assert [e["to_state"] for e in body["events"]] == ["queued"]
+
+
+def test_unknown_and_malformed_ids_are_404(client):
+    for job_id in ("00000000-0000-4000-8000-000000000000", "nope"):
+        response = client.get(f"/v1/jobs/{job_id}", headers=auth())
+        assert response.status_code == 404 and response.mimetype == "application/problem+json"
+
+
+def test_long_poll_answers_when_the_job_changes(client, app, scratch_db):
+    job = submit(client)
+
+    def finish_soon():
+        time.sleep(0.4)
+        with scratch_db.connect() as conn:
+            repository.transition(conn, job["id"], JobState.RUNNING)
+
+    changer = threading.Thread(target=finish_soon)
+    changer.start()
+    started = time.monotonic()
+    response = client.get(f"/v1/jobs/{job['id']}?wait=10", headers=auth())
+    waited = time.monotonic() - started
+    changer.join()
+    assert response.get_json()["state"] == "running"
+    assert 0.3 < waited < 3
+
+
+def test_long_poll_returns_at_the_deadline_when_nothing_changes(client):
+    job = submit(client)
+    started = time.monotonic()
+    response = client.get(f"/v1/jobs/{job['id']}?wait=0.5", headers=auth())
+    assert 0.45 < time.monotonic() - started < 2
+    assert response.get_json()["state"] == "queued"
+
+
+@pytest.mark.parametrize("wait", ["30", "-1", "soon"])
+def test_wait_out_of_range_is_422(client, wait):
+    job = submit(client)
+    assert client.get(f"/v1/jobs/{job['id']}?wait={wait}", headers=auth()).status_code == 422
+
+
+def test_list_filters_and_cursor(client, scratch_db):
+    ids = [submit(client)["id"] for _ in range(3)]
+    with scratch_db.connect() as conn:
+        repository.transition(conn, ids[0], JobState.RUNNING)
+    running = client.get("/v1/jobs?state=running", headers=auth()).get_json()
+    assert [j["id"] for j in running["jobs"]] == [ids[0]]
+    first = client.get("/v1/jobs?limit=2", headers=auth()).get_json()
+    second = client.get(f"/v1/jobs?limit=2&cursor={first['next_cursor']}", headers=auth()).get_json()
+    assert [j["id"] for j in first["jobs"] + second["jobs"]] == list(reversed(ids))
+    assert second["next_cursor"] is None
+    assert client.get("/v1/jobs?cursor=garbage", headers=auth()).status_code == 400
+    assert client.get("/v1/jobs?state=exploded", headers=auth()).status_code == 422
+
+
+def test_cancel(client):
+    job = submit(client)
+    response = client.post(f"/v1/jobs/{job['id']}/cancel", headers=auth())
+    assert response.status_code == 200 and response.get_json()["state"] == "canceled"
+    again = client.post(f"/v1/jobs/{job['id']}/cancel", headers=auth())
+    assert again.status_code == 409 and again.mimetype == "application/problem+json"
+    assert client.post(f"/v1/jobs/{job['id']}/cancel", headers=auth("reader-token")).status_code == 403
+
+
+def test_targets_and_their_latest_status(client, scratch_db):
+    listing = client.get("/v1/targets", headers=auth()).get_json()
+    assert [t["name"] for t in listing["targets"]] == ["staging"]
+    assert "password" not in str(listing)
+    assert client.get("/v1/targets/staging/status", headers=auth()).status_code == 404
+    check = client.post("/v1/targets/staging/checks", json={"phase": "post"}, headers=auth())
+    assert check.status_code == 422 and "none stored" in check.get_json()["detail"]
+    job = submit(client)
+    with scratch_db.connect() as conn:
+        repository.transition(conn, job["id"], JobState.RUNNING)
+        repository.transition(conn, job["id"], JobState.SUCCEEDED, verdict=Verdict.PROCEED, facts={"status": {"up_to_date": True}})
+    status = client.get("/v1/targets/staging/status", headers=auth()).get_json()
+    assert status["job"]["id"] == job["id"] and status["status"] == {"up_to_date": True}
+    assert client.post("/v1/targets/staging/checks", headers=auth()).status_code == 202
+    assert client.get("/v1/targets/elsewhere/status", headers=auth()).status_code == 404
+
+
+def test_health_endpoints(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert client.get("/metrics").status_code == 401
+    submit(client)
+    metrics = client.get("/metrics", headers=auth()).get_data(as_text=True)
+    assert 'deploy_gate_jobs{kind="check",state="queued",verdict="none"} 1.0' in metrics
+    assert "deploy_gate_http_request_seconds_bucket" in metrics

@@ -1,0 +1,1 @@
+"""Celery workers: the app, its settings, and thin tasks that take a job id."""

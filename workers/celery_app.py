@@ -1,0 +1,37 @@
+"""The Celery app. Settings that keep a job safe across worker deaths live here.
+
+- `task_acks_late` + `task_reject_on_worker_lost`: a message is acknowledged only after its task
+  returns, so a worker killed mid-job leaves the message to be delivered again.
+- prefetch 1: a worker holds one job at a time, so a slow deploy does not strand others.
+- Redis's visibility timeout is above the longest step (a lock wait plus a migration): a message
+  unacknowledged for longer is handed to another worker.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from service.config import Settings
+
+VISIBILITY_TIMEOUT_SECONDS = 2 * 60 * 60
+QUEUE = "deploy_gate"
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or Settings.from_env()
+    app = Celery("deploy_gate", broker=settings.redis_url, include=["workers.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_default_queue=QUEUE,
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        beat_schedule={"reconcile-jobs": {"task": "deploy_gate.reconcile", "schedule": 30.0}},
+    )
+    return app
+
+
+celery = make_celery()

@@ -1,0 +1,42 @@
+"""What a worker process loads once: settings, targets and tokens, and a store connection pool."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import cache
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from service.config import Config, Settings, load_config
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def config() -> Config:
+    return load_config(settings().config_file)
+
+
+@cache
+def pool() -> ConnectionPool:
+    return ConnectionPool(
+        settings().database_url, min_size=1, max_size=4, kwargs={"autocommit": True, "application_name": "deploy-gate-worker"}
+    )
+
+
+@contextmanager
+def store() -> psycopg.Connection:
+    with pool().connection() as conn:
+        yield conn
+
+
+def reset() -> None:
+    """Forget what was loaded (tests point workers at new databases between runs)."""
+    if pool.cache_info().currsize:
+        pool().close()
+    for loaded in (settings, config, pool):
+        loaded.cache_clear()

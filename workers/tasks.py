@@ -1,0 +1,55 @@
+"""Thin tasks: take a job id, run the domain, retry on infrastructure errors."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from service.jobs.runner import RetryableError, run_job
+from service.jobs.states import JobState
+from service.store import repository
+from workers import state
+from workers.queue import enqueue_job
+
+log = logging.getLogger(__name__)
+
+# A job queued for this long without a worker taking it lost its message; a running job quiet
+# for this long lost its worker (steps journal at least every lock wait).
+QUEUED_GRACE_SECONDS = 60
+RUNNING_GRACE_SECONDS = 15 * 60
+
+
+def _linter():
+    try:
+        from service.analysis.lint import lint_migrations
+    except ImportError:
+        return None
+
+    def lint(local, severities):
+        return [finding.to_dict() for finding in lint_migrations(local, severities)]
+
+    return lint
+
+
+@shared_task(name="deploy_gate.run_job", bind=True, max_retries=20)
+def run_job_task(self, job_id: str) -> str:
+    with state.store() as store:
+        try:
+            job = run_job(store, state.config(), job_id, linter=_linter())
+        except RetryableError as error:
+            log.warning("job %s will retry: %s", job_id, error)
+            raise self.retry(countdown=min(300, 5 * 2**self.request.retries)) from None
+    return job.state.value
+
+
+@shared_task(name="deploy_gate.reconcile")
+def reconcile() -> int:
+    """Re-enqueue jobs whose message was lost and resume jobs whose worker died."""
+    with state.store() as store:
+        stale = repository.stale_jobs(store, queued_for_seconds=QUEUED_GRACE_SECONDS, running_quiet_for_seconds=RUNNING_GRACE_SECONDS)
+        for job in stale:
+            log.info("reconciler re-enqueues %s job %s (%s)", job.kind.value, job.id, job.state.value)
+            if job.state is JobState.QUEUED or job.state is JobState.RUNNING:
+                enqueue_job(job.id)
+    return len(stale)
