@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from service.prisma import history
 from service.prisma.errors import DatabaseSchemaNotEmpty, DatabaseUnavailable, FoundFailedMigrations
 from service.prisma.history import HistoryRow
 from service.prisma.lock import DEFAULT_LOCK_WAIT_SECONDS, advisory_lock
-from service.prisma.logs import parse_failure_logs, render_apply_failure
+from service.prisma.logs import APPLY_FAILED_HEADER, parse_failure_logs, render_apply_failure
 from service.prisma.migrations import LocalMigration, LocalMigrations
 
 ProgressCallback = Callable[[str, str], None]
@@ -127,6 +128,7 @@ def _apply_one(
     try:
         _run_script(conn, migration.script, timeouts)
     except psycopg.Error as error:
+        _end_open_transaction(conn)
         sqlstate, logs = render_apply_failure(migration.name, migration.script, error)
         try:
             history.record_failed_step(conn, schema, migration_id, logs)
@@ -137,9 +139,25 @@ def _apply_one(
             ) from None
         message = error.diag.message_primary if getattr(error, "diag", None) else None
         return MigrationFailure(migration.name, sqlstate, message or str(error).strip(), logs)
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        # A BEGIN without its COMMIT: marking the migration finished inside that transaction
+        # would be undone with it, so end it here and record the migration as failed.
+        _end_open_transaction(conn)
+        logs = (
+            f"{APPLY_FAILED_HEADER}\n\nMigration name: {migration.name}\n\nDatabase error code: 25001\n\n"
+            "Database error:\nThe migration left a transaction open (BEGIN without COMMIT); it was rolled back.\n"
+        )
+        history.record_failed_step(conn, schema, migration_id, logs)
+        return MigrationFailure(migration.name, "25001", "the migration left a transaction open (BEGIN without COMMIT)", logs)
     history.record_successful_step(conn, schema, migration_id)
     history.record_migration_finished(conn, schema, migration_id)
     return None
+
+
+def _end_open_transaction(conn: psycopg.Connection) -> None:
+    """Roll back a transaction the script opened itself (`BEGIN`) and left failed or unfinished."""
+    if not conn.broken and conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+        conn.execute("ROLLBACK")
 
 
 def _run_script(conn: psycopg.Connection, script: str, timeouts: SessionTimeouts) -> None:

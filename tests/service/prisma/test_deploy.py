@@ -175,6 +175,23 @@ def test_explicit_transaction_control_can_leave_partial_effects(conn):
     assert table_exists(conn, "kept")
 
 
+def test_failure_inside_an_explicit_transaction_is_rolled_back_and_recorded(conn):
+    # Prisma writes this wrapping itself when an enum value is removed.
+    outcome = deploy(conn, "public", migrations_from_bundle({"1_wrapped": 'BEGIN;\nCREATE TABLE "T" (id int);\nSELECT 1/0;\nCOMMIT;\n'}))
+    assert outcome.failure.sqlstate == "22012"
+    assert not table_exists(conn, "T")
+    assert "Database error code: 22012" in history_rows(conn)[0]["logs"]
+    assert find_lock_holder(conn) is None
+
+
+def test_begin_without_commit_is_a_failure_not_a_silent_rollback(conn):
+    outcome = deploy(conn, "public", migrations_from_bundle({"1_open": 'BEGIN;\nCREATE TABLE "Open" (id int);\n'}))
+    assert outcome.failure.sqlstate == "25001"
+    assert not table_exists(conn, "Open")
+    row = history_rows(conn)[0]
+    assert row["finished_at"] is None and "left a transaction open" in row["logs"]
+
+
 def test_concurrently_is_refused_inside_the_implicit_transaction(conn):
     script = "CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_id ON t (id);\n"
     outcome = deploy(conn, "public", migrations_from_bundle({"1_conc": script}))
