@@ -21,7 +21,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType, OnConflictAction, TransactionStmtKind
 from pglast.stream import RawStream
 
-from service.analysis.parsing import ParsedMigration, ParseProblem, Statement, parse_migration
+from service.analysis.parsing import OpaqueSql, ParsedMigration, ParseProblem, Statement, parse_migration
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class DataChange:
     guarded: bool  # re-running it changes nothing more (WHERE skips done rows, ON CONFLICT, …)
     line: int
     statement: int
+    columns: tuple[str, ...] = ()  # for an UPDATE: the columns it sets
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -89,6 +90,8 @@ class MigrationFacts:
     effects: tuple[Effect, ...]
     data_changes: tuple[DataChange, ...]
     statement_count: int = 0
+    # Statements PostgreSQL will refuse whatever the data: the file fails as a whole.
+    fails_because: tuple[Reason, ...] = ()
     parsed: ParsedMigration | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -101,6 +104,7 @@ class MigrationFacts:
             "statement_count": self.statement_count,
             "transactional": self.transactional,
             "not_transactional_because": [r.to_dict() for r in self.not_transactional_because],
+            "fails_because": [r.to_dict() for r in self.fails_because],
             "idempotent": self.idempotent,
             "unguarded": [r.to_dict() for r in self.unguarded],
             "reversible": self.reversible,
@@ -115,24 +119,28 @@ def analyze_migration(script: str, name: str = "") -> MigrationFacts:
     parsed = parse_migration(script, name)
     if not parsed.parses and not parsed.statements:
         unknown = (Reason("the file does not parse", parsed.problems[0].position.line),)
-        return MigrationFacts(name, False, parsed.problems, False, unknown, False, unknown, False, unknown, (), (), 0, parsed)
+        return MigrationFacts(name, False, parsed.problems, False, unknown, False, unknown, False, unknown, (), (), 0, (), parsed)
 
     effects: list[Effect] = []
     data: list[DataChange] = []
     unguarded: list[Reason] = []
     irreversible: list[Reason] = []
+    dropped_if_exists: set[tuple] = set()
     for index, statement in enumerate(parsed.statements):
         inner = [s for s in parsed.nested if s.parent_index == index]
         described = describe_statement(statement, index)
         for nested in inner:
             described.extend_with(describe_statement(nested, index, in_do_block=True))
+        described = _guarded_by_earlier_drop(described, dropped_if_exists)
+        dropped_if_exists.update(_key(e) for e in described.effects if e.action == "drop" and e.guarded)
         effects.extend(described.effects)
         data.extend(described.data)
         irreversible.extend(described.irreversible)
         if not described.idempotent:
             unguarded.append(Reason(described.unguarded_reason or f"{_label(statement)} cannot run twice", statement.position.line))
+    irreversible = _without_data_undone_by_the_inverse(irreversible, effects, data)
 
-    reasons = _not_transactional_reasons(parsed)
+    reasons, fails = _transaction_facts(parsed)
     return MigrationFacts(
         name=name,
         parses=parsed.parses,
@@ -146,8 +154,38 @@ def analyze_migration(script: str, name: str = "") -> MigrationFacts:
         effects=tuple(effects),
         data_changes=tuple(data),
         statement_count=len(parsed.statements),
+        fails_because=tuple(fails),
         parsed=parsed,
     )
+
+
+def _key(effect: Effect) -> tuple:
+    return (effect.kind, effect.schema, effect.parent, effect.name)
+
+
+def _guarded_by_earlier_drop(described: Described, dropped: set[tuple]) -> Described:
+    """`DROP … IF EXISTS x; CREATE x` re-runs fine: the create is guarded by the drop before it."""
+    if described.idempotent or not described.effects:
+        return described
+    upgraded = [
+        Effect(**{**e.__dict__, "guarded": True}) if e.action == "create" and _key(e) in dropped else e for e in described.effects
+    ]
+    if all(e.guarded for e in upgraded) and all(d.guarded for d in described.data):
+        return Described(upgraded, described.data, True, None, described.irreversible)
+    return described
+
+
+def _without_data_undone_by_the_inverse(irreversible: list[Reason], effects: list[Effect], data: list[DataChange]) -> list[Reason]:
+    """Rows written only into a table or columns the same migration creates go with them."""
+    created_tables = {(e.schema, e.name) for e in effects if e.action == "create" and e.kind == "table"}
+    added_columns = {(e.schema, e.parent, e.name) for e in effects if e.action == "create" and e.kind == "column"}
+    undone = set()
+    for change in data:
+        if (change.schema, change.table) in created_tables or (
+            change.kind == "update" and change.columns and all((change.schema, change.table, c) in added_columns for c in change.columns)
+        ):
+            undone.add((change.line, f"{change.kind.upper()} on {change.table}"))
+    return [r for r in irreversible if not any(r.line == line and r.message.startswith(prefix) for line, prefix in undone)]
 
 
 @dataclass
@@ -295,7 +333,8 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
         case ast.InsertStmt() | ast.UpdateStmt() | ast.DeleteStmt() | ast.MergeStmt():
             kind = type(node).__name__.removesuffix("Stmt").lower()
             guarded = _dml_guarded(node)
-            described.data.append(DataChange(kind, node.relation.relname, node.relation.schemaname, guarded or outer_guard, line, index))
+            columns = tuple(t.name for t in node.targetList or ()) if isinstance(node, ast.UpdateStmt) else ()
+            described.data.append(DataChange(kind, node.relation.relname, node.relation.schemaname, guarded or outer_guard, line, index, columns))
             if not guarded:
                 not_idempotent(f"{kind.upper()} on {node.relation.relname} would change rows again if re-run")
             cannot_reverse(f"{kind.upper()} on {node.relation.relname} changes data that SQL alone cannot restore")
@@ -307,6 +346,10 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
             described.data.append(DataChange("copy", node.relation.relname if node.relation else "", None, False, line, index))
             not_idempotent("COPY FROM loads the rows again if re-run")
             cannot_reverse("COPY FROM loads data that SQL alone cannot remove")
+        case OpaqueSql():
+            effect("alter", "other", "dynamic SQL", detail=node.text[:200])
+            not_idempotent("SQL built at run time (EXECUTE of a built string) cannot be checked")
+            cannot_reverse("SQL built at run time (EXECUTE of a built string) has no derived inverse")
         case ast.DoStmt():
             pass  # its statements are described one by one
         case (
@@ -401,8 +444,11 @@ def _describe_drop(node: ast.DropStmt, effect, not_idempotent, cannot_reverse) -
     kind = _DROP_KINDS.get(node.removeType, ObjectType(node.removeType).name.removeprefix("OBJECT_").lower())
     for target in node.objects or ():
         parent = None
+        detail = None
         if isinstance(target, ast.ObjectWithArgs):
             names = _names(target.objname)
+            if not target.args_unspecified:
+                detail = "(" + ", ".join(deparse(argument) for argument in target.objargs or ()) + ")"
         elif isinstance(target, ast.TypeName):
             names = _names(target.names)
         elif isinstance(target, ast.String):
@@ -412,7 +458,7 @@ def _describe_drop(node: ast.DropStmt, effect, not_idempotent, cannot_reverse) -
         if kind in ("trigger", "policy") and len(names) >= 2:
             parent, names = names[-2], names[:-2] + names[-1:]
         schema, name = _split(names) if names else (None, "")
-        effect("drop", kind, name, schema, parent, guarded=bool(node.missing_ok))
+        effect("drop", kind, name, schema, parent, guarded=bool(node.missing_ok), detail=detail)
         if not node.missing_ok:
             not_idempotent(f"DROP {kind.upper().replace('_', ' ')} {name} has no IF EXISTS")
         cannot_reverse(f"dropping {kind.replace('_', ' ')} {name} cannot be undone from the file")
@@ -425,8 +471,12 @@ _RENAME_KINDS = {
     ObjectType.OBJECT_TABCONSTRAINT: "constraint",
     ObjectType.OBJECT_TYPE: "type",
     ObjectType.OBJECT_VIEW: "view",
+    ObjectType.OBJECT_MATVIEW: "materialized_view",
     ObjectType.OBJECT_SEQUENCE: "sequence",
     ObjectType.OBJECT_SCHEMA: "schema",
+    ObjectType.OBJECT_FUNCTION: "function",
+    ObjectType.OBJECT_PROCEDURE: "procedure",
+    ObjectType.OBJECT_DOMAIN: "domain",
 }
 
 
@@ -440,7 +490,15 @@ def _describe_rename(node: ast.RenameStmt, effect, not_idempotent) -> None:
     elif node.subname:
         effect("rename", kind, node.subname, detail=node.newname)
     else:
-        names = _names(node.object) if isinstance(node.object, tuple) else _names(getattr(node.object, "names", ()))
+        target = node.object
+        if isinstance(target, ast.ObjectWithArgs):
+            names = _names(target.objname)
+        elif isinstance(target, ast.TypeName):
+            names = _names(target.names)
+        elif isinstance(target, tuple):
+            names = _names(target)
+        else:
+            names = _names(getattr(target, "names", ()))
         schema, name = _split(names) if names else (None, "")
         effect("rename", kind, name, schema, detail=node.newname)
     not_idempotent(f"RENAME of {kind} fails once it is renamed")
@@ -456,17 +514,24 @@ def _dml_guarded(node) -> bool:
         return True
     if isinstance(node, ast.UpdateStmt):
         targets = {target.name for target in node.targetList or ()}
-        if node.whereClause is not None and targets & _column_refs(node.whereClause):
-            return True
-        # Setting columns to values that do not depend on them, nor on the clock or chance,
-        # gives the same rows the second time.
         values = [target.val for target in node.targetList or ()]
-        return not (targets & _column_refs(values)) and not _calls_volatile(values) and node.fromClause is None
+        if targets & _column_refs(values):
+            return False  # `SET price = price * 100` compounds on every run, whatever the WHERE says
+        if node.whereClause is not None and targets & _column_refs(node.whereClause):
+            return True  # `WHERE mrn IS NULL` skips the rows already done
+        # Values that depend neither on the row, the clock nor chance give the same rows again.
+        return not _calls_volatile(values) and node.fromClause is None
     if isinstance(node, ast.InsertStmt):
-        if node.onConflictClause is not None and node.onConflictClause.action == OnConflictAction.ONCONFLICT_NOTHING:
+        conflict = node.onConflictClause
+        if conflict is not None and conflict.action == OnConflictAction.ONCONFLICT_NOTHING:
             return True
-        if node.onConflictClause is not None:
-            return True
+        if conflict is not None:
+            # DO UPDATE is idempotent when it sets what was proposed, not when it adds to the row.
+            values = [target.val for target in conflict.targetList or ()]
+            return not any(
+                isinstance(ref, ast.ColumnRef) and not (len(ref.fields) > 1 and _names(ref.fields[:1]) == ["excluded"])
+                for ref in iter_nodes(values)
+            )
         select = node.selectStmt
         return isinstance(select, ast.SelectStmt) and any(
             isinstance(sub, ast.SubLink) and _negated(select.whereClause, sub) for sub in iter_nodes(select.whereClause)
@@ -538,25 +603,50 @@ def outside_transaction_reason(node: ast.Node) -> str | None:
     return None
 
 
-def _not_transactional_reasons(parsed: ParsedMigration) -> list[Reason]:
-    reasons: list[Reason] = []
-    for statement in parsed.statements:
+_ENDS_TRANSACTION = (
+    TransactionStmtKind.TRANS_STMT_COMMIT,
+    TransactionStmtKind.TRANS_STMT_ROLLBACK,
+    TransactionStmtKind.TRANS_STMT_PREPARE,
+    TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,
+)
+_STARTS_TRANSACTION = (TransactionStmtKind.TRANS_STMT_BEGIN, TransactionStmtKind.TRANS_STMT_START)
+
+
+def _transaction_facts(parsed: ParsedMigration) -> tuple[list[Reason], list[Reason]]:
+    """(why a failure could leave effects behind, why the file fails whatever the data).
+
+    PostgreSQL runs a multi-statement simple query as one implicit transaction; a BEGIN in it
+    takes the statements before it along, and only a COMMIT (or ROLLBACK) followed by more
+    statements splits the file. Statements that refuse transaction blocks fail with 25001 in a
+    multi-statement file, and run outside any transaction when they are the file's only statement.
+    """
+    not_transactional: list[Reason] = []
+    fails: list[Reason] = []
+    statements = parsed.statements
+    open_transaction: Statement | None = None
+    for position, statement in enumerate(statements):
         node = statement.node
-        if isinstance(node, ast.TransactionStmt) and node.kind in (
-            TransactionStmtKind.TRANS_STMT_BEGIN,
-            TransactionStmtKind.TRANS_STMT_START,
-            TransactionStmtKind.TRANS_STMT_COMMIT,
-            TransactionStmtKind.TRANS_STMT_ROLLBACK,
-            TransactionStmtKind.TRANS_STMT_PREPARE,
-            TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,
-        ):
-            keyword = statement.text.split()[0].upper() if statement.text else "BEGIN"
-            reasons.append(Reason(f"explicit transaction control ({keyword}) commits part of the file on its own", statement.position.line))
+        if isinstance(node, ast.TransactionStmt):
+            if node.kind in _STARTS_TRANSACTION:
+                open_transaction = statement
+            elif node.kind in _ENDS_TRANSACTION:
+                open_transaction = None
+                if position + 1 < len(statements):
+                    keyword = statement.text.split()[0].upper() if statement.text else "COMMIT"
+                    not_transactional.append(
+                        Reason(f"explicit transaction control: {keyword} commits the statements before it on their own", statement.position.line)
+                    )
         reason = outside_transaction_reason(node)
         if reason:
-            reasons.append(Reason(reason, statement.position.line))
-    reasons.extend(_enum_values_used_early(parsed))
-    return reasons
+            if len(statements) == 1:
+                not_transactional.append(Reason(reason, statement.position.line))
+            else:
+                keyword = " ".join(statement.text.split()[:4])
+                fails.append(Reason(f"{keyword} cannot run in the transaction of a multi-statement file (25001)", statement.position.line))
+    if open_transaction is not None:
+        fails.append(Reason("BEGIN without COMMIT leaves the transaction open; deploy-gate rolls it back and records a failure", open_transaction.position.line))
+    fails.extend(_enum_values_used_early(parsed))
+    return not_transactional, fails
 
 
 def _enum_values_used_early(parsed: ParsedMigration) -> list[Reason]:

@@ -39,10 +39,64 @@ class Guard:
 
     kind: str  # "if" (a condition) or "exception" (a handler that swallows the error)
     text: str  # the condition, or the handled condition names
+    conditions: tuple[str, ...] = ()  # for a handler: the condition names it catches
 
     @property
     def checks_catalog(self) -> bool:
-        return self.kind == "exception" or bool(_CATALOG_CHECK.search(self.text))
+        return self.kind == "if" and bool(_CATALOG_CHECK.search(self.text))
+
+    def covers(self, node: ast.Node) -> bool:
+        """Whether this guard makes re-running the statement harmless.
+
+        An IF must look at the catalog; a handler must catch what a second run raises
+        (`duplicate_table` for a second UNIQUE constraint, not `duplicate_object`), or `others`.
+        """
+        if self.kind == "if":
+            return self.checks_catalog
+        caught = {name.lower() for name in self.conditions}
+        needed = duplicate_conditions(node)
+        return "others" in caught or (bool(needed) and needed <= caught)
+
+
+@dataclass(frozen=True)
+class OpaqueSql:
+    """SQL built at run time (`EXECUTE format(…)`): nobody can tell what it does from the file."""
+
+    text: str
+
+
+def duplicate_conditions(node) -> frozenset[str]:
+    """The condition names a second run of a creating statement raises."""
+    from pglast.enums import AlterTableType, ConstrType
+
+    match node:
+        case ast.CreateStmt() | ast.IndexStmt() | ast.CreateSeqStmt() | ast.ViewStmt() | ast.CreateTableAsStmt():
+            return frozenset({"duplicate_table"})
+        case ast.CreateEnumStmt() | ast.CompositeTypeStmt() | ast.CreateDomainStmt() | ast.AlterEnumStmt():
+            return frozenset({"duplicate_object"})
+        case ast.CreateTrigStmt() | ast.CreateExtensionStmt() | ast.CreatePolicyStmt():
+            return frozenset({"duplicate_object"})
+        case ast.CreateFunctionStmt():
+            return frozenset({"duplicate_function"})
+        case ast.CreateSchemaStmt():
+            return frozenset({"duplicate_schema"})
+        case ast.AlterTableStmt():
+            needed: set[str] = set()
+            for command in node.cmds or ():
+                if command.subtype == AlterTableType.AT_AddColumn:
+                    needed.add("duplicate_column")
+                elif command.subtype == AlterTableType.AT_AddConstraint:
+                    contype = command.def_.contype
+                    if contype == ConstrType.CONSTR_PRIMARY:
+                        needed.add("invalid_table_definition")  # 42P16: multiple primary keys
+                    elif contype in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_EXCLUSION):
+                        needed.add("duplicate_table")  # the constraint's index already exists
+                    else:
+                        needed.add("duplicate_object")
+                else:
+                    return frozenset()
+            return frozenset(needed)
+    return frozenset()
 
 
 _CATALOG_CHECK = re.compile(
@@ -72,7 +126,7 @@ class Statement:
 
     @property
     def guarded(self) -> bool:
-        return any(guard.checks_catalog for guard in self.guards)
+        return any(guard.covers(self.node) for guard in self.guards)
 
 
 @dataclass(frozen=True)
@@ -206,7 +260,7 @@ def _walk_plpgsql(node, guards, index, where, found, problems) -> None:
     for key, value in node.items():
         if key == "PLpgSQL_stmt_block":
             handled = _handled_conditions(value)
-            inner_guards = guards + ((Guard("exception", ", ".join(handled)),) if handled else ())
+            inner_guards = guards + ((Guard("exception", ", ".join(handled), tuple(handled)),) if handled else ())
             _walk_plpgsql(value.get("body", []), inner_guards, index, where, found, problems)
             for handler in (value.get("exceptions") or {}).get("PLpgSQL_exception_block", {}).get("exc_list", []):
                 _walk_plpgsql(handler.get("PLpgSQL_exception", {}).get("action", []), guards, index, where, found, problems)
@@ -222,10 +276,13 @@ def _walk_plpgsql(node, guards, index, where, found, problems) -> None:
             at = _line_in_body(where, value)
             _add_sql(_expr_text(value.get("sqlstmt")), guards, index, at, found, problems, dynamic=False)
         elif key == "PLpgSQL_stmt_dynexecute":
-            literal = _string_literal(_expr_text(value.get("query")))
+            query = _expr_text(value.get("query"))
+            literal = _string_literal(query)
+            at = _line_in_body(where, value)
             if literal is not None:
-                at = _line_in_body(where, value)
                 _add_sql(literal, guards, index, at, found, problems, dynamic=True)
+            else:
+                found.append(Statement(OpaqueSql(query), f"EXECUTE {query}", at[0], index, tuple(guards), dynamic=True))
         else:
             _walk_plpgsql(value, guards, index, where, found, problems)
 

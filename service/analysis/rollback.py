@@ -259,28 +259,46 @@ def derive_inverse(facts: MigrationFacts) -> RollbackPlan:
                 reasons.append(Reason(reason, effect.line))
     if not facts.parses:
         reasons.append(Reason("the migration does not parse", facts.problems[0].position.line if facts.problems else 0))
-    complete = not reasons and bool(statements)
-    if not statements and not reasons:
-        reasons.append(Reason("the migration changes nothing that can be undone", 0))
-    return RollbackPlan("\n".join(statements), "derived", complete, tuple(reasons))
+    # A migration that changes nothing needs nothing to undo it: the empty plan is complete.
+    return RollbackPlan("\n".join(statements), "derived", not reasons, tuple(reasons))
 
 
 def _section_gaps(section: RollbackSection, facts: MigrationFacts) -> list[Reason]:
-    """Objects the migration creates that the section neither drops nor removes with their table."""
+    """What the migration does that the section leaves in place.
+
+    Created objects must be dropped (or go with a dropped table), renames renamed back, NOT NULL
+    changes reversed, dropped objects created again and column types changed back.
+    """
     undone = analyze_migration(section.sql).effects
     dropped = {(e.kind, e.name, e.parent) for e in undone if e.action == "drop"}
     dropped_tables = {e.name for e in undone if e.action == "drop" and e.kind == "table"}
+    created = {(e.kind, e.name, e.parent) for e in undone if e.action == "create"}
+    renamed = {(e.kind, e.name, e.detail, e.parent) for e in undone if e.action == "rename"}
+    altered = {(e.name, e.parent, e.detail) for e in undone if e.action == "alter" and e.kind == "column"}
+    opposite = {"SET NOT NULL": "DROP NOT NULL", "DROP NOT NULL": "SET NOT NULL"}
     gaps = []
     for effect in facts.effects:
-        if effect.action != "create":
-            continue
-        if effect.parent and effect.parent in dropped_tables and effect.kind in ("column", "index", "constraint", "trigger"):
-            continue
+        what = f"{effect.kind.replace('_', ' ')} {effect.qualified}"
         parent = effect.parent if effect.kind in ("column", "constraint", "trigger", "policy", "enum_value") else None
-        if effect.kind == "enum_value":
-            gaps.append(Reason(f"enum value '{effect.name}' of {effect.parent} stays: PostgreSQL cannot drop it", effect.line))
-        elif (effect.kind, effect.name, parent) not in dropped:
-            gaps.append(Reason(f"the rollback section does not undo {effect.kind.replace('_', ' ')} {effect.qualified}", effect.line))
+        if effect.action == "create":
+            if effect.parent and effect.parent in dropped_tables and effect.kind in ("column", "index", "constraint", "trigger"):
+                continue
+            if effect.kind == "enum_value":
+                gaps.append(Reason(f"enum value '{effect.name}' of {effect.parent} stays: PostgreSQL cannot drop it", effect.line))
+            elif (effect.kind, effect.name, parent) not in dropped:
+                gaps.append(Reason(f"the rollback section does not undo {what}", effect.line))
+        elif effect.action == "rename":
+            if (effect.kind, effect.detail, effect.name, parent) not in renamed:
+                gaps.append(Reason(f"the rollback section does not rename {what} back from {effect.detail}", effect.line))
+        elif effect.action == "drop":
+            if (effect.kind, effect.name, parent) not in created:
+                gaps.append(Reason(f"the rollback section does not create the dropped {what} again", effect.line))
+        elif effect.action == "alter" and effect.kind == "column" and effect.detail:
+            wanted = opposite.get(effect.detail)
+            if wanted and (effect.name, effect.parent, wanted) not in altered:
+                gaps.append(Reason(f"the rollback section does not {wanted} on {what}", effect.line))
+            elif effect.detail.startswith("TYPE") and not any(n == effect.name and p == effect.parent and (d or "").startswith("TYPE") for n, p, d in altered):
+                gaps.append(Reason(f"the rollback section does not change the type of {what} back", effect.line))
     return gaps
 
 
@@ -290,6 +308,8 @@ def rollback_plan(script: str, facts: MigrationFacts | None = None) -> RollbackP
     section = extract_rollback_section(script)
     if section is not None and section.executable:
         reasons = [Reason(f"the rollback section does not parse: {p.message}", p.position.line) for p in section.problems]
+        if not facts.parses:
+            reasons.append(Reason("the migration does not parse, so what the section must undo is unknown", facts.problems[0].position.line))
         reasons.extend(_section_gaps(section, facts) if not reasons else [])
         return RollbackPlan(section.sql, "section", not reasons, tuple(reasons), section)
     derived = derive_inverse(facts)

@@ -68,15 +68,10 @@ DROP TABLE IF EXISTS "Legacy";
 @pytest.mark.parametrize(
     "sql, reason",
     [
-        ("BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;", "explicit transaction control"),
+        ("BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);", "COMMIT commits the statements before it"),
         ('CREATE INDEX CONCURRENTLY "i" ON "User" ("a");', "INVALID index"),
         ('DROP INDEX CONCURRENTLY "i";', "DROP INDEX CONCURRENTLY"),
         ("VACUUM ANALYZE a;", "VACUUM"),
-        ("ALTER TYPE \"Role\" ADD VALUE 'OWNER';\nUPDATE \"User\" SET \"role\" = 'OWNER' WHERE id = 1;", "55P04"),
-        (
-            "DO $$ BEGIN ALTER TYPE \"Role\" ADD VALUE 'OWNER'; END $$;\nINSERT INTO \"User\" (role) VALUES ('OWNER');",
-            "same transaction",
-        ),
     ],
 )
 def test_not_transactional(sql, reason):
@@ -85,11 +80,32 @@ def test_not_transactional(sql, reason):
     assert any(reason in r.message for r in facts.not_transactional_because)
 
 
+def test_a_file_wrapped_in_begin_and_commit_fails_as_a_whole():
+    facts = analyze_migration("BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;")
+    assert facts.transactional and facts.fails_because == ()
+
+
+@pytest.mark.parametrize(
+    "sql, reason",
+    [
+        ("ALTER TYPE \"Role\" ADD VALUE 'OWNER';\nUPDATE \"User\" SET \"role\" = 'OWNER' WHERE id = 1;", "55P04"),
+        ("DO $$ BEGIN ALTER TYPE \"Role\" ADD VALUE 'OWNER'; END $$;\nINSERT INTO \"User\" (role) VALUES ('OWNER');", "same transaction"),
+        ('CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY "i" ON t (id);', "25001"),
+        ("BEGIN;\nCREATE TABLE a (id int);", "BEGIN without COMMIT"),
+    ],
+)
+def test_files_postgresql_refuses_whatever_the_data(sql, reason):
+    facts = analyze_migration(sql)
+    # They fail as a whole, so a failure leaves nothing behind: still transactional.
+    assert facts.transactional
+    assert any(reason in r.message for r in facts.fails_because), facts.fails_because
+
+
 def test_enum_value_used_after_a_commit_is_fine():
     facts = analyze_migration(
         "ALTER TYPE \"Role\" ADD VALUE 'OWNER';\nCOMMIT;\nUPDATE \"User\" SET \"role\" = 'OWNER';"
     )
-    assert not any("55P04" in r.message for r in facts.not_transactional_because)
+    assert not any("55P04" in r.message for r in facts.fails_because)
 
 
 def test_enum_value_not_used_keeps_the_file_transactional():
@@ -161,3 +177,43 @@ def test_functions_triggers_and_views_are_effects():
     assert kinds[("function", "touch")].detail == "(integer, text)"
     assert kinds[("trigger", "User_touch")].parent == "User"
     assert ("materialized_view", "Stats") in kinds
+
+
+def test_a_handler_guards_only_what_it_catches():
+    unique = 'DO $$ BEGIN ALTER TABLE "C" ADD CONSTRAINT "C_code_key" UNIQUE ("code"); EXCEPTION WHEN {} THEN NULL; END $$;'
+    assert not analyze_migration(unique.format("duplicate_object")).idempotent
+    assert analyze_migration(unique.format("duplicate_table")).idempotent
+    assert analyze_migration(unique.format("others")).idempotent
+    foreign_key = 'DO $$ BEGIN ALTER TABLE "C" ADD CONSTRAINT "C_fk" FOREIGN KEY ("x") REFERENCES "D"("id"); EXCEPTION WHEN duplicate_object THEN NULL; END $$;'
+    assert analyze_migration(foreign_key).idempotent
+
+
+def test_self_referencing_updates_and_upserts_are_not_guarded():
+    assert not analyze_migration('UPDATE "P" SET "price" = "price" * 100 WHERE "price" IS NOT NULL;').idempotent
+    upsert = 'INSERT INTO "S" ("id", "qty") VALUES (1, 5) ON CONFLICT ("id") DO UPDATE SET "qty" = {};'
+    assert not analyze_migration(upsert.format('"S"."qty" + EXCLUDED."qty"')).idempotent
+    assert analyze_migration(upsert.format('EXCLUDED."qty"')).idempotent
+
+
+def test_drop_if_exists_before_create_guards_the_create():
+    facts = analyze_migration('DROP VIEW IF EXISTS "V";\nCREATE VIEW "V" AS SELECT 1;')
+    assert facts.idempotent
+    assert analyze_migration('CREATE VIEW "V" AS SELECT 1;\nDROP VIEW IF EXISTS "W";').idempotent is False
+
+
+def test_sql_built_at_run_time_is_opaque():
+    facts = analyze_migration(
+        "DO $$ DECLARE t text; BEGIN FOREACH t IN ARRAY ARRAY['A'] LOOP "
+        "EXECUTE format('ALTER TABLE %I ADD COLUMN x int', t); END LOOP; END $$;"
+    )
+    assert not facts.idempotent and not facts.reversible
+    assert [(e.kind, e.name) for e in facts.effects] == [("other", "dynamic SQL")]
+
+
+def test_data_written_only_into_what_the_file_creates_is_reversible():
+    facts = analyze_migration(
+        'ALTER TABLE "Patient" ADD COLUMN "mrn" TEXT;\nUPDATE "Patient" SET "mrn" = \'x\' WHERE "mrn" IS NULL;\n'
+        'CREATE TABLE "Code" ("id" INT);\nINSERT INTO "Code" VALUES (1);'
+    )
+    assert facts.reversible, facts.irreversible
+    assert not analyze_migration('UPDATE "Patient" SET "name" = \'x\';').reversible
