@@ -24,7 +24,11 @@ def config() -> Config:
 @cache
 def pool() -> ConnectionPool:
     return ConnectionPool(
-        settings().database_url, min_size=1, max_size=4, kwargs={"autocommit": True, "application_name": "deploy-gate-worker"}
+        settings().database_url,
+        min_size=1,
+        max_size=4,
+        kwargs={"autocommit": True, "application_name": "deploy-gate-worker"},
+        open=True,
     )
 
 

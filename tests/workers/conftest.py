@@ -1,0 +1,73 @@
+"""A real Celery worker (celery.contrib.pytest) on the real Redis broker, real PostgreSQL stores."""
+
+import uuid
+
+import pytest
+
+from service.config import Settings, hash_token
+from service.http import create_app
+from tests.conftest import create_scratch_database, drop_scratch_database
+from workers import state
+
+REDIS_DB = 14
+
+
+@pytest.fixture(scope="session")
+def celery_config():
+    return {
+        "broker_url": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_ignore_result": True,
+        "broker_connection_retry_on_startup": True,
+    }
+
+
+@pytest.fixture(scope="session")
+def celery_includes():
+    return ["workers.tasks"]
+
+
+@pytest.fixture(scope="session")
+def celery_worker_pool():
+    return "threads"
+
+
+@pytest.fixture
+def target_db():
+    database = create_scratch_database()
+    yield database
+    drop_scratch_database(database)
+
+
+@pytest.fixture
+def service_env(scratch_db, target_db, tmp_path, monkeypatch):
+    """The environment a worker and the API read: store, broker, targets file, target URL."""
+    variable = f"TARGET_URL_{uuid.uuid4().hex[:8].upper()}"
+    config_file = tmp_path / "deploy-gate.toml"
+    config_file.write_text(
+        f'[tokens.ci]\nsha256 = "{hash_token("ci-token")}"\nscopes = ["deploy", "read"]\n\n'
+        f'[targets.staging]\ndatabase_url_env = "{variable}"\n\n[targets.staging.policy]\nlock_timeout_ms = 2000\n'
+    )
+    monkeypatch.setenv(variable, target_db.url)
+    monkeypatch.setenv("DEPLOY_GATE_DATABASE_URL", scratch_db.url)
+    monkeypatch.setenv("DEPLOY_GATE_CONFIG", str(config_file))
+    monkeypatch.setenv("DEPLOY_GATE_REDIS_URL", f"redis://127.0.0.1:6379/{REDIS_DB}")
+    state.reset()
+    yield
+    state.reset()
+
+
+@pytest.fixture
+def api(service_env, celery_session_app):
+    enqueue = lambda job_id: celery_session_app.send_task("deploy_gate.run_job", args=[job_id])  # noqa: E731
+    app = create_app(Settings.from_env(), enqueue=enqueue)
+    yield app.test_client()
+    app.extensions["deploy_gate"].pool.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_parameters():
+    # The ping check reads a task result; deploy-gate keeps no results (the store has the state).
+    return {"perform_ping_check": False, "queues": ("celery",)}

@@ -1,0 +1,46 @@
+"""End to end: the API stores and enqueues, a real worker runs the job, a long-poll sees the verdict."""
+
+import time
+
+from tests.service.prisma.history_helpers import history_rows
+
+AUTH = {"Authorization": "Bearer ci-token"}
+MIGRATIONS = [
+    {"name": "20240101_patients", "sql": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);'},
+    {"name": "20240102_visits", "sql": 'CREATE TABLE "Visit" ("id" SERIAL PRIMARY KEY);'},
+]
+
+
+def wait_for_verdict(api, job_id, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = api.get(f"/v1/jobs/{job_id}?wait=5", headers=AUTH).get_json()
+        if job["state"] in ("succeeded", "failed", "canceled"):
+            return job
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+def test_posted_deploy_is_applied_by_the_worker(api, celery_session_worker, target_db):
+    response = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": MIGRATIONS}, headers=AUTH)
+    assert response.status_code == 202
+    job = wait_for_verdict(api, response.get_json()["id"])
+    assert (job["state"], job["verdict"]) == ("succeeded", "proceed"), job
+    steps = [e["step"] for e in job["events"] if e["kind"] == "step_finished"]
+    assert "apply:20240102_visits" in steps
+    with target_db.connect() as conn:
+        assert [row["migration_name"] for row in history_rows(conn)] == ["20240101_patients", "20240102_visits"]
+
+
+def test_failing_migration_is_blocked_with_its_sqlstate(api, celery_session_worker):
+    failing = MIGRATIONS + [{"name": "20240103_dup", "sql": 'CREATE TABLE "Visit" ("id" INT);'}]
+    response = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": failing}, headers=AUTH)
+    job = wait_for_verdict(api, response.get_json()["id"])
+    assert job["verdict"] == "blocked"
+    assert any("42P07" in reason for reason in job["reasons"]), job["reasons"]
+
+
+def test_check_job_runs_on_the_worker(api, celery_session_worker):
+    response = api.post("/v1/deploys", json={"target": "staging", "phase": "post", "migrations": MIGRATIONS}, headers=AUTH)
+    job = wait_for_verdict(api, response.get_json()["id"])
+    assert job["kind"] == "check" and job["verdict"] == "blocked"
+    assert job["reasons"] == ["not applied: 20240101_patients, 20240102_visits"]
