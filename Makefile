@@ -1,5 +1,5 @@
 # make test — everything a fresh Debian machine needs, then the whole suite.
-# make run  — (see README) the service on this machine with working defaults.
+# make run  — the API and a worker on this machine, against local PostgreSQL and Redis.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,10 +7,13 @@ BIN := $(VENV)/bin
 PRISMA_CLI := tests/interop/prisma-cli
 PYTEST_ARGS ?=
 
-.PHONY: test install services prisma-cli bench-status clean
+.PHONY: test run install services prisma-cli bench-status bench-lint clean
 
 test: install services prisma-cli
 	DEPLOY_GATE_REQUIRE_PRISMA=1 $(BIN)/pytest $(PYTEST_ARGS)
+
+run: install services
+	bash scripts/run-dev.sh
 
 install: $(VENV)/.installed
 
@@ -33,6 +36,9 @@ $(PRISMA_CLI)/node_modules/.installed: $(PRISMA_CLI)/package.json $(PRISMA_CLI)/
 
 bench-status: install services prisma-cli
 	$(BIN)/python bench/status.py
+
+bench-lint: install
+	$(BIN)/python bench/lint.py
 
 clean:
 	rm -rf $(VENV) $(PRISMA_CLI)/node_modules

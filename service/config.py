@@ -30,6 +30,8 @@ from service.prisma.database import DatabaseTarget, parse_database_url
 from service.prisma.errors import InvalidDatabaseUrl
 
 SCOPES = ("deploy", "read", "approve")
+# The broker queue jobs travel on; the API reports its depth.
+TASK_QUEUE = "deploy_gate"
 LINT_LEVELS = ("error", "warning", "info", "off")
 _NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", error="use letters, digits, '.', '_' or '-' (at most 63)")
 _ENV_NAME = validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]*$", error="must be an environment variable name")

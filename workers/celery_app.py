@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from celery import Celery
 
-from service.config import Settings
+from service.config import TASK_QUEUE, Settings
 
 VISIBILITY_TIMEOUT_SECONDS = 2 * 60 * 60
-QUEUE = "deploy_gate"
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -25,7 +24,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
-        task_default_queue=QUEUE,
+        task_default_queue=TASK_QUEUE,
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,

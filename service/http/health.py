@@ -8,6 +8,7 @@ import redis
 from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
 
+from service.config import TASK_QUEUE
 from service.http.auth import require_scope
 from service.http.problems import problem_response
 from service.http.store import store
@@ -65,7 +66,7 @@ def metrics():
     for step, seconds in repository.step_durations(store()):
         collected.step_seconds.labels(step).set(seconds)
     try:
-        collected.queue_depth.set(redis.Redis.from_url(extension.settings.redis_url, socket_timeout=2).llen("celery"))
+        collected.queue_depth.set(redis.Redis.from_url(extension.settings.redis_url, socket_timeout=2).llen(TASK_QUEUE))
     except redis.RedisError:
         pass
     return Response(generate_latest(collected.registry), mimetype=CONTENT_TYPE_LATEST)
