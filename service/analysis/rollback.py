@@ -114,8 +114,13 @@ def _comment_lines(script: str) -> list[_CommentLine | None] | None:
     return lines
 
 
+_ANY_BANNER_WORD = re.compile(r"rollback|roll\s+back|down|revert|undo", re.IGNORECASE)
+
+
 def extract_rollback_section(script: str) -> RollbackSection | None:
     """The last rollback section in the file's comments, or None when there is none."""
+    if not _ANY_BANNER_WORD.search(script):
+        return None  # most files have no section; scanning them would find nothing
     lines = _comment_lines(script)
     if lines is None:
         return None

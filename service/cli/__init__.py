@@ -13,16 +13,19 @@ import importlib
 import json
 import pkgutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import psycopg
 
 from service.prisma import errors
 from service.prisma.database import DatabaseTarget, connect, parse_database_url, redact_text
 from service.prisma.migrations import LocalMigrations, read_migrations_directory
+
+if TYPE_CHECKING:
+    import psycopg
 
 EXIT_UNHEALTHY = 1
 EXIT_CANNOT_RUN = 2
@@ -51,6 +54,11 @@ class Output:
     def line(self, text: str = "") -> None:
         if not self.as_json:
             click.echo(self.secret_free(text))
+
+    def lines(self, texts: Iterable[str]) -> None:
+        """Many lines in one write: a lint of a large directory prints thousands."""
+        if not self.as_json:
+            click.echo(self.secret_free("\n".join(texts)))
 
     def problem(self, text: str) -> None:
         if not self.as_json:
@@ -95,6 +103,8 @@ def common_options(command: Callable) -> Callable:
 @contextmanager
 def target_session(output: Output, database_url: str | None, migrations_dir: Path) -> Iterator[tuple[psycopg.Connection, DatabaseTarget, LocalMigrations]]:
     """Read the migrations, connect, and turn every expected failure into one clear error line."""
+    import psycopg
+
     try:
         if not database_url:
             raise errors.InvalidDatabaseUrl("No database URL: pass --database-url or set DATABASE_URL.")

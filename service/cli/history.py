@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, common_options, main, target_session
-from service.prisma.database import DatabaseTarget
-from service.prisma.deploy import DeployOutcome, SessionTimeouts, deploy
-from service.prisma.lock import DEFAULT_LOCK_WAIT_SECONDS
-from service.prisma.resolve import resolve_applied, resolve_rolled_back
-from service.prisma.status import HistoryStatus, MigrationState, read_status
+
+if TYPE_CHECKING:
+    from service.prisma.database import DatabaseTarget
+    from service.prisma.deploy import DeployOutcome
+    from service.prisma.status import HistoryStatus
+
+# The history modules need psycopg; they are imported in the commands, so that `lint` and
+# `analyze`, which never connect, do not pay for it at start-up.
+DEFAULT_LOCK_WAIT_SECONDS = 10.0
 
 _STATE_LABELS = {
-    MigrationState.APPLIED: "applied",
-    MigrationState.REAPPLIED: "re-applied",
-    MigrationState.PENDING: "pending",
-    MigrationState.FAILED: "FAILED",
-    MigrationState.ROLLED_BACK: "rolled back",
-    MigrationState.MISSING_LOCALLY: "not in directory",
+    "applied": "applied",
+    "reapplied": "re-applied",
+    "pending": "pending",
+    "failed": "FAILED",
+    "rolled_back": "rolled back",
+    "missing_locally": "not in directory",
 }
 
 
@@ -28,6 +33,8 @@ _STATE_LABELS = {
 @common_options
 def status(migrations_dir: Path, database_url: str | None, as_json: bool) -> None:
     """Classify every migration; exit 0 when up to date, 1 otherwise (as `prisma migrate status`)."""
+    from service.prisma.status import read_status
+
     output = Output(as_json)
     with target_session(output, database_url, migrations_dir) as (conn, target, local):
         report = read_status(conn, target.schema, local)
@@ -37,6 +44,8 @@ def status(migrations_dir: Path, database_url: str | None, as_json: bool) -> Non
 
 
 def _print_status(output: Output, report: HistoryStatus, target: DatabaseTarget, migrations_dir: Path) -> None:
+    from service.prisma.status import MigrationState
+
     output.line(f"Target: {target.display}")
     count = report.local_count
     output.line(f"{count} migration{'' if count == 1 else 's'} found in {migrations_dir}")
@@ -50,11 +59,11 @@ def _print_status(output: Output, report: HistoryStatus, target: DatabaseTarget,
         if migration.state is MigrationState.ROLLED_BACK:
             notes.append("deploy will apply it again")
         if migration.history_state is not None:
-            notes.append(f"{_STATE_LABELS[migration.history_state]} in the history")
+            notes.append(f"{_STATE_LABELS[migration.history_state.value]} in the history")
         if migration.failure:
             notes.append(f"{migration.failure.sqlstate or 'no SQLSTATE'}: {migration.failure.message}")
         suffix = f"  ({'; '.join(notes)})" if notes else ""
-        output.line(f"  {_STATE_LABELS[migration.state]:<{width}}  {migration.name}{suffix}")
+        output.line(f"  {_STATE_LABELS[migration.state.value]:<{width}}  {migration.name}{suffix}")
     holder = report.lock_holder
     output.line(f"Migration lock 72707369: {'held by ' + str(holder) if holder else 'free'}")
     output.line()
@@ -95,6 +104,8 @@ def deploy_command(
     lock_wait: float,
 ) -> None:
     """Apply pending migrations as `prisma migrate deploy` does; exit 1 if one fails."""
+    from service.prisma.deploy import SessionTimeouts, deploy
+
     output = Output(as_json)
 
     def progress(event: str, name: str) -> None:
@@ -148,6 +159,8 @@ def resolve(
     lock_wait: float,
 ) -> None:
     """Resolve a failed migration as `prisma migrate resolve` does."""
+    from service.prisma.resolve import resolve_applied, resolve_rolled_back
+
     output = Output(as_json)
     if bool(rolled_back) == bool(applied):
         output.error(None, "Pass exactly one of --rolled-back NAME or --applied NAME.", EXIT_CANNOT_RUN)

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import psycopg
 
 from service.analysis.rollback import RollbackPlan, rollback_plan
-from service.analysis.verify import MigrationToVerifyNotFound, RollbackVerification, verify_rollback
 from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, common_options, first_line, main
 from service.prisma.database import parse_database_url
 from service.prisma.errors import InvalidDatabaseUrl, MigrateError
 from service.prisma.migrations import LocalMigration, read_migrations_directory
+
+if TYPE_CHECKING:
+    from service.analysis.verify import RollbackVerification
 
 _SOURCES = {
     "section": "the ROLLBACK SQL section of the migration file",
@@ -51,6 +53,11 @@ def verify_rollback_command(
 
     --database-url names the target only so that a shadow equal to it is refused.
     """
+    # Verification connects to databases; psycopg is loaded only when this command runs.
+    import psycopg
+
+    from service.analysis.verify import MigrationToVerifyNotFound, verify_rollback
+
     output = Output(as_json)
     try:
         if not shadow_url:

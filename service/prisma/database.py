@@ -10,21 +10,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
-
 from service.prisma.errors import DatabaseUnavailable, InvalidDatabaseUrl
+
+if TYPE_CHECKING:
+    import psycopg
 
 DEFAULT_SCHEMA = "public"
 DEFAULT_APPLICATION_NAME = "deploy-gate"
 REDACTED = "****"
 
 
+# psycopg is imported where it is used: commands that never connect (lint, analyze) start faster.
+
+
 @cache
 def _libpq_keywords() -> frozenset[str]:
+    import psycopg
+
     return frozenset(option.keyword.decode() for option in psycopg.pq.Conninfo.get_defaults())
 
 
@@ -80,6 +85,9 @@ def parse_database_url(url: str) -> DatabaseTarget:
     else:
         libpq_url = url
         password = None
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         params = {key: str(value) for key, value in conninfo_to_dict(libpq_url).items()}
     except psycopg.ProgrammingError as error:
@@ -120,6 +128,9 @@ def connect(target: DatabaseTarget, *, connect_timeout: int = 10) -> psycopg.Con
     Autocommit matters: Prisma commits each history write on its own, and sends a migration as
     one simple-query string that PostgreSQL runs as one implicit transaction.
     """
+    import psycopg
+    from psycopg import sql
+
     params = dict(target.params)
     params.setdefault("connect_timeout", str(connect_timeout))
     # Prisma's driver always speaks UTF-8, and migration files are UTF-8 text.

@@ -1,0 +1,165 @@
+"""What every rule is given: the parsed migration, its facts, and questions several rules ask."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
+
+from pglast import ast
+from pglast.enums import AlterTableType
+
+from service.analysis.facts import Effect, MigrationFacts
+from service.analysis.lint.locks import TableLock, blocking_locks
+from service.analysis.lint.nodes import table_commands, typed_columns
+from service.analysis.lint.suppressions import Suppressions
+from service.analysis.parsing import ParsedMigration, Statement
+from service.analysis.rollback import RollbackSection, extract_rollback_section
+
+
+class ColumnType(NamedTuple):
+    """A column type the migration chooses, and the node a finding about it points at."""
+
+    statement: Statement
+    column: str | None
+    type_name: ast.TypeName
+    node: ast.Node
+
+
+@dataclass
+class LintContext:
+    """One migration under lint.
+
+    `statements` are the top-level statements; `all_statements` adds those inside DO blocks, each
+    right after its DO statement, carrying the `guards` around it (see `lint.guards` for whether
+    one really lets the statement run twice).
+    """
+
+    name: str
+    script: str
+    parsed: ParsedMigration
+    facts: MigrationFacts
+    suppressions: Suppressions = field(default_factory=lambda: Suppressions(()))
+    enabled_rules: frozenset[str] = frozenset()
+
+    @property
+    def statements(self) -> tuple[Statement, ...]:
+        return self.parsed.statements
+
+    @property
+    def all_statements(self) -> tuple[Statement, ...]:
+        return self.parsed.all_statements
+
+    def of_type(self, *node_types: type) -> Iterator[Statement]:
+        """Statements (top-level and inside DO blocks) whose node is one of these types."""
+        return (statement for statement in self.all_statements if isinstance(statement.node, node_types))
+
+    # Several rules ask the same questions of every statement; each is answered once per migration.
+
+    @cached_property
+    def _table_commands(self) -> tuple[tuple[Statement, ast.AlterTableCmd], ...]:
+        return tuple((statement, command) for statement in self.all_statements for command in table_commands(statement))
+
+    def alter_commands(self, *subtypes: AlterTableType) -> Iterator[tuple[Statement, ast.AlterTableCmd]]:
+        """(statement, command) for each ALTER TABLE subcommand of these subtypes, in file order."""
+        return ((statement, command) for statement, command in self._table_commands if command.subtype in subtypes)
+
+    def added_columns(self) -> Iterator[tuple[Statement, ast.ColumnDef]]:
+        """(statement, column) for each column an ALTER TABLE … ADD COLUMN adds, in file order."""
+        return (
+            (statement, command.def_)
+            for statement, command in self.alter_commands(AlterTableType.AT_AddColumn)
+            if isinstance(command.def_, ast.ColumnDef)
+        )
+
+    @cached_property
+    def column_types(self) -> tuple[ColumnType, ...]:
+        """Every column type the file chooses: in CREATE TABLE, ADD COLUMN and ALTER COLUMN … TYPE."""
+        return tuple(ColumnType(statement, *chosen) for statement in self.all_statements for chosen in typed_columns(statement))
+
+    @cached_property
+    def locks(self) -> tuple[tuple[Statement, tuple[TableLock, ...]], ...]:
+        """Each statement with the blocking locks it takes on tables other sessions use."""
+        return tuple((statement, tuple(blocking_locks(self, statement))) for statement in self.all_statements)
+
+    @cached_property
+    def _top_indexes(self) -> dict[int, int]:
+        return {id(statement): index for index, statement in enumerate(self.parsed.statements)}
+
+    def top_index(self, statement: Statement) -> int:
+        """Index of the top-level statement: the statement itself, or the DO block holding it."""
+        if statement.parent_index is not None:
+            return statement.parent_index
+        return self._top_indexes[id(statement)]
+
+    def order(self, statement: Statement) -> tuple[int, int]:
+        """Sort key giving file order, inside DO blocks too."""
+        return self.top_index(statement), statement.position.line
+
+    def before(self, effect: Effect, statement: Statement) -> bool:
+        return (effect.statement, effect.line) < self.order(statement)
+
+    @cached_property
+    def rollback_section(self) -> RollbackSection | None:
+        """The file's commented ROLLBACK SQL section, if it has one."""
+        return extract_rollback_section(self.script)
+
+    @property
+    def runs_alone(self) -> bool:
+        """Whether the file is a single statement, which PostgreSQL runs outside a transaction block."""
+        return len(self.parsed.statements) == 1
+
+    def created_earlier(self, kind: str, name: str | None, statement: Statement, parent: str | None = None, schema: str | None = None) -> bool:
+        """Whether an earlier statement of this file creates that object (so it is new and empty)."""
+        return any(
+            effect.action == "create"
+            and effect.kind == kind
+            and effect.name == name
+            and (parent is None or effect.parent == parent)
+            and _same_schema(effect.schema, schema)
+            and self.before(effect, statement)
+            for effect in self.facts.effects
+        )
+
+    def dropped_earlier_if_exists(self, kind: str, name: str | None, statement: Statement, parent: str | None = None) -> bool:
+        """Whether an earlier `DROP … IF EXISTS` of this file removes that object, so creating it cannot collide."""
+        return any(
+            effect.action == "drop"
+            and effect.guarded
+            and effect.kind == kind
+            and effect.name == name
+            and (parent is None or effect.parent == parent)
+            and self.before(effect, statement)
+            for effect in self.facts.effects
+        )
+
+    def is_new_table(self, relation: ast.RangeVar | None, statement: Statement) -> bool:
+        """Whether the table (or materialized view) is created earlier in this file: empty, and
+        invisible to other sessions until the migration commits, so locks, scans and rewrites on it
+        cost nothing, and dropping it loses nothing."""
+        if relation is None:
+            return False
+        return any(
+            self.created_earlier(kind, relation.relname, statement, schema=relation.schemaname)
+            for kind in ("table", "materialized_view")
+        )
+
+    def is_empty_table(self, relation: ast.RangeVar | None, statement: Statement) -> bool:
+        """Whether the table is new, or emptied by an earlier TRUNCATE of this file. TRUNCATE holds an
+        ACCESS EXCLUSIVE lock until the migration commits, so after it, scans and rewrites of the
+        table are instant and further locks on it block nobody new."""
+        if relation is None:
+            return False
+        return self.is_new_table(relation, statement) or any(
+            change.kind == "truncate"
+            and change.table == relation.relname
+            and _same_schema(change.schema, relation.schemaname)
+            and (change.statement, change.line) < self.order(statement)
+            for change in self.facts.data_changes
+        )
+
+
+def _same_schema(created: str | None, used: str | None) -> bool:
+    # An unqualified name resolves through the search_path, which is the schema Prisma targets.
+    return created is None or used is None or created == used

@@ -1,0 +1,133 @@
+"""The rule catalogue: every rule registers itself with `@rule`, so adding one edits no list.
+
+A rule is a function `(LintContext) -> Iterable[Violation]` in its own module under
+`service.analysis.lint.rules`, the module named after the rule's id (`drop_table.py` holds
+`drop-table`). The module docstring is the rule's documentation: a one-line summary, then a
+`Problem:` section and a `Solution:` section, as on Squawk's pages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from service.analysis.lint.findings import LEVELS, OFF, SEVERITIES, Violation
+
+if TYPE_CHECKING:
+    from service.analysis.lint.context import LintContext
+
+FAMILIES = {
+    "syntax": "SQL deploy-gate cannot read: it does not parse, or it is built at run time",
+    "idempotency": "the migration cannot be run a second time, so a failed deploy cannot simply retry it",
+    "danger": "data is lost or a running application breaks",
+    "transaction": "Prisma sends the file as one implicit transaction; these break or escape it",
+    "locking": "locks that block reads or writes on existing tables for longer than needed",
+    "style": "column types that cause trouble later",
+    "rollback": "the ROLLBACK SQL section the runbook relies on",
+    "suppression": "deploy-gate-ignore comments",
+}
+
+RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+Check = Callable[["LintContext"], Iterable[Violation]]
+
+
+class RuleDefinitionError(Exception):
+    """A rule module that breaks the catalogue's conventions; raised when it is imported."""
+
+
+class LintConfigurationError(ValueError):
+    """A severity override that names an unknown rule or level."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str  # the default: error | warning | info
+    family: str
+    help: str  # one line: how to fix a finding
+    summary: str
+    problem: str
+    solution: str
+    check: Check
+    module: str
+    # Runs after the other rules' findings are filtered by suppressions (unused-suppression).
+    after_suppressions: bool = False
+
+    @property
+    def documentation(self) -> str:
+        return f"{self.summary}\n\nProblem:\n{self.problem}\n\nSolution:\n{self.solution}"
+
+
+RULES: dict[str, Rule] = {}
+
+_SECTION = re.compile(r"^(Problem|Solution):\s*$", re.MULTILINE)
+
+
+def _documentation(doc: str | None, where: str) -> tuple[str, str, str]:
+    """(summary, problem, solution) from a rule's docstring."""
+    text = inspect.cleandoc(doc or "")
+    parts = _SECTION.split(text)
+    summary = parts[0].strip()
+    sections = {parts[i]: inspect.cleandoc(parts[i + 1]) for i in range(1, len(parts) - 1, 2)}
+    problem, solution = sections.get("Problem", ""), sections.get("Solution", "")
+    if not (summary and problem and solution):
+        raise RuleDefinitionError(f"{where}: the docstring needs a summary, a Problem: section and a Solution: section")
+    return summary, problem, solution
+
+
+def rule(rule_id: str, *, severity: str, family: str, help: str, after_suppressions: bool = False) -> Callable[[Check], Check]:
+    """Register a rule; its documentation is the function's docstring, else its module's."""
+
+    def register(check: Check) -> Check:
+        where = f"{check.__module__}.{check.__name__}"
+        if not RULE_ID.match(rule_id):
+            raise RuleDefinitionError(f"{where}: rule id {rule_id!r} is not kebab-case")
+        if rule_id in RULES and RULES[rule_id].module != check.__module__:
+            raise RuleDefinitionError(f"{where}: rule id {rule_id!r} is already registered by {RULES[rule_id].module}")
+        if severity not in SEVERITIES:
+            raise RuleDefinitionError(f"{where}: severity {severity!r} is not one of {', '.join(SEVERITIES)}")
+        if family not in FAMILIES:
+            raise RuleDefinitionError(f"{where}: family {family!r} is not one of {', '.join(FAMILIES)}")
+        if not help.strip() or "\n" in help.strip():
+            raise RuleDefinitionError(f"{where}: help must be one line")
+        module_doc = getattr(sys.modules.get(check.__module__), "__doc__", None)
+        summary, problem, solution = _documentation(check.__doc__ or module_doc, where)
+        RULES[rule_id] = Rule(
+            rule_id, severity, family, help.strip(), summary, problem, solution, check, check.__module__, after_suppressions
+        )
+        return check
+
+    return register
+
+
+def load_rules() -> dict[str, Rule]:
+    """Import every module of the rules package (each registers its rule) and return the catalogue."""
+    from service.analysis.lint import rules
+
+    for module in pkgutil.iter_modules(rules.__path__):
+        importlib.import_module(f"{rules.__name__}.{module.name}")
+    return RULES
+
+
+def effective_levels(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each rule's level: its default severity unless `overrides` sets it (error, warning, info, off)."""
+    levels = {rule_id: rule.severity for rule_id, rule in RULES.items()}
+    for rule_id, level in (overrides or {}).items():
+        if rule_id not in RULES:
+            raise LintConfigurationError(f"Unknown rule {rule_id!r}.")
+        normalised = str(level).strip().lower()
+        if normalised not in LEVELS:
+            raise LintConfigurationError(f"Level {level!r} for {rule_id} is not one of {', '.join(LEVELS)}.")
+        levels[rule_id] = normalised
+    return levels
+
+
+def enabled(levels: Mapping[str, str]) -> frozenset[str]:
+    return frozenset(rule_id for rule_id, level in levels.items() if level != OFF)

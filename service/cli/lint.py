@@ -1,0 +1,173 @@
+"""`lint`: the pre-deploy checks of the runbook, over every migration of a directory, with no database."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from service.analysis.lint import (
+    ERROR,
+    FAMILIES,
+    INFO,
+    RULES,
+    SEVERITIES,
+    Finding,
+    LintConfigurationError,
+    Rule,
+    effective_levels,
+    lint_migrations,
+)
+from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, main, read_local_migrations
+from service.prisma import errors
+from service.prisma.migrations import LocalMigrations
+
+# GitHub workflow commands have no "info" level; "notice" is its closest.
+_GITHUB_LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+@main.command()
+@click.argument("migrations_dir", default="prisma/migrations", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (same as --format json).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="github prints GitHub Actions annotations.",
+)
+@click.option("--severity", "overrides", multiple=True, metavar="RULE=LEVEL", help="Set a rule to error, warning, info or off (repeatable).")
+@click.option("--explain", "explain_rule", metavar="RULE", help="Print a rule's problem and solution, and exit.")
+@click.option("--list-rules", is_flag=True, help="Print every rule with its default severity, and exit.")
+def lint(
+    migrations_dir: Path,
+    as_json: bool,
+    output_format: str,
+    overrides: tuple[str, ...],
+    explain_rule: str | None,
+    list_rules: bool,
+) -> None:
+    """Lint every migration; exit 0 with no error-level finding, 1 with one, 2 when it cannot run."""
+    if as_json and output_format == "github":
+        Output(False).error(None, "Pass either --json or --format github, not both.", EXIT_CANNOT_RUN)
+    output = Output(as_json or output_format == "json")
+    if explain_rule:
+        _explain(output, explain_rule)
+        return
+    if list_rules:
+        _list_rules(output)
+        return
+    severities = _parse_overrides(output, overrides)
+    local = read_local_migrations(output, migrations_dir)
+    try:
+        local.check_provider()
+    except errors.ProviderSwitched as error:
+        output.error(error.code, error.message, EXIT_CANNOT_RUN, error.headline)
+    findings = lint_migrations(local, severities, processes=os.cpu_count() or 1)
+    counts = Counter(finding.severity for finding in findings)
+    paths = {migration.name: migration.path or migration.name for migration in local}
+    if output.as_json:
+        output.document(
+            {
+                "migrations_directory": str(migrations_dir),
+                "migrations": len(local),
+                "findings": [finding.to_dict() | {"file": paths[finding.migration]} for finding in findings],
+                "counts": {severity: counts[severity] for severity in SEVERITIES},
+            }
+        )
+    elif output_format == "github":
+        output.lines(_annotation(finding, paths[finding.migration]) for finding in findings)
+    elif findings:
+        output.lines(
+            f"{finding.migration}:{finding.line}:{finding.column}  {finding.severity}  {finding.rule}  {finding.message}"
+            f"\n    help: {finding.help}"
+            for finding in findings
+        )
+    output.line(_summary(findings, counts, local))
+    sys.exit(EXIT_UNHEALTHY if counts[ERROR] else 0)
+
+
+def _parse_overrides(output: Output, overrides: tuple[str, ...]) -> dict[str, str]:
+    """The --severity options as a mapping, refused (exit 2) unless every rule and level exists."""
+    severities = {}
+    for override in overrides:
+        rule_id, separator, level = override.partition("=")
+        if not separator or not rule_id.strip() or not level.strip():
+            output.error(None, f"--severity takes RULE=LEVEL, not {override!r}.", EXIT_CANNOT_RUN)
+        severities[rule_id.strip()] = level.strip()
+    try:
+        effective_levels(severities)
+    except LintConfigurationError as error:
+        output.error(None, str(error), EXIT_CANNOT_RUN)
+    return severities
+
+
+def _summary(findings: list[Finding], counts: Mapping[str, int], local: LocalMigrations) -> str:
+    total = len(local)
+    migrations = f"{total} migration{'' if total == 1 else 's'}"
+    if not findings:
+        return f"No findings in {migrations}."
+    affected = len({finding.migration for finding in findings})
+    parts = ", ".join(_count(counts[severity], severity) for severity in SEVERITIES if counts[severity])
+    return f"{len(findings)} finding{'' if len(findings) == 1 else 's'} in {affected} of {migrations}: {parts}."
+
+
+def _count(number: int, severity: str) -> str:
+    return f"{number} {severity}" if number == 1 or severity == INFO else f"{number} {severity}s"
+
+
+def _annotation(finding: Finding, path: str) -> str:
+    """A GitHub Actions workflow command, escaped as the runner expects."""
+    properties = f"file={_escape_property(path)},line={finding.line},col={finding.column},title={_escape_property(finding.rule)}"
+    message = _escape_data(f"{finding.message}\nhelp: {finding.help}")
+    return f"::{_GITHUB_LEVELS[finding.severity]} {properties}::{message}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _explain(output: Output, rule_id: str) -> None:
+    rule = RULES.get(rule_id)
+    if rule is None:
+        output.error(None, f"Unknown rule {rule_id!r}; `deploy-gate lint --list-rules` lists them.", EXIT_CANNOT_RUN)
+    output.document(_rule_document(rule))
+    output.line(f"{rule.id}  ({rule.severity}, {rule.family})")
+    output.line(rule.summary)
+    for title, text in (("Problem", rule.problem), ("Solution", rule.solution)):
+        output.line()
+        output.line(f"{title}:")
+        for line in text.splitlines():
+            output.line(f"  {line}" if line else "")
+    output.line()
+    output.line(f"Fix: {rule.help}")
+
+
+def _list_rules(output: Output) -> None:
+    families = list(FAMILIES)
+    rules = sorted(RULES.values(), key=lambda rule: (families.index(rule.family), rule.id))
+    output.document({"rules": [_rule_document(rule) for rule in rules]})
+    width = max(len(rule.id) for rule in rules)
+    for rule in rules:
+        output.line(f"{rule.id:<{width}}  {rule.severity:<7}  {rule.family:<11}  {rule.summary}")
+
+
+def _rule_document(rule: Rule) -> dict[str, str]:
+    return {
+        "id": rule.id,
+        "severity": rule.severity,
+        "family": rule.family,
+        "summary": rule.summary,
+        "problem": rule.problem,
+        "solution": rule.solution,
+        "help": rule.help,
+    }

@@ -1,0 +1,3 @@
+-- This migration is intentionally empty.
+-- The "Patient"."nickname" column it used to add was reverted before release. The folder stays so
+-- that databases which already recorded it in _prisma_migrations keep a matching history.

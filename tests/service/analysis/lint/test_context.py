@@ -1,0 +1,51 @@
+from pglast import ast
+
+from tests.service.analysis.lint.helpers import context_for
+
+SCRIPT = (
+    'CREATE TABLE "public"."Visit" (id int);\n'
+    'DO $$\nBEGIN\n  CREATE INDEX IF NOT EXISTS "v_idx" ON "Visit" (id);\n  DROP INDEX IF EXISTS "old_idx";\nEND\n$$;\n'
+    'CREATE INDEX "old_idx" ON "Visit" (id);\n'
+)
+
+
+def test_nested_statements_belong_to_their_do_block_and_keep_file_order():
+    context = context_for(SCRIPT)
+    assert [context.top_index(s) for s in context.all_statements] == [0, 1, 1, 1, 2]
+    orders = [context.order(s) for s in context.all_statements]
+    assert orders == sorted(orders)
+    assert [s.kind for s in context.of_type(ast.IndexStmt)] == ["IndexStmt", "IndexStmt"]
+
+
+def test_objects_created_or_dropped_earlier_are_known_by_kind_name_and_order():
+    context = context_for(SCRIPT)
+    first, _do_block, inner_index, _inner_drop, last = context.all_statements
+    assert context.is_new_table(ast.RangeVar(relname="Visit"), inner_index)
+    assert context.is_new_table(ast.RangeVar(relname="Visit", schemaname="public"), last)
+    assert not context.is_new_table(ast.RangeVar(relname="Visit", schemaname="audit"), last)
+    assert not context.is_new_table(ast.RangeVar(relname="Visit"), first)
+    assert context.created_earlier("index", "v_idx", last) and not context.created_earlier("index", "v_idx", inner_index)
+    assert context.dropped_earlier_if_exists("index", "old_idx", last)
+    assert not context.dropped_earlier_if_exists("index", "old_idx", inner_index)
+
+
+def test_a_single_statement_runs_alone_and_the_rollback_section_is_read_once():
+    context = context_for('CREATE INDEX CONCURRENTLY "i" ON "A" (x);\n-- ROLLBACK SQL:\n-- DROP INDEX CONCURRENTLY "i";\n')
+    assert context.runs_alone
+    assert context.rollback_section.line == 2 and context.rollback_section.executable
+    assert context.rollback_section is context.rollback_section
+    assert not context_for("SELECT 1; SELECT 2;").runs_alone
+
+
+def test_a_table_truncated_earlier_is_empty_but_not_new():
+    context = context_for('ALTER TABLE "Cache" ADD COLUMN "a" int;\nTRUNCATE "public"."Cache";\nALTER TABLE "Cache" ADD COLUMN "b" int;')
+    before, truncate, after = context.statements
+    cache = ast.RangeVar(relname="Cache")
+    assert not context.is_empty_table(cache, before) and not context.is_empty_table(cache, truncate)
+    assert context.is_empty_table(cache, after) and not context.is_new_table(cache, after)
+    assert not context.is_empty_table(ast.RangeVar(relname="Other"), after)
+
+
+def test_a_materialized_view_created_earlier_is_new():
+    context = context_for('CREATE MATERIALIZED VIEW "Totals" AS SELECT 1 AS n WITH NO DATA;\nCREATE INDEX "i" ON "Totals" (n);')
+    assert context.is_new_table(ast.RangeVar(relname="Totals"), context.statements[1])

@@ -1,0 +1,105 @@
+import importlib
+import pkgutil
+import re
+
+import pytest
+
+from service.analysis.lint import FAMILIES, RULES, SEVERITIES, LintConfigurationError, rules
+from service.analysis.lint.registry import RuleDefinitionError, effective_levels, rule
+
+RULE_MODULES = sorted(module.name for module in pkgutil.iter_modules(rules.__path__))
+
+
+def test_the_catalogue_holds_every_rule_module_and_nothing_else():
+    assert sorted(rule_id.replace("-", "_") for rule_id in RULES) == RULE_MODULES
+    assert len(RULES) >= 30
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_every_rule_is_documented_and_named_after_its_module(rule_id):
+    entry = RULES[rule_id]
+    assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", rule_id)
+    assert entry.module == f"service.analysis.lint.rules.{rule_id.replace('-', '_')}"
+    assert entry.severity in SEVERITIES
+    assert entry.family in FAMILIES
+    assert entry.summary and "\n" not in entry.summary
+    assert len(entry.problem) > 80 and len(entry.solution) > 40
+    assert entry.help and "\n" not in entry.help
+    assert entry.documentation.startswith(entry.summary)
+
+
+def test_problem_and_solution_come_from_the_module_docstring():
+    drop_table = RULES["drop-table"]
+    module = importlib.import_module(drop_table.module)
+    assert drop_table.problem in module.__doc__.replace("\n    ", "\n")
+    assert drop_table.solution.startswith("Stop the application using the table first")
+
+
+def test_every_family_has_a_rule():
+    assert {entry.family for entry in RULES.values()} == set(FAMILIES)
+
+
+def test_idempotency_rules_warn_rather_than_fail_since_prisma_never_writes_idempotent_sql():
+    assert {entry.severity for entry in RULES.values() if entry.family == "idempotency"} == {"warning"}
+
+
+def _documented_check(context):
+    """Summary.
+
+    Problem:
+        What goes wrong.
+
+    Solution:
+        What to do.
+    """
+    return ()
+
+
+def _undocumented_check(context):
+    """Only a summary."""
+    return ()
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (("Bad_Id", "error", "danger", "Fix it."), "not kebab-case"),
+        (("good-id", "fatal", "danger", "Fix it."), "severity 'fatal'"),
+        (("good-id", "error", "misc", "Fix it."), "family 'misc'"),
+        (("good-id", "error", "danger", "Two\nlines."), "help must be one line"),
+        (("drop-table", "error", "danger", "Fix it."), "already registered"),
+    ],
+)
+def test_registration_refuses_rules_that_break_the_conventions(arguments, message):
+    rule_id, severity, family, help = arguments
+    with pytest.raises(RuleDefinitionError, match=message):
+        rule(rule_id, severity=severity, family=family, help=help)(_documented_check)
+    assert "good-id" not in RULES
+
+
+def test_registration_refuses_a_rule_without_problem_and_solution():
+    with pytest.raises(RuleDefinitionError, match="Problem: section"):
+        rule("undocumented", severity="info", family="style", help="Fix it.")(_undocumented_check)
+    assert "undocumented" not in RULES
+
+
+def test_levels_default_to_each_rules_severity_and_take_overrides():
+    levels = effective_levels({"drop-table": "WARNING", "truncate": "off"})
+    assert levels["drop-table"] == "warning" and levels["truncate"] == "off"
+    assert levels["drop-column"] == RULES["drop-column"].severity
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [({"no-such-rule": "error"}, "Unknown rule 'no-such-rule'"), ({"drop-table": "fatal"}, "Level 'fatal' for drop-table")],
+)
+def test_bad_overrides_are_refused(overrides, message):
+    with pytest.raises(LintConfigurationError, match=message):
+        effective_levels(overrides)
+
+
+def test_every_rule_has_a_test_module_of_the_same_name():
+    from tests.service.analysis.lint import rules as rule_tests
+
+    tested = {module.name.removeprefix("test_") for module in pkgutil.iter_modules(rule_tests.__path__)}
+    assert set(RULE_MODULES) <= tested
