@@ -597,6 +597,8 @@ def outside_transaction_reason(node: ast.Node) -> str | None:
             partition = getattr(command, "def_", None)
             if command.subtype == AlterTableType.AT_DetachPartition and getattr(partition, "concurrent", False):
                 return "DETACH PARTITION CONCURRENTLY cannot run inside a transaction block"
+    if isinstance(node, ast.VacuumStmt) and not node.is_vacuumcmd:
+        return None  # ANALYZE shares the node but runs inside a transaction
     for node_type, reason in _OUTSIDE_TRANSACTION.items():
         if isinstance(node, node_type):
             return reason
@@ -660,7 +662,9 @@ def _enum_values_used_early(parsed: ParsedMigration) -> list[Reason]:
         for later in statements[position + 1 :]:
             if isinstance(later.node, ast.TransactionStmt) and later.node.kind == TransactionStmtKind.TRANS_STMT_COMMIT:
                 break
-            if any(isinstance(n, ast.String) and n.sval == node.newVal for n in iter_nodes(later.node) if not isinstance(later.node, ast.AlterEnumStmt)):
+            # Only a string literal uses the label; a column that happens to share its name does not.
+            literals = (n.val for n in iter_nodes(later.node) if isinstance(n, ast.A_Const) and isinstance(n.val, ast.String))
+            if not isinstance(later.node, ast.AlterEnumStmt) and any(literal.sval == node.newVal for literal in literals):
                 reasons.append(
                     Reason(
                         f"enum value '{node.newVal}' is added and used in the same transaction "
