@@ -1,0 +1,150 @@
+"""`jobs list|show` and `wait`: the service's jobs over HTTP, for ops and for builds.
+
+`deploy-gate wait JOB_ID` long-polls the job, prints a line per step as it happens, and exits 0 on
+`proceed`, 1 on `blocked`, 2 on an error, a failed or canceled job, or a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import click
+
+from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, main
+
+_TERMINAL = ("succeeded", "failed", "canceled")
+
+
+class ServiceError(Exception):
+    """The service could not be reached or answered with a problem; the message is for people."""
+
+
+class ServiceClient:
+    def __init__(self, base_url: str, token: str | None, timeout: float = 35.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def get(self, path: str, **query: Any) -> dict[str, Any]:
+        parameters = {key: value for key, value in query.items() if value is not None}
+        url = f"{self.base_url}{path}" + (f"?{urllib.parse.urlencode(parameters)}" if parameters else "")
+        request = urllib.request.Request(url, headers={"Accept": "application/json"})
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            raise ServiceError(_problem_text(error)) from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            reason = getattr(error, "reason", error)
+            raise ServiceError(f"cannot reach {self.base_url}: {reason}") from None
+
+
+def _problem_text(error: urllib.error.HTTPError) -> str:
+    try:
+        problem = json.load(error)
+        detail = f": {problem['detail']}" if problem.get("detail") else ""
+        return f"{error.code} {problem.get('title', error.reason)}{detail}"
+    except (ValueError, KeyError, AttributeError):
+        return f"{error.code} {error.reason}"
+
+
+def _client_options(command):
+    command = click.option("--token", envvar="DEPLOY_GATE_TOKEN", show_envvar=True, help="A bearer token with the read scope.")(command)
+    command = click.option(
+        "--url", "base_url", envvar="DEPLOY_GATE_URL", show_envvar=True, default="http://127.0.0.1:8080", show_default=True, help="The service."
+    )(command)
+    return command
+
+
+@main.group()
+def jobs() -> None:
+    """Jobs on the deploy-gate service."""
+
+
+@jobs.command("list")
+@_client_options
+@click.option("--target")
+@click.option("--state", type=click.Choice(["queued", "running", "waiting_approval", "succeeded", "failed", "canceled"]))
+@click.option("--kind", type=click.Choice(["check", "deploy", "recover", "rollback", "restore"]))
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def list_jobs(base_url: str, token: str | None, target, state, kind, limit: int, as_json: bool) -> None:
+    """Newest jobs first."""
+    output = Output(as_json)
+    try:
+        page = ServiceClient(base_url, token).get("/v1/jobs", target=target, state=state, kind=kind, limit=limit)
+    except ServiceError as error:
+        output.error(None, str(error), EXIT_CANNOT_RUN)
+    output.document(page)
+    for job in page["jobs"]:
+        output.line(f"{job['id']}  {job['created_at'][:19]}  {job['kind']:<8} {job['target']:<16} {job['state']:<16} {job['verdict'] or ''}")
+
+
+@jobs.command("show")
+@_client_options
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True)
+def show_job(base_url: str, token: str | None, job_id: str, as_json: bool) -> None:
+    """One job with its journal."""
+    output = Output(as_json)
+    try:
+        job = ServiceClient(base_url, token).get(f"/v1/jobs/{job_id}")
+    except ServiceError as error:
+        output.error(None, str(error), EXIT_CANNOT_RUN)
+    output.document(job)
+    output.line(f"{job['kind']} job {job['id']} on {job['target']}: {job['state']}" + (f", verdict {job['verdict']}" if job["verdict"] else ""))
+    for reason in job["reasons"]:
+        output.line(f"  reason: {reason}")
+    for event in job["events"]:
+        output.line("  " + describe_event(event))
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    at = event["at"][11:19]
+    if event["kind"] == "transition":
+        return f"{at}  {event['from_state'] or 'new'} -> {event['to_state']}"
+    phase = event["kind"].removeprefix("step_")
+    return f"{at}  {event['step']} {phase}"
+
+
+@main.command()
+@_client_options
+@click.argument("job_id")
+@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds to wait in all.")
+def wait(base_url: str, token: str | None, job_id: str, timeout: float) -> None:
+    """Follow a job to its verdict: exit 0 on proceed, 1 on blocked, 2 otherwise."""
+    output = Output(False)
+    client = ServiceClient(base_url, token)
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            job = client.get(f"/v1/jobs/{job_id}", wait=int(min(25, max(1, remaining))))
+        except ServiceError as error:
+            output.error(None, str(error), EXIT_CANNOT_RUN)
+        for event in job["events"]:
+            if event["id"] > seen:
+                output.line(describe_event(event))
+                seen = event["id"]
+        if job["state"] in _TERMINAL:
+            break
+        if time.monotonic() >= deadline:
+            output.error(None, f"job {job_id} is still {job['state']} after {timeout:g} s", EXIT_CANNOT_RUN)
+    for reason in job["reasons"]:
+        output.line(f"reason: {reason}")
+    if job["state"] == "succeeded" and job["verdict"] == "proceed":
+        output.line("verdict: proceed")
+        sys.exit(0)
+    if job["state"] == "succeeded" and job["verdict"] == "blocked":
+        output.line("verdict: blocked")
+        sys.exit(EXIT_UNHEALTHY)
+    output.error(None, f"job {job_id} ended {job['state']} without a verdict", EXIT_CANNOT_RUN)

@@ -1,0 +1,126 @@
+"""`jobs` and `wait` against the real API served over HTTP, jobs run by the real runner."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from service.config import Config, Policy, Settings, Target, Token, hash_token
+from service.http import create_app
+from service.jobs.runner import run_job
+from service.prisma.database import parse_database_url
+from tests.conftest import create_scratch_database, drop_scratch_database
+
+DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
+MIGRATIONS = [{"name": "20240101_patients", "sql": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);'}]
+
+
+@pytest.fixture
+def service(scratch_db):
+    target_db = create_scratch_database()
+    config = Config(
+        {"staging": Target("staging", parse_database_url(target_db.url), Policy())},
+        (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),),
+    )
+
+    def run_later(job_id):
+        def work():
+            time.sleep(0.5)  # long enough for `wait` to see the job change under it
+            with scratch_db.connect() as store:
+                run_job(store, config, job_id)
+
+        threading.Thread(target=work, daemon=True).start()
+
+    settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    app = create_app(settings, config, enqueue=run_later)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", app
+    server.shutdown()
+    app.extensions["deploy_gate"].pool.close()
+    drop_scratch_database(target_db)
+
+
+def run(*args, url, token="ci-token"):
+    env = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": token, "PATH": "/usr/bin:/bin"}
+    return subprocess.run([DEPLOY_GATE, *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def submit(app, migrations):
+    response = app.test_client().post(
+        "/v1/deploys", json={"target": "staging", "apply": True, "migrations": migrations}, headers={"Authorization": "Bearer ci-token"}
+    )
+    assert response.status_code == 202
+    return response.get_json()["id"]
+
+
+def test_wait_follows_a_job_to_proceed(service):
+    url, app = service
+    job_id = submit(app, MIGRATIONS)
+    result = run("wait", job_id, url=url)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "new -> queued" in lines[0]
+    assert any("apply:20240101_patients finished" in line for line in lines)
+    assert lines[-1] == "verdict: proceed"
+
+
+def test_wait_exits_1_on_blocked_with_the_reason(service):
+    url, app = service
+    job_id = submit(app, MIGRATIONS + [{"name": "20240102_dup", "sql": 'CREATE TABLE "Patient" ("id" INT);'}])
+    result = run("wait", job_id, url=url)
+    assert result.returncode == 1
+    assert "reason: migration 20240102_dup failed (42P07" in result.stdout
+    assert result.stdout.splitlines()[-1] == "verdict: blocked"
+
+
+def test_jobs_list_and_show(service):
+    url, app = service
+    job_id = submit(app, MIGRATIONS)
+    run("wait", job_id, url=url)
+    listing = run("jobs", "list", "--json", url=url)
+    assert [job["id"] for job in json.loads(listing.stdout)["jobs"]] == [job_id]
+    shown = run("jobs", "show", job_id, url=url)
+    assert f"deploy job {job_id} on staging: succeeded, verdict proceed" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    "args, token, message",
+    [
+        (("wait", "00000000-0000-4000-8000-000000000000"), "ci-token", "404 No such job"),
+        (("jobs", "list"), "wrong", "401 Unauthorized"),
+    ],
+)
+def test_errors_exit_2_with_one_line(service, args, token, message):
+    url, _ = service
+    result = run(*args, url=url, token=token)
+    assert result.returncode == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_service_exits_2():
+    result = run("wait", "x", url="http://127.0.0.1:1")
+    assert result.returncode == 2 and "cannot reach http://127.0.0.1:1" in result.stderr
+
+
+def test_wait_times_out_with_exit_2(scratch_db):
+    config = Config({"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),))
+    settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    app = create_app(settings, config, enqueue=lambda job_id: None)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        job_id = submit(app, MIGRATIONS)
+        started = time.monotonic()
+        result = run("wait", job_id, "--timeout", "2", url=f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        app.extensions["deploy_gate"].pool.close()
+    assert result.returncode == 2 and "still queued after 2 s" in result.stderr
+    assert time.monotonic() - started < 10
