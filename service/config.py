@@ -8,6 +8,7 @@ Settings (12-factor, shared by the web process and the workers):
 | `DEPLOY_GATE_REDIS_URL` | `redis://127.0.0.1:6379/0` | the Celery broker |
 | `DEPLOY_GATE_CONFIG` | `deploy-gate.toml` | the targets and tokens file |
 | `DEPLOY_GATE_MAX_BUNDLE_BYTES` | 10485760 | the largest migrations bundle a request may carry |
+| `DEPLOY_GATE_VISIBILITY_TIMEOUT` | 7200 | seconds before an unacknowledged task goes to another worker |
 
 The targets file names each target, the environment variable holding its database URL (secrets
 never sit in the file), and its policy; `[tokens.NAME]` entries hold SHA-256 hashes of bearer
@@ -48,19 +49,24 @@ class Settings:
     config_file: Path
     max_bundle_bytes: int = 10 * 1024 * 1024
     long_poll_max_seconds: float = 25.0
+    # A task unacknowledged this long is handed to another worker: above the longest step.
+    visibility_timeout_seconds: int = 2 * 60 * 60
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
-        try:
-            max_bundle = int(environ.get("DEPLOY_GATE_MAX_BUNDLE_BYTES", 10 * 1024 * 1024))
-        except ValueError:
-            raise ConfigError("DEPLOY_GATE_MAX_BUNDLE_BYTES must be a whole number of bytes") from None
+        def whole_number(name: str, default: int) -> int:
+            try:
+                return int(environ.get(name, default))
+            except ValueError:
+                raise ConfigError(f"{name} must be a whole number") from None
+
         return cls(
             database_url=environ.get("DEPLOY_GATE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/deploy_gate"),
             redis_url=environ.get("DEPLOY_GATE_REDIS_URL", "redis://127.0.0.1:6379/0"),
             config_file=Path(environ.get("DEPLOY_GATE_CONFIG", "deploy-gate.toml")),
-            max_bundle_bytes=max_bundle,
+            max_bundle_bytes=whole_number("DEPLOY_GATE_MAX_BUNDLE_BYTES", 10 * 1024 * 1024),
+            visibility_timeout_seconds=whole_number("DEPLOY_GATE_VISIBILITY_TIMEOUT", 2 * 60 * 60),
         )
 
 

@@ -13,7 +13,6 @@ from celery import Celery
 
 from service.config import TASK_QUEUE, Settings
 
-VISIBILITY_TIMEOUT_SECONDS = 2 * 60 * 60
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -25,7 +24,13 @@ def make_celery(settings: Settings | None = None) -> Celery:
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
         task_default_queue=TASK_QUEUE,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout_seconds,
+            # Sweep for messages whose worker died every half timeout (at most a minute),
+            # instead of kombu's default of every 100 s whatever the timeout.
+            "unacked_restore_interval": max(1, min(60, settings.visibility_timeout_seconds // 2)),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         beat_schedule={"reconcile-jobs": {"task": "deploy_gate.reconcile", "schedule": 30.0}},

@@ -1,10 +1,9 @@
 """Run `check` and `deploy` jobs: each step journaled before and after it runs, resumable.
 
 A worker that dies mid-job leaves the job `running` with its journal; running it again skips the
-steps already finished. A migration interrupted by the worker's death (its history row unfinished,
-no logs, and its step journaled as started but never finished) left nothing behind when the file is
-transactional, because PostgreSQL aborted its implicit transaction with the connection; it is
-marked rolled back and applied again, so every migration ends up applied exactly once.
+steps already finished. For a migration interrupted by the worker's death (its history row
+unfinished, no logs, and its step journaled as started but never finished) the live catalog decides: all of its effects present means it committed and its row is finished, none
+means it was aborted and it is applied again, so every migration ends up applied exactly once.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import Any
 import psycopg
 
 from service.analysis.facts import analyze_migration
+from service.analysis.probe import probe_effects
 from service.config import Config, Target
 from service.jobs.states import TERMINAL, JobKind, JobState, Verdict
 from service.prisma import history
@@ -171,7 +171,15 @@ def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None) -> tup
 
 
 def _resume_interrupted_migration(run: JobRun, conn: psycopg.Connection) -> None:
-    """Undo the history row of a migration this job was applying when its worker died."""
+    """Settle the history row of a migration this job was applying when its worker died.
+
+    The row is unfinished and has no logs. A dead client does not always stop its statement:
+    PostgreSQL may finish the script and commit before it notices. So wait for the old session
+    (it holds Prisma's lock until it ends), then look at the catalog: every effect present means
+    the script committed, and the row is finished as deploy would have finished it; none present
+    means it was aborted, and the row is marked rolled back so deploy applies it again. Anything
+    else is left failed for a recover job to decide.
+    """
     events = repository.job_events(run.store, run.job.id)
     started = {e.step for e in events if e.kind == "step_started" and e.step and e.step.startswith("apply:")}
     ended = {e.step for e in events if e.kind in ("step_finished", "step_failed") and e.step}
@@ -179,17 +187,22 @@ def _resume_interrupted_migration(run: JobRun, conn: psycopg.Connection) -> None
     if not interrupted or run.local is None:
         return
     schema = run.target.database.schema
-    with advisory_lock(conn, run.target.policy.lock_wait_seconds):
+    with advisory_lock(conn, max(run.target.policy.lock_wait_seconds, 60.0)):
         for row in history.read_history(conn, schema) or []:
             migration = run.local.get(row.migration_name)
             if row.migration_name not in interrupted or not row.is_failed or row.logs or migration is None:
                 continue
-            if analyze_migration(migration.script, migration.name).transactional:
+            probe = probe_effects(conn, analyze_migration(migration.script, migration.name), schema)
+            step = f"apply:{row.migration_name}"
+            if probe.state == "all":
+                history.record_successful_step(conn, schema, row.id)
+                history.record_migration_finished(conn, schema, row.id)
+                repository.record_step(run.store, run.job.id, step, "finished", {"interrupted": True, "resolution": "finished: every effect is present"})
+            elif probe.state == "none":
                 history.mark_rolled_back(conn, schema, row.id)
-                repository.record_step(
-                    run.store, run.job.id, f"apply:{row.migration_name}", "failed",
-                    {"interrupted": True, "resolution": "marked rolled back: its transaction was aborted with the worker"},
-                )
+                repository.record_step(run.store, run.job.id, step, "failed", {"interrupted": True, "resolution": "marked rolled back: no effect is present"})
+            else:
+                repository.record_step(run.store, run.job.id, step, "failed", {"interrupted": True, "resolution": f"left failed: effects {probe.state}"})
 
 
 @contextmanager

@@ -141,3 +141,29 @@ def test_two_deploys_to_one_target_are_serialised(scratch_db, store, config, tar
 
     (first_start, first_end), (second_start, second_end) = sorted(apply_window(job.id) for job in jobs)
     assert first_end <= second_start
+
+
+def test_a_migration_that_committed_after_its_worker_died_is_finished_not_rerun(store, config, target_db):
+    job = queue(store)
+    repository.transition(store, job.id, JobState.RUNNING)
+    # PostgreSQL finished the dead worker's script and committed it: the table exists, but the
+    # row was never marked finished.
+    with target_db.connect() as conn:
+        deploy(conn, "public", migrations_from_bundle({"20240101_patients": BUNDLE["20240101_patients"]}))
+        conn.execute(BUNDLE["20240102_visits"])
+        conn.execute(
+            "INSERT INTO _prisma_migrations (id, checksum, started_at, migration_name) VALUES (gen_random_uuid(), %s, now(), %s)",
+            (migrations_from_bundle(BUNDLE).get("20240102_visits").checksum, "20240102_visits"),
+        )
+    repository.record_step(store, job.id, "apply:20240102_visits", "started")
+
+    finished = run_job(store, config, job.id)
+    assert finished.verdict is Verdict.PROCEED, finished.reasons
+    with target_db.connect() as conn:
+        rows = history_rows(conn)
+    assert [(row["migration_name"], row["applied_steps_count"], row["rolled_back_at"]) for row in rows] == [
+        ("20240101_patients", 1, None),
+        ("20240102_visits", 1, None),
+    ]
+    resolution = [e.data for e in repository.job_events(store, job.id) if e.step == "apply:20240102_visits" and e.kind == "step_finished"]
+    assert resolution == [{"interrupted": True, "resolution": "finished: every effect is present"}]

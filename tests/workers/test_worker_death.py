@@ -1,0 +1,102 @@
+"""A worker killed (SIGKILL) in the middle of a deploy: the job finishes once, no migration twice."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from service.config import Settings
+from service.http import create_app
+from service.store import repository
+from tests.service.prisma.history_helpers import history_rows
+from workers.celery_app import make_celery
+
+CELERY = str(Path(sys.executable).parent / "celery")
+ROOT = Path(__file__).resolve().parents[2]
+AUTH = {"Authorization": "Bearer ci-token"}
+MIGRATIONS = [
+    {"name": "20240101_patients", "sql": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);'},
+    {"name": "20240102_slow_visits", "sql": 'SELECT pg_sleep(3);\nCREATE TABLE "Visit" ("id" SERIAL PRIMARY KEY);'},
+    {"name": "20240103_notes", "sql": 'CREATE TABLE "Note" ("id" SERIAL PRIMARY KEY);'},
+]
+VISIBILITY_TIMEOUT = 3
+
+
+def start_worker() -> subprocess.Popen:
+    return subprocess.Popen(
+        [CELERY, "-A", "workers.celery_app", "worker", "--pool=solo", "--loglevel=warning", "-Q", "deploy_gate", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop(worker: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, sig)
+        worker.wait(timeout=30)
+
+
+def wait_until(condition, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def real_worker_env(service_env, monkeypatch):
+    monkeypatch.setenv("DEPLOY_GATE_VISIBILITY_TIMEOUT", str(VISIBILITY_TIMEOUT))
+    redis.Redis.from_url(os.environ["DEPLOY_GATE_REDIS_URL"]).flushdb()
+    yield
+    redis.Redis.from_url(os.environ["DEPLOY_GATE_REDIS_URL"]).flushdb()
+
+
+def test_killed_worker_job_finishes_once(real_worker_env, scratch_db, target_db):
+    producer = make_celery(Settings.from_env())
+    app = create_app(Settings.from_env(), enqueue=lambda job_id: producer.send_task("deploy_gate.run_job", args=[job_id]))
+    client = app.test_client()
+    first = start_worker()
+    try:
+        response = client.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": MIGRATIONS}, headers=AUTH)
+        job_id = response.get_json()["id"]
+        with scratch_db.connect() as store:
+
+            def slow_migration_started():
+                return any(e.step == "apply:20240102_slow_visits" and e.kind == "step_started" for e in repository.job_events(store, job_id))
+
+            assert wait_until(slow_migration_started), "the worker never reached the slow migration"
+            stop(first, signal.SIGKILL)
+
+            # The message was never acknowledged: once its visibility timeout passes, a new
+            # worker gets it again and resumes the job.
+            second = start_worker()
+            try:
+                finished = wait_until(lambda: repository.get_job(store, job_id).state.value == "succeeded", 60)
+                assert finished, (repository.get_job(store, job_id), [(e.kind, e.step, e.to_state, e.data) for e in repository.job_events(store, job_id)])
+            finally:
+                stop(second)
+            job = repository.get_job(store, job_id)
+    finally:
+        stop(first, signal.SIGKILL)
+        app.extensions["deploy_gate"].pool.close()
+
+    assert job.verdict.value == "proceed", job.reasons
+    with target_db.connect() as conn:
+        rows = history_rows(conn)
+        tables = {name for (name,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    applied = [row["migration_name"] for row in rows if row["finished_at"] and row["rolled_back_at"] is None]
+    assert applied == ["20240101_patients", "20240102_slow_visits", "20240103_notes"]
+    interrupted = [row for row in rows if row["migration_name"] == "20240102_slow_visits" and row["rolled_back_at"]]
+    assert len(interrupted) <= 1 and all(row["applied_steps_count"] == 1 for row in rows if row["finished_at"])
+    assert {"Patient", "Visit", "Note"} <= tables
+    assert sum(1 for row in rows if row["migration_name"] == "20240101_patients") == 1
