@@ -1,0 +1,88 @@
+"""Database passwords used in the suite appear in no response, log line, journal event or CLI output.
+
+The machine's PostgreSQL trusts local connections, so a URL may carry any password: the one below
+travels through configuration, connections, failures and reports, and must surface nowhere.
+"""
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service.config import Config, Policy, Settings, Target, Token, hash_token
+from service.http import create_app
+from service.jobs.runner import RetryableError, run_job
+from service.prisma.database import parse_database_url
+from tests.conftest import create_scratch_database, drop_scratch_database
+
+PASSWORD = "Sup3r-S3cret-pw"
+DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
+AUTH = {"Authorization": "Bearer ci-token"}
+
+
+def with_password(url: str) -> str:
+    return url.replace("postgresql://postgres@", f"postgresql://postgres:{PASSWORD}@")
+
+
+@pytest.fixture
+def target_db():
+    database = create_scratch_database()
+    yield database
+    drop_scratch_database(database)
+
+
+def test_no_password_in_responses_logs_or_the_journal(scratch_db, target_db, caplog):
+    caplog.set_level(logging.DEBUG)
+    config = Config(
+        {
+            "staging": Target("staging", parse_database_url(with_password(target_db.url)), Policy()),
+            "down": Target("down", parse_database_url(f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/x"), Policy()),
+        },
+        (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read", "approve"})),),
+    )
+    settings = Settings(database_url=with_password(scratch_db.url), redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    queued = []
+    app = create_app(settings, config, enqueue=queued.append)
+    client = app.test_client()
+    seen = []
+    try:
+        migrations = [
+            {"name": "1_ok", "sql": 'CREATE TABLE "A" (id int);'},
+            {"name": "2_fails", "sql": f"SELECT '{PASSWORD[:4]}' || 1/0;"},
+        ]
+        for target in ("staging", "down"):
+            response = client.post("/v1/deploys", json={"target": target, "apply": True, "migrations": migrations}, headers=AUTH)
+            seen.append(response.get_data(as_text=True))
+        with scratch_db.connect() as store:
+            run_job(store, config, queued[0])
+            with pytest.raises(RetryableError) as raised:
+                run_job(store, config, queued[1])
+            seen.append(str(raised.value))
+            seen.extend(json.dumps(row, default=str) for row in store.execute("SELECT to_jsonb(job) FROM job").fetchall())
+            seen.extend(json.dumps(row, default=str) for row in store.execute("SELECT to_jsonb(job_event) FROM job_event").fetchall())
+        for path in ["/v1/jobs", f"/v1/jobs/{queued[0]}", f"/v1/jobs/{queued[1]}", "/v1/targets", "/v1/targets/staging/status", "/readyz", "/metrics", "/v1/targets/nope/status"]:
+            response = client.get(path, headers=AUTH)
+            seen.append(response.get_data(as_text=True))
+            seen.append(str(dict(response.headers)))
+    finally:
+        app.extensions["deploy_gate"].pool.close()
+    seen.extend(record.getMessage() for record in caplog.records)
+    seen.extend(str(record.args) for record in caplog.records)
+    assert any('"verdict": "blocked"' in text or "blocked" in text for text in seen)
+    leaks = [text[:200] for text in seen if PASSWORD in text]
+    assert leaks == []
+
+
+def test_no_password_in_cli_output(write_migrations, scratch_db):
+    base = write_migrations({"1_ok": "CREATE TABLE a (id int);", "2_fails": "SELECT 1/0;"})
+    urls = [with_password(scratch_db.url), f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/x", f"postgresql://postgres:{PASSWORD}@127.0.0.1:notaport/x"]
+    outputs = []
+    for url in urls:
+        for args in (["status"], ["deploy"], ["status", "--json"], ["resolve", "--rolled-back", "2_fails"], ["verify-rollback", "2_fails", "--shadow-url", url]):
+            result = subprocess.run([DEPLOY_GATE, *args, "--migrations", str(base), "--database-url", url], capture_output=True, text=True, timeout=60)
+            outputs.append(result.stdout + result.stderr)
+    assert any("42P01" in text or "22012" in text for text in outputs)
+    assert [text[:200] for text in outputs if PASSWORD in text] == []
