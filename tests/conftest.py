@@ -72,6 +72,16 @@ def scratch_db() -> Iterator[ScratchDatabase]:
 
 
 @pytest.fixture
+def target_db() -> Iterator[ScratchDatabase]:
+    """A second database, for tests that need a store and a target apart."""
+    database = create_scratch_database()
+    try:
+        yield database
+    finally:
+        drop_scratch_database(database)
+
+
+@pytest.fixture
 def conn(scratch_db: ScratchDatabase) -> Iterator[psycopg.Connection]:
     with scratch_db.connect() as connection:
         yield connection

@@ -16,7 +16,6 @@ from service.config import Config, Policy, Settings, Target, Token, hash_token
 from service.http import create_app
 from service.jobs.runner import RetryableError, run_job
 from service.prisma.database import parse_database_url
-from tests.conftest import create_scratch_database, drop_scratch_database
 
 PASSWORD = "Sup3r-S3cret-pw"
 DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
@@ -25,13 +24,6 @@ AUTH = {"Authorization": "Bearer ci-token"}
 
 def with_password(url: str) -> str:
     return url.replace("postgresql://postgres@", f"postgresql://postgres:{PASSWORD}@")
-
-
-@pytest.fixture
-def target_db():
-    database = create_scratch_database()
-    yield database
-    drop_scratch_database(database)
 
 
 def test_no_password_in_responses_logs_or_the_journal(scratch_db, target_db, caplog):

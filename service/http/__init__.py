@@ -34,7 +34,7 @@ def create_app(
 ) -> Flask:
     settings = settings or Settings.from_env()
     config = config or load_config(settings.config_file)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     # The migrations bundle is the big part of a request; JSON adds a little around it.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_bundle_bytes + 64 * 1024
     app.json.sort_keys = False

@@ -17,10 +17,10 @@ def require_scope(scope: str) -> Callable:
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                raise Problem(401, "Unauthorized", "Send `Authorization: Bearer <token>`.")
+                raise Problem(401, "Unauthorized", "Send `Authorization: Bearer <token>`.", headers={"WWW-Authenticate": "Bearer"})
             found = current_app.extensions["deploy_gate"].config.token_for(token.strip())
             if found is None:
-                raise Problem(401, "Unauthorized", "The token is not valid.")
+                raise Problem(401, "Unauthorized", "The token is not valid.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
             if scope not in found.scopes:
                 raise Problem(403, "Forbidden", f"The token lacks the `{scope}` scope.")
             g.principal = found.name

@@ -34,8 +34,8 @@ def create_deploy():
         migrations=migrations,
     )
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= 200):
-        raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 characters.")
+    if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
+        raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 printable characters.")
     extension = current_app.extensions["deploy_gate"]
     job, created = submit_deploy(store(), extension.config, deploy_request, g.principal, key)
     if created:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import datetime
 
 from flask import Blueprint, current_app, request
@@ -68,6 +69,6 @@ def _encode_cursor(job) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created_at, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(created_at), str(job_id)
+        return datetime.fromisoformat(created_at), str(uuid.UUID(str(job_id)))
     except (ValueError, TypeError):
         raise Problem(400, "Bad Request", "The cursor is not one this service gave out.") from None

@@ -7,7 +7,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from service.jobs.states import IllegalTransition
-from service.jobs.submit import NoBundle, UnknownTarget
+from service.jobs.submit import IdempotencyKeyReused, NoBundle, UnknownTarget
 from service.prisma.errors import MigrateError
 from service.store.repository import JobNotFound
 
@@ -17,17 +17,19 @@ PROBLEM_JSON = "application/problem+json"
 class Problem(Exception):
     """An error the HTTP layer answers directly."""
 
-    def __init__(self, status: int, title: str, detail: str | None = None, **extra: object) -> None:
+    def __init__(self, status: int, title: str, detail: str | None = None, headers: dict[str, str] | None = None, **extra: object) -> None:
         super().__init__(detail or title)
         self.status = status
         self.title = title
         self.detail = detail
+        self.headers = headers or {}
         self.extra = extra
 
 
 # Domain errors and the answers they get. Anything not here is a 500 that says nothing inside.
 ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
-    (ValidationError, 422, "The request body is not valid"),
+    (ValidationError, 422, "The request is not valid"),
+    (IdempotencyKeyReused, 422, "Idempotency-Key reused for a different request"),
     (UnknownTarget, 404, "Unknown target"),
     (NoBundle, 422, "No migrations to check"),
     (JobNotFound, 404, "No such job"),
@@ -36,12 +38,14 @@ ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
 ]
 
 
-def problem_response(status: int, title: str, detail: str | None = None, **extra: object) -> Response:
+def problem_response(
+    status: int, title: str, detail: str | None = None, headers: dict[str, str] | None = None, **extra: object
+) -> Response:
     body = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body.update(extra)
-    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON, headers=headers)
 
 
 def _detail(error: Exception) -> str:
@@ -65,7 +69,7 @@ def _flatten(messages, prefix: str = "") -> list[str]:
 def init_app(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
-        return problem_response(error.status, error.title, error.detail, **error.extra)
+        return problem_response(error.status, error.title, error.detail, error.headers, **error.extra)
 
     for exception, status, title in ERROR_TABLE:
         app.register_error_handler(
@@ -74,7 +78,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
-        return problem_response(error.code or 500, error.name, error.description)
+        # Keep what the exception says in headers (Allow on a 405, for one).
+        headers = {key: value for key, value in error.get_response().headers.items() if key.lower() not in ("content-type", "content-length")}
+        return problem_response(error.code or 500, error.name, error.description, headers)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

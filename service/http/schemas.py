@@ -10,6 +10,8 @@ MIGRATION_NAME = validate.Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$", error="a migration folder name: letters, digits, '_', '-', '.', spaces"
 )
 TARGET_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", error="a target name")
+# PostgreSQL text cannot hold NUL; a body carrying one is refused rather than failing in the store.
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
 
 
 class MigrationSchema(Schema):
@@ -17,7 +19,7 @@ class MigrationSchema(Schema):
         unknown = RAISE
 
     name = fields.String(required=True, validate=MIGRATION_NAME)
-    sql = fields.String(required=True)
+    sql = fields.String(required=True, validate=NO_NUL)
 
 
 class DeployRequestSchema(Schema):
@@ -27,8 +29,8 @@ class DeployRequestSchema(Schema):
     target = fields.String(required=True, validate=TARGET_NAME)
     phase = fields.String(load_default="pre", validate=validate.OneOf(["pre", "post", "failed"]))
     apply = fields.Boolean(load_default=False)
-    commit = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
-    deployment_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    commit = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=64), NO_NUL])
+    deployment_id = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=200), NO_NUL])
     migrations = fields.List(fields.Nested(MigrationSchema), load_default=None, allow_none=True)
     lock_provider = fields.String(load_default="postgresql", validate=validate.Length(max=40))
 

@@ -22,6 +22,13 @@ class UnknownTarget(LookupError):
         self.target = target
 
 
+class IdempotencyKeyReused(ValueError):
+    """The key came back with a different request: answering with the first job would mislead."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the Idempotency-Key {key!r} was used before for a different request")
+
+
 class NoBundle(LookupError):
     """No migrations came with the request and none was stored for the target before."""
 
@@ -54,15 +61,19 @@ def submit_deploy(
     if request.phase == "failed":
         kind = JobKind.RECOVER
     params = {"phase": request.phase, "apply": request.apply, "commit": request.commit, "deployment_id": request.deployment_id, **request.extra}
-    return repository.create_job(
+    params = {key: value for key, value in params.items() if value is not None}
+    job, created = repository.create_job(
         store,
         kind=kind,
         target=request.target,
         requested_by=requested_by,
-        params={key: value for key, value in params.items() if value is not None},
+        params=params,
         bundle_digest=digest,
         idempotency_key=idempotency_key,
     )
+    if not created and (job.kind, job.target, job.bundle_digest, job.params) != (kind, request.target, digest, params):
+        raise IdempotencyKeyReused(idempotency_key)
+    return job, created
 
 
 def submit_check(store: psycopg.Connection, config: Config, target: str, requested_by: str, phase: str = "post") -> Job:

@@ -185,11 +185,16 @@ def _fetch_job(cursor: psycopg.Cursor) -> Job | None:
     return Job.from_row(dict(zip(names, row)))
 
 
-def get_job(conn: psycopg.Connection, job_id: str) -> Job:
+def _require_uuid(job_id: str) -> None:
+    """Job ids are UUIDs; anything else names no job (and must not reach SQL as one)."""
     try:
         uuid.UUID(str(job_id))
     except ValueError:
         raise JobNotFound(job_id) from None
+
+
+def get_job(conn: psycopg.Connection, job_id: str) -> Job:
+    _require_uuid(job_id)
     job = _fetch_job(conn.execute(f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "id" = %s', (job_id,)))
     if job is None:
         raise JobNotFound(job_id)
@@ -238,6 +243,7 @@ def transition(
     The row is locked first, so two workers cannot both move the same job; a transition the
     state table does not allow raises IllegalTransition and changes nothing.
     """
+    _require_uuid(job_id)
     with conn.transaction():
         current = _fetch_job(conn.execute(f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "id" = %s FOR UPDATE', (job_id,)))
         if current is None:

@@ -6,7 +6,7 @@ import pytest
 
 from service.config import Settings, hash_token
 from service.http import create_app
-from tests.conftest import create_scratch_database, drop_scratch_database
+from tests.contract import ContractClient
 from workers import state
 
 REDIS_DB = 14
@@ -35,13 +35,6 @@ def celery_worker_pool():
 
 
 @pytest.fixture
-def target_db():
-    database = create_scratch_database()
-    yield database
-    drop_scratch_database(database)
-
-
-@pytest.fixture
 def service_env(scratch_db, target_db, tmp_path, monkeypatch):
     """The environment a worker and the API read: store, broker, targets file, target URL."""
     variable = f"TARGET_URL_{uuid.uuid4().hex[:8].upper()}"
@@ -63,6 +56,8 @@ def service_env(scratch_db, target_db, tmp_path, monkeypatch):
 def api(service_env, celery_session_app):
     enqueue = lambda job_id: celery_session_app.send_task("deploy_gate.run_job", args=[job_id])  # noqa: E731
     app = create_app(Settings.from_env(), enqueue=enqueue)
+    # Every response the end-to-end tests receive is checked against openapi.yaml.
+    app.test_client_class = ContractClient
     yield app.test_client()
     app.extensions["deploy_gate"].pool.close()
 

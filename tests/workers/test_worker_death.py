@@ -13,6 +13,7 @@ import redis
 from service.config import Settings
 from service.http import create_app
 from service.store import repository
+from tests.contract import ContractClient
 from tests.service.prisma.history_helpers import history_rows
 from workers.celery_app import make_celery
 
@@ -64,6 +65,7 @@ def real_worker_env(service_env, monkeypatch):
 def test_killed_worker_job_finishes_once(real_worker_env, scratch_db, target_db):
     producer = make_celery(Settings.from_env())
     app = create_app(Settings.from_env(), enqueue=lambda job_id: producer.send_task("deploy_gate.run_job", args=[job_id]))
+    app.test_client_class = ContractClient
     client = app.test_client()
     first = start_worker()
     try:

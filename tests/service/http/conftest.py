@@ -3,16 +3,9 @@ import pytest
 from service.config import Config, Policy, Settings, Target, Token, hash_token
 from service.http import create_app
 from service.prisma.database import parse_database_url
-from tests.conftest import create_scratch_database, drop_scratch_database
+from tests.contract import ContractClient
 
 TOKENS = {"ci-token": {"deploy", "read"}, "reader-token": {"read"}, "oncall-token": {"read", "approve"}}
-
-
-@pytest.fixture
-def target_db():
-    database = create_scratch_database()
-    yield database
-    drop_scratch_database(database)
 
 
 @pytest.fixture
@@ -31,6 +24,8 @@ def enqueued():
 def app(scratch_db, config, enqueued):
     settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None, max_bundle_bytes=64 * 1024)
     app = create_app(settings, config, enqueue=enqueued.append)
+    # Every response a test receives from this app is checked against openapi.yaml.
+    app.test_client_class = ContractClient
     yield app
     app.extensions["deploy_gate"].pool.close()
 

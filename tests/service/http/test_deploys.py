@@ -1,4 +1,5 @@
 import pytest
+from flask.testing import FlaskClient
 
 from tests.service.http.conftest import auth
 
@@ -83,3 +84,31 @@ def test_tokens_and_scopes(client, enqueued, headers, status):
     response = client.post("/v1/deploys", json={"target": "staging", "migrations": MIGRATIONS}, headers=headers)
     assert response.status_code == status and response.mimetype == "application/problem+json"
     assert enqueued == []
+
+
+@pytest.mark.parametrize("field", ["commit", "deployment_id"])
+def test_nul_characters_are_refused_not_stored(client, enqueued, scratch_db, field):
+    response = post(client, {"target": "staging", field: "a\x00b", "migrations": MIGRATIONS})
+    assert response.status_code == 422 and field in response.get_json()["detail"]
+    nul_sql = post(client, {"target": "staging", "migrations": [{"name": "1_a", "sql": "SELECT 1;\x00"}]})
+    assert nul_sql.status_code == 422
+    assert enqueued == [] and scratch_db.query("SELECT count(*) FROM job") == [(0,)]
+
+
+def test_an_idempotency_key_reused_for_another_request_is_422(client, enqueued):
+    first = post(client, {"target": "staging", "migrations": MIGRATIONS}, **{"Idempotency-Key": "build-7"})
+    other = post(client, {"target": "staging", "phase": "failed", "migrations": MIGRATIONS}, **{"Idempotency-Key": "build-7"})
+    assert first.status_code == 202 and other.status_code == 422
+    assert "build-7" in other.get_json()["detail"]
+    assert post(client, {"target": "staging"}, **{"Idempotency-Key": "bad\x01key"}).status_code == 400
+
+
+def test_401_says_how_to_authenticate_and_405_what_is_allowed(client, app):
+    missing = client.post("/v1/deploys", json={})
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == "Bearer"
+    wrong = client.get("/v1/jobs", headers={"Authorization": "Bearer nope"})
+    assert wrong.headers["WWW-Authenticate"].startswith("Bearer error=")
+    # An undocumented method is outside the contract by definition: ask without the contract check.
+    not_allowed = FlaskClient(app, app.response_class).delete("/v1/deploys", headers=auth())
+    assert not_allowed.status_code == 405 and "POST" in not_allowed.headers["Allow"]
+    assert not_allowed.mimetype == "application/problem+json"

@@ -1,3 +1,5 @@
+import base64
+import json
 import threading
 import time
 
@@ -111,3 +113,9 @@ def test_health_endpoints(client):
     metrics = client.get("/metrics", headers=auth()).get_data(as_text=True)
     assert 'deploy_gate_jobs{kind="check",state="queued",verdict="none"} 1.0' in metrics
     assert "deploy_gate_http_request_seconds_bucket" in metrics
+
+
+def test_malformed_ids_and_forged_cursors_are_client_errors(client):
+    assert client.post("/v1/jobs/nope/cancel", headers=auth()).status_code == 404
+    forged = base64.urlsafe_b64encode(json.dumps(["2024-01-01T00:00:00+00:00", "not-a-uuid"]).encode()).decode()
+    assert client.get(f"/v1/jobs?cursor={forged}", headers=auth()).status_code == 400

@@ -9,7 +9,6 @@ from service.prisma.database import parse_database_url
 from service.prisma.deploy import deploy
 from service.prisma.migrations import migrations_from_bundle
 from service.store import repository
-from tests.conftest import create_scratch_database, drop_scratch_database
 from tests.service.prisma.history_helpers import history_rows
 
 BUNDLE = {
@@ -23,13 +22,6 @@ def store(scratch_db):
     with scratch_db.connect() as conn:
         repository.migrate_store(conn)
         yield conn
-
-
-@pytest.fixture
-def target_db():
-    database = create_scratch_database()
-    yield database
-    drop_scratch_database(database)
 
 
 @pytest.fixture
