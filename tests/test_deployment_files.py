@@ -15,7 +15,7 @@ def test_compose_file_runs_web_worker_and_beat_on_postgres_and_redis():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
     assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
-    assert "service.http:create_app()" in services["web"]["command"]
+    assert "service.http.wsgi:application()" in services["web"]["command"]
     assert services["worker"]["command"].startswith("celery -A workers.celery_app worker")
     for name in ("web", "worker", "beat"):
         environment = services[name]["environment"]
@@ -36,5 +36,5 @@ def test_compose_config_accepts_the_file():
 def test_procfile_names_the_same_entry_points():
     processes = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
     assert set(processes) == {"web", "worker", "beat"}
-    assert shlex.split(processes["web"])[1] == "service.http:create_app()"
+    assert shlex.split(processes["web"])[1] == "service.http.wsgi:application()"
     assert "workers.celery_app" in processes["worker"] and "workers.celery_app" in processes["beat"]
