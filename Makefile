@@ -40,5 +40,10 @@ bench-status: install services prisma-cli
 bench-lint: install
 	$(BIN)/python bench/lint.py
 
+.PHONY: bench-api
+bench-api: install services
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/api.py
+
 clean:
 	rm -rf $(VENV) $(PRISMA_CLI)/node_modules

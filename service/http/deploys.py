@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, g, request
 
 from service.http.auth import require_scope
 from service.http.problems import Problem
-from service.http.schemas import DeployRequestSchema, JobSchema
+from service.http.schemas import DEPLOY_REQUEST, JOB
 from service.http.store import store
 from service.jobs.submit import DeployRequest, submit_deploy
 from service.prisma.migrations import migrations_from_bundle
@@ -20,7 +20,7 @@ def create_deploy():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Problem(400, "Bad Request", "The body must be a JSON object.")
-    data = DeployRequestSchema().load(body)
+    data = DEPLOY_REQUEST.load(body)
     migrations = None
     if data["migrations"] is not None:
         lock = f'provider = "{data["lock_provider"]}"'
@@ -40,4 +40,4 @@ def create_deploy():
     job, created = submit_deploy(store(), extension.config, deploy_request, g.principal, key)
     if created:
         extension.enqueue(job.id)
-    return JobSchema().dump(job), 202 if created else 200, {"Location": f"/v1/jobs/{job.id}"}
+    return JOB.dump(job), 202 if created else 200, {"Location": f"/v1/jobs/{job.id}"}

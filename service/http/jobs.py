@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, request
 
 from service.http.auth import require_scope
 from service.http.problems import Problem
-from service.http.schemas import JobEventSchema, JobListQuerySchema, JobSchema, WaitQuerySchema
+from service.http.schemas import JOB, JOB_EVENTS, JOB_LIST_QUERY, JOBS, WAIT_QUERY
 from service.http.store import store
 from service.jobs.states import JobKind, JobState
 from service.jobs.watch import wait_for_change
@@ -21,15 +21,15 @@ bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
 
 def _with_events(job) -> dict:
-    document = JobSchema().dump(job)
-    document["events"] = JobEventSchema(many=True).dump(repository.job_events(store(), job.id))
+    document = JOB.dump(job)
+    document["events"] = JOB_EVENTS.dump(repository.job_events(store(), job.id))
     return document
 
 
 @bp.get("/<job_id>")
 @require_scope("read")
 def get_job(job_id: str):
-    wait = WaitQuerySchema().load(request.args)
+    wait = WAIT_QUERY.load(request.args)
     job = repository.get_job(store(), job_id)
     if wait > 0 and job.state.value not in ("succeeded", "failed", "canceled"):
         job = wait_for_change(store(), job, min(wait, current_app.extensions["deploy_gate"].settings.long_poll_max_seconds))
@@ -39,7 +39,7 @@ def get_job(job_id: str):
 @bp.get("")
 @require_scope("read")
 def list_jobs():
-    query = JobListQuerySchema().load(request.args)
+    query = JOB_LIST_QUERY.load(request.args)
     before = _decode_cursor(query["cursor"]) if "cursor" in query else None
     jobs = repository.list_jobs(
         store(),
@@ -51,14 +51,14 @@ def list_jobs():
     )
     page, more = jobs[: query["limit"]], len(jobs) > query["limit"]
     next_cursor = _encode_cursor(page[-1]) if more and page else None
-    return {"jobs": JobSchema(many=True).dump(page), "next_cursor": next_cursor}
+    return {"jobs": JOBS.dump(page), "next_cursor": next_cursor}
 
 
 @bp.post("/<job_id>/cancel")
 @require_scope("deploy")
 def cancel_job(job_id: str):
     job = repository.transition(store(), job_id, JobState.CANCELED, data={"by": "api"})
-    return JobSchema().dump(job)
+    return JOB.dump(job)
 
 
 def _encode_cursor(job) -> str:

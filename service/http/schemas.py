@@ -96,3 +96,14 @@ class JobSchema(Schema):
 
 
 VERDICTS = [v.value for v in Verdict]
+
+
+# Built once: a marshmallow schema deep-copies its fields when constructed, which costs more per
+# request than the loading or dumping itself. Loading and dumping do not change the instances.
+DEPLOY_REQUEST = DeployRequestSchema()
+CHECK_REQUEST = CheckRequestSchema()
+JOB_LIST_QUERY = JobListQuerySchema()
+WAIT_QUERY = WaitQuerySchema()
+JOB = JobSchema()
+JOBS = JobSchema(many=True)
+JOB_EVENTS = JobEventSchema(many=True)

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, g, request
 
 from service.http.auth import require_scope
 from service.http.problems import Problem
-from service.http.schemas import CheckRequestSchema, JobSchema
+from service.http.schemas import CHECK_REQUEST, JOB
 from service.http.store import store
 from service.jobs.states import JobKind, JobState
 from service.jobs.submit import UnknownTarget, submit_check
@@ -48,7 +48,7 @@ def target_status(name: str):
     latest = next((job for job in jobs if job.kind in (JobKind.CHECK, JobKind.DEPLOY) and "status" in job.facts), None)
     if latest is None:
         raise Problem(404, "No check yet", f"Target {name} has not been checked; POST /v1/targets/{name}/checks.")
-    return {"target": name, "job": JobSchema().dump(latest), "status": latest.facts["status"]}
+    return {"target": name, "job": JOB.dump(latest), "status": latest.facts["status"]}
 
 
 @bp.post("/<name>/checks")
@@ -58,8 +58,8 @@ def create_check(name: str):
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
         raise Problem(400, "Bad Request", "The body must be a JSON object.")
-    data = CheckRequestSchema().load(body)
+    data = CHECK_REQUEST.load(body)
     extension = current_app.extensions["deploy_gate"]
     job = submit_check(store(), extension.config, name, g.principal, data["phase"])
     extension.enqueue(job.id)
-    return JobSchema().dump(job), 202, {"Location": f"/v1/jobs/{job.id}"}
+    return JOB.dump(job), 202, {"Location": f"/v1/jobs/{job.id}"}

@@ -172,8 +172,9 @@ def create_job(
                 (requested_by, idempotency_key),
             )
             return _fetch_job(existing), False
+        # No NOTIFY: nobody can be waiting on a job that did not exist, and it would wake every
+        # parked long-poll for nothing.
         _insert_event(conn, job_id, "transition", to_state=JobState.QUEUED.value, data={"kind": kind.value, "target": target})
-        _notify(conn, job_id)
     return created, True
 
 

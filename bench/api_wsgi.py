@@ -1,0 +1,26 @@
+"""The WSGI entry bench/api.py runs under gunicorn: the service's own app plus one bare route.
+
+`GET /bench/bare` answers `{"ok": true}` with no auth, store or Redis, so it measures what
+gunicorn, Flask and the app's own request hooks (the latency histogram) cost by themselves,
+served by the same processes, on the same port, with the same flags as the real endpoints.
+
+    gunicorn "bench.api_wsgi:create_bench_app()" --worker-class gthread --workers 2 --threads 8
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from service.http import create_app
+
+BARE_PATH = "/bench/bare"
+
+
+def create_bench_app() -> Flask:
+    app = create_app()
+
+    def bare():
+        return {"ok": True}
+
+    app.add_url_rule(BARE_PATH, "bench_bare", bare, methods=["GET"])
+    return app
