@@ -8,7 +8,6 @@ from service.http.auth import require_scope
 from service.http.problems import Problem
 from service.http.schemas import CHECK_REQUEST, JOB
 from service.http.store import store
-from service.jobs.states import JobKind, JobState
 from service.jobs.submit import UnknownTarget, submit_check
 from service.store import repository
 
@@ -44,8 +43,7 @@ def list_targets():
 @require_scope("read")
 def target_status(name: str):
     _target(name)
-    jobs = repository.list_jobs(store(), target=name, state=JobState.SUCCEEDED, limit=20)
-    latest = next((job for job in jobs if job.kind in (JobKind.CHECK, JobKind.DEPLOY) and "status" in job.facts), None)
+    latest = repository.latest_check(store(), name)
     if latest is None:
         raise Problem(404, "No check yet", f"Target {name} has not been checked; POST /v1/targets/{name}/checks.")
     return {"target": name, "job": JOB.dump(latest), "status": latest.facts["status"]}

@@ -229,6 +229,16 @@ def list_jobs(
     return [Job.from_row(dict(zip(names, row))) for row in cursor.fetchall()]
 
 
+def latest_check(conn: psycopg.Connection, target: str) -> Job | None:
+    """The newest finished check or deploy job of a target that recorded the history's status."""
+    cursor = conn.execute(
+        f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "target" = %s AND "state" = \'succeeded\''
+        f' AND "kind" IN (\'check\', \'deploy\') AND "facts" ? \'status\' ORDER BY "created_at" DESC LIMIT 1',
+        (target,),
+    )
+    return _fetch_job(cursor)
+
+
 def transition(
     conn: psycopg.Connection,
     job_id: str,
