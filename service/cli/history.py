@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, common_options, main, target_session
+from service.cli import (
+    EXIT_CANNOT_RUN,
+    EXIT_UNHEALTHY,
+    Output,
+    common_options,
+    main,
+    target_session,
+)
+from service.prisma import DEFAULT_LOCK_WAIT_SECONDS
 
 if TYPE_CHECKING:
     from service.prisma.database import DatabaseTarget
@@ -17,7 +25,6 @@ if TYPE_CHECKING:
 
 # The history modules need psycopg; they are imported in the commands, so that `lint` and
 # `analyze`, which never connect, do not pay for it at start-up.
-DEFAULT_LOCK_WAIT_SECONDS = 10.0
 
 _STATE_LABELS = {
     "applied": "applied",

@@ -15,10 +15,10 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
+from service.prisma import DEFAULT_LOCK_WAIT_SECONDS
 from service.prisma.errors import AdvisoryLockTimeout
 
 PRISMA_ADVISORY_LOCK_ID = 72707369
-DEFAULT_LOCK_WAIT_SECONDS = 10.0
 _QUERY_PREVIEW_CHARS = 300
 # A statement that sets a password must not reach a report through the holder's query text.
 _PASSWORD_LITERAL = re.compile(r"(PASSWORD\s+)('(?:[^']|'')*'|\S+)", re.IGNORECASE)
