@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from service.jobs.runner import RetryableError, run_job
+from service.jobs.runner import Deferred, RetryableError, run_job
 from service.jobs.states import JobState
 from service.store import repository
 from workers import state
@@ -36,10 +36,15 @@ def _linter():
 def run_job_task(self, job_id: str) -> str:
     with state.store() as store:
         try:
-            job = run_job(store, state.config(), job_id, linter=_linter())
+            job = run_job(store, state.config(), job_id, linter=_linter(), enqueue=enqueue_job)
         except RetryableError as error:
             log.warning("job %s will retry: %s", job_id, error)
             raise self.retry(countdown=min(300, 5 * 2**self.request.retries)) from None
+        except Deferred as waiting:
+            # A wait is not a failure: a fresh message, so it never uses up the retries.
+            log.info("job %s waits %.0f s: %s", job_id, waiting.seconds, waiting.reason)
+            run_job_task.apply_async(args=[job_id], countdown=waiting.seconds)
+            return "deferred"
     return job.state.value
 
 

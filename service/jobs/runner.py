@@ -1,66 +1,49 @@
-"""Run `check` and `deploy` jobs: each step journaled before and after it runs, resumable.
+"""Run jobs: each step journaled before and after it runs, resumable.
 
 A worker that dies mid-job leaves the job `running` with its journal; running it again skips the
 steps already finished. For a migration interrupted by the worker's death (its history row
-unfinished, no logs, and its step journaled as started but never finished) the live catalog decides: all of its effects present means it committed and its row is finished, none
-means it was aborted and it is applied again, so every migration ends up applied exactly once.
+unfinished, no logs, and its step journaled as started but never finished) the live catalog
+decides: all of its effects present means it committed and its row is finished, none means it was
+aborted and it is applied again, so every migration ends up applied exactly once.
+
+A deploy whose apply fails starts a `recover` job (service.jobs.recover) and stays `running`; the
+recover job hands its verdict back when it ends, so a build polling the deploy sees the outcome.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
 from service.analysis.facts import analyze_migration
 from service.analysis.probe import probe_effects
+from service.analysis.verify import verify_rollback
 from service.config import Config, Target
-from service.jobs.states import TERMINAL, JobKind, JobState, Verdict
+from service.jobs.recover import run_recover
+from service.jobs.states import TERMINAL, IllegalTransition, JobKind, JobState, Verdict
+from service.jobs.steps import AwaitingApproval, Deferred, JobCanceled, JobRun, RetryableError
 from service.prisma import history
 from service.prisma.database import DatabaseTarget, connect
 from service.prisma.deploy import SessionTimeouts, deploy
-from service.prisma.errors import DatabaseUnavailable, MigrateError
+from service.prisma.errors import DatabaseUnavailable, FoundFailedMigrations, MigrateError
 from service.prisma.lock import advisory_lock
 from service.prisma.migrations import LocalMigrations
 from service.prisma.status import MigrationState, read_status
+from service.recovery.failure import RollbackVerifier
 from service.store import repository
 from service.store.repository import Job
+
+__all__ = ["AwaitingApproval", "Deferred", "RetryableError", "run_job"]
 
 # Advisory locks in the store: (namespace, hashed target name) serialises jobs writing to one target.
 TARGET_LOCK_NAMESPACE = 0x4447  # "DG"
 
 Linter = Callable[[LocalMigrations, dict[str, str]], list[dict[str, Any]]]
-
-
-class RetryableError(Exception):
-    """Infrastructure trouble (a target or the store unreachable): the task should retry later."""
-
-
-@dataclass
-class JobRun:
-    store: psycopg.Connection
-    job: Job
-    target: Target
-    local: LocalMigrations | None
-    finished: dict[str, dict[str, Any]]
-
-    def step(self, name: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Run a step once: journal it, or return what it recorded if it already finished."""
-        if name in self.finished:
-            return self.finished[name]
-        repository.record_step(self.store, self.job.id, name, "started")
-        try:
-            result = action()
-        except MigrateError as error:
-            repository.record_step(self.store, self.job.id, name, "failed", {"code": error.code, "error": error.headline})
-            raise
-        repository.record_step(self.store, self.job.id, name, "finished", result)
-        self.finished[name] = result
-        return result
 
 
 def run_job(
@@ -70,8 +53,13 @@ def run_job(
     *,
     linter: Linter | None = None,
     connect_target: Callable[[DatabaseTarget], psycopg.Connection] = connect,
+    enqueue: Callable[[str], None] = lambda job_id: None,
 ) -> Job:
-    """Take a queued (or interrupted) job to a verdict. Terminal jobs are returned untouched."""
+    """Take a queued (or interrupted) job to a verdict. Terminal jobs are returned untouched.
+
+    Raises Deferred when the job waits on something outside it (the task runs it again later)
+    and RetryableError on infrastructure trouble. A job needing approval is left waiting.
+    """
     job = repository.get_job(store, job_id)
     if job.state in TERMINAL or job.state is JobState.WAITING_APPROVAL:
         return job
@@ -81,11 +69,16 @@ def run_job(
     if job.state is JobState.QUEUED:
         job = repository.transition(store, job.id, JobState.RUNNING)
     local = repository.load_bundle(store, job.bundle_digest) if job.bundle_digest else None
-    run = JobRun(store, job, target, local, repository.finished_steps(store, job.id))
+    run = JobRun(store, job, target, local, repository.finished_steps(store, job.id), enqueue)
     try:
-        if job.kind in (JobKind.CHECK, JobKind.DEPLOY):
+        if job.kind in (JobKind.CHECK, JobKind.DEPLOY, JobKind.RECOVER):
             with connect_target(target.database) as conn:
-                if job.kind is JobKind.DEPLOY and job.params.get("apply", True):
+                if job.kind is JobKind.RECOVER:
+                    if local is None:
+                        raise MigrateError("the job has no migrations bundle")
+                    with _target_lock(store, target.name):
+                        verdict, reasons = run_recover(run, conn, _shadow_verifier(target))
+                elif job.kind is JobKind.DEPLOY and job.params.get("apply", True):
                     with _target_lock(store, target.name):
                         verdict, reasons = _deploy(run, conn, linter)
                 else:
@@ -96,11 +89,47 @@ def run_job(
         raise RetryableError(error.headline) from None
     except psycopg.OperationalError as error:
         raise RetryableError(f"lost the connection: {str(error).strip().splitlines()[0] if str(error).strip() else error}") from None
+    except JobCanceled:
+        return repository.get_job(store, job.id)
+    except AwaitingApproval as waiting:
+        approval = {"step": waiting.step, "plan": waiting.plan, **waiting.details}
+        return repository.transition(store, job.id, JobState.WAITING_APPROVAL, reasons=waiting.reasons, facts={**_facts(run), "approval": approval})
     except MigrateError as error:
-        return repository.transition(
-            store, job.id, JobState.SUCCEEDED, verdict=Verdict.BLOCKED, reasons=[f"{error.code + ': ' if error.code else ''}{error.headline}"]
-        )
-    return repository.transition(store, job.id, JobState.SUCCEEDED, verdict=verdict, reasons=reasons, facts=_facts(run))
+        verdict, reasons = Verdict.BLOCKED, [f"{error.code + ': ' if error.code else ''}{error.headline}"]
+    if verdict is None:
+        return repository.get_job(store, job.id)  # a follow-up job decides (see _deploy)
+    return _finish(run, verdict, reasons)
+
+
+def _finish(run: JobRun, verdict: Verdict, reasons: list[str]) -> Job:
+    """Record the verdict, and hand it to the deploy job that started this one, if any."""
+    try:
+        job = repository.transition(run.store, run.job.id, JobState.SUCCEEDED, verdict=verdict, reasons=reasons, facts=_facts(run))
+    except IllegalTransition:
+        return repository.get_job(run.store, run.job.id)  # canceled meanwhile
+    if job.parent_id:
+        parent = repository.get_job(run.store, job.parent_id)
+        if parent.state is JobState.RUNNING:
+            try:
+                repository.transition(
+                    run.store, parent.id, JobState.SUCCEEDED, verdict=verdict,
+                    reasons=[f"recover job {job.id}: {reason}" for reason in reasons], data={"decided_by": job.id},
+                )
+            except IllegalTransition:
+                pass
+    return job
+
+
+def _shadow_verifier(target: Target) -> RollbackVerifier | None:
+    """Verify rollback SQL on the target's shadow server, if it has one."""
+    if target.shadow is None:
+        return None
+
+    def verify(local, name, rollback_sql):
+        result = verify_rollback(target.shadow, local, name, rollback_sql, target=target.database)
+        return result.verified, result.to_dict()
+
+    return verify
 
 
 def _fail(store: psycopg.Connection, job: Job, reason: str) -> Job:
@@ -162,12 +191,39 @@ def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None) -> tup
         phase = {"applying": "started", "applied": "finished", "failed": "failed"}[event]
         repository.record_step(run.store, run.job.id, f"apply:{name}", phase)
 
-    outcome = deploy(conn, schema, run.local, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=on_progress)
-    run.finished["apply"] = outcome.to_dict()
-    if outcome.failure:
-        failure = outcome.failure
-        return Verdict.BLOCKED, [f"migration {failure.migration_name} failed ({failure.sqlstate or 'no SQLSTATE'}: {failure.message})"]
-    return Verdict.PROCEED, []
+    if "recover" not in run.finished:
+        try:
+            outcome = deploy(conn, schema, run.local, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=on_progress)
+        except FoundFailedMigrations as error:
+            failed = error.headline
+        else:
+            run.finished["apply"] = outcome.to_dict()
+            if not outcome.failure:
+                return Verdict.PROCEED, []
+            failure = outcome.failure
+            failed = f"migration {failure.migration_name} failed ({failure.sqlstate or 'no SQLSTATE'}: {failure.message})"
+        run.step("recover", lambda: {"job": _start_recovery(run).id, "because": failed})
+    child = repository.get_job(run.store, run.finished["recover"]["job"])
+    if child.state in TERMINAL and child.verdict is not None:
+        return child.verdict, [f"recover job {child.id}: {reason}" for reason in child.reasons]
+    # Still recovering: the recover job hands its verdict to this job when it ends (see _finish).
+    return None, []
+
+
+def _start_recovery(run: JobRun) -> Job:
+    """A recover job for this deploy's failure, started once however often this step re-runs."""
+    child, _ = repository.create_job(
+        run.store,
+        kind=JobKind.RECOVER,
+        target=run.job.target,
+        requested_by=run.job.requested_by,
+        params={**run.job.params, "phase": "failed", "apply": True, "after": run.job.id},
+        bundle_digest=run.job.bundle_digest,
+        idempotency_key=f"recover-after:{run.job.id}",
+        parent_id=run.job.id,
+    )
+    run.enqueue(child.id)
+    return child
 
 
 def _resume_interrupted_migration(run: JobRun, conn: psycopg.Connection) -> None:
@@ -181,9 +237,10 @@ def _resume_interrupted_migration(run: JobRun, conn: psycopg.Connection) -> None
     else is left failed for a recover job to decide.
     """
     events = repository.job_events(run.store, run.job.id)
-    started = {e.step for e in events if e.kind == "step_started" and e.step and e.step.startswith("apply:")}
-    ended = {e.step for e in events if e.kind in ("step_finished", "step_failed") and e.step}
-    interrupted = {step.removeprefix("apply:") for step in started - ended}
+    # Counted, not compared as sets: a recover job applies one migration more than once.
+    opened = Counter(e.step for e in events if e.kind == "step_started" and e.step and e.step.startswith("apply:"))
+    opened.subtract(e.step for e in events if e.kind in ("step_finished", "step_failed") and e.step in opened)
+    interrupted = {step.removeprefix("apply:") for step, count in opened.items() if count > 0}
     if not interrupted or run.local is None:
         return
     schema = run.target.database.schema

@@ -33,7 +33,8 @@ ACTIVE = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.WAITING_APPROVAL
 ALLOWED_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELED}),
     JobState.RUNNING: frozenset({JobState.WAITING_APPROVAL, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED}),
-    JobState.WAITING_APPROVAL: frozenset({JobState.RUNNING, JobState.FAILED, JobState.CANCELED}),
+    # Rejected, a job ends with a blocked verdict.
+    JobState.WAITING_APPROVAL: frozenset({JobState.RUNNING, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED}),
     JobState.SUCCEEDED: frozenset(),
     JobState.FAILED: frozenset(),
     JobState.CANCELED: frozenset(),

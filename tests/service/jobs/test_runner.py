@@ -58,10 +58,23 @@ def test_deploy_applies_and_proceeds(store, config, target_db):
     assert ("step_finished", "apply:20240102_visits") in steps
 
 
-def test_failing_migration_blocks_with_its_sqlstate(store, config):
-    job = run_job(store, config, queue(store, scripts={**BUNDLE, "20240103_dup": 'CREATE TABLE "Visit" (id int);'}).id)
-    assert job.state is JobState.SUCCEEDED and job.verdict is Verdict.BLOCKED
-    assert job.reasons == ['migration 20240103_dup failed (42P07: relation "Visit" already exists)']
+def test_a_failed_apply_starts_a_recover_job_whose_verdict_the_deploy_takes(store, config):
+    started = []
+    deploy_job = run_job(store, config, queue(store, scripts={**BUNDLE, "20240103_dup": 'CREATE TABLE "Visit" (id int, "note" text);'}).id, enqueue=started.append)
+    assert deploy_job.state is JobState.RUNNING and deploy_job.verdict is None
+    child_id = repository.finished_steps(store, deploy_job.id)["recover"]["job"]
+    assert started == [child_id]
+    child = repository.get_job(store, child_id)
+    assert (child.kind, child.parent_id, child.bundle_digest) == (JobKind.RECOVER, deploy_job.id, deploy_job.bundle_digest)
+
+    recovered = run_job(store, config, child_id)
+    assert recovered.state is JobState.SUCCEEDED and recovered.verdict is Verdict.BLOCKED
+    assert recovered.reasons[0] == '20240103_dup failed with 42P07 (already-exists): relation "Visit" already exists'
+    deploy_job = repository.get_job(store, deploy_job.id)
+    assert deploy_job.state is JobState.SUCCEEDED and deploy_job.verdict is Verdict.BLOCKED
+    assert deploy_job.reasons == [f"recover job {child_id}: {reason}" for reason in recovered.reasons]
+    # Running the deploy job again (a redelivered message) starts no second recovery.
+    assert run_job(store, config, deploy_job.id, enqueue=started.append) == deploy_job and started == [child_id]
 
 
 def test_a_finished_job_is_not_run_again(store, config, target_db):

@@ -18,6 +18,7 @@ def test_every_state_has_a_row_and_terminal_states_go_nowhere():
         (JobState.WAITING_APPROVAL, JobState.RUNNING),
         (JobState.RUNNING, JobState.SUCCEEDED),
         (JobState.QUEUED, JobState.CANCELED),
+        (JobState.WAITING_APPROVAL, JobState.SUCCEEDED),  # rejected: a blocked verdict
     ],
 )
 def test_allowed(current, requested):
@@ -30,7 +31,7 @@ def test_allowed(current, requested):
         (JobState.QUEUED, JobState.SUCCEEDED),
         (JobState.SUCCEEDED, JobState.RUNNING),
         (JobState.CANCELED, JobState.QUEUED),
-        (JobState.WAITING_APPROVAL, JobState.SUCCEEDED),
+        (JobState.QUEUED, JobState.WAITING_APPROVAL),
     ],
 )
 def test_refused(current, requested):

@@ -1,0 +1,154 @@
+"""`recover` jobs: gather the facts about a failed migration, decide, act, and check again.
+
+Rounds: each round journals its facts (`facts:N`) and its decision (`decide:N`), then acts in
+sub-steps (`act:N:<what>`), each safe to run again after a crash. A re-apply that fails again
+starts the next round with one attempt more, so the loop ends when retries run out. A decision
+that needs a person stops the job in `waiting_approval` with the plan; an approval resumes it at
+the same step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from service.jobs.steps import AwaitingApproval, Deferred, JobRun
+from service.jobs.states import Verdict
+from service.prisma import history
+from service.prisma.deploy import SessionTimeouts, deploy
+from service.prisma.errors import FoundFailedMigrations
+from service.prisma.status import read_status
+from service.recovery import actions
+from service.recovery.decide import Action, decide
+from service.recovery.failure import RollbackVerifier, first_failed, gather_failure_facts
+from service.store import repository
+
+# How long a job waits before it looks at a held lock again.
+LOCK_RECHECK_SECONDS = 3.0
+# A bound on rounds, beyond the retries the policy allows, against a loop nobody foresaw.
+MAX_ROUNDS = 20
+
+
+def run_recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | None) -> tuple[Verdict, list[str]]:
+    schema = run.target.database.schema
+    for round_number in range(1, MAX_ROUNDS + 1):
+        decided = run.finished.get(f"decide:{round_number}")
+        if decided is None:
+            rows = history.read_history(conn, schema) or []
+            row = first_failed(rows)
+            if row is None:
+                outcome = _nothing_failed(run, conn, round_number)
+                if outcome is not None:
+                    return outcome
+                continue
+            waits = repository.count_finished_steps(run.store, run.job.id, "wait_for_lock:")
+            evidence = gather_failure_facts(conn, schema, run.local, row, rows, run.target.policy, verify=verify, lock_waits=waits)
+            decision = decide(evidence.facts)
+            if decision.action is Action.WAIT_FOR_LOCK:
+                run.step(f"wait_for_lock:{waits + 1}", lambda: {"lock_holder": evidence.details["lock_holder"], "reasons": list(decision.reasons)})
+                raise Deferred(LOCK_RECHECK_SECONDS, decision.reasons[0])
+            run.step(f"facts:{round_number}", evidence.to_dict)
+            decided = run.step(f"decide:{round_number}", decision.to_dict)
+        outcome = _act(run, conn, round_number, decided)
+        if outcome is not None:
+            return outcome
+    return Verdict.BLOCKED, [f"gave up after {MAX_ROUNDS} rounds of recovery"]
+
+
+def _act(run: JobRun, conn: psycopg.Connection, round_number: int, decided: dict[str, Any]) -> tuple[Verdict, list[str]] | None:
+    """Carry out a decision; None when a re-apply failed again and another round must decide."""
+    facts = run.finished[f"facts:{round_number}"]
+    name = facts["facts"]["migration_name"]
+    schema = run.target.database.schema
+    policy = run.target.policy
+    lock_wait = policy.lock_wait_seconds
+    action = Action(decided["action"])
+    reasons = list(decided["reasons"])
+    prefix = f"act:{round_number}"
+    if decided["needs_approval"]:
+        approval = run.approval(prefix)
+        if approval is None:
+            raise AwaitingApproval(prefix, decided["plan"], reasons, {"action": decided["action"], "migration": name, "rollback": facts.get("rollback")})
+        reasons.append(f"approved by {approval['by']}" + (f": {approval['comment']}" if approval.get("comment") else ""))
+
+    if action is Action.NONE:
+        return Verdict.BLOCKED, reasons + [f"proposed: {step}" for step in decided["plan"]]
+    if action is Action.MARK_APPLIED:
+        run.step(f"{prefix}:mark_applied", lambda: actions.mark_applied(conn, schema, run.local, name, lock_wait))
+        return _continue_deploy(run, conn, prefix, reasons)
+    if action is Action.MARK_ROLLED_BACK:
+        run.step(f"{prefix}:mark_rolled_back", lambda: actions.mark_rolled_back(conn, schema, name, lock_wait))
+        return Verdict.BLOCKED, reasons + [f"next: {step}" for step in decided["plan"]]
+    if action is Action.RETRY:
+        if decided["drop_invalid_indexes"]:
+            run.step(f"{prefix}:drop_invalid_indexes", lambda: actions.drop_invalid_indexes(conn, decided["drop_invalid_indexes"], lock_wait))
+        run.step(f"{prefix}:mark_rolled_back", lambda: actions.mark_rolled_back(conn, schema, name, lock_wait))
+        return _reapply(run, conn, prefix, reasons)
+    if action is Action.RUN_ROLLBACK:
+        timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
+        sql = facts["rollback"]["sql"]
+        try:
+            run.step(f"{prefix}:rollback_sql", lambda: actions.run_rollback_sql(conn, schema, run.local, name, sql, timeouts=timeouts, lock_wait=lock_wait))
+        except actions.RollbackFailed as error:
+            return Verdict.BLOCKED, reasons + [error.headline, f"{name} stays failed; nothing was changed"]
+        if decided["then_retry"]:
+            return _reapply(run, conn, prefix, reasons + [f"{name} was rolled back by its rollback SQL"])
+        return Verdict.BLOCKED, reasons + [f"{name} was rolled back by its rollback SQL and recorded as rolled back; fix it forward"]
+    raise ValueError(f"no way to carry out {action}")
+
+
+def _reapply(run: JobRun, conn: psycopg.Connection, prefix: str, reasons: list[str]) -> tuple[Verdict, list[str]] | None:
+    outcome = _deploy_step(run, conn, f"{prefix}:deploy")
+    if not outcome["succeeded"]:
+        return None
+    return Verdict.PROCEED, reasons + _applied(outcome)
+
+
+def _continue_deploy(run: JobRun, conn: psycopg.Connection, prefix: str, reasons: list[str]) -> tuple[Verdict, list[str]] | None:
+    """After marking a migration applied, an apply job goes on with the migrations after it."""
+    if not run.job.params.get("apply", False):
+        return Verdict.PROCEED, reasons
+    return _reapply(run, conn, prefix, reasons)
+
+
+def _nothing_failed(run: JobRun, conn: psycopg.Connection, round_number: int) -> tuple[Verdict, list[str]] | None:
+    """No failed migration (any more): apply what is pending if the job applies, else report.
+
+    None when applying failed: the next round decides about that failure.
+    """
+    if run.job.params.get("apply", False):
+        outcome = _deploy_step(run, conn, f"act:{round_number}:deploy_pending")
+        if not outcome["succeeded"]:
+            return None
+        return Verdict.PROCEED, ["no failed migration"] + _applied(outcome)
+    status = run.step("recheck", lambda: read_status(conn, run.target.database.schema, run.local).to_dict())
+    pending = status["to_deploy"]
+    if round_number == 1:
+        return Verdict.PROCEED, ["no failed migration"] + ([f"pending: {', '.join(pending)}"] if pending else [])
+    return Verdict.PROCEED, [f"pending: {', '.join(pending)}"] if pending else []
+
+
+def _deploy_step(run: JobRun, conn: psycopg.Connection, step: str) -> dict[str, Any]:
+    policy = run.target.policy
+    timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
+
+    def on_progress(event: str, name: str) -> None:
+        phase = {"applying": "started", "applied": "finished", "failed": "failed"}[event]
+        repository.record_step(run.store, run.job.id, f"apply:{name}", phase)
+        if event == "applied":
+            run.stop_if_canceled()
+
+    def apply() -> dict[str, Any]:
+        try:
+            outcome = deploy(conn, run.target.database.schema, run.local, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=on_progress)
+        except FoundFailedMigrations as error:
+            # A run of this step that died mid-migration left a failed row: the next round settles it.
+            return {"succeeded": False, "applied": [], "error": error.headline}
+        return outcome.to_dict()
+
+    return run.step(step, apply)
+
+
+def _applied(outcome: dict[str, Any]) -> list[str]:
+    return [f"applied: {', '.join(outcome['applied'])}"] if outcome.get("applied") else []

@@ -1,0 +1,78 @@
+"""A job's run: steps journaled before and after they run, and the signals a step can give its task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from service.config import Target
+from service.jobs.states import JobState
+from service.prisma.errors import MigrateError
+from service.prisma.migrations import LocalMigrations
+from service.store import repository
+from service.store.repository import Job
+
+
+class RetryableError(Exception):
+    """Infrastructure trouble (a target or the store unreachable): the task should retry later."""
+
+
+class Deferred(Exception):
+    """The job waits for something outside it (a lock holder, AWS): run it again after `seconds`."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+        self.reason = reason
+
+
+class AwaitingApproval(Exception):
+    """The next step needs a person's approval: the job waits with the plan that will run."""
+
+    def __init__(self, step: str, plan: list[str], reasons: list[str], details: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{step} needs approval")
+        self.step = step
+        self.plan = plan
+        self.reasons = reasons
+        self.details = details or {}
+
+
+class JobCanceled(Exception):
+    """The job was canceled while it ran: stop before the next step."""
+
+
+@dataclass
+class JobRun:
+    store: psycopg.Connection
+    job: Job
+    target: Target
+    local: LocalMigrations | None
+    finished: dict[str, dict[str, Any]]
+    # Starts a follow-up job's task once its row has committed (a recover job after a failed apply).
+    enqueue: Callable[[str], None] = field(default=lambda job_id: None)
+
+    def step(self, name: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run a step once: journal it, or return what it recorded if it already finished."""
+        if name in self.finished:
+            return self.finished[name]
+        self.stop_if_canceled()
+        repository.record_step(self.store, self.job.id, name, "started")
+        try:
+            result = action()
+        except MigrateError as error:
+            repository.record_step(self.store, self.job.id, name, "failed", {"code": error.code, "error": error.headline})
+            raise
+        repository.record_step(self.store, self.job.id, name, "finished", result)
+        self.finished[name] = result
+        return result
+
+    def stop_if_canceled(self) -> None:
+        if repository.get_job(self.store, self.job.id).state is JobState.CANCELED:
+            raise JobCanceled(self.job.id)
+
+    def approval(self, step: str) -> dict[str, Any] | None:
+        """The decision a person recorded for a step that waited for approval, if any."""
+        return repository.approval_for(self.store, self.job.id, step)

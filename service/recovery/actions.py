@@ -1,0 +1,109 @@
+"""What a recovery does to a target. Each action is safe to run again after a crash.
+
+Every write takes Prisma's advisory lock, so none can race a running `prisma migrate deploy`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from service.analysis.facts import analyze_migration
+from service.analysis.probe import probe_effects
+from service.prisma import history
+from service.prisma.deploy import SessionTimeouts
+from service.prisma.errors import MigrateError
+from service.prisma.lock import advisory_lock
+from service.prisma.migrations import LocalMigrations
+from service.prisma.resolve import resolve_applied, resolve_rolled_back
+
+
+class RollbackFailed(MigrateError):
+    """The rollback SQL errored or left effects behind; its transaction was undone."""
+
+
+def mark_rolled_back(conn: psycopg.Connection, schema: str, name: str, lock_wait: float) -> dict[str, Any]:
+    """`resolve --rolled-back` for the failed rows; nothing left to mark is fine (a re-run)."""
+    rows = history.read_history(conn, schema) or []
+    if not any(row.migration_name == name and row.is_failed for row in rows):
+        return {"marked_rolled_back": []}
+    return {"marked_rolled_back": resolve_rolled_back(conn, schema, name, lock_wait=lock_wait)}
+
+
+def mark_applied(conn: psycopg.Connection, schema: str, local: LocalMigrations, name: str, lock_wait: float) -> dict[str, Any]:
+    """`resolve --applied`; a finished row already there (from a run that crashed after it) is fine."""
+    rows = history.read_history(conn, schema) or []
+    if any(row.migration_name == name and row.is_applied for row in rows) and not any(
+        row.migration_name == name and row.is_failed for row in rows
+    ):
+        return {"marked_applied": None}
+    return {"marked_applied": resolve_applied(conn, schema, local, name, lock_wait=lock_wait)}
+
+
+def drop_invalid_indexes(conn: psycopg.Connection, qualified_names: list[str], lock_wait: float) -> dict[str, Any]:
+    """Drop INVALID indexes a failed CREATE INDEX CONCURRENTLY left, so a retry builds them anew.
+
+    The names come from the catalog (the effect probe), never from a request.
+    """
+    with advisory_lock(conn, lock_wait):
+        for qualified in qualified_names:
+            schema, _, name = qualified.partition(".")
+            conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}.{}").format(sql.Identifier(schema), sql.Identifier(name)))
+    return {"dropped": list(qualified_names)}
+
+
+def run_rollback_sql(
+    conn: psycopg.Connection,
+    schema: str,
+    local: LocalMigrations,
+    name: str,
+    rollback_sql: str,
+    *,
+    timeouts: SessionTimeouts,
+    lock_wait: float,
+    finished_row: bool = False,
+) -> dict[str, Any]:
+    """Run a migration's rollback SQL and record the migration rolled back, all in one transaction.
+
+    Under Prisma's lock, with the target's lock and statement timeouts: the rollback SQL runs, the
+    migration's effects are probed inside the same transaction and must all be gone, and only
+    then is the history changed (the failed rows, or with `finished_row` the applied row of a
+    migration that succeeded) and the whole committed. Anything else undoes all of it.
+
+    The file must match the checksum its history row records. A re-run after a crash that
+    happened after the commit finds nothing left to roll back and changes nothing.
+    """
+    migration = local.get(name)
+    if migration is None:
+        raise RollbackFailed(f"the bundle has no {name}")
+    with advisory_lock(conn, lock_wait):
+        rows = [row for row in history.read_history(conn, schema) or [] if row.migration_name == name]
+        wanted = [row for row in rows if (row.is_applied if finished_row else row.is_failed)]
+        if not wanted:
+            return {"rolled_back_rows": [], "note": f"{name} has no {'applied' if finished_row else 'failed'} row left: already rolled back"}
+        if not all(migration.matches_checksum(row.checksum) for row in wanted):
+            raise RollbackFailed(f"the bundle's {name} does not match the checksum in the history; its rollback SQL is not run")
+        facts = analyze_migration(migration.script, name)
+        try:
+            with conn.transaction():
+                for setting, value in timeouts.settings().items():
+                    conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
+                # No parameters: the text goes as one simple-query string, inside this transaction.
+                conn.execute(rollback_sql.encode("utf-8"))
+                probe = probe_effects(conn, facts, schema)
+                if probe.state.value != "none":
+                    left = [c.effect.qualified for c in probe.checks if c.present]
+                    raise RollbackFailed(
+                        f"the rollback SQL of {name} left effects in place ({probe.state.value}: {', '.join(left) or 'unknown'}); it was undone"
+                    )
+                for row in wanted:
+                    history.mark_rolled_back(conn, schema, row.id)
+        except psycopg.Error as error:
+            message = error.diag.message_primary if getattr(error, "diag", None) and error.diag.message_primary else str(error).strip()
+            raise RollbackFailed(
+                f"the rollback SQL of {name} failed ({getattr(error, 'sqlstate', None) or 'no SQLSTATE'}: {message}); it was undone",
+                sqlstate=getattr(error, "sqlstate", None),
+            ) from None
+    return {"rolled_back_rows": [row.id for row in wanted], "probe": probe.to_dict()}

@@ -1,0 +1,154 @@
+"""Gather the facts about a failed migration: its history, its SQL, the live catalog, the policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import psycopg
+from pglast import ast
+
+from service.analysis.facts import Effect, MigrationFacts, analyze_migration, deparse
+from service.analysis.probe import probe_effects
+from service.analysis.rollback import rollback_plan
+from service.config import Policy
+from service.prisma import history
+from service.prisma.history import HistoryRow
+from service.prisma.lock import find_lock_holder
+from service.prisma.logs import parse_failure_logs
+from service.prisma.migrations import LocalMigrations
+from service.recovery.decide import ErrorClass, FailureFacts, classify_sqlstate
+
+# A failed row without logs: whatever applied it died before it could record an error.
+INTERRUPTED_MESSAGE = "the run was interrupted before it recorded an error (the process applying it stopped)"
+
+# (local migrations, migration name, rollback SQL) → whether the rollback verified on a shadow server,
+# with what the verification recorded; None when there is no shadow server.
+RollbackVerifier = Callable[[LocalMigrations, str, str], "tuple[bool, dict[str, Any]] | None"]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The facts a decision rests on, and the details behind them for the journal and the report."""
+
+    facts: FailureFacts
+    details: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"facts": self.facts.to_dict(), **self.details}
+
+
+def first_failed(rows: list[HistoryRow] | None) -> HistoryRow | None:
+    """The failed row Prisma reports first (rows come in start order)."""
+    return next((row for row in rows or [] if row.is_failed), None)
+
+
+def gather_failure_facts(
+    conn: psycopg.Connection,
+    schema: str,
+    local: LocalMigrations,
+    row: HistoryRow,
+    rows: list[HistoryRow],
+    policy: Policy,
+    *,
+    verify: RollbackVerifier | None = None,
+    lock_waits: int = 0,
+) -> Evidence:
+    name = row.migration_name
+    parsed_logs = parse_failure_logs(row.logs)
+    if parsed_logs is None:
+        sqlstate, message, error_class = None, INTERRUPTED_MESSAGE, ErrorClass.TRANSIENT
+    else:
+        sqlstate, message = parsed_logs.sqlstate, parsed_logs.message
+        error_class = classify_sqlstate(sqlstate)
+    # Runs that failed with an error; an interrupted run says nothing about the SQL.
+    attempts = sum(1 for r in rows if r.migration_name == name and r.finished_at is None and (r.logs or "").strip())
+    holder = find_lock_holder(conn)
+    details: dict[str, Any] = {"history_row": row.to_dict(), "lock_holder": holder.to_dict() if holder else None}
+
+    migration = local.get(name)
+    in_bundle = migration is not None and migration.matches_checksum(row.checksum)
+    if migration is not None and not in_bundle:
+        details["checksum_mismatch"] = f"the bundle's {name} does not match the checksum of the run that failed"
+    common = dict(
+        migration_name=name,
+        sqlstate=sqlstate,
+        message=message,
+        error_class=error_class,
+        attempts=max(attempts, 1),
+        max_automatic_retries=policy.max_automatic_retries,
+        automatic_rollback=policy.automatic_rollback,
+        lock_holder=str(holder) if holder else None,
+        lock_waits=lock_waits,
+    )
+    if not in_bundle:
+        facts = FailureFacts(
+            **common, in_bundle=False, parses=False, effects="unknown", fully_probed=False, invalid_indexes=(),
+            transactional=False, idempotent=False, rollback_source="none", rollback_complete=False, rollback_verified=None,
+        )
+        return Evidence(facts, details)
+
+    analysis = analyze_migration(migration.script, name)
+    probe = probe_effects(conn, with_table_shapes(analysis), schema)
+    plan = rollback_plan(migration.script, analysis)
+    details["analysis"] = analysis.to_dict()
+    details["probe"] = probe.to_dict()
+    details["rollback"] = plan.to_dict()
+    # Only a rollback that runs in one transaction can be undone when it does not undo everything.
+    runs_in_transaction = analyze_migration(plan.sql).transactional if plan.sql.strip() else True
+    rollback_complete = plan.complete and bool(plan.sql.strip()) and runs_in_transaction
+    gaps = [reason.message for reason in plan.reasons]
+    if plan.complete and not runs_in_transaction:
+        gaps.append("the rollback SQL has its own transaction control or statements that cannot run in a transaction")
+    verified = None
+    needs_rollback = probe.state.value == "partial" and not analysis.transactional
+    if rollback_complete and needs_rollback and verify is not None:
+        outcome = verify(local, name, plan.sql)
+        if outcome is not None:
+            verified, details["verification"] = outcome
+    facts = FailureFacts(
+        **common,
+        in_bundle=True,
+        parses=analysis.parses,
+        effects=probe.state.value,
+        fully_probed=probe.fully_probed,
+        invalid_indexes=probe.invalid_indexes,
+        transactional=analysis.transactional,
+        idempotent=analysis.idempotent,
+        rollback_source=plan.source,
+        rollback_complete=rollback_complete,
+        rollback_verified=verified,
+        not_transactional_because=tuple(r.message for r in analysis.not_transactional_because),
+        unguarded=tuple(r.message for r in analysis.unguarded),
+        rollback_gaps=tuple(gaps),
+    )
+    return Evidence(facts, details)
+
+
+# SERIAL is shorthand for an integer column with a sequence default; the catalog shows the integer.
+_SERIAL_TYPES = {"serial": "integer", "serial4": "integer", "bigserial": "bigint", "serial8": "bigint", "smallserial": "smallint", "serial2": "smallint"}
+
+
+def with_table_shapes(analysis: MigrationFacts) -> MigrationFacts:
+    """The facts, with each column of each created table as an effect of its own.
+
+    A table "already exists" only counts as this migration's table when its columns and their
+    types are the ones the migration creates; the name alone would mark a different table applied.
+    """
+    if analysis.parsed is None:
+        return analysis
+    columns = []
+    for statement in analysis.parsed.statements:
+        node = statement.node
+        if not isinstance(node, ast.CreateStmt):
+            continue
+        relation = node.relation
+        for element in node.tableElts or ():
+            if isinstance(element, ast.ColumnDef) and element.typeName is not None:
+                type_name = deparse(element.typeName)
+                type_name = _SERIAL_TYPES.get(type_name.lower(), type_name)
+                where = dict(schema=relation.schemaname, parent=relation.relname, line=statement.position.line)
+                columns.append(Effect("create", "column", element.colname, **where))
+                columns.append(Effect("alter", "column", element.colname, detail=f"TYPE {type_name}", **where))
+    return replace(analysis, effects=analysis.effects + tuple(columns)) if columns else analysis
