@@ -385,3 +385,50 @@ def _insert_event(
 
 def _notify(conn: psycopg.Connection, job_id: str) -> None:
     conn.execute("SELECT pg_notify(%s, %s)", (JOB_CHANNEL, job_id))
+
+
+class NotWaitingForApproval(Exception):
+    """An approval or rejection for a job that is not waiting for one; nothing is recorded."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"job {job.id} is {job.state.value}, not waiting for approval")
+        self.job = job
+
+
+def record_approval(
+    conn: psycopg.Connection, job_id: str, *, approved: bool, by: str, comment: str | None, reasons: list[str] | None = None
+) -> Job:
+    """A person's decision on the plan a job waits with, and the state change it causes, in one transaction.
+
+    Approved, the job goes back to `running` (its task is enqueued after commit); rejected, it
+    ends `succeeded` with a `blocked` verdict.
+    """
+    _require_uuid(job_id)
+    with conn.transaction():
+        job = _fetch_job(conn.execute(f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "id" = %s FOR UPDATE', (job_id,)))
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.state is not JobState.WAITING_APPROVAL:
+            raise NotWaitingForApproval(job)
+        step = (job.facts.get("approval") or {}).get("step")
+        _insert_event(conn, job_id, "approval", step=step, data={"approved": approved, "by": by, "comment": comment})
+        if approved:
+            return transition(conn, job_id, JobState.RUNNING, data={"approved_by": by})
+        return transition(conn, job_id, JobState.SUCCEEDED, verdict=Verdict.BLOCKED, reasons=reasons, data={"rejected_by": by})
+
+
+def approval_for(conn: psycopg.Connection, job_id: str, step: str) -> dict[str, Any] | None:
+    """The latest approval decision recorded for a step of a job, with its time."""
+    row = conn.execute(
+        'SELECT "data", "at" FROM "job_event" WHERE "job_id" = %s AND "kind" = \'approval\' AND "step" = %s ORDER BY "id" DESC LIMIT 1',
+        (job_id, step),
+    ).fetchone()
+    return {**row[0], "at": row[1].isoformat()} if row else None
+
+
+def count_finished_steps(conn: psycopg.Connection, job_id: str, prefix: str) -> int:
+    row = conn.execute(
+        'SELECT count(*) FROM "job_event" WHERE "job_id" = %s AND "kind" = \'step_finished\' AND starts_with("step", %s)',
+        (job_id, prefix),
+    ).fetchone()
+    return row[0]
