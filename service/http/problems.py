@@ -9,7 +9,8 @@ from werkzeug.exceptions import HTTPException
 from service.jobs.states import IllegalTransition
 from service.jobs.submit import IdempotencyKeyReused, NoBundle, UnknownTarget
 from service.prisma.errors import MigrateError
-from service.store.repository import JobNotFound
+from service.jobs.submit_recovery import NoRdsConfigured, NotRestored
+from service.store.repository import JobNotFound, NotWaitingForApproval
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -34,6 +35,9 @@ ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
     (NoBundle, 422, "No migrations to check"),
     (JobNotFound, 404, "No such job"),
     (IllegalTransition, 409, "The job cannot do that in its current state"),
+    (NotWaitingForApproval, 409, "The job is not waiting for approval"),
+    (NotRestored, 409, "Nothing restored to cut over to"),
+    (NoRdsConfigured, 422, "The target cannot be restored"),
     (MigrateError, 422, "The migrations are not valid"),
 ]
 

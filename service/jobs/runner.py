@@ -25,6 +25,7 @@ from service.analysis.probe import probe_effects
 from service.analysis.verify import verify_rollback
 from service.config import Config, Target
 from service.jobs.recover import run_recover
+from service.jobs.rollback import run_rollback
 from service.jobs.states import TERMINAL, IllegalTransition, JobKind, JobState, Verdict
 from service.jobs.steps import AwaitingApproval, Deferred, JobCanceled, JobRun, RetryableError
 from service.prisma import history
@@ -71,13 +72,14 @@ def run_job(
     local = repository.load_bundle(store, job.bundle_digest) if job.bundle_digest else None
     run = JobRun(store, job, target, local, repository.finished_steps(store, job.id), enqueue)
     try:
-        if job.kind in (JobKind.CHECK, JobKind.DEPLOY, JobKind.RECOVER):
+        if job.kind in (JobKind.CHECK, JobKind.DEPLOY, JobKind.RECOVER, JobKind.ROLLBACK):
             with connect_target(target.database) as conn:
-                if job.kind is JobKind.RECOVER:
+                if job.kind in (JobKind.RECOVER, JobKind.ROLLBACK):
                     if local is None:
                         raise MigrateError("the job has no migrations bundle")
+                    flow = run_recover if job.kind is JobKind.RECOVER else run_rollback
                     with _target_lock(store, target.name):
-                        verdict, reasons = run_recover(run, conn, _shadow_verifier(target))
+                        verdict, reasons = flow(run, conn, _shadow_verifier(target))
                 elif job.kind is JobKind.DEPLOY and job.params.get("apply", True):
                     with _target_lock(store, target.name):
                         verdict, reasons = _deploy(run, conn, linter)

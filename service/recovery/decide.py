@@ -163,6 +163,8 @@ def decide(facts: FailureFacts) -> Decision:
             if not facts.in_bundle
             else f"{name} does not parse, so its effects cannot be probed"
         )
+        if facts.in_bundle and facts.sqlstate == SYNTAX_ERROR:
+            return _mark_rolled_back(facts, failure, f"PostgreSQL rejected {name} before running any of it (a syntax error)")
         if facts.in_bundle and facts.left_no_effects:
             return _mark_rolled_back(facts, failure, why)
         return Decision(

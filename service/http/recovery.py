@@ -1,0 +1,139 @@
+"""Recovery over HTTP: approve or reject a waiting job, ask for recover, rollback, restore and cut-over jobs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, request
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from service.http.auth import require_scope
+from service.http.problems import Problem
+from service.http.schemas import JOB, MIGRATION_NAME, NO_NUL
+from service.http.store import store
+from service.jobs.submit_recovery import submit_cutover, submit_recovery, submit_restore, submit_rollback
+from service.store import repository
+
+bp = Blueprint("recovery", __name__, url_prefix="/v1")
+
+RDS_IDENTIFIER = validate.Regexp(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$", error="an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter")
+
+
+class ApprovalSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    comment = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=2000), NO_NUL])
+
+
+class EmptySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class RecoveryRequestSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    apply = fields.Boolean(load_default=False)
+
+
+class RollbackRequestSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    migration = fields.String(required=True, validate=MIGRATION_NAME)
+
+
+class RestoreRequestSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    snapshot_id = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9:.-]{1,255}$", error="a snapshot identifier"))
+    point_in_time = fields.AwareDateTime(load_default=None, allow_none=True)
+    use_latest_restorable_time = fields.Boolean(load_default=False)
+    new_identifier = fields.String(load_default=None, allow_none=True, validate=RDS_IDENTIFIER)
+
+    @validates_schema
+    def _one_source(self, data, **kwargs):
+        chosen = [bool(data["snapshot_id"]), data["point_in_time"] is not None, data["use_latest_restorable_time"]]
+        if sum(chosen) != 1:
+            raise ValidationError("give exactly one of snapshot_id, point_in_time, use_latest_restorable_time")
+
+
+EMPTY = EmptySchema()
+APPROVAL = ApprovalSchema()
+RECOVERY_REQUEST = RecoveryRequestSchema()
+ROLLBACK_REQUEST = RollbackRequestSchema()
+RESTORE_REQUEST = RestoreRequestSchema()
+
+
+def _body(schema: Schema) -> dict:
+    body = request.get_json(silent=True) if request.data else {}
+    if not isinstance(body, dict):
+        raise Problem(400, "Bad Request", "The body must be a JSON object.")
+    return schema.load(body)
+
+
+def _key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
+        raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 printable characters.")
+    return key
+
+
+def _accepted(job, created: bool):
+    if created:
+        current_app.extensions["deploy_gate"].enqueue(job.id)
+    return JOB.dump(job), 202 if created else 200, {"Location": f"/v1/jobs/{job.id}"}
+
+
+@bp.post("/jobs/<job_id>/approve")
+@require_scope("approve")
+def approve(job_id: str):
+    comment = _body(APPROVAL)["comment"]
+    job = repository.record_approval(store(), job_id, approved=True, by=g.principal, comment=comment)
+    current_app.extensions["deploy_gate"].enqueue(job.id)
+    return JOB.dump(job)
+
+
+@bp.post("/jobs/<job_id>/reject")
+@require_scope("approve")
+def reject(job_id: str):
+    comment = _body(APPROVAL)["comment"]
+    reason = f"rejected by {g.principal}" + (f": {comment}" if comment else "")
+    job = repository.record_approval(store(), job_id, approved=False, by=g.principal, comment=comment, reasons=[reason])
+    return JOB.dump(job)
+
+
+@bp.post("/targets/<name>/recoveries")
+@require_scope("deploy")
+def create_recovery(name: str):
+    data = _body(RECOVERY_REQUEST)
+    extension = current_app.extensions["deploy_gate"]
+    return _accepted(*submit_recovery(store(), extension.config, name, g.principal, apply=data["apply"], key=_key()))
+
+
+@bp.post("/targets/<name>/rollbacks")
+@require_scope("deploy")
+def create_rollback(name: str):
+    data = _body(ROLLBACK_REQUEST)
+    extension = current_app.extensions["deploy_gate"]
+    return _accepted(*submit_rollback(store(), extension.config, name, data["migration"], g.principal, key=_key()))
+
+
+@bp.post("/targets/<name>/restores")
+@require_scope("deploy")
+def create_restore(name: str):
+    data = _body(RESTORE_REQUEST)
+    params = {key: value for key, value in data.items() if value not in (None, False)}
+    if "point_in_time" in params:
+        params["point_in_time"] = params["point_in_time"].isoformat()
+    extension = current_app.extensions["deploy_gate"]
+    return _accepted(*submit_restore(store(), extension.config, name, params, g.principal, key=_key()))
+
+
+@bp.post("/jobs/<job_id>/cutover")
+@require_scope("deploy")
+def create_cutover(job_id: str):
+    _body(EMPTY)
+    extension = current_app.extensions["deploy_gate"]
+    return _accepted(*submit_cutover(store(), extension.config, job_id, g.principal, key=_key()))

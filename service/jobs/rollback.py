@@ -1,0 +1,93 @@
+"""`rollback` jobs: undo a migration that was applied successfully (runbook scenario 2, procedure A).
+
+Plan from the rollback section or the derived inverse, verify it on the shadow server, wait for
+approval when the policy asks (always when it could not be verified), run it in one transaction
+that also sets `rolled_back_at` on the migration's finished row, and check again. Prisma then
+treats the migration as not applied.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from service.analysis.facts import analyze_migration
+from service.analysis.rollback import rollback_plan
+from service.jobs.states import Verdict
+from service.jobs.steps import AwaitingApproval, JobRun
+from service.prisma import history
+from service.prisma.deploy import SessionTimeouts
+from service.prisma.status import read_status
+from service.recovery import actions
+from service.recovery.failure import RollbackVerifier
+
+
+def run_rollback(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | None) -> tuple[Verdict, list[str]]:
+    name = run.job.params["migration"]
+    plan = run.step("plan", lambda: _plan(conn, run, name))
+    if plan["refused"]:
+        return Verdict.BLOCKED, plan["refused"]
+    checked = run.step("verify", lambda: _verify(run, name, plan["sql"], verify))
+    if checked["verified"] is False:
+        return Verdict.BLOCKED, [f"the rollback SQL of {name} did not pass on the shadow server: " + "; ".join(checked["problems"][:3])]
+    reasons = [f"rollback SQL of {name} from its {plan['source']}"]
+    reasons.append("verified on the shadow server" if checked["verified"] else "not verified: the target has no shadow server")
+    policy = run.target.policy
+    if policy.rollbacks_need_approval or not checked["verified"]:
+        approval = run.approval("execute")
+        if approval is None:
+            steps = [
+                f"under Prisma's lock, in one transaction on {run.target.name}: run the rollback SQL of {name}",
+                f"require that none of the effects of {name} remains, else undo everything",
+                f"set rolled_back_at on the finished history row of {name}, then commit",
+            ]
+            raise AwaitingApproval("execute", steps, reasons, {"migration": name, "sql": plan["sql"], "source": plan["source"]})
+        reasons.append(f"approved by {approval['by']}" + (f": {approval['comment']}" if approval.get("comment") else ""))
+    timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
+    schema = run.target.database.schema
+    try:
+        run.step("execute", lambda: actions.run_rollback_sql(conn, schema, run.local, name, plan["sql"], timeouts=timeouts, lock_wait=policy.lock_wait_seconds, finished_row=True))
+    except actions.RollbackFailed as error:
+        return Verdict.BLOCKED, reasons + [error.headline]
+    status = run.step("recheck", lambda: read_status(conn, schema, run.local).to_dict())
+    state = next((m["state"] for m in status["migrations"] if m["name"] == name), None)
+    return Verdict.PROCEED, reasons + [
+        f"{name} was rolled back and is recorded so ({state}); remove it from the migrations or fix forward, or the next deploy applies it again"
+    ]
+
+
+def _plan(conn: psycopg.Connection, run: JobRun, name: str) -> dict[str, Any]:
+    rows = history.read_history(conn, run.target.database.schema) or []
+    applied = [row for row in rows if row.is_applied]
+    mine = [row for row in applied if row.migration_name == name]
+    refused: list[str] = []
+    if not mine:
+        refused.append(f"{name} is not applied on {run.target.name}, so there is nothing to roll back")
+    later = sorted({row.migration_name for row in applied if mine and row.started_at > mine[-1].started_at})
+    if later:
+        refused.append(f"migrations applied after {name} may depend on it: roll back {', '.join(later)} first")
+    migration = run.local.get(name) if run.local else None
+    if migration is None:
+        refused.append(f"the bundle has no {name}")
+    elif mine and not all(migration.matches_checksum(row.checksum) for row in mine):
+        refused.append(f"the bundle's {name} differs from the one that was applied; its rollback SQL is not trusted")
+    if refused or migration is None:
+        return {"refused": refused, "sql": "", "source": "none"}
+    plan = rollback_plan(migration.script, analyze_migration(migration.script, name))
+    if not plan.complete:
+        refused.append(f"the rollback of {name} is incomplete: " + "; ".join(r.message for r in plan.reasons[:3]))
+    elif not plan.sql.strip():
+        refused.append(f"{name} changes nothing the catalog shows; there is nothing to run")
+    elif not analyze_migration(plan.sql).transactional:
+        refused.append(f"the rollback SQL of {name} cannot run in one transaction")
+    return {"refused": refused, "sql": plan.sql, "source": plan.source, "reasons": [r.message for r in plan.reasons]}
+
+
+def _verify(run: JobRun, name: str, sql: str, verify: RollbackVerifier | None) -> dict[str, Any]:
+    outcome = verify(run.local, name, sql) if verify is not None else None
+    if outcome is None:
+        return {"verified": None, "problems": []}
+    verified, details = outcome
+    problems = list(details.get("errors", [])) + [str(d) for d in details.get("differences", [])]
+    return {"verified": verified, "problems": problems, "details": details}

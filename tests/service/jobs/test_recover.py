@@ -1,0 +1,345 @@
+"""Recover jobs on real databases with real failures: one test per row of the decision table.
+
+Each test asserts the final history, the catalog, the verdict and the recorded reasons, and that
+the real Prisma CLI's `migrate status` agrees with the history deploy-gate leaves.
+"""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+import pytest
+
+from service.config import Config, Policy, Target
+from service.jobs.runner import Deferred, run_job
+from service.jobs.states import JobKind, JobState, Verdict
+from service.prisma.database import parse_database_url
+from service.prisma.lock import PRISMA_ADVISORY_LOCK_ID
+from service.prisma.migrations import migrations_from_bundle
+from service.store import repository
+from tests.conftest import ADMIN_URL
+from tests.interop.prisma_cli import prisma_available
+from tests.service.prisma.history_helpers import history_rows
+
+BASE = {
+    "20240101_patients": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n',
+}
+
+
+@pytest.fixture
+def store(scratch_db):
+    with scratch_db.connect() as conn:
+        repository.migrate_store(conn)
+        yield conn
+
+
+def make_config(target_db, **policy) -> Config:
+    settings = {"lock_timeout_ms": 300, "max_automatic_retries": 1, **policy}
+    shadow = settings.pop("shadow", None)
+    target = Target("staging", parse_database_url(target_db.url), Policy(**settings), shadow=shadow)
+    return Config({"staging": target}, ())
+
+
+def deploy_then_recover(store, config, scripts, *, before_recovery=lambda: None):
+    """Apply a bundle with a deploy job; when it fails, run the recover job it started."""
+    digest = repository.store_bundle(store, migrations_from_bundle(scripts))
+    job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True}, bundle_digest=digest)
+    deployed = run_job(store, config, job.id)
+    assert deployed.state is JobState.RUNNING, deployed.reasons
+    child_id = repository.finished_steps(store, job.id)["recover"]["job"]
+    before_recovery()
+    recovered = run_job(store, config, child_id)
+    return repository.get_job(store, job.id), recovered
+
+
+def decision_of(job, round_number=1):
+    return job.facts[f"decide:{round_number}"]
+
+
+def rows_of(target_db, name):
+    with target_db.connect() as conn:
+        return [row for row in history_rows(conn) if row["migration_name"] == name]
+
+
+def table_exists(target_db, name):
+    return bool(target_db.query("SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'r'", (name,)))
+
+
+def assert_prisma_agrees(target_db, write_migrations, scripts):
+    """The real Prisma CLI reads the history we left the same way we do."""
+    if not prisma_available():
+        if os.environ.get("DEPLOY_GATE_REQUIRE_PRISMA") == "1":
+            pytest.fail("the Prisma CLI is required (make prisma-cli)")
+        pytest.skip("Prisma CLI not installed (make prisma-cli)")
+    from tests.interop.test_prisma_interop import assert_status_agrees
+
+    directory = write_migrations(scripts)
+    with target_db.connect() as conn:
+        assert_status_agrees(conn, target_db.url, directory)
+
+
+class HeldLock:
+    """A transaction in another session holding a table lock, as a long query or a stuck deploy would."""
+
+    def __init__(self, target_db, table):
+        self.conn = psycopg.connect(target_db.conninfo)
+        self.conn.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
+
+    def release(self):
+        if not self.conn.closed:
+            self.conn.rollback()
+            self.conn.close()
+
+
+def applied_base(target_db, store, config):
+    digest = repository.store_bundle(store, migrations_from_bundle(BASE))
+    job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True}, bundle_digest=digest)
+    assert run_job(store, config, job.id).verdict is Verdict.PROCEED
+
+
+def test_lock_timeout_is_transient_so_it_is_retried_and_proceeds(store, target_db, write_migrations):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    scripts = {**BASE, "20240102_add_email": 'ALTER TABLE "Patient" ADD COLUMN "email" TEXT;\n'}
+    lock = HeldLock(target_db, "Patient")
+    try:
+        deployed, recovered = deploy_then_recover(store, config, scripts, before_recovery=lock.release)
+    finally:
+        lock.release()
+
+    decision = decision_of(recovered)
+    assert decision["action"] == "retry"
+    assert recovered.facts["facts:1"]["facts"]["sqlstate"] == "55P03"
+    assert recovered.facts["facts:1"]["facts"]["error_class"] == "transient"
+    assert recovered.verdict is Verdict.PROCEED and deployed.verdict is Verdict.PROCEED
+    assert "the error is transient; retry 1 of 1" in recovered.reasons
+    assert "applied: 20240102_add_email" in recovered.reasons
+    rows = rows_of(target_db, "20240102_add_email")
+    assert [(row["finished_at"] is not None, row["rolled_back_at"] is not None) for row in rows] == [(False, True), (True, False)]
+    assert target_db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'Patient' AND column_name = 'email'")
+    assert_prisma_agrees(target_db, write_migrations, scripts)
+
+
+def test_retries_exhausted_marks_rolled_back_and_blocks(store, target_db, write_migrations):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    scripts = {**BASE, "20240102_add_email": 'ALTER TABLE "Patient" ADD COLUMN "email" TEXT;\n'}
+    lock = HeldLock(target_db, "Patient")
+    try:
+        deployed, recovered = deploy_then_recover(store, config, scripts)  # the lock stays held
+    finally:
+        lock.release()
+
+    assert decision_of(recovered, 1)["action"] == "retry"
+    assert decision_of(recovered, 2)["action"] == "mark_rolled_back"
+    assert recovered.facts["facts:2"]["facts"]["attempts"] == 2
+    assert recovered.verdict is Verdict.BLOCKED and deployed.verdict is Verdict.BLOCKED
+    assert "no automatic retries are left (2 failed runs, at most 1 retries)" in recovered.reasons
+    rows = rows_of(target_db, "20240102_add_email")
+    assert len(rows) == 2 and all(row["rolled_back_at"] is not None and row["finished_at"] is None for row in rows)
+    assert not target_db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'Patient' AND column_name = 'email'")
+    assert_prisma_agrees(target_db, write_migrations, scripts)
+
+
+def test_duplicate_object_with_every_effect_present_is_marked_applied(store, target_db, write_migrations):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    # Someone created the table by hand, exactly as the migration would.
+    target_db.query('CREATE TABLE "Audit" ("id" SERIAL PRIMARY KEY, "note" VARCHAR(200))')
+    scripts = {
+        **BASE,
+        "20240102_audit": 'CREATE TABLE "Audit" ("id" SERIAL PRIMARY KEY, "note" VARCHAR(200));\n',
+        "20240103_visits": 'CREATE TABLE "Visit" ("id" SERIAL PRIMARY KEY);\n',
+    }
+    deployed, recovered = deploy_then_recover(store, config, scripts)
+
+    assert recovered.facts["facts:1"]["facts"]["sqlstate"] == "42P07"
+    assert recovered.facts["facts:1"]["facts"]["effects"] == "all"
+    assert decision_of(recovered)["action"] == "mark_applied"
+    assert recovered.verdict is Verdict.PROCEED and deployed.verdict is Verdict.PROCEED
+    rows = rows_of(target_db, "20240102_audit")
+    assert [(row["finished_at"] is not None, row["rolled_back_at"] is not None, row["logs"]) for row in rows][1] == (True, False, "")
+    # The migrations after it were applied too.
+    assert table_exists(target_db, "Visit")
+    assert_prisma_agrees(target_db, write_migrations, scripts)
+
+
+def test_a_same_named_table_of_another_shape_is_not_marked_applied(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    target_db.query('CREATE TABLE "Audit" ("id" INT)')
+    scripts = {**BASE, "20240102_audit": 'CREATE TABLE "Audit" ("id" SERIAL PRIMARY KEY, "note" VARCHAR(200));\n'}
+    deployed, recovered = deploy_then_recover(store, config, scripts)
+
+    assert recovered.facts["facts:1"]["facts"]["effects"] == "partial"
+    assert decision_of(recovered)["action"] == "mark_rolled_back"
+    assert recovered.verdict is Verdict.BLOCKED
+    assert any("make 20240102_audit idempotent" in reason for reason in recovered.reasons)
+
+
+def test_syntax_error_is_marked_rolled_back_and_blocks(store, target_db, write_migrations):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    scripts = {**BASE, "20240102_typo": 'BEGIN;\nCREATE TABLE "Tag" ("id" INT);\nCOMMIT;\nCREATE TABLE "Oops" ("id" INT;\n'}
+    deployed, recovered = deploy_then_recover(store, config, scripts)
+
+    facts = recovered.facts["facts:1"]["facts"]
+    assert (facts["sqlstate"], facts["error_class"], facts["parses"]) == ("42601", "definition", False)
+    assert decision_of(recovered)["action"] == "mark_rolled_back"
+    assert recovered.verdict is Verdict.BLOCKED
+    assert "PostgreSQL rejected 20240102_typo before running any of it (a syntax error)" in recovered.reasons
+    # PostgreSQL parsed the whole file first: even the committed part never ran.
+    assert not table_exists(target_db, "Tag")
+    assert [row["rolled_back_at"] is not None for row in rows_of(target_db, "20240102_typo")] == [True]
+    assert_prisma_agrees(target_db, write_migrations, scripts)
+
+
+def test_data_violation_blocks_with_a_plan(store, target_db, write_migrations):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    target_db.query('INSERT INTO "Patient" ("name") VALUES (NULL)')
+    scripts = {**BASE, "20240102_name_required": 'ALTER TABLE "Patient" ALTER COLUMN "name" SET NOT NULL;\n'}
+    deployed, recovered = deploy_then_recover(store, config, scripts)
+
+    facts = recovered.facts["facts:1"]["facts"]
+    assert (facts["sqlstate"], facts["error_class"], facts["transactional"]) == ("23502", "data", True)
+    decision = decision_of(recovered)
+    assert decision["action"] == "mark_rolled_back"
+    assert decision["plan"] == ["fix the rows that violate 20240102_name_required, or change it to cope with them, then deploy again"]
+    assert recovered.verdict is Verdict.BLOCKED and deployed.verdict is Verdict.BLOCKED
+    assert "next: fix the rows that violate 20240102_name_required, or change it to cope with them, then deploy again" in recovered.reasons
+    assert target_db.query("SELECT is_nullable FROM information_schema.columns WHERE table_name = 'Patient' AND column_name = 'name'") == [("YES",)]
+    assert_prisma_agrees(target_db, write_migrations, scripts)
+
+
+HALF_APPLIED_IDEMPOTENT = (
+    'BEGIN;\nCREATE TABLE IF NOT EXISTS "Tag" ("id" INT);\nCOMMIT;\n'
+    'ALTER TABLE "Patient" ADD COLUMN IF NOT EXISTS "tagId" INT;\n'
+)
+
+
+def test_half_applied_idempotent_migration_is_retried(store, target_db, write_migrations):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    scripts = {**BASE, "20240102_tags": HALF_APPLIED_IDEMPOTENT}
+    lock = HeldLock(target_db, "Patient")
+    try:
+        deployed, recovered = deploy_then_recover(store, config, scripts, before_recovery=lock.release)
+    finally:
+        lock.release()
+
+    facts = recovered.facts["facts:1"]["facts"]
+    assert (facts["effects"], facts["transactional"], facts["idempotent"]) == ("partial", False, True)
+    assert decision_of(recovered)["action"] == "retry"
+    assert recovered.verdict is Verdict.PROCEED and deployed.verdict is Verdict.PROCEED
+    assert table_exists(target_db, "Tag")
+    assert target_db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'Patient' AND column_name = 'tagId'")
+    assert_prisma_agrees(target_db, write_migrations, scripts)
+
+
+HALF_APPLIED_WITH_ROLLBACK = """BEGIN;
+CREATE TABLE "Invoice" ("id" INT);
+COMMIT;
+ALTER TABLE "Patient" ADD CONSTRAINT "Patient_name_check" CHECK ("name" IS NOT NULL);
+
+-- ROLLBACK SQL:
+-- ALTER TABLE "Patient" DROP CONSTRAINT IF EXISTS "Patient_name_check";
+-- DROP TABLE IF EXISTS "Invoice";
+"""
+
+
+def test_half_applied_non_idempotent_with_verified_rollback_is_rolled_back(store, target_db, write_migrations):
+    config = make_config(target_db, automatic_rollback=True, shadow=parse_database_url(ADMIN_URL))
+    applied_base(target_db, store, config)
+    target_db.query('INSERT INTO "Patient" ("name") VALUES (NULL)')
+    scripts = {**BASE, "20240102_invoices": HALF_APPLIED_WITH_ROLLBACK}
+    deployed, recovered = deploy_then_recover(store, config, scripts)
+
+    facts = recovered.facts["facts:1"]["facts"]
+    assert (facts["effects"], facts["idempotent"], facts["rollback_source"]) == ("partial", False, "section")
+    assert (facts["rollback_complete"], facts["rollback_verified"]) == (True, True)
+    assert decision_of(recovered)["action"] == "run_rollback_sql"
+    assert recovered.verdict is Verdict.BLOCKED
+    assert recovered.facts["act:1:rollback_sql"]["probe"]["state"] == "none"
+    assert not table_exists(target_db, "Invoice")
+    assert [row["rolled_back_at"] is not None for row in rows_of(target_db, "20240102_invoices")] == [True]
+    assert_prisma_agrees(target_db, write_migrations, scripts)
+
+
+def test_unverified_rollback_waits_for_approval_then_runs(store, target_db):
+    config = make_config(target_db, automatic_rollback=True)  # no shadow server
+    applied_base(target_db, store, config)
+    target_db.query('INSERT INTO "Patient" ("name") VALUES (NULL)')
+    scripts = {**BASE, "20240102_invoices": HALF_APPLIED_WITH_ROLLBACK}
+    deployed, waiting = deploy_then_recover(store, config, scripts)
+
+    assert waiting.state is JobState.WAITING_APPROVAL and waiting.verdict is None
+    approval = waiting.facts["approval"]
+    assert approval["step"] == "act:1" and approval["action"] == "run_rollback_sql"
+    assert approval["plan"][0] == "run the rollback SQL of 20240102_invoices (section) in one transaction under Prisma's lock"
+    assert 'DROP TABLE IF EXISTS "Invoice";' in approval["rollback"]["sql"]
+    assert table_exists(target_db, "Invoice")  # nothing ran yet
+
+    repository.record_approval(store, waiting.id, approved=True, by="ops", comment="checked the section")
+    done = run_job(store, config, waiting.id)
+    assert done.verdict is Verdict.BLOCKED
+    assert "approved by ops: checked the section" in done.reasons
+    assert not table_exists(target_db, "Invoice")
+    assert repository.get_job(store, deployed.id).verdict is Verdict.BLOCKED
+
+
+def test_rejected_plan_changes_nothing(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    target_db.query('INSERT INTO "Patient" ("name") VALUES (NULL)')
+    scripts = {**BASE, "20240102_invoices": HALF_APPLIED_WITH_ROLLBACK}
+    _, waiting = deploy_then_recover(store, config, scripts)
+    rejected = repository.record_approval(store, waiting.id, approved=False, by="ops", comment="fix by hand", reasons=["rejected by ops: fix by hand"])
+    assert (rejected.state, rejected.verdict, rejected.reasons) == (JobState.SUCCEEDED, Verdict.BLOCKED, ["rejected by ops: fix by hand"])
+    assert run_job(store, config, waiting.id) == rejected
+    assert table_exists(target_db, "Invoice")
+    assert [row["rolled_back_at"] for row in rows_of(target_db, "20240102_invoices")] == [None]
+
+
+def test_prismas_lock_held_by_another_session_defers_then_proceeds(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    scripts = {**BASE, "20240102_add_email": 'ALTER TABLE "Patient" ADD COLUMN "email" TEXT;\n'}
+    lock = HeldLock(target_db, "Patient")
+    digest = repository.store_bundle(store, migrations_from_bundle(scripts))
+    job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True}, bundle_digest=digest)
+    run_job(store, config, job.id)
+    lock.release()
+    child_id = repository.finished_steps(store, job.id)["recover"]["job"]
+    with psycopg.connect(target_db.conninfo, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (PRISMA_ADVISORY_LOCK_ID,))
+        with pytest.raises(Deferred) as deferred:
+            run_job(store, config, child_id)
+        assert "another session holds Prisma's migration lock: pid" in deferred.value.reason
+        assert repository.get_job(store, child_id).state is JobState.RUNNING
+    recovered = run_job(store, config, child_id)
+    assert recovered.verdict is Verdict.PROCEED
+    assert repository.finished_steps(store, child_id)["wait_for_lock:1"]["lock_holder"]["pid"] > 0
+
+
+def test_recover_on_demand_with_nothing_failed_proceeds(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    digest = repository.latest_bundle_digest(store, "staging")
+    job, _ = repository.create_job(store, kind=JobKind.RECOVER, target="staging", requested_by="ops", params={"phase": "failed"}, bundle_digest=digest)
+    recovered = run_job(store, config, job.id)
+    assert (recovered.verdict, recovered.reasons) == (Verdict.PROCEED, ["no failed migration"])
+
+
+def test_policy_without_retries_marks_a_transient_failure_rolled_back(store, target_db):
+    config = make_config(target_db, max_automatic_retries=0)
+    applied_base(target_db, store, config)
+    scripts = {**BASE, "20240102_add_email": 'ALTER TABLE "Patient" ADD COLUMN "email" TEXT;\n'}
+    lock = HeldLock(target_db, "Patient")
+    try:
+        _, recovered = deploy_then_recover(store, config, scripts, before_recovery=lock.release)
+    finally:
+        lock.release()
+    assert decision_of(recovered)["action"] == "mark_rolled_back"
+    assert recovered.verdict is Verdict.BLOCKED
