@@ -1,0 +1,137 @@
+"""Rollback jobs: undo a migration that succeeded (runbook scenario 2, procedure A) on real databases."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.jobs.runner import run_job
+from service.prisma.deploy import SessionTimeouts
+from service.recovery import actions
+from service.jobs.states import JobKind, JobState, Verdict
+from service.prisma.database import parse_database_url
+from service.prisma.migrations import migrations_from_bundle
+from service.store import repository
+from tests.conftest import ADMIN_URL
+from tests.service.jobs.test_recover import BASE, assert_prisma_agrees, make_config, rows_of
+
+ADD_EMAIL = """ALTER TABLE "Patient" ADD COLUMN "email" TEXT;
+CREATE INDEX "Patient_email_idx" ON "Patient"("email");
+
+-- ROLLBACK SQL
+-- DROP INDEX IF EXISTS "Patient_email_idx";
+-- ALTER TABLE "Patient" DROP COLUMN IF EXISTS "email";
+"""
+SCRIPTS = {**BASE, "20240102_add_email": ADD_EMAIL}
+
+
+@pytest.fixture
+def store(scratch_db):
+    with scratch_db.connect() as conn:
+        repository.migrate_store(conn)
+        yield conn
+
+
+def deployed(store, config, scripts=SCRIPTS):
+    digest = repository.store_bundle(store, migrations_from_bundle(scripts))
+    job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True}, bundle_digest=digest)
+    assert run_job(store, config, job.id).verdict is Verdict.PROCEED
+    return digest
+
+
+def rollback_job(store, digest, migration="20240102_add_email"):
+    job, _ = repository.create_job(store, kind=JobKind.ROLLBACK, target="staging", requested_by="ops", params={"migration": migration}, bundle_digest=digest)
+    return job
+
+
+def email_column(target_db):
+    return target_db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'Patient' AND column_name = 'email'")
+
+
+def test_verified_rollback_waits_for_approval_then_runs_and_prisma_sees_it_unapplied(store, target_db, write_migrations):
+    config = make_config(target_db, shadow=parse_database_url(ADMIN_URL))
+    job = rollback_job(store, deployed(store, config))
+
+    waiting = run_job(store, config, job.id)
+    assert waiting.state is JobState.WAITING_APPROVAL
+    assert waiting.facts["verify"]["verified"] is True
+    assert waiting.facts["approval"]["sql"].startswith('DROP INDEX IF EXISTS "Patient_email_idx";')
+    assert waiting.reasons == ["rollback SQL of 20240102_add_email from its section", "verified on the shadow server"]
+    assert email_column(target_db)
+
+    repository.record_approval(store, job.id, approved=True, by="ops", comment=None)
+    done = run_job(store, config, job.id)
+    assert done.verdict is Verdict.PROCEED, done.reasons
+    assert "approved by ops" in done.reasons
+    assert not email_column(target_db)
+    assert [(row["finished_at"] is not None, row["rolled_back_at"] is not None) for row in rows_of(target_db, "20240102_add_email")] == [(True, True)]
+    assert_prisma_agrees(target_db, write_migrations, SCRIPTS)
+
+
+def test_policy_without_approval_runs_a_verified_rollback_at_once(store, target_db):
+    config = make_config(target_db, shadow=parse_database_url(ADMIN_URL), rollbacks_need_approval=False)
+    done = run_job(store, config, rollback_job(store, deployed(store, config)).id)
+    assert done.verdict is Verdict.PROCEED and not email_column(target_db)
+
+
+def test_an_unverified_rollback_always_waits_for_approval(store, target_db):
+    config = make_config(target_db, rollbacks_need_approval=False)  # no shadow server
+    waiting = run_job(store, config, rollback_job(store, deployed(store, config)).id)
+    assert waiting.state is JobState.WAITING_APPROVAL
+    assert "not verified: the target has no shadow server" in waiting.reasons
+
+
+def test_refuses_a_migration_that_later_ones_may_depend_on(store, target_db):
+    config = make_config(target_db)
+    scripts = {**SCRIPTS, "20240103_visits": 'CREATE TABLE "Visit" ("id" INT);\n'}
+    done = run_job(store, config, rollback_job(store, deployed(store, config, scripts)).id)
+    assert done.verdict is Verdict.BLOCKED
+    assert done.reasons == ["migrations applied after 20240102_add_email may depend on it: roll back 20240103_visits first"]
+    assert email_column(target_db)
+
+
+def test_refuses_an_incomplete_rollback(store, target_db):
+    config = make_config(target_db)
+    scripts = {**BASE, "20240102_drop_name": 'ALTER TABLE "Patient" DROP COLUMN "name";\n'}
+    done = run_job(store, config, rollback_job(store, deployed(store, config, scripts), "20240102_drop_name").id)
+    assert done.verdict is Verdict.BLOCKED
+    assert done.reasons[0].startswith("the rollback of 20240102_drop_name is incomplete: ")
+
+
+def test_refuses_a_migration_that_is_not_applied(store, target_db):
+    config = make_config(target_db)
+    digest = deployed(store, config, BASE)
+    digest = repository.store_bundle(store, migrations_from_bundle(SCRIPTS))
+    done = run_job(store, config, rollback_job(store, digest).id)
+    assert done.verdict is Verdict.BLOCKED
+    assert done.reasons == ["20240102_add_email is not applied on staging, so there is nothing to roll back"]
+
+
+def test_a_section_that_misses_an_effect_is_refused_before_anything_runs(store, target_db):
+    config = make_config(target_db, rollbacks_need_approval=False)
+    wrong = ADD_EMAIL.replace('-- ALTER TABLE "Patient" DROP COLUMN IF EXISTS "email";', '-- ALTER TABLE "Patient" DROP COLUMN IF EXISTS "emial";')
+    scripts = {**BASE, "20240102_add_email": wrong}
+    job = rollback_job(store, deployed(store, config, scripts))
+    done = run_job(store, config, job.id)
+    assert done.state is JobState.SUCCEEDED and done.verdict is Verdict.BLOCKED
+    assert done.reasons[0].startswith("the rollback of 20240102_add_email is incomplete")
+    assert email_column(target_db)
+    assert target_db.query("SELECT 1 FROM pg_class WHERE relname = 'Patient_email_idx'")
+
+
+@pytest.mark.parametrize(
+    "rollback_sql, error",
+    [
+        ('DROP INDEX IF EXISTS "Patient_email_idx";\nALTER TABLE "Nope" DROP COLUMN "email";', '42P01: relation "Nope" does not exist'),
+        ('DROP INDEX IF EXISTS "Patient_email_idx";', "left effects in place (partial: Patient.email)"),
+    ],
+)
+def test_rollback_sql_that_fails_or_falls_short_is_undone_whole(store, target_db, rollback_sql, error):
+    config = make_config(target_db)
+    deployed(store, config)
+    local = migrations_from_bundle(SCRIPTS)
+    with target_db.connect() as conn, pytest.raises(actions.RollbackFailed) as raised:
+        actions.run_rollback_sql(conn, "public", local, "20240102_add_email", rollback_sql, timeouts=SessionTimeouts(1000), lock_wait=5, finished_row=True)
+    assert error in raised.value.headline and raised.value.headline.endswith("it was undone")
+    assert email_column(target_db)
+    assert target_db.query("SELECT 1 FROM pg_class WHERE relname = 'Patient_email_idx'")
+    assert [row["rolled_back_at"] for row in rows_of(target_db, "20240102_add_email")] == [None]
