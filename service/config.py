@@ -13,6 +13,19 @@ Settings (12-factor, shared by the web process and the workers):
 The targets file names each target, the environment variable holding its database URL (secrets
 never sit in the file), and its policy; `[tokens.NAME]` entries hold SHA-256 hashes of bearer
 tokens with their scopes. It is validated at start-up, with errors that name the file and key.
+
+An optional `[notifications]` table sends an outbound webhook (Slack-compatible JSON, HMAC-signed;
+see `service.notifications`) when a job needs attention:
+
+| key | required | meaning |
+| --- | --- | --- |
+| `url_env` | yes | the environment variable holding the webhook URL (http or https; a secret, never logged) |
+| `secret_env` | yes | the environment variable holding the HMAC-SHA256 key (at least 16 characters) |
+| `events` | no | which of `verdict_blocked`, `approval_needed`, `restore_started`, `restore_finished`, `restore_failed` to send (default: all; `[]` sends none) |
+| `public_url` | no | the service's base URL, for links to the job and its report |
+
+`[targets.NAME.notifications]` takes the same keys and overrides the table for that target; keys it
+leaves out come from `[notifications]`.
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -34,6 +48,9 @@ SCOPES = ("deploy", "read", "approve")
 # The broker queue jobs travel on; the API reports its depth.
 TASK_QUEUE = "deploy_gate"
 LINT_LEVELS = ("error", "warning", "info", "off")
+NOTIFICATION_EVENTS = ("verdict_blocked", "approval_needed", "restore_started", "restore_finished", "restore_failed")
+# An HMAC key shorter than this is guessable enough to forge signatures offline.
+MIN_WEBHOOK_SECRET_LENGTH = 16
 _NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", error="use letters, digits, '.', '_' or '-' (at most 63)")
 _ENV_NAME = validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]*$", error="must be an environment variable name")
 
@@ -107,9 +124,30 @@ class Token:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """Where a target's notifications go; the URL and the key come from the environment."""
+
+    url: str = field(repr=False)
+    secret: str = field(repr=False)
+    events: frozenset[str] = frozenset(NOTIFICATION_EVENTS)
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class Notifications:
+    default: Webhook | None = None
+    # Targets with their own [targets.NAME.notifications] table, already merged over the default.
+    per_target: dict[str, Webhook] = field(default_factory=dict)
+
+    def for_target(self, name: str) -> Webhook | None:
+        return self.per_target.get(name, self.default)
+
+
+@dataclass(frozen=True)
 class Config:
     targets: dict[str, Target]
     tokens: tuple[Token, ...]
+    notifications: Notifications = field(default_factory=Notifications)
 
     def token_for(self, presented: str) -> Token | None:
         """The configured token matching a presented bearer token, compared in constant time."""
@@ -147,12 +185,25 @@ class _RdsSchema(Schema):
             raise ValidationError("name exactly one of instance or cluster")
 
 
+class _NotificationsSchema(Schema):
+    url_env = fields.String(validate=_ENV_NAME)
+    secret_env = fields.String(validate=_ENV_NAME)
+    events = fields.List(fields.String(validate=validate.OneOf(NOTIFICATION_EVENTS)))
+    public_url = fields.String()
+
+
+class _DefaultNotificationsSchema(_NotificationsSchema):
+    url_env = fields.String(required=True, validate=_ENV_NAME)
+    secret_env = fields.String(required=True, validate=_ENV_NAME)
+
+
 class _TargetSchema(Schema):
     database_url_env = fields.String(required=True, validate=_ENV_NAME)
     shadow_url_env = fields.String(validate=_ENV_NAME)
     policy = fields.Nested(_PolicySchema, load_default=dict)
     rds = fields.Nested(_RdsSchema)
     lint = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.OneOf(LINT_LEVELS)), load_default=dict)
+    notifications = fields.Nested(_NotificationsSchema)
 
 
 class _TokenSchema(Schema):
@@ -163,6 +214,7 @@ class _TokenSchema(Schema):
 class _ConfigSchema(Schema):
     targets = fields.Dict(keys=fields.String(validate=_NAME), values=fields.Nested(_TargetSchema), load_default=dict)
     tokens = fields.Dict(keys=fields.String(validate=_NAME), values=fields.Nested(_TokenSchema), load_default=dict)
+    notifications = fields.Nested(_DefaultNotificationsSchema)
 
 
 def _flatten(messages, prefix: str = "") -> list[str]:
@@ -220,7 +272,51 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         rds = RdsSettings(**spec["rds"]) if spec.get("rds") else None
         targets[name] = Target(name, database, Policy(**spec["policy"]), rds, shadow, dict(spec["lint"]))
     tokens = tuple(Token(name, spec["sha256"], frozenset(spec["scopes"])) for name, spec in data["tokens"].items())
-    return Config(targets, tokens)
+    return Config(targets, tokens, _notifications(data, path, environ))
+
+
+def _notifications(data: dict, path: Path, environ: Mapping[str, str]) -> Notifications:
+    default_spec = data.get("notifications")
+    default = _webhook(default_spec, f"{path}: notifications", environ) if default_spec else None
+    per_target = {}
+    for name, spec in data["targets"].items():
+        if "notifications" in spec:
+            # Keys the target leaves out come from [notifications].
+            merged = {**(default_spec or {}), **spec["notifications"]}
+            per_target[name] = _webhook(merged, f"{path}: targets.{name}.notifications", environ)
+    return Notifications(default, per_target)
+
+
+def _webhook(spec: dict, where: str, environ: Mapping[str, str]) -> Webhook:
+    for key in ("url_env", "secret_env"):
+        if key not in spec:
+            raise ConfigError(f"{where}.{key}: Missing data for required field (and no [notifications] table gives it).")
+    url_env, secret_env = spec["url_env"], spec["secret_env"]
+    url = environ.get(url_env)
+    if not url:
+        raise ConfigError(f"{where}.url_env: environment variable {url_env} is not set")
+    if not _is_web_url(url):
+        raise ConfigError(f"{where}.url_env: {url_env} must be an http:// or https:// URL with a host")
+    secret = environ.get(secret_env)
+    if not secret:
+        raise ConfigError(f"{where}.secret_env: environment variable {secret_env} is not set")
+    if len(secret) < MIN_WEBHOOK_SECRET_LENGTH:
+        raise ConfigError(f"{where}.secret_env: {secret_env} must hold at least {MIN_WEBHOOK_SECRET_LENGTH} characters")
+    public_url = spec.get("public_url", "")
+    if public_url and not _is_web_url(public_url, base=True):
+        raise ConfigError(f"{where}.public_url: must be an http:// or https:// URL with a host, no credentials, query or fragment")
+    return Webhook(url, secret, frozenset(spec.get("events", NOTIFICATION_EVENTS)), public_url.rstrip("/"))
+
+
+def _is_web_url(text: str, *, base: bool = False) -> bool:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in text):
+        return False
+    return not (base and (parts.username or parts.password or parts.query or parts.fragment))
 
 
 def _same_database(one: DatabaseTarget, other: DatabaseTarget) -> bool:

@@ -93,3 +93,75 @@ def test_settings_from_environment():
     assert settings.database_url.endswith("/deploy_gate")
     with pytest.raises(ConfigError):
         Settings.from_env({"DEPLOY_GATE_MAX_BUNDLE_BYTES": "lots"})
+
+
+NOTIFY_ENV = {
+    **ENV,
+    "DEPLOY_HOOK_URL": "https://hooks.slack.com/services/T000/B000/hunter2hunter2",
+    "DEPLOY_HOOK_SECRET": "whsec-s3cret-0123456789",
+    "PROD_HOOK_URL": "http://alerts.internal:8080/deploy-gate",
+}
+NOTIFY_TARGETS = '[targets.staging]\ndatabase_url_env = "STAGING_DATABASE_URL"\n\n[targets.production]\ndatabase_url_env = "PRODUCTION_DATABASE_URL"\n'
+
+
+def test_notifications_with_a_per_target_override(tmp_path):
+    path = write(
+        tmp_path,
+        '[notifications]\nurl_env = "DEPLOY_HOOK_URL"\nsecret_env = "DEPLOY_HOOK_SECRET"\npublic_url = "https://gate.example.com/"\n\n'
+        + NOTIFY_TARGETS
+        + '\n[targets.production.notifications]\nurl_env = "PROD_HOOK_URL"\nevents = ["verdict_blocked", "restore_failed"]\n',
+    )
+    config = load_config(path, NOTIFY_ENV)
+    staging = config.notifications.for_target("staging")
+    assert staging.url == NOTIFY_ENV["DEPLOY_HOOK_URL"] and staging.secret == NOTIFY_ENV["DEPLOY_HOOK_SECRET"]
+    assert staging.events == {"verdict_blocked", "approval_needed", "restore_started", "restore_finished", "restore_failed"}
+    assert staging.public_url == "https://gate.example.com"
+    production = config.notifications.for_target("production")
+    assert production.url == NOTIFY_ENV["PROD_HOOK_URL"] and production.secret == NOTIFY_ENV["DEPLOY_HOOK_SECRET"]
+    assert production.events == {"verdict_blocked", "restore_failed"} and production.public_url == "https://gate.example.com"
+    assert "hunter2" not in repr(config) and "s3cret" not in repr(config)
+
+
+def test_notifications_are_optional_and_a_target_may_have_its_own(tmp_path):
+    assert load_config(write(tmp_path, NOTIFY_TARGETS), NOTIFY_ENV).notifications.for_target("staging") is None
+    path = write(tmp_path, NOTIFY_TARGETS + '\n[targets.production.notifications]\nurl_env = "PROD_HOOK_URL"\nsecret_env = "DEPLOY_HOOK_SECRET"\nevents = []\n')
+    config = load_config(path, NOTIFY_ENV)
+    assert config.notifications.for_target("staging") is None
+    assert config.notifications.for_target("production").events == frozenset()
+
+
+HOOK = '[notifications]\nurl_env = "DEPLOY_HOOK_URL"\nsecret_env = "DEPLOY_HOOK_SECRET"\n'
+
+
+@pytest.mark.parametrize(
+    "text, env, message",
+    [
+        ('[notifications]\nsecret_env = "DEPLOY_HOOK_SECRET"\n', NOTIFY_ENV, "notifications.url_env: Missing data"),
+        ('[notifications]\nurl_env = "NO_SUCH_HOOK"\nsecret_env = "DEPLOY_HOOK_SECRET"\n', NOTIFY_ENV, "notifications.url_env: environment variable NO_SUCH_HOOK is not set"),
+        ('[notifications]\nurl_env = "DEPLOY_HOOK_URL"\nsecret_env = "NO_SUCH_SECRET"\n', NOTIFY_ENV, "notifications.secret_env: environment variable NO_SUCH_SECRET is not set"),
+        (HOOK, {**NOTIFY_ENV, "DEPLOY_HOOK_URL": "ftp://hooks.example.com/hunter2"}, "DEPLOY_HOOK_URL must be an http:// or https:// URL"),
+        (HOOK, {**NOTIFY_ENV, "DEPLOY_HOOK_URL": "https:///hunter2"}, "DEPLOY_HOOK_URL must be an http:// or https:// URL"),
+        (HOOK, {**NOTIFY_ENV, "DEPLOY_HOOK_URL": "https://hooks.example.com:99999/hunter2"}, "DEPLOY_HOOK_URL must be an http:// or https:// URL"),
+        (HOOK, {**NOTIFY_ENV, "DEPLOY_HOOK_SECRET": "s3cret"}, "DEPLOY_HOOK_SECRET must hold at least 16 characters"),
+        (HOOK + 'events = ["verdict_blocked", "deploy_done"]\n', NOTIFY_ENV, "notifications.events.1: Must be one of: verdict_blocked"),
+        (HOOK + 'public_url = "gate.example.com"\n', NOTIFY_ENV, "notifications.public_url: must be an http:// or https:// URL"),
+        (HOOK + 'webhook = "https://x"\n', NOTIFY_ENV, "notifications.webhook: Unknown field"),
+        (
+            NOTIFY_TARGETS + '[targets.staging.notifications]\nurl_env = "DEPLOY_HOOK_URL"\n',
+            NOTIFY_ENV,
+            "targets.staging.notifications.secret_env: Missing data",
+        ),
+        (
+            HOOK + NOTIFY_TARGETS + '[targets.staging.notifications]\nurl_env = "NO_SUCH_HOOK"\n',
+            NOTIFY_ENV,
+            "targets.staging.notifications.url_env: environment variable NO_SUCH_HOOK is not set",
+        ),
+    ],
+)
+def test_notification_errors_name_the_key_and_never_the_secret(tmp_path, text, env, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, env)
+    assert message in str(raised.value)
+    assert str(path) in str(raised.value)
+    assert "hunter2" not in str(raised.value) and "s3cret" not in str(raised.value)
