@@ -17,7 +17,7 @@ from service.config import TASK_QUEUE, Settings
 
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or Settings.from_env()
-    app = Celery("deploy_gate", broker=settings.redis_url, include=["workers.tasks"])
+    app = Celery("deploy_gate", broker=settings.redis_url, include=["workers.tasks", "workers.notifications"])
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -1,0 +1,71 @@
+"""Notifications from a worker: `notify` for the job runner, and the task that delivers the webhook.
+
+`notify(kind, job, **details)` puts a `deploy_gate.notify` task on the broker and returns: the job
+never waits on the receiver, and a broker error is logged, not raised. The task runs on the app's
+default queue (`service.config.TASK_QUEUE`, beside the jobs), looks the webhook up in this worker's
+configuration (the URL and key never travel through the broker) and posts once per attempt:
+2xx delivered, 429/5xx/network errors retried with exponential backoff and jitter, any other 4xx
+(or a redirect) given up. Retries are explicit rather than `autoretry_for`, so a receiver's
+`Retry-After` is honoured and the backoff may be under a second in tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from celery import shared_task
+
+from service.notifications import DeliveryFailed, DeliveryRejected, deliver, log_line, make_notifier
+from workers import state
+
+log = logging.getLogger(__name__)
+
+NOTIFY_TASK = "deploy_gate.notify"
+MAX_RETRIES = 8
+# Attempt n+1 waits between half and all of min(max, base * 2**n): about 8.5 minutes in all at most.
+RETRY_BACKOFF_SECONDS = 2.0
+RETRY_BACKOFF_MAX_SECONDS = 300.0
+# Publishing is retried briefly: the job is waiting on this call.
+_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+
+def backoff_seconds(retries: int) -> float:
+    """Exponential with "equal jitter": it always grows, and workers retrying together spread out."""
+    ceiling = min(RETRY_BACKOFF_MAX_SECONDS, RETRY_BACKOFF_SECONDS * 2**retries)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def enqueue_notification(event: dict[str, Any]) -> None:
+    from workers.celery_app import celery
+
+    celery.send_task(NOTIFY_TASK, args=[event], retry=True, retry_policy=_PUBLISH_RETRY)
+
+
+# The job runner's notifier in a worker: never raises, never blocks on the receiver.
+notify = make_notifier(state.config, enqueue_notification)
+
+
+@shared_task(name=NOTIFY_TASK, bind=True, max_retries=None, ignore_result=True)
+def deliver_notification(self, event: dict[str, Any]) -> str:
+    ids = {"kind": event.get("event"), "job_id": event.get("job_id"), "delivery_id": event.get("delivery_id")}
+    attempt = self.request.retries + 1
+    webhook = state.config().notifications.for_target(event.get("target", ""))
+    if webhook is None or event.get("event") not in webhook.events:
+        log.info(log_line("notification_dropped", reason="no longer configured for this target", **ids))
+        return "dropped"
+    try:
+        status = deliver(webhook, event)
+    except DeliveryRejected as error:
+        log.warning(log_line("notification_rejected", status=error.status, attempt=attempt, **ids))
+        return "rejected"
+    except DeliveryFailed as error:
+        if self.request.retries >= MAX_RETRIES:
+            log.warning(log_line("notification_gave_up", error=str(error), attempt=attempt, **ids))
+            return "gave_up"
+        countdown = max(backoff_seconds(self.request.retries), min(error.retry_after or 0.0, RETRY_BACKOFF_MAX_SECONDS))
+        log.info(log_line("notification_retry", error=str(error), attempt=attempt, retry_in_seconds=round(countdown, 3), **ids))
+        raise self.retry(countdown=countdown) from None
+    log.info(log_line("notification_delivered", status=status, attempt=attempt, **ids))
+    return "delivered"
