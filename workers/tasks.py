@@ -10,6 +10,7 @@ from service.jobs.runner import Deferred, RetryableError, run_job
 from service.jobs.states import JobState
 from service.store import repository
 from workers import state
+from workers.notifications import notify
 from workers.queue import enqueue_job
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,15 @@ def _linter():
 def run_job_task(self, job_id: str) -> str:
     with state.store() as store:
         try:
-            job = run_job(store, state.config(), job_id, linter=_linter(), enqueue=enqueue_job)
+            job = run_job(
+                store,
+                state.config(),
+                job_id,
+                linter=_linter(),
+                # A follow-up job travels like this one: the same app, the same queue.
+                enqueue=lambda follow_up: self.app.send_task("deploy_gate.run_job", args=[follow_up]),
+                notify=notify,
+            )
         except RetryableError as error:
             log.warning("job %s will retry: %s", job_id, error)
             raise self.retry(countdown=min(300, 5 * 2**self.request.retries)) from None

@@ -9,6 +9,7 @@ from service.http.auth import require_scope
 from service.http.problems import Problem
 from service.http.schemas import JOB, MIGRATION_NAME, NO_NUL
 from service.http.store import store
+from service.jobs.runner import hand_verdict_to_parent
 from service.jobs.submit_recovery import submit_cutover, submit_recovery, submit_restore, submit_rollback
 from service.store import repository
 
@@ -101,6 +102,7 @@ def reject(job_id: str):
     comment = _body(APPROVAL)["comment"]
     reason = f"rejected by {g.principal}" + (f": {comment}" if comment else "")
     job = repository.record_approval(store(), job_id, approved=False, by=g.principal, comment=comment, reasons=[reason])
+    hand_verdict_to_parent(store(), job)
     return JOB.dump(job)
 
 

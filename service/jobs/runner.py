@@ -55,6 +55,7 @@ def run_job(
     linter: Linter | None = None,
     connect_target: Callable[[DatabaseTarget], psycopg.Connection] = connect,
     enqueue: Callable[[str], None] = lambda job_id: None,
+    notify: Callable[..., None] = lambda kind, job, **details: None,
 ) -> Job:
     """Take a queued (or interrupted) job to a verdict. Terminal jobs are returned untouched.
 
@@ -70,7 +71,7 @@ def run_job(
     if job.state is JobState.QUEUED:
         job = repository.transition(store, job.id, JobState.RUNNING)
     local = repository.load_bundle(store, job.bundle_digest) if job.bundle_digest else None
-    run = JobRun(store, job, target, local, repository.finished_steps(store, job.id), enqueue)
+    run = JobRun(store, job, target, local, repository.finished_steps(store, job.id), enqueue, notify)
     try:
         if job.kind in (JobKind.CHECK, JobKind.DEPLOY, JobKind.RECOVER, JobKind.ROLLBACK):
             with connect_target(target.database) as conn:
@@ -95,7 +96,9 @@ def run_job(
         return repository.get_job(store, job.id)
     except AwaitingApproval as waiting:
         approval = {"step": waiting.step, "plan": waiting.plan, **waiting.details}
-        return repository.transition(store, job.id, JobState.WAITING_APPROVAL, reasons=waiting.reasons, facts={**_facts(run), "approval": approval})
+        job = repository.transition(store, job.id, JobState.WAITING_APPROVAL, reasons=waiting.reasons, facts={**_facts(run), "approval": approval})
+        run.tell("approval_needed", job, f"notify:approval_needed:{waiting.step}", plan=waiting.plan)
+        return job
     except MigrateError as error:
         verdict, reasons = Verdict.BLOCKED, [f"{error.code + ': ' if error.code else ''}{error.headline}"]
     if verdict is None:
@@ -109,17 +112,30 @@ def _finish(run: JobRun, verdict: Verdict, reasons: list[str]) -> Job:
         job = repository.transition(run.store, run.job.id, JobState.SUCCEEDED, verdict=verdict, reasons=reasons, facts=_facts(run))
     except IllegalTransition:
         return repository.get_job(run.store, run.job.id)  # canceled meanwhile
-    if job.parent_id:
-        parent = repository.get_job(run.store, job.parent_id)
-        if parent.state is JobState.RUNNING:
-            try:
-                repository.transition(
-                    run.store, parent.id, JobState.SUCCEEDED, verdict=verdict,
-                    reasons=[f"recover job {job.id}: {reason}" for reason in reasons], data={"decided_by": job.id},
-                )
-            except IllegalTransition:
-                pass
+    if verdict is Verdict.BLOCKED and not _decided_by_child(run):
+        run.tell("verdict_blocked", job)
+    hand_verdict_to_parent(run.store, job)
     return job
+
+
+def hand_verdict_to_parent(store: psycopg.Connection, job: Job) -> None:
+    """A finished recover job decides the verdict of the deploy job that started it."""
+    if not job.parent_id or job.verdict is None:
+        return
+    parent = repository.get_job(store, job.parent_id)
+    if parent.state is JobState.RUNNING:
+        try:
+            repository.transition(
+                store, parent.id, JobState.SUCCEEDED, verdict=job.verdict,
+                reasons=[f"recover job {job.id}: {reason}" for reason in job.reasons], data={"decided_by": job.id},
+            )
+        except IllegalTransition:
+            pass  # canceled meanwhile
+
+
+def _decided_by_child(run: JobRun) -> bool:
+    """A deploy blocked by its recover job: the recover job told people already."""
+    return "recover" in run.finished
 
 
 def _shadow_verifier(target: Target) -> RollbackVerifier | None:

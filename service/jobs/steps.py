@@ -53,6 +53,8 @@ class JobRun:
     finished: dict[str, dict[str, Any]]
     # Starts a follow-up job's task once its row has committed (a recover job after a failed apply).
     enqueue: Callable[[str], None] = field(default=lambda job_id: None)
+    # Tells people (service.notifications): never raises, never waits on the receiver.
+    notify: Callable[..., None] = field(default=lambda kind, job, **details: None)
 
     def step(self, name: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run a step once: journal it, or return what it recorded if it already finished."""
@@ -76,3 +78,12 @@ class JobRun:
     def approval(self, step: str) -> dict[str, Any] | None:
         """The decision a person recorded for a step that waited for approval, if any."""
         return repository.approval_for(self.store, self.job.id, step)
+
+    def tell(self, kind: str, job: Job, step: str | None = None, **details: Any) -> None:
+        """Notify once per job and occasion, and journal it (the report's "team notified")."""
+
+        def send() -> dict[str, Any]:
+            self.notify(kind, job, **details)
+            return {"notification": kind}
+
+        self.step(step or f"notify:{kind}", send)

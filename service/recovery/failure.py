@@ -91,6 +91,12 @@ def gather_failure_facts(
 
     analysis = analyze_migration(migration.script, name)
     probe = probe_effects(conn, with_table_shapes(analysis), schema)
+    effects = probe.state.value
+    extra = extra_columns(conn, schema, analysis)
+    if extra and effects == "all":
+        # Tables of those names exist, but with columns the migration does not create: not its tables.
+        effects = "partial"
+        details["extra_columns"] = extra
     plan = rollback_plan(migration.script, analysis)
     details["analysis"] = analysis.to_dict()
     details["probe"] = probe.to_dict()
@@ -102,7 +108,7 @@ def gather_failure_facts(
     if plan.complete and not runs_in_transaction:
         gaps.append("the rollback SQL has its own transaction control or statements that cannot run in a transaction")
     verified = None
-    needs_rollback = probe.state.value == "partial" and not analysis.transactional
+    needs_rollback = effects == "partial" and not analysis.transactional
     if rollback_complete and needs_rollback and verify is not None:
         outcome = verify(local, name, plan.sql)
         if outcome is not None:
@@ -111,7 +117,7 @@ def gather_failure_facts(
         **common,
         in_bundle=True,
         parses=analysis.parses,
-        effects=probe.state.value,
+        effects=effects,
         fully_probed=probe.fully_probed,
         invalid_indexes=probe.invalid_indexes,
         transactional=analysis.transactional,
@@ -152,3 +158,29 @@ def with_table_shapes(analysis: MigrationFacts) -> MigrationFacts:
                 columns.append(Effect("create", "column", element.colname, **where))
                 columns.append(Effect("alter", "column", element.colname, detail=f"TYPE {type_name}", **where))
     return replace(analysis, effects=analysis.effects + tuple(columns)) if columns else analysis
+
+
+def extra_columns(conn: psycopg.Connection, schema: str, analysis: MigrationFacts) -> dict[str, list[str]]:
+    """Columns of the tables a migration creates that the migration itself does not create."""
+    if analysis.parsed is None:
+        return {}
+    expected: dict[tuple[str, str], set[str]] = {}
+    for statement in analysis.parsed.statements:
+        node = statement.node
+        if isinstance(node, ast.CreateStmt):
+            key = (node.relation.schemaname or schema, node.relation.relname)
+            expected[key] = {e.colname for e in node.tableElts or () if isinstance(e, ast.ColumnDef)}
+    for effect in analysis.effects:
+        if effect.action == "create" and effect.kind == "column" and (effect.schema or schema, effect.parent) in expected:
+            expected[(effect.schema or schema, effect.parent)].add(effect.name)
+    extra = {}
+    for (table_schema, table), columns in expected.items():
+        present = conn.execute(
+            "SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = to_regclass(format('%%I.%%I', %s::text, %s::text))"
+            " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            (table_schema, table),
+        ).fetchall()
+        unexpected = [column for (column,) in present if column not in columns]
+        if unexpected:
+            extra[f"{table_schema}.{table}"] = unexpected
+    return extra

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from service.config import Config, Policy, Target
-from service.jobs.runner import Deferred, run_job
+from service.jobs.runner import Deferred, hand_verdict_to_parent, run_job
 from service.jobs.states import JobKind, JobState, Verdict
 from service.prisma.database import parse_database_url
 from service.prisma.lock import PRISMA_ADVISORY_LOCK_ID
@@ -343,3 +343,35 @@ def test_policy_without_retries_marks_a_transient_failure_rolled_back(store, tar
         lock.release()
     assert decision_of(recovered)["action"] == "mark_rolled_back"
     assert recovered.verdict is Verdict.BLOCKED
+
+
+def test_people_are_told_once_when_a_plan_waits_and_when_a_verdict_blocks(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    target_db.query('INSERT INTO "Patient" ("name") VALUES (NULL)')
+    told = []
+
+    def notify(kind, job, **details):
+        told.append((kind, job.id, details))
+
+    scripts = {**BASE, "20240102_invoices": HALF_APPLIED_WITH_ROLLBACK}
+    digest = repository.store_bundle(store, migrations_from_bundle(scripts))
+    job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True}, bundle_digest=digest)
+    run_job(store, config, job.id, notify=notify)
+    child_id = repository.finished_steps(store, job.id)["recover"]["job"]
+    run_job(store, config, child_id, notify=notify)
+    run_job(store, config, child_id, notify=notify)  # a redelivered message tells nobody twice
+    assert [(kind, job_id) for kind, job_id, _ in told] == [("approval_needed", child_id)]
+    assert told[0][2]["plan"][0].startswith("run the rollback SQL of 20240102_invoices")
+
+    rejected = repository.record_approval(store, child_id, approved=False, by="ops", comment=None, reasons=["rejected by ops"])
+    hand_verdict_to_parent(store, rejected)
+    assert repository.get_job(store, job.id).reasons == [f"recover job {child_id}: rejected by ops"]
+    assert run_job(store, config, job.id, notify=notify).verdict is Verdict.BLOCKED
+    assert len(told) == 1  # the deploy took the recover job's verdict; that job told people already
+
+    other, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci", params={"phase": "post"}, bundle_digest=digest)
+    checked = run_job(store, config, other.id, notify=notify)
+    assert checked.verdict is Verdict.BLOCKED
+    assert told[-1][:2] == ("verdict_blocked", other.id)
+    assert "notify:verdict_blocked" in repository.finished_steps(store, other.id)
