@@ -1,0 +1,806 @@
+"""RDS restores, snapshots and cut-overs against moto's server; Stubber for what moto cannot do."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from service.config import RdsSettings
+from service.recovery.rds import (
+    JOB_TAG,
+    SOURCE_TAG,
+    ApiCall,
+    CutoverPlan,
+    CutoverState,
+    RdsError,
+    RdsUnavailable,
+    RestorePlan,
+    RestoreRefused,
+    State,
+    check_identifier,
+    deadline_passed,
+    default_restore_identifier,
+    job_tags,
+    list_snapshots,
+    plan_cutover,
+    plan_restore,
+    poll_rename,
+    poll_restore,
+    poll_snapshot,
+    rds_client,
+    rename_new_in,
+    rename_old_away,
+    restorable_window,
+    start_restore,
+    start_restore_instance,
+    start_snapshot,
+)
+
+REGION = "us-east-1"  # the region the conftest's clients use
+INSTANCE = RdsSettings(REGION, instance="prod")
+CLUSTER = RdsSettings(REGION, cluster="aurora-prod")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def tags_of(resource: dict[str, Any]) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in resource.get("TagList", [])}
+
+
+@pytest.fixture
+def client(moto_endpoint: str, aws_credentials: None, aws) -> Any:
+    """The client the module builds for itself, pointed at moto."""
+    return rds_client(INSTANCE, endpoint_url=moto_endpoint)
+
+
+@pytest.fixture
+def network(aws) -> dict[str, Any]:
+    ec2 = aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
+        for n, zone in ((1, "a"), (2, "b"))
+    ]
+    group = ec2.create_security_group(GroupName="database", Description="database", VpcId=vpc)["GroupId"]
+    rds = aws("rds")
+    rds.create_db_subnet_group(DBSubnetGroupName="db-private", DBSubnetGroupDescription="private", SubnetIds=subnets)
+    return {"security_group": group, "subnet_group": "db-private"}
+
+
+@pytest.fixture
+def instance(rds_api, network) -> RdsSettings:
+    rds_api.create_db_parameter_group(DBParameterGroupName="prod-pg15", DBParameterGroupFamily="postgres15", Description="prod")
+    rds_api.create_db_instance(
+        DBInstanceIdentifier="prod",
+        DBInstanceClass="db.t3.medium",
+        Engine="postgres",
+        EngineVersion="15.4",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
+        DBSubnetGroupName=network["subnet_group"],
+        VpcSecurityGroupIds=[network["security_group"]],
+        DBParameterGroupName="prod-pg15",
+        BackupRetentionPeriod=7,
+        Tags=[{"Key": "team", "Value": "care"}],
+    )
+    return INSTANCE
+
+
+@pytest.fixture
+def cluster(rds_api, network) -> RdsSettings:
+    rds_api.create_db_cluster_parameter_group(
+        DBClusterParameterGroupName="aurora-cluster-pg", DBParameterGroupFamily="aurora-postgresql15", Description="cluster"
+    )
+    rds_api.create_db_parameter_group(
+        DBParameterGroupName="aurora-instance-pg", DBParameterGroupFamily="aurora-postgresql15", Description="instance"
+    )
+    rds_api.create_db_cluster(
+        DBClusterIdentifier="aurora-prod",
+        Engine="aurora-postgresql",
+        EngineVersion="15.4",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        DBSubnetGroupName=network["subnet_group"],
+        VpcSecurityGroupIds=[network["security_group"]],
+        DBClusterParameterGroupName="aurora-cluster-pg",
+        BackupRetentionPeriod=7,
+        Tags=[{"Key": "team", "Value": "care"}],
+    )
+    rds_api.create_db_instance(
+        DBInstanceIdentifier="aurora-prod-writer",
+        DBClusterIdentifier="aurora-prod",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.large",
+        DBParameterGroupName="aurora-instance-pg",
+        PubliclyAccessible=False,
+    )
+    return CLUSTER
+
+
+def describe_instance(rds_api, identifier: str) -> dict[str, Any]:
+    return rds_api.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+
+
+def describe_cluster(rds_api, identifier: str) -> dict[str, Any]:
+    return rds_api.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+
+
+def restore_instance_copy(client, job: str = "job-1", new_identifier: str = "prod-copy") -> RestorePlan:
+    """A finished snapshot restore of `prod`, as a restore job leaves it."""
+    snapshot = list_snapshots(client, INSTANCE)[0]
+    plan = plan_restore(client, INSTANCE, snapshot_id=snapshot.id, new_identifier=new_identifier, now=now())
+    start_restore(client, plan, job_tags(job, "prod"))
+    assert poll_restore(client, plan).state is State.AVAILABLE
+    return plan
+
+
+def restore_cluster_copy(client, job: str = "job-1", new_identifier: str = "aurora-copy") -> RestorePlan:
+    plan = plan_restore(client, CLUSTER, use_latest=True, new_identifier=new_identifier, now=now())
+    start_restore(client, plan, job_tags(job, "aurora-prod"))
+    start_restore_instance(client, plan, job_tags(job, "aurora-prod"))
+    assert poll_restore(client, plan).state is State.AVAILABLE
+    return plan
+
+
+# Listing backups and the restorable window
+
+
+def test_list_snapshots_of_an_instance_newest_first(client, rds_api, instance, network):
+    rds_api.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="before-release-1")
+    rds_api.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="before-release-2")
+    rds_api.create_db_instance(
+        DBInstanceIdentifier="staging", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
+        MasterUserPassword="not-a-real-password", AllocatedStorage=20, BackupRetentionPeriod=1,
+    )
+    rds_api.create_db_snapshot(DBInstanceIdentifier="staging", DBSnapshotIdentifier="staging-snap")
+
+    snapshots = list_snapshots(client, instance)
+
+    assert [s.id for s in snapshots][:2] == ["before-release-2", "before-release-1"]
+    assert {s.type for s in snapshots} == {"manual", "automated"}
+    assert all(s.source == "prod" and s.status == "available" for s in snapshots)
+    assert "staging-snap" not in {s.id for s in snapshots}
+    times = [s.created_at for s in snapshots]
+    assert times == sorted(times, reverse=True)
+    assert all(t.tzinfo is not None for t in times)
+    document = json.loads(json.dumps([s.to_dict() for s in snapshots]))
+    assert document[0]["id"] == "before-release-2" and document[0]["type"] == "manual"
+
+
+def test_list_snapshots_of_an_aurora_cluster(client, rds_api, cluster):
+    rds_api.create_db_cluster_snapshot(DBClusterIdentifier="aurora-prod", DBClusterSnapshotIdentifier="aurora-before-release")
+
+    snapshots = list_snapshots(client, cluster)
+
+    assert snapshots[0].id == "aurora-before-release"
+    assert snapshots[0].type == "manual"
+    assert {s.type for s in snapshots[1:]} == {"automated"}
+    assert all(s.source == "aurora-prod" for s in snapshots)
+
+
+def test_restorable_window_of_an_instance_and_a_cluster(client, rds_api, instance, cluster):
+    created = describe_instance(rds_api, "prod")["InstanceCreateTime"]
+    window = restorable_window(client, instance)
+    assert window is not None
+    assert window.earliest >= created - timedelta(seconds=1)
+    assert window.earliest <= window.latest <= now() + timedelta(seconds=1)
+    assert window.contains(window.latest) and not window.contains(window.earliest - timedelta(seconds=1))
+
+    cluster_window = restorable_window(client, cluster)
+    assert cluster_window is not None
+    assert cluster_window.earliest == describe_cluster(rds_api, "aurora-prod")["EarliestRestorableTime"]
+    assert set(cluster_window.to_dict()) == {"earliest", "latest"}
+
+
+def test_an_instance_without_automated_backups_has_no_window_and_no_point_in_time_restore(client, rds_api, network):
+    rds_api.create_db_instance(
+        DBInstanceIdentifier="prod", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
+        MasterUserPassword="not-a-real-password", AllocatedStorage=20, BackupRetentionPeriod=0,
+    )
+    assert restorable_window(client, INSTANCE) is None
+    with pytest.raises(RestoreRefused, match="no automated backups"):
+        plan_restore(client, INSTANCE, use_latest=True, now=now())
+
+
+# Restoring an instance
+
+
+def test_snapshot_restore_goes_to_a_new_instance_configured_like_the_source(client, rds_api, instance, network):
+    rds_api.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="before-release")
+    moment = datetime(2030, 5, 1, 12, 34, tzinfo=UTC)
+    source_before = describe_instance(rds_api, "prod")
+
+    plan = plan_restore(client, instance, snapshot_id="before-release", now=moment)
+
+    assert plan.kind == "snapshot" and plan.snapshot_id == "before-release"
+    assert plan.new_identifier == "prod-restore-203005011234"
+    assert plan.restore_call.operation == "restore_db_instance_from_db_snapshot"
+    assert plan.restore_call.parameters == {
+        "DBInstanceIdentifier": "prod-restore-203005011234",
+        "DBSnapshotIdentifier": "before-release",
+        "DBInstanceClass": "db.t3.medium",
+        "DBSubnetGroupName": "db-private",
+        "VpcSecurityGroupIds": [network["security_group"]],
+        "DBParameterGroupName": "prod-pg15",
+        "MultiAZ": False,
+        "CopyTagsToSnapshot": False,
+        "DeletionProtection": False,
+        "EnableIAMDatabaseAuthentication": False,
+    }
+    assert "NEW instance prod-restore-203005011234" in plan.summary
+    # Planning creates nothing.
+    assert len(rds_api.describe_db_instances()["DBInstances"]) == 1
+    # The runner journals the plan and reloads it after approval.
+    assert RestorePlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+
+    started = start_restore(client, plan, job_tags("job-7", "prod"))
+    status = poll_restore(client, plan)
+
+    assert started.to_dict() == {"action": "restore_instance", "identifier": "prod-restore-203005011234", "resumed": False}
+    assert status.state is State.AVAILABLE and status.status == "available"
+    assert status.endpoint.startswith("prod-restore-203005011234.") and status.port == 5432
+    new = describe_instance(rds_api, "prod-restore-203005011234")
+    assert tags_of(new) == {JOB_TAG: "job-7", SOURCE_TAG: "prod"}
+    assert new["DBInstanceClass"] == "db.t3.medium"
+    assert new["DBSubnetGroup"]["DBSubnetGroupName"] == "db-private"
+    assert [g["VpcSecurityGroupId"] for g in new["VpcSecurityGroups"]] == [network["security_group"]]
+    assert new["DBParameterGroups"][0]["DBParameterGroupName"] == "prod-pg15"
+    source_after = describe_instance(rds_api, "prod")
+    assert source_after["Endpoint"] == source_before["Endpoint"] and tags_of(source_after) == {"team": "care"}
+
+
+def test_point_in_time_restore_of_an_instance_at_a_given_time(client, rds_api, instance):
+    moment = now()
+
+    plan = plan_restore(client, instance, point_in_time=moment, new_identifier="Prod-Before-Incident", now=now())
+
+    assert plan.kind == "point_in_time" and plan.restore_time == moment
+    assert plan.new_identifier == "prod-before-incident"
+    assert plan.restore_call.operation == "restore_db_instance_to_point_in_time"
+    assert plan.restore_call.parameters["SourceDBInstanceIdentifier"] == "prod"
+    assert plan.restore_call.parameters["TargetDBInstanceIdentifier"] == "prod-before-incident"
+    assert plan.restore_call.parameters["RestoreTime"] == moment.isoformat()
+    assert "UseLatestRestorableTime" not in plan.restore_call.parameters
+    assert plan.restore_call.parameters["DBSubnetGroupName"] == "db-private"
+
+    start_restore(client, plan, job_tags("job-8", "prod"))
+
+    assert poll_restore(client, plan).state is State.AVAILABLE
+    assert tags_of(describe_instance(rds_api, "prod-before-incident"))[JOB_TAG] == "job-8"
+
+
+def test_point_in_time_restore_of_an_instance_to_the_latest_time(client, rds_api, instance):
+    plan = plan_restore(client, instance, use_latest=True, new_identifier="prod-latest", now=now())
+
+    assert plan.kind == "point_in_time" and plan.restore_time is None
+    assert plan.latest_restorable_time is not None
+    assert plan.restore_call.parameters["UseLatestRestorableTime"] is True
+    assert "RestoreTime" not in plan.restore_call.parameters
+    assert "latest restorable time" in plan.summary
+
+    start_restore(client, plan, job_tags("job-9", "prod"))
+
+    assert poll_restore(client, plan).state is State.AVAILABLE
+
+
+# Restoring an Aurora cluster
+
+
+def test_snapshot_restore_of_an_aurora_cluster_then_its_writer(client, rds_api, cluster, network):
+    rds_api.create_db_cluster_snapshot(DBClusterIdentifier="aurora-prod", DBClusterSnapshotIdentifier="aurora-before")
+
+    plan = plan_restore(client, cluster, snapshot_id="aurora-before", new_identifier="aurora-copy", now=now())
+
+    assert plan.aurora and plan.kind == "snapshot"
+    assert plan.new_identifier == "aurora-copy"
+    assert plan.new_instance_identifier == "aurora-copy-instance-1"
+    assert plan.instance_class == "db.r6g.large"
+    assert plan.restore_call.operation == "restore_db_cluster_from_snapshot"
+    assert plan.restore_call.parameters["SnapshotIdentifier"] == "aurora-before"
+    assert plan.restore_call.parameters["Engine"] == "aurora-postgresql"
+    assert plan.restore_call.parameters["DBClusterParameterGroupName"] == "aurora-cluster-pg"
+    assert plan.restore_call.parameters["DBSubnetGroupName"] == "db-private"
+    assert plan.instance_call.to_dict() == {
+        "operation": "create_db_instance",
+        "parameters": {
+            "DBInstanceIdentifier": "aurora-copy-instance-1",
+            "DBClusterIdentifier": "aurora-copy",
+            "Engine": "aurora-postgresql",
+            "DBInstanceClass": "db.r6g.large",
+            "DBParameterGroupName": "aurora-instance-pg",
+            "PubliclyAccessible": False,
+        },
+    }
+    assert RestorePlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+
+    tags = job_tags("job-11", "aurora-prod")
+    assert start_restore(client, plan, tags).action == "restore_cluster"
+    assert start_restore_instance(client, plan, tags).identifier == "aurora-copy-instance-1"
+    status = poll_restore(client, plan)
+
+    assert status.state is State.AVAILABLE
+    new_cluster = describe_cluster(rds_api, "aurora-copy")
+    assert status.endpoint == new_cluster["Endpoint"] and status.port == new_cluster["Port"]
+    assert tags_of(new_cluster) == tags
+    assert new_cluster["DBClusterParameterGroup"] == "aurora-cluster-pg"
+    assert [g["VpcSecurityGroupId"] for g in new_cluster["VpcSecurityGroups"]] == [network["security_group"]]
+    writer = describe_instance(rds_api, "aurora-copy-instance-1")
+    assert writer["DBClusterIdentifier"] == "aurora-copy" and writer["DBInstanceClass"] == "db.r6g.large"
+    assert tags_of(writer) == tags
+    assert describe_cluster(rds_api, "aurora-prod")["DBClusterMembers"][0]["DBInstanceIdentifier"] == "aurora-prod-writer"
+
+
+def test_point_in_time_restore_of_an_aurora_cluster(client, rds_api, cluster):
+    moment = now()
+    at_time = plan_restore(client, cluster, point_in_time=moment, new_identifier="aurora-at-time", now=now())
+    latest = plan_restore(client, cluster, use_latest=True, new_identifier="aurora-latest", now=now())
+
+    assert at_time.restore_call.operation == "restore_db_cluster_to_point_in_time"
+    assert at_time.restore_call.parameters["RestoreToTime"] == moment.isoformat()
+    assert at_time.restore_call.parameters["RestoreType"] == "full-copy"
+    assert latest.restore_call.parameters["UseLatestRestorableTime"] is True
+
+    for plan in (at_time, latest):
+        start_restore(client, plan, job_tags("job-12", "aurora-prod"))
+        start_restore_instance(client, plan, job_tags("job-12", "aurora-prod"))
+        assert poll_restore(client, plan).state is State.AVAILABLE
+        assert describe_cluster(rds_api, plan.new_identifier)["DBClusterMembers"][0]["IsClusterWriter"] is True
+
+
+def test_the_default_identifiers_fit_rds_limits():
+    long_source = "a" * 60
+    moment = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
+    derived = default_restore_identifier(long_source, moment)
+    assert len(derived) == 63 and derived.endswith("-restore-203001020304")
+    assert check_identifier(derived) == derived
+    assert default_restore_identifier("ab-" + "c" * 40 + "-d" * 5, moment).count("--") == 0
+
+
+# Refusals, before anything starts
+
+
+def test_an_unknown_snapshot_is_refused(client, instance):
+    with pytest.raises(RestoreRefused, match="no snapshot named nope"):
+        plan_restore(client, instance, snapshot_id="nope", now=now())
+
+
+def test_a_snapshot_of_another_instance_is_refused(client, rds_api, instance):
+    rds_api.create_db_instance(
+        DBInstanceIdentifier="staging", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
+        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+    )
+    rds_api.create_db_snapshot(DBInstanceIdentifier="staging", DBSnapshotIdentifier="staging-snap")
+    with pytest.raises(RestoreRefused, match="is of instance staging, not of prod"):
+        plan_restore(client, instance, snapshot_id="staging-snap", now=now())
+
+
+def test_a_snapshot_of_another_cluster_is_refused(client, rds_api, cluster):
+    rds_api.create_db_cluster(
+        DBClusterIdentifier="aurora-staging", Engine="aurora-postgresql", MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+    )
+    rds_api.create_db_cluster_snapshot(DBClusterIdentifier="aurora-staging", DBClusterSnapshotIdentifier="staging-snap")
+    with pytest.raises(RestoreRefused, match="is of cluster aurora-staging, not of aurora-prod"):
+        plan_restore(client, cluster, snapshot_id="staging-snap", now=now())
+
+
+@pytest.mark.parametrize("settings", [INSTANCE, CLUSTER], ids=["instance", "cluster"])
+def test_a_time_outside_the_restorable_window_is_refused(client, instance, cluster, settings):
+    with pytest.raises(RestoreRefused, match="outside the restorable window"):
+        plan_restore(client, settings, point_in_time=now() - timedelta(days=1), now=now())
+    with pytest.raises(RestoreRefused, match="in the future"):
+        plan_restore(client, settings, point_in_time=now() + timedelta(hours=1), now=now())
+    with pytest.raises(RestoreRefused, match="time zone"):
+        plan_restore(client, settings, point_in_time=datetime(2030, 1, 1, 12, 0), now=now())
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    ["1prod", "prod--copy", "prod-copy-", "prod_copy", "prod.copy", "a" * 64, "-prod"],
+)
+def test_an_invalid_new_identifier_is_refused(client, instance, identifier):
+    with pytest.raises(RestoreRefused, match="identifier"):
+        plan_restore(client, instance, use_latest=True, new_identifier=identifier, now=now())
+
+
+def test_a_taken_identifier_or_the_source_itself_is_refused(client, rds_api, instance, cluster):
+    restore_instance_copy(client, new_identifier="prod-copy")
+    with pytest.raises(RestoreRefused, match="an instance named prod-copy already exists"):
+        plan_restore(client, instance, use_latest=True, new_identifier="prod-copy", now=now())
+    with pytest.raises(RestoreRefused, match="must differ from the source"):
+        plan_restore(client, instance, use_latest=True, new_identifier="PROD", now=now())
+    with pytest.raises(RestoreRefused, match="must differ from the source"):
+        plan_restore(client, cluster, use_latest=True, new_identifier="aurora-prod", now=now())
+    restore_cluster_copy(client, new_identifier="aurora-copy")
+    with pytest.raises(RestoreRefused, match="a cluster named aurora-copy already exists"):
+        plan_restore(client, cluster, use_latest=True, new_identifier="aurora-copy", now=now())
+
+
+def test_an_aurora_restore_refuses_a_taken_instance_name(client, rds_api, cluster):
+    rds_api.create_db_instance(
+        DBInstanceIdentifier="aurora-copy-instance-1", DBInstanceClass="db.t3.micro", Engine="postgres",
+        MasterUsername="app", MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+    )
+    with pytest.raises(RestoreRefused, match="aurora-copy-instance-1 already exists"):
+        plan_restore(client, cluster, use_latest=True, new_identifier="aurora-copy", now=now())
+
+
+def test_exactly_one_kind_of_restore_must_be_asked_for(client, instance):
+    with pytest.raises(RestoreRefused, match="exactly one"):
+        plan_restore(client, instance, now=now())
+    with pytest.raises(RestoreRefused, match="exactly one"):
+        plan_restore(client, instance, snapshot_id="x", use_latest=True, now=now())
+
+
+def test_an_unknown_source_or_an_aurora_member_configured_as_an_instance_is_refused(client, cluster):
+    with pytest.raises(RestoreRefused, match="no RDS instance named prod"):
+        plan_restore(client, INSTANCE, use_latest=True, now=now())
+    with pytest.raises(RestoreRefused, match="belongs to Aurora cluster aurora-prod"):
+        plan_restore(client, RdsSettings(REGION, instance="aurora-prod-writer"), use_latest=True, now=now())
+    with pytest.raises(RestoreRefused, match="no RDS cluster named aurora-gone"):
+        plan_restore(client, RdsSettings(REGION, cluster="aurora-gone"), use_latest=True, now=now())
+
+
+# Re-runs after a worker died between the AWS call and its journal entry
+
+
+def test_start_restore_after_a_crash_recognises_its_own_instance(client, rds_api, instance):
+    plan = plan_restore(client, instance, use_latest=True, new_identifier="prod-copy", now=now())
+    tags = job_tags("job-21", "prod")
+    first = start_restore(client, plan, tags)
+    # The worker died here; the job's next run starts the same step again.
+    again = start_restore(client, plan, tags)
+
+    assert (first.resumed, again.resumed) == (False, True)
+    names = [i["DBInstanceIdentifier"] for i in rds_api.describe_db_instances()["DBInstances"]]
+    assert sorted(names) == ["prod", "prod-copy"]
+
+
+def test_start_restore_refuses_an_instance_it_did_not_make(client, rds_api, instance):
+    plan = plan_restore(client, instance, use_latest=True, new_identifier="prod-copy", now=now())
+    # Someone else takes the name between approval and start.
+    rds_api.create_db_instance(
+        DBInstanceIdentifier="prod-copy", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
+        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+    )
+    with pytest.raises(RestoreRefused, match="made by someone else"):
+        start_restore(client, plan, job_tags("job-22", "prod"))
+
+    other = plan_restore(client, instance, use_latest=True, new_identifier="prod-copy-2", now=now())
+    start_restore(client, other, job_tags("job-23", "prod"))
+    with pytest.raises(RestoreRefused, match="made by job job-23"):
+        start_restore(client, other, job_tags("job-24", "prod"))
+    with pytest.raises(ValueError, match=JOB_TAG):
+        start_restore(client, other, {"team": "care"})
+
+
+def test_aurora_steps_after_a_crash_recognise_their_cluster_and_writer(client, rds_api, cluster):
+    plan = plan_restore(client, cluster, use_latest=True, new_identifier="aurora-copy", now=now())
+    tags = job_tags("job-25", "aurora-prod")
+
+    with pytest.raises(RestoreRefused, match="start the restore first"):
+        start_restore_instance(client, plan, tags)
+    assert start_restore(client, plan, tags).resumed is False
+    assert start_restore(client, plan, tags).resumed is True
+    assert start_restore_instance(client, plan, tags).resumed is False
+    assert start_restore_instance(client, plan, tags).resumed is True
+
+    members = describe_cluster(rds_api, "aurora-copy")["DBClusterMembers"]
+    assert [m["DBInstanceIdentifier"] for m in members] == ["aurora-copy-instance-1"]
+
+
+# The snapshot taken before applying migrations
+
+
+@pytest.mark.parametrize("settings", [INSTANCE, CLUSTER], ids=["instance", "cluster"])
+def test_snapshot_before_apply_is_started_polled_and_resumed(client, rds_api, instance, cluster, settings):
+    tags = job_tags("job-31", settings.instance or settings.cluster)
+
+    first = start_snapshot(client, settings, "Before-Deploy-42", tags)
+    again = start_snapshot(client, settings, "before-deploy-42", tags)
+    status = poll_snapshot(client, settings, "before-deploy-42")
+
+    assert first.to_dict() == {"action": "snapshot", "identifier": "before-deploy-42", "resumed": False}
+    assert again.resumed is True
+    assert status.state is State.AVAILABLE and status.status == "available"
+    assert [s.id for s in list_snapshots(client, settings) if s.type == "manual"] == ["before-deploy-42"]
+    with pytest.raises(RestoreRefused, match="made by job job-31"):
+        start_snapshot(client, settings, "before-deploy-42", job_tags("job-32", "x"))
+    assert poll_snapshot(client, settings, "never-made").state is State.FAILED
+
+
+def test_start_snapshot_refuses_a_snapshot_of_another_source_or_a_missing_source(client, rds_api, instance):
+    rds_api.create_db_instance(
+        DBInstanceIdentifier="staging", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
+        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+    )
+    rds_api.create_db_snapshot(DBInstanceIdentifier="staging", DBSnapshotIdentifier="shared-name")
+    with pytest.raises(RestoreRefused, match="belongs to staging, not prod"):
+        start_snapshot(client, instance, "shared-name", job_tags("job-33", "prod"))
+    with pytest.raises(RestoreRefused, match="no RDS instance named gone"):
+        start_snapshot(client, RdsSettings(REGION, instance="gone"), "gone-snap", job_tags("job-33", "gone"))
+    with pytest.raises(RestoreRefused, match="not valid"):
+        start_snapshot(client, instance, "bad--name", job_tags("job-33", "prod"))
+
+
+# Cut-over
+
+
+def test_cutover_of_an_instance_ends_with_the_copy_under_the_old_name(client, rds_api, instance):
+    restore_instance_copy(client, job="job-41", new_identifier="prod-copy")
+    old_endpoint = describe_instance(rds_api, "prod")["Endpoint"]["Address"]
+
+    plan = plan_cutover(client, instance, "prod-copy", datetime(2030, 5, 1, 9, 30, tzinfo=UTC))
+
+    assert (plan.name, plan.old_renamed_to, plan.new_identifier, plan.new_job) == ("prod", "prod-old-203005010930", "prod-copy", "job-41")
+    assert plan.rename_old_call.to_dict() == {
+        "operation": "modify_db_instance",
+        "parameters": {"DBInstanceIdentifier": "prod", "NewDBInstanceIdentifier": "prod-old-203005010930", "ApplyImmediately": True},
+    }
+    assert CutoverPlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+    assert poll_rename(client, plan).state is CutoverState.READY
+    with pytest.raises(RestoreRefused, match="rename it away first"):
+        rename_new_in(client, plan)
+
+    assert rename_old_away(client, plan).resumed is False
+    assert rename_old_away(client, plan).resumed is True
+    assert poll_rename(client, plan).state is CutoverState.OLD_AWAY
+    assert rename_new_in(client, plan).resumed is False
+    assert rename_new_in(client, plan).resumed is True
+    assert rename_old_away(client, plan).resumed is True
+    done = poll_rename(client, plan)
+
+    assert done.state is CutoverState.DONE
+    assert done.endpoint == old_endpoint and done.port == 5432
+    assert tags_of(describe_instance(rds_api, "prod"))[JOB_TAG] == "job-41"
+    assert tags_of(describe_instance(rds_api, "prod-old-203005010930")) == {"team": "care"}
+    names = sorted(i["DBInstanceIdentifier"] for i in rds_api.describe_db_instances()["DBInstances"])
+    assert names == ["prod", "prod-old-203005010930"]
+
+
+def test_cutover_resumes_after_a_crash_between_the_rename_and_its_journal(client, rds_api, instance):
+    restore_instance_copy(client, job="job-42", new_identifier="prod-copy")
+    plan = plan_cutover(client, instance, "prod-copy", now())
+    # A worker ran each rename's AWS call and died before journaling it.
+    rds_api.modify_db_instance(**plan.rename_old_call.parameters)
+    assert rename_old_away(client, plan).resumed is True
+    rds_api.modify_db_instance(**plan.rename_new_call.parameters)
+    assert rename_new_in(client, plan).resumed is True
+    assert poll_rename(client, plan).state is CutoverState.DONE
+
+
+def test_cutover_of_an_aurora_cluster_renames_the_clusters(client, rds_api, cluster):
+    restore_cluster_copy(client, job="job-43", new_identifier="aurora-copy")
+    old_endpoint = describe_cluster(rds_api, "aurora-prod")["Endpoint"]
+
+    plan = plan_cutover(client, cluster, "aurora-copy", now(), old_renamed_to="aurora-prod-broken")
+
+    assert plan.aurora and plan.rename_new_call.operation == "modify_db_cluster"
+    assert plan.rename_new_call.parameters == {
+        "DBClusterIdentifier": "aurora-copy", "NewDBClusterIdentifier": "aurora-prod", "ApplyImmediately": True,
+    }
+    rename_old_away(client, plan)
+    assert poll_rename(client, plan).state is CutoverState.OLD_AWAY
+    rename_new_in(client, plan)
+    done = poll_rename(client, plan)
+
+    assert done.state is CutoverState.DONE
+    assert done.endpoint == describe_cluster(rds_api, "aurora-prod")["Endpoint"] != old_endpoint
+    assert done.endpoint.startswith("aurora-prod.")
+    assert tags_of(describe_cluster(rds_api, "aurora-prod"))[JOB_TAG] == "job-43"
+    assert tags_of(describe_cluster(rds_api, "aurora-prod-broken")) == {"team": "care"}
+
+
+def test_plan_cutover_refuses_what_it_cannot_do_safely(client, rds_api, instance):
+    rds_api.create_db_instance(
+        DBInstanceIdentifier="hand-made", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
+        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+    )
+    with pytest.raises(RestoreRefused, match="was not restored from prod by deploy-gate"):
+        plan_cutover(client, instance, "hand-made", now())
+    with pytest.raises(RestoreRefused, match="does not exist"):
+        plan_cutover(client, instance, "prod-copy", now())
+    with pytest.raises(RestoreRefused, match="nothing to cut over"):
+        plan_cutover(client, instance, "prod", now())
+    restore_instance_copy(client, new_identifier="prod-copy")
+    with pytest.raises(RestoreRefused, match="hand-made already exists"):
+        plan_cutover(client, instance, "prod-copy", now(), old_renamed_to="hand-made")
+    with pytest.raises(RestoreRefused, match="not valid"):
+        plan_cutover(client, instance, "prod-copy", now(), old_renamed_to="prod-old-")
+
+
+def test_rename_old_away_refuses_when_its_target_name_was_taken_after_planning(client, rds_api, instance):
+    restore_instance_copy(client, new_identifier="prod-copy")
+    plan = plan_cutover(client, instance, "prod-copy", now(), old_renamed_to="prod-old")
+    rds_api.create_db_instance(
+        DBInstanceIdentifier="prod-old", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
+        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+    )
+    with pytest.raises(RestoreRefused, match="prod-old was taken"):
+        rename_old_away(client, plan)
+    assert describe_instance(rds_api, "prod")["DBInstanceIdentifier"] == "prod"
+
+
+# What moto cannot produce: AWS-side failures, slow restores, throttling, an unreachable endpoint
+
+
+@pytest.fixture
+def stubbed() -> Any:
+    client = boto3.client("rds", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def api_call(operation: str, **parameters: Any) -> ApiCall:
+    return ApiCall(operation, parameters)
+
+
+def instance_plan() -> RestorePlan:
+    return RestorePlan(
+        region=REGION, source="prod", aurora=False, kind="snapshot", snapshot_id="before-release",
+        restore_time=None, latest_restorable_time=None, new_identifier="prod-copy", new_instance_identifier=None,
+        instance_class="db.t3.medium", instance_call=None,
+        restore_call=api_call("restore_db_instance_from_db_snapshot", DBInstanceIdentifier="prod-copy", DBSnapshotIdentifier="before-release"),
+    )
+
+
+def aurora_plan() -> RestorePlan:
+    return RestorePlan(
+        region=REGION, source="aurora-prod", aurora=True, kind="point_in_time", snapshot_id=None,
+        restore_time=None, latest_restorable_time=None, new_identifier="aurora-copy",
+        new_instance_identifier="aurora-copy-instance-1", instance_class="db.r6g.large",
+        restore_call=api_call("restore_db_cluster_to_point_in_time", DBClusterIdentifier="aurora-copy", SourceDBClusterIdentifier="aurora-prod", UseLatestRestorableTime=True),
+        instance_call=api_call("create_db_instance", DBInstanceIdentifier="aurora-copy-instance-1", DBClusterIdentifier="aurora-copy", Engine="aurora-postgresql", DBInstanceClass="db.r6g.large"),
+    )
+
+
+def instance_response(status: str, **extra: Any) -> dict[str, Any]:
+    return {"DBInstances": [{"DBInstanceIdentifier": "prod-copy", "DBInstanceStatus": status, **extra}]}
+
+
+@pytest.mark.parametrize(
+    "status",
+    ["failed", "incompatible-restore", "incompatible-parameters", "storage-full", "inaccessible-encryption-credentials"],
+)
+def test_a_restore_that_ends_badly_is_failed_with_the_aws_status(stubbed, status):
+    client, stubber = stubbed
+    stubber.add_response("describe_db_instances", instance_response(status), {"DBInstanceIdentifier": "prod-copy"})
+
+    result = poll_restore(client, instance_plan())
+
+    assert result.state is State.FAILED and result.state.final
+    assert result.status == status
+    assert result.endpoint is None
+    assert result.to_dict()["state"] == "failed"
+
+
+def test_a_restore_that_never_becomes_available_is_stopped_by_the_runners_deadline(stubbed):
+    client, stubber = stubbed
+    started_at = datetime(2030, 1, 1, 0, 0, tzinfo=UTC)
+    for _ in range(3):
+        stubber.add_response("describe_db_instances", instance_response("creating"))
+
+    states = [poll_restore(client, instance_plan()).state for _ in range(3)]
+
+    assert states == [State.CREATING] * 3 and not State.CREATING.final
+    limit = timedelta(hours=2)
+    assert not deadline_passed(started_at, started_at + limit - timedelta(seconds=1), limit)
+    assert not deadline_passed(started_at, started_at + limit, limit)
+    assert deadline_passed(started_at, started_at + limit + timedelta(seconds=1), limit)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        deadline_passed(datetime(2030, 1, 1), started_at, limit)
+
+
+def test_an_available_restore_reports_its_endpoint(stubbed):
+    client, stubber = stubbed
+    endpoint = {"Address": "prod-copy.abc.us-east-1.rds.amazonaws.com", "Port": 5432}
+    stubber.add_response("describe_db_instances", instance_response("available", Endpoint=endpoint))
+
+    result = poll_restore(client, instance_plan())
+
+    assert (result.state, result.endpoint, result.port) == (State.AVAILABLE, endpoint["Address"], 5432)
+
+
+def test_an_aurora_restore_waits_for_the_cluster_then_the_writer(stubbed):
+    client, stubber = stubbed
+    cluster = {"DBClusterIdentifier": "aurora-copy", "Endpoint": "aurora-copy.cluster-x.rds.amazonaws.com", "Port": 5432}
+    stubber.add_response("describe_db_clusters", {"DBClusters": [{**cluster, "Status": "creating"}]})
+    stubber.add_response("describe_db_clusters", {"DBClusters": [{**cluster, "Status": "available"}]})
+    stubber.add_response("describe_db_instances", {"DBInstances": [{"DBInstanceIdentifier": "aurora-copy-instance-1", "DBInstanceStatus": "creating"}]})
+    stubber.add_response("describe_db_clusters", {"DBClusters": [{**cluster, "Status": "inaccessible-encryption-credentials"}]})
+
+    first, second, third = (poll_restore(client, aurora_plan()) for _ in range(3))
+
+    assert (first.state, first.status) == (State.CREATING, "cluster creating")
+    assert (second.state, second.status, second.endpoint) == (State.CREATING, "cluster available, instance creating", None)
+    assert (third.state, third.status) == (State.FAILED, "cluster inaccessible-encryption-credentials")
+
+
+def test_throttling_and_aws_side_errors_are_unavailable_for_the_runner_to_retry(stubbed):
+    client, stubber = stubbed
+    stubber.add_client_error("describe_db_instances", "ThrottlingException", "Rate exceeded", 400)
+    stubber.add_client_error("describe_db_instances", "Throttling", "Rate exceeded", 400)
+    stubber.add_client_error("describe_db_instances", "InternalFailure", "oops", 500)
+
+    for code in ("ThrottlingException", "Throttling", "InternalFailure"):
+        with pytest.raises(RdsUnavailable) as caught:
+            poll_restore(client, instance_plan())
+        assert caught.value.code == code
+
+
+def test_throttling_while_starting_is_unavailable_and_can_be_run_again(stubbed):
+    client, stubber = stubbed
+    plan = instance_plan()
+    tags = job_tags("job-51", "prod")
+    not_found = ("DBInstanceNotFound", "DBInstance prod-copy not found.", 404)
+    expected = {**plan.restore_call.parameters, "Tags": [{"Key": JOB_TAG, "Value": "job-51"}, {"Key": SOURCE_TAG, "Value": "prod"}]}
+    stubber.add_client_error("describe_db_instances", *not_found)
+    stubber.add_client_error("restore_db_instance_from_db_snapshot", "ThrottlingException", "Rate exceeded", 400, expected_params=expected)
+    stubber.add_client_error("describe_db_instances", *not_found)
+    stubber.add_response("restore_db_instance_from_db_snapshot", {"DBInstance": {"DBInstanceIdentifier": "prod-copy"}}, expected)
+
+    with pytest.raises(RdsUnavailable, match="Rate exceeded"):
+        start_restore(client, plan, tags)
+    assert start_restore(client, plan, tags).resumed is False
+
+
+def test_a_busy_resource_is_unavailable_but_a_refusal_by_aws_is_not(stubbed):
+    client, stubber = stubbed
+    stubber.add_client_error("describe_db_instances", "InvalidDBInstanceState", "instance is backing-up", 400)
+    stubber.add_client_error("describe_db_instances", "AccessDenied", "not authorized to perform rds:DescribeDBInstances", 403)
+
+    with pytest.raises(RdsUnavailable, match="backing-up"):
+        poll_restore(client, instance_plan())
+    with pytest.raises(RdsError) as caught:
+        poll_restore(client, instance_plan())
+    assert not isinstance(caught.value, RdsUnavailable) and caught.value.code == "AccessDenied"
+
+
+def test_a_snapshot_still_being_made_or_failed(stubbed):
+    client, stubber = stubbed
+    snapshot = {"DBSnapshotIdentifier": "before-deploy", "DBInstanceIdentifier": "prod"}
+    stubber.add_response("describe_db_snapshots", {"DBSnapshots": [{**snapshot, "Status": "creating", "PercentProgress": 40}]})
+    stubber.add_response("describe_db_snapshots", {"DBSnapshots": [{**snapshot, "Status": "failed"}]})
+
+    creating = poll_snapshot(client, INSTANCE, "before-deploy")
+    failed = poll_snapshot(client, INSTANCE, "before-deploy")
+
+    assert (creating.state, creating.progress_percent) == (State.CREATING, 40)
+    assert (failed.state, failed.status) == (State.FAILED, "failed")
+
+
+def test_a_snapshot_that_is_not_available_cannot_be_restored(stubbed):
+    client, stubber = stubbed
+    stubber.add_response("describe_db_instances", {"DBInstances": [{"DBInstanceIdentifier": "prod", "DBInstanceClass": "db.t3.medium", "DBInstanceStatus": "available"}]})
+    stubber.add_response("describe_db_snapshots", {"DBSnapshots": [{"DBSnapshotIdentifier": "half-done", "DBInstanceIdentifier": "prod", "Status": "creating"}]})
+
+    with pytest.raises(RestoreRefused, match="half-done is creating, not available"):
+        plan_restore(client, INSTANCE, snapshot_id="half-done", now=now())
+
+
+def test_an_unreachable_endpoint_is_unavailable(aws_credentials):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = rds_client(INSTANCE, endpoint_url=f"http://127.0.0.1:{port}", max_attempts=1, connect_timeout=1, read_timeout=1)
+
+    with pytest.raises(RdsUnavailable, match="cannot reach RDS"):
+        list_snapshots(client, INSTANCE)
+
+
+def test_the_client_retries_briefly_and_uses_the_targets_region(aws_credentials):
+    client = rds_client(RdsSettings("eu-central-1", cluster="aurora-prod"))
+
+    assert client.meta.region_name == "eu-central-1"
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
+    assert client.meta.config.connect_timeout == 5 and client.meta.config.read_timeout == 30
