@@ -31,12 +31,17 @@ def test_posted_deploy_is_applied_by_the_worker(api, celery_session_worker, targ
         assert [row["migration_name"] for row in history_rows(conn)] == ["20240101_patients", "20240102_visits"]
 
 
-def test_failing_migration_is_blocked_with_its_sqlstate(api, celery_session_worker):
-    failing = MIGRATIONS + [{"name": "20240103_dup", "sql": 'CREATE TABLE "Visit" ("id" INT);'}]
+def test_failing_migration_is_recovered_and_the_deploy_blocked_with_its_sqlstate(api, celery_session_worker):
+    failing = MIGRATIONS + [{"name": "20240103_divide", "sql": 'CREATE TABLE "Ratio" ("id" INT);\nSELECT 1 / 0;'}]
     response = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": failing}, headers=AUTH)
     job = wait_for_verdict(api, response.get_json()["id"])
     assert job["verdict"] == "blocked"
-    assert any("42P07" in reason for reason in job["reasons"]), job["reasons"]
+    assert any("22012" in reason for reason in job["reasons"]), job["reasons"]
+    # The worker ran the recover job the failed apply started; its verdict is the deploy's.
+    recover_id = next(e["data"]["job"] for e in job["events"] if e["step"] == "recover" and e["kind"] == "step_finished")
+    recovered = wait_for_verdict(api, recover_id)
+    assert recovered["kind"] == "recover" and recovered["facts"]["decide:1"]["action"] == "mark_rolled_back"
+    assert job["reasons"] == [f"recover job {recover_id}: {reason}" for reason in recovered["reasons"]]
 
 
 def test_check_job_runs_on_the_worker(api, celery_session_worker):
