@@ -25,6 +25,7 @@ from service.analysis.probe import probe_effects
 from service.analysis.verify import verify_rollback
 from service.config import Config, Target
 from service.jobs.recover import run_recover
+from service.jobs.restore import RdsClientFactory, run_restore, snapshot_before_apply
 from service.jobs.rollback import run_rollback
 from service.jobs.states import TERMINAL, IllegalTransition, JobKind, JobState, Verdict
 from service.jobs.steps import AwaitingApproval, Deferred, JobCanceled, JobRun, RetryableError
@@ -36,6 +37,7 @@ from service.prisma.lock import advisory_lock
 from service.prisma.migrations import LocalMigrations
 from service.prisma.status import MigrationState, read_status
 from service.recovery.failure import RollbackVerifier
+from service.recovery.rds import RestoreRefused, rds_client
 from service.store import repository
 from service.store.repository import Job
 
@@ -56,6 +58,7 @@ def run_job(
     connect_target: Callable[[DatabaseTarget], psycopg.Connection] = connect,
     enqueue: Callable[[str], None] = lambda job_id: None,
     notify: Callable[..., None] = lambda kind, job, **details: None,
+    rds_client_for: RdsClientFactory = rds_client,
 ) -> Job:
     """Take a queued (or interrupted) job to a verdict. Terminal jobs are returned untouched.
 
@@ -83,9 +86,14 @@ def run_job(
                         verdict, reasons = flow(run, conn, _shadow_verifier(target))
                 elif job.kind is JobKind.DEPLOY and job.params.get("apply", True):
                     with _target_lock(store, target.name):
-                        verdict, reasons = _deploy(run, conn, linter)
+                        verdict, reasons = _deploy(run, conn, linter, rds_client_for)
                 else:
                     verdict, reasons = _check(run, conn, linter)
+        elif job.kind is JobKind.RESTORE:
+            if target.rds is None:
+                return _fail(store, job, f"target {target.name} names no RDS instance or cluster")
+            with _target_lock(store, target.name):
+                verdict, reasons = run_restore(run, rds_client_for)
         else:
             return _fail(store, job, f"{job.kind.value} jobs are not handled by this runner")
     except DatabaseUnavailable as error:
@@ -194,13 +202,18 @@ def _history_reasons(status: dict[str, Any], *, allow_pending: bool) -> list[str
     return reasons
 
 
-def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None) -> tuple[Verdict, list[str]]:
+def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None, rds_client_for: RdsClientFactory) -> tuple[Verdict | None, list[str]]:
     _status_step(run, conn)
     findings = _lint_step(run, linter)
     blocking = [f"lint {f['rule']} in {f['migration']} line {f['line']}: {f['message']}" for f in findings if f["severity"] == "error"]
     if blocking:
         return Verdict.BLOCKED, blocking
     schema = run.target.database.schema
+    if run.target.policy.snapshot_before_apply and run.target.rds is not None and status_has_pending(run):
+        try:
+            snapshot_before_apply(run, rds_client_for)
+        except RestoreRefused as refused:
+            return Verdict.BLOCKED, [f"no snapshot before apply: {refused}"]
     _resume_interrupted_migration(run, conn)
     policy = run.target.policy
     timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
@@ -242,6 +255,11 @@ def _start_recovery(run: JobRun) -> Job:
     )
     run.enqueue(child.id)
     return child
+
+
+def status_has_pending(run: JobRun) -> bool:
+    """Whether the deploy has anything to apply (a snapshot before nothing would be wasted time)."""
+    return bool(run.finished.get("status", {}).get("to_deploy"))
 
 
 def _resume_interrupted_migration(run: JobRun, conn: psycopg.Connection) -> None:

@@ -432,3 +432,11 @@ def count_finished_steps(conn: psycopg.Connection, job_id: str, prefix: str) -> 
         (job_id, prefix),
     ).fetchone()
     return row[0]
+
+
+def step_finished_at(conn: psycopg.Connection, job_id: str, step: str) -> datetime | None:
+    row = conn.execute(
+        'SELECT "at" FROM "job_event" WHERE "job_id" = %s AND "kind" = \'step_finished\' AND "step" = %s ORDER BY "id" LIMIT 1',
+        (job_id, step),
+    ).fetchone()
+    return row[0] if row else None
