@@ -45,5 +45,9 @@ bench-api: install services
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/api.py
 
+.PHONY: bench-recover
+bench-recover: install services
+	$(BIN)/python bench/recover.py
+
 clean:
 	rm -rf $(VENV) $(PRISMA_CLI)/node_modules
