@@ -34,7 +34,13 @@ class ServiceClient:
     def get(self, path: str, **query: Any) -> dict[str, Any]:
         parameters = {key: value for key, value in query.items() if value is not None}
         url = f"{self.base_url}{path}" + (f"?{urllib.parse.urlencode(parameters)}" if parameters else "")
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
+        return self._send(urllib.request.Request(url, headers={"Accept": "application/json"}))
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        return self._send(urllib.request.Request(f"{self.base_url}{path}", data=json.dumps(body).encode(), headers=headers, method="POST"))
+
+    def _send(self, request: urllib.request.Request) -> dict[str, Any]:
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
@@ -107,10 +113,41 @@ def show_job(base_url: str, token: str | None, job_id: str, as_json: bool) -> No
         output.line("  " + describe_event(event))
 
 
+@jobs.command("approve")
+@_client_options
+@click.argument("job_id")
+@click.option("--comment", help="Why; recorded in the journal and the incident report.")
+def approve_job(base_url: str, token: str | None, job_id: str, comment: str | None) -> None:
+    """Approve the plan a job waits with (a token with the approve scope)."""
+    _decide(base_url, token, job_id, "approve", comment)
+
+
+@jobs.command("reject")
+@_client_options
+@click.argument("job_id")
+@click.option("--comment", help="Why; recorded in the journal and the incident report.")
+def reject_job(base_url: str, token: str | None, job_id: str, comment: str | None) -> None:
+    """Reject the plan a job waits with: the job ends blocked."""
+    _decide(base_url, token, job_id, "reject", comment)
+
+
+def _decide(base_url: str, token: str | None, job_id: str, decision: str, comment: str | None) -> None:
+    output = Output(False)
+    try:
+        job = ServiceClient(base_url, token).post(f"/v1/jobs/{job_id}/{decision}", {"comment": comment})
+    except ServiceError as error:
+        output.error(None, str(error), EXIT_CANNOT_RUN)
+    output.line(f"{job['kind']} job {job['id']}: {job['state']}" + (f", verdict {job['verdict']}" if job["verdict"] else ""))
+
+
 def describe_event(event: dict[str, Any]) -> str:
     at = event["at"][11:19]
     if event["kind"] == "transition":
         return f"{at}  {event['from_state'] or 'new'} -> {event['to_state']}"
+    if event["kind"] == "approval":
+        verb = "approved" if event["data"].get("approved") else "rejected"
+        comment = f": {event['data']['comment']}" if event["data"].get("comment") else ""
+        return f"{at}  {event['step']} {verb} by {event['data'].get('by')}{comment}"
     phase = event["kind"].removeprefix("step_")
     return f"{at}  {event['step']} {phase}"
 

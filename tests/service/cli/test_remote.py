@@ -13,7 +13,9 @@ from werkzeug.serving import make_server
 from service.config import Config, Policy, Settings, Target, Token, hash_token
 from service.http import create_app
 from service.jobs.runner import run_job
+from service.jobs.states import JobKind, JobState
 from service.prisma.database import parse_database_url
+from service.store import repository
 from tests.conftest import create_scratch_database, drop_scratch_database
 
 DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
@@ -25,14 +27,14 @@ def service(scratch_db):
     target_db = create_scratch_database()
     config = Config(
         {"staging": Target("staging", parse_database_url(target_db.url), Policy())},
-        (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),),
+        (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})), Token("oncall", hash_token("oncall-token"), frozenset({"read", "approve"}))),
     )
 
     def run_later(job_id):
         def work():
             time.sleep(0.5)  # long enough for `wait` to see the job change under it
             with scratch_db.connect() as store:
-                run_job(store, config, job_id)
+                run_job(store, config, job_id, enqueue=run_later)
 
         threading.Thread(target=work, daemon=True).start()
 
@@ -73,10 +75,10 @@ def test_wait_follows_a_job_to_proceed(service):
 
 def test_wait_exits_1_on_blocked_with_the_reason(service):
     url, app = service
-    job_id = submit(app, MIGRATIONS + [{"name": "20240102_dup", "sql": 'CREATE TABLE "Patient" ("id" INT);'}])
+    job_id = submit(app, MIGRATIONS + [{"name": "20240102_dup", "sql": 'CREATE TABLE "Patient" ("id" INT, "note" TEXT);'}])
     result = run("wait", job_id, url=url)
     assert result.returncode == 1
-    assert "reason: migration 20240102_dup failed (42P07" in result.stdout
+    assert ": 20240102_dup failed with 42P07 (already-exists): relation \"Patient\" already exists" in result.stdout
     assert result.stdout.splitlines()[-1] == "verdict: blocked"
 
 
@@ -124,3 +126,24 @@ def test_wait_times_out_with_exit_2(scratch_db):
         app.extensions["deploy_gate"].pool.close()
     assert result.returncode == 2 and "still queued after 2 s" in result.stderr
     assert time.monotonic() - started < 10
+
+
+def waiting_job(app):
+    with app.extensions["deploy_gate"].pool.connection() as conn:
+        job, _ = repository.create_job(conn, kind=JobKind.RECOVER, target="staging", requested_by="ci")
+        repository.transition(conn, job.id, JobState.RUNNING)
+        repository.transition(conn, job.id, JobState.WAITING_APPROVAL, facts={"approval": {"step": "act:1", "plan": ["drop it"]}})
+    return job.id
+
+
+def test_jobs_approve_and_reject(service):
+    url, app = service
+    approved, rejected = waiting_job(app), waiting_job(app)
+    result = run("jobs", "approve", approved, "--comment", "looked", url=url, token="oncall-token")
+    assert result.returncode == 0 and f"recover job {approved}: running" in result.stdout
+    result = run("jobs", "reject", rejected, url=url, token="oncall-token")
+    assert result.returncode == 0 and f"recover job {rejected}: succeeded, verdict blocked" in result.stdout
+    shown = run("jobs", "show", approved, url=url, token="oncall-token")
+    assert "act:1 approved by oncall: looked" in shown.stdout
+    refused = run("jobs", "approve", rejected, url=url, token="ci-token")
+    assert refused.returncode == 2 and "403 Forbidden" in refused.stderr
