@@ -221,6 +221,9 @@ def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None, rds_cl
     def on_progress(event: str, name: str) -> None:
         phase = {"applying": "started", "applied": "finished", "failed": "failed"}[event]
         repository.record_step(run.store, run.job.id, f"apply:{name}", phase)
+        if event == "applied":
+            # A cancel stops between migrations, never inside one.
+            run.stop_if_canceled()
 
     if "recover" not in run.finished:
         try:

@@ -172,3 +172,21 @@ def test_a_migration_that_committed_after_its_worker_died_is_finished_not_rerun(
     ]
     resolution = [e.data for e in repository.job_events(store, job.id) if e.step == "apply:20240102_visits" and e.kind == "step_finished"]
     assert resolution == [{"interrupted": True, "resolution": "finished: every effect is present"}]
+
+
+def test_canceling_a_running_deploy_stops_it_between_migrations(store, config, target_db, monkeypatch):
+    job = queue(store)
+    real_record_step = repository.record_step
+
+    def cancel_after_the_first(conn, job_id, step, phase, data=None):
+        real_record_step(conn, job_id, step, phase, data)
+        if (step, phase) == ("apply:20240101_patients", "finished"):
+            repository.transition(conn, job_id, JobState.CANCELED, data={"by": "api"})
+
+    monkeypatch.setattr(repository, "record_step", cancel_after_the_first)
+    canceled = run_job(store, config, job.id)
+    assert canceled.state is JobState.CANCELED and canceled.verdict is None
+    with target_db.connect() as conn:
+        assert [row["migration_name"] for row in history_rows(conn)] == ["20240101_patients"]
+    monkeypatch.setattr(repository, "record_step", real_record_step)
+    assert run_job(store, config, job.id) == canceled  # a redelivered message does nothing
