@@ -40,6 +40,8 @@ CHECKLIST = (
 
 # Steps that only read: everything else a job journals changed something (or tried to).
 _READING_STEPS = frozenset({"facts", "decide", "plan", "verify", "recheck", "wait_for_lock", "poll", "endpoint", "status", "lint"})
+# Sub-steps that only record what AWS said (`cutover:poll:2`, `snapshot:available`).
+_READING_PARTS = frozenset({"poll", "available", "done"})
 _NOTIFICATION_STEPS = ("notify", "notification")
 _OUTSIDE = "application functionality itself is outside what deploy-gate can see: test the critical paths and watch the error rates"
 _NO_NOTIFICATION = "no notification recorded"
@@ -269,9 +271,6 @@ class IncidentReport:
         return _render_markdown(self)
 
 
-# --- reading the journal -------------------------------------------------------------------------
-
-
 class Journal:
     """A job's events, with its step runs paired up and the approvals and notifications picked out."""
 
@@ -290,7 +289,10 @@ class Journal:
         return [run for run in self.runs if run.family == family]
 
     def actions(self) -> list[StepRun]:
-        return [run for run in self.runs if run.family not in _READING_STEPS and run.family not in _NOTIFICATION_STEPS]
+        return [
+            run for run in self.runs
+            if run.family not in _READING_STEPS and run.family not in _NOTIFICATION_STEPS and not _READING_PARTS & set(run.step.split(":")[1:])
+        ]  # fmt: skip
 
     def approvals(self) -> list[Approval]:
         return [
@@ -303,7 +305,8 @@ class Journal:
         """(when, what) for each notification the journal records, as a step or an event of its own."""
         found = []
         for run in self.runs:
-            if run.family in _NOTIFICATION_STEPS and run.outcome == "finished":
+            # A step that says it did not hand the notification on (`"enqueued": false`) is no notification.
+            if run.family in _NOTIFICATION_STEPS and run.outcome == "finished" and run.data.get("enqueued", True) is not False:
                 found.append((run.at, str(run.data.get("notification") or run.step.partition(":")[2] or run.step)))
         for event in self.events:
             if event.kind == "notification" or (event.kind == "note" and "notification" in event.data):
@@ -330,9 +333,6 @@ def _step_runs(events: Iterable[JobEvent]) -> list[StepRun]:
             runs.append(run)
         run.update(ended_at=event.at, outcome=phase, data=dict(event.data))
     return [StepRun(**run) for run in runs]
-
-
-# --- building the report -------------------------------------------------------------------------
 
 
 def build_report(job: Job, events: Sequence[JobEvent], *, now: datetime | None = None) -> IncidentReport:
@@ -417,20 +417,22 @@ class _Report:
             return None
         return _history_from_status(recheck, self.migration())
 
-    # --- checklist items shared by every kind ---
+    # The checklist items every kind reads the same way.
 
     def team_notified(self) -> ChecklistItem:
         sent = self.journal.notifications()
         if not sent:
             return _item("team_notified", False, None, _NO_NOTIFICATION)
-        return _item("team_notified", True, sent[0][0], "; ".join(f"{what} notification at {_when(at)}" for at, what in sent))
+        listed = "; ".join(f"{what} notification at {_when(at)}" for at, what in sent)
+        return _item("team_notified", True, sent[0][0], f"{listed} (sent to the target's webhook when one is configured; delivery is not journaled)")
 
     def backup_accessible(self) -> ChecklistItem:
         snapshot = next((run for run in self.journal.runs if run.family == "snapshot" and run.outcome == "finished"), None)
         if snapshot is not None:
             found = _find_keys(snapshot.data, ("snapshot_id", "identifier"))
             return _item("backup_accessible", True, snapshot.at, f"snapshot {found or 'taken'} before acting ({snapshot.step})")
-        return _item("backup_accessible", False, None, "no backup recorded by this job: deploy-gate did not check the target's backups for it")
+        parent = f"; a snapshot before apply, if the policy takes one, is in the journal of deploy job {self.job.parent_id}" if self.job.parent_id else ""
+        return _item("backup_accessible", False, None, f"no backup recorded by this job: deploy-gate did not check the target's backups for it{parent}")
 
     def functionality_verified(self, history: HistoryState | None) -> ChecklistItem:
         acted = [run for run in self.journal.actions() if run.outcome != "running"]
@@ -708,7 +710,7 @@ class _RollbackReport(_Report):
         if plan is None:
             return _item("migration_identified", False, None, self.waiting_note())
         if plan.data.get("source") in (None, "none"):
-            return _item("migration_identified", False, None, f"{name} could not be matched to an applied row and its file: " + "; ".join(plan.data.get("refused") or []))
+            return _item("migration_identified", False, None, "not settled: the rollback was refused: " + "; ".join(plan.data.get("refused") or []))
         return _item("migration_identified", True, plan.at, f"{name}, named by {self.job.requested_by}: its applied row in _prisma_migrations matches the bundle's file")
 
     def sql_reviewed(self) -> ChecklistItem:
@@ -779,13 +781,14 @@ class _RestoreReport(_Report):
         def pick(*keys: str) -> str | None:
             return next((_text_or_none(source.get(key)) for source in sources for key in keys if _text_or_none(source.get(key))), None)
 
+        host, port = pick("endpoint"), pick("port")
         return Restore(
-            action=pick("action"),
+            action=pick("action") or "restore",
             source=pick("source"),
             snapshot_id=pick("snapshot_id"),
             point_in_time=pick("point_in_time", "restore_time"),
             new_identifier=pick("new_identifier"),
-            endpoint=pick("endpoint"),
+            endpoint=f"{host}:{port}" if host and port and not host.endswith(f":{port}") else host,
             summary=pick("summary"),
         )
 
@@ -806,28 +809,31 @@ class _RestoreReport(_Report):
 
     def backup_accessible(self) -> ChecklistItem:
         restore = self.restore()
-        recorded = next(
-            (run for run in self.journal.runs if run.outcome == "finished" and run.family in ("plan", "snapshot", "start")
-             and _find_keys(run.data, ("snapshot_id", "restore_time", "point_in_time", "identifier"))),
-            None,
-        )  # fmt: skip
-        if restore.snapshot_id or restore.point_in_time:
-            backup = f"snapshot {restore.snapshot_id}" if restore.snapshot_id else f"point in time {restore.point_in_time}"
-            if recorded is not None or self.job.facts.get("restore"):
-                at = recorded.at if recorded is not None else None
-                return _item("backup_accessible", True, at, f"{backup}, found and planned for the restore" + (f" ({recorded.step})" if recorded else ""))
-            return _item("backup_accessible", False, None, f"{backup} was asked for, but the job has not yet confirmed it is there")
-        if self.job.params.get("use_latest_restorable_time"):
-            if recorded is not None:
-                return _item("backup_accessible", True, recorded.at, f"the latest restorable time, planned in {recorded.step}")
-            return _item("backup_accessible", False, None, "the latest restorable time was asked for, but the job has not yet planned it")
         if restore.action == "cutover":
-            return _item("backup_accessible", None, None, "a cut-over swaps in an instance already restored; the backup is in its restore job's report")
-        return _item("backup_accessible", False, None, "no snapshot or point in time recorded")
+            return _item("backup_accessible", None, None, "a cut-over swaps in an instance already restored; the backup it came from is in its restore job's report")
+        plan = self.journal.finished("plan")
+        if plan is not None:
+            source = plan.data.get("source") or "the source"
+            if plan.data.get("snapshot_id"):
+                backup = f"snapshot {plan.data['snapshot_id']} of {source} exists and is available"
+            elif plan.data.get("restore_time"):
+                backup = f"{plan.data['restore_time']} is inside the restorable window of {source}"
+            else:
+                latest = plan.data.get("latest_restorable_time")
+                backup = f"{source} has a latest restorable time" + (f" ({latest} when planned)" if latest else "")
+            return _item("backup_accessible", True, plan.at, f"{backup}: checked with AWS when the restore was planned")
+        asked = (
+            f"snapshot {restore.snapshot_id}" if restore.snapshot_id else f"point in time {restore.point_in_time}" if restore.point_in_time
+            else "the latest restorable time" if self.job.params.get("use_latest_restorable_time") else "no snapshot or point in time"
+        )  # fmt: skip
+        if self.job.state in (JobState.QUEUED, JobState.RUNNING):
+            return _item("backup_accessible", False, None, f"{asked} was asked for; not yet checked with AWS")
+        why = f": {self.job.reasons[0]}" if self.job.reasons else ""
+        return _item("backup_accessible", False, None, f"{asked} was asked for, but the restore could not be planned{why}")
 
     def rollback_executed(self) -> ChecklistItem:
-        started = next((run for run in self.journal.runs if run.family == "start" and run.outcome == "finished"), None)
-        also = f"; the restore started at {_when(started.at)}" if started else ""
+        started = self.journal.finished("start")
+        also = f"; the restore to a new instance started at {_when(started.at)}" if started else ""
         return _item("rollback_executed", None, None, f"a restore brings back a backup instead of running rollback SQL{also}")
 
     def history_updated(self) -> ChecklistItem:
@@ -835,17 +841,14 @@ class _RestoreReport(_Report):
 
     def functionality_verified(self, history: HistoryState | None) -> ChecklistItem:
         checked = super().functionality_verified(history)
-        endpoint = self.journal.finished("endpoint")
-        if checked.done or endpoint is None:
+        available = self.journal.finished("endpoint") or self.journal.finished("cutover:done")
+        if checked.done or available is None:
             return checked
-        where = self.restore().endpoint
+        where = self.restore().endpoint or available.data.get("endpoint")
         return _item(
             "functionality_verified", False, None,
-            f"the restored instance is available{f' at {where}' if where else ''} ({_when(endpoint.at)}), but its history was not re-read; {_OUTSIDE}",
+            f"the instance is available{f' at {where}' if where else ''} ({_when(available.at)}), but its migration history was not re-read; {_OUTSIDE}",
         )  # fmt: skip
-
-
-# --- plain words -----------------------------------------------------------------------------------
 
 
 def _item(item_id: str, done: bool | None, at: datetime | None, evidence: str) -> ChecklistItem:
@@ -986,9 +989,6 @@ def _timeline_entry(event: JobEvent) -> TimelineEntry:
     return TimelineEntry(event.id, event.at, event.kind, event.step, summary)
 
 
-# --- Markdown --------------------------------------------------------------------------------------
-
-
 def _render_markdown(report: IncidentReport) -> str:
     job = report.job
     lines = [f"# {_inline(report.title)}", ""]
@@ -1026,7 +1026,9 @@ def _render_markdown(report: IncidentReport) -> str:
     elif job.kind is JobKind.RESTORE:
         lines.append("A restore of the database from a backup was asked for (runbook Procedure C); no single migration is concerned.")
     else:
-        lines.append("No failed migration was found in the history.")
+        identified = next(item for item in report.checklist if item.id == "migration_identified")
+        why = identified.evidence[0].upper() + identified.evidence[1:]
+        lines.append(f"{why}." if identified.done is None else f"Not known yet: {identified.evidence.removeprefix('not yet: ')}.")
     lines.append("")
 
     if report.restore is not None:
@@ -1135,9 +1137,6 @@ def _fact_lines(facts: Mapping[str, Any]) -> list[str]:
     if facts.get("lock_holder"):
         lines.append(f"Prisma's lock held by: {facts['lock_holder']}")
     return lines
-
-
-# --- small helpers ---------------------------------------------------------------------------------
 
 
 def _iso(moment: datetime | None) -> str | None:
