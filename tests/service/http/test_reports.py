@@ -1,0 +1,174 @@
+"""GET /v1/jobs/{id}/report: JSON or Markdown by `format` or Accept, the read scope, 404 and 422.
+
+Every response is checked against openapi.yaml by the contract client, the JSON reports of real
+recover and rollback jobs included.
+"""
+
+import pytest
+
+from service.config import Config, Token, hash_token
+from service.jobs.runner import run_job
+from service.jobs.states import JobKind, JobState, Verdict
+from service.prisma.migrations import migrations_from_bundle
+from service.store import repository
+from tests.service.http.conftest import auth
+
+BASE = {"20240101_patients": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n'}
+NAME_REQUIRED = {**BASE, "20240102_name_required": 'ALTER TABLE "Patient" ALTER COLUMN "name" SET NOT NULL;\n'}
+ADD_EMAIL = {
+    **BASE,
+    "20240102_add_email": 'ALTER TABLE "Patient" ADD COLUMN "email" TEXT;\n\n-- ROLLBACK SQL\n-- ALTER TABLE "Patient" DROP COLUMN IF EXISTS "email";\n',
+}
+
+
+@pytest.fixture
+def config(config):
+    """The HTTP tests' targets and tokens, and a token that may deploy but not read."""
+    return Config(config.targets, (*config.tokens, Token("deployer", hash_token("deployer-token"), frozenset({"deploy"}))))
+
+
+@pytest.fixture
+def store(app, scratch_db):
+    with scratch_db.connect() as conn:
+        yield conn
+
+
+def deploy(store, config, scripts):
+    digest = repository.store_bundle(store, migrations_from_bundle(scripts))
+    job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True, "commit": "abc123"}, bundle_digest=digest)
+    return run_job(store, config, job.id), digest
+
+
+@pytest.fixture
+def recovered(store, config, target_db):
+    """A real recover job: a NOT NULL that the rows violate, marked rolled back."""
+    deploy(store, config, BASE)
+    target_db.query('INSERT INTO "Patient" ("name") VALUES (NULL)')
+    deployed, _ = deploy(store, config, NAME_REQUIRED)
+    child = repository.finished_steps(store, deployed.id)["recover"]["job"]
+    job = run_job(store, config, child)
+    assert job.verdict is Verdict.BLOCKED
+    return job
+
+
+@pytest.fixture
+def queued_recover(store):
+    job, _ = repository.create_job(store, kind=JobKind.RECOVER, target="staging", requested_by="ops", params={"phase": "failed"})
+    return job
+
+
+def get_report(client, job_id, query="", token="reader-token", **headers):
+    return client.get(f"/v1/jobs/{job_id}/report{query}", headers={**auth(token), **headers})
+
+
+def test_json_by_default_with_the_checklist_of_a_real_recover_job(client, recovered):
+    response = get_report(client, recovered.id)
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert "Accept" in response.headers["Vary"]
+    report = response.get_json()
+    assert report["title"] == "Incident report: recover of 20240102_name_required on staging"
+    assert report["job"]["commit"] == "abc123" and report["job"]["verdict"] == "blocked"
+    assert (report["failure"]["sqlstate"], report["failure"]["error_class"]) == ("23502", "data")
+    assert [d["action"] for d in report["decisions"]] == ["mark_rolled_back"]
+    items = {item["id"]: item for item in report["checklist"]}
+    assert list(items) == [
+        "migration_identified", "sql_reviewed", "rollback_tested", "backup_accessible", "team_notified",
+        "rollback_executed", "history_updated", "functionality_verified", "incident_documented",
+    ]  # fmt: skip
+    assert items["migration_identified"]["done"] is True and items["migration_identified"]["at"]
+    assert items["rollback_executed"]["done"] is None and items["rollback_executed"]["at"] is None
+    assert items["history_updated"]["done"] is True
+    assert items["incident_documented"]["done"] is True
+    assert [a["step"] for a in report["actions"]] == ["act:1:mark_rolled_back"]
+
+
+def test_accept_text_markdown_gets_markdown(client, recovered):
+    response = get_report(client, recovered.id, Accept="text/markdown")
+    assert response.status_code == 200 and response.mimetype == "text/markdown"
+    text = response.get_data(as_text=True)
+    assert text.startswith("# Incident report: recover of 20240102_name_required on staging\n")
+    assert "## Migration Rollback Checklist" in text
+    assert "- [x] Updated Prisma migration history (" in text
+    assert "| Commit | `abc123` |" in text
+
+
+@pytest.mark.parametrize(
+    "query, accept, mimetype",
+    [
+        ("?format=markdown", "application/json", "text/markdown"),
+        ("?format=json", "text/markdown", "application/json"),
+        ("", "text/html, text/markdown;q=0.5", "text/markdown"),
+        ("", "text/html", "application/json"),
+        ("", "*/*", "application/json"),
+    ],
+)
+def test_format_wins_over_accept_and_json_is_the_default(client, queued_recover, query, accept, mimetype):
+    response = get_report(client, queued_recover.id, query, Accept=accept)
+    assert response.status_code == 200 and response.mimetype == mimetype
+
+
+def test_a_queued_job_has_a_report_of_what_is_not_done_yet(client, queued_recover):
+    report = get_report(client, queued_recover.id).get_json()
+    items = {item["id"]: item for item in report["checklist"]}
+    assert items["migration_identified"] == {
+        "id": "migration_identified", "item": "Identified the problematic migration", "done": False, "at": None, "evidence": "not yet: the job is queued",
+    }  # fmt: skip
+    assert items["team_notified"]["evidence"] == "no notification recorded"
+    assert report["timeline"][0]["summary"] == "created: recover job on staging, queued"
+    text = get_report(client, queued_recover.id, "?format=markdown").get_data(as_text=True)
+    assert "Not known yet: the job is queued." in text.splitlines()
+    assert "- [ ] Identified the problematic migration: not yet: the job is queued" in text.splitlines()
+
+
+def test_a_rollback_job_report(client, store, config):
+    _, digest = deploy(store, config, ADD_EMAIL)
+    job, _ = repository.create_job(store, kind=JobKind.ROLLBACK, target="staging", requested_by="ops", params={"migration": "20240102_add_email"}, bundle_digest=digest)
+    assert run_job(store, config, job.id).state is JobState.WAITING_APPROVAL  # no shadow server: always approved
+    approved = client.post(f"/v1/jobs/{job.id}/approve", json={"comment": "checked"}, headers=auth("oncall-token"))
+    assert approved.status_code == 200
+    assert run_job(store, config, job.id).verdict is Verdict.PROCEED
+    report = get_report(client, job.id).get_json()
+    assert report["approvals"][0]["by"] == "oncall" and report["approvals"][0]["comment"] == "checked"
+    assert report["history"]["checked"] is True and report["history"]["migration_state"] == "rolled_back"
+    assert report["rollback_sql"]["sql"] == 'ALTER TABLE "Patient" DROP COLUMN IF EXISTS "email";'
+    items = {item["id"]: item for item in report["checklist"]}
+    assert (items["rollback_tested"]["done"], items["rollback_executed"]["done"], items["functionality_verified"]["done"]) == (False, True, True)
+
+
+def test_a_token_is_needed(client, queued_recover):
+    response = client.get(f"/v1/jobs/{queued_recover.id}/report")
+    assert response.status_code == 401 and response.mimetype == "application/problem+json"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_the_read_scope_is_needed(client, queued_recover):
+    response = get_report(client, queued_recover.id, token="deployer-token")
+    assert response.status_code == 403
+    assert response.get_json()["detail"] == "The token lacks the `read` scope."
+
+
+@pytest.mark.parametrize("job_id", ["00000000-0000-4000-8000-000000000000", "nope"])
+def test_unknown_and_malformed_ids_are_404(client, job_id):
+    response = get_report(client, job_id, Accept="text/markdown")
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+
+
+def test_check_jobs_have_no_report(client, store):
+    job, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")
+    response = get_report(client, job.id)
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert response.get_json()["detail"] == "check jobs have no incident report; recover, rollback and restore jobs do."
+
+
+def test_a_failed_deploy_points_to_its_recover_jobs_report(client, recovered):
+    response = get_report(client, recovered.parent_id)
+    assert response.status_code == 422
+    assert response.get_json()["detail"] == (
+        "deploy jobs have no incident report; recover, rollback and restore jobs do."
+        f" This deploy's failure was handled by recover job {recovered.id}: see /v1/jobs/{recovered.id}/report."
+    )
+
+
+def test_an_unknown_format_is_422(client, queued_recover):
+    response = get_report(client, queued_recover.id, "?format=html")
+    assert response.status_code == 422 and response.get_json()["detail"] == "format: must be one of markdown, json."

@@ -1,0 +1,352 @@
+"""Incident reports from real recover and rollback jobs on real databases, and restore journals.
+
+Each test runs the job the way a worker does, then builds the report from the job and its journal
+and checks the runbook checklist item by item: done or not (or not applicable), the time (the
+journal event that shows it) and the evidence, and the lines of the Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from service.jobs.runner import run_job
+from service.jobs.states import JobKind, JobState, Verdict
+from service.prisma.database import parse_database_url
+from service.recovery.report import CHECKLIST, NotReportable, build_report
+from service.store import repository
+from tests.conftest import ADMIN_URL
+from tests.service.jobs.test_recover import (
+    BASE,
+    HALF_APPLIED_WITH_ROLLBACK,
+    HeldLock,
+    applied_base,
+    deploy_then_recover,
+    make_config,
+)
+from tests.service.jobs.test_rollback import SCRIPTS, deployed, rollback_job
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+ADD_EMAIL = {**BASE, "20240102_add_email": 'ALTER TABLE "Patient" ADD COLUMN "email" TEXT;\n'}
+
+
+@pytest.fixture
+def store(scratch_db):
+    with scratch_db.connect() as conn:
+        repository.migrate_store(conn)
+        yield conn
+
+
+def report_of(store, job_id):
+    job = repository.get_job(store, job_id)
+    return build_report(job, repository.job_events(store, job_id), now=NOW)
+
+
+def checklist(report) -> dict[str, tuple[bool | None, datetime | None, str]]:
+    return {item.id: (item.done, item.at, item.evidence) for item in report.checklist}
+
+
+def finished_at(store, job_id, step):
+    """When the journal says a step finished (the last time it did)."""
+    return [e.at for e in repository.job_events(store, job_id) if e.kind == "step_finished" and e.step == step][-1]
+
+
+def markdown_lines(report) -> list[str]:
+    return report.to_markdown().splitlines()
+
+
+def line_starting(report, prefix) -> str:
+    found = [line for line in markdown_lines(report) if line.startswith(prefix)]
+    assert len(found) == 1, (prefix, report.to_markdown())
+    return found[0]
+
+
+def when(moment) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def test_a_transient_failure_retried_to_success(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    lock = HeldLock(target_db, "Patient")
+    try:
+        _, recovered = deploy_then_recover(store, config, ADD_EMAIL, before_recovery=lock.release)
+    finally:
+        lock.release()
+    assert recovered.verdict is Verdict.PROCEED
+    report = report_of(store, recovered.id)
+    items = checklist(report)
+
+    assert report.title == "Incident report: recover of 20240102_add_email on staging"
+    assert [item.item for item in report.checklist] == [words for _, words in CHECKLIST]
+    assert (report.failure.sqlstate, report.failure.error_class, report.failure.attempts) == ("55P03", "transient", 1)
+    assert report.failure.message == "canceling statement due to lock timeout"
+    assert [d.action for d in report.decisions] == ["retry"]
+    assert report.decisions[0].facts["effects"] == "none"
+    assert "the error is transient; retry 1 of 1" in report.decisions[0].reasons
+
+    facts_at = finished_at(store, recovered.id, "facts:1")
+    assert items["migration_identified"][:2] == (True, facts_at)
+    assert items["migration_identified"][2].startswith("20240102_add_email: the failed row in _prisma_migrations")
+    assert "55P03 (transient): canceling statement due to lock timeout" in items["migration_identified"][2]
+    assert items["sql_reviewed"][:2] == (True, facts_at)
+    assert "not idempotent: ADD COLUMN email has no IF NOT EXISTS" in items["sql_reviewed"][2]
+    assert items["rollback_tested"][0] is None and items["rollback_tested"][2].startswith("no rollback SQL was needed: ")
+    assert items["rollback_executed"][0] is None
+    assert items["backup_accessible"][0] is False
+    assert f"deploy job {recovered.parent_id}" in items["backup_accessible"][2]
+    # A retry that worked blocks nothing and asks nobody: nothing was sent.
+    assert items["team_notified"] == (False, None, "no notification recorded")
+    assert items["history_updated"][:2] == (True, finished_at(store, recovered.id, "act:1:deploy"))
+    assert "marked 1 failed history row(s) rolled back (act:1:mark_rolled_back" in items["history_updated"][2]
+    assert "finished rows for 20240102_add_email (act:1:deploy" in items["history_updated"][2]
+    assert items["functionality_verified"][0] is False
+    assert items["functionality_verified"][2].startswith("the history was not re-read after acting; application functionality itself is outside what deploy-gate can see")
+    assert items["incident_documented"] == (True, NOW, f"this report, generated from {len(report.timeline)} journal events")
+
+    assert [a.step for a in report.actions] == ["act:1:mark_rolled_back", "act:1:deploy", "apply:20240102_add_email"]
+    assert [a.outcome for a in report.actions] == ["finished"] * 3
+    assert report.history.checked is False and report.history.step == "act:1:deploy"
+    assert report.approvals == [] and report.pending_approval is None
+
+    assert line_starting(report, "- [x] Identified the problematic migration") == (
+        f"- [x] Identified the problematic migration ({when(facts_at)}): {items['migration_identified'][2]}"
+    )
+    assert line_starting(report, "- [ ] Team notified") == "- [ ] Team notified of rollback: no notification recorded"
+    assert line_starting(report, "- [ ] ~~Tested rollback").startswith("- [ ] ~~Tested rollback in staging/local~~ (not applicable): no rollback SQL was needed")
+    assert line_starting(report, "- [ ] Verified application functionality: the history was not re-read")
+    assert "- SQLSTATE: `55P03` (transient error)" in markdown_lines(report)
+
+
+def test_a_verified_rollback_run_automatically(store, target_db):
+    config = make_config(target_db, automatic_rollback=True, shadow=parse_database_url(ADMIN_URL))
+    applied_base(target_db, store, config)
+    target_db.query('INSERT INTO "Patient" ("name") VALUES (NULL)')
+    deployed_job, recovered = deploy_then_recover(store, config, {**BASE, "20240102_invoices": HALF_APPLIED_WITH_ROLLBACK})
+    assert recovered.verdict is Verdict.BLOCKED
+    report = report_of(store, recovered.id)
+    items = checklist(report)
+
+    assert report.decisions[0].action == "run_rollback_sql"
+    assert (report.rollback_sql.source, report.rollback_sql.complete, report.rollback_sql.verified) == ("section", True, True)
+    assert 'DROP TABLE IF EXISTS "Invoice";' in report.rollback_sql.sql
+    facts_at = finished_at(store, recovered.id, "facts:1")
+    rollback_at = finished_at(store, recovered.id, "act:1:rollback_sql")
+    assert items["rollback_tested"][:2] == (True, facts_at)
+    assert "verified on the shadow server" in items["rollback_tested"][2]
+    assert items["rollback_executed"][:2] == (True, rollback_at)
+    assert "effects left afterwards: none; 1 history row(s) marked rolled back" in items["rollback_executed"][2]
+    assert items["history_updated"][:2] == (True, rollback_at)
+    assert items["history_updated"][2].startswith("1 failed history row(s) marked rolled back, in the rollback SQL's own transaction")
+    # The blocked verdict was handed to the notifier, and journaled.
+    assert items["team_notified"][:2] == (True, finished_at(store, recovered.id, "notify:verdict_blocked"))
+    assert items["team_notified"][2].startswith("verdict_blocked notification at ")
+
+    lines = markdown_lines(report)
+    assert items["rollback_executed"][2].endswith("(act:1:rollback_sql)")
+    assert f"- [x] Executed rollback SQL ({when(rollback_at)}): {items['rollback_executed'][2]}" in lines
+    assert lines[lines.index("```sql") + 1] == 'ALTER TABLE "Patient" DROP CONSTRAINT IF EXISTS "Patient_name_check";'
+    assert "From its ROLLBACK SQL section; complete; verified on the shadow server." in lines
+    assert "- Effects found in the database: partial" in lines
+    # Neither the shadow server nor any database location is in the report.
+    document = json.dumps(report.to_dict())
+    assert "127.0.0.1" not in document and "postgresql://" not in document and "127.0.0.1" not in report.to_markdown()
+
+
+def test_an_unverified_rollback_waits_for_approval_then_runs(store, target_db):
+    config = make_config(target_db, automatic_rollback=True)  # no shadow server
+    applied_base(target_db, store, config)
+    target_db.query('INSERT INTO "Patient" ("name") VALUES (NULL)')
+    _, waiting = deploy_then_recover(store, config, {**BASE, "20240102_invoices": HALF_APPLIED_WITH_ROLLBACK})
+    assert waiting.state is JobState.WAITING_APPROVAL
+
+    report = report_of(store, waiting.id)
+    items = checklist(report)
+    assert report.pending_approval.step == "act:1"
+    assert report.pending_approval.plan[0] == "run the rollback SQL of 20240102_invoices (section) in one transaction under Prisma's lock"
+    assert items["rollback_executed"] == (False, None, "not yet: waiting for approval of act:1")
+    assert items["history_updated"] == (False, None, "not yet: waiting for approval of act:1")
+    assert items["rollback_tested"] == (False, None, "not tested: no shadow server is configured to verify the rollback SQL")
+    assert items["functionality_verified"][0] is None  # nothing changed yet
+    assert items["team_notified"][2].startswith("approval_needed notification at ")
+    assert report.actions == []
+    assert "## Waiting for approval" in markdown_lines(report)
+
+    repository.record_approval(store, waiting.id, approved=True, by="ops", comment="checked | the section")
+    done = run_job(store, config, waiting.id)
+    report = report_of(store, done.id)
+    items = checklist(report)
+    approval = report.approvals[0]
+    assert (approval.step, approval.approved, approval.by, approval.comment) == ("act:1", True, "ops", "checked | the section")
+    assert items["rollback_executed"][:2] == (True, finished_at(store, done.id, "act:1:rollback_sql"))
+    assert items["rollback_tested"][0] is False
+    assert items["rollback_tested"][2].endswith(f"ops approved running it at {when(approval.at)}")
+    assert items["sql_reviewed"][2].endswith(f"the plan was shown to ops, who approved it at {when(approval.at)}")
+    assert "approval_needed" in items["team_notified"][2] and "verdict_blocked" in items["team_notified"][2]
+    lines = markdown_lines(report)
+    assert f"- {when(approval.at)}: approved by ops (`act:1`): checked | the section" in lines
+    # In the timeline table the comment's pipe is escaped, so the row keeps its four cells.
+    assert f"| {when(approval.at)} | approval | `act:1` | approved by ops: checked \\| the section |" in lines
+
+
+def test_a_rejected_plan_is_not_executed(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    target_db.query('INSERT INTO "Patient" ("name") VALUES (NULL)')
+    _, waiting = deploy_then_recover(store, config, {**BASE, "20240102_invoices": HALF_APPLIED_WITH_ROLLBACK})
+    rejected = repository.record_approval(store, waiting.id, approved=False, by="ops", comment="fix by hand", reasons=["rejected by ops: fix by hand"])
+    report = report_of(store, rejected.id)
+    items = checklist(report)
+    rejection = report.approvals[0]
+    assert rejection.approved is False
+    assert items["rollback_executed"] == (False, None, f"not done: the plan was rejected by ops at {when(rejection.at)} (fix by hand)")
+    assert items["history_updated"][0] is False
+    assert report.pending_approval is None and report.actions == []
+    assert "waiting_approval → succeeded, verdict blocked, rejected by ops" in [entry.summary for entry in report.timeline]
+    assert "- [ ] Executed rollback SQL: not done: the plan was rejected by ops" in report.to_markdown()
+
+
+def test_a_data_failure_marked_rolled_back_needs_no_rollback_sql(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    target_db.query('INSERT INTO "Patient" ("name") VALUES (NULL)')
+    _, recovered = deploy_then_recover(store, config, {**BASE, "20240102_name_required": 'ALTER TABLE "Patient" ALTER COLUMN "name" SET NOT NULL;\n'})
+    report = report_of(store, recovered.id)
+    items = checklist(report)
+
+    assert (report.failure.sqlstate, report.failure.error_class) == ("23502", "data")
+    assert report.decisions[0].action == "mark_rolled_back"
+    assert report.decisions[0].plan == ["fix the rows that violate 20240102_name_required, or change it to cope with them, then deploy again"]
+    assert items["rollback_executed"][0] is None
+    assert items["rollback_executed"][2] == "no rollback SQL was needed: the failure of 20240102_name_required left no effects, so recording it as rolled back was enough"
+    assert items["history_updated"][:2] == (True, finished_at(store, recovered.id, "act:1:mark_rolled_back"))
+    assert items["functionality_verified"][0] is False
+    lines = markdown_lines(report)
+    assert "**mark_rolled_back** (decide:1, " in report.to_markdown()
+    assert "1. fix the rows that violate 20240102_name_required, or change it to cope with them, then deploy again" in lines
+    assert "- Transactional (PostgreSQL undoes all of it on failure): yes" in lines
+
+
+def test_a_recover_with_nothing_failed_re_reads_the_history(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    digest = repository.latest_bundle_digest(store, "staging")
+    job, _ = repository.create_job(store, kind=JobKind.RECOVER, target="staging", requested_by="ops", params={"phase": "failed"}, bundle_digest=digest)
+    run_job(store, config, job.id)
+    report = report_of(store, job.id)
+    items = checklist(report)
+
+    assert report.failure is None and report.migration is None and report.decisions == []
+    assert items["migration_identified"] == (None, None, "the history holds no failed migration")
+    assert items["history_updated"][0] is None
+    assert items["functionality_verified"][:2] == (True, finished_at(store, job.id, "recheck"))
+    assert report.history.checked and report.history.summary == "no failed migration; nothing to deploy"
+    assert "The history holds no failed migration." in markdown_lines(report)
+
+
+def test_a_verified_and_approved_rollback_job_fills_every_item_it_can(store, target_db):
+    config = make_config(target_db, shadow=parse_database_url(ADMIN_URL))
+    job = rollback_job(store, deployed(store, config))
+    assert run_job(store, config, job.id).state is JobState.WAITING_APPROVAL
+    repository.record_approval(store, job.id, approved=True, by="ops", comment=None)
+    assert run_job(store, config, job.id).verdict is Verdict.PROCEED
+    report = report_of(store, job.id)
+    items = checklist(report)
+
+    assert report.title == "Incident report: rollback of 20240102_add_email on staging"
+    assert report.failure is None and report.migration == "20240102_add_email"
+    assert items["migration_identified"][:2] == (True, finished_at(store, job.id, "plan"))
+    assert items["migration_identified"][2] == "20240102_add_email, named by ops: its applied row in _prisma_migrations matches the bundle's file"
+    assert items["sql_reviewed"][0] is True and "ROLLBACK SQL section" in items["sql_reviewed"][2]
+    assert items["rollback_tested"][:2] == (True, finished_at(store, job.id, "verify"))
+    execute_at = finished_at(store, job.id, "execute")
+    assert items["rollback_executed"][:2] == (True, execute_at)
+    assert items["history_updated"] == (True, execute_at, "rolled_back_at set on 1 finished row(s) of 20240102_add_email in the rollback's own transaction")
+    recheck_at = finished_at(store, job.id, "recheck")
+    assert items["functionality_verified"][:2] == (True, recheck_at)
+    assert items["functionality_verified"][2].startswith("the history was re-read after acting: 20240102_add_email is rolled back; no failed migration; to deploy: 20240102_add_email")
+    assert items["backup_accessible"][0] is False
+    assert report.history.migration_state == "rolled_back"
+    assert [a.step for a in report.actions] == ["execute"]
+    assert report.decisions[0].plan[0] == "under Prisma's lock, in one transaction on staging: run the rollback SQL of 20240102_add_email"
+
+    lines = markdown_lines(report)
+    assert f"- [x] Verified application functionality ({when(recheck_at)}): {items['functionality_verified'][2]}" in lines
+    assert "`20240102_add_email` was applied successfully; ops asked for it to be rolled back." in lines
+    assert lines[lines.index("```sql") + 1] == 'DROP INDEX IF EXISTS "Patient_email_idx";'
+
+
+def test_a_refused_rollback_job_says_why(store, target_db):
+    config = make_config(target_db)
+    scripts = {**SCRIPTS, "20240103_visits": 'CREATE TABLE "Visit" ("id" INT);\n'}
+    job = rollback_job(store, deployed(store, config, scripts))
+    run_job(store, config, job.id)
+    items = checklist(report_of(store, job.id))
+    refusal = "migrations applied after 20240102_add_email may depend on it: roll back 20240103_visits first"
+    assert items["migration_identified"] == (False, None, f"not settled: the rollback was refused: {refusal}")
+    assert items["rollback_tested"][0] is None
+    assert items["rollback_executed"] == (False, None, f"not run: the rollback was refused: {refusal}")
+    assert items["history_updated"][0] is False
+
+
+def record(store, job_id, step, data):
+    repository.record_step(store, job_id, step, "started")
+    repository.record_step(store, job_id, step, "finished", data)
+
+
+PLAN = {
+    "region": "us-east-1", "source": "prod-db", "aurora": False, "kind": "snapshot", "snapshot_id": "rds:prod-db-2026-01-01",
+    "restore_time": None, "latest_restorable_time": None, "new_identifier": "prod-db-restore-1", "new_instance_identifier": None,
+    "instance_class": "db.t3.micro", "notes": [], "summary": "Restore snapshot rds:prod-db-2026-01-01 of instance prod-db to a NEW instance prod-db-restore-1",
+}  # fmt: skip
+
+
+def test_a_restore_journal_is_reported_generically(store):
+    job, _ = repository.create_job(store, kind=JobKind.RESTORE, target="production", requested_by="ops", params={"action": "restore", "snapshot_id": "rds:prod-db-2026-01-01"})
+    repository.transition(store, job.id, JobState.RUNNING)
+    record(store, job.id, "plan", PLAN)
+    record(store, job.id, "start", {"action": "restore", "identifier": "prod-db-restore-1", "resumed": False})
+    record(store, job.id, "poll:1", {"state": "creating", "status": "creating", "identifier": "prod-db-restore-1", "endpoint": None, "port": None})
+    endpoint = {"state": "available", "status": "available", "identifier": "prod-db-restore-1", "endpoint": "prod-db-restore-1.example.rds.amazonaws.com", "port": 5432, "new_identifier": "prod-db-restore-1", "source": "prod-db"}
+    record(store, job.id, "endpoint", endpoint)
+    record(store, job.id, "snapshot_copy", {"copied_to": "eu-west-1"})  # a step this module does not know
+    repository.transition(store, job.id, JobState.SUCCEEDED, verdict=Verdict.PROCEED, reasons=["restored"], facts={"restore": {**endpoint, "plan": PLAN}})
+    report = report_of(store, job.id)
+    items = checklist(report)
+
+    assert report.title == "Incident report: restore of production to prod-db-restore-1"
+    assert report.migration is None and report.failure is None
+    assert (report.restore.snapshot_id, report.restore.new_identifier) == ("rds:prod-db-2026-01-01", "prod-db-restore-1")
+    assert report.restore.endpoint == "prod-db-restore-1.example.rds.amazonaws.com:5432"
+    assert items["backup_accessible"][:2] == (True, finished_at(store, job.id, "plan"))
+    assert items["backup_accessible"][2] == "snapshot rds:prod-db-2026-01-01 of prod-db exists and is available: checked with AWS when the restore was planned"
+    for not_applicable in ("migration_identified", "sql_reviewed", "rollback_tested", "rollback_executed", "history_updated"):
+        assert items[not_applicable][0] is None, not_applicable
+    assert "the restore to a new instance started at" in items["rollback_executed"][2]
+    assert items["functionality_verified"][0] is False
+    assert "the instance is available at prod-db-restore-1.example.rds.amazonaws.com:5432" in items["functionality_verified"][2]
+    # Read-only polls are not actions; an unknown step is, with its plain values.
+    assert [a.step for a in report.actions] == ["start", "snapshot_copy"]
+    assert report.actions[1].summary == "copied_to: eu-west-1"
+    assert [e.step for e in report.timeline if e.event == "step_finished"] == ["plan", "start", "poll:1", "endpoint", "snapshot_copy"]
+    assert "- Snapshot: rds:prod-db-2026-01-01" in markdown_lines(report)
+
+
+def test_a_restore_refused_before_planning_has_no_backup(store):
+    job, _ = repository.create_job(store, kind=JobKind.RESTORE, target="production", requested_by="ops", params={"action": "restore", "snapshot_id": "rds:gone"})
+    repository.transition(store, job.id, JobState.RUNNING)
+    repository.record_step(store, job.id, "plan", "started")
+    repository.transition(store, job.id, JobState.SUCCEEDED, verdict=Verdict.BLOCKED, reasons=["there is no snapshot named rds:gone"])
+    report = report_of(store, job.id)
+    assert checklist(report)["backup_accessible"] == (False, None, "snapshot rds:gone was asked for, but the restore could not be planned: there is no snapshot named rds:gone")
+    assert [(a.step, a.outcome) for a in report.actions] == []
+    assert report.timeline[-2].step == "plan" and report.timeline[-2].summary == "started"
+
+
+@pytest.mark.parametrize("kind", [JobKind.CHECK, JobKind.DEPLOY])
+def test_check_and_deploy_jobs_have_no_report(store, kind):
+    job, _ = repository.create_job(store, kind=kind, target="staging", requested_by="ci")
+    with pytest.raises(NotReportable, match=f"{kind.value} jobs have no incident report"):
+        build_report(job, repository.job_events(store, job.id))
