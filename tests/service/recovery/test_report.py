@@ -120,6 +120,31 @@ def test_a_transient_failure_retried_to_success(store, target_db):
     assert "- SQLSTATE: `55P03` (transient error)" in markdown_lines(report)
 
 
+def test_retries_run_out_over_two_rounds(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    lock = HeldLock(target_db, "Patient")
+    try:
+        _, recovered = deploy_then_recover(store, config, ADD_EMAIL)  # the lock stays held
+    finally:
+        lock.release()
+    report = report_of(store, recovered.id)
+    items = checklist(report)
+
+    assert [(d.step, d.action) for d in report.decisions] == [("decide:1", "retry"), ("decide:2", "mark_rolled_back")]
+    assert report.failure.attempts == 1 and report.decisions[1].facts["attempts"] == 2
+    # The re-apply failed again: its run is an action that failed, and the next round decided.
+    assert [(a.step, a.outcome) for a in report.actions] == [
+        ("act:1:mark_rolled_back", "finished"), ("act:1:deploy", "finished"), ("apply:20240102_add_email", "failed"), ("act:2:mark_rolled_back", "finished"),
+    ]  # fmt: skip
+    assert report.actions[1].summary == "20240102_add_email failed (55P03: canceling statement due to lock timeout)"
+    assert items["history_updated"][:2] == (True, finished_at(store, recovered.id, "act:2:mark_rolled_back"))
+    assert "a failed row for 20240102_add_email (act:1:deploy" in items["history_updated"][2]
+    assert items["rollback_executed"][0] is None
+    assert "### decide:2" in markdown_lines(report)
+    assert "- Failed runs: 2; automatic retries allowed: 1; left: 0" in markdown_lines(report)
+
+
 def test_a_verified_rollback_run_automatically(store, target_db):
     config = make_config(target_db, automatic_rollback=True, shadow=parse_database_url(ADMIN_URL))
     applied_base(target_db, store, config)
