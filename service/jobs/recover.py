@@ -31,6 +31,13 @@ MAX_ROUNDS = 20
 
 
 def run_recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | None) -> tuple[Verdict, list[str]]:
+    verdict, reasons = _recover(run, conn, verify)
+    # Read the history again after acting: what the report shows as "history updated".
+    run.step("recheck", lambda: read_status(conn, run.target.database.schema, run.local).to_dict())
+    return verdict, reasons
+
+
+def _recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | None) -> tuple[Verdict, list[str]]:
     schema = run.target.database.schema
     for round_number in range(1, MAX_ROUNDS + 1):
         decided = run.finished.get(f"decide:{round_number}")
