@@ -102,3 +102,58 @@ def test_killed_worker_job_finishes_once(real_worker_env, scratch_db, target_db)
     assert len(interrupted) <= 1 and all(row["applied_steps_count"] == 1 for row in rows if row["finished_at"])
     assert {"Patient", "Visit", "Note"} <= tables
     assert sum(1 for row in rows if row["migration_name"] == "20240101_patients") == 1
+
+
+def test_killed_worker_in_the_middle_of_a_recovery_retry(real_worker_env, scratch_db, target_db):
+    """A transient failure, a recover job retrying it, its worker killed inside the retry's script:
+    the job resumes on another worker and ends `proceed`, the migration applied exactly once."""
+    producer = make_celery(Settings.from_env())
+    app = create_app(Settings.from_env(), enqueue=lambda job_id: producer.send_task("deploy_gate.run_job", args=[job_id]))
+    client = app.test_client()
+    slow = {"name": "20240102_slow_email", "sql": 'SELECT pg_sleep(3);\nALTER TABLE "Patient" ADD COLUMN "email" TEXT;'}
+    first = start_worker()
+    holder = None
+    try:
+        response = client.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": [MIGRATIONS[0], slow]}, headers=AUTH)
+        deploy_id = response.get_json()["id"]
+        with scratch_db.connect() as store:
+
+            def step(job_id, name, kind):
+                return any(e.step == name and e.kind == kind for e in repository.job_events(store, job_id))
+
+            # While the first run sleeps, another session takes the table: its ALTER times out (55P03).
+            assert wait_until(lambda: step(deploy_id, "apply:20240102_slow_email", "step_started"))
+            holder = target_db.connect()
+            holder.execute("BEGIN")
+            holder.execute('LOCK TABLE "Patient" IN ACCESS EXCLUSIVE MODE')
+            assert wait_until(lambda: step(deploy_id, "apply:20240102_slow_email", "step_failed"))
+            holder.execute("ROLLBACK")
+            assert wait_until(lambda: step(deploy_id, "recover", "step_finished"))
+            recover_id = repository.finished_steps(store, deploy_id)["recover"]["job"]
+
+            # The recover job decides to retry; kill its worker inside the retry's script.
+            assert wait_until(lambda: step(recover_id, "apply:20240102_slow_email", "step_started"))
+            stop(first, signal.SIGKILL)
+            second = start_worker()
+            try:
+                assert wait_until(lambda: repository.get_job(store, deploy_id).verdict is not None, 90), [
+                    (e.kind, e.step, e.data) for e in repository.job_events(store, recover_id)
+                ]
+            finally:
+                stop(second)
+            deploy_job, recover_job = repository.get_job(store, deploy_id), repository.get_job(store, recover_id)
+    finally:
+        stop(first, signal.SIGKILL)
+        if holder is not None:
+            holder.close()
+        app.extensions["deploy_gate"].pool.close()
+
+    assert recover_job.verdict.value == "proceed", recover_job.reasons
+    assert deploy_job.verdict.value == "proceed"
+    assert recover_job.facts["decide:1"]["action"] == "retry"
+    with target_db.connect() as conn:
+        rows = [row for row in history_rows(conn) if row["migration_name"] == "20240102_slow_email"]
+        columns = conn.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'Patient' AND column_name = 'email'").fetchone()[0]
+    assert sum(1 for row in rows if row["finished_at"] and not row["rolled_back_at"]) == 1
+    assert all(row["rolled_back_at"] for row in rows if not row["finished_at"])
+    assert columns == 1
