@@ -45,9 +45,9 @@ def create_app(
     with pool.connection() as conn:
         migrate_store(conn)
     if enqueue is None:
-        from workers.queue import enqueue_job
+        from workers.queue import TaskQueue
 
-        enqueue = enqueue_job
+        enqueue = TaskQueue(settings.redis_url).enqueue
     app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, Metrics())
 
     problems.init_app(app)

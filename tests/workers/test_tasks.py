@@ -1,8 +1,20 @@
 """End to end: the API stores and enqueues, a real worker runs the job, a long-poll sees the verdict."""
 
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+from service.config import Settings
+from service.http import create_app
+from tests.contract import ContractClient
 from tests.service.prisma.history_helpers import history_rows
+from workers.queue import TaskQueue
+
+CELERY = str(Path(sys.executable).parent / "celery")
+ROOT = Path(__file__).resolve().parents[2]
 
 AUTH = {"Authorization": "Bearer ci-token"}
 MIGRATIONS = [
@@ -49,3 +61,43 @@ def test_check_job_runs_on_the_worker(api, celery_session_worker):
     job = wait_for_verdict(api, response.get_json()["id"])
     assert job["kind"] == "check" and job["verdict"] == "blocked"
     assert job["reasons"] == ["not applied: 20240101_patients, 20240102_visits"]
+
+
+def test_a_message_built_without_celerys_client_is_run_by_the_worker(service_env, celery_session_worker, scratch_db):
+    # The session worker consumes the `celery` queue on the test broker; production's is `deploy_gate`.
+    queue = TaskQueue(os.environ["DEPLOY_GATE_REDIS_URL"], queue="celery")
+    app = create_app(Settings.from_env(), enqueue=queue.enqueue)
+    app.test_client_class = ContractClient
+    try:
+        api = app.test_client()
+        response = api.post("/v1/deploys", json={"target": "staging", "phase": "post", "migrations": MIGRATIONS}, headers=AUTH)
+        assert response.status_code == 202
+        job = wait_for_verdict(api, response.get_json()["id"])
+    finally:
+        app.extensions["deploy_gate"].pool.close()
+        queue.close()
+    assert (job["state"], job["verdict"]) == ("succeeded", "blocked")
+    assert job["reasons"] == ["not applied: 20240101_patients, 20240102_visits"]
+
+
+def test_the_default_enqueue_reaches_a_worker_started_as_make_run_starts_it(service_env, scratch_db, target_db):
+    """The app's own enqueue, a `celery -A workers.celery_app worker -Q deploy_gate` process: applied."""
+    app = create_app(Settings.from_env())
+    app.test_client_class = ContractClient
+    worker = subprocess.Popen(
+        [CELERY, "-A", "workers.celery_app", "worker", "--pool=solo", "--loglevel=warning", "-Q", "deploy_gate",
+         "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        api = app.test_client()
+        response = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": MIGRATIONS}, headers=AUTH)
+        assert response.status_code == 202
+        job = wait_for_verdict(api, response.get_json()["id"], seconds=60)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+        app.extensions["deploy_gate"].pool.close()
+    assert (job["state"], job["verdict"]) == ("succeeded", "proceed"), job
+    with target_db.connect() as conn:
+        assert [row["migration_name"] for row in history_rows(conn)] == ["20240101_patients", "20240102_visits"]
