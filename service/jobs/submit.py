@@ -50,9 +50,10 @@ def submit_deploy(
     """Store the job a deploy request asks for; (job, created). A repeated key returns the first job."""
     if request.target not in config.targets:
         raise UnknownTarget(request.target)
-    if request.migrations is not None:
-        request.migrations.check_provider()
-        digest = repository.store_bundle(store, request.migrations)
+    bundle = request.migrations
+    if bundle is not None:
+        bundle.check_provider()
+        digest = repository.bundle_digest(bundle)
     else:
         digest = repository.latest_bundle_digest(store, request.target)
         if digest is None:
@@ -62,14 +63,10 @@ def submit_deploy(
         kind = JobKind.RECOVER
     params = {"phase": request.phase, "apply": request.apply, "commit": request.commit, "deployment_id": request.deployment_id, **request.extra}
     params = {key: value for key, value in params.items() if value is not None}
+    # A bundle that came with the request is stored (if new) in the statement that stores the job.
+    bundle_argument = {"bundle": bundle} if bundle is not None else {"bundle_digest": digest}
     job, created = repository.create_job(
-        store,
-        kind=kind,
-        target=request.target,
-        requested_by=requested_by,
-        params=params,
-        bundle_digest=digest,
-        idempotency_key=idempotency_key,
+        store, kind=kind, target=request.target, requested_by=requested_by, params=params, idempotency_key=idempotency_key, **bundle_argument
     )
     if not created and (job.kind, job.target, job.bundle_digest, job.params) != (kind, request.target, digest, params):
         raise IdempotencyKeyReused(idempotency_key)

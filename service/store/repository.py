@@ -105,14 +105,25 @@ def bundle_digest(local: LocalMigrations) -> str:
 
 def store_bundle(conn: psycopg.Connection, local: LocalMigrations) -> str:
     """Keep a bundle (once per content) and return its digest."""
-    digest = bundle_digest(local)
-    migrations = [{"name": m.name, "script": m.script} for m in local]
-    conn.execute(
-        'INSERT INTO "bundle" ("digest", "migrations", "lock_provider", "size_bytes") VALUES (%s, %s, %s, %s)'
-        ' ON CONFLICT ("digest") DO NOTHING',
-        (digest, Jsonb(migrations), local.lock_provider, sum(len(m.script.encode()) for m in local)),
-    )
-    return digest
+    values = _bundle_values(local)
+    conn.execute(f"INSERT INTO {_BUNDLE_INSERT}", values)
+    return values["digest"]
+
+
+# One statement stores a bundle alone, or with the job that uses it (see create_job).
+_BUNDLE_INSERT = (
+    '"bundle" ("digest", "migrations", "lock_provider", "size_bytes")'
+    ' VALUES (%(digest)s, %(migrations)s, %(lock_provider)s, %(size_bytes)s) ON CONFLICT ("digest") DO NOTHING'
+)
+
+
+def _bundle_values(local: LocalMigrations) -> dict[str, Any]:
+    return {
+        "digest": bundle_digest(local),
+        "migrations": Jsonb([{"name": m.name, "script": m.script} for m in local]),
+        "lock_provider": local.lock_provider,
+        "size_bytes": sum(len(m.script.encode()) for m in local),
+    }
 
 
 def load_bundle(conn: psycopg.Connection, digest: str) -> LocalMigrations | None:
@@ -150,32 +161,66 @@ def create_job(
     bundle_digest: str | None = None,
     idempotency_key: str | None = None,
     parent_id: str | None = None,
+    bundle: LocalMigrations | None = None,
 ) -> tuple[Job, bool]:
-    """Store a queued job with its first journal event; (job, created).
+    """Store a queued job with its first journal event, in one statement; (job, created).
 
-    With an idempotency key already used by the same requester, the existing job comes back and
+    The job's bundle is either `bundle`, stored (once per content) by the same statement, or
+    `bundle_digest`, the digest of one stored before. With an idempotency key
+    already used by the same requester, nothing is written, the existing job comes back and
     `created` is False, so a retried request starts nothing new.
     """
-    job_id = str(uuid.uuid4())
-    with conn.transaction():
-        row = conn.execute(
-            f'INSERT INTO "job" ("id", "kind", "target", "state", "params", "bundle_digest", "requested_by",'
-            f' "idempotency_key", "parent_id") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)'
-            f' ON CONFLICT ("requested_by", "idempotency_key") DO NOTHING RETURNING {_JOB_COLUMNS}',
-            (job_id, kind.value, target, JobState.QUEUED.value, Jsonb(params or {}), bundle_digest, requested_by, idempotency_key, parent_id),
-            prepare=False,
+    values = {
+        "id": str(uuid.uuid4()),
+        "kind": kind.value,
+        "target": target,
+        "state": JobState.QUEUED.value,
+        "params": Jsonb(params or {}),
+        "bundle_digest": bundle_digest,
+        "requested_by": requested_by,
+        "idempotency_key": idempotency_key,
+        "parent_id": parent_id,
+        "event": Jsonb({"kind": kind.value, "target": target}),
+    }
+    if bundle is not None:
+        bundle_values = _bundle_values(bundle)
+        values.update(bundle_values)
+        values["bundle_digest"] = bundle_values["digest"]
+    cursor = conn.execute(_CREATE_JOB_WITH_BUNDLE if bundle is not None else _CREATE_JOB, values)
+    row = cursor.fetchone()
+    if row is None:
+        # The key's first job committed after this statement's snapshot was taken (a concurrent
+        # retry): the conflict is settled now, and a new statement sees it.
+        existing = conn.execute(
+            f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "requested_by" = %s AND "idempotency_key" = %s',
+            (requested_by, idempotency_key),
         )
-        created = _fetch_job(row)
-        if created is None:
-            existing = conn.execute(
-                f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "requested_by" = %s AND "idempotency_key" = %s',
-                (requested_by, idempotency_key),
-            )
-            return _fetch_job(existing), False
-        # No NOTIFY: nobody can be waiting on a job that did not exist, and it would wake every
-        # parked long-poll for nothing.
-        _insert_event(conn, job_id, "transition", to_state=JobState.QUEUED.value, data={"kind": kind.value, "target": target})
-    return created, True
+        return _fetch_job(existing), False
+    names = [column.name for column in cursor.description]
+    created = row[0]
+    return Job.from_row(dict(zip(names[1:], row[1:]))), created
+
+
+# The job, its first event and (with a bundle) the bundle are written by one statement: one round
+# trip, no explicit transaction. The last SELECT reads the statement's snapshot, which does not hold
+# the row inserted here, so it finds a job only when the key was used before. No NOTIFY: nobody can
+# be waiting on a job that did not exist, and it would wake every waiter.
+_NEW_JOB = f"""
+"new_job" AS (
+    INSERT INTO "job" ("id", "kind", "target", "state", "params", "bundle_digest", "requested_by", "idempotency_key", "parent_id")
+    VALUES (%(id)s, %(kind)s, %(target)s, %(state)s, %(params)s, %(bundle_digest)s, %(requested_by)s, %(idempotency_key)s, %(parent_id)s)
+    ON CONFLICT ("requested_by", "idempotency_key") DO NOTHING
+    RETURNING {_JOB_COLUMNS}
+), "first_event" AS (
+    INSERT INTO "job_event" ("job_id", "kind", "to_state", "data")
+    SELECT "id", 'transition', "state", %(event)s FROM "new_job"
+)
+SELECT true AS "created", * FROM "new_job"
+UNION ALL
+SELECT false, {_JOB_COLUMNS} FROM "job" WHERE "requested_by" = %(requested_by)s AND "idempotency_key" = %(idempotency_key)s
+"""
+_CREATE_JOB = f"WITH {_NEW_JOB}"
+_CREATE_JOB_WITH_BUNDLE = f'WITH "new_bundle" AS (INSERT INTO {_BUNDLE_INSERT}), {_NEW_JOB}'
 
 
 def _fetch_job(cursor: psycopg.Cursor) -> Job | None:
@@ -200,6 +245,31 @@ def get_job(conn: psycopg.Connection, job_id: str) -> Job:
     if job is None:
         raise JobNotFound(job_id)
     return job
+
+
+def job_with_journal(conn: psycopg.Connection, job_id: str) -> tuple[Job, list[JobEvent]]:
+    """A job and its journal in order, read in one query (one snapshot, one round trip)."""
+    _require_uuid(job_id)
+    cursor = conn.execute(_JOB_WITH_JOURNAL, (job_id,))
+    row = cursor.fetchone()
+    if row is None:
+        raise JobNotFound(job_id)
+    names = [column.name for column in cursor.description]
+    *columns, journal = row
+    job = Job.from_row(dict(zip(names, columns)))
+    # One JSON array for the journal: parsed in one go, rather than a row (or a join) per event.
+    events = [JobEvent(**{**event, "at": datetime.fromisoformat(event["at"])}) for event in journal]
+    return job, events
+
+
+_EVENT_COLUMNS = '"id", "job_id", "at", "kind", "step", "from_state", "to_state", "data"'
+_JOB_WITH_JOURNAL = f"""
+SELECT {_JOB_COLUMNS}, (
+    SELECT coalesce(json_agg("event" ORDER BY "event"."id"), '[]')
+    FROM (SELECT {_EVENT_COLUMNS} FROM "job_event" WHERE "job_id" = "job"."id") AS "event"
+) AS "journal"
+FROM "job" WHERE "id" = %s
+"""
 
 
 def list_jobs(
@@ -313,8 +383,7 @@ def finished_steps(conn: psycopg.Connection, job_id: str) -> dict[str, dict[str,
 def job_events(conn: psycopg.Connection, job_id: str, after_id: int = 0) -> list[JobEvent]:
     with conn.cursor(row_factory=dict_row) as cursor:
         rows = cursor.execute(
-            'SELECT "id", "job_id", "at", "kind", "step", "from_state", "to_state", "data" FROM "job_event"'
-            ' WHERE "job_id" = %s AND "id" > %s ORDER BY "id"',
+            f'SELECT {_EVENT_COLUMNS} FROM "job_event" WHERE "job_id" = %s AND "id" > %s ORDER BY "id"',
             (job_id, after_id),
         ).fetchall()
     return [JobEvent(**{**row, "job_id": str(row["job_id"])}) for row in rows]

@@ -1,4 +1,5 @@
 import threading
+import time
 
 import psycopg
 import pytest
@@ -27,7 +28,8 @@ def new_job(store, **overrides):
 def test_store_schema_is_applied_once_with_our_own_deploy(store):
     assert repository.migrate_store(store).applied == []
     names = [row[0] for row in store.execute("SELECT migration_name FROM _prisma_migrations").fetchall()]
-    assert names == ["20261123000000_jobs"]
+    assert names == sorted(path.name for path in repository.STORE_MIGRATIONS.iterdir() if path.is_dir())
+    assert names[0] == "20261123000000_jobs"
 
 
 def test_created_job_is_queued_with_its_first_event(store):
@@ -130,3 +132,65 @@ def test_webhook_deliveries_are_seen_once(store):
     assert repository.remember_delivery(store, "github", "d-1")
     assert not repository.remember_delivery(store, "github", "d-1")
     assert repository.remember_delivery(store, "vercel", "d-1")
+
+
+def test_a_job_with_its_bundle_is_one_statement(store):
+    local = migrations_from_bundle({"1_a": "CREATE TABLE a (id int);"}, 'provider = "postgresql"')
+    first, created = repository.create_job(store, kind=JobKind.CHECK, target="prod", requested_by="ci", bundle=local, idempotency_key="k1")
+    assert created and first.bundle_digest == repository.bundle_digest(local)
+    # The same bundle again is stored once; a new job refers to it.
+    second, _ = repository.create_job(store, kind=JobKind.CHECK, target="prod", requested_by="ci", bundle=local)
+    assert second.bundle_digest == first.bundle_digest
+    assert store.execute("SELECT count(*) FROM bundle").fetchone()[0] == 1
+    assert repository.load_bundle(store, first.bundle_digest).names == ["1_a"]
+    # A reused key writes nothing: the first job, and still one event for it.
+    again, created_again = repository.create_job(store, kind=JobKind.CHECK, target="prod", requested_by="ci", bundle=local, idempotency_key="k1")
+    assert (again, created_again) == (first, False)
+    assert [(e.kind, e.to_state, e.data) for e in repository.job_events(store, first.id)] == [
+        ("transition", "queued", {"kind": "check", "target": "prod"})
+    ]
+    assert store.execute("SELECT count(*) FROM job").fetchone()[0] == 2
+
+
+def test_a_failed_job_statement_stores_nothing(store):
+    local = migrations_from_bundle({"1_a": "SELECT 1;"})
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        repository.create_job(store, kind=JobKind.CHECK, target="prod", requested_by="ci", parent_id="00000000-0000-4000-8000-000000000000", bundle=local)
+    assert [store.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("bundle", "job", "job_event")] == [0, 0, 0]
+
+
+def test_a_job_and_its_journal_are_read_together(store):
+    job = new_job(store, params={"phase": "pre"})
+    repository.transition(store, job.id, JobState.RUNNING, data={"worker": "w1"})
+    repository.record_step(store, job.id, "status", "started")
+    repository.record_step(store, job.id, "status", "finished", {"findings": 0})
+    read, events = repository.job_with_journal(store, job.id)
+    assert read == repository.get_job(store, job.id)
+    assert events == repository.job_events(store, job.id)
+    assert [(e.kind, e.step) for e in events] == [("transition", None), ("transition", None), ("step_started", "status"), ("step_finished", "status")]
+    with pytest.raises(JobNotFound):
+        repository.job_with_journal(store, "00000000-0000-4000-8000-000000000000")
+    with pytest.raises(JobNotFound):
+        repository.job_with_journal(store, "not-a-uuid")
+
+
+def test_a_concurrent_retry_with_the_same_key_gets_the_first_job(store, scratch_db):
+    answers = []
+    with scratch_db.connect() as other:
+        with store.transaction():
+            first, created = repository.create_job(store, kind=JobKind.CHECK, target="prod", requested_by="ci", idempotency_key="k1")
+            retry = threading.Thread(
+                target=lambda: answers.append(
+                    repository.create_job(other, kind=JobKind.CHECK, target="prod", requested_by="ci", idempotency_key="k1")
+                )
+            )
+            retry.start()
+            # The retry waits on the first job's uncommitted row before this transaction commits.
+            pid = other.info.backend_pid
+            deadline = time.monotonic() + 20
+            while not scratch_db.query("SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'", (pid,)):
+                assert time.monotonic() < deadline, "the retry never waited on the first job"
+                time.sleep(0.02)
+        retry.join(20)
+    assert created and answers == [(first, False)]
+    assert store.execute("SELECT count(*) FROM job").fetchone()[0] == 1
