@@ -12,18 +12,25 @@ from service.config import Config, Settings, load_config
 from service.http import deploys, health, jobs, problems, recovery, reports, targets
 from service.http import store as store_module
 from service.http.health import Metrics
+from service.jobs.watch import JobWatcher
 from service.store.repository import migrate_store
 
 
 @dataclass
 class DeployGate:
-    """What the views share: settings, targets and tokens, the store pool, and the task queue."""
+    """What the views share: settings, targets and tokens, the store pool, the task queue, and the
+    process's one LISTEN connection that wakes long-polls."""
 
     settings: Settings
     config: Config
     pool: ConnectionPool
     enqueue: Callable[[str], None]
     metrics: Metrics
+    watcher: JobWatcher
+
+    def close(self) -> None:
+        self.watcher.close()
+        self.pool.close()
 
 
 def create_app(
@@ -48,7 +55,9 @@ def create_app(
         from workers.queue import TaskQueue
 
         enqueue = TaskQueue(settings.redis_url).enqueue
-    app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, Metrics())
+    # The listener thread starts with the first long-poll, and stops when the pool is closed.
+    watcher = JobWatcher(lambda: store_module.listen_connection(pool), stopped=lambda: pool.closed)
+    app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, Metrics(), watcher)
 
     problems.init_app(app)
     store_module.init_app(app)

@@ -30,6 +30,9 @@ class Metrics:
         self.step_seconds = Gauge(
             "deploy_gate_step_seconds_avg", "Average duration of finished job steps over the last day", ["step"], registry=self.registry
         )
+        self.long_polls = Gauge(
+            "deploy_gate_long_polls_parked", "Long-polls waiting in this process, each holding a server thread", registry=self.registry
+        )
 
 
 @bp.get("/healthz")
@@ -65,6 +68,7 @@ def metrics():
         collected.jobs.labels(kind, state, verdict or "none").set(count)
     for step, seconds in repository.step_durations(store()):
         collected.step_seconds.labels(step).set(seconds)
+    collected.long_polls.set(extension.watcher.parked())
     try:
         collected.queue_depth.set(redis.Redis.from_url(extension.settings.redis_url, socket_timeout=2).llen(TASK_QUEUE))
     except redis.RedisError:

@@ -12,17 +12,17 @@ from flask import Blueprint, current_app, request
 from service.http.auth import require_scope
 from service.http.problems import Problem
 from service.http.schemas import JOB, JOB_EVENTS, JOB_LIST_QUERY, JOBS, WAIT_QUERY
-from service.http.store import store
-from service.jobs.states import JobKind, JobState
+from service.http.store import briefly, give_back, store
+from service.jobs.states import TERMINAL, JobKind, JobState
 from service.jobs.watch import wait_for_change
 from service.store import repository
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
 
-def _with_events(job) -> dict:
+def _with_events(job, events) -> dict:
     document = JOB.dump(job)
-    document["events"] = JOB_EVENTS.dump(repository.job_events(store(), job.id))
+    document["events"] = JOB_EVENTS.dump(events)
     return document
 
 
@@ -30,10 +30,16 @@ def _with_events(job) -> dict:
 @require_scope("read")
 def get_job(job_id: str):
     wait = WAIT_QUERY.load(request.args)
-    job = repository.get_job(store(), job_id)
-    if wait > 0 and job.state.value not in ("succeeded", "failed", "canceled"):
-        job = wait_for_change(store(), job, min(wait, current_app.extensions["deploy_gate"].settings.long_poll_max_seconds))
-    return _with_events(job)
+    job, events = repository.job_with_journal(store(), job_id)
+    if wait > 0 and job.state not in TERMINAL:
+        extension = current_app.extensions["deploy_gate"]
+        # A parked request holds no store connection: the process's watcher wakes it, and each
+        # read while waiting takes a pooled connection for that read only.
+        give_back()
+        read = briefly(extension.pool, lambda conn: repository.get_job(conn, job_id))
+        wait_for_change(extension.watcher, read, job, min(wait, extension.settings.long_poll_max_seconds))
+        job, events = repository.job_with_journal(store(), job_id)
+    return _with_events(job, events)
 
 
 @bp.get("")

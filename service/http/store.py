@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import psycopg
 from flask import Flask, current_app, g
 from psycopg_pool import ConnectionPool
+
+T = TypeVar("T")
 
 
 def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
@@ -17,6 +22,11 @@ def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> Co
     )
 
 
+def listen_connection(pool: ConnectionPool) -> psycopg.Connection:
+    """A connection of its own (not the pool's) for the process's LISTEN thread."""
+    return psycopg.connect(pool.conninfo, **{**pool.kwargs, "application_name": "deploy-gate-api-listen"})
+
+
 def store() -> psycopg.Connection:
     """This request's store connection, taken from the pool on first use."""
     if "store_conn" not in g:
@@ -26,10 +36,25 @@ def store() -> psycopg.Connection:
     return g.store_conn
 
 
+def give_back() -> None:
+    """Return this request's connection to the pool now, before a long wait (`store()` takes another)."""
+    context = g.pop("store_context", None)
+    g.pop("store_conn", None)
+    if context is not None:
+        context.__exit__(None, None, None)
+
+
+def briefly(pool: ConnectionPool, read: Callable[[psycopg.Connection], T]) -> Callable[[], T]:
+    """`read` as a call that takes a pooled connection for its own duration only."""
+
+    def call() -> T:
+        with pool.connection() as conn:
+            return read(conn)
+
+    return call
+
+
 def init_app(app: Flask) -> None:
     @app.teardown_appcontext
     def _give_back(error: BaseException | None) -> None:
-        context = g.pop("store_context", None)
-        g.pop("store_conn", None)
-        if context is not None:
-            context.__exit__(None, None, None)
+        give_back()

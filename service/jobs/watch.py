@@ -1,33 +1,128 @@
-"""Wait for a job to change, woken by the store's NOTIFY rather than by polling."""
+"""Wait for a job to change, woken by the store's NOTIFY rather than by polling.
+
+One `JobWatcher` per process holds the only LISTEN connection, on a background thread, and wakes
+the requests waiting on a job id. A waiting request holds no store connection: it reads the job
+with a short-lived one before it parks and each time it is woken.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 
-from service.store import repository
 from service.store.repository import JOB_CHANNEL, Job
 
+log = logging.getLogger(__name__)
 
-def wait_for_change(conn: psycopg.Connection, job: Job, timeout: float) -> Job:
-    """The job as soon as its state, verdict or journal moves on, or as it is after `timeout`."""
+# A listener that cannot reach the store tries again after this long, doubling up to the cap.
+RECONNECT_FIRST_SECONDS = 0.05
+RECONNECT_MAX_SECONDS = 2.0
+# How often the listener looks up from its connection to see whether it should stop.
+STOP_CHECK_SECONDS = 1.0
+
+
+class JobWatcher:
+    """The process's LISTEN connection and the requests waiting on each job id.
+
+    The listener starts with the first waiter. Each time it (re)connects it wakes every waiter,
+    so a change committed while it was not listening is read then rather than missed. It stops
+    once `stopped()` says so (the store pool closed), or on `close()`.
+    """
+
+    def __init__(self, connect: Callable[[], psycopg.Connection], stopped: Callable[[], bool] = lambda: False) -> None:
+        self._connect = connect
+        self._stopped = stopped
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self._waiters: dict[str, set[threading.Event]] = {}
+        self._thread: threading.Thread | None = None
+        self.connections = 0  # how many times the listener has connected, for tests and metrics
+
+    def parked(self) -> int:
+        """How many requests are waiting right now."""
+        with self._lock:
+            return sum(len(events) for events in self._waiters.values())
+
+    @contextmanager
+    def watch(self, job_id: str) -> Iterator[threading.Event]:
+        """An event set whenever the job may have changed, for as long as the block runs."""
+        woken = threading.Event()
+        with self._lock:
+            self._waiters.setdefault(job_id, set()).add(woken)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._listen, name="deploy-gate-job-watcher", daemon=True)
+                self._thread.start()
+        try:
+            yield woken
+        finally:
+            with self._lock:
+                events = self._waiters.get(job_id)
+                if events is not None:
+                    events.discard(woken)
+                    if not events:
+                        del self._waiters[job_id]
+
+    def close(self) -> None:
+        self._closing.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(STOP_CHECK_SECONDS * 3)
+
+    def _done(self) -> bool:
+        return self._closing.is_set() or self._stopped()
+
+    def _wake(self, job_id: str | None) -> None:
+        """Wake the waiters on one job, or every waiter (job_id None)."""
+        with self._lock:
+            if job_id is None:
+                events = [event for waiting in self._waiters.values() for event in waiting]
+            else:
+                events = list(self._waiters.get(job_id, ()))
+        for event in events:
+            event.set()
+
+    def _listen(self) -> None:
+        delay = RECONNECT_FIRST_SECONDS
+        while not self._done():
+            try:
+                with self._connect() as conn:
+                    conn.execute(f"LISTEN {JOB_CHANNEL}")
+                    # Whatever committed before LISTEN took effect sent no notification we saw.
+                    self._wake(None)
+                    self.connections += 1
+                    delay = RECONNECT_FIRST_SECONDS
+                    while not self._done():
+                        for notification in conn.notifies(timeout=STOP_CHECK_SECONDS):
+                            self._wake(notification.payload)
+            except Exception as error:  # noqa: BLE001 - any failure: reconnect; the class says enough, the message may name the host
+                if self._done():
+                    break
+                log.warning("job watcher lost its store connection (%s); reconnecting in %.2f s", type(error).__name__, delay)
+                self._closing.wait(delay)
+                delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+
+
+def wait_for_change(watcher: JobWatcher, read: Callable[[], Job], job: Job, timeout: float) -> Job:
+    """The job as soon as its state, verdict or journal moves on, or as it is after `timeout`.
+
+    `read` fetches the job with a connection it gives back at once; nothing is held while waiting.
+    """
     deadline = time.monotonic() + timeout
-    conn.execute(f"LISTEN {JOB_CHANNEL}")
-    try:
-        # Read again after LISTEN: a change committed in between would otherwise be missed.
-        current = repository.get_job(conn, job.id)
+    with watcher.watch(job.id) as woken:
+        # Read again once registered: a change committed in between would otherwise be missed.
+        current = read()
         while not _changed(job, current):
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or not woken.wait(remaining):
                 break
-            # The generator holds the connection while it runs: collect, then query after it ends.
-            payloads = [notification.payload for notification in conn.notifies(timeout=remaining, stop_after=1)]
-            if job.id in payloads:
-                current = repository.get_job(conn, job.id)
+            woken.clear()  # before reading, so a change during the read wakes us again
+            current = read()
         return current
-    finally:
-        conn.execute(f"UNLISTEN {JOB_CHANNEL}")
 
 
 def _changed(before: Job, after: Job) -> bool:

@@ -27,7 +27,7 @@ def app(scratch_db, config, enqueued):
     # Every response a test receives from this app is checked against openapi.yaml.
     app.test_client_class = ContractClient
     yield app
-    app.extensions["deploy_gate"].pool.close()
+    app.extensions["deploy_gate"].close()
 
 
 @pytest.fixture

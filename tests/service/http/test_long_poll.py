@@ -1,0 +1,96 @@
+"""Long-polls park without a store connection: many of them leave the pool to other requests."""
+
+import threading
+import time
+
+import psycopg
+from psycopg import sql
+
+from service.jobs.states import JobState
+from service.store import repository
+from tests.conftest import ADMIN_URL
+from tests.service.http.conftest import auth
+from tests.service.http.test_jobs import submit
+
+POOL_SIZE = 10  # service.http.store.open_pool's max_size (the test takes it from the pool itself too)
+
+
+def until(condition, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.02)
+
+
+def park(app, job_id, answers, wait=25):
+    """A long-poll on its own thread (each with its own client, as separate callers would be)."""
+
+    def poll():
+        response = app.test_client().get(f"/v1/jobs/{job_id}?wait={wait}", headers=auth())
+        answers.append((response.status_code, response.get_json()["state"]))
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    return thread
+
+
+def listeners(scratch_db):
+    return scratch_db.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'deploy-gate-api-listen'"
+    )[0][0]
+
+
+def test_more_parked_long_polls_than_pooled_connections_leave_the_store_to_other_requests(app, client, scratch_db):
+    job = submit(client)
+    other = submit(client)
+    extension = app.extensions["deploy_gate"]
+    answers = []
+    polls = [park(app, job["id"], answers) for _ in range(POOL_SIZE + 2)]
+    try:
+        until(lambda: extension.watcher.parked() == len(polls))
+
+        # Every poll is parked; a request that needs the store is answered meanwhile.
+        response = client.get(f"/v1/jobs/{other['id']}", headers=auth("reader-token"))
+        assert response.status_code == 200 and response.get_json()["id"] == other["id"]
+        # The parked requests hold none of the pool's connections (taking all of them would
+        # time out otherwise), and one connection listens for the whole process.
+        taken = [extension.pool.getconn(timeout=10) for _ in range(extension.pool.max_size)]
+        for conn in taken:
+            extension.pool.putconn(conn)
+        assert listeners(scratch_db) == 1
+        metrics = client.get("/metrics", headers=auth()).get_data(as_text=True)
+        assert f"deploy_gate_long_polls_parked {len(polls)}.0" in metrics
+        assert extension.watcher.parked() == len(polls) and answers == []
+    finally:
+        with scratch_db.connect() as conn:
+            repository.transition(conn, job["id"], JobState.RUNNING)
+        for poll in polls:
+            poll.join(30)
+    assert answers == [(200, "running")] * len(polls)
+    assert extension.watcher.parked() == 0
+
+
+def test_a_change_made_while_the_listener_is_cut_off_still_wakes_the_poll(app, client, scratch_db):
+    job = submit(client)
+    watcher = app.extensions["deploy_gate"].watcher
+    answers = []
+    poll = park(app, job["id"], answers)
+    until(lambda: watcher.parked() == 1 and watcher.connections == 1)
+    database = sql.Identifier(scratch_db.name)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin, scratch_db.connect() as conn:
+        try:
+            # Cut the listener off and keep it from coming back until the change has committed,
+            # so its NOTIFY reaches nobody: only the re-read after reconnecting can see it.
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(database))
+            [(listener,)] = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'deploy-gate-api-listen'", (scratch_db.name,)
+            ).fetchall()
+            admin.execute("SELECT pg_terminate_backend(%s)", (listener,))
+            until(lambda: not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (listener,)).fetchall())
+            repository.transition(conn, job["id"], JobState.RUNNING)
+            assert answers == []
+        finally:
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(database))
+    poll.join(30)
+    assert answers == [(200, "running")]
+    assert watcher.connections == 2
