@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import random
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -20,37 +23,93 @@ from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, main
 
 _TERMINAL = ("succeeded", "failed", "canceled")
 
+# Answers worth asking again: rate limited, or a proxy in front of the service that could not reach it.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_CAP_SECONDS = 30.0
+
 
 class ServiceError(Exception):
     """The service could not be reached or answered with a problem; the message is for people."""
 
 
 class ServiceClient:
-    def __init__(self, base_url: str, token: str | None, timeout: float = 35.0) -> None:
+    """JSON over HTTP with a bearer token.
+
+    With `retries`, network errors and RETRY_STATUSES are asked again after `backoff` seconds,
+    doubling (with jitter, at most RETRY_CAP_SECONDS, or longer if Retry-After says so within
+    the cap); `on_retry(problem, delay, attempt)` hears about each one. Only requests that are
+    safe to repeat should be sent so: reads, and posts that carry an Idempotency-Key.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        timeout: float = 35.0,
+        *,
+        retries: int = 0,
+        backoff: float = 1.0,
+        on_retry: Callable[[str, float, int], None] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.on_retry = on_retry
+        self.last_status: int | None = None  # of the last answer: 202 new job, 200 the first one again
 
     def get(self, path: str, **query: Any) -> dict[str, Any]:
         parameters = {key: value for key, value in query.items() if value is not None}
         url = f"{self.base_url}{path}" + (f"?{urllib.parse.urlencode(parameters)}" if parameters else "")
         return self._send(urllib.request.Request(url, headers={"Accept": "application/json"}))
 
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    def post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+        headers = {"Accept": "application/json", "Content-Type": "application/json", **(headers or {})}
         return self._send(urllib.request.Request(f"{self.base_url}{path}", data=json.dumps(body).encode(), headers=headers, method="POST"))
 
     def _send(self, request: urllib.request.Request) -> dict[str, Any]:
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.load(response)
-        except urllib.error.HTTPError as error:
-            raise ServiceError(_problem_text(error)) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-            reason = getattr(error, "reason", error)
-            raise ServiceError(f"cannot reach {self.base_url}: {reason}") from None
+        attempt = 0
+        while True:
+            retry_after = None
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    self.last_status = response.status
+                    return _json_answer(response, self.base_url)
+            except urllib.error.HTTPError as error:
+                problem, retry_after = _problem_text(error), _seconds(error.headers.get("Retry-After"))
+                error.close()
+                if error.code not in RETRY_STATUSES or attempt >= self.retries:
+                    raise ServiceError(problem) from None
+            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as error:
+                reason = getattr(error, "reason", None) or error
+                problem = f"cannot reach {self.base_url}: {reason}"
+                if attempt >= self.retries:
+                    raise ServiceError(problem) from None
+            except ValueError as error:  # urlopen's answer to a URL it cannot use
+                raise ServiceError(f"cannot use the URL {self.base_url}: {error}") from None
+            attempt += 1
+            delay = min(RETRY_CAP_SECONDS, max(self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0), retry_after or 0.0))
+            if self.on_retry:
+                self.on_retry(problem, delay, attempt)
+            time.sleep(delay)
+
+
+def _json_answer(response: http.client.HTTPResponse, base_url: str) -> dict[str, Any]:
+    try:
+        return json.load(response)
+    except ValueError:
+        raise ServiceError(f"{base_url} answered {response.status} with something other than JSON") from None
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """Retry-After in seconds (its HTTP-date form is left to the backoff)."""
+    try:
+        return max(0.0, float(retry_after)) if retry_after else None
+    except ValueError:
+        return None
 
 
 def _problem_text(error: urllib.error.HTTPError) -> str:
@@ -63,7 +122,7 @@ def _problem_text(error: urllib.error.HTTPError) -> str:
 
 
 def _client_options(command):
-    command = click.option("--token", envvar="DEPLOY_GATE_TOKEN", show_envvar=True, help="A bearer token with the read scope.")(command)
+    command = click.option("--token", envvar="DEPLOY_GATE_TOKEN", show_envvar=True, help="A bearer token with the read scope (gate: deploy and read; jobs approve|reject: approve).")(command)
     command = click.option(
         "--url", "base_url", envvar="DEPLOY_GATE_URL", show_envvar=True, default="http://127.0.0.1:8080", show_default=True, help="The service."
     )(command)
