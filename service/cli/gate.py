@@ -1,0 +1,192 @@
+"""`deploy-gate gate`: a build uploads its migrations, follows the job, and passes or fails on it.
+
+Exit 0 on `proceed`, 1 on `blocked` (the reasons printed), 2 when the gate cannot run: bad input,
+a service that cannot be reached or answers with an error, a job that fails or is canceled, or
+no verdict within `--timeout`.
+
+The upload is idempotent. Its Idempotency-Key is derived from the target, the commit, the
+deployment (Vercel) or workflow run attempt (GitHub Actions) and a digest of the bundle, so a
+retried POST, or the same build step run again, gets the job the first one started. Outside a
+build that names a deployment each run asks for a new job (and its retries reuse it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, main, read_local_migrations
+from service.cli.remote import ServiceClient, ServiceError, _client_options, describe_event
+from service.prisma.migrations import LocalMigrations
+
+_TERMINAL = ("succeeded", "failed", "canceled")
+# The service parks a long-poll for at most this long.
+_LONG_POLL_SECONDS = 25
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What the CI system running the gate says about the build, from its environment."""
+
+    provider: str | None = None  # "Vercel" or "GitHub Actions"
+    commit: str | None = None
+    deployment_id: str | None = None
+    environment: str | None = None  # Vercel's environment: production, preview, development, or a custom one
+
+
+def detect_build(environ: Mapping[str, str]) -> BuildContext:
+    """Vercel's and GitHub Actions' system environment variables, when the gate runs in one."""
+    if environ.get("VERCEL") == "1" or environ.get("VERCEL_DEPLOYMENT_ID") or environ.get("VERCEL_GIT_COMMIT_SHA"):
+        return BuildContext(
+            "Vercel",
+            environ.get("VERCEL_GIT_COMMIT_SHA") or None,
+            environ.get("VERCEL_DEPLOYMENT_ID") or None,
+            environ.get("VERCEL_TARGET_ENV") or environ.get("VERCEL_ENV") or None,
+        )
+    if environ.get("GITHUB_ACTIONS") == "true" or environ.get("GITHUB_RUN_ID"):
+        run_id = environ.get("GITHUB_RUN_ID")
+        # A re-run of the workflow is a new attempt of the same run: it asks for a new job.
+        deployment = f"github-run-{run_id}-{environ.get('GITHUB_RUN_ATTEMPT') or 1}" if run_id else None
+        return BuildContext("GitHub Actions", environ.get("GITHUB_SHA") or None, deployment)
+    return BuildContext()
+
+
+def bundle_digest(local: LocalMigrations) -> str:
+    material = json.dumps([local.lock_provider, [[m.name, m.script] for m in local]], ensure_ascii=False)
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def idempotency_key(target: str, apply: bool, commit: str | None, deployment_id: str | None, digest: str) -> str:
+    """The same for every attempt of one build; a new one per run when no deployment is named."""
+    if deployment_id is None:
+        return f"gate-{uuid.uuid4().hex}"
+    material = json.dumps(["pre", target, apply, commit, deployment_id, digest])
+    return f"gate-{hashlib.sha256(material.encode()).hexdigest()}"
+
+
+def deploy_request(target: str, apply: bool, commit: str | None, deployment_id: str | None, local: LocalMigrations) -> dict[str, Any]:
+    return {
+        "target": target,
+        "phase": "pre",
+        "apply": apply,
+        "commit": commit,
+        "deployment_id": deployment_id,
+        "migrations": [{"name": m.name, "sql": m.script} for m in local],
+        "lock_provider": local.lock_provider or "postgresql",
+    }
+
+
+@main.command()
+@_client_options
+@click.option("--target", envvar="DEPLOY_GATE_TARGET", show_envvar=True, help="The target to gate on. Default in a Vercel build: its environment (VERCEL_ENV).")
+@click.option(
+    "--migrations",
+    "migrations_dir",
+    default="prisma/migrations",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=True, dir_okay=True),
+    help="The prisma/migrations directory.",
+)
+@click.option("--apply", is_flag=True, help="deploy-gate applies the pending migrations itself, from inside the database's network.")
+@click.option("--commit", help="The commit being built. Default: VERCEL_GIT_COMMIT_SHA or GITHUB_SHA.")
+@click.option("--deployment-id", help="The deployment being built. Default: VERCEL_DEPLOYMENT_ID, or GitHub's run id and attempt.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds to wait for the verdict in all.")
+@click.option("--retries", type=click.IntRange(0, 20), default=5, show_default=True, help="Times to ask again after a network error or a 429/502/503/504.")
+@click.option("--backoff", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Seconds before the first retry; doubles each time (at most 30).")
+def gate(
+    base_url: str,
+    token: str | None,
+    target: str | None,
+    migrations_dir: Path,
+    apply: bool,
+    commit: str | None,
+    deployment_id: str | None,
+    timeout: float,
+    retries: int,
+    backoff: float,
+) -> None:
+    """Gate a build: upload the migrations, follow the job, exit 0 on proceed, 1 on blocked, 2 otherwise."""
+    output = Output(False)
+    deadline = time.monotonic() + timeout
+    build = detect_build(os.environ)
+    target = target or build.environment
+    if not target:
+        output.error(None, "No target: pass --target or set DEPLOY_GATE_TARGET.", EXIT_CANNOT_RUN)
+    commit = commit or build.commit
+    deployment_id = deployment_id or build.deployment_id
+    local = read_local_migrations(output, migrations_dir)
+
+    def on_retry(problem: str, delay: float, attempt: int) -> None:
+        output.problem(f"{problem}; asking again in {delay:.1f} s ({attempt}/{retries})")
+
+    client = ServiceClient(base_url, token, retries=retries, backoff=backoff, on_retry=on_retry)
+    output.line(_headline(build, target, apply, commit, deployment_id, local, migrations_dir))
+    key = idempotency_key(target, apply, commit, deployment_id, bundle_digest(local))
+    try:
+        job = client.post("/v1/deploys", deploy_request(target, apply, commit, deployment_id, local), headers={"Idempotency-Key": key})
+    except ServiceError as error:
+        output.error(None, str(error), EXIT_CANNOT_RUN)
+    if client.last_status == 200:
+        output.line(f"{job['kind']} job {job['id']} was started by an earlier attempt of this build: {job['state']}")
+    else:
+        output.line(f"{job['kind']} job {job['id']}: {job['state']}")
+    job = _follow(output, client, job["id"], deadline, timeout)
+    for reason in job["reasons"]:
+        output.line(f"reason: {reason}")
+    if job["state"] == "succeeded" and job["verdict"] == "proceed":
+        output.line("verdict: proceed")
+        sys.exit(0)
+    if job["state"] == "succeeded" and job["verdict"] == "blocked":
+        output.line("verdict: blocked")
+        sys.exit(EXIT_UNHEALTHY)
+    output.error(None, f"job {job['id']} ended {job['state']} without a verdict", EXIT_CANNOT_RUN)
+
+
+def _headline(build: BuildContext, target: str, apply: bool, commit: str | None, deployment_id: str | None, local: LocalMigrations, directory: Path) -> str:
+    what = "apply" if apply else "check"
+    parts = [f"gate: {what} {len(local)} migration{'s' if len(local) != 1 else ''} from {directory} on target {target}"]
+    if commit:
+        parts.append(f"commit {commit[:12]}")
+    if deployment_id:
+        parts.append(f"deployment {deployment_id}")
+    if build.provider:
+        parts.append(f"in {build.provider}" + (f" ({build.environment})" if build.environment else ""))
+    return ", ".join(parts)
+
+
+def _follow(output: Output, client: ServiceClient, job_id: str, deadline: float, timeout: float) -> dict[str, Any]:
+    """Long-poll the job to a terminal state, a line per journal event as it comes."""
+    seen = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            job = client.get(f"/v1/jobs/{job_id}", wait=int(min(_LONG_POLL_SECONDS, max(1, remaining))))
+        except ServiceError as error:
+            output.error(None, str(error), EXIT_CANNOT_RUN)
+        for event in job["events"]:
+            if event["id"] > seen:
+                output.lines(_progress(event))
+                seen = event["id"]
+        if job["state"] in _TERMINAL:
+            return job
+        if time.monotonic() >= deadline:
+            output.error(None, f"job {job_id} is still {job['state']} after {timeout:g} s (deploy-gate wait {job_id} follows it)", EXIT_CANNOT_RUN)
+
+
+def _progress(event: dict[str, Any]) -> list[str]:
+    lines = [describe_event(event)]
+    if event["step"] == "recover" and event["kind"] == "step_finished" and event["data"].get("job"):
+        child = event["data"]["job"]
+        because = f" after {event['data']['because']}" if event["data"].get("because") else ""
+        lines.append(f"{event['at'][11:19]}  recovery running{because}: recover job {child} decides this deploy's verdict (deploy-gate wait {child} follows it)")
+    return lines

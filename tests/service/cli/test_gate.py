@@ -1,0 +1,266 @@
+"""`deploy-gate gate` as a build runs it: a subprocess against the API served over HTTP.
+
+The end-to-end tests run the jobs on a real Celery worker (the session worker of tests/workers,
+Redis db 14); the others answer with a small fake service to show retries and idempotency.
+"""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from service.cli.gate import BuildContext, detect_build, idempotency_key
+from service.config import Config, Policy, Settings, Target, Token, hash_token
+from service.http import create_app
+from service.jobs.states import JobKind
+from service.prisma.database import parse_database_url
+from service.store import repository
+from tests.service.prisma.history_helpers import history_rows
+from tests.workers.conftest import (  # noqa: F401  the real worker's fixtures
+    celery_config,
+    celery_includes,
+    celery_worker_parameters,
+    celery_worker_pool,
+    service_env,
+)
+
+DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
+FAST = ("--retries", "2", "--backoff", "0.05", "--timeout", "60")
+PATIENTS = {"20240101_patients": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);'}
+VISITS = {"20240102_visits": 'CREATE TABLE "Visit" ("id" SERIAL PRIMARY KEY);'}
+VERCEL = {"VERCEL": "1", "VERCEL_ENV": "staging", "VERCEL_GIT_COMMIT_SHA": "3f5c2a9e" * 5, "VERCEL_DEPLOYMENT_ID": "dpl_7Gw5ZMBpQA8h9GF832KGp7nwbuh3"}
+GITHUB = {"GITHUB_ACTIONS": "true", "GITHUB_SHA": "a1b2c3d4" * 5, "GITHUB_RUN_ID": "9876543210", "GITHUB_RUN_ATTEMPT": "1"}
+
+
+def gate(*args, url, token="ci-token", env=None):
+    environment = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": token, "PATH": "/usr/bin:/bin", **(env or {})}
+    return subprocess.run([DEPLOY_GATE, "gate", *args], capture_output=True, text=True, env=environment, timeout=120)
+
+
+@pytest.fixture
+def service(service_env, celery_session_app, celery_session_worker):
+    """The API over HTTP on the service_env stores; its jobs go to the real session worker."""
+    enqueue = lambda job_id: celery_session_app.send_task("deploy_gate.run_job", args=[job_id])  # noqa: E731
+    app = create_app(Settings.from_env(), enqueue=enqueue)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", app
+    server.shutdown()
+    app.extensions["deploy_gate"].pool.close()
+
+
+def deploy_jobs(app):
+    with app.extensions["deploy_gate"].pool.connection() as conn:
+        return [job for job in repository.list_jobs(conn, target="staging", limit=50) if job.kind is JobKind.DEPLOY]
+
+
+def test_a_clean_deploy_in_a_vercel_build_applies_the_migrations_and_exits_0(service, target_db, write_migrations):
+    url, app = service
+    directory = write_migrations({**PATIENTS, **VISITS})
+    # No --target: a Vercel build gates on the target named like its environment.
+    result = gate("--migrations", str(directory), "--apply", *FAST, url=url, env=VERCEL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        f"gate: apply 2 migrations from {directory} on target staging, commit 3f5c2a9e3f5c, "
+        "deployment dpl_7Gw5ZMBpQA8h9GF832KGp7nwbuh3, in Vercel (staging)"
+    )
+    assert any(line.endswith("apply:20240102_visits finished") for line in lines)
+    assert lines[-1] == "verdict: proceed"
+    with target_db.connect() as conn:
+        rows = history_rows(conn)
+    assert [(row["migration_name"], row["finished_at"] is not None) for row in rows] == [("20240101_patients", True), ("20240102_visits", True)]
+    [job] = deploy_jobs(app)
+    assert job.params["commit"] == VERCEL["VERCEL_GIT_COMMIT_SHA"] and job.params["deployment_id"] == VERCEL["VERCEL_DEPLOYMENT_ID"]
+    assert "ci-token" not in result.stdout + result.stderr
+
+
+def test_the_same_build_step_run_again_gets_the_same_job(service, write_migrations):
+    url, app = service
+    directory = write_migrations(PATIENTS)
+    first = gate("--target", "staging", "--migrations", str(directory), "--apply", *FAST, url=url, env=GITHUB)
+    second = gate("--target", "staging", "--migrations", str(directory), "--apply", *FAST, url=url, env=GITHUB)
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    [job] = deploy_jobs(app)
+    assert first.stdout.splitlines()[1] == f"deploy job {job.id}: queued"
+    assert second.stdout.splitlines()[1] == f"deploy job {job.id} was started by an earlier attempt of this build: succeeded"
+    assert second.stdout.splitlines()[-1] == "verdict: proceed"
+    assert (job.params["commit"], job.params["deployment_id"]) == (GITHUB["GITHUB_SHA"], "github-run-9876543210-1")
+    # A re-run of the workflow is a new attempt: a new job, nothing left to apply.
+    third = gate("--target", "staging", "--migrations", str(directory), "--apply", *FAST, url=url, env={**GITHUB, "GITHUB_RUN_ATTEMPT": "2"})
+    assert third.returncode == 0 and len(deploy_jobs(app)) == 2
+
+
+def test_a_syntax_error_is_blocked_by_lint_before_apply(service, target_db, write_migrations):
+    url, _ = service
+    directory = write_migrations({**PATIENTS, "20240102_typo": 'CREATE TABLE "Visit" ("id" SERIAL PRIMARY KEY;'})
+    result = gate("--target", "staging", "--migrations", str(directory), "--apply", *FAST, url=url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert any(line.startswith("reason: lint syntax-error in 20240102_typo") for line in result.stdout.splitlines()), result.stdout
+    assert result.stdout.splitlines()[-1] == "verdict: blocked"
+    with target_db.connect() as conn:
+        assert not conn.execute("SELECT to_regclass('_prisma_migrations')").fetchone()[0] or history_rows(conn) == []
+
+
+def test_a_failing_migration_is_recovered_and_blocked_with_its_sqlstate(service, target_db, write_migrations):
+    url, _ = service
+    directory = write_migrations({**PATIENTS, "20240102_divide": "SELECT 1/0;"})
+    result = gate("--target", "staging", "--migrations", str(directory), "--apply", *FAST, url=url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    recovery = next(line for line in lines if "recovery running" in line)
+    assert "after migration 20240102_divide failed (22012: division by zero)" in recovery
+    reasons = [line for line in lines if line.startswith("reason: recover job ")]
+    assert reasons and any("22012" in line for line in reasons), result.stdout
+    assert lines[-1] == "verdict: blocked"
+    with target_db.connect() as conn:
+        rows = {row["migration_name"]: row for row in history_rows(conn)}
+    assert rows["20240101_patients"]["finished_at"] is not None
+    assert rows["20240102_divide"]["rolled_back_at"] is not None
+
+
+def test_a_stopped_service_exits_2_after_its_retries(write_migrations):
+    started = time.monotonic()
+    result = gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), *FAST, url="http://127.0.0.1:1", token="s3cret-token")
+    assert result.returncode == 2
+    first, second, last = result.stderr.splitlines()
+    assert first.startswith("cannot reach http://127.0.0.1:1: ") and first.endswith("(1/2)") and second.endswith("(2/2)")
+    assert last == "error: cannot reach http://127.0.0.1:1: [Errno 111] Connection refused"
+    assert time.monotonic() - started < 10
+    assert "s3cret-token" not in result.stdout + result.stderr
+
+
+def test_no_verdict_within_the_timeout_exits_2(scratch_db, write_migrations):
+    config = Config({"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),))
+    settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    app = create_app(settings, config, enqueue=lambda job_id: None)  # nothing ever runs the job
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), "--timeout", "2", url=f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        app.extensions["deploy_gate"].pool.close()
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: job ") and "is still queued after 2 s" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "scripts, message",
+    [(None, "does not exist"), ({"20240101_latin1": b"SELECT '\xff';"}, "is not valid UTF-8"), ({"20240101_empty": None}, "P3015")],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, write_migrations, scripts, message):
+    directory = write_migrations(scripts) if scripts is not None else tmp_path / "missing"
+    result = gate("--target", "staging", "--migrations", str(directory), url="http://127.0.0.1:1")
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and message in result.stderr
+
+
+def test_no_target_is_exit_2(write_migrations):
+    result = gate("--migrations", str(write_migrations(PATIENTS)), url="http://127.0.0.1:1")
+    assert result.returncode == 2 and result.stderr == "error: No target: pass --target or set DEPLOY_GATE_TARGET.\n"
+
+
+class FakeService:
+    """Answers POST /v1/deploys with `answers` in turn (then 202), and GET with a finished job."""
+
+    JOB = {"id": "00000000-0000-4000-8000-000000000001", "kind": "deploy", "state": "succeeded", "verdict": "proceed", "reasons": []}
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.posts = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.posts.append((dict(self.headers), body))
+                status = fake.answers.pop(0) if fake.answers else 202
+                if status in (202, 200):
+                    self.answer(status, {**FakeService.JOB, "state": "queued", "verdict": None})
+                else:
+                    self.answer(status, {"title": "Nope", "detail": f"answer {status}"}, {"Retry-After": "0"})
+
+            def do_GET(self):
+                event = {"id": 1, "at": "2024-01-01T00:00:01+00:00", "kind": "transition", "step": None, "from_state": "running", "to_state": "succeeded", "data": {}}
+                self.answer(200, {**FakeService.JOB, "events": [event]})
+
+            def answer(self, status, document, headers=None):
+                data = json.dumps(document).encode()
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", "Content-Length": str(len(data)), **(headers or {})}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_transient_answers_are_asked_again_with_the_same_idempotency_key(write_migrations, status):
+    with FakeService([status, status]) as fake:
+        result = gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), "--apply", *FAST, url=fake.url, env=VERCEL)
+    assert result.returncode == 0, result.stderr
+    assert [line.split(";")[0] for line in result.stderr.splitlines()] == [f"{status} Nope: answer {status}"] * 2
+    keys = {headers["Idempotency-Key"] for headers, _ in fake.posts}
+    assert len(fake.posts) == 3 and len(keys) == 1
+    _, body = fake.posts[0]
+    assert body == {
+        "target": "staging",
+        "phase": "pre",
+        "apply": True,
+        "commit": VERCEL["VERCEL_GIT_COMMIT_SHA"],
+        "deployment_id": VERCEL["VERCEL_DEPLOYMENT_ID"],
+        "migrations": [{"name": "20240101_patients", "sql": PATIENTS["20240101_patients"]}],
+        "lock_provider": "postgresql",
+    }
+
+
+def test_other_errors_are_not_asked_again(write_migrations):
+    with FakeService([422]) as fake:
+        result = gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), *FAST, url=fake.url)
+    assert result.returncode == 2 and result.stderr == "error: 422 Nope: answer 422\n"
+    assert len(fake.posts) == 1
+
+
+def test_too_many_transient_answers_exit_2(write_migrations):
+    with FakeService([503, 503, 503]) as fake:
+        result = gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), *FAST, url=fake.url)
+    assert result.returncode == 2 and result.stderr.splitlines()[-1] == "error: 503 Nope: answer 503"
+    assert len(fake.posts) == 3
+
+
+def test_build_context_from_vercel_and_github_actions():
+    assert detect_build(VERCEL) == BuildContext("Vercel", VERCEL["VERCEL_GIT_COMMIT_SHA"], VERCEL["VERCEL_DEPLOYMENT_ID"], "staging")
+    assert detect_build({**VERCEL, "VERCEL_TARGET_ENV": "qa"}).environment == "qa"
+    assert detect_build(GITHUB) == BuildContext("GitHub Actions", GITHUB["GITHUB_SHA"], "github-run-9876543210-1")
+    assert detect_build({"HOME": "/root"}) == BuildContext()
+
+
+def test_idempotency_key_names_the_build_and_the_bundle():
+    key = idempotency_key("staging", True, "abc", "dpl_1", "digest")
+    assert key == idempotency_key("staging", True, "abc", "dpl_1", "digest") and len(key) <= 200
+    others = {idempotency_key(*args) for args in [("production", True, "abc", "dpl_1", "digest"), ("staging", False, "abc", "dpl_1", "digest"),
+                                                  ("staging", True, "abd", "dpl_1", "digest"), ("staging", True, "abc", "dpl_2", "digest"),
+                                                  ("staging", True, "abc", "dpl_1", "other")]}
+    assert key not in others and len(others) == 5
+    # Without a deployment, every run is its own request.
+    assert idempotency_key("staging", True, "abc", None, "digest") != idempotency_key("staging", True, "abc", None, "digest")
