@@ -168,12 +168,13 @@ def test_no_target_is_exit_2(write_migrations):
 
 
 class FakeService:
-    """Answers POST /v1/deploys with `answers` in turn (then 202), and GET with a finished job."""
+    """Answers POST /v1/deploys with `answers` in turn (then 202), and GET with a job finished with `verdict`."""
 
     JOB = {"id": "00000000-0000-4000-8000-000000000001", "kind": "deploy", "state": "succeeded", "verdict": "proceed", "reasons": []}
 
-    def __init__(self, answers):
+    def __init__(self, answers=(), verdict="proceed"):
         self.answers = list(answers)
+        self.verdict = verdict
         self.posts = []
         fake = self
 
@@ -189,7 +190,8 @@ class FakeService:
 
             def do_GET(self):
                 event = {"id": 1, "at": "2024-01-01T00:00:01+00:00", "kind": "transition", "step": None, "from_state": "running", "to_state": "succeeded", "data": {}}
-                self.answer(200, {**FakeService.JOB, "events": [event]})
+                reasons = ["lint drop-table in 20240101_patients line 1: dropping a table loses its data"] if fake.verdict == "blocked" else []
+                self.answer(200, {**FakeService.JOB, "verdict": fake.verdict, "reasons": reasons, "events": [event]})
 
             def answer(self, status, document, headers=None):
                 data = json.dumps(document).encode()
