@@ -18,6 +18,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from service.prisma.database import DatabaseTarget, connect, parse_database_url
 
+# moto's RDS for the restore tests (fixtures `rds_api`, `instance`, `cluster`).
+pytest_plugins = ["tests.aws"]
+
 ADMIN_URL = os.environ.get("DEPLOY_GATE_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

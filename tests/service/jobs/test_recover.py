@@ -27,12 +27,6 @@ BASE = {
 }
 
 
-@pytest.fixture
-def store(scratch_db):
-    with scratch_db.connect() as conn:
-        repository.migrate_store(conn)
-        yield conn
-
 
 def make_config(target_db, **policy) -> Config:
     settings = {"lock_timeout_ms": 300, "max_automatic_retries": 1, **policy}

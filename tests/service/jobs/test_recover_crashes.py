@@ -23,12 +23,6 @@ class WorkerDied(BaseException):
     """Not an Exception: nothing in the job may catch it, as nothing catches SIGKILL."""
 
 
-@pytest.fixture
-def store(scratch_db):
-    with scratch_db.connect() as conn:
-        repository.migrate_store(conn)
-        yield conn
-
 
 def failed_deploy(store, target_db, config):
     """A deploy whose migration failed on a lock timeout, and the recover job it started."""

@@ -13,15 +13,8 @@ from service.prisma.database import parse_database_url
 from service.prisma.migrations import migrations_from_bundle
 from service.recovery.rds import rds_client
 from service.store import repository
-from tests.service.recovery.conftest import aws, aws_credentials, moto_endpoint, rds_api  # noqa: F401
-from tests.service.recovery.test_rds import CLUSTER, INSTANCE, cluster, describe_instance, instance, network  # noqa: F401
+from tests.aws import CLUSTER, INSTANCE, describe_instance
 
-
-@pytest.fixture
-def store(scratch_db):
-    with scratch_db.connect() as conn:
-        repository.migrate_store(conn)
-        yield conn
 
 
 @pytest.fixture

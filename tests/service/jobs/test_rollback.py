@@ -24,12 +24,6 @@ CREATE INDEX "Patient_email_idx" ON "Patient"("email");
 SCRIPTS = {**BASE, "20240102_add_email": ADD_EMAIL}
 
 
-@pytest.fixture
-def store(scratch_db):
-    with scratch_db.connect() as conn:
-        repository.migrate_store(conn)
-        yield conn
-
 
 def deployed(store, config, scripts=SCRIPTS):
     digest = repository.store_bundle(store, migrations_from_bundle(scripts))

@@ -17,12 +17,6 @@ BUNDLE = {
 }
 
 
-@pytest.fixture
-def store(scratch_db):
-    with scratch_db.connect() as conn:
-        repository.migrate_store(conn)
-        yield conn
-
 
 @pytest.fixture
 def config(target_db):

@@ -41,11 +41,7 @@ from service.recovery.rds import (
     start_restore_instance,
     start_snapshot,
 )
-
-REGION = "us-east-1"  # the region the conftest's clients use
-INSTANCE = RdsSettings(REGION, instance="prod")
-CLUSTER = RdsSettings(REGION, cluster="aurora-prod")
-
+from tests.aws import CLUSTER, INSTANCE, REGION, describe_cluster, describe_instance
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -59,79 +55,6 @@ def tags_of(resource: dict[str, Any]) -> dict[str, str]:
 def client(moto_endpoint: str, aws_credentials: None, aws) -> Any:
     """The client the module builds for itself, pointed at moto."""
     return rds_client(INSTANCE, endpoint_url=moto_endpoint)
-
-
-@pytest.fixture
-def network(aws) -> dict[str, Any]:
-    ec2 = aws("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
-        for n, zone in ((1, "a"), (2, "b"))
-    ]
-    group = ec2.create_security_group(GroupName="database", Description="database", VpcId=vpc)["GroupId"]
-    rds = aws("rds")
-    rds.create_db_subnet_group(DBSubnetGroupName="db-private", DBSubnetGroupDescription="private", SubnetIds=subnets)
-    return {"security_group": group, "subnet_group": "db-private"}
-
-
-@pytest.fixture
-def instance(rds_api, network) -> RdsSettings:
-    rds_api.create_db_parameter_group(DBParameterGroupName="prod-pg15", DBParameterGroupFamily="postgres15", Description="prod")
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="prod",
-        DBInstanceClass="db.t3.medium",
-        Engine="postgres",
-        EngineVersion="15.4",
-        MasterUsername="app",
-        MasterUserPassword="not-a-real-password",
-        AllocatedStorage=20,
-        DBSubnetGroupName=network["subnet_group"],
-        VpcSecurityGroupIds=[network["security_group"]],
-        DBParameterGroupName="prod-pg15",
-        BackupRetentionPeriod=7,
-        Tags=[{"Key": "team", "Value": "care"}],
-    )
-    return INSTANCE
-
-
-@pytest.fixture
-def cluster(rds_api, network) -> RdsSettings:
-    rds_api.create_db_cluster_parameter_group(
-        DBClusterParameterGroupName="aurora-cluster-pg", DBParameterGroupFamily="aurora-postgresql15", Description="cluster"
-    )
-    rds_api.create_db_parameter_group(
-        DBParameterGroupName="aurora-instance-pg", DBParameterGroupFamily="aurora-postgresql15", Description="instance"
-    )
-    rds_api.create_db_cluster(
-        DBClusterIdentifier="aurora-prod",
-        Engine="aurora-postgresql",
-        EngineVersion="15.4",
-        MasterUsername="app",
-        MasterUserPassword="not-a-real-password",
-        DBSubnetGroupName=network["subnet_group"],
-        VpcSecurityGroupIds=[network["security_group"]],
-        DBClusterParameterGroupName="aurora-cluster-pg",
-        BackupRetentionPeriod=7,
-        Tags=[{"Key": "team", "Value": "care"}],
-    )
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="aurora-prod-writer",
-        DBClusterIdentifier="aurora-prod",
-        Engine="aurora-postgresql",
-        DBInstanceClass="db.r6g.large",
-        DBParameterGroupName="aurora-instance-pg",
-        PubliclyAccessible=False,
-    )
-    return CLUSTER
-
-
-def describe_instance(rds_api, identifier: str) -> dict[str, Any]:
-    return rds_api.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
-
-
-def describe_cluster(rds_api, identifier: str) -> dict[str, Any]:
-    return rds_api.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
 
 
 def restore_instance_copy(client, job: str = "job-1", new_identifier: str = "prod-copy") -> RestorePlan:

@@ -102,13 +102,13 @@ def test_a_transient_failure_retried_to_success(store, target_db):
     assert items["history_updated"][:2] == (True, finished_at(store, recovered.id, "act:1:deploy"))
     assert "marked 1 failed history row(s) rolled back (act:1:mark_rolled_back" in items["history_updated"][2]
     assert "finished rows for 20240102_add_email (act:1:deploy" in items["history_updated"][2]
-    assert items["functionality_verified"][0] is False
-    assert items["functionality_verified"][2].startswith("the history was not re-read after acting; application functionality itself is outside what deploy-gate can see")
+    assert items["functionality_verified"][:2] == (True, finished_at(store, recovered.id, "recheck"))
+    assert items["functionality_verified"][2].startswith("the history was re-read after acting: 20240102_add_email is reapplied; no failed migration; nothing to deploy")
     assert items["incident_documented"] == (True, NOW, f"this report, generated from {len(report.timeline)} journal events")
 
     assert [a.step for a in report.actions] == ["act:1:mark_rolled_back", "act:1:deploy", "apply:20240102_add_email"]
     assert [a.outcome for a in report.actions] == ["finished"] * 3
-    assert report.history.checked is False and report.history.step == "act:1:deploy"
+    assert report.history.checked and report.history.step == "recheck"
     assert report.approvals == [] and report.pending_approval is None
 
     assert line_starting(report, "- [x] Identified the problematic migration") == (
@@ -247,7 +247,7 @@ def test_a_data_failure_marked_rolled_back_needs_no_rollback_sql(store, target_d
     assert items["rollback_executed"][0] is None
     assert items["rollback_executed"][2] == "no rollback SQL was needed: the failure of 20240102_name_required left no effects, so recording it as rolled back was enough"
     assert items["history_updated"][:2] == (True, finished_at(store, recovered.id, "act:1:mark_rolled_back"))
-    assert items["functionality_verified"][0] is False
+    assert items["functionality_verified"][:2] == (True, finished_at(store, recovered.id, "recheck"))
     lines = markdown_lines(report)
     assert "**mark_rolled_back** (decide:1, " in report.to_markdown()
     assert "1. fix the rows that violate 20240102_name_required, or change it to cope with them, then deploy again" in lines
