@@ -26,6 +26,24 @@ see `service.notifications`) when a job needs attention:
 
 `[targets.NAME.notifications]` takes the same keys and overrides the table for that target; keys it
 leaves out come from `[notifications]`.
+
+A top-level `public_url` is the service's base URL for links it hands to Vercel and GitHub (when
+absent, `[notifications].public_url` is used). An optional `[integrations]` table takes Vercel and
+GitHub webhooks (see `service.integrations`); secrets come from the environment variables it names:
+
+| key | required | meaning |
+| --- | --- | --- |
+| `integrations.vercel.webhook_secret_env` | yes | the variable holding the secret that signs Vercel's webhooks (16+ characters) |
+| `integrations.vercel.token_env` | no | the variable holding the integration's access token: with it, deployment checks are reported (needs `public_url`) |
+| `integrations.vercel.team_id` | no | sent as `teamId` on every Vercel API call |
+| `integrations.vercel.api_url` | no | default `https://api.vercel.com` |
+| `integrations.vercel.check_name` | no | the check's name in Vercel (default `deploy-gate`) |
+| `integrations.vercel.projects` | yes | `[[...projects]]` entries: `project_id` and `targets`, a table from Vercel's target (`production`, `staging`, `preview` for a preview deployment) to a deploy-gate target |
+| `integrations.github.webhook_secret_env` | yes | the variable holding the GitHub App's webhook secret (16+ characters) |
+| `integrations.github.app_id` | yes | the GitHub App's id |
+| `integrations.github.private_key_env` | yes | the variable holding the App's private key (PEM; `\\n` escapes are read as newlines) |
+| `integrations.github.api_url` | no | default `https://api.github.com` |
+| `integrations.github.environments` | yes | `"owner/repo:environment" = "target"` |
 """
 
 from __future__ import annotations
@@ -39,6 +57,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.prisma.database import DatabaseTarget, parse_database_url
@@ -144,10 +165,54 @@ class Notifications:
 
 
 @dataclass(frozen=True)
+class VercelProject:
+    project_id: str
+    # Vercel's target ("production", "staging"; "preview" for a deployment without one) -> a target.
+    targets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VercelIntegration:
+    webhook_secret: str = field(repr=False)
+    projects: dict[str, VercelProject] = field(default_factory=dict)
+    # With a token, deployment checks are created and completed through Vercel's API.
+    token: str | None = field(default=None, repr=False)
+    team_id: str | None = None
+    api_url: str = "https://api.vercel.com"
+    check_name: str = "deploy-gate"
+
+    def target_for(self, project_id: str, vercel_target: str | None) -> str | None:
+        project = self.projects.get(project_id)
+        return project.targets.get(vercel_target or "preview") if project else None
+
+
+@dataclass(frozen=True)
+class GitHubIntegration:
+    webhook_secret: str = field(repr=False)
+    app_id: int = 0
+    private_key: str = field(default="", repr=False)
+    # "owner/repo:environment", casefolded (GitHub compares both without case) -> a target.
+    environments: dict[str, str] = field(default_factory=dict)
+    api_url: str = "https://api.github.com"
+
+    def target_for(self, repository: str, environment: str) -> str | None:
+        return self.environments.get(f"{repository}:{environment}".casefold())
+
+
+@dataclass(frozen=True)
+class Integrations:
+    vercel: VercelIntegration | None = None
+    github: GitHubIntegration | None = None
+    # The service's base URL, for the links handed to Vercel and GitHub ("" when not configured).
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     targets: dict[str, Target]
     tokens: tuple[Token, ...]
     notifications: Notifications = field(default_factory=Notifications)
+    integrations: Integrations = field(default_factory=Integrations)
 
     def token_for(self, presented: str) -> Token | None:
         """The configured token matching a presented bearer token, compared in constant time."""
@@ -211,10 +276,44 @@ class _TokenSchema(Schema):
     scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), required=True)
 
 
+class _VercelProjectSchema(Schema):
+    project_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,100}$", error="a Vercel project id such as prj_abc123"))
+    targets = fields.Dict(keys=fields.String(validate=_NAME), values=fields.String(validate=_NAME), required=True, validate=validate.Length(min=1))
+
+
+class _VercelSchema(Schema):
+    webhook_secret_env = fields.String(required=True, validate=_ENV_NAME)
+    token_env = fields.String(validate=_ENV_NAME)
+    team_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,100}$", error="a Vercel team id such as team_abc123"))
+    api_url = fields.String(load_default="https://api.vercel.com")
+    check_name = fields.String(load_default="deploy-gate", validate=validate.Length(min=1, max=100))
+    projects = fields.List(fields.Nested(_VercelProjectSchema), required=True, validate=validate.Length(min=1))
+
+
+class _GitHubSchema(Schema):
+    webhook_secret_env = fields.String(required=True, validate=_ENV_NAME)
+    app_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    private_key_env = fields.String(required=True, validate=_ENV_NAME)
+    api_url = fields.String(load_default="https://api.github.com")
+    environments = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+:.+$", error='use "owner/repo:environment"')),
+        values=fields.String(validate=_NAME),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+
+
+class _IntegrationsSchema(Schema):
+    vercel = fields.Nested(_VercelSchema)
+    github = fields.Nested(_GitHubSchema)
+
+
 class _ConfigSchema(Schema):
     targets = fields.Dict(keys=fields.String(validate=_NAME), values=fields.Nested(_TargetSchema), load_default=dict)
     tokens = fields.Dict(keys=fields.String(validate=_NAME), values=fields.Nested(_TokenSchema), load_default=dict)
     notifications = fields.Nested(_DefaultNotificationsSchema)
+    public_url = fields.String()
+    integrations = fields.Nested(_IntegrationsSchema)
 
 
 def _flatten(messages, prefix: str = "") -> list[str]:
@@ -272,7 +371,8 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         rds = RdsSettings(**spec["rds"]) if spec.get("rds") else None
         targets[name] = Target(name, database, Policy(**spec["policy"]), rds, shadow, dict(spec["lint"]))
     tokens = tuple(Token(name, spec["sha256"], frozenset(spec["scopes"])) for name, spec in data["tokens"].items())
-    return Config(targets, tokens, _notifications(data, path, environ))
+    notifications = _notifications(data, path, environ)
+    return Config(targets, tokens, notifications, _integrations(data, path, environ, notifications))
 
 
 def _notifications(data: dict, path: Path, environ: Mapping[str, str]) -> Notifications:
@@ -325,3 +425,89 @@ def _same_database(one: DatabaseTarget, other: DatabaseTarget) -> bool:
         return (params.get("host", ""), params.get("port", "5432"), params.get("dbname", params.get("user", "")))
 
     return key(one) == key(other)
+
+
+def _integrations(data: dict, path: Path, environ: Mapping[str, str], notifications: Notifications) -> Integrations:
+    public_url = data.get("public_url", "")
+    if public_url and not _is_web_url(public_url, base=True):
+        raise ConfigError(f"{path}: public_url: must be an http:// or https:// URL with a host, no credentials, query or fragment")
+    if not public_url and notifications.default is not None:
+        public_url = notifications.default.public_url
+    spec = data.get("integrations") or {}
+    where = f"{path}: integrations"
+    vercel = _vercel(spec["vercel"], f"{where}.vercel", data["targets"], environ) if "vercel" in spec else None
+    if vercel is not None and vercel.token and not public_url:
+        raise ConfigError(f"{path}: public_url: required with integrations.vercel.token_env (a check links to its job's report)")
+    github = _github(spec["github"], f"{where}.github", data["targets"], environ) if "github" in spec else None
+    return Integrations(vercel, github, public_url.rstrip("/"))
+
+
+def _signing_secret(env_name: str, where: str, environ: Mapping[str, str]) -> str:
+    secret = environ.get(env_name)
+    if not secret:
+        raise ConfigError(f"{where}: environment variable {env_name} is not set")
+    if len(secret) < MIN_WEBHOOK_SECRET_LENGTH:
+        raise ConfigError(f"{where}: {env_name} must hold at least {MIN_WEBHOOK_SECRET_LENGTH} characters")
+    return secret
+
+
+def _api_url(url: str, where: str) -> str:
+    if not _is_web_url(url, base=True):
+        raise ConfigError(f"{where}: must be an http:// or https:// URL with a host, no credentials, query or fragment")
+    return url.rstrip("/")
+
+
+def _known_target(name: str, where: str, targets: dict) -> str:
+    if name not in targets:
+        raise ConfigError(f"{where}: no target named {name!r} is configured")
+    return name
+
+
+def _vercel(spec: dict, where: str, targets: dict, environ: Mapping[str, str]) -> VercelIntegration:
+    secret = _signing_secret(spec["webhook_secret_env"], f"{where}.webhook_secret_env", environ)
+    token = None
+    if "token_env" in spec:
+        token = environ.get(spec["token_env"])
+        if not token:
+            raise ConfigError(f"{where}.token_env: environment variable {spec['token_env']} is not set")
+    projects = {}
+    for index, project in enumerate(spec["projects"]):
+        if project["project_id"] in projects:
+            raise ConfigError(f"{where}.projects.{index}.project_id: {project['project_id']} is listed twice")
+        mapped = {key: _known_target(value, f"{where}.projects.{index}.targets.{key}", targets) for key, value in project["targets"].items()}
+        projects[project["project_id"]] = VercelProject(project["project_id"], mapped)
+    return VercelIntegration(
+        webhook_secret=secret,
+        projects=projects,
+        token=token,
+        team_id=spec.get("team_id"),
+        api_url=_api_url(spec["api_url"], f"{where}.api_url"),
+        check_name=spec["check_name"],
+    )
+
+
+def _github(spec: dict, where: str, targets: dict, environ: Mapping[str, str]) -> GitHubIntegration:
+    secret = _signing_secret(spec["webhook_secret_env"], f"{where}.webhook_secret_env", environ)
+    key_env = spec["private_key_env"]
+    private_key = environ.get(key_env, "")
+    if not private_key:
+        raise ConfigError(f"{where}.private_key_env: environment variable {key_env} is not set")
+    if "\n" not in private_key and "\\n" in private_key:
+        # Platforms that hold one-line variables often keep a PEM with its newlines escaped.
+        private_key = private_key.replace("\\n", "\n")
+    try:
+        loaded = load_pem_private_key(private_key.encode("utf-8"), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        loaded = None
+    if not isinstance(loaded, RSAPrivateKey):
+        raise ConfigError(f"{where}.private_key_env: {key_env} does not hold an unencrypted PEM RSA private key")
+    environments = {}
+    for key, value in spec["environments"].items():
+        environments[key.casefold()] = _known_target(value, f"{where}.environments.{key}", targets)
+    return GitHubIntegration(
+        webhook_secret=secret,
+        app_id=spec["app_id"],
+        private_key=private_key,
+        environments=environments,
+        api_url=_api_url(spec["api_url"], f"{where}.api_url"),
+    )
