@@ -127,3 +127,20 @@ def test_deploy_workflow_gate_step_runs_in_github_actions(tmp_path):
     assert result.returncode == 0, result.stderr
     [(_, body)] = fake.posts
     assert (body["target"], body["apply"], body["commit"], body["deployment_id"]) == ("production", True, GITHUB["GITHUB_SHA"], "github-run-123456789-1")
+
+
+def test_the_protection_rule_note_configures_what_the_service_reads(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from service.config import load_config
+
+    note = (EXAMPLES / "github-actions" / "deployment-protection.md").read_text()
+    snippet = note.split("```toml\n", 1)[1].split("```", 1)[0]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    config_file = tmp_path / "deploy-gate.toml"
+    config_file.write_text('[targets.production]\ndatabase_url_env = "PRODUCTION_DATABASE_URL"\n\n' + snippet)
+    environ = {"PRODUCTION_DATABASE_URL": "postgresql://app@db.internal/app", "GITHUB_WEBHOOK_SECRET": "s" * 32, "GITHUB_APP_PRIVATE_KEY": pem}
+    github = load_config(config_file, environ).integrations.github
+    assert github.app_id == 123456 and github.target_for("your-org/clinic-web", "production") == "production"
