@@ -52,6 +52,9 @@ class ServiceClient:
         on_retry: Callable[[str, float, int], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # For messages: a URL may carry credentials (https://user:password@host), never printed.
+        parts = urllib.parse.urlsplit(self.base_url)
+        self.display_url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl() if "@" in parts.netloc else self.base_url
         self.token = token
         self.timeout = timeout
         self.retries = retries
@@ -77,7 +80,7 @@ class ServiceClient:
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     self.last_status = response.status
-                    return _json_answer(response, self.base_url)
+                    return _json_answer(response, self.display_url)
             except urllib.error.HTTPError as error:
                 problem, retry_after = _problem_text(error), _seconds(error.headers.get("Retry-After"))
                 error.close()
@@ -85,11 +88,11 @@ class ServiceClient:
                     raise ServiceError(problem) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as error:
                 reason = getattr(error, "reason", None) or error
-                problem = f"cannot reach {self.base_url}: {reason}"
+                problem = f"cannot reach {self.display_url}: {reason}"
                 if attempt >= self.retries:
                     raise ServiceError(problem) from None
             except ValueError as error:  # urlopen's answer to a URL it cannot use
-                raise ServiceError(f"cannot use the URL {self.base_url}: {error}") from None
+                raise ServiceError(f"cannot use the URL {self.display_url}: {error}") from None
             attempt += 1
             delay = min(RETRY_CAP_SECONDS, max(self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0), retry_after or 0.0))
             if self.on_retry:

@@ -147,3 +147,9 @@ def test_jobs_approve_and_reject(service):
     assert "act:1 approved by oncall: looked" in shown.stdout
     refused = run("jobs", "approve", rejected, url=url, token="ci-token")
     assert refused.returncode == 2 and "403 Forbidden" in refused.stderr
+
+
+def test_credentials_in_the_url_are_never_printed():
+    result = run("wait", "x", url="http://ops:Sup3r-S3cret@127.0.0.1:1")
+    assert result.returncode == 2 and "cannot reach http://127.0.0.1:1" in result.stderr
+    assert "Sup3r-S3cret" not in result.stdout + result.stderr
