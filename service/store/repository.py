@@ -509,3 +509,161 @@ def step_finished_at(conn: psycopg.Connection, job_id: str, step: str) -> dateti
         (job_id, step),
     ).fetchone()
     return row[0] if row else None
+
+
+def describe_delivery(conn: psycopg.Connection, source: str, delivery_id: str, *, event: str, subject: str | None) -> None:
+    """Record what a remembered webhook delivery was: its event type and the deployment it concerns."""
+    conn.execute(
+        'UPDATE "webhook_delivery" SET "event" = %s, "subject" = %s WHERE "source" = %s AND "delivery_id" = %s',
+        (event, subject, source, delivery_id),
+    )
+
+
+def delivery_events(conn: psycopg.Connection, source: str, subject: str) -> set[str]:
+    """The event types already received about a deployment (whatever order they came in)."""
+    rows = conn.execute(
+        'SELECT DISTINCT "event" FROM "webhook_delivery" WHERE "source" = %s AND "subject" = %s AND "event" IS NOT NULL',
+        (source, subject),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def delivery_jobs(conn: psycopg.Connection, source: str, subject: str) -> list[str]:
+    """The jobs that deliveries about a deployment started, oldest first."""
+    rows = conn.execute(
+        'SELECT "job_id" FROM "webhook_delivery" WHERE "source" = %s AND "subject" = %s AND "job_id" IS NOT NULL'
+        ' GROUP BY "job_id" ORDER BY min("received_at"), "job_id"',
+        (source, subject),
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def record_note(conn: psycopg.Connection, job_id: str, data: dict[str, Any]) -> None:
+    """Journal something that happened around a job without changing it (a platform's event)."""
+    _require_uuid(job_id)
+    with conn.transaction():
+        _insert_event(conn, job_id, "note", data=data)
+        _notify(conn, job_id)
+
+
+@dataclass(frozen=True)
+class IntegrationReport:
+    """A job's verdict owed to a platform (see the integration_report table)."""
+
+    job_id: str
+    source: str
+    subject: str
+    remote_id: str | None
+    details: dict[str, Any]
+    status: str
+    reported_state: str | None
+    reported_at: datetime | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+
+
+_REPORT_COLUMNS = (
+    '"job_id", "source", "subject", "remote_id", "details", "status", "reported_state", "reported_at",'
+    ' "attempts", "last_error", "created_at"'
+)
+
+
+def _report(row: tuple | None) -> IntegrationReport | None:
+    if row is None:
+        return None
+    job_id, *rest = row
+    return IntegrationReport(str(job_id), *rest)
+
+
+def open_integration_report(
+    conn: psycopg.Connection, *, job_id: str, source: str, subject: str, remote_id: str | None = None, details: dict[str, Any] | None = None
+) -> bool:
+    """Owe a platform this job's verdict; False when the job already has a report for that source."""
+    row = conn.execute(
+        'INSERT INTO "integration_report" ("job_id", "source", "subject", "remote_id", "details") VALUES (%s, %s, %s, %s, %s)'
+        ' ON CONFLICT DO NOTHING RETURNING 1',
+        (job_id, source, subject, remote_id, Jsonb(details or {})),
+    ).fetchone()
+    return row is not None
+
+
+def get_integration_report(conn: psycopg.Connection, job_id: str, source: str) -> IntegrationReport | None:
+    return _report(
+        conn.execute(f'SELECT {_REPORT_COLUMNS} FROM "integration_report" WHERE "job_id" = %s AND "source" = %s', (job_id, source)).fetchone()
+    )
+
+
+def lock_integration_report(conn: psycopg.Connection, job_id: str, source: str) -> IntegrationReport | None:
+    """An open report, locked until the caller's transaction ends; None if closed, or busy elsewhere."""
+    return _report(
+        conn.execute(
+            f'SELECT {_REPORT_COLUMNS} FROM "integration_report" WHERE "job_id" = %s AND "source" = %s AND "status" = \'open\''
+            ' FOR UPDATE SKIP LOCKED',
+            (job_id, source),
+        ).fetchone()
+    )
+
+
+def report_progress(
+    conn: psycopg.Connection, job_id: str, source: str, *, reported_state: str, remote_id: str | None = None, done: bool = False
+) -> None:
+    """The platform now knows `reported_state`; a done report is closed. Clears past failures."""
+    conn.execute(
+        'UPDATE "integration_report" SET "reported_state" = %s, "remote_id" = COALESCE(%s, "remote_id"), "reported_at" = now(),'
+        ' "status" = CASE WHEN %s THEN \'done\' ELSE "status" END, "attempts" = 0, "last_error" = NULL, "retry_at" = NULL,'
+        ' "updated_at" = now() WHERE "job_id" = %s AND "source" = %s',
+        (reported_state, remote_id, done, job_id, source),
+    )
+
+
+def report_failed(conn: psycopg.Connection, job_id: str, source: str, *, error: str, retry_in_seconds: float) -> None:
+    """A failed attempt: counted, its error kept, and no scheduled retry before `retry_in_seconds`."""
+    conn.execute(
+        'UPDATE "integration_report" SET "attempts" = "attempts" + 1, "last_error" = %s,'
+        ' "retry_at" = now() + make_interval(secs => %s), "updated_at" = now() WHERE "job_id" = %s AND "source" = %s',
+        (error, retry_in_seconds, job_id, source),
+    )
+
+
+def abandon_integration_report(conn: psycopg.Connection, job_id: str, source: str, *, reason: str) -> None:
+    """Stop reporting (the platform refused, or the deployment ended): the reason stays on the row."""
+    conn.execute(
+        'UPDATE "integration_report" SET "status" = \'abandoned\', "last_error" = %s, "retry_at" = NULL, "updated_at" = now()'
+        ' WHERE "job_id" = %s AND "source" = %s AND "status" = \'open\'',
+        (reason, job_id, source),
+    )
+
+
+def open_reports_about(conn: psycopg.Connection, source: str, subject: str) -> list[IntegrationReport]:
+    rows = conn.execute(
+        f'SELECT {_REPORT_COLUMNS} FROM "integration_report" WHERE "source" = %s AND "subject" = %s AND "status" = \'open\''
+        ' ORDER BY "created_at"',
+        (source, subject),
+    ).fetchall()
+    return [_report(row) for row in rows]
+
+
+def latest_report_for_remote(conn: psycopg.Connection, source: str, remote_id: str) -> IntegrationReport | None:
+    """The newest report on a platform's object (a Vercel check is reported again when re-requested)."""
+    return _report(
+        conn.execute(
+            f'SELECT {_REPORT_COLUMNS} FROM "integration_report" WHERE "source" = %s AND "remote_id" = %s'
+            ' ORDER BY "created_at" DESC LIMIT 1',
+            (source, remote_id),
+        ).fetchone()
+    )
+
+
+def due_integration_reports(conn: psycopg.Connection, *, fresh_seconds: float, limit: int = 200) -> list[tuple[str, str]]:
+    """(job id, source) of open reports with something to tell: a Vercel check not created yet, not
+    running yet or about to go stale, or a job that has ended. Reports waiting out a retry are left."""
+    rows = conn.execute(
+        'SELECT "r"."job_id", "r"."source" FROM "integration_report" "r" JOIN "job" "j" ON "j"."id" = "r"."job_id"'
+        ' WHERE "r"."status" = \'open\' AND ("r"."retry_at" IS NULL OR "r"."retry_at" <= now())'
+        ' AND ("j"."state" IN (\'succeeded\', \'failed\', \'canceled\') OR ("r"."source" = \'vercel\' AND ("r"."remote_id" IS NULL'
+        ' OR "r"."reported_state" IS DISTINCT FROM \'running\' OR "r"."reported_at" < now() - make_interval(secs => %s))))'
+        ' ORDER BY "r"."created_at" LIMIT %s',
+        (fresh_seconds, limit),
+    ).fetchall()
+    return [(str(job_id), source) for job_id, source in rows]

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
+from werkzeug.datastructures import Headers
 
 
 @dataclass
@@ -29,7 +30,8 @@ class Call:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: dict[str, str]
+    # Names compare without case, as HTTP's do.
+    headers: Headers
     body: Any
     at: float
     status: int = 0
@@ -57,7 +59,7 @@ class _Fake:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw
-                call = Call(self.command, unquote(parts.path), parse_qs(parts.query, keep_blank_values=True), dict(self.headers.items()), body, time.monotonic())
+                call = Call(self.command, unquote(parts.path), parse_qs(parts.query, keep_blank_values=True), Headers(list(self.headers.items())), body, time.monotonic())
                 with fake.lock:
                     if fake._failures:
                         status, answer = fake._failures.popleft(), {"error": {"code": "internal_server_error", "message": "injected"}}
