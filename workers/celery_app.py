@@ -17,7 +17,7 @@ from service.config import TASK_QUEUE, Settings
 
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or Settings.from_env()
-    app = Celery("deploy_gate", broker=settings.redis_url, include=["workers.tasks", "workers.notifications"])
+    app = Celery("deploy_gate", broker=settings.redis_url, include=["workers.tasks", "workers.notifications", "workers.integrations"])
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -33,7 +33,11 @@ def make_celery(settings: Settings | None = None) -> Celery:
         },
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        beat_schedule={"reconcile-jobs": {"task": "deploy_gate.reconcile", "schedule": 30.0}},
+        beat_schedule={
+            "reconcile-jobs": {"task": "deploy_gate.reconcile", "schedule": 30.0},
+            # Vercel checks kept fresh and completed, GitHub protection rules answered (workers.integrations).
+            "sync-integration-reports": {"task": "deploy_gate.sync_integration_reports", "schedule": 15.0},
+        },
     )
     return app
 

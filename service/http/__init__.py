@@ -9,7 +9,7 @@ from flask import Flask
 from psycopg_pool import ConnectionPool
 
 from service.config import Config, Settings, load_config
-from service.http import deploys, health, jobs, problems, recovery, reports, targets
+from service.http import deploys, health, jobs, problems, recovery, reports, targets, webhooks
 from service.http import store as store_module
 from service.http.health import Metrics
 from service.jobs.watch import JobWatcher
@@ -62,6 +62,6 @@ def create_app(
     problems.init_app(app)
     store_module.init_app(app)
     health.init_app(app)
-    for blueprint in (health.bp, deploys.bp, jobs.bp, targets.bp, recovery.bp, reports.bp):
+    for blueprint in (health.bp, deploys.bp, jobs.bp, targets.bp, recovery.bp, reports.bp, webhooks.bp):
         app.register_blueprint(blueprint)
     return app

@@ -26,7 +26,7 @@ def celery_config():
 
 @pytest.fixture(scope="session")
 def celery_includes():
-    return ["workers.tasks", "workers.notifications"]
+    return ["workers.tasks", "workers.notifications", "workers.integrations"]
 
 
 @pytest.fixture(scope="session")

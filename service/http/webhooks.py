@@ -1,0 +1,86 @@
+"""POST /v1/webhooks/vercel and /v1/webhooks/github: authenticated by the platform's signature.
+
+A view verifies the signature over the raw body (401 and nothing stored when it does not match),
+parses the delivery (400), hands it to `service.integrations` (which stores and de-duplicates it in
+one transaction) and, after commit, enqueues the job and the first sync of its report. It never
+waits on a platform or a database other than the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Blueprint, current_app, request
+
+from service.http.problems import Problem
+from service.http.store import store
+from service.integrations import InvalidPayload, Receipt, github, vercel
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
+
+# app.extensions key of the callable (job id, source) that starts syncing a new report; tests replace it.
+REPORT_SYNC = "deploy_gate_report_sync"
+
+
+def send_report_sync(job_id: str, source: str) -> None:
+    """Put the report's first sync on the broker (Celery's client, imported only when a report needs it)."""
+    from workers.celery_app import celery
+    from workers.integrations import PUBLISH_RETRY, SYNC_REPORT_TASK
+
+    celery.send_task(SYNC_REPORT_TASK, args=[job_id, source], retry=True, retry_policy=PUBLISH_RETRY)
+
+
+@bp.record_once
+def _register(state) -> None:
+    state.app.extensions.setdefault(REPORT_SYNC, send_report_sync)
+
+
+def _config():
+    return current_app.extensions["deploy_gate"].config
+
+
+@bp.post("/vercel")
+def vercel_webhook():
+    integration = _config().integrations.vercel
+    if integration is None:
+        raise Problem(404, "Not Found", "No Vercel integration is configured.")
+    body = request.get_data()
+    if not vercel.verify_signature(integration.webhook_secret, body, request.headers.get(vercel.SIGNATURE_HEADER)):
+        raise Problem(401, "Unauthorized", f"{vercel.SIGNATURE_HEADER} is missing or does not sign this body.")
+    try:
+        event = vercel.parse_event(body)
+    except InvalidPayload as error:
+        raise Problem(400, "Bad Request", str(error)) from None
+    return _answer(vercel.receive(store(), _config(), event))
+
+
+@bp.post("/github")
+def github_webhook():
+    integration = _config().integrations.github
+    if integration is None:
+        raise Problem(404, "Not Found", "No GitHub integration is configured.")
+    body = request.get_data()
+    if not github.verify_signature(integration.webhook_secret, body, request.headers.get(github.SIGNATURE_HEADER)):
+        raise Problem(401, "Unauthorized", f"{github.SIGNATURE_HEADER} is missing or does not sign this body.")
+    try:
+        delivery = github.parse_delivery(integration, request.headers.get(github.DELIVERY_HEADER), request.headers.get(github.EVENT_HEADER), body)
+    except InvalidPayload as error:
+        raise Problem(400, "Bad Request", str(error)) from None
+    except github.CallbackRefused as error:
+        raise Problem(422, "The callback is not allowed", str(error)) from None
+    return _answer(github.receive(store(), _config(), delivery))
+
+
+def _answer(receipt: Receipt):
+    if receipt.run:
+        current_app.extensions["deploy_gate"].enqueue(receipt.job_id)
+    if receipt.report:
+        sync: Callable[[str, str], None] = current_app.extensions[REPORT_SYNC]
+        try:
+            sync(receipt.job_id, receipt.report)
+        except Exception as error:  # noqa: BLE001 - the beat task syncs it soon anyway
+            log.warning("could not enqueue the first sync of job %s's %s report (%s); the beat task will", receipt.job_id, receipt.report, type(error).__name__)
+    return receipt.to_dict(), 202 if receipt.status == "accepted" else 200
