@@ -189,8 +189,8 @@ class VercelIntegration:
 @dataclass(frozen=True)
 class GitHubIntegration:
     webhook_secret: str = field(repr=False)
-    app_id: int = 0
-    private_key: str = field(default="", repr=False)
+    app_id: int
+    private_key: str = field(repr=False)
     # "owner/repo:environment", casefolded (GitHub compares both without case) -> a target.
     environments: dict[str, str] = field(default_factory=dict)
     api_url: str = "https://api.github.com"

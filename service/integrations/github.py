@@ -157,7 +157,8 @@ def receive(store: psycopg.Connection, config: Config, delivery: GitHubDelivery)
         raise LookupError("no GitHub integration is configured")
     with store.transaction():
         if not repository.remember_delivery(store, SOURCE, delivery.id):
-            return Receipt(delivery.id, delivery.name, "duplicate", "this delivery was received before; nothing was done again")
+            first = repository.delivery_job(store, SOURCE, delivery.id)
+            return Receipt(delivery.id, delivery.name, "duplicate", "this delivery was received before; nothing was done again", first)
         rule = delivery.rule
         repository.describe_delivery(store, SOURCE, delivery.id, event=delivery.name, subject=rule.callback_url if rule else None)
         if delivery.event == "ping":

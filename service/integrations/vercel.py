@@ -137,7 +137,8 @@ def receive(store: psycopg.Connection, config: Config, event: VercelEvent) -> Re
         raise LookupError("no Vercel integration is configured")
     with store.transaction():
         if not repository.remember_delivery(store, SOURCE, event.id):
-            return Receipt(event.id, event.type, "duplicate", "this delivery was received before; nothing was done again")
+            first = repository.delivery_job(store, SOURCE, event.id)
+            return Receipt(event.id, event.type, "duplicate", "this delivery was received before; nothing was done again", first)
         seen_before = repository.delivery_events(store, SOURCE, event.deployment_id) if event.deployment_id else set()
         repository.describe_delivery(store, SOURCE, event.id, event=event.type, subject=event.deployment_id)
         handler = _HANDLERS.get(event.type)

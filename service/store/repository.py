@@ -667,3 +667,11 @@ def due_integration_reports(conn: psycopg.Connection, *, fresh_seconds: float, l
         (fresh_seconds, limit),
     ).fetchall()
     return [(str(job_id), source) for job_id, source in rows]
+
+
+def delivery_job(conn: psycopg.Connection, source: str, delivery_id: str) -> str | None:
+    """The job a remembered webhook delivery started, if any."""
+    row = conn.execute(
+        'SELECT "job_id" FROM "webhook_delivery" WHERE "source" = %s AND "delivery_id" = %s', (source, delivery_id)
+    ).fetchone()
+    return str(row[0]) if row and row[0] else None

@@ -115,7 +115,7 @@ def test_a_replayed_delivery_starts_nothing_twice(client, bundle, enqueued, sync
     first = post_vercel(client, event)
     replay = post_vercel(client, event)
     assert (first.status_code, replay.status_code) == (202, 200)
-    assert replay.get_json()["status"] == "duplicate" and replay.get_json()["job_id"] is None
+    assert replay.get_json()["status"] == "duplicate" and replay.get_json()["job_id"] == first.get_json()["job_id"]
     assert enqueued == [first.get_json()["job_id"]] and len(synced) == 1
     assert count(scratch_db, "job", "requested_by = 'vercel'") == 1
     # The same event under another delivery id finds the deployment's job.

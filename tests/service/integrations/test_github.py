@@ -189,7 +189,7 @@ def test_replays_pings_other_events_and_unmapped_environments(store, config, git
     store_bundle_for(store, config)
     job_id = open_rule(store, config, github_api, delivery_id="same")
     replay = github.receive(store, config, delivery(config, protection_rule(github_api.url), delivery_id="same"))
-    assert (replay.status, replay.job_id, replay.run) == ("duplicate", None, False)
+    assert (replay.status, replay.job_id, replay.run) == ("duplicate", job_id, False)
     assert store.execute("SELECT count(*) FROM job WHERE requested_by = 'github'").fetchone() == (1,)
     assert store.execute("SELECT event, job_id::text FROM webhook_delivery WHERE delivery_id = 'same'").fetchone() == ("deployment_protection_rule.requested", job_id)
 
