@@ -77,10 +77,10 @@ class JobEventSchema(Schema):
 class JobSchema(Schema):
     id = fields.String()
     url = fields.Method("_url")
-    kind = fields.Function(lambda job: job.kind.value)
+    kind = fields.Enum(JobKind, by_value=True)
     target = fields.String()
-    state = fields.Function(lambda job: job.state.value)
-    verdict = fields.Function(lambda job: job.verdict.value if job.verdict else None)
+    state = fields.Enum(JobState, by_value=True)
+    verdict = fields.Enum(Verdict, by_value=True, allow_none=True)
     reasons = fields.List(fields.String())
     params = fields.Dict()
     facts = fields.Dict()

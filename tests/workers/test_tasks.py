@@ -1,16 +1,20 @@
 """End to end: the API stores and enqueues, a real worker runs the job, a long-poll sees the verdict."""
 
+import base64
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from service.config import Settings
 from service.http import create_app
 from tests.contract import ContractClient
 from tests.service.prisma.history_helpers import history_rows
+from workers.celery_app import make_celery
 from workers.queue import TaskQueue
 
 CELERY = str(Path(sys.executable).parent / "celery")
@@ -101,3 +105,28 @@ def test_the_default_enqueue_reaches_a_worker_started_as_make_run_starts_it(serv
     assert (job["state"], job["verdict"]) == ("succeeded", "proceed"), job
     with target_db.connect() as conn:
         assert [row["migration_name"] for row in history_rows(conn)] == ["20240101_patients", "20240102_visits"]
+
+
+def test_the_message_is_the_one_celerys_own_client_sends(service_env):
+    """Field by field, but for the ids a message gets anew and who sent it."""
+    queue = f"dg-test-{uuid.uuid4().hex[:8]}"
+    job_id = str(uuid.uuid4())
+    producer = make_celery(Settings.from_env())
+    ours = TaskQueue(os.environ["DEPLOY_GATE_REDIS_URL"], queue=queue)
+    try:
+        producer.send_task("deploy_gate.run_job", args=[job_id], queue=queue)
+        ours.enqueue(job_id)
+        celerys, mine = (json.loads(raw) for raw in reversed(ours.redis.lrange(queue, 0, -1)))
+    finally:
+        ours.redis.delete(queue)
+        ours.close()
+        producer.close()
+    for message in (celerys, mine):
+        task_id = message["headers"]["id"]
+        assert message["headers"]["root_id"] == message["properties"]["correlation_id"] == task_id
+        for key in ("id", "root_id", "origin"):
+            message["headers"].pop(key)
+        for key in ("correlation_id", "delivery_tag", "reply_to"):
+            message["properties"].pop(key)
+    assert mine == celerys
+    assert json.loads(base64.b64decode(mine["body"]))[0] == [job_id]
