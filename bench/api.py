@@ -20,11 +20,18 @@ transition with `service.store.repository.transition`, and we time from the comm
 the response arriving, over 50 trials on an otherwise idle server. No Celery worker runs: jobs
 queue in Redis.
 
+Last, the thread limit: `--parked N` clients (16 by default: the 2 x 8 threads of `make run`)
+park long-polls on one job, and we count how many of 10 `GET /healthz`, each on a new
+connection, answer within a second while they wait. A parked long-poll holds no store
+connection, but it does hold a gthread thread of the worker that accepted it; `--threads`
+runs the same measurements with another thread count.
+
 Everything is scratch: two databases (store and target, dropped at the end), a Redis db
 (`--redis-db`, FLUSHDB at the end), a temp targets file with a random token, a free port.
 Results: a Markdown table and verdicts on stdout, everything in bench/results/api.json.
 
     make bench-api               # or: .venv/bin/python bench/api.py --duration 5 --rounds 3
+    .venv/bin/python bench/api.py --threads 32   # the same with 32 threads per worker
 """
 
 from __future__ import annotations
@@ -69,7 +76,8 @@ GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 # As scripts/run-dev.sh (`make run`) starts the API; only the app and the port differ.
 APP = "bench.api_wsgi:create_bench_app()"
 # The flags of `make run`, the Procfile and docker-compose.yml.
-GUNICORN_FLAGS = ["--worker-class", "gthread", "--workers", "2", "--threads", "8", "--timeout", "60", "--reuse-port"]
+GUNICORN_THREADS = 8
+GUNICORN_FLAGS = ["--worker-class", "gthread", "--workers", "2", "--threads", str(GUNICORN_THREADS), "--timeout", "60", "--reuse-port"]
 # Not about serving: keeps gunicorn off the control socket a `make run` on this machine may hold.
 BENCH_ONLY_FLAGS = ["--no-control-socket"]
 TARGET = "bench"
@@ -504,6 +512,55 @@ def long_poll_trials(conn: psycopg.Connection, port: int, token: str, trials: in
     }
 
 
+def parked_polls_probe(conn: psycopg.Connection, port: int, token: str, parked: int, probes: int = 10) -> dict:
+    """Park `parked` long-polls on one job, then count the `GET /healthz` that answer within 1 s."""
+    job, _ = repository.create_job(conn, kind=JobKind.CHECK, target=TARGET, requested_by="seed")
+    answers: list[int] = []
+
+    def poll() -> None:
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=40)
+        try:
+            client.request("GET", f"/v1/jobs/{job.id}?wait=25", headers={"Authorization": f"Bearer {token}"})
+            response = client.getresponse()
+            response.read()
+            answers.append(response.status)
+        except OSError:
+            answers.append(0)
+        finally:
+            client.close()
+
+    polls = [threading.Thread(target=poll, daemon=True) for _ in range(parked)]
+    for thread in polls:
+        thread.start()
+    time.sleep(1.0)  # let every request reach the server and park
+    answered, latencies = 0, []
+    for _ in range(probes):
+        started = time.perf_counter()
+        try:
+            status, _ = _get(port, "/healthz", timeout=1.0)
+            if status == 200:
+                answered += 1
+                latencies.append((time.perf_counter() - started) * 1000)
+        except OSError:
+            pass  # a timeout: no thread was free to answer
+    released = time.perf_counter()
+    repository.transition(conn, job.id, JobState.RUNNING, data={"by": "bench"})
+    # A poll that queued behind the parked ones starts after they answer; a finished job
+    # answers it at once instead of parking it in turn.
+    time.sleep(0.5)
+    repository.transition(conn, job.id, JobState.SUCCEEDED, data={"by": "bench"})
+    for thread in polls:
+        thread.join(40)
+    return {
+        "parked": parked,
+        "healthz_probes": probes,
+        "healthz_answered_within_1s": answered,
+        "healthz_p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+        "polls_answered_200": answers.count(200),
+        "release_s": round(time.perf_counter() - released, 2),
+    }
+
+
 def _balanced(spread: list[int] | None, connections: int) -> bool:
     """Every worker holds at least a quarter of its fair share of the connections (else: lopsided)."""
     return not spread or min(spread) * 4 * len(spread) >= connections
@@ -541,15 +598,19 @@ def main() -> None:
     parser.add_argument("--wait", type=float, default=10.0, help="the long-poll's ?wait=")
     parser.add_argument("--park", type=float, default=0.2, help="seconds a long-poll parks before the transition")
     parser.add_argument("--redis-db", type=int, default=13)
+    parser.add_argument("--threads", type=int, default=GUNICORN_THREADS, help="gthread threads per worker (make run: 8)")
+    parser.add_argument("--parked", type=int, default=16, help="long-polls parked for the thread-limit probe")
     args = parser.parse_args()
     if not (0 < args.duration <= 60 and 1 <= args.rounds <= 10 and 0 <= args.warmup <= 30 and 1 <= args.trials <= 500):
         sys.exit("keep --duration within 60 s, --rounds within 10, --warmup within 30 s and --trials within 500")
+    if not (1 <= args.threads <= 256 and 0 <= args.parked <= 200):
+        sys.exit("keep --threads within 1..256 and --parked within 0..200")
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk (or `make bench-api`, which installs it)")
     # A SIGTERM should still drop the databases and stop gunicorn.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    flags = GUNICORN_FLAGS
+    flags = [str(args.threads) if previous == "--threads" else flag for previous, flag in zip(["", *GUNICORN_FLAGS], GUNICORN_FLAGS)]
     with scratch_service(args.redis_db, flags) as service:
         port, token, store = service.port, service.token, service.store
         meter = CpuMeter(service.server.pid, store, service.store_db)
@@ -582,6 +643,7 @@ def main() -> None:
         queued_in_redis = service.broker.llen(TASK_QUEUE)
 
         long_poll = long_poll_trials(store, port, token, args.trials, args.wait, args.park)
+        parked = parked_polls_probe(store, port, token, args.parked) if args.parked else None
 
     summary = {name: _summarise(rounds, args.connections) for name, rounds in results.items()}
     bare = summary["bare"]["rps"]
@@ -623,6 +685,10 @@ def main() -> None:
         print("WARNING: some responses had an unexpected status or socket errors; see bench/results/api.json")
     if lp["problems"]:
         print(f"WARNING: long-poll trials that did not wake cleanly: {lp['problems']}")
+    if parked:
+        print(f"With {parked['parked']} long-polls parked ({args.threads} threads per worker): {parked['healthz_answered_within_1s']}/"
+              f"{parked['healthz_probes']} `GET /healthz` answered within 1 s (p50 {parked['healthz_p50_ms']} ms); "
+              f"{parked['polls_answered_200']}/{parked['parked']} polls answered 200 once the job moved.")
     spreads = "; ".join(f"{name} {' '.join('/'.join(map(str, r['connections_per_worker'] or [])) for r in s['rounds'])}"
                         for name, s in summary.items())
     print(f"wrk connections per gunicorn worker, round by round: {spreads}. A lopsided split (a worker under a quarter of "
@@ -651,6 +717,7 @@ def main() -> None:
         },
         "endpoints": summary,
         "long_poll": long_poll,
+        "parked_long_polls": parked,
         "jobs_created_by_deploy_load": posted, "tasks_queued": queued_in_redis,
         "aims": AIMS, "verdicts": verdicts, "clean": clean,
     }, indent=2))
