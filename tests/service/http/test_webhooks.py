@@ -1,5 +1,7 @@
 """POST /v1/webhooks/vercel and /v1/webhooks/github over HTTP: signed, mis-signed, replayed and reordered deliveries."""
 
+import logging
+
 import pytest
 
 from service.config import Config, Token, hash_token
@@ -238,6 +240,7 @@ def test_a_github_delivery_without_its_headers_or_with_a_foreign_callback_stores
 
 
 def test_a_sync_that_cannot_be_enqueued_is_left_to_the_beat_task(client, bundle, enqueued, app, caplog):
+    caplog.set_level(logging.WARNING, logger=webhooks.__name__)
     def broker_down(job_id, source):
         raise ConnectionError("redis://:hunter2@broker:6379")
 

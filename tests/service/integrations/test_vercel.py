@@ -1,6 +1,7 @@
 """Vercel: signatures, documented payloads, and a check's whole life against the local fake of Vercel's API."""
 
 import json
+import logging
 from datetime import timedelta
 
 import pytest
@@ -317,6 +318,7 @@ def test_unmapped_projects_targets_and_other_events_are_ignored(store, config):
 
 
 def test_without_a_stored_bundle_nothing_is_checked(store, config, caplog):
+    caplog.set_level(logging.WARNING, logger=vercel.__name__)
     receipt = receive(store, config, vercel_event("deployment.created", "dpl_1"))
     assert (receipt.status, receipt.job_id, receipt.run) == ("not_checked", None, False)
     assert "no migrations" in receipt.detail and "post a deploy" in receipt.detail
