@@ -6,6 +6,8 @@ wrk (Debian's `wrk`, one thread, 32 keep-alive connections) drives each endpoint
 in interleaved rounds after a warm-up; we report medians over the rounds:
 
 - bare: `GET /bench/bare` (gunicorn + Flask + the app's request hooks, nothing else)
+- store: `GET /bench/store`, bare plus one `SELECT 1` on a pooled store connection (the floor of
+  any endpoint that reads the store)
 - deploy: `POST /v1/deploys` with two small migrations and a fresh `Idempotency-Key` each time
   (store the bundle, insert the job and its journal event, send the task to Redis)
 - job: `GET /v1/jobs/{id}` over 200 jobs that each have a six-event journal
@@ -65,7 +67,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api_wsgi import BARE_PATH  # noqa: E402
+from bench.api_wsgi import BARE_PATH, STORE_PATH  # noqa: E402
 from service.config import TASK_QUEUE, hash_token  # noqa: E402
 from service.jobs.states import JobKind, JobState  # noqa: E402
 from service.store import repository  # noqa: E402
@@ -369,6 +371,7 @@ def write_scripts(workdir: Path, token: str, job_ids: list[str]) -> dict[str, Pa
     migrations = json.dumps(MIGRATIONS).replace("\\", "\\\\").replace("'", "\\'")  # inside a '...' Lua string
     scripts = {
         "bare": LUA_BARE % {"path": BARE_PATH},
+        "store": LUA_BARE % {"path": STORE_PATH},
         "deploy": LUA_DEPLOY % {"token": token, "target": TARGET, "migrations": migrations},
         "job": LUA_JOB % {"token": token, "ids": ", ".join(f'"{i}"' for i in job_ids)},
     }
@@ -591,7 +594,7 @@ def _summarise(rounds: list[dict], connections: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=4, help="whole seconds per endpoint per round")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of bare, deploy, job")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of bare, store, deploy, job")
     parser.add_argument("--warmup", type=int, default=2, help="whole seconds per endpoint before measuring")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--trials", type=int, default=50, help="long-poll wake-up trials")
@@ -621,6 +624,7 @@ def main() -> None:
         # Check each request once by hand before loading it.
         for name, (status, _) in {
             "bare": _get(port, BARE_PATH),
+            "store": _get(port, STORE_PATH),
             "job": _get(port, f"/v1/jobs/{job_ids[0]}", {"Authorization": f"Bearer {token}"}),
         }.items():
             assert status == 200, f"{name}: {status}"
@@ -661,7 +665,7 @@ def main() -> None:
     }
     clean = all(s["wrong_status"] == 0 and s["socket_errors"] == 0 for s in summary.values())
 
-    labels = {"bare": f"bare Flask `GET {BARE_PATH}`", "deploy": "`POST /v1/deploys` (2 migrations)", "job": "`GET /v1/jobs/{id}` (6 events)"}
+    labels = {"bare": f"bare Flask `GET {BARE_PATH}`", "store": f"one store round trip `GET {STORE_PATH}`", "deploy": "`POST /v1/deploys` (2 migrations)", "job": "`GET /v1/jobs/{id}` (6 events)"}
     print(f"{args.connections} connections (wrk, 1 thread, keep-alive), {args.rounds} interleaved rounds of {args.duration:g} s per endpoint "
           f"after {args.warmup:g} s warm-up; gunicorn {' '.join(flags)}; {os.cpu_count()} cores shared by wrk, gunicorn, "
           f"PostgreSQL and Redis; background load before the run: {background:.2f} cores")

@@ -241,10 +241,13 @@ def _require_uuid(job_id: str) -> None:
 
 def get_job(conn: psycopg.Connection, job_id: str) -> Job:
     _require_uuid(job_id)
-    row = conn.execute(f'SELECT row_to_json("job") FROM (SELECT {_JOB_COLUMNS} FROM "job" WHERE "id" = %s) AS "job"', (job_id,)).fetchone()
+    row = conn.execute(_JOB_AS_JSON, (job_id,)).fetchone()
     if row is None:
         raise JobNotFound(job_id)
     return _job_from_json(row[0])
+
+
+_JOB_AS_JSON = f'SELECT row_to_json("job") FROM (SELECT {_JOB_COLUMNS} FROM "job" WHERE "id" = %s) AS "job"'
 
 
 def job_with_journal(conn: psycopg.Connection, job_id: str) -> tuple[Job, list[JobEvent]]:
