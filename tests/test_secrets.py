@@ -56,7 +56,7 @@ def test_no_password_in_responses_logs_or_the_journal(scratch_db, target_db, cap
             run_job(store, config, queued[2])  # the recover job the failed apply started
             seen.extend(json.dumps(row, default=str) for row in store.execute("SELECT to_jsonb(job) FROM job").fetchall())
             seen.extend(json.dumps(row, default=str) for row in store.execute("SELECT to_jsonb(job_event) FROM job_event").fetchall())
-        for path in ["/v1/jobs", f"/v1/jobs/{queued[0]}", f"/v1/jobs/{queued[1]}", f"/v1/jobs/{queued[2]}", f"/v1/jobs/{queued[2]}/report", f"/v1/jobs/{queued[2]}/report?format=markdown", "/v1/targets", "/v1/targets/staging/status", "/readyz", "/metrics", "/v1/targets/nope/status"]:
+        for path in ["/v1/jobs", f"/v1/jobs/{queued[0]}", f"/v1/jobs/{queued[1]}", f"/v1/jobs/{queued[2]}", f"/v1/jobs/{queued[2]}/report", f"/v1/jobs/{queued[2]}/report?format=markdown", f"/v1/jobs/{queued[0]}/report?format=markdown", "/v1/targets", "/v1/targets/staging/status", "/readyz", "/metrics", "/v1/targets/nope/status"]:
             response = client.get(path, headers=AUTH)
             seen.append(response.get_data(as_text=True))
             seen.append(str(dict(response.headers)))

@@ -1,4 +1,4 @@
-"""Incident reports: a recover, rollback or restore job's runbook checklist, as JSON or Markdown."""
+"""Job reports as JSON or Markdown: a recover, rollback or restore job's runbook checklist, a check or deploy job's verdict."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from service.http.auth import require_scope
 from service.http.problems import Problem
 from service.http.store import store
-from service.recovery.report import REPORTED_KINDS, build_report
+from service.recovery.report import build_report
 from service.store import repository
 
 bp = Blueprint("reports", __name__, url_prefix="/v1/jobs")
@@ -31,14 +31,8 @@ def _wanted() -> str:
 @require_scope("read")
 def get_report(job_id: str):
     wanted = _wanted()
-    job = repository.get_job(store(), job_id)
-    if job.kind not in REPORTED_KINDS:
-        detail = f"{job.kind.value} jobs have no incident report; recover, rollback and restore jobs do."
-        recovery = (repository.finished_steps(store(), job.id).get("recover") or {}).get("job")
-        if recovery:
-            detail += f" This deploy's failure was handled by recover job {recovery}: see /v1/jobs/{recovery}/report."
-        raise Problem(422, "No incident report for this job", detail)
-    report = build_report(job, repository.job_events(store(), job.id))
+    job, events = repository.job_with_journal(store(), job_id)
+    report = build_report(job, events)
     if wanted == MARKDOWN:
         response = Response(report.to_markdown(), mimetype=MARKDOWN)
     else:

@@ -1,12 +1,18 @@
-"""Incident reports for recover, rollback and restore jobs: the runbook's checklist, filled from the journal.
+"""Job reports, from the journal: the runbook's checklist for recover, rollback and restore jobs,
+and a shorter report for check and deploy jobs.
 
-`build_report(job, events)` reads only a job and its journal (no database, no Flask) and says what
-failed, what the decision rested on, what was done and when, who approved it, and where the
-history ended up; then it walks the nine items of the runbook's "Migration Rollback Checklist"
-(seed/MIGRATION_ROLLBACK.md) and marks each done, not done, or not applicable, with the time and
-the journal entry that shows it. It claims nothing the journal does not show: a team is
-"notified" only when a notification was journaled, and "functionality verified" is the history
-re-read after acting, which is as far as deploy-gate can see into the application.
+`build_report(job, events)` reads only a job and its journal (no database, no Flask). For a
+recover, rollback or restore job it says what failed, what the decision rested on, what was done
+and when, who approved it, and where the history ended up; then it walks the nine items of the
+runbook's "Migration Rollback Checklist" (seed/MIGRATION_ROLLBACK.md) and marks each done, not
+done, or not applicable, with the time and the journal entry that shows it. It claims nothing the
+journal does not show: a team is "notified" only when a notification was journaled, and
+"functionality verified" is the history re-read after acting, which is as far as deploy-gate can
+see into the application.
+
+A check or deploy job gets no checklist (nothing was rolled back): its report is the verdict with
+its reasons, each migration's state as the `status` step read it, the `lint` step's findings, the
+migrations applied, and the recover job that took over a failed apply, if one did.
 
 Job facts are secret-free, and the report adds nothing that is not in them (no connection strings,
 no verification server names).
@@ -20,10 +26,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from service.jobs.states import JobKind, JobState
+from service.jobs.states import TERMINAL, JobKind, JobState
 from service.store.repository import Job, JobEvent
 
-REPORTED_KINDS = frozenset({JobKind.RECOVER, JobKind.ROLLBACK, JobKind.RESTORE})
+# Jobs that gate a deploy: their report has no checklist (see the module docstring).
+GATE_KINDS = frozenset({JobKind.CHECK, JobKind.DEPLOY})
 
 # The runbook's checklist, in its order and words.
 CHECKLIST = (
@@ -45,14 +52,6 @@ _READING_PARTS = frozenset({"poll", "available", "done"})
 _NOTIFICATION_STEPS = ("notify", "notification")
 _OUTSIDE = "application functionality itself is outside what deploy-gate can see: test the critical paths and watch the error rates"
 _NO_NOTIFICATION = "no notification recorded"
-
-
-class NotReportable(ValueError):
-    """Check and deploy jobs have no incident report (a failed deploy's recover job has one)."""
-
-    def __init__(self, job: Job) -> None:
-        super().__init__(f"{job.kind.value} jobs have no incident report; recover, rollback and restore jobs do")
-        self.job = job
 
 
 @dataclass(frozen=True)
@@ -205,6 +204,62 @@ class Restore:
 
 
 @dataclass(frozen=True)
+class MigrationLine:
+    """One migration as the job's `status` step read the history."""
+
+    name: str
+    state: str
+    edited: bool
+    sqlstate: str | None
+    message: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "state": self.state, "edited": self.edited, "sqlstate": self.sqlstate, "message": self.message}
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    migration: str
+    line: int | None
+    column: int | None
+    rule: str
+    severity: str
+    message: str
+    help: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "migration": self.migration, "line": self.line, "column": self.column, "rule": self.rule,
+            "severity": self.severity, "message": self.message, "help": self.help,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    """A migration the job applied (an `apply:NAME` step), or tried to."""
+
+    migration: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    outcome: str  # finished | failed | running
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"migration": self.migration, "started_at": _iso(self.started_at), "finished_at": _iso(self.finished_at), "outcome": self.outcome}
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """The recover job a deploy started when its apply failed (the `recover` step)."""
+
+    job_id: str
+    at: datetime | None
+    because: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "url": f"/v1/jobs/{self.job_id}", "report_url": f"/v1/jobs/{self.job_id}/report", "at": _iso(self.at), "because": self.because}
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     id: int
     at: datetime
@@ -231,7 +286,12 @@ class IncidentReport:
     history: HistoryState | None
     restore: Restore | None
     timeline: list[TimelineEntry]
+    # Empty for check and deploy jobs: the runbook's checklist is about undoing a migration.
     checklist: list[ChecklistItem] = field(default_factory=list)
+    migrations: list[MigrationLine] | None = None  # None: the job did not read the history
+    lint: list[LintFinding] | None = None  # None: the job did not lint
+    applied: list[AppliedMigration] = field(default_factory=list)
+    recovery: Recovery | None = None
 
     def to_dict(self) -> dict[str, Any]:
         job = self.job
@@ -248,6 +308,7 @@ class IncidentReport:
                 "reasons": list(job.reasons),
                 "requested_by": job.requested_by,
                 "parent_id": job.parent_id,
+                "phase": _text_or_none(job.params.get("phase")),
                 "commit": _text_or_none(job.params.get("commit")),
                 "deployment_id": _text_or_none(job.params.get("deployment_id")),
                 "created_at": _iso(job.created_at),
@@ -264,10 +325,16 @@ class IncidentReport:
             "history": self.history.to_dict() if self.history else None,
             "restore": self.restore.to_dict() if self.restore else None,
             "checklist": [item.to_dict() for item in self.checklist],
+            "migrations": [m.to_dict() for m in self.migrations] if self.migrations is not None else None,
+            "lint": [f.to_dict() for f in self.lint] if self.lint is not None else None,
+            "applied": [a.to_dict() for a in self.applied],
+            "recovery": self.recovery.to_dict() if self.recovery else None,
             "timeline": [entry.to_dict() for entry in self.timeline],
         }
 
     def to_markdown(self) -> str:
+        if self.job.kind in GATE_KINDS:
+            return _render_gate_markdown(self)
         return _render_markdown(self)
 
 
@@ -336,12 +403,13 @@ def _step_runs(events: Iterable[JobEvent]) -> list[StepRun]:
 
 
 def build_report(job: Job, events: Sequence[JobEvent], *, now: datetime | None = None) -> IncidentReport:
-    """The incident report of a recover, rollback or restore job, from the job and its journal."""
-    if job.kind not in REPORTED_KINDS:
-        raise NotReportable(job)
+    """The report of any job, from the job and its journal (see the module docstring)."""
     journal = Journal(events)
     generated_at = now or datetime.now(UTC)
-    builder = {JobKind.RECOVER: _RecoverReport, JobKind.ROLLBACK: _RollbackReport, JobKind.RESTORE: _RestoreReport}[job.kind]
+    builder = {
+        JobKind.CHECK: _GateReport, JobKind.DEPLOY: _GateReport,
+        JobKind.RECOVER: _RecoverReport, JobKind.ROLLBACK: _RollbackReport, JobKind.RESTORE: _RestoreReport,
+    }[job.kind]  # fmt: skip
     return builder(job, journal, generated_at).build()
 
 
@@ -357,17 +425,6 @@ class _Report:
     def build(self) -> IncidentReport:
         migration = self.migration()
         history = self.history()
-        checklist = [
-            self.migration_identified(),
-            self.sql_reviewed(),
-            self.rollback_tested(),
-            self.backup_accessible(),
-            self.team_notified(),
-            self.rollback_executed(),
-            self.history_updated(),
-            self.functionality_verified(history),
-            self.incident_documented(),
-        ]
         return IncidentReport(
             title=self.title(migration),
             generated_at=self.generated_at,
@@ -382,8 +439,58 @@ class _Report:
             history=history,
             restore=self.restore(),
             timeline=[_timeline_entry(event) for event in self.journal.events],
-            checklist=checklist,
+            checklist=self.checklist(history),
+            migrations=self.migrations(),
+            lint=self.lint(),
+            applied=[
+                AppliedMigration(run.step.partition(":")[2], run.started_at, run.ended_at, run.outcome)
+                for run in self.journal.family("apply")
+            ],
+            recovery=self.recovery(),
         )
+
+    def checklist(self, history: HistoryState | None) -> list[ChecklistItem]:
+        return [
+            self.migration_identified(),
+            self.sql_reviewed(),
+            self.rollback_tested(),
+            self.backup_accessible(),
+            self.team_notified(),
+            self.rollback_executed(),
+            self.history_updated(),
+            self.functionality_verified(history),
+            self.incident_documented(),
+        ]
+
+    def migrations(self) -> list[MigrationLine] | None:
+        status = self.journal.finished("status")
+        if status is None:
+            return None
+        lines = []
+        for migration in status.data.get("migrations") or []:
+            failure = migration.get("failure") or {}
+            lines.append(
+                MigrationLine(str(migration.get("name")), str(migration.get("state")), bool(migration.get("edited")), failure.get("sqlstate"), failure.get("message"))
+            )
+        return lines
+
+    def lint(self) -> list[LintFinding] | None:
+        lint = self.journal.finished("lint")
+        if lint is None:
+            return None
+        return [
+            LintFinding(
+                str(f.get("migration", "")), f.get("line"), f.get("column"), str(f.get("rule", "")),
+                str(f.get("severity", "")), str(f.get("message", "")), str(f.get("help", "")),
+            )  # fmt: skip
+            for f in lint.data.get("findings") or []
+        ]
+
+    def recovery(self) -> Recovery | None:
+        recover = self.journal.finished("recover")
+        if recover is None or not _text_or_none(recover.data.get("job")):
+            return None
+        return Recovery(str(recover.data["job"]), recover.at, _text_or_none(recover.data.get("because")))
 
     def title(self, migration: str | None) -> str:
         subject = f" of {migration}" if migration else ""
@@ -458,6 +565,18 @@ class _Report:
         if rejected is not None:
             return f"not done: the plan was rejected by {rejected.by} at {_when(rejected.at)}" + (f" ({rejected.comment})" if rejected.comment else "")
         return f"not done: the job ended {self.job.state.value}" + (f" with verdict {self.job.verdict.value}" if self.job.verdict else "")
+
+
+class _GateReport(_Report):
+    """A check or deploy: status, lint, then (a deploy) apply:NAME per migration, or recover after a failed apply."""
+
+    def title(self, migration: str | None) -> str:
+        job = self.job
+        commit = _text_or_none(job.params.get("commit"))
+        return f"{job.kind.value.capitalize()} report: {job.target}" + (f" at commit {commit}" if commit else "")
+
+    def checklist(self, history: HistoryState | None) -> list[ChecklistItem]:
+        return []
 
 
 class _RecoverReport(_Report):
@@ -920,10 +1039,17 @@ def _step_summary(run: StepRun) -> str:
     if family == "wait_for_lock":
         holder = data.get("lock_holder") or {}
         return f"Prisma's migration lock held by pid {holder.get('pid')} ({holder.get('application_name') or 'no application name'})"
-    if family == "recheck":
+    if family in ("recheck", "status"):
         pending = ", ".join(data.get("to_deploy") or [])
         failed = ", ".join((data.get("summary") or {}).get("failed") or [])
-        return "history re-read: " + (f"failed: {failed}" if failed else f"to deploy: {pending}" if pending else "up to date")
+        read = "history re-read: " if family == "recheck" else "history read: "
+        return read + (f"failed: {failed}" if failed else f"to deploy: {pending}" if pending else "up to date")
+    if family == "lint":
+        findings = data.get("findings") or []
+        errors = sum(1 for f in findings if f.get("severity") == "error")
+        return f"{len(findings)} lint finding(s), {errors} at error level" if findings else "no lint findings"
+    if family == "recover" and data.get("job"):
+        return f"started recover job {data['job']}" + (f": {data['because']}" if data.get("because") else "")
     if family == "apply":
         return f"applied {run.step.partition(':')[2]}" + (f" ({data['resolution']})" if data.get("resolution") else "")
     if family == "verify":
@@ -989,7 +1115,8 @@ def _timeline_entry(event: JobEvent) -> TimelineEntry:
     return TimelineEntry(event.id, event.at, event.kind, event.step, summary)
 
 
-def _render_markdown(report: IncidentReport) -> str:
+def _summary_lines(report: IncidentReport) -> list[str]:
+    """The title and the table about the job, which every report starts with."""
     job = report.job
     lines = [f"# {_inline(report.title)}", ""]
     rows = [
@@ -998,7 +1125,8 @@ def _render_markdown(report: IncidentReport) -> str:
         ("State", job.state.value),
         ("Verdict", job.verdict.value if job.verdict else "none yet"),
         ("Requested by", _inline(job.requested_by)),
-        ("Migration", f"`{report.migration}`" if report.migration else "none"),
+        *([] if job.kind in GATE_KINDS else [("Migration", f"`{report.migration}`" if report.migration else "none")]),
+        *([("Phase", _inline(job.params["phase"]))] if job.kind in GATE_KINDS and _text_or_none(job.params.get("phase")) else []),
         ("Created", _when(job.created_at)),
         ("Started", _when(job.started_at)),
         ("Finished", _when(job.finished_at)),
@@ -1011,6 +1139,64 @@ def _render_markdown(report: IncidentReport) -> str:
     lines += ["| | |", "| --- | --- |"] + [f"| {label} | {_cell(value)} |" for label, value in rows] + [""]
     if job.reasons:
         lines += ["Outcome:", ""] + [f"- {_inline(reason)}" for reason in job.reasons] + [""]
+    return lines
+
+
+def _timeline_lines(report: IncidentReport) -> list[str]:
+    lines = ["## Timeline", "", "| Time | Event | Step | What |", "| --- | --- | --- | --- |"]
+    lines += [f"| {_when(e.at)} | {e.event} | {f'`{e.step}`' if e.step else ''} | {_cell(e.summary)} |" for e in report.timeline]
+    return lines + ["", f"Generated by deploy-gate at {_when(report.generated_at)} from the job's journal.", ""]
+
+
+def _render_gate_markdown(report: IncidentReport) -> str:
+    """A check or deploy job: the verdict and what it rested on, what was applied, who took over."""
+    job = report.job
+    lines = _summary_lines(report)
+
+    lines += ["## Migrations", ""]
+    if report.migrations is None:
+        lines.append("Not read: the job has not read the target's history." if job.state not in TERMINAL else "Not read: the job ended before it read the target's history.")
+    elif not report.migrations:
+        lines.append("None: the bundle and the history hold no migration.")
+    else:
+        lines += ["| Migration | State | Details |", "| --- | --- | --- |"]
+        for m in report.migrations:
+            details = [f"{m.sqlstate or 'no SQLSTATE'}: {m.message or 'no logs'}"] if m.state == "failed" else []
+            details += ["edited after it was applied"] if m.edited else []
+            lines.append(f"| `{_cell(m.name)}` | {m.state.replace('_', ' ')} | {_cell('; '.join(details))} |")
+    lines.append("")
+
+    lines += ["## Lint findings", ""]
+    if report.lint is None:
+        lines.append("Not linted.")
+    elif not report.lint:
+        lines.append("None.")
+    else:
+        lines += ["| Migration | Line | Rule | Severity | Message |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| `{_cell(f.migration)}` | {f.line if f.line is not None else ''} | `{_cell(f.rule)}` | {_cell(f.severity)} | {_cell(f.message)} |" for f in report.lint]
+    lines.append("")
+
+    lines += ["## Applied", ""]
+    if report.applied:
+        for a in report.applied:
+            outcome = {"finished": "applied", "failed": "failed", "running": "started, not finished"}.get(a.outcome, a.outcome)
+            lines.append(f"- `{_inline(a.migration)}`: {outcome} ({_when(a.finished_at or a.started_at)})")
+    else:
+        lines.append("None: a check applies nothing." if job.kind is JobKind.CHECK or not job.params.get("apply", True) else "None.")
+    lines.append("")
+
+    if report.recovery is not None:
+        r = report.recovery
+        because = f": {_inline(r.because)}" if r.because else ""
+        lines += ["## Recovery", "", f"At {_when(r.at)}, recover job `{r.job_id}` was started{because}. "
+                  f"Its verdict is this job's; its incident report: {r.to_dict()['report_url']}.", ""]  # fmt: skip
+
+    return "\n".join(lines + _timeline_lines(report))
+
+
+def _render_markdown(report: IncidentReport) -> str:
+    job = report.job
+    lines = _summary_lines(report)
 
     lines += ["## What failed", ""]
     if report.failure:
@@ -1102,10 +1288,7 @@ def _render_markdown(report: IncidentReport) -> str:
             lines.append(f"- [{'x' if item.done else ' '}] {item.item}{when}: {_inline(item.evidence)}")
     lines.append("")
 
-    lines += ["## Timeline", "", "| Time | Event | Step | What |", "| --- | --- | --- | --- |"]
-    lines += [f"| {_when(e.at)} | {e.event} | {f'`{e.step}`' if e.step else ''} | {_cell(e.summary)} |" for e in report.timeline]
-    lines += ["", f"Generated by deploy-gate at {_when(report.generated_at)} from the job's journal.", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + _timeline_lines(report))
 
 
 def _fact_lines(facts: Mapping[str, Any]) -> list[str]:

@@ -1,7 +1,7 @@
 """GET /v1/jobs/{id}/report: JSON or Markdown by `format` or Accept, the read scope, 404 and 422.
 
 Every response is checked against openapi.yaml by the contract client, the JSON reports of real
-recover and rollback jobs included.
+recover, rollback, check and deploy jobs included.
 """
 
 import pytest
@@ -153,20 +153,30 @@ def test_unknown_and_malformed_ids_are_404(client, job_id):
     assert response.status_code == 404 and response.mimetype == "application/problem+json"
 
 
-def test_check_jobs_have_no_report(client, store):
-    job, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")
+def test_a_check_job_has_a_report_without_a_checklist(client, store, config):
+    digest = repository.store_bundle(store, migrations_from_bundle(BASE))
+    job, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci", params={"phase": "post", "deployment_id": "dpl_1"}, bundle_digest=digest)
+    assert run_job(store, config, job.id).verdict is Verdict.BLOCKED
     response = get_report(client, job.id)
-    assert response.status_code == 422 and response.mimetype == "application/problem+json"
-    assert response.get_json()["detail"] == "check jobs have no incident report; recover, rollback and restore jobs do."
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    report = response.get_json()
+    assert report["title"] == "Check report: staging"
+    assert report["checklist"] == [] and report["recovery"] is None and report["applied"] == []
+    assert report["job"]["deployment_id"] == "dpl_1" and report["job"]["reasons"] == ["not applied: 20240101_patients"]
+    assert report["migrations"] == [{"name": "20240101_patients", "state": "pending", "edited": False, "sqlstate": None, "message": None}]
+    text = get_report(client, job.id, "?format=markdown").get_data(as_text=True)
+    assert text.startswith("# Check report: staging\n") and "## Migration Rollback Checklist" not in text
+    assert "| `20240101_patients` | pending |  |" in text.splitlines()
 
 
 def test_a_failed_deploy_points_to_its_recover_jobs_report(client, recovered):
     response = get_report(client, recovered.parent_id)
-    assert response.status_code == 422
-    assert response.get_json()["detail"] == (
-        "deploy jobs have no incident report; recover, rollback and restore jobs do."
-        f" This deploy's failure was handled by recover job {recovered.id}: see /v1/jobs/{recovered.id}/report."
-    )
+    assert response.status_code == 200
+    report = response.get_json()
+    assert report["job"]["kind"] == "deploy" and report["job"]["verdict"] == "blocked" and report["checklist"] == []
+    assert report["recovery"]["job_id"] == recovered.id
+    assert report["recovery"]["report_url"] == f"/v1/jobs/{recovered.id}/report"
+    assert [(a["migration"], a["outcome"]) for a in report["applied"]] == [("20240102_name_required", "failed")]
 
 
 def test_an_unknown_format_is_422(client, queued_recover):

@@ -15,7 +15,9 @@ import pytest
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
 from service.prisma.database import parse_database_url
-from service.recovery.report import CHECKLIST, NotReportable, build_report
+from service.analysis.lint import lint_migrations
+from service.prisma.migrations import migrations_from_bundle
+from service.recovery.report import CHECKLIST, build_report
 from service.store import repository
 from tests.conftest import ADMIN_URL
 from tests.service.jobs.test_recover import (
@@ -370,8 +372,109 @@ def test_a_restore_refused_before_planning_has_no_backup(store):
     assert report.timeline[-2].step == "plan" and report.timeline[-2].summary == "started"
 
 
-@pytest.mark.parametrize("kind", [JobKind.CHECK, JobKind.DEPLOY])
-def test_check_and_deploy_jobs_have_no_report(store, kind):
-    job, _ = repository.create_job(store, kind=kind, target="staging", requested_by="ci")
-    with pytest.raises(NotReportable, match=f"{kind.value} jobs have no incident report"):
-        build_report(job, repository.job_events(store, job.id))
+def lint(local, severities):
+    return [finding.to_dict() for finding in lint_migrations(local, severities)]
+
+
+def gate_job(store, config, kind, scripts, **params):
+    """A check or deploy job run as a worker runs it, with the real linter."""
+    digest = repository.store_bundle(store, migrations_from_bundle(scripts))
+    job, _ = repository.create_job(store, kind=kind, target="staging", requested_by="ci", params=params, bundle_digest=digest)
+    return run_job(store, config, job.id, linter=lint)
+
+
+def test_a_check_job_reports_each_migrations_state_and_the_lint_findings(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    job = gate_job(store, config, JobKind.CHECK, ADD_EMAIL, phase="post", commit="abc123", deployment_id="dpl_1")
+    assert job.verdict is Verdict.BLOCKED
+    report = report_of(store, job.id)
+    document = report.to_dict()
+
+    assert report.title == "Check report: staging at commit abc123"
+    assert report.checklist == [] and document["checklist"] == []
+    assert (document["job"]["commit"], document["job"]["deployment_id"], document["job"]["phase"]) == ("abc123", "dpl_1", "post")
+    assert document["job"]["verdict"] == "blocked" and document["job"]["reasons"] == ["not applied: 20240102_add_email"]
+    assert [(m.name, m.state, m.edited, m.sqlstate) for m in report.migrations] == [
+        ("20240101_patients", "applied", False, None), ("20240102_add_email", "pending", False, None),
+    ]  # fmt: skip
+    rules = {(f.migration, f.rule, f.severity) for f in report.lint}
+    assert ("20240102_add_email", "add-column-without-if-not-exists", "warning") in rules
+    assert all(f.line == 1 for f in report.lint if f.migration == "20240102_add_email")
+    assert report.applied == [] and report.recovery is None and report.actions == []
+    assert report.failure is None and report.decisions == [] and report.history is None
+    assert [e.step for e in report.timeline if e.event == "step_finished"] == ["status", "lint", "notify:verdict_blocked"]
+
+    lines = markdown_lines(report)
+    assert lines[0] == "# Check report: staging at commit abc123"
+    assert "| Verdict | blocked |" in lines and "| Phase | post |" in lines and "| Deployment | `dpl_1` |" in lines
+    assert "- not applied: 20240102_add_email" in lines
+    assert "| `20240102_add_email` | pending |  |" in lines and "| `20240101_patients` | applied |  |" in lines
+    assert any(line.startswith("| `20240102_add_email` | 1 | `add-column-without-if-not-exists` | warning | ") for line in lines)
+    assert "None: a check applies nothing." in lines
+    assert "## Recovery" not in lines and "## Migration Rollback Checklist" not in lines
+    assert f"| {when(finished_at(store, job.id, 'status'))} | step_finished | `status` | history read: to deploy: 20240102_add_email |" in lines
+
+
+def test_a_deploy_job_reports_the_migrations_it_applied(store, target_db):
+    config = make_config(target_db)
+    job = gate_job(store, config, JobKind.DEPLOY, ADD_EMAIL, apply=True, commit="def456")
+    assert job.verdict is Verdict.PROCEED, job.reasons
+    report = report_of(store, job.id)
+
+    assert report.title == "Deploy report: staging at commit def456"
+    assert report.checklist == []
+    # The status step read the history before anything was applied.
+    assert [(m.name, m.state) for m in report.migrations] == [("20240101_patients", "pending"), ("20240102_add_email", "pending")]
+    assert [(a.migration, a.outcome) for a in report.applied] == [("20240101_patients", "finished"), ("20240102_add_email", "finished")]
+    assert report.applied[1].finished_at == finished_at(store, job.id, "apply:20240102_add_email")
+    assert report.recovery is None
+    assert report.to_dict()["applied"][0] == {
+        "migration": "20240101_patients", "started_at": report.applied[0].started_at.isoformat(),
+        "finished_at": report.applied[0].finished_at.isoformat(), "outcome": "finished",
+    }  # fmt: skip
+
+    lines = markdown_lines(report)
+    assert "| Verdict | proceed |" in lines and "| Commit | `def456` |" in lines
+    assert f"- `20240102_add_email`: applied ({when(report.applied[1].finished_at)})" in lines
+    assert "Outcome:" not in lines
+
+
+def test_a_deploy_whose_apply_failed_points_to_its_recover_job(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    target_db.query('INSERT INTO "Patient" ("name") VALUES (NULL)')
+    deployed, recovered = deploy_then_recover(store, config, {**BASE, "20240102_name_required": 'ALTER TABLE "Patient" ALTER COLUMN "name" SET NOT NULL;\n'})
+    report = report_of(store, deployed.id)
+
+    assert repository.get_job(store, deployed.id).verdict is Verdict.BLOCKED
+    assert report.recovery.job_id == recovered.id and report.recovery.at == finished_at(store, deployed.id, "recover")
+    assert report.recovery.because.startswith("migration 20240102_name_required failed (23502: ")
+    assert report.to_dict()["recovery"]["report_url"] == f"/v1/jobs/{recovered.id}/report"
+    assert [(a.migration, a.outcome) for a in report.applied] == [("20240102_name_required", "failed")]
+    assert report.checklist == []
+    lines = markdown_lines(report)
+    assert "## Recovery" in lines
+    recovery = lines[lines.index("## Recovery") + 2]
+    assert recovery.startswith(f"At {when(report.recovery.at)}, recover job `{recovered.id}` was started: migration 20240102_name_required failed (23502: ")
+    assert recovery.endswith(f". Its verdict is this job's; its incident report: /v1/jobs/{recovered.id}/report.")
+    assert "- `20240102_name_required`: failed (" in report.to_markdown()
+
+
+def test_a_check_job_reports_a_failed_migration_with_its_sqlstate(store, target_db):
+    config = make_config(target_db, max_automatic_retries=0)
+    applied_base(target_db, store, config)
+    target_db.query('INSERT INTO "Patient" ("name") VALUES (NULL)')
+    scripts = {**BASE, "20240102_name_required": 'ALTER TABLE "Patient" ALTER COLUMN "name" SET NOT NULL;\n'}
+    digest = repository.store_bundle(store, migrations_from_bundle(scripts))
+    deploy_job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True}, bundle_digest=digest)
+    assert run_job(store, config, deploy_job.id).state is JobState.RUNNING  # its recover job is not run: the row stays failed
+    job = gate_job(store, config, JobKind.CHECK, scripts, phase="pre")
+    report = report_of(store, job.id)
+
+    failed = [m for m in report.migrations if m.state == "failed"]
+    assert [(m.name, m.sqlstate) for m in failed] == [("20240102_name_required", "23502")]
+    assert 'column "name"' in failed[0].message
+    assert report.to_dict()["migrations"][1]["sqlstate"] == "23502"
+    assert line_starting(report, "| `20240102_name_required` | failed | 23502: ").endswith(" |")
+    assert job.reasons[0].startswith("migration 20240102_name_required failed (23502: ")
