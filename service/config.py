@@ -28,8 +28,12 @@ see `service.notifications`) when a job needs attention:
 leaves out come from `[notifications]`.
 
 A top-level `public_url` is the service's base URL for links it hands to Vercel and GitHub (when
-absent, `[notifications].public_url` is used). An optional `[integrations]` table takes Vercel and
-GitHub webhooks (see `service.integrations`); secrets come from the environment variables it names:
+absent, `[notifications].public_url` is used). A top-level `report_link_secret_env` names the
+environment variable holding the key (16+ characters) that signs report links (`service.links`):
+with it, the report links in Vercel checks, GitHub comments and notifications open the job's report
+without a bearer token; without it they need one. An optional `[integrations]` table takes Vercel
+and GitHub webhooks (see `service.integrations`); secrets come from the environment variables it
+names:
 
 | key | required | meaning |
 | --- | --- | --- |
@@ -152,6 +156,8 @@ class Webhook:
     secret: str = field(repr=False)
     events: frozenset[str] = frozenset(NOTIFICATION_EVENTS)
     public_url: str = ""
+    # Signs the report link in each message (service.links); None: a plain link.
+    report_link_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,8 @@ class Integrations:
     github: GitHubIntegration | None = None
     # The service's base URL, for the links handed to Vercel and GitHub ("" when not configured).
     public_url: str = ""
+    # Signs the report links handed to them (service.links); None: plain links.
+    report_link_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -213,6 +221,8 @@ class Config:
     tokens: tuple[Token, ...]
     notifications: Notifications = field(default_factory=Notifications)
     integrations: Integrations = field(default_factory=Integrations)
+    # The key report links are signed with (service.links); None: a report needs a bearer token.
+    report_link_secret: str | None = field(default=None, repr=False)
 
     def token_for(self, presented: str) -> Token | None:
         """The configured token matching a presented bearer token, compared in constant time."""
@@ -313,6 +323,7 @@ class _ConfigSchema(Schema):
     tokens = fields.Dict(keys=fields.String(validate=_NAME), values=fields.Nested(_TokenSchema), load_default=dict)
     notifications = fields.Nested(_DefaultNotificationsSchema)
     public_url = fields.String()
+    report_link_secret_env = fields.String(validate=_ENV_NAME)
     integrations = fields.Nested(_IntegrationsSchema)
 
 
@@ -371,23 +382,26 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         rds = RdsSettings(**spec["rds"]) if spec.get("rds") else None
         targets[name] = Target(name, database, Policy(**spec["policy"]), rds, shadow, dict(spec["lint"]))
     tokens = tuple(Token(name, spec["sha256"], frozenset(spec["scopes"])) for name, spec in data["tokens"].items())
-    notifications = _notifications(data, path, environ)
-    return Config(targets, tokens, notifications, _integrations(data, path, environ, notifications))
+    link_secret = None
+    if "report_link_secret_env" in data:
+        link_secret = _signing_secret(data["report_link_secret_env"], f"{path}: report_link_secret_env", environ)
+    notifications = _notifications(data, path, environ, link_secret)
+    return Config(targets, tokens, notifications, _integrations(data, path, environ, notifications, link_secret), link_secret)
 
 
-def _notifications(data: dict, path: Path, environ: Mapping[str, str]) -> Notifications:
+def _notifications(data: dict, path: Path, environ: Mapping[str, str], link_secret: str | None) -> Notifications:
     default_spec = data.get("notifications")
-    default = _webhook(default_spec, f"{path}: notifications", environ) if default_spec else None
+    default = _webhook(default_spec, f"{path}: notifications", environ, link_secret) if default_spec else None
     per_target = {}
     for name, spec in data["targets"].items():
         if "notifications" in spec:
             # Keys the target leaves out come from [notifications].
             merged = {**(default_spec or {}), **spec["notifications"]}
-            per_target[name] = _webhook(merged, f"{path}: targets.{name}.notifications", environ)
+            per_target[name] = _webhook(merged, f"{path}: targets.{name}.notifications", environ, link_secret)
     return Notifications(default, per_target)
 
 
-def _webhook(spec: dict, where: str, environ: Mapping[str, str]) -> Webhook:
+def _webhook(spec: dict, where: str, environ: Mapping[str, str], link_secret: str | None) -> Webhook:
     for key in ("url_env", "secret_env"):
         if key not in spec:
             raise ConfigError(f"{where}.{key}: Missing data for required field (and no [notifications] table gives it).")
@@ -405,7 +419,7 @@ def _webhook(spec: dict, where: str, environ: Mapping[str, str]) -> Webhook:
     public_url = spec.get("public_url", "")
     if public_url and not _is_web_url(public_url, base=True):
         raise ConfigError(f"{where}.public_url: must be an http:// or https:// URL with a host, no credentials, query or fragment")
-    return Webhook(url, secret, frozenset(spec.get("events", NOTIFICATION_EVENTS)), public_url.rstrip("/"))
+    return Webhook(url, secret, frozenset(spec.get("events", NOTIFICATION_EVENTS)), public_url.rstrip("/"), link_secret)
 
 
 def _is_web_url(text: str, *, base: bool = False) -> bool:
@@ -427,7 +441,7 @@ def _same_database(one: DatabaseTarget, other: DatabaseTarget) -> bool:
     return key(one) == key(other)
 
 
-def _integrations(data: dict, path: Path, environ: Mapping[str, str], notifications: Notifications) -> Integrations:
+def _integrations(data: dict, path: Path, environ: Mapping[str, str], notifications: Notifications, link_secret: str | None) -> Integrations:
     public_url = data.get("public_url", "")
     if public_url and not _is_web_url(public_url, base=True):
         raise ConfigError(f"{path}: public_url: must be an http:// or https:// URL with a host, no credentials, query or fragment")
@@ -439,7 +453,7 @@ def _integrations(data: dict, path: Path, environ: Mapping[str, str], notificati
     if vercel is not None and vercel.token and not public_url:
         raise ConfigError(f"{path}: public_url: required with integrations.vercel.token_env (a check links to its job's report)")
     github = _github(spec["github"], f"{where}.github", data["targets"], environ) if "github" in spec else None
-    return Integrations(vercel, github, public_url.rstrip("/"))
+    return Integrations(vercel, github, public_url.rstrip("/"), link_secret)
 
 
 def _signing_secret(env_name: str, where: str, environ: Mapping[str, str]) -> str:

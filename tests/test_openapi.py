@@ -115,8 +115,21 @@ def test_each_operation_names_the_scope_its_view_requires(app, spec):
             refusals = {"401"} if "x-signature-header" in operation else set()
             assert {"401", "403"} & set(operation["responses"]) == refusals, f"{method} {path} answers {refusals or 'neither 401 nor 403'}"
         else:
-            assert security == [{"bearerAuth": [scope]}], f"{method} {path} requires the {scope!r} scope"
+            # A report also opens with a report link's token (require_scope_or_report_link): the alternative is listed.
+            expected = [{"bearerAuth": [scope]}] + ([{"reportLink": []}] if getattr(view, "accepts_report_link", False) else [])
+            assert security == expected, f"{method} {path} requires the {scope!r} scope" + (" or a report link" if len(expected) > 1 else "")
             assert {"401", "403"} <= set(operation["responses"]), f"{method} {path} answers 401 and 403"
+
+
+def test_only_the_report_takes_a_report_link_and_says_where(app, spec):
+    scheme = spec["components"]["securitySchemes"]["reportLink"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "query", "token")
+    linked = [(method, path) for (method, path), view in served_operations(app).items() if getattr(view, "accepts_report_link", False)]
+    assert linked == [("GET", "/v1/jobs/{job_id}/report")]
+    documented = [(method.upper(), path) for path, method, operation in operations(spec) if {"reportLink": []} in operation.get("security", [])]
+    assert documented == linked
+    query = [p["name"] for p in spec["paths"]["/v1/jobs/{job_id}/report"]["get"]["parameters"] if p["in"] == "query"]
+    assert "token" in query
 
 
 def test_every_error_is_problem_json_and_every_success_json_or_text(spec):

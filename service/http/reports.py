@@ -1,10 +1,13 @@
-"""Job reports as JSON or Markdown: a recover, rollback or restore job's runbook checklist, a check or deploy job's verdict."""
+"""Job reports as JSON or Markdown: a recover, rollback or restore job's runbook checklist, a check or deploy job's verdict.
+
+Readable with a bearer token (read scope) or through a report link (`?token=`, service.links).
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from service.http.auth import require_scope
+from service.http.auth import require_scope_or_report_link
 from service.http.problems import Problem
 from service.http.store import store
 from service.recovery.report import build_report
@@ -28,7 +31,7 @@ def _wanted() -> str:
 
 
 @bp.get("/<job_id>/report")
-@require_scope("read")
+@require_scope_or_report_link("read")
 def get_report(job_id: str):
     wanted = _wanted()
     job, events = repository.job_with_journal(store(), job_id)
@@ -38,4 +41,7 @@ def get_report(job_id: str):
     else:
         response = jsonify(report.to_dict())
     response.vary.add("Accept")
+    # A report link carries its token in the URL: kept out of shared caches and Referer headers.
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -165,3 +165,45 @@ def test_notification_errors_name_the_key_and_never_the_secret(tmp_path, text, e
     assert message in str(raised.value)
     assert str(path) in str(raised.value)
     assert "hunter2" not in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+LINK_SECRET = "link-s3cret-0123456789abcdef"
+
+
+def test_a_report_link_secret_signs_every_link_the_service_hands_out(tmp_path):
+    path = write(tmp_path, 'report_link_secret_env = "DEPLOY_GATE_LINK_SECRET"\npublic_url = "https://gate.example.com"\n' + HOOK + NOTIFY_TARGETS
+                 + '\n[targets.production.notifications]\nurl_env = "PROD_HOOK_URL"\n')  # fmt: skip
+    config = load_config(path, {**NOTIFY_ENV, "DEPLOY_GATE_LINK_SECRET": LINK_SECRET})
+    assert config.report_link_secret == LINK_SECRET
+    # The report view, the links handed to Vercel and GitHub, and each target's notifications use it.
+    assert config.integrations.report_link_secret == LINK_SECRET
+    assert config.notifications.for_target("staging").report_link_secret == LINK_SECRET
+    assert config.notifications.for_target("production").report_link_secret == LINK_SECRET
+    assert "s3cret" not in repr(config)
+
+
+def test_without_a_report_link_secret_links_stay_plain(tmp_path):
+    config = load_config(write(tmp_path, HOOK + NOTIFY_TARGETS), NOTIFY_ENV)
+    assert config.report_link_secret is None and config.integrations.report_link_secret is None
+    assert config.notifications.for_target("staging").report_link_secret is None
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({}, "report_link_secret_env: environment variable DEPLOY_GATE_LINK_SECRET is not set"),
+        ({"DEPLOY_GATE_LINK_SECRET": ""}, "report_link_secret_env: environment variable DEPLOY_GATE_LINK_SECRET is not set"),
+        ({"DEPLOY_GATE_LINK_SECRET": "s3cret-short"}, "report_link_secret_env: DEPLOY_GATE_LINK_SECRET must hold at least 16 characters"),
+    ],
+)
+def test_report_link_secret_errors_name_the_key_and_never_the_secret(tmp_path, env, message):
+    path = write(tmp_path, 'report_link_secret_env = "DEPLOY_GATE_LINK_SECRET"\n' + NOTIFY_TARGETS)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, {**ENV, **env})
+    assert str(raised.value) == f"{path}: {message}"
+    assert "s3cret" not in str(raised.value)
+
+
+def test_report_link_secret_env_must_name_a_variable(tmp_path):
+    with pytest.raises(ConfigError, match="report_link_secret_env: must be an environment variable name"):
+        load_config(write(tmp_path, 'report_link_secret_env = "not a name"\n'), ENV)

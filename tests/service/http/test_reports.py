@@ -4,13 +4,18 @@ Every response is checked against openapi.yaml by the contract client, the JSON 
 recover, rollback, check and deploy jobs included.
 """
 
+from dataclasses import replace
+
 import pytest
 
-from service.config import Config, Token, hash_token
+from service.config import Config, Settings, Token, hash_token
+from service.http import create_app
+from service.links import job_links, report_token
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
 from service.prisma.migrations import migrations_from_bundle
 from service.store import repository
+from tests.contract import ContractClient
 from tests.service.http.conftest import auth
 
 BASE = {"20240101_patients": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n'}
@@ -182,3 +187,94 @@ def test_a_failed_deploy_points_to_its_recover_jobs_report(client, recovered):
 def test_an_unknown_format_is_422(client, queued_recover):
     response = get_report(client, queued_recover.id, "?format=html")
     assert response.status_code == 422 and response.get_json()["detail"] == "format: must be one of markdown, json."
+
+
+LINK_SECRET = "report-link-secret-0123456789"
+
+
+@pytest.fixture
+def linked_app(scratch_db, config):
+    """The same app with a report-link secret configured."""
+    settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    app = create_app(settings, replace(config, report_link_secret=LINK_SECRET), enqueue=lambda job_id: None)
+    app.test_client_class = ContractClient
+    yield app
+    app.extensions["deploy_gate"].close()
+
+
+@pytest.fixture
+def linked_client(linked_app):
+    return linked_app.test_client()
+
+
+@pytest.fixture
+def two_checks(store):
+    return [repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci", params={"phase": "pre"})[0] for _ in range(2)]
+
+
+def link_of(job_id):
+    return job_links(job_id, "", LINK_SECRET)["report"]
+
+
+def test_a_report_link_opens_its_report_without_a_bearer_token(linked_client, two_checks):
+    job = two_checks[0]
+    assert link_of(job.id) == f"/v1/jobs/{job.id}/report?token={report_token(LINK_SECRET, job.id)}"
+    response = linked_client.get(link_of(job.id))
+    assert response.status_code == 200 and response.get_json()["job"]["id"] == job.id
+    assert response.headers["Cache-Control"] == "private, no-store" and response.headers["Referrer-Policy"] == "no-referrer"
+    markdown = linked_client.get(link_of(job.id) + "&format=markdown")
+    assert markdown.status_code == 200 and markdown.get_data(as_text=True).startswith("# Check report: staging\n")
+
+
+def test_a_report_link_opens_nothing_else(linked_client, two_checks):
+    job, other = two_checks
+    token = report_token(LINK_SECRET, job.id)
+    for path in (f"/v1/jobs/{other.id}/report?token={token}", f"/v1/jobs/{job.id}?token={token}", f"/v1/jobs?token={token}", f"/v1/targets?token={token}"):
+        response = linked_client.get(path)
+        assert response.status_code == 401, path
+        assert response.mimetype == "application/problem+json"
+    assert linked_client.post(f"/v1/jobs/{job.id}/cancel?token={token}").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "token_for",
+    [
+        lambda job_id: "0" * 64,
+        lambda job_id: "",
+        lambda job_id: "not-hex-at-all",
+        lambda job_id: "é" * 64,
+        lambda job_id: report_token("another-secret-0123456789", job_id),
+        lambda job_id: report_token(LINK_SECRET, job_id).upper(),
+        lambda job_id: report_token(LINK_SECRET, job_id)[:-1],
+    ],
+    ids=["zeros", "empty", "not-hex", "not-ascii", "another-secret", "upper-case", "truncated"],
+)
+def test_a_wrong_link_token_is_401_like_a_missing_bearer_token(linked_client, two_checks, token_for):
+    job = two_checks[0]
+    token = token_for(job.id)
+    response = linked_client.get(f"/v1/jobs/{job.id}/report", query_string={"token": token})
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.get_json()["detail"] == "The link's token does not open this report; or send `Authorization: Bearer <token>`."
+
+
+def test_without_a_secret_link_tokens_are_refused(client, two_checks):
+    job = two_checks[0]
+    # What a link would be, had this server a secret: with none configured it opens nothing.
+    response = client.get(link_of(job.id))
+    assert response.status_code == 401
+    assert client.get(f"/v1/jobs/{job.id}/report?token=").status_code == 401
+
+
+def test_a_bearer_token_still_works_and_decides_when_both_are_sent(linked_client, two_checks):
+    job = two_checks[0]
+    assert get_report(linked_client, job.id).status_code == 200
+    # With an Authorization header the bearer token decides, whatever the link token says.
+    assert get_report(linked_client, job.id, "?token=wrong").status_code == 200
+    assert get_report(linked_client, job.id, f"?token={report_token(LINK_SECRET, job.id)}", token="nope").status_code == 401
+    assert get_report(linked_client, job.id, f"?token={report_token(LINK_SECRET, job.id)}", token="deployer-token").status_code == 403
+
+
+def test_a_link_for_an_unknown_job_is_404_and_a_bad_format_still_422(linked_client):
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert linked_client.get(link_of(unknown)).status_code == 404
+    assert linked_client.get(link_of(unknown) + "&format=html").status_code == 422
