@@ -27,6 +27,9 @@ Every request carries:
   the same on every retry (and when a resumed job reports the same thing again), so receivers can
   drop duplicates.
 - `X-Deploy-Gate-Event`: the kind.
+
+The body links to the job and its report (`service.links.job_links`); with a report-link secret
+configured the report link carries its token, so a person can open it without an API token.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from http.client import HTTPException
 from typing import TYPE_CHECKING, Any, Protocol
 
 from service.config import NOTIFICATION_EVENTS, Config, Webhook
+from service.links import job_links
 from service.prisma.database import redact_text
 
 if TYPE_CHECKING:
@@ -177,14 +181,13 @@ def _redact_data(value: Any, redact: Callable[[str], str]) -> Any:
     return value
 
 
-def job_links(job_id: str, public_url: str = "") -> dict[str, str]:
-    job = f"{public_url}/v1/jobs/{job_id}"
-    return {"job": job, "report": f"{job}/report"}
+def render_message(event: Mapping[str, Any], public_url: str = "", report_link_secret: str | None = None) -> dict[str, Any]:
+    """The request body: Slack's `text` and `blocks`, and the event as `deploy_gate` for machines.
 
-
-def render_message(event: Mapping[str, Any], public_url: str = "") -> dict[str, Any]:
-    """The request body: Slack's `text` and `blocks`, and the event as `deploy_gate` for machines."""
-    links = job_links(event["job_id"], public_url)
+    With `report_link_secret` the report link opens without a bearer token (service.links); it is
+    signed here, at delivery, so the event on the broker stays secret-free.
+    """
+    links = job_links(event["job_id"], public_url, report_link_secret)
     title = _TITLES[event["event"]]
     details = dict(event.get("details") or {})
     plan = _plan_lines(details.pop("plan", None))
@@ -300,7 +303,7 @@ def deliver(
 
     Error messages name the status or the kind of network failure, never the URL.
     """
-    body = encode(render_message(event, webhook.public_url))
+    body = encode(render_message(event, webhook.public_url, webhook.report_link_secret))
     timestamp = int(now())
     request = urllib.request.Request(
         webhook.url,

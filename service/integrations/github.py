@@ -44,7 +44,7 @@ from service.config import Config, GitHubIntegration, Integrations
 from service.integrations import ApiRefused, InvalidPayload, Receipt, Transport, call_api, verdict_outcome, verdict_passed
 from service.jobs.states import TERMINAL
 from service.jobs.submit import DeployRequest, NoBundle, submit_deploy
-from service.notifications import job_links
+from service.links import job_links
 from service.store import repository
 from service.store.repository import IntegrationReport, Job
 
@@ -219,7 +219,7 @@ class GitHubApp:
         call_api(self.transport, "POST", callback_url, what=f"answer the protection rule ({state})", headers=self._headers(token), payload=body)
 
 
-def comment_for(job: Job, public_url: str) -> str:
+def comment_for(job: Job, public_url: str, report_link_secret: str | None = None) -> str:
     state = "approved" if verdict_passed(job) else "rejected"
     lines = [f"deploy-gate {state} this deployment: check job {job.id} on target {job.target}, {verdict_outcome(job)}."]
     if not verdict_passed(job):
@@ -227,7 +227,7 @@ def comment_for(job: Job, public_url: str) -> str:
         if len(job.reasons) > _LISTED_REASONS:
             lines.append(f"- and {len(job.reasons) - _LISTED_REASONS} more")
     if public_url:
-        lines.append(f"Report: {job_links(job.id, public_url)['report']}")
+        lines.append(f"Report: {job_links(job.id, public_url, report_link_secret)['report']}")
     comment = "\n".join(lines)
     return comment if len(comment) <= _MAX_COMMENT else comment[: _MAX_COMMENT - 1] + "…"
 
@@ -245,7 +245,8 @@ def answer_rule(
     state = "approved" if verdict_passed(job) else "rejected"
     token = app.installation_token(report.details["installation_id"], report.details["repository"])
     app.review_protection_rule(
-        report.subject, token, environment_name=report.details["environment"], state=state, comment=comment_for(job, integrations.public_url)
+        report.subject, token, environment_name=report.details["environment"], state=state,
+        comment=comment_for(job, integrations.public_url, integrations.report_link_secret),
     )
     repository.report_progress(store, job.id, SOURCE, reported_state=state, done=True)
     return state

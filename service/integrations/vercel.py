@@ -26,8 +26,10 @@ while the job runs, since Vercel marks a running check stale after five minutes)
 `status: completed` with `conclusion` `succeeded` (verdict proceed), `failed` (blocked, or the job
 could not finish) or `canceled`. The v1 `output` field takes web-vitals metrics only, so the short
 outcome goes in the completed check's name (`deploy-gate: blocked: ...`, at most 100 characters)
-and the details behind `detailsUrl`, the job's report. `externalId` is the job id: before creating
-a check, the deployment's checks are listed, so an attempt whose answer was lost never leaves two.
+and the details behind `detailsUrl`, the job's report (with its token when report links are
+signed, see `service.links`, so a person can open it from Vercel's dashboard). `externalId` is the
+job id: before creating a check, the deployment's checks are listed, so an attempt whose answer was
+lost never leaves two.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from service.integrations import ApiRefused, InvalidPayload, Receipt, Transport,
 from service.jobs.states import TERMINAL, JobState
 from service.jobs.submit import DeployRequest, NoBundle, submit_deploy
 from service.jobs.submit_recovery import submit_recovery
-from service.notifications import job_links
+from service.links import job_links
 from service.store import repository
 from service.store.repository import IntegrationReport, Job
 
@@ -306,7 +308,7 @@ def sync_check(
         raise ApiRefused("the Vercel integration or its token is no longer configured")
     client = VercelClient(integration.api_url, integration.token, integration.team_id, transport)
     deployment_id = report.subject
-    details_url = job_links(job.id, integrations.public_url)["report"]
+    details_url = job_links(job.id, integrations.public_url, integrations.report_link_secret)["report"]
     if report.remote_id is None:
         check_id = client.find_check(deployment_id, job.id) or client.create_check(
             deployment_id, name=integration.check_name, details_url=details_url, external_id=job.id

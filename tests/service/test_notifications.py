@@ -16,6 +16,7 @@ import pytest
 
 from service.config import NOTIFICATION_EVENTS, Config, Notifications, Policy, Target, Webhook
 from service.jobs.states import JobKind, JobState, Verdict
+from service.links import report_token
 from service.notifications import (
     DeliveryFailed,
     DeliveryRejected,
@@ -30,6 +31,7 @@ from service.prisma.database import parse_database_url
 from service.store.repository import Job
 
 SECRET = "whsec-0123456789abcdef"
+LINK_SECRET = "report-link-secret-0123456789"
 PUBLIC_URL = "https://gate.example.com"
 
 
@@ -191,6 +193,18 @@ def test_text_is_escaped_for_slack_and_links_without_public_url_are_paths():
     assert message["deploy_gate"]["links"]["report"] == f"/v1/jobs/{job.id}/report"
 
 
+def test_with_a_report_link_secret_the_report_link_opens_without_a_token_and_the_job_link_stays_plain():
+    job = make_job()
+    event = notification_event("verdict_blocked", job)
+    message = render_message(event, PUBLIC_URL, LINK_SECRET)
+    report = f"{PUBLIC_URL}/v1/jobs/{job.id}/report?token={report_token(LINK_SECRET, job.id)}"
+    assert message["deploy_gate"]["links"] == {"job": f"{PUBLIC_URL}/v1/jobs/{job.id}", "report": report}
+    assert message["blocks"][-1]["elements"][0]["text"] == f"<{PUBLIC_URL}/v1/jobs/{job.id}|Job> · <{report}|Report>"
+    assert LINK_SECRET not in json.dumps(message)
+    # The event that travels through the broker carries no token: the link is signed at delivery.
+    assert "token" not in json.dumps(event)
+
+
 def test_database_passwords_never_reach_the_message():
     job = make_job(reasons=["could not connect to postgresql://app:hunter2@db.internal:5432/app"])
     event = notification_event("restore_failed", job, {"error": "postgres://admin:s3cret@x/y refused"})
@@ -248,6 +262,17 @@ def test_delivery_posts_a_signed_message_the_receiver_can_verify(receiver):
     assert request.headers["X-Deploy-Gate-Delivery"] == request.headers["Idempotency-Key"] == event["delivery_id"]
     assert request.headers["X-Deploy-Gate-Event"] == "verdict_blocked"
     assert request.json() == render_message(event, PUBLIC_URL)
+
+
+def test_a_webhook_with_a_report_link_secret_delivers_the_signed_report_link(receiver):
+    job = make_job()
+    event = notification_event("approval_needed", job, {"plan": ["run the rollback SQL"]})
+    assert deliver(webhook(receiver.url, report_link_secret=LINK_SECRET), event) == 200
+    [request] = receiver.requests
+    links = request.json()["deploy_gate"]["links"]
+    assert links["report"] == f"{PUBLIC_URL}/v1/jobs/{job.id}/report?token={report_token(LINK_SECRET, job.id)}"
+    assert links["job"] == f"{PUBLIC_URL}/v1/jobs/{job.id}"
+    assert LINK_SECRET.encode() not in request.body
 
 
 def test_retries_carry_the_same_delivery_id_and_a_fresh_signed_timestamp(receiver):

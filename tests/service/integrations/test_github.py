@@ -1,6 +1,7 @@
 """GitHub: signatures, the protection rule payload, the App's JWT and token, and the rule's answer on a fake GitHub."""
 
 import time
+from dataclasses import replace
 
 import jwt
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from service.integrations import ApiUnavailable, InvalidPayload, RetryLater, github, sync_report, urllib_transport
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
+from service.links import report_token
 from service.store import repository
 from tests.service.integrations.conftest import PUBLIC_URL, store_bundle_for
 from tests.service.integrations.payloads import APP_ID, COMMIT, GITHUB_SECRET, INSTALLATION, REPOSITORY, encode, github_signature, protection_rule
@@ -134,6 +136,18 @@ def test_a_proceed_verdict_approves_the_deployment(store, config, github_api):
     report = repository.get_integration_report(store, job_id, "github")
     assert (report.status, report.reported_state) == ("done", "approved")
     assert sync_report(store, config, job_id, "github") == "nothing to do"
+
+
+def test_with_a_report_link_secret_the_comment_links_the_report_with_its_token(store, config, github_api):
+    secret = "report-link-secret-0123456789"
+    config = replace(config, integrations=replace(config.integrations, report_link_secret=secret), report_link_secret=secret)
+    store_bundle_for(store, config)
+    job_id = open_rule(store, config, github_api)
+    run_job(store, config, job_id)
+    assert sync_report(store, config, job_id, "github") == "approved"
+    [review] = github_api.reviews
+    assert review["comment"].splitlines()[-1] == f"Report: {PUBLIC_URL}/v1/jobs/{job_id}/report?token={report_token(secret, job_id)}"
+    assert secret not in review["comment"]
 
 
 def test_a_blocked_verdict_rejects_it_with_the_reasons(store, config, github_api):

@@ -2,16 +2,24 @@
 
 import json
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from service.config import Settings
+from service.http import create_app
 from service.integrations import ApiRefused, ApiUnavailable, InvalidPayload, RetryLater, sync_report, urllib_transport, vercel
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
+from service.links import report_token
 from service.store import repository
+from tests.contract import ContractClient
 from tests.service.integrations.conftest import PUBLIC_URL, VERCEL_TOKEN, store_bundle_for
 from tests.service.integrations.payloads import COMMIT, PROJECT, TEAM, VERCEL_SECRET, encode, vercel_event, vercel_signature
+
+
+LINK_SECRET = "report-link-secret-0123456789"
 
 
 def receive(store, config, event):
@@ -122,6 +130,44 @@ def test_a_check_is_created_kept_running_and_completed_with_the_verdict(store, c
     report = repository.get_integration_report(store, job.id, "vercel")
     assert (report.status, report.reported_state, report.remote_id) == ("done", "completed", check["id"])
     assert vercel_api.violations == []
+
+
+def test_with_a_report_link_secret_the_checks_details_url_opens_the_report_without_a_token(store, scratch_db, config, vercel_api):
+    config = replace(config, integrations=replace(config.integrations, report_link_secret=LINK_SECRET), report_link_secret=LINK_SECRET)
+    store_bundle_for(store, config)
+    vercel_api.add_deployment("dpl_1")
+    job_id = receive(store, config, vercel_event("deployment.created", "dpl_1")).job_id
+    signed = f"{PUBLIC_URL}/v1/jobs/{job_id}/report?token={report_token(LINK_SECRET, job_id)}"
+    assert sync_report(store, config, job_id, "vercel") == "running"
+    run_job(store, config, job_id)
+    assert sync_report(store, config, job_id, "vercel") == "completed: succeeded"
+    # The check was created, kept running and completed with the signed link, and nothing else secret.
+    sent = [c.body for c in vercel_api.calls if isinstance(c.body, dict)]
+    assert [body["detailsUrl"] for body in sent] == [signed] * 3
+    assert LINK_SECRET not in json.dumps(sent) and VERCEL_TOKEN not in json.dumps(sent)
+    assert vercel_api.violations == []
+
+    # What a person clicking "Details" in Vercel's dashboard gets: the check job's report, no bearer token.
+    app = create_app(Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None), config, enqueue=lambda job_id: None)
+    app.test_client_class = ContractClient
+    try:
+        response = app.test_client().get(signed.removeprefix(PUBLIC_URL))
+        assert response.status_code == 200
+        report = response.get_json()
+        assert (report["job"]["id"], report["job"]["kind"], report["job"]["deployment_id"]) == (job_id, "check", "dpl_1")
+        assert report["job"]["verdict"] == "proceed" and report["checklist"] == []
+        assert app.test_client().get(f"/v1/jobs/{job_id}?token={report_token(LINK_SECRET, job_id)}").status_code == 401
+    finally:
+        app.extensions["deploy_gate"].close()
+
+
+def test_without_a_report_link_secret_the_details_url_is_the_plain_report(store, config, vercel_api):
+    store_bundle_for(store, config)
+    vercel_api.add_deployment("dpl_1")
+    job_id = receive(store, config, vercel_event("deployment.created", "dpl_1")).job_id
+    assert sync_report(store, config, job_id, "vercel") == "running"
+    [check] = vercel_api.checks.values()
+    assert check["detailsUrl"] == f"{PUBLIC_URL}/v1/jobs/{job_id}/report" and "token" not in check["detailsUrl"]
 
 
 @pytest.mark.parametrize(
