@@ -9,6 +9,7 @@ from celery import shared_task
 from service.jobs.runner import Deferred, RetryableError, run_job
 from service.jobs.states import JobState
 from service.store import repository
+from service.store.repository import JobNotFound
 from workers import state
 from workers.notifications import notify
 from workers.queue import enqueue_job
@@ -49,6 +50,11 @@ def run_job_task(self, job_id: str) -> str:
         except RetryableError as error:
             log.warning("job %s will retry: %s", job_id, error)
             raise self.retry(countdown=min(300, 5 * 2**self.request.retries)) from None
+        except JobNotFound:
+            # A message for a job this store does not hold (another deployment's, or a stale
+            # queue): nothing to run, nothing to retry.
+            log.warning("job %s is not in the store; message dropped", job_id)
+            return "unknown"
         except Deferred as waiting:
             # A wait is not a failure: a fresh message, so it never uses up the retries.
             log.info("job %s waits %.0f s: %s", job_id, waiting.seconds, waiting.reason)

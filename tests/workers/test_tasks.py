@@ -13,6 +13,7 @@ from pathlib import Path
 from service.config import Settings
 from service.http import create_app
 from tests.contract import ContractClient
+from workers.tasks import run_job_task
 from tests.service.prisma.history_helpers import history_rows
 from workers.celery_app import make_celery
 from workers.queue import TaskQueue
@@ -130,3 +131,13 @@ def test_the_message_is_the_one_celerys_own_client_sends(service_env):
             message["properties"].pop(key)
     assert mine == celerys
     assert json.loads(base64.b64decode(mine["body"]))[0] == [job_id]
+
+
+def test_a_message_for_an_unknown_job_is_dropped_and_the_worker_goes_on(api, celery_session_app, celery_session_worker):
+    stray = celery_session_app.send_task("deploy_gate.run_job", args=["00000000-0000-4000-8000-000000000000"])
+    assert stray.id
+    response = api.post("/v1/deploys", json={"target": "staging", "phase": "post", "migrations": MIGRATIONS}, headers=AUTH)
+    job = wait_for_verdict(api, response.get_json()["id"])
+    assert job["verdict"] == "blocked"  # the worker is alive and ran the next job
+    # Run in this process, the task says what it did with the stray message: dropped, not retried.
+    assert run_job_task.apply(args=["00000000-0000-4000-8000-000000000000"]).get() == "unknown"
