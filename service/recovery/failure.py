@@ -13,7 +13,6 @@ from service.analysis.facts import Effect, MigrationFacts, analyze_migration, de
 from service.analysis.probe import probe_effects
 from service.analysis.rollback import rollback_plan
 from service.config import Policy
-from service.prisma import history
 from service.prisma.history import HistoryRow
 from service.prisma.lock import find_lock_holder
 from service.prisma.logs import parse_failure_logs
