@@ -18,8 +18,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from service.prisma.database import DatabaseTarget, connect, parse_database_url
 
-# moto's RDS for the restore tests (fixtures `rds_api`, `instance`, `cluster`).
-pytest_plugins = ["tests.aws"]
+# moto's RDS for the restore tests (`rds_api`, `instance`, `cluster`); fakes of Vercel and GitHub.
+pytest_plugins = ["tests.aws", "tests.platforms"]
 
 ADMIN_URL = os.environ.get("DEPLOY_GATE_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -25,8 +24,8 @@ from typing import Any
 
 import click
 
-from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, main, read_local_migrations
-from service.cli.remote import ServiceClient, ServiceError, _client_options, describe_event
+from service.cli import EXIT_CANNOT_RUN, Output, main, read_local_migrations
+from service.cli.remote import ServiceClient, ServiceError, _client_options, describe_event, exit_with_verdict
 from service.prisma.migrations import LocalMigrations
 
 _TERMINAL = ("succeeded", "failed", "canceled")
@@ -140,16 +139,7 @@ def gate(
         output.line(f"{job['kind']} job {job['id']} was started by an earlier attempt of this build: {job['state']}")
     else:
         output.line(f"{job['kind']} job {job['id']}: {job['state']}")
-    job = _follow(output, client, job["id"], deadline, timeout)
-    for reason in job["reasons"]:
-        output.line(f"reason: {reason}")
-    if job["state"] == "succeeded" and job["verdict"] == "proceed":
-        output.line("verdict: proceed")
-        sys.exit(0)
-    if job["state"] == "succeeded" and job["verdict"] == "blocked":
-        output.line("verdict: blocked")
-        sys.exit(EXIT_UNHEALTHY)
-    output.error(None, f"job {job['id']} ended {job['state']} without a verdict", EXIT_CANNOT_RUN)
+    exit_with_verdict(output, _follow(output, client, job["id"], deadline, timeout))
 
 
 def _headline(build: BuildContext, target: str, apply: bool, commit: str | None, deployment_id: str | None, local: LocalMigrations, directory: Path) -> str:

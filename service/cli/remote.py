@@ -238,6 +238,11 @@ def wait(base_url: str, token: str | None, job_id: str, timeout: float) -> None:
             break
         if time.monotonic() >= deadline:
             output.error(None, f"job {job_id} is still {job['state']} after {timeout:g} s", EXIT_CANNOT_RUN)
+    exit_with_verdict(output, job)
+
+
+def exit_with_verdict(output: Output, job: dict[str, Any]) -> None:
+    """Print a finished job's reasons and verdict; exit 0 on proceed, 1 on blocked, 2 otherwise."""
     for reason in job["reasons"]:
         output.line(f"reason: {reason}")
     if job["state"] == "succeeded" and job["verdict"] == "proceed":
@@ -246,4 +251,4 @@ def wait(base_url: str, token: str | None, job_id: str, timeout: float) -> None:
     if job["state"] == "succeeded" and job["verdict"] == "blocked":
         output.line("verdict: blocked")
         sys.exit(EXIT_UNHEALTHY)
-    output.error(None, f"job {job_id} ended {job['state']} without a verdict", EXIT_CANNOT_RUN)
+    output.error(None, f"job {job['id']} ended {job['state']} without a verdict", EXIT_CANNOT_RUN)

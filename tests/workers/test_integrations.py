@@ -13,12 +13,11 @@ from service import integrations
 from service.config import Settings
 from service.http import create_app, webhooks
 from tests.contract import ContractClient
-from tests.service.integrations.conftest import PUBLIC_URL, VERCEL_TOKEN
-from tests.service.integrations.fakes import FakeGitHub, FakeVercel, rsa_key
+from tests.platforms import VERCEL_TOKEN
+from tests.service.integrations.conftest import PUBLIC_URL
 from tests.service.integrations.payloads import (
     APP_ID,
     GITHUB_SECRET,
-    INSTALLATION,
     PROJECT,
     REPOSITORY,
     TEAM,
@@ -34,23 +33,6 @@ from workers import state
 AUTH = {"Authorization": "Bearer ci-token"}
 CREATE = {"name": "20240101_patients", "sql": 'CREATE TABLE IF NOT EXISTS "Patient" ("id" BIGSERIAL PRIMARY KEY);'}
 DROP = {"name": "20240102_drop", "sql": 'DROP TABLE "Patient";'}
-
-
-@pytest.fixture(scope="module")
-def github_key():
-    return rsa_key()
-
-
-@pytest.fixture
-def vercel_api():
-    with FakeVercel(VERCEL_TOKEN, TEAM) as fake:
-        yield fake
-
-
-@pytest.fixture
-def github_api(github_key):
-    with FakeGitHub(APP_ID, github_key.public_key, INSTALLATION, REPOSITORY) as fake:
-        yield fake
 
 
 @pytest.fixture

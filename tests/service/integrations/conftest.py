@@ -6,29 +6,11 @@ from service.jobs.submit import DeployRequest, submit_deploy
 from service.prisma.database import parse_database_url
 from service.prisma.migrations import migrations_from_bundle
 from service.store import repository
-from tests.service.integrations.fakes import FakeGitHub, FakeVercel, rsa_key
-from tests.service.integrations.payloads import APP_ID, GITHUB_SECRET, INSTALLATION, PROJECT, REPOSITORY, TEAM, VERCEL_SECRET
+from tests.platforms import VERCEL_TOKEN
+from tests.service.integrations.payloads import APP_ID, GITHUB_SECRET, PROJECT, REPOSITORY, TEAM, VERCEL_SECRET
 
-VERCEL_TOKEN = "vercel-integration-token-abcdef"
 PUBLIC_URL = "https://gate.example.com"
 BUNDLE = [("20240101_patients", 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);')]
-
-
-@pytest.fixture(scope="session")
-def github_key():
-    return rsa_key()
-
-
-@pytest.fixture
-def vercel_api():
-    with FakeVercel(VERCEL_TOKEN, TEAM) as fake:
-        yield fake
-
-
-@pytest.fixture
-def github_api(github_key):
-    with FakeGitHub(APP_ID, github_key.public_key, INSTALLATION, REPOSITORY) as fake:
-        yield fake
 
 
 @pytest.fixture(autouse=True)
