@@ -91,6 +91,9 @@ class Settings:
     config_file: Path
     max_bundle_bytes: int = 10 * 1024 * 1024
     long_poll_max_seconds: float = 25.0
+    # How long a process may serve a job document it rendered before (0: never). Each entry is also
+    # dropped by the job's change notification, so this only bounds a listener that went deaf.
+    job_cache_seconds: float = 5.0
     # A task unacknowledged this long is handed to another worker: above the longest step.
     visibility_timeout_seconds: int = 2 * 60 * 60
 
@@ -103,12 +106,22 @@ class Settings:
             except ValueError:
                 raise ConfigError(f"{name} must be a whole number") from None
 
+        def seconds(name: str, default: float) -> float:
+            try:
+                value = float(environ.get(name, default))
+            except ValueError:
+                raise ConfigError(f"{name} must be a number of seconds") from None
+            if not 0 <= value <= 3600:
+                raise ConfigError(f"{name} must be between 0 and 3600 seconds")
+            return value
+
         return cls(
             database_url=environ.get("DEPLOY_GATE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/deploy_gate"),
             redis_url=environ.get("DEPLOY_GATE_REDIS_URL", "redis://127.0.0.1:6379/0"),
             config_file=Path(environ.get("DEPLOY_GATE_CONFIG", "deploy-gate.toml")),
             max_bundle_bytes=whole_number("DEPLOY_GATE_MAX_BUNDLE_BYTES", 10 * 1024 * 1024),
             visibility_timeout_seconds=whole_number("DEPLOY_GATE_VISIBILITY_TIMEOUT", 2 * 60 * 60),
+            job_cache_seconds=seconds("DEPLOY_GATE_JOB_CACHE_SECONDS", 5.0),
         )
 
 

@@ -12,6 +12,7 @@ from service.config import Config, Settings, load_config
 from service.http import deploys, health, jobs, problems, recovery, reports, targets, webhooks
 from service.http import store as store_module
 from service.http.health import Metrics
+from service.jobs.cache import JobDocuments
 from service.jobs.watch import JobWatcher
 from service.store.repository import migrate_store
 
@@ -19,7 +20,7 @@ from service.store.repository import migrate_store
 @dataclass
 class DeployGate:
     """What the views share: settings, targets and tokens, the store pool, the task queue, and the
-    process's one LISTEN connection that wakes long-polls."""
+    process's one LISTEN connection that wakes long-polls and keeps its job documents fresh."""
 
     settings: Settings
     config: Config
@@ -56,7 +57,11 @@ def create_app(
 
         enqueue = TaskQueue(settings.redis_url).enqueue
     # The listener thread starts with the first long-poll, and stops when the pool is closed.
-    watcher = JobWatcher(lambda: store_module.listen_connection(pool), stopped=lambda: pool.closed)
+    watcher = JobWatcher(
+        lambda: store_module.listen_connection(pool),
+        stopped=lambda: pool.closed,
+        documents=JobDocuments(max_age=settings.job_cache_seconds),
+    )
     app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, Metrics(), watcher)
 
     problems.init_app(app)

@@ -13,8 +13,9 @@ from service.http.auth import require_scope
 from service.http.problems import Problem
 from service.http.schemas import JOB, JOB_EVENTS, JOB_LIST_QUERY, JOBS, WAIT_QUERY
 from service.http.store import briefly, give_back, store
+from service.jobs.cache import CachedJob
 from service.jobs.states import TERMINAL, JobKind, JobState
-from service.jobs.watch import wait_for_change
+from service.jobs.watch import JobWatcher, wait_for_change
 from service.store import repository
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
@@ -26,20 +27,31 @@ def _with_events(job, events) -> dict:
     return document
 
 
+def _job_document(watcher: JobWatcher, job_id: str, *, cached: bool = True) -> CachedJob:
+    """The job and its rendered document: the process's copy while it is current, else the store's."""
+    if cached and (found := watcher.documents.get(job_id)) is not None:
+        return found
+    ticket = watcher.ticket()
+    job, events = repository.job_with_journal(store(), job_id)
+    body = current_app.json.dumps(_with_events(job, events)) + "\n"
+    return watcher.documents.put(job_id, ticket, job, body.encode())
+
+
 @bp.get("/<job_id>")
 @require_scope("read")
 def get_job(job_id: str):
     wait = WAIT_QUERY.load(request.args)
-    job, events = repository.job_with_journal(store(), job_id)
-    if wait > 0 and job.state not in TERMINAL:
-        extension = current_app.extensions["deploy_gate"]
+    extension = current_app.extensions["deploy_gate"]
+    current = _job_document(extension.watcher, job_id)
+    if wait > 0 and current.job.state not in TERMINAL:
         # A parked request holds no store connection: the process's watcher wakes it, and each
         # read while waiting takes a pooled connection for that read only.
         give_back()
         read = briefly(extension.pool, lambda conn: repository.get_job(conn, job_id))
-        wait_for_change(extension.watcher, read, job, min(wait, extension.settings.long_poll_max_seconds))
-        job, events = repository.job_with_journal(store(), job_id)
-    return _with_events(job, events)
+        wait_for_change(extension.watcher, read, current.job, min(wait, extension.settings.long_poll_max_seconds))
+        # From the store: the change that woke us may not have reached the process's copy yet.
+        current = _job_document(extension.watcher, job_id, cached=False)
+    return current_app.response_class(current.body, mimetype="application/json")
 
 
 @bp.get("")

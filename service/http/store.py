@@ -22,9 +22,14 @@ def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> Co
     )
 
 
+# The LISTEN connection is idle for long stretches: TCP keepalives let the listener notice a peer
+# that vanished without a word (its cached job documents are only good while it listens).
+_LISTEN_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+
+
 def listen_connection(pool: ConnectionPool) -> psycopg.Connection:
     """A connection of its own (not the pool's) for the process's LISTEN thread."""
-    return psycopg.connect(pool.conninfo, **{**pool.kwargs, "application_name": "deploy-gate-api-listen"})
+    return psycopg.connect(pool.conninfo, **{**pool.kwargs, **_LISTEN_KEEPALIVES, "application_name": "deploy-gate-api-listen"})
 
 
 def store() -> psycopg.Connection:

@@ -2,7 +2,8 @@
 
 One `JobWatcher` per process holds the only LISTEN connection, on a background thread, and wakes
 the requests waiting on a job id. A waiting request holds no store connection: it reads the job
-with a short-lived one before it parks and each time it is woken.
+with a short-lived one before it parks and each time it is woken. The same notifications keep the
+process's rendered job documents (service.jobs.cache) up to date.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 
 import psycopg
 
+from service.jobs.cache import JobDocuments
 from service.store.repository import JOB_CHANNEL, Job
 
 log = logging.getLogger(__name__)
@@ -29,14 +31,21 @@ STOP_CHECK_SECONDS = 1.0
 class JobWatcher:
     """The process's LISTEN connection and the requests waiting on each job id.
 
-    The listener starts with the first waiter. Each time it (re)connects it wakes every waiter,
-    so a change committed while it was not listening is read then rather than missed. It stops
-    once `stopped()` says so (the store pool closed), or on `close()`.
+    The listener starts with the first waiter, or the first `ticket` for a cached read. Each time
+    it (re)connects it wakes every waiter, so a change committed while it was not listening is read
+    then rather than missed, and it empties `documents`, which it keeps only while connected. It
+    stops once `stopped()` says so (the store pool closed), or on `close()`.
     """
 
-    def __init__(self, connect: Callable[[], psycopg.Connection], stopped: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], psycopg.Connection],
+        stopped: Callable[[], bool] = lambda: False,
+        documents: JobDocuments | None = None,
+    ) -> None:
         self._connect = connect
         self._stopped = stopped
+        self.documents = documents if documents is not None else JobDocuments(max_age=0)
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._waiters: dict[str, set[threading.Event]] = {}
@@ -54,9 +63,7 @@ class JobWatcher:
         woken = threading.Event()
         with self._lock:
             self._waiters.setdefault(job_id, set()).add(woken)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._listen, name="deploy-gate-job-watcher", daemon=True)
-                self._thread.start()
+            self._start()
         try:
             yield woken
         finally:
@@ -66,6 +73,23 @@ class JobWatcher:
                     events.discard(woken)
                     if not events:
                         del self._waiters[job_id]
+
+    def ticket(self) -> int | None:
+        """`documents.ticket()`, starting the listener first if it is not running (a cached read
+        needs it; until it has connected there is no ticket)."""
+        if not self.documents.enabled:
+            return None
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            with self._lock:
+                self._start()
+        return self.documents.ticket()
+
+    def _start(self) -> None:
+        """Start the listener thread unless it runs; the caller holds `_lock`."""
+        if (self._thread is None or not self._thread.is_alive()) and not self._done():
+            self._thread = threading.Thread(target=self._listen, name="deploy-gate-job-watcher", daemon=True)
+            self._thread.start()
 
     def close(self) -> None:
         self._closing.set()
@@ -78,6 +102,8 @@ class JobWatcher:
 
     def _wake(self, job_id: str | None) -> None:
         """Wake the waiters on one job, or every waiter (job_id None)."""
+        if job_id is not None:
+            self.documents.changed(job_id)
         with self._lock:
             if job_id is None:
                 events = [event for waiting in self._waiters.values() for event in waiting]
@@ -93,6 +119,7 @@ class JobWatcher:
                 with self._connect() as conn:
                     conn.execute(f"LISTEN {JOB_CHANNEL}")
                     # Whatever committed before LISTEN took effect sent no notification we saw.
+                    self.documents.reset(listening=True)
                     self._wake(None)
                     self.connections += 1
                     delay = RECONNECT_FIRST_SECONDS
@@ -100,11 +127,13 @@ class JobWatcher:
                         for notification in conn.notifies(timeout=STOP_CHECK_SECONDS):
                             self._wake(notification.payload)
             except Exception as error:  # noqa: BLE001 - any failure: reconnect; the class says enough, the message may name the host
+                self.documents.reset(listening=False)
                 if self._done():
                     break
                 log.warning("job watcher lost its store connection (%s); reconnecting in %.2f s", type(error).__name__, delay)
                 self._closing.wait(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+        self.documents.reset(listening=False)
 
 
 def wait_for_change(watcher: JobWatcher, read: Callable[[], Job], job: Job, timeout: float) -> Job:

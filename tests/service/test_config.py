@@ -95,6 +95,15 @@ def test_settings_from_environment():
         Settings.from_env({"DEPLOY_GATE_MAX_BUNDLE_BYTES": "lots"})
 
 
+def test_job_cache_seconds_from_environment():
+    assert Settings.from_env({}).job_cache_seconds == 5.0
+    assert Settings.from_env({"DEPLOY_GATE_JOB_CACHE_SECONDS": "0"}).job_cache_seconds == 0
+    assert Settings.from_env({"DEPLOY_GATE_JOB_CACHE_SECONDS": "0.5"}).job_cache_seconds == 0.5
+    for wrong in ("soon", "-1", "86400", "nan"):
+        with pytest.raises(ConfigError, match="DEPLOY_GATE_JOB_CACHE_SECONDS"):
+            Settings.from_env({"DEPLOY_GATE_JOB_CACHE_SECONDS": wrong})
+
+
 NOTIFY_ENV = {
     **ENV,
     "DEPLOY_HOOK_URL": "https://hooks.slack.com/services/T000/B000/hunter2hunter2",

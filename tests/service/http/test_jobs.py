@@ -3,12 +3,22 @@ import json
 import threading
 import time
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from service.jobs.states import JobState, Verdict
 from service.store import repository
+from tests.conftest import ADMIN_URL
 from tests.service.http.conftest import auth
 from tests.service.http.test_deploys import MIGRATIONS
+
+
+def until(condition, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.02)
 
 
 def submit(client, **body):
@@ -119,3 +129,78 @@ def test_malformed_ids_and_forged_cursors_are_client_errors(client):
     assert client.post("/v1/jobs/nope/cancel", headers=auth()).status_code == 404
     forged = base64.urlsafe_b64encode(json.dumps(["2024-01-01T00:00:00+00:00", "not-a-uuid"]).encode()).decode()
     assert client.get(f"/v1/jobs?cursor={forged}", headers=auth()).status_code == 400
+
+
+def cached_reads(app, seconds=600):
+    """The app's job documents, kept long enough that only a notification can refresh them."""
+    documents = app.extensions["deploy_gate"].watcher.documents
+    documents.max_age = seconds
+    return documents
+
+
+def read_until(client, job_id, condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition(body := client.get(f"/v1/jobs/{job_id}", headers=auth()).get_json()):
+        assert time.monotonic() < deadline, f"still {body['state']} with {len(body['events'])} events"
+        time.sleep(0.01)
+    return body
+
+
+def test_a_job_read_again_is_served_from_the_process_until_the_job_changes(app, client, scratch_db):
+    documents = cached_reads(app)
+    watcher = app.extensions["deploy_gate"].watcher
+    job = submit(client)
+    first = client.get(f"/v1/jobs/{job['id']}", headers=auth())  # starts the listener
+    until(lambda: watcher.connections == 1)
+    client.get(f"/v1/jobs/{job['id']}", headers=auth())  # read from the store and kept
+    hits = documents.hits
+    again = client.get(f"/v1/jobs/{job['id']}", headers=auth())
+    assert documents.hits == hits + 1
+    assert again.get_json() == first.get_json() and again.mimetype == "application/json"
+
+    # Each kind of write another process commits reaches this process's readers at once.
+    with scratch_db.connect() as conn:
+        repository.transition(conn, job["id"], JobState.RUNNING)
+        assert read_until(client, job["id"], lambda body: body["state"] == "running")["attempts"] == 1
+        repository.record_step(conn, job["id"], "status", "started")
+        read_until(client, job["id"], lambda body: body["events"][-1].get("step") == "status")
+        repository.record_note(conn, job["id"], {"source": "test"})
+        read_until(client, job["id"], lambda body: body["events"][-1]["kind"] == "note")
+        repository.transition(conn, job["id"], JobState.WAITING_APPROVAL, facts={"approval": {"step": "act:1"}})
+        read_until(client, job["id"], lambda body: body["state"] == "waiting_approval")
+        repository.record_approval(conn, job["id"], approved=False, by="oncall", comment=None, reasons=["no"])
+        body = read_until(client, job["id"], lambda body: body["state"] == "succeeded")
+    assert body["verdict"] == "blocked" and [e["kind"] for e in body["events"]].count("approval") == 1
+
+
+def test_a_change_committed_while_the_listener_is_cut_off_is_not_served_stale(app, client, scratch_db):
+    cached_reads(app)
+    watcher = app.extensions["deploy_gate"].watcher
+    job = submit(client)
+    client.get(f"/v1/jobs/{job['id']}", headers=auth())
+    until(lambda: watcher.connections == 1)
+    assert client.get(f"/v1/jobs/{job['id']}", headers=auth()).get_json()["state"] == "queued"  # kept
+    database = sql.Identifier(scratch_db.name)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin, scratch_db.connect() as conn:
+        try:
+            # The change's NOTIFY reaches nobody: only the listener's reconnect can make it seen.
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(database))
+            [(listener,)] = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'deploy-gate-api-listen'", (scratch_db.name,)
+            ).fetchall()
+            admin.execute("SELECT pg_terminate_backend(%s)", (listener,))
+            until(lambda: not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (listener,)).fetchall())
+            repository.transition(conn, job["id"], JobState.RUNNING)
+            assert read_until(client, job["id"], lambda body: body["state"] == "running")
+        finally:
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(database))
+    until(lambda: watcher.connections == 2)
+    assert client.get(f"/v1/jobs/{job['id']}", headers=auth()).get_json()["state"] == "running"
+
+
+def test_job_reads_can_be_kept_from_the_store_only(app, client, scratch_db):
+    documents = cached_reads(app, seconds=0)
+    job = submit(client)
+    for _ in range(3):
+        assert client.get(f"/v1/jobs/{job['id']}", headers=auth()).status_code == 200
+    assert documents.hits == 0 and len(documents) == 0

@@ -1,7 +1,6 @@
 """Long-polls park without a store connection: many of them leave the pool to other requests."""
 
 import threading
-import time
 
 import psycopg
 from psycopg import sql
@@ -10,16 +9,9 @@ from service.jobs.states import JobState
 from service.store import repository
 from tests.conftest import ADMIN_URL
 from tests.service.http.conftest import auth
-from tests.service.http.test_jobs import submit
+from tests.service.http.test_jobs import submit, until
 
 POOL_SIZE = 10  # service.http.store.open_pool's max_size (the test takes it from the pool itself too)
-
-
-def until(condition, seconds=20.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(0.02)
 
 
 def park(app, job_id, answers, wait=25):
