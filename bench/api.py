@@ -1,7 +1,7 @@
 """Benchmark: the HTTP API under 32 concurrent clients, beside a bare Flask endpoint, and long-poll wake-up.
 
-One gunicorn, started as `make run` starts it (`--worker-class gthread --workers 2 --threads 8`),
-serves `bench/api_wsgi.py`: the service's own app plus a bare `GET /bench/bare` → `{"ok": true}`.
+One gunicorn, started as `make run` starts it (from the repository root, so with its
+`gunicorn.conf.py`: 2 gevent workers), serves `bench/api_wsgi.py`: the service's own app plus a bare `GET /bench/bare` → `{"ok": true}`.
 wrk (Debian's `wrk`, one thread, 32 keep-alive connections) drives each endpoint for a fixed time,
 in interleaved rounds after a warm-up; we report medians over the rounds:
 
@@ -10,7 +10,9 @@ in interleaved rounds after a warm-up; we report medians over the rounds:
   any endpoint that reads the store)
 - deploy: `POST /v1/deploys` with two small migrations and a fresh `Idempotency-Key` each time
   (store the bundle, insert the job and its journal event, send the task to Redis)
-- job: `GET /v1/jobs/{id}` over 200 jobs that each have a six-event journal
+- job: `GET /v1/jobs/{id}` over 200 jobs that each have a six-event journal (nothing changes them
+  during the run, so after its first read of a job each process answers from its own copy, as
+  it would for any job between two of its changes)
 
 Beside req/s and latency, each run records where the CPU went (gunicorn, the store's PostgreSQL
 backends, wrk, the rest, from /proc) and how wrk's connections landed on the two workers: they
@@ -22,18 +24,17 @@ transition with `service.store.repository.transition`, and we time from the comm
 the response arriving, over 50 trials on an otherwise idle server. No Celery worker runs: jobs
 queue in Redis.
 
-Last, the thread limit: `--parked N` clients (16 by default: the 2 x 8 threads of `make run`)
-park long-polls on one job, and we count how many of 10 `GET /healthz`, each on a new
-connection, answer within a second while they wait. A parked long-poll holds no store
-connection, but it does hold a gthread thread of the worker that accepted it; `--threads`
-runs the same measurements with another thread count.
+Last, parked long-polls: `--parked N` clients (100 by default) park long-polls on one job, and
+we count how many of 10 `GET /healthz`, each on a new connection, answer within a second while
+they wait. A parked long-poll holds no store connection; under gevent it holds a greenlet, under
+`--worker-class gthread` a thread of the worker that accepted it (`--threads` per worker).
 
 Everything is scratch: two databases (store and target, dropped at the end), a Redis db
 (`--redis-db`, FLUSHDB at the end), a temp targets file with a random token, a free port.
 Results: a Markdown table and verdicts on stdout, everything in bench/results/api.json.
 
     make bench-api               # or: .venv/bin/python bench/api.py --duration 5 --rounds 3
-    .venv/bin/python bench/api.py --threads 32   # the same with 32 threads per worker
+    .venv/bin/python bench/api.py --worker-class gthread --threads 8   # gthread workers instead
 """
 
 from __future__ import annotations
@@ -77,9 +78,9 @@ REDIS_BASE = os.environ.get("DEPLOY_GATE_BENCH_REDIS", "redis://127.0.0.1:6379")
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 # As scripts/run-dev.sh (`make run`) starts the API; only the app and the port differ.
 APP = "bench.api_wsgi:create_bench_app()"
-# The flags of `make run`, the Procfile and docker-compose.yml.
-GUNICORN_THREADS = 8
-GUNICORN_FLAGS = ["--worker-class", "gthread", "--workers", "2", "--threads", str(GUNICORN_THREADS), "--timeout", "60", "--reuse-port"]
+# None: `make run`, the Procfile and docker-compose.yml take every setting from gunicorn.conf.py,
+# which gunicorn reads from the directory it starts in (ROOT); options below override some.
+GUNICORN_FLAGS: list[str] = []
 # Not about serving: keeps gunicorn off the control socket a `make run` on this machine may hold.
 BENCH_ONLY_FLAGS = ["--no-control-socket"]
 TARGET = "bench"
@@ -601,19 +602,22 @@ def main() -> None:
     parser.add_argument("--wait", type=float, default=10.0, help="the long-poll's ?wait=")
     parser.add_argument("--park", type=float, default=0.2, help="seconds a long-poll parks before the transition")
     parser.add_argument("--redis-db", type=int, default=13)
-    parser.add_argument("--threads", type=int, default=GUNICORN_THREADS, help="gthread threads per worker (make run: 8)")
-    parser.add_argument("--parked", type=int, default=16, help="long-polls parked for the thread-limit probe")
+    parser.add_argument("--worker-class", help="gunicorn worker class (gunicorn.conf.py: gevent)")
+    parser.add_argument("--workers", type=int, help="gunicorn worker processes (gunicorn.conf.py: 2)")
+    parser.add_argument("--threads", type=int, help="threads per gthread worker")
+    parser.add_argument("--parked", type=int, default=100, help="long-polls parked while /healthz is probed")
     args = parser.parse_args()
     if not (0 < args.duration <= 60 and 1 <= args.rounds <= 10 and 0 <= args.warmup <= 30 and 1 <= args.trials <= 500):
         sys.exit("keep --duration within 60 s, --rounds within 10, --warmup within 30 s and --trials within 500")
-    if not (1 <= args.threads <= 256 and 0 <= args.parked <= 200):
-        sys.exit("keep --threads within 1..256 and --parked within 0..200")
+    if not ((args.threads is None or 1 <= args.threads <= 256) and (args.workers is None or 1 <= args.workers <= 16) and 0 <= args.parked <= 500):
+        sys.exit("keep --threads within 1..256, --workers within 1..16 and --parked within 0..500")
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk (or `make bench-api`, which installs it)")
     # A SIGTERM should still drop the databases and stop gunicorn.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    flags = [str(args.threads) if previous == "--threads" else flag for previous, flag in zip(["", *GUNICORN_FLAGS], GUNICORN_FLAGS)]
+    chosen = {"--worker-class": args.worker_class, "--workers": args.workers, "--threads": args.threads}
+    flags = [*GUNICORN_FLAGS, *(part for flag, value in chosen.items() if value is not None for part in (flag, str(value)))]
     with scratch_service(args.redis_db, flags) as service:
         port, token, store = service.port, service.token, service.store
         meter = CpuMeter(service.server.pid, store, service.store_db)
@@ -667,7 +671,7 @@ def main() -> None:
 
     labels = {"bare": f"bare Flask `GET {BARE_PATH}`", "store": f"one store round trip `GET {STORE_PATH}`", "deploy": "`POST /v1/deploys` (2 migrations)", "job": "`GET /v1/jobs/{id}` (6 events)"}
     print(f"{args.connections} connections (wrk, 1 thread, keep-alive), {args.rounds} interleaved rounds of {args.duration:g} s per endpoint "
-          f"after {args.warmup:g} s warm-up; gunicorn {' '.join(flags)}; {os.cpu_count()} cores shared by wrk, gunicorn, "
+          f"after {args.warmup:g} s warm-up; gunicorn with gunicorn.conf.py {' '.join(flags)}; {os.cpu_count()} cores shared by wrk, gunicorn, "
           f"PostgreSQL and Redis; background load before the run: {background:.2f} cores")
     print()
     print("| endpoint | req/s | req/s range | p50 | p99 | % of bare | gunicorn CPU per request | cores used: gunicorn / PostgreSQL / wrk / rest |")
@@ -690,7 +694,7 @@ def main() -> None:
     if lp["problems"]:
         print(f"WARNING: long-poll trials that did not wake cleanly: {lp['problems']}")
     if parked:
-        print(f"With {parked['parked']} long-polls parked ({args.threads} threads per worker): {parked['healthz_answered_within_1s']}/"
+        print(f"With {parked['parked']} long-polls parked: {parked['healthz_answered_within_1s']}/"
               f"{parked['healthz_probes']} `GET /healthz` answered within 1 s (p50 {parked['healthz_p50_ms']} ms); "
               f"{parked['polls_answered_200']}/{parked['parked']} polls answered 200 once the job moved.")
     spreads = "; ".join(f"{name} {' '.join('/'.join(map(str, r['connections_per_worker'] or [])) for r in s['rounds'])}"
@@ -716,7 +720,7 @@ def main() -> None:
         "method": {
             "load_generator": "wrk 1 thread, keep-alive",
             "connections": args.connections, "duration_s": args.duration, "rounds": args.rounds, "warmup_s": args.warmup,
-            "gunicorn": flags, "cores": os.cpu_count(), "seeded_jobs": JOBS_TO_READ,
+            "gunicorn": ["-c", "gunicorn.conf.py", *flags], "cores": os.cpu_count(), "seeded_jobs": JOBS_TO_READ,
             "long_poll_wait_s": args.wait, "long_poll_park_s": args.park, "background_cores": background,
         },
         "endpoints": summary,

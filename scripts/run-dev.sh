@@ -24,4 +24,4 @@ WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
 
 echo "run: API on http://127.0.0.1:$PORT (token: dev-token), worker pid $WORKER"
-.venv/bin/gunicorn "service.http.wsgi:application()" --bind "127.0.0.1:$PORT" --worker-class gthread --workers 2 --threads "${WEB_THREADS:-8}" --timeout 60 --reuse-port
+.venv/bin/gunicorn "service.http.wsgi:application()" --bind "127.0.0.1:$PORT"  # settings: gunicorn.conf.py

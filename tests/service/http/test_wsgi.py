@@ -1,8 +1,23 @@
+"""The API under gunicorn, started as `make run`, the Procfile and docker-compose.yml start it."""
+
+import http.client
+import json
+import runpy
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import pytest
+
+from service.config import hash_token
+from service.jobs.states import JobKind, JobState
+from service.store import repository
+
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_bad_targets_file_stops_gunicorn_with_one_clear_line(tmp_path, scratch_db):
@@ -11,8 +26,102 @@ def test_a_bad_targets_file_stops_gunicorn_with_one_clear_line(tmp_path, scratch
     env = {"PATH": "/usr/bin:/bin", "DEPLOY_GATE_CONFIG": str(config), "DEPLOY_GATE_DATABASE_URL": scratch_db.url}
     result = subprocess.run(
         [GUNICORN, "service.http.wsgi:application()", "--bind", "127.0.0.1:0", "--workers", "1"],
-        capture_output=True, text=True, env=env, timeout=60, cwd=Path(__file__).resolve().parents[3],
+        capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
     )
     assert result.returncode != 0
     assert f"deploy-gate: configuration error: {config}: targets.prod.database_url_env: environment variable NOT_SET_ANYWHERE is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(port, path, headers=None, timeout=5.0):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def served(tmp_path, scratch_db, target_db):
+    """gunicorn started as `make run` starts it (settings from ./gunicorn.conf.py), on a scratch store."""
+    token = "wsgi-test-token"
+    config = tmp_path / "deploy-gate.toml"
+    config.write_text(
+        f'[tokens.ci]\nsha256 = "{hash_token(token)}"\nscopes = ["deploy", "read"]\n\n'
+        '[targets.staging]\ndatabase_url_env = "STAGING_DATABASE_URL"\n'
+    )
+    port = free_port()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DEPLOY_GATE_CONFIG": str(config),
+        "DEPLOY_GATE_DATABASE_URL": scratch_db.url,
+        "DEPLOY_GATE_REDIS_URL": "redis://127.0.0.1:6379/15",
+        "STAGING_DATABASE_URL": target_db.url,
+        "WEB_CONCURRENCY": "1",
+    }
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [GUNICORN, "service.http.wsgi:application()", "--bind", f"127.0.0.1:{port}", "--no-control-socket"],
+            env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log.read_text()
+            try:
+                if get(port, "/readyz", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "gunicorn was not ready within 60 s"
+            time.sleep(0.1)
+        yield port, {"Authorization": f"Bearer {token}"}
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def test_parked_long_polls_leave_the_server_free_to_answer(served, scratch_db):
+    port, headers = served
+    with scratch_db.connect() as conn:
+        job, _ = repository.create_job(conn, kind=JobKind.CHECK, target="staging", requested_by="ci")
+    answers = []
+
+    def poll():
+        answers.append(get(port, f"/v1/jobs/{job.id}?wait=25", headers, timeout=40))
+
+    # Far more than the threads a gthread worker would have: one worker, each poll parked.
+    polls = [threading.Thread(target=poll) for _ in range(60)]
+    for thread in polls:
+        thread.start()
+    time.sleep(1.0)
+    assert answers == []
+    started = time.monotonic()
+    assert get(port, "/healthz", timeout=2) == (200, {"status": "ok"})
+    assert get(port, f"/v1/jobs/{job.id}", headers, timeout=2)[1]["state"] == "queued"
+    assert time.monotonic() - started < 1.0
+    with scratch_db.connect() as conn:
+        repository.transition(conn, job.id, JobState.RUNNING)
+    for thread in polls:
+        thread.join(30)
+    assert len(answers) == 60 and {(status, body["state"]) for status, body in answers} == {(200, "running")}
+    assert get(port, f"/v1/jobs/{job.id}", headers)[1]["state"] == "running"
+
+
+def test_gunicorn_settings_are_in_one_file_that_every_launcher_uses():
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert settings["worker_class"] == "gevent" and settings["reuse_port"] is True
+    launchers = [(ROOT / "Procfile").read_text(), (ROOT / "scripts" / "run-dev.sh").read_text(), (ROOT / "docker-compose.yml").read_text()]
+    for text in launchers:
+        assert "service.http.wsgi:application()" in text
+        assert "--worker-class" not in text and "--threads" not in text
+    assert "COPY gunicorn.conf.py" in (ROOT / "Dockerfile").read_text()

@@ -1,0 +1,19 @@
+"""gunicorn's settings for the API. gunicorn reads ./gunicorn.conf.py by itself, so `make run`, the
+Procfile, docker-compose.yml and bench/api.py all serve with these; flags given on the command
+line win over them.
+
+gevent workers: a parked long-poll (`GET /v1/jobs/{id}?wait=N`) costs a greenlet, not a thread, so
+hundreds of them leave a process free to answer everything else, `/healthz` included. psycopg
+(3.1.14 and later), its pool and redis-py cooperate with gevent's patched sockets and threads.
+"""
+
+import os
+
+worker_class = "gevent"
+# Two per core suits a 2-core machine; gunicorn's own WEB_CONCURRENCY variable sets it elsewhere.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Concurrent connections per worker (each one a greenlet): active requests and parked long-polls.
+worker_connections = int(os.environ.get("WEB_CONNECTIONS", "1000"))
+timeout = 60
+# A listening socket per worker: the kernel spreads new connections over the workers.
+reuse_port = True
