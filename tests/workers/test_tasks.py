@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -141,3 +142,28 @@ def test_a_message_for_an_unknown_job_is_dropped_and_the_worker_goes_on(api, cel
     assert job["verdict"] == "blocked"  # the worker is alive and ran the next job
     # Run in this process, the task says what it did with the stray message: dropped, not retried.
     assert run_job_task.apply(args=["00000000-0000-4000-8000-000000000000"]).get() == "unknown"
+
+
+def test_concurrent_enqueues_share_pushes_and_each_message_arrives_once_in_order(service_env):
+    queue = f"dg-test-{uuid.uuid4().hex[:8]}"
+    ours = TaskQueue(os.environ["DEPLOY_GATE_REDIS_URL"], queue=queue)
+    pushes = []
+    lpush = ours.redis.lpush
+    ours.redis.lpush = lambda name, *values: pushes.append(len(values)) or lpush(name, *values)
+    job_ids = [str(uuid.uuid4()) for _ in range(40)]
+    try:
+        threads = [threading.Thread(target=ours.enqueue, args=(job_id,)) for job_id in job_ids[:32]]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        for job_id in job_ids[32:]:  # one at a time: each its own push, taken in this order
+            ours.enqueue(job_id)
+        # Workers take from the list's right end (BRPOP), as kombu's Redis transport does.
+        delivered = [json.loads(raw)["headers"]["argsrepr"] for raw in reversed(ours.redis.lrange(queue, 0, -1))]
+    finally:
+        ours.redis.delete(queue)
+        ours.close()
+    assert sorted(delivered) == sorted(repr([job_id]) for job_id in job_ids)
+    assert delivered[32:] == [repr([job_id]) for job_id in job_ids[32:]]
+    assert sum(pushes) == 40 and pushes[-8:] == [1] * 8
