@@ -62,7 +62,9 @@ def create_app(
         stopped=lambda: pool.closed,
         documents=JobDocuments(max_age=settings.job_cache_seconds),
     )
-    app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, Metrics(), watcher)
+    metrics = Metrics()
+    metrics.watch_job_documents(watcher.documents)
+    app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, metrics, watcher)
 
     problems.init_app(app)
     store_module.init_app(app)

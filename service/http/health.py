@@ -7,11 +7,13 @@ import time
 import redis
 from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from service.config import TASK_QUEUE
 from service.http.auth import require_scope
 from service.http.problems import problem_response
 from service.http.store import store
+from service.jobs.cache import JobDocuments
 from service.store import repository
 
 bp = Blueprint("health", __name__)
@@ -30,9 +32,24 @@ class Metrics:
         self.step_seconds = Gauge(
             "deploy_gate_step_seconds_avg", "Average duration of finished job steps over the last day", ["step"], registry=self.registry
         )
-        self.long_polls = Gauge(
-            "deploy_gate_long_polls_parked", "Long-polls waiting in this process, each holding a server thread", registry=self.registry
-        )
+        self.long_polls = Gauge("deploy_gate_long_polls_parked", "Long-polls waiting in this process", registry=self.registry)
+
+    def watch_job_documents(self, documents: JobDocuments) -> None:
+        self.registry.register(_JobDocumentsCollector(documents))
+
+
+class _JobDocumentsCollector:
+    """How this process answered job reads: from its own copy of the document, or from the store."""
+
+    def __init__(self, documents: JobDocuments) -> None:
+        self.documents = documents
+
+    def collect(self):
+        reads = CounterMetricFamily("deploy_gate_job_reads", "Job reads in this process by where the document came from", labels=["source"])
+        reads.add_metric(["copy"], self.documents.hits)
+        reads.add_metric(["store"], self.documents.misses)
+        yield reads
+        yield GaugeMetricFamily("deploy_gate_job_copies", "Job documents this process holds", value=len(self.documents))
 
 
 @bp.get("/healthz")

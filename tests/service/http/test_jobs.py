@@ -157,6 +157,10 @@ def test_a_job_read_again_is_served_from_the_process_until_the_job_changes(app, 
     again = client.get(f"/v1/jobs/{job['id']}", headers=auth())
     assert documents.hits == hits + 1
     assert again.get_json() == first.get_json() and again.mimetype == "application/json"
+    metrics = client.get("/metrics", headers=auth()).get_data(as_text=True)
+    assert f'deploy_gate_job_reads_total{{source="copy"}} {documents.hits}.0' in metrics
+    assert f'deploy_gate_job_reads_total{{source="store"}} {documents.misses}.0' in metrics
+    assert "deploy_gate_job_copies 1.0" in metrics
 
     # Each kind of write another process commits reaches this process's readers at once.
     with scratch_db.connect() as conn:
