@@ -68,7 +68,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api_wsgi import BARE_PATH, STORE_PATH  # noqa: E402
+from bench.api_wsgi import BARE_PATH, INSERT_PATH, STORE_PATH  # noqa: E402
 from service.config import TASK_QUEUE, hash_token  # noqa: E402
 from service.jobs.states import JobKind, JobState  # noqa: E402
 from service.store import repository  # noqa: E402
@@ -156,6 +156,18 @@ function request()
   headers["Idempotency-Key"] = invocation .. "-" .. thread_id .. "-" .. counter
   local commit = string.format("%%08x%%032x", thread_id, counter)
   return wrk.format("POST", "/v1/deploys", headers, head .. commit .. tail)
+end
+"""
+
+LUA_INSERT = r"""
+EXPECTED = 202
+local headers = {["Content-Type"] = "application/json"}
+local head = '{"target":"%(target)s","phase":"pre","apply":false,"deployment_id":"bench","commit":"'
+local tail = '","migrations":%(migrations)s}'
+function request()
+  counter = counter + 1
+  local commit = string.format("%%08x%%032x", thread_id, counter)
+  return wrk.format("POST", "%(path)s", headers, head .. commit .. tail)
 end
 """
 
@@ -373,6 +385,7 @@ def write_scripts(workdir: Path, token: str, job_ids: list[str]) -> dict[str, Pa
     scripts = {
         "bare": LUA_BARE % {"path": BARE_PATH},
         "store": LUA_BARE % {"path": STORE_PATH},
+        "insert": LUA_INSERT % {"path": INSERT_PATH, "target": TARGET, "migrations": migrations},
         "deploy": LUA_DEPLOY % {"token": token, "target": TARGET, "migrations": migrations},
         "job": LUA_JOB % {"token": token, "ids": ", ".join(f'"{i}"' for i in job_ids)},
     }
@@ -669,7 +682,7 @@ def main() -> None:
     }
     clean = all(s["wrong_status"] == 0 and s["socket_errors"] == 0 for s in summary.values())
 
-    labels = {"bare": f"bare Flask `GET {BARE_PATH}`", "store": f"one store round trip `GET {STORE_PATH}`", "deploy": "`POST /v1/deploys` (2 migrations)", "job": "`GET /v1/jobs/{id}` (6 events)"}
+    labels = {"bare": f"bare Flask `GET {BARE_PATH}`", "store": f"one store round trip `GET {STORE_PATH}`", "insert": f"the deploy's body stored as one row `POST {INSERT_PATH}`", "deploy": "`POST /v1/deploys` (2 migrations)", "job": "`GET /v1/jobs/{id}` (6 events)"}
     print(f"{args.connections} connections (wrk, 1 thread, keep-alive), {args.rounds} interleaved rounds of {args.duration:g} s per endpoint "
           f"after {args.warmup:g} s warm-up; gunicorn with gunicorn.conf.py {' '.join(flags)}; {os.cpu_count()} cores shared by wrk, gunicorn, "
           f"PostgreSQL and Redis; background load before the run: {background:.2f} cores")

@@ -4,24 +4,32 @@
 gunicorn, Flask and the app's own request hooks (the latency histogram) cost by themselves,
 served by the same processes, on the same port, with the same flags as the real endpoints.
 `GET /bench/store` adds one round trip to the store (`SELECT 1` on a pooled connection): the
-least any endpoint that reads the store can cost.
+least any endpoint that reads the store can cost. `POST /bench/insert` takes the deploy's JSON body
+and stores it as one row (one INSERT, committed) with nothing else: the least a deploy can cost,
+since it may not answer 202 before its job is durable.
 
     gunicorn "bench.api_wsgi:create_bench_app()" --worker-class gthread --workers 2 --threads 8
 """
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
+from psycopg.types.json import Jsonb
 
 from service.http import create_app
 from service.http.store import store
 
 BARE_PATH = "/bench/bare"
 STORE_PATH = "/bench/store"
+INSERT_PATH = "/bench/insert"
 
 
 def create_bench_app() -> Flask:
     app = create_app()
+    with app.extensions["deploy_gate"].pool.connection() as conn, conn.transaction():
+        # Every worker runs this at start; CREATE TABLE IF NOT EXISTS alone races with itself.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('bench_accepted'))")
+        conn.execute('CREATE TABLE IF NOT EXISTS "bench_accepted" ("id" UUID PRIMARY KEY DEFAULT gen_random_uuid(), "body" JSONB NOT NULL)')
 
     def bare():
         return {"ok": True}
@@ -30,6 +38,11 @@ def create_bench_app() -> Flask:
         store().execute("SELECT 1")
         return {"ok": True}
 
+    def insert_one_row():
+        store().execute('INSERT INTO "bench_accepted" ("body") VALUES (%s)', (Jsonb(request.get_json()),))
+        return {"ok": True}, 202
+
     app.add_url_rule(BARE_PATH, "bench_bare", bare, methods=["GET"])
+    app.add_url_rule(INSERT_PATH, "bench_insert", insert_one_row, methods=["POST"])
     app.add_url_rule(STORE_PATH, "bench_store", store_round_trip, methods=["GET"])
     return app
