@@ -8,6 +8,8 @@ in interleaved rounds after a warm-up; we report medians over the rounds:
 - bare: `GET /bench/bare` (gunicorn + Flask + the app's request hooks, nothing else)
 - store: `GET /bench/store`, bare plus one `SELECT 1` on a pooled store connection (the floor of
   any endpoint that reads the store)
+- insert: `POST /bench/insert` with the deploy's body, stored as one committed row and nothing
+  else (the floor of any endpoint that makes a request durable before answering)
 - deploy: `POST /v1/deploys` with two small migrations and a fresh `Idempotency-Key` each time
   (store the bundle, insert the job and its journal event, send the task to Redis)
 - job: `GET /v1/jobs/{id}` over 200 jobs that each have a six-event journal (nothing changes them
@@ -608,7 +610,7 @@ def _summarise(rounds: list[dict], connections: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=4, help="whole seconds per endpoint per round")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of bare, store, deploy, job")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of bare, store, insert, deploy, job")
     parser.add_argument("--warmup", type=int, default=2, help="whole seconds per endpoint before measuring")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--trials", type=int, default=50, help="long-poll wake-up trials")
