@@ -13,6 +13,7 @@ from service.http import deploys, health, jobs, problems, recovery, reports, tar
 from service.http import store as store_module
 from service.http.health import Metrics
 from service.jobs.cache import JobDocuments
+from service.jobs.submit import JobIntake
 from service.jobs.watch import JobWatcher
 from service.store.repository import migrate_store
 
@@ -28,6 +29,7 @@ class DeployGate:
     enqueue: Callable[[str], None]
     metrics: Metrics
     watcher: JobWatcher
+    intake: JobIntake  # stores deploy requests' jobs, concurrent ones in one statement
 
     def close(self) -> None:
         self.watcher.close()
@@ -64,7 +66,7 @@ def create_app(
     )
     metrics = Metrics()
     metrics.watch_job_documents(watcher.documents)
-    app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, metrics, watcher)
+    app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, metrics, watcher, JobIntake(pool))
 
     problems.init_app(app)
     store_module.init_app(app)

@@ -37,7 +37,9 @@ def create_deploy():
     if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
         raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 printable characters.")
     extension = current_app.extensions["deploy_gate"]
-    job, created = submit_deploy(store(), extension.config, deploy_request, g.principal, key)
+    # A request without migrations reads the target's last bundle from the store first.
+    reader = store() if migrations is None else None
+    job, created = submit_deploy(reader, extension.config, deploy_request, g.principal, key, create=extension.intake)
     if created:
         extension.enqueue(job.id)
     return JOB.dump(job), 202 if created else 200, {"Location": f"/v1/jobs/{job.id}"}

@@ -5,15 +5,18 @@ The caller enqueues the job's task after this returns (after the row has committ
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
+from service.combining import Combiner
 from service.config import Config
 from service.jobs.states import JobKind
 from service.prisma.migrations import LocalMigrations
 from service.store import repository
-from service.store.repository import Job
+from service.store.repository import Job, NewJob
 
 
 class UnknownTarget(LookupError):
@@ -44,10 +47,50 @@ class DeployRequest:
     extra: dict = field(default_factory=dict)
 
 
+class JobIntake:
+    """Stores the jobs that concurrent requests in one process submit, several to a statement
+    (service.combining); each call returns once its own job has committed."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+        self._store = Combiner(self._store_all)
+
+    def __call__(self, new: NewJob) -> tuple[Job, bool]:
+        return self._store(new)
+
+    def _store_all(self, new_jobs: Sequence[NewJob]) -> list[tuple[Job, bool] | Exception]:
+        with self._pool.connection() as conn:
+            try:
+                return repository.create_jobs(conn, new_jobs)
+            except psycopg.OperationalError:
+                raise  # the store is unreachable: every job of the batch fails alike
+            except psycopg.Error:
+                if len(new_jobs) == 1:
+                    raise
+            # One job the store refuses must not fail the others: each on its own.
+            results: list[tuple[Job, bool] | Exception] = []
+            for new in new_jobs:
+                try:
+                    results.append(repository.create_jobs(conn, [new])[0])
+                except psycopg.Error as error:
+                    results.append(error)
+            return results
+
+
 def submit_deploy(
-    store: psycopg.Connection, config: Config, request: DeployRequest, requested_by: str, idempotency_key: str | None = None
+    store: psycopg.Connection | None,
+    config: Config,
+    request: DeployRequest,
+    requested_by: str,
+    idempotency_key: str | None = None,
+    *,
+    create: Callable[[NewJob], tuple[Job, bool]] | None = None,
 ) -> tuple[Job, bool]:
-    """Store the job a deploy request asks for; (job, created). A repeated key returns the first job."""
+    """Store the job a deploy request asks for; (job, created). A repeated key returns the first job.
+
+    `create` stores the job (a JobIntake); by default it is stored on `store`, which is also where
+    the last bundle is looked up when the request brings none.
+    """
     if request.target not in config.targets:
         raise UnknownTarget(request.target)
     bundle = request.migrations
@@ -65,9 +108,8 @@ def submit_deploy(
     params = {key: value for key, value in params.items() if value is not None}
     # A bundle that came with the request is stored (if new) in the statement that stores the job.
     bundle_argument = {"bundle": bundle} if bundle is not None else {"bundle_digest": digest}
-    job, created = repository.create_job(
-        store, kind=kind, target=request.target, requested_by=requested_by, params=params, idempotency_key=idempotency_key, **bundle_argument
-    )
+    new = NewJob(kind, request.target, requested_by, params, idempotency_key=idempotency_key, **bundle_argument)
+    job, created = create(new) if create is not None else repository.create_jobs(store, [new])[0]
     if not created and (job.kind, job.target, job.bundle_digest, job.params) != (kind, request.target, digest, params):
         raise IdempotencyKeyReused(idempotency_key)
     return job, created

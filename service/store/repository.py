@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -106,21 +107,18 @@ def bundle_digest(local: LocalMigrations) -> str:
 def store_bundle(conn: psycopg.Connection, local: LocalMigrations) -> str:
     """Keep a bundle (once per content) and return its digest."""
     values = _bundle_values(local)
-    conn.execute(f"INSERT INTO {_BUNDLE_INSERT}", values)
+    conn.execute(
+        'INSERT INTO "bundle" ("digest", "migrations", "lock_provider", "size_bytes")'
+        ' VALUES (%(digest)s, %(migrations)s, %(lock_provider)s, %(size_bytes)s) ON CONFLICT ("digest") DO NOTHING',
+        {**values, "migrations": Jsonb(values["migrations"])},
+    )
     return values["digest"]
-
-
-# One statement stores a bundle alone, or with the job that uses it (see create_job).
-_BUNDLE_INSERT = (
-    '"bundle" ("digest", "migrations", "lock_provider", "size_bytes")'
-    ' VALUES (%(digest)s, %(migrations)s, %(lock_provider)s, %(size_bytes)s) ON CONFLICT ("digest") DO NOTHING'
-)
 
 
 def _bundle_values(local: LocalMigrations) -> dict[str, Any]:
     return {
         "digest": bundle_digest(local),
-        "migrations": Jsonb([{"name": m.name, "script": m.script} for m in local]),
+        "migrations": [{"name": m.name, "script": m.script} for m in local],
         "lock_provider": local.lock_provider,
         "size_bytes": sum(len(m.script.encode()) for m in local),
     }
@@ -151,6 +149,21 @@ _JOB_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """A job to store, queued, with its first journal event. Its bundle is either `bundle`, stored
+    (once per content) with it, or `bundle_digest`, the digest of one stored before."""
+
+    kind: JobKind
+    target: str
+    requested_by: str
+    params: dict[str, Any] = field(default_factory=dict)
+    bundle_digest: str | None = None
+    idempotency_key: str | None = None
+    parent_id: str | None = None
+    bundle: LocalMigrations | None = None
+
+
 def create_job(
     conn: psycopg.Connection,
     *,
@@ -163,64 +176,90 @@ def create_job(
     parent_id: str | None = None,
     bundle: LocalMigrations | None = None,
 ) -> tuple[Job, bool]:
-    """Store a queued job with its first journal event, in one statement; (job, created).
+    """Store one queued job with its first journal event; (job, created). See create_jobs."""
+    new = NewJob(kind, target, requested_by, params or {}, bundle_digest, idempotency_key, parent_id, bundle)
+    return create_jobs(conn, [new])[0]
 
-    The job's bundle is either `bundle`, stored (once per content) by the same statement, or
-    `bundle_digest`, the digest of one stored before. With an idempotency key already used by the
-    same requester, nothing is written, the existing job comes back and `created` is False, so a
-    retried request starts nothing new.
+
+def create_jobs(conn: psycopg.Connection, new_jobs: Sequence[NewJob]) -> list[tuple[Job, bool]]:
+    """Store queued jobs with their first journal events and their bundles, in one statement;
+    (job, created) for each, in order.
+
+    With an idempotency key already used by the same requester, nothing is written for that job,
+    the existing job comes back and `created` is False, so a retried request starts nothing new.
+    Two jobs of one call with the same key are stored once, as two calls in turn would store them.
     """
-    values = {
-        "id": str(uuid.uuid4()),
-        "kind": kind.value,
-        "target": target,
-        "state": JobState.QUEUED.value,
-        "params": Jsonb(params or {}),
-        "bundle_digest": bundle_digest,
-        "requested_by": requested_by,
-        "idempotency_key": idempotency_key,
-        "parent_id": parent_id,
-        "event": Jsonb({"kind": kind.value, "target": target}),
-    }
-    if bundle is not None:
-        bundle_values = _bundle_values(bundle)
-        values.update(bundle_values)
-        values["bundle_digest"] = bundle_values["digest"]
-    row = conn.execute(_CREATE_JOB_WITH_BUNDLE if bundle is not None else _CREATE_JOB, values).fetchone()
-    if row is None:
-        # The key's first job committed after this statement's snapshot was taken (a concurrent
-        # retry): the conflict is settled now, and a new statement sees it.
-        existing = conn.execute(
-            f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "requested_by" = %s AND "idempotency_key" = %s',
-            (requested_by, idempotency_key),
-        )
-        return _fetch_job(existing), False
-    created, job = row
-    return _job_from_json(job), created
+    jobs, bundles = [], {}
+    for order, new in enumerate(new_jobs):
+        digest = new.bundle_digest
+        if new.bundle is not None:
+            values = _bundle_values(new.bundle)
+            digest = bundles.setdefault(values["digest"], values)["digest"]
+        jobs.append({
+            "ord": order,
+            "id": str(uuid.uuid4()),
+            "kind": new.kind.value,
+            "target": new.target,
+            "state": JobState.QUEUED.value,
+            "params": new.params,
+            "bundle_digest": digest,
+            "requested_by": new.requested_by,
+            "idempotency_key": new.idempotency_key,
+            "parent_id": new.parent_id,
+            "event": {"kind": new.kind.value, "target": new.target},
+        })
+    rows = conn.execute(_CREATE_JOBS, {"jobs": Jsonb(jobs), "bundles": Jsonb(list(bundles.values()))}).fetchall()
+    results = []
+    for (order, created, job), new in zip(rows, new_jobs):
+        if job is None:
+            # The key's job was stored after this statement's snapshot was taken: by a concurrent
+            # retry, or by an earlier job of this call. The conflict is settled now, and a new
+            # statement sees it.
+            existing = conn.execute(
+                f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "requested_by" = %s AND "idempotency_key" = %s',
+                (new.requested_by, new.idempotency_key),
+            )
+            results.append((_fetch_job(existing), False))
+        else:
+            results.append((_job_from_json(job), created))
+    return results
 
 
-# The job, its first event and (with a bundle) the bundle are written by one statement: one round
-# trip, no explicit transaction. The last SELECT reads the statement's snapshot, which does not hold
-# the row inserted here, so it finds a job only when the key was used before. No NOTIFY: nobody can
-# be waiting on a job that did not exist, and it would wake every waiter.
-_NEW_JOB = f"""
-"new_job" AS (
+# The jobs, their first events and their bundles are written by one statement: one round trip, no
+# explicit transaction. A job not inserted is looked up by its key (a subquery, so through the
+# key's index); it reads the statement's snapshot, which does not hold the rows inserted here, so
+# it finds a job only when the key was used before. No NOTIFY: nobody can be waiting on a job that
+# did not exist, and each would wake every API process.
+_CREATE_JOBS = f"""
+WITH "input" AS (
+    SELECT * FROM jsonb_to_recordset(%(jobs)s) AS "i" (
+        "ord" integer, "id" uuid, "kind" text, "target" text, "state" text, "params" jsonb, "bundle_digest" text,
+        "requested_by" text, "idempotency_key" text, "parent_id" uuid, "event" jsonb
+    )
+), "new_bundle" AS (
+    INSERT INTO "bundle" ("digest", "migrations", "lock_provider", "size_bytes")
+    SELECT "digest", "migrations", "lock_provider", "size_bytes"
+    FROM jsonb_to_recordset(%(bundles)s) AS "b" ("digest" text, "migrations" jsonb, "lock_provider" text, "size_bytes" integer)
+    ON CONFLICT ("digest") DO NOTHING
+), "new_job" AS (
     INSERT INTO "job" ("id", "kind", "target", "state", "params", "bundle_digest", "requested_by", "idempotency_key", "parent_id")
-    VALUES (%(id)s, %(kind)s, %(target)s, %(state)s, %(params)s, %(bundle_digest)s, %(requested_by)s, %(idempotency_key)s, %(parent_id)s)
+    SELECT "id", "kind", "target", "state", "params", "bundle_digest", "requested_by", "idempotency_key", "parent_id"
+    FROM "input" ORDER BY "ord"
     ON CONFLICT ("requested_by", "idempotency_key") DO NOTHING
     RETURNING {_JOB_COLUMNS}
 ), "first_event" AS (
     INSERT INTO "job_event" ("job_id", "kind", "to_state", "data")
-    SELECT "id", 'transition', "state", %(event)s FROM "new_job"
+    SELECT "new_job"."id", 'transition', "new_job"."state", "input"."event" FROM "new_job" JOIN "input" USING ("id")
 )
-SELECT true, row_to_json("new_job") FROM "new_job"
-UNION ALL
-SELECT false, row_to_json("job") FROM (
-    SELECT {_JOB_COLUMNS} FROM "job" WHERE "requested_by" = %(requested_by)s AND "idempotency_key" = %(idempotency_key)s
-) AS "job"
+SELECT "input"."ord", "new_job"."id" IS NOT NULL, coalesce(row_to_json("new_job"), (
+    SELECT row_to_json("earlier") FROM (
+        SELECT {_JOB_COLUMNS} FROM "job"
+        WHERE "job"."requested_by" = "input"."requested_by" AND "job"."idempotency_key" = "input"."idempotency_key"
+    ) AS "earlier"
+))
+FROM "input" LEFT JOIN "new_job" USING ("id")
+ORDER BY "input"."ord"
 """
-_CREATE_JOB = f"WITH {_NEW_JOB}"
-_CREATE_JOB_WITH_BUNDLE = f'WITH "new_bundle" AS (INSERT INTO {_BUNDLE_INSERT}), {_NEW_JOB}'
 
 
 def _fetch_job(cursor: psycopg.Cursor) -> Job | None:

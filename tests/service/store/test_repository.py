@@ -7,7 +7,7 @@ import pytest
 from service.jobs.states import IllegalTransition, JobKind, JobState, Verdict
 from service.prisma.migrations import migrations_from_bundle
 from service.store import repository
-from service.store.repository import JOB_CHANNEL, JobNotFound
+from service.store.repository import JOB_CHANNEL, JobNotFound, NewJob
 
 
 @pytest.fixture
@@ -194,3 +194,29 @@ def test_a_concurrent_retry_with_the_same_key_gets_the_first_job(store, scratch_
         retry.join(20)
     assert created and answers == [(first, False)]
     assert store.execute("SELECT count(*) FROM job").fetchone()[0] == 1
+
+
+def test_several_jobs_are_stored_by_one_statement_in_order(store):
+    local = migrations_from_bundle({"1_a": "CREATE TABLE a (id int);"}, 'provider = "postgresql"')
+    earlier, _ = repository.create_job(store, kind=JobKind.CHECK, target="prod", requested_by="ci", idempotency_key="used")
+    new_jobs = [
+        NewJob(JobKind.CHECK, "prod", "ci", {"commit": "a"}, bundle=local, idempotency_key="k1"),
+        NewJob(JobKind.DEPLOY, "staging", "ci", {"commit": "b"}, bundle=local),
+        NewJob(JobKind.CHECK, "prod", "ci", {"commit": "c"}, bundle=local, idempotency_key="k1"),  # k1 again: stored once
+        NewJob(JobKind.CHECK, "prod", "ci", idempotency_key="used"),  # a key used before
+        NewJob(JobKind.RECOVER, "prod", "ops", parent_id=earlier.id),
+    ]
+    results = repository.create_jobs(store, new_jobs)
+    assert [created for _, created in results] == [True, True, False, False, True]
+    jobs = [job for job, _ in results]
+    assert [(job.kind, job.target, job.params) for job in jobs[:2]] == [(JobKind.CHECK, "prod", {"commit": "a"}), (JobKind.DEPLOY, "staging", {"commit": "b"})]
+    assert jobs[2] == jobs[0] and jobs[3] == earlier
+    assert jobs[4].parent_id == earlier.id and jobs[4].requested_by == "ops"
+    assert jobs[0].bundle_digest == jobs[1].bundle_digest == repository.bundle_digest(local)
+    assert store.execute("SELECT count(*) FROM bundle").fetchone()[0] == 1
+    assert store.execute("SELECT count(*) FROM job").fetchone()[0] == 4
+    for job in (jobs[0], jobs[1], jobs[4], earlier):
+        assert [(e.kind, e.to_state, e.data) for e in repository.job_events(store, job.id)] == [
+            ("transition", "queued", {"kind": job.kind.value, "target": job.target})
+        ]
+    assert repository.create_jobs(store, []) == []

@@ -1,0 +1,86 @@
+"""Deploy requests become jobs: the process's intake stores concurrent ones together."""
+
+import threading
+
+import psycopg
+import pytest
+
+from service.http.store import open_pool
+from service.jobs.states import JobKind
+from service.jobs.submit import JobIntake
+from service.store import repository
+from service.store.repository import NewJob
+
+
+@pytest.fixture
+def pool(scratch_db, store):
+    pool = open_pool(scratch_db.url, max_size=4)
+    yield pool
+    pool.close()
+
+
+def submit_together(intake, new_jobs):
+    """Each job from its own thread, started at once; (results, errors) by position."""
+    results, errors = {}, {}
+
+    def submit(position, new):
+        try:
+            results[position] = intake(new)
+        except Exception as error:  # noqa: BLE001 - recorded for the assertions
+            errors[position] = error
+
+    threads = [threading.Thread(target=submit, args=pair) for pair in enumerate(new_jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    return results, errors
+
+
+def test_concurrent_submissions_each_get_their_own_committed_job(pool, store):
+    intake = JobIntake(pool)
+    new_jobs = [NewJob(JobKind.CHECK, "staging", "ci", {"commit": f"c{n}"}, idempotency_key=f"k{n % 20}") for n in range(40)]
+    results, errors = submit_together(intake, new_jobs)
+    assert errors == {}
+    # Twenty keys, each used twice: twenty jobs, and each caller has the job of its key.
+    assert sum(created for _, created in results.values()) == 20
+    for position, (job, _) in results.items():
+        assert job.idempotency_key == f"k{position % 20}"
+        assert repository.get_job(store, job.id) == job
+    assert store.execute("SELECT count(*) FROM job").fetchone()[0] == 20
+    assert store.execute("SELECT count(*) FROM job_event").fetchone()[0] == 20
+
+
+def test_a_job_the_store_refuses_fails_its_own_caller_only(pool, store, monkeypatch):
+    intake = JobIntake(pool)
+    batches = []
+    create_jobs = repository.create_jobs
+    gate = threading.Event()
+
+    def held(conn, new_jobs):
+        batches.append(len(new_jobs))
+        gate.wait(10)  # the first batch holds the intake until the rest queue behind it
+        return create_jobs(conn, new_jobs)
+
+    monkeypatch.setattr(repository, "create_jobs", held)
+    missing_parent = "00000000-0000-4000-8000-000000000000"
+    new_jobs = [NewJob(JobKind.CHECK, "staging", "ci", {"n": n}, parent_id=missing_parent if n == 2 else None) for n in range(5)]
+    threads_done = threading.Event()
+    outcome = {}
+
+    def run():
+        outcome["results"], outcome["errors"] = submit_together(intake, new_jobs)
+        threads_done.set()
+
+    threading.Thread(target=run).start()
+    while len(batches) < 1 or len(intake._store._waiting) < 4:
+        threading.Event().wait(0.01)
+    gate.set()
+    assert threads_done.wait(20)
+    assert list(outcome["errors"]) == [2]
+    assert isinstance(outcome["errors"][2], psycopg.errors.ForeignKeyViolation)
+    assert sorted(outcome["results"]) == [0, 1, 3, 4]
+    assert all(created for _, created in outcome["results"].values())
+    assert batches[0] == 1 and 4 in batches  # the four that waited went together, then one by one
+    assert store.execute("SELECT count(*) FROM job").fetchone()[0] == 4
+
