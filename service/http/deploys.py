@@ -37,9 +37,12 @@ def create_deploy():
     if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
         raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 printable characters.")
     extension = current_app.extensions["deploy_gate"]
-    # A request without migrations reads the target's last bundle from the store first.
-    reader = store() if migrations is None else None
-    job, created = submit_deploy(reader, extension.config, deploy_request, g.principal, key, create=extension.intake)
+    if migrations is None:
+        # The target's last bundle is read, and the job stored, on this request's connection: one
+        # held while waiting on the intake could leave the intake none to store with.
+        job, created = submit_deploy(store(), extension.config, deploy_request, g.principal, key)
+    else:
+        job, created = submit_deploy(None, extension.config, deploy_request, g.principal, key, create=extension.intake)
     if created:
         extension.enqueue(job.id)
     return JOB.dump(job), 202 if created else 200, {"Location": f"/v1/jobs/{job.id}"}

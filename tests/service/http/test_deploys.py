@@ -24,11 +24,14 @@ def test_accepted_deploy_is_stored_then_enqueued(client, enqueued, scratch_db):
     assert scratch_db.query("SELECT state FROM job WHERE id = %s", (job["id"],)) == [("queued",)]
 
 
-def test_phase_pre_without_apply_is_a_check_and_the_last_bundle_is_reused(client, enqueued):
-    post(client, {"target": "staging", "migrations": MIGRATIONS})
+def test_phase_pre_without_apply_is_a_check_and_the_last_bundle_is_reused(client, enqueued, scratch_db):
+    first = post(client, {"target": "staging", "migrations": MIGRATIONS}).get_json()
     response = post(client, {"target": "staging", "phase": "post"})
     assert response.status_code == 202
-    assert response.get_json()["kind"] == "check"
+    job = response.get_json()
+    assert job["kind"] == "check" and enqueued == [first["id"], job["id"]]
+    bundles = scratch_db.query("SELECT DISTINCT bundle_digest FROM job WHERE id IN (%s, %s)", (first["id"], job["id"]))
+    assert len(bundles) == 1 and bundles[0][0] is not None
 
 
 def test_idempotency_key_answers_with_the_first_job(client, enqueued):
