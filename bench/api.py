@@ -651,7 +651,7 @@ def main() -> None:
         if args.warmup:
             for name in paths:
                 run_wrk(paths[name], port, args.warmup, args.connections)
-        # wrk opens its keep-alive connections all at once and the gthread workers race to accept
+        # wrk opens its keep-alive connections all at once and the workers race to accept
         # them: a run may leave one worker with (nearly) all of them. Each round draws anew, so
         # medians over rounds are typical figures; each round's split is recorded.
         workers = _children(service.server.pid)

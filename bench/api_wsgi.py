@@ -1,14 +1,15 @@
-"""The WSGI entry bench/api.py runs under gunicorn: the service's own app plus two reference routes.
+"""The WSGI entry bench/api.py runs under gunicorn: the service's own app plus three reference routes.
 
 `GET /bench/bare` answers `{"ok": true}` with no auth, store or Redis, so it measures what
 gunicorn, Flask and the app's own request hooks (the latency histogram) cost by themselves,
 served by the same processes, on the same port, with the same flags as the real endpoints.
 `GET /bench/store` adds one round trip to the store (`SELECT 1` on a pooled connection): the
 least any endpoint that reads the store can cost. `POST /bench/insert` takes the deploy's JSON body
-and stores it as one row (one INSERT, committed) with nothing else: the least a deploy can cost,
-since it may not answer 202 before its job is durable.
+and stores it as one row (one INSERT, committed) with nothing else: the least a deploy that
+stores its job by a statement of its own can cost, since it may not answer 202 before the job is
+durable.
 
-    gunicorn "bench.api_wsgi:create_bench_app()" --worker-class gthread --workers 2 --threads 8
+    gunicorn "bench.api_wsgi:create_bench_app()"   # from the repository root: gunicorn.conf.py applies
 """
 
 from __future__ import annotations
