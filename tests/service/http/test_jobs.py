@@ -2,6 +2,7 @@ import base64
 import json
 import threading
 import time
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -19,6 +20,24 @@ def until(condition, seconds=20.0):
     while not condition():
         assert time.monotonic() < deadline, "gave up waiting"
         time.sleep(0.02)
+
+
+@contextmanager
+def listener_cut_off(scratch_db):
+    """The API's LISTEN connection terminated and kept from coming back for the block's duration,
+    so a NOTIFY sent meanwhile reaches nobody."""
+    database = sql.Identifier(scratch_db.name)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        try:
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(database))
+            [(listener,)] = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'deploy-gate-api-listen'", (scratch_db.name,)
+            ).fetchall()
+            admin.execute("SELECT pg_terminate_backend(%s)", (listener,))
+            until(lambda: not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (listener,)).fetchall())
+            yield
+        finally:
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(database))
 
 
 def submit(client, **body):
@@ -184,20 +203,10 @@ def test_a_change_committed_while_the_listener_is_cut_off_is_not_served_stale(ap
     client.get(f"/v1/jobs/{job['id']}", headers=auth())
     until(lambda: watcher.connections == 1)
     assert client.get(f"/v1/jobs/{job['id']}", headers=auth()).get_json()["state"] == "queued"  # kept
-    database = sql.Identifier(scratch_db.name)
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin, scratch_db.connect() as conn:
-        try:
-            # The change's NOTIFY reaches nobody: only the listener's reconnect can make it seen.
-            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(database))
-            [(listener,)] = admin.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'deploy-gate-api-listen'", (scratch_db.name,)
-            ).fetchall()
-            admin.execute("SELECT pg_terminate_backend(%s)", (listener,))
-            until(lambda: not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (listener,)).fetchall())
-            repository.transition(conn, job["id"], JobState.RUNNING)
-            assert read_until(client, job["id"], lambda body: body["state"] == "running")
-        finally:
-            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(database))
+    with scratch_db.connect() as conn, listener_cut_off(scratch_db):
+        # The change's NOTIFY reaches nobody: only the listener's reconnect can make it seen.
+        repository.transition(conn, job["id"], JobState.RUNNING)
+        assert read_until(client, job["id"], lambda body: body["state"] == "running")
     until(lambda: watcher.connections == 2)
     assert client.get(f"/v1/jobs/{job['id']}", headers=auth()).get_json()["state"] == "running"
 

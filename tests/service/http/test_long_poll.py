@@ -2,14 +2,10 @@
 
 import threading
 
-import psycopg
-from psycopg import sql
-
 from service.jobs.states import JobState
 from service.store import repository
-from tests.conftest import ADMIN_URL
 from tests.service.http.conftest import auth
-from tests.service.http.test_jobs import submit, until
+from tests.service.http.test_jobs import listener_cut_off, submit, until
 
 POOL_SIZE = 10  # service.http.store.open_pool's max_size (the test takes it from the pool itself too)
 
@@ -68,21 +64,10 @@ def test_a_change_made_while_the_listener_is_cut_off_still_wakes_the_poll(app, c
     answers = []
     poll = park(app, job["id"], answers)
     until(lambda: watcher.parked() == 1 and watcher.connections == 1)
-    database = sql.Identifier(scratch_db.name)
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin, scratch_db.connect() as conn:
-        try:
-            # Cut the listener off and keep it from coming back until the change has committed,
-            # so its NOTIFY reaches nobody: only the re-read after reconnecting can see it.
-            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(database))
-            [(listener,)] = admin.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'deploy-gate-api-listen'", (scratch_db.name,)
-            ).fetchall()
-            admin.execute("SELECT pg_terminate_backend(%s)", (listener,))
-            until(lambda: not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (listener,)).fetchall())
-            repository.transition(conn, job["id"], JobState.RUNNING)
-            assert answers == []
-        finally:
-            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(database))
+    with scratch_db.connect() as conn, listener_cut_off(scratch_db):
+        # The change's NOTIFY reaches nobody: only the re-read after reconnecting can see it.
+        repository.transition(conn, job["id"], JobState.RUNNING)
+        assert answers == []
     poll.join(30)
     assert answers == [(200, "running")]
     assert watcher.connections == 2
