@@ -81,6 +81,16 @@ class Output:
         return redact_text(text, self.target)
 
 
+migrations_option = click.option(
+    "--migrations",
+    "migrations_dir",
+    default="prisma/migrations",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=True, dir_okay=True),
+    help="The prisma/migrations directory.",
+)
+
+
 def common_options(command: Callable) -> Callable:
     command = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")(command)
     command = click.option(
@@ -89,15 +99,7 @@ def common_options(command: Callable) -> Callable:
         show_envvar=True,
         help="postgresql://user:password@host:port/database?schema=public",
     )(command)
-    command = click.option(
-        "--migrations",
-        "migrations_dir",
-        default="prisma/migrations",
-        show_default=True,
-        type=click.Path(path_type=Path, file_okay=True, dir_okay=True),
-        help="The prisma/migrations directory.",
-    )(command)
-    return command
+    return migrations_option(command)
 
 
 @contextmanager

@@ -24,9 +24,10 @@ from typing import Any
 
 import click
 
-from service.cli import EXIT_CANNOT_RUN, Output, main, read_local_migrations
+from service.cli import EXIT_CANNOT_RUN, Output, main, migrations_option, read_local_migrations
 from service.cli.remote import ServiceClient, ServiceError, _client_options, describe_event, exit_with_verdict
 from service.prisma.migrations import LocalMigrations
+from service.store.repository import bundle_digest
 
 _TERMINAL = ("succeeded", "failed", "canceled")
 # The service parks a long-poll for at most this long.
@@ -60,11 +61,6 @@ def detect_build(environ: Mapping[str, str]) -> BuildContext:
     return BuildContext()
 
 
-def bundle_digest(local: LocalMigrations) -> str:
-    material = json.dumps([local.lock_provider, [[m.name, m.script] for m in local]], ensure_ascii=False)
-    return hashlib.sha256(material.encode()).hexdigest()
-
-
 def idempotency_key(target: str, apply: bool, commit: str | None, deployment_id: str | None, digest: str) -> str:
     """The same for every attempt of one build; a new one per run when no deployment is named."""
     if deployment_id is None:
@@ -88,14 +84,7 @@ def deploy_request(target: str, apply: bool, commit: str | None, deployment_id: 
 @main.command()
 @_client_options
 @click.option("--target", envvar="DEPLOY_GATE_TARGET", show_envvar=True, help="The target to gate on. Default in a Vercel build: its environment (VERCEL_ENV).")
-@click.option(
-    "--migrations",
-    "migrations_dir",
-    default="prisma/migrations",
-    show_default=True,
-    type=click.Path(path_type=Path, file_okay=True, dir_okay=True),
-    help="The prisma/migrations directory.",
-)
+@migrations_option
 @click.option("--apply", is_flag=True, help="deploy-gate applies the pending migrations itself, from inside the database's network.")
 @click.option("--commit", help="The commit being built. Default: VERCEL_GIT_COMMIT_SHA or GITHUB_SHA.")
 @click.option("--deployment-id", help="The deployment being built. Default: VERCEL_DEPLOYMENT_ID, or GitHub's run id and attempt.")
@@ -130,7 +119,7 @@ def gate(
 
     client = ServiceClient(base_url, token, retries=retries, backoff=backoff, on_retry=on_retry)
     output.line(_headline(build, target, apply, commit, deployment_id, local, migrations_dir))
-    key = idempotency_key(target, apply, commit, deployment_id, bundle_digest(local))
+    key = idempotency_key(target, apply, commit, deployment_id, bundle_digest(local))  # the service's content address
     try:
         job = client.post("/v1/deploys", deploy_request(target, apply, commit, deployment_id, local), headers={"Idempotency-Key": key})
     except ServiceError as error:
