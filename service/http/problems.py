@@ -6,6 +6,8 @@ from flask import Flask, Response, json
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from service.integrations import InvalidPayload
+from service.integrations.github import CallbackRefused
 from service.jobs.states import IllegalTransition
 from service.jobs.submit import IdempotencyKeyReused, NoBundle, UnknownTarget
 from service.prisma.errors import MigrateError
@@ -39,6 +41,8 @@ ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
     (NotRestored, 409, "Nothing restored to cut over to"),
     (NoRdsConfigured, 422, "The target cannot be restored"),
     (MigrateError, 422, "The migrations are not valid"),
+    (InvalidPayload, 400, "Bad Request"),
+    (CallbackRefused, 422, "The callback is not allowed"),
 ]
 
 

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, request
 
 from service.http.problems import Problem
 from service.http.store import store
-from service.integrations import InvalidPayload, Receipt, github, vercel
+from service.integrations import Receipt, github, vercel
 
 log = logging.getLogger(__name__)
 
@@ -44,34 +44,26 @@ def _config():
 
 @bp.post("/vercel")
 def vercel_webhook():
-    integration = _config().integrations.vercel
-    if integration is None:
-        raise Problem(404, "Not Found", "No Vercel integration is configured.")
-    body = request.get_data()
-    if not vercel.verify_signature(integration.webhook_secret, body, request.headers.get(vercel.SIGNATURE_HEADER)):
-        raise Problem(401, "Unauthorized", f"{vercel.SIGNATURE_HEADER} is missing or does not sign this body.")
-    try:
-        event = vercel.parse_event(body)
-    except InvalidPayload as error:
-        raise Problem(400, "Bad Request", str(error)) from None
-    return _answer(vercel.receive(store(), _config(), event))
+    body = _signed_body(_config().integrations.vercel, vercel, "Vercel")
+    return _answer(vercel.receive(store(), _config(), vercel.parse_event(body)))
 
 
 @bp.post("/github")
 def github_webhook():
     integration = _config().integrations.github
-    if integration is None:
-        raise Problem(404, "Not Found", "No GitHub integration is configured.")
-    body = request.get_data()
-    if not github.verify_signature(integration.webhook_secret, body, request.headers.get(github.SIGNATURE_HEADER)):
-        raise Problem(401, "Unauthorized", f"{github.SIGNATURE_HEADER} is missing or does not sign this body.")
-    try:
-        delivery = github.parse_delivery(integration, request.headers.get(github.DELIVERY_HEADER), request.headers.get(github.EVENT_HEADER), body)
-    except InvalidPayload as error:
-        raise Problem(400, "Bad Request", str(error)) from None
-    except github.CallbackRefused as error:
-        raise Problem(422, "The callback is not allowed", str(error)) from None
+    body = _signed_body(integration, github, "GitHub")
+    delivery = github.parse_delivery(integration, request.headers.get(github.DELIVERY_HEADER), request.headers.get(github.EVENT_HEADER), body)
     return _answer(github.receive(store(), _config(), delivery))
+
+
+def _signed_body(integration, platform, name: str) -> bytes:
+    """The raw body, once the platform's signature header is found to sign it with the configured secret."""
+    if integration is None:
+        raise Problem(404, "Not Found", f"No {name} integration is configured.")
+    body = request.get_data()
+    if not platform.verify_signature(integration.webhook_secret, body, request.headers.get(platform.SIGNATURE_HEADER)):
+        raise Problem(401, "Unauthorized", f"{platform.SIGNATURE_HEADER} is missing or does not sign this body.")
+    return body
 
 
 def _answer(receipt: Receipt):
