@@ -79,7 +79,7 @@ def test_the_document_is_valid_openapi_3_1(spec):
 @pytest.fixture
 def app(scratch_db):
     settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
-    app = create_app(settings, Config({}, ()), enqueue=lambda job_id: None)
+    app = create_app(settings, Config({}, ()), enqueue=lambda *job_ids: None)
     yield app
     app.extensions["deploy_gate"].pool.close()
 

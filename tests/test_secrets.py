@@ -37,7 +37,7 @@ def test_no_password_in_responses_logs_or_the_journal(scratch_db, target_db, cap
     )
     settings = Settings(database_url=with_password(scratch_db.url), redis_url="redis://127.0.0.1:6379/15", config_file=None)
     queued = []
-    app = create_app(settings, config, enqueue=queued.append)
+    app = create_app(settings, config, enqueue=lambda *job_ids: queued.extend(job_ids))
     client = app.test_client()
     seen = []
     try:
@@ -49,7 +49,7 @@ def test_no_password_in_responses_logs_or_the_journal(scratch_db, target_db, cap
             response = client.post("/v1/deploys", json={"target": target, "apply": True, "migrations": migrations}, headers=AUTH)
             seen.append(response.get_data(as_text=True))
         with scratch_db.connect() as store:
-            run_job(store, config, queued[0], enqueue=queued.append)
+            run_job(store, config, queued[0], enqueue=lambda *job_ids: queued.extend(job_ids))
             with pytest.raises(RetryableError) as raised:
                 run_job(store, config, queued[1])
             seen.append(str(raised.value))

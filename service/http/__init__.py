@@ -26,10 +26,10 @@ class DeployGate:
     settings: Settings
     config: Config
     pool: ConnectionPool
-    enqueue: Callable[[str], None]
+    enqueue: Callable[..., None]  # enqueue(*job_ids): their tasks, after their jobs have committed
     metrics: Metrics
     watcher: JobWatcher
-    intake: JobIntake  # stores deploy requests' jobs, concurrent ones in one statement
+    intake: JobIntake  # stores and enqueues deploy requests' jobs, concurrent ones together
 
     def close(self) -> None:
         self.watcher.close()
@@ -39,7 +39,7 @@ class DeployGate:
 def create_app(
     settings: Settings | None = None,
     config: Config | None = None,
-    enqueue: Callable[[str], None] | None = None,
+    enqueue: Callable[..., None] | None = None,
     test_config: dict | None = None,
 ) -> Flask:
     settings = settings or Settings.from_env()
@@ -66,7 +66,7 @@ def create_app(
     )
     metrics = Metrics()
     metrics.watch_job_documents(watcher.documents)
-    app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, metrics, watcher, JobIntake(pool))
+    app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, metrics, watcher, JobIntake(pool, enqueue))
 
     problems.init_app(app)
     store_module.init_app(app)

@@ -41,8 +41,8 @@ def create_deploy():
         # The target's last bundle is read, and the job stored, on this request's connection: one
         # held while waiting on the intake could leave the intake none to store with.
         job, created = submit_deploy(store(), extension.config, deploy_request, g.principal, key)
-    else:
+        if created:
+            extension.enqueue(job.id)
+    else:  # the intake stores the job and enqueues it
         job, created = submit_deploy(None, extension.config, deploy_request, g.principal, key, create=extension.intake)
-    if created:
-        extension.enqueue(job.id)
     return JOB.dump(job), 202 if created else 200, {"Location": f"/v1/jobs/{job.id}"}

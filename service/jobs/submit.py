@@ -48,11 +48,13 @@ class DeployRequest:
 
 
 class JobIntake:
-    """Stores the jobs that concurrent requests in one process submit, several to a statement
-    (service.combining); each call returns once its own job has committed."""
+    """Stores and enqueues the jobs that concurrent requests in one process submit: several to a
+    statement, and the new ones' tasks in one push once it has committed (service.combining).
+    Each call returns once its own job has committed and, if new, its task is queued."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, enqueue: Callable[..., None]) -> None:
         self._pool = pool
+        self._enqueue = enqueue  # enqueue(*job_ids)
         self._store = Combiner(self._store_all)
 
     def __call__(self, new: NewJob) -> tuple[Job, bool]:
@@ -60,21 +62,32 @@ class JobIntake:
 
     def _store_all(self, new_jobs: Sequence[NewJob]) -> list[tuple[Job, bool] | Exception]:
         with self._pool.connection() as conn:
+            results = self._create(conn, new_jobs)
+        created = [result[0].id for result in results if not isinstance(result, Exception) and result[1]]
+        try:
+            self._enqueue(*created)
+        except Exception as error:  # noqa: BLE001 - the callers of the jobs it concerns hear of it
+            # Their jobs stay queued and the reconciler sends them; the other callers are answered.
+            return [error if not isinstance(result, Exception) and result[1] else result for result in results]
+        return results
+
+    @staticmethod
+    def _create(conn: psycopg.Connection, new_jobs: Sequence[NewJob]) -> list[tuple[Job, bool] | Exception]:
+        try:
+            return repository.create_jobs(conn, new_jobs)
+        except psycopg.OperationalError:
+            raise  # the store is unreachable: every job of the batch fails alike
+        except psycopg.Error:
+            if len(new_jobs) == 1:
+                raise
+        # One job the store refuses must not fail the others: each on its own.
+        results: list[tuple[Job, bool] | Exception] = []
+        for new in new_jobs:
             try:
-                return repository.create_jobs(conn, new_jobs)
-            except psycopg.OperationalError:
-                raise  # the store is unreachable: every job of the batch fails alike
-            except psycopg.Error:
-                if len(new_jobs) == 1:
-                    raise
-            # One job the store refuses must not fail the others: each on its own.
-            results: list[tuple[Job, bool] | Exception] = []
-            for new in new_jobs:
-                try:
-                    results.append(repository.create_jobs(conn, [new])[0])
-                except psycopg.Error as error:
-                    results.append(error)
-            return results
+                results.append(repository.create_jobs(conn, [new])[0])
+            except psycopg.Error as error:
+                results.append(error)
+        return results
 
 
 def submit_deploy(
@@ -88,8 +101,9 @@ def submit_deploy(
 ) -> tuple[Job, bool]:
     """Store the job a deploy request asks for; (job, created). A repeated key returns the first job.
 
-    `create` stores the job (a JobIntake); by default it is stored on `store`, which is also where
-    the last bundle is looked up when the request brings none.
+    `create` stores the job (a JobIntake, which also enqueues it); by default it is stored on
+    `store`, which is also where the last bundle is looked up when the request brings none, and
+    the caller enqueues it.
     """
     if request.target not in config.targets:
         raise UnknownTarget(request.target)

@@ -6,6 +6,7 @@ import pytest
 
 from service.config import Settings, hash_token
 from service.http import create_app
+from tests.broker import sending_through
 from tests.contract import ContractClient
 from workers import state
 
@@ -54,8 +55,7 @@ def service_env(scratch_db, target_db, tmp_path, monkeypatch):
 
 @pytest.fixture
 def api(service_env, celery_session_app):
-    enqueue = lambda job_id: celery_session_app.send_task("deploy_gate.run_job", args=[job_id])  # noqa: E731
-    app = create_app(Settings.from_env(), enqueue=enqueue)
+    app = create_app(Settings.from_env(), enqueue=sending_through(celery_session_app))
     # Every response the end-to-end tests receive is checked against openapi.yaml.
     app.test_client_class = ContractClient
     yield app.test_client()

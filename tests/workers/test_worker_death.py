@@ -13,6 +13,7 @@ import redis
 from service.config import Settings
 from service.http import create_app
 from service.store import repository
+from tests.broker import sending_through
 from tests.contract import ContractClient
 from tests.service.prisma.history_helpers import history_rows
 from workers.celery_app import make_celery
@@ -64,7 +65,7 @@ def real_worker_env(service_env, monkeypatch):
 
 def test_killed_worker_job_finishes_once(real_worker_env, scratch_db, target_db):
     producer = make_celery(Settings.from_env())
-    app = create_app(Settings.from_env(), enqueue=lambda job_id: producer.send_task("deploy_gate.run_job", args=[job_id]))
+    app = create_app(Settings.from_env(), enqueue=sending_through(producer))
     app.test_client_class = ContractClient
     client = app.test_client()
     first = start_worker()
@@ -108,7 +109,7 @@ def test_killed_worker_in_the_middle_of_a_recovery_retry(real_worker_env, scratc
     """A transient failure, a recover job retrying it, its worker killed inside the retry's script:
     the job resumes on another worker and ends `proceed`, the migration applied exactly once."""
     producer = make_celery(Settings.from_env())
-    app = create_app(Settings.from_env(), enqueue=lambda job_id: producer.send_task("deploy_gate.run_job", args=[job_id]))
+    app = create_app(Settings.from_env(), enqueue=sending_through(producer))
     client = app.test_client()
     slow = {"name": "20240102_slow_email", "sql": 'SELECT pg_sleep(3);\nALTER TABLE "Patient" ADD COLUMN "email" TEXT;'}
     first = start_worker()

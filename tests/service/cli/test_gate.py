@@ -21,6 +21,7 @@ from service.http import create_app
 from service.jobs.states import JobKind
 from service.prisma.database import parse_database_url
 from service.store import repository
+from tests.broker import sending_through
 from tests.service.prisma.history_helpers import history_rows
 from tests.workers.conftest import (  # noqa: F401  the real worker's fixtures
     celery_config,
@@ -46,8 +47,7 @@ def gate(*args, url, token="ci-token", env=None):
 @pytest.fixture
 def service(service_env, celery_session_app, celery_session_worker):
     """The API over HTTP on the service_env stores; its jobs go to the real session worker."""
-    enqueue = lambda job_id: celery_session_app.send_task("deploy_gate.run_job", args=[job_id])  # noqa: E731
-    app = create_app(Settings.from_env(), enqueue=enqueue)
+    app = create_app(Settings.from_env(), enqueue=sending_through(celery_session_app))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}", app
@@ -139,7 +139,7 @@ def test_a_stopped_service_exits_2_after_its_retries(write_migrations):
 def test_no_verdict_within_the_timeout_exits_2(scratch_db, write_migrations):
     config = Config({"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),))
     settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
-    app = create_app(settings, config, enqueue=lambda job_id: None)  # nothing ever runs the job
+    app = create_app(settings, config, enqueue=lambda *job_ids: None)  # nothing ever runs the job
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -30,13 +30,14 @@ def service(scratch_db):
         (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})), Token("oncall", hash_token("oncall-token"), frozenset({"read", "approve"}))),
     )
 
-    def run_later(job_id):
-        def work():
+    def run_later(*job_ids):
+        def work(job_id):
             time.sleep(0.5)  # long enough for `wait` to see the job change under it
             with scratch_db.connect() as store:
                 run_job(store, config, job_id, enqueue=run_later)
 
-        threading.Thread(target=work, daemon=True).start()
+        for job_id in job_ids:
+            threading.Thread(target=work, args=(job_id,), daemon=True).start()
 
     settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, config, enqueue=run_later)
@@ -114,7 +115,7 @@ def test_unreachable_service_exits_2():
 def test_wait_times_out_with_exit_2(scratch_db):
     config = Config({"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),))
     settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
-    app = create_app(settings, config, enqueue=lambda job_id: None)
+    app = create_app(settings, config, enqueue=lambda *job_ids: None)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

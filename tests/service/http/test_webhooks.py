@@ -257,7 +257,7 @@ def test_an_integration_that_is_not_configured_is_not_found(scratch_db, path):
     from tests.contract import ContractClient
 
     settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
-    app = create_app(settings, Config({}, ()), enqueue=lambda job_id: None)
+    app = create_app(settings, Config({}, ()), enqueue=lambda *job_ids: None)
     app.test_client_class = ContractClient
     try:
         response = app.test_client().post(path, data=b"{}", headers={"x-vercel-signature": "x", "X-Hub-Signature-256": "sha256=x"})

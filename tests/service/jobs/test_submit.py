@@ -1,9 +1,11 @@
-"""Deploy requests become jobs: the process's intake stores concurrent ones together."""
+"""Deploy requests become jobs: the process's intake stores concurrent ones together, then
+enqueues the new ones together."""
 
 import threading
 
 import psycopg
 import pytest
+import redis
 
 from service.http.store import open_pool
 from service.jobs.states import JobKind
@@ -37,8 +39,14 @@ def submit_together(intake, new_jobs):
     return results, errors
 
 
-def test_concurrent_submissions_each_get_their_own_committed_job(pool, store):
-    intake = JobIntake(pool)
+@pytest.fixture
+def enqueued():
+    """The job ids of each enqueue call, in order."""
+    return []
+
+
+def test_concurrent_submissions_each_get_their_own_committed_job(pool, store, enqueued):
+    intake = JobIntake(pool, lambda *job_ids: enqueued.append(job_ids))
     new_jobs = [NewJob(JobKind.CHECK, "staging", "ci", {"commit": f"c{n}"}, idempotency_key=f"k{n % 20}") for n in range(40)]
     results, errors = submit_together(intake, new_jobs)
     assert errors == {}
@@ -49,10 +57,13 @@ def test_concurrent_submissions_each_get_their_own_committed_job(pool, store):
         assert repository.get_job(store, job.id) == job
     assert store.execute("SELECT count(*) FROM job").fetchone()[0] == 20
     assert store.execute("SELECT count(*) FROM job_event").fetchone()[0] == 20
+    # Each new job is enqueued once; a repeated key enqueues nothing.
+    sent = [job_id for call in enqueued for job_id in call]
+    assert sorted(sent) == sorted(job.id for job, created in results.values() if created)
 
 
-def test_a_job_the_store_refuses_fails_its_own_caller_only(pool, store, monkeypatch):
-    intake = JobIntake(pool)
+def test_a_job_the_store_refuses_fails_its_own_caller_only(pool, store, monkeypatch, enqueued):
+    intake = JobIntake(pool, lambda *job_ids: enqueued.append(job_ids))
     batches = []
     create_jobs = repository.create_jobs
     gate = threading.Event()
@@ -83,4 +94,29 @@ def test_a_job_the_store_refuses_fails_its_own_caller_only(pool, store, monkeypa
     assert all(created for _, created in outcome["results"].values())
     assert batches[0] == 1 and 4 in batches  # the four that waited went together, then one by one
     assert store.execute("SELECT count(*) FROM job").fetchone()[0] == 4
+    # The batch that went one by one still sends its new jobs in one push.
+    jobs = {position: job.id for position, (job, _) in outcome["results"].items()}
+    assert enqueued == [(jobs[0],), (jobs[1], jobs[3], jobs[4])]
+
+
+def test_when_enqueueing_fails_the_new_jobs_callers_hear_of_it_and_their_jobs_stay_queued(pool, store):
+    sent = []
+    broker_down = False
+
+    def enqueue(*job_ids):
+        if broker_down:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        sent.extend(job_ids)
+
+    intake = JobIntake(pool, enqueue)
+    first, created = intake(NewJob(JobKind.CHECK, "staging", "ci", {}, idempotency_key="k0"))
+    assert created and sent == [first.id]
+    broker_down = True
+    results, errors = submit_together(intake, [NewJob(JobKind.CHECK, "staging", "ci", {}, idempotency_key=key) for key in ("k0", "k1")])
+    # The retry of k0 started nothing, so it is answered; k1's job is stored but its task was not sent.
+    assert results == {0: (first, False)}
+    assert isinstance(errors[1], redis.ConnectionError)
+    assert sent == [first.id]
+    states = store.execute("SELECT idempotency_key, state FROM job ORDER BY idempotency_key").fetchall()
+    assert states == [("k0", "queued"), ("k1", "queued")]  # the reconciler sends k1's task later
 
