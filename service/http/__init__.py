@@ -13,7 +13,7 @@ from service.http import deploys, health, jobs, problems, recovery, reports, tar
 from service.http import store as store_module
 from service.http.health import Metrics
 from service.jobs.cache import JobDocuments
-from service.jobs.submit import JobIntake
+from service.jobs.submit import JobIntake, enqueue_committed
 from service.jobs.watch import JobWatcher
 from service.store.repository import migrate_store
 
@@ -26,7 +26,7 @@ class DeployGate:
     settings: Settings
     config: Config
     pool: ConnectionPool
-    enqueue: Callable[..., None]  # enqueue(*job_ids): their tasks, after their jobs have committed
+    enqueue: Callable[..., None]  # enqueue(*job_ids) once their jobs have committed; never raises
     metrics: Metrics
     watcher: JobWatcher
     intake: JobIntake  # stores and enqueues deploy requests' jobs, concurrent ones together
@@ -58,6 +58,7 @@ def create_app(
         from workers.queue import TaskQueue
 
         enqueue = TaskQueue(settings.redis_url).enqueue
+    enqueue = enqueue_committed(enqueue)
     # The listener thread starts with the first long-poll, and stops when the pool is closed.
     watcher = JobWatcher(
         lambda: store_module.listen_connection(pool),

@@ -5,6 +5,7 @@ The caller enqueues the job's task after this returns (after the row has committ
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +18,8 @@ from service.jobs.states import JobKind
 from service.prisma.migrations import LocalMigrations
 from service.store import repository
 from service.store.repository import Job, NewJob
+
+log = logging.getLogger(__name__)
 
 
 class UnknownTarget(LookupError):
@@ -50,11 +53,11 @@ class DeployRequest:
 class JobIntake:
     """Stores and enqueues the jobs that concurrent requests in one process submit: several to a
     statement, and the new ones' tasks in one push once it has committed (service.combining).
-    Each call returns once its own job has committed and, if new, its task is queued."""
+    Each call returns once its own job has committed and, if new, been handed to `enqueue`."""
 
     def __init__(self, pool: ConnectionPool, enqueue: Callable[..., None]) -> None:
         self._pool = pool
-        self._enqueue = enqueue  # enqueue(*job_ids)
+        self._enqueue = enqueue  # enqueue(*job_ids); a failure fails the whole batch (see enqueue_committed)
         self._store = Combiner(self._store_all)
 
     def __call__(self, new: NewJob) -> tuple[Job, bool]:
@@ -63,12 +66,7 @@ class JobIntake:
     def _store_all(self, new_jobs: Sequence[NewJob]) -> list[tuple[Job, bool] | Exception]:
         with self._pool.connection() as conn:
             results = self._create(conn, new_jobs)
-        created = [result[0].id for result in results if not isinstance(result, Exception) and result[1]]
-        try:
-            self._enqueue(*created)
-        except Exception as error:  # noqa: BLE001 - the callers of the jobs it concerns hear of it
-            # Their jobs stay queued and the reconciler sends them; the other callers are answered.
-            return [error if not isinstance(result, Exception) and result[1] else result for result in results]
+        self._enqueue(*(result[0].id for result in results if not isinstance(result, Exception) and result[1]))
         return results
 
     @staticmethod
@@ -88,6 +86,20 @@ class JobIntake:
             except psycopg.Error as error:
                 results.append(error)
         return results
+
+
+def enqueue_committed(enqueue: Callable[..., None]) -> Callable[..., None]:
+    """`enqueue(*job_ids)` for jobs whose rows have committed: a broker that fails does not fail
+    the request that stored them. They stay queued (or running) in the store and the reconciler
+    sends them. Only the error's type is logged: its text may hold the broker's URL."""
+
+    def send(*job_ids: str) -> None:
+        try:
+            enqueue(*job_ids)
+        except Exception as error:  # noqa: BLE001 - the jobs are safe in the store
+            log.warning("could not enqueue job(s) %s (%s); the reconciler will", ", ".join(job_ids), type(error).__name__)
+
+    return send
 
 
 def submit_deploy(

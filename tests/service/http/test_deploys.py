@@ -1,6 +1,12 @@
+import logging
+
 import pytest
+import redis
 from flask.testing import FlaskClient
 
+from service.config import Settings
+from service.http import create_app
+from tests.contract import ContractClient
 from tests.service.http.conftest import auth
 
 MIGRATIONS = [
@@ -118,3 +124,22 @@ def test_401_says_how_to_authenticate_and_405_what_is_allowed(client, app):
     not_allowed = FlaskClient(app, app.response_class).delete("/v1/deploys", headers=auth())
     assert not_allowed.status_code == 405 and "POST" in not_allowed.headers["Allow"]
     assert not_allowed.mimetype == "application/problem+json"
+
+
+def test_a_broker_that_is_down_fails_no_deploy_and_the_reconciler_sends_the_jobs_later(scratch_db, config, caplog):
+    def broker_down(*job_ids):
+        raise redis.ConnectionError("Error 111 connecting to redis://:hunter2@broker:6379. Connection refused.")
+
+    settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    app = create_app(settings, config, enqueue=broker_down)
+    app.test_client_class = ContractClient
+    try:
+        with caplog.at_level(logging.WARNING):
+            inline = post(app.test_client(), {"target": "staging", "migrations": MIGRATIONS})
+            reused = post(app.test_client(), {"target": "staging", "phase": "post"})  # the last stored bundle
+    finally:
+        app.extensions["deploy_gate"].close()
+    assert inline.status_code == reused.status_code == 202
+    # Both jobs are stored, queued: the reconciler re-enqueues jobs queued for too long.
+    assert scratch_db.query("SELECT id::text, state FROM job ORDER BY created_at") == [(inline.get_json()["id"], "queued"), (reused.get_json()["id"], "queued")]
+    assert caplog.text.count("ConnectionError") == 2 and "hunter2" not in caplog.text

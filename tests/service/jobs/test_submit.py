@@ -1,6 +1,7 @@
 """Deploy requests become jobs: the process's intake stores concurrent ones together, then
 enqueues the new ones together."""
 
+import logging
 import threading
 
 import psycopg
@@ -9,7 +10,7 @@ import redis
 
 from service.http.store import open_pool
 from service.jobs.states import JobKind
-from service.jobs.submit import JobIntake
+from service.jobs.submit import JobIntake, enqueue_committed
 from service.store import repository
 from service.store.repository import NewJob
 
@@ -99,24 +100,16 @@ def test_a_job_the_store_refuses_fails_its_own_caller_only(pool, store, monkeypa
     assert enqueued == [(jobs[0],), (jobs[1], jobs[3], jobs[4])]
 
 
-def test_when_enqueueing_fails_the_new_jobs_callers_hear_of_it_and_their_jobs_stay_queued(pool, store):
+def test_a_broker_that_fails_is_logged_by_type_and_fails_no_request(caplog):
+    def broker_down(*job_ids):
+        raise redis.ConnectionError("Error 111 connecting to redis://:hunter2@broker:6379. Connection refused.")
+
+    with caplog.at_level(logging.WARNING, logger="service.jobs.submit"):
+        enqueue_committed(broker_down)("job-1", "job-2")
+    assert [record.getMessage() for record in caplog.records] == ["could not enqueue job(s) job-1, job-2 (ConnectionError); the reconciler will"]
+
+
+def test_jobs_go_to_the_broker_as_given():
     sent = []
-    broker_down = False
-
-    def enqueue(*job_ids):
-        if broker_down:
-            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-        sent.extend(job_ids)
-
-    intake = JobIntake(pool, enqueue)
-    first, created = intake(NewJob(JobKind.CHECK, "staging", "ci", {}, idempotency_key="k0"))
-    assert created and sent == [first.id]
-    broker_down = True
-    results, errors = submit_together(intake, [NewJob(JobKind.CHECK, "staging", "ci", {}, idempotency_key=key) for key in ("k0", "k1")])
-    # The retry of k0 started nothing, so it is answered; k1's job is stored but its task was not sent.
-    assert results == {0: (first, False)}
-    assert isinstance(errors[1], redis.ConnectionError)
-    assert sent == [first.id]
-    states = store.execute("SELECT idempotency_key, state FROM job ORDER BY idempotency_key").fetchall()
-    assert states == [("k0", "queued"), ("k1", "queued")]  # the reconciler sends k1's task later
-
+    enqueue_committed(lambda *job_ids: sent.append(job_ids))("job-1", "job-2")
+    assert sent == [("job-1", "job-2")]
