@@ -1,6 +1,7 @@
 """Accept work: validate a deploy or check request against the configuration and store its job.
 
-The caller enqueues the job's task after this returns (after the row has committed), never before.
+A job's task is enqueued only after its row has committed, never before: by the caller once this
+returns, or by the JobIntake that stored it.
 """
 
 from __future__ import annotations
