@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 from flask import Flask, Response, json
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -43,7 +44,12 @@ ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
     (MigrateError, 422, "The migrations are not valid"),
     (InvalidPayload, 400, "Bad Request"),
     (CallbackRefused, 422, "The callback is not allowed"),
+    # The store's connection failed or none could be had from the pool (PoolTimeout is one).
+    (psycopg.OperationalError, 503, "Service Unavailable"),
 ]
+
+# The driver's own message names hosts and users: it goes to nobody.
+STORE_UNAVAILABLE = "The service's store cannot be reached. Try again shortly: a retry with the same Idempotency-Key never starts a second job."
 
 
 def problem_response(
@@ -57,6 +63,8 @@ def problem_response(
 
 
 def _detail(error: Exception) -> str:
+    if isinstance(error, psycopg.OperationalError):
+        return STORE_UNAVAILABLE
     if isinstance(error, ValidationError):
         return "; ".join(_flatten(error.messages))
     if isinstance(error, MigrateError):
@@ -79,10 +87,13 @@ def init_app(app: Flask) -> None:
     def _problem(error: Problem) -> Response:
         return problem_response(error.status, error.title, error.detail, error.headers, **error.extra)
 
+    def answer(error: Exception, status: int, title: str) -> Response:
+        if status >= 500:
+            app.logger.warning("%s: %s", title, type(error).__name__)
+        return problem_response(status, title, _detail(error))
+
     for exception, status, title in ERROR_TABLE:
-        app.register_error_handler(
-            exception, lambda error, status=status, title=title: problem_response(status, title, _detail(error))
-        )
+        app.register_error_handler(exception, lambda error, status=status, title=title: answer(error, status, title))
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
