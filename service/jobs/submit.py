@@ -67,7 +67,9 @@ class JobIntake:
     def _store_all(self, new_jobs: Sequence[NewJob]) -> list[tuple[Job, bool] | Exception]:
         with self._pool.connection() as conn:
             results = self._create(conn, new_jobs)
-        self._enqueue(*(result[0].id for result in results if not isinstance(result, Exception) and result[1]))
+        created = [result[0].id for result in results if not isinstance(result, Exception) and result[1]]
+        if created:
+            self._enqueue(*created)
         return results
 
     @staticmethod

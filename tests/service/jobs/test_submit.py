@@ -95,9 +95,9 @@ def test_a_job_the_store_refuses_fails_its_own_caller_only(pool, store, monkeypa
     assert all(created for _, created in outcome["results"].values())
     assert batches[0] == 1 and 4 in batches  # the four that waited went together, then one by one
     assert store.execute("SELECT count(*) FROM job").fetchone()[0] == 4
-    # The batch that went one by one still sends its new jobs in one push.
-    jobs = {position: job.id for position, (job, _) in outcome["results"].items()}
-    assert enqueued == [(jobs[0],), (jobs[1], jobs[3], jobs[4])]
+    # Each new job is sent once; the batch that went one by one still sends its jobs in one push.
+    assert sorted(job_id for call in enqueued for job_id in call) == sorted(job.id for job, _ in outcome["results"].values())
+    assert max(len(call) for call in enqueued) >= 3 and () not in enqueued
 
 
 def test_a_broker_that_fails_is_logged_by_type_and_fails_no_request(caplog):
