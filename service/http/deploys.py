@@ -7,8 +7,7 @@ from flask import Blueprint, current_app, g, request
 from service.http.auth import require_scope
 from service.http.problems import Problem
 from service.http.schemas import DEPLOY_REQUEST, JOB
-from service.http.store import store
-from service.jobs.submit import DeployRequest, submit_deploy
+from service.jobs.submit import DeployRequest
 from service.prisma.migrations import migrations_from_bundle
 
 bp = Blueprint("deploys", __name__, url_prefix="/v1/deploys")
@@ -37,12 +36,5 @@ def create_deploy():
     if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
         raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 printable characters.")
     extension = current_app.extensions["deploy_gate"]
-    if migrations is None:
-        # The target's last bundle is read, and the job stored, on this request's connection: one
-        # held while waiting on the intake could leave the intake none to store with.
-        job, created = submit_deploy(store(), extension.config, deploy_request, g.principal, key)
-        if created:
-            extension.enqueue(job.id)
-    else:  # the intake stores the job and enqueues it
-        job, created = submit_deploy(None, extension.config, deploy_request, g.principal, key, create=extension.intake)
+    job, created = extension.intake.submit_deploy(extension.config, deploy_request, g.principal, key)
     return JOB.dump(job), 202 if created else 200, {"Location": f"/v1/jobs/{job.id}"}

@@ -64,6 +64,17 @@ class JobIntake:
     def __call__(self, new: NewJob) -> tuple[Job, bool]:
         return self._store(new)
 
+    def submit_deploy(self, config: Config, request: DeployRequest, requested_by: str, idempotency_key: str | None = None) -> tuple[Job, bool]:
+        """`submit_deploy`, with the job stored and enqueued by this intake."""
+        new, digest = _deploy_job(config, request, requested_by, idempotency_key, self._last_bundle_digest)
+        return _first_use_of_key(new, digest, self(new))
+
+    def _last_bundle_digest(self, target: str) -> str | None:
+        # On a connection held for this read alone: a request holding one while it waits on the
+        # intake could leave the intake none to store with.
+        with self._pool.connection() as conn:
+            return repository.latest_bundle_digest(conn, target)
+
     def _store_all(self, new_jobs: Sequence[NewJob]) -> list[tuple[Job, bool] | Exception]:
         with self._pool.connection() as conn:
             results = self._create(conn, new_jobs)
@@ -106,20 +117,22 @@ def enqueue_committed(enqueue: Callable[..., None]) -> Callable[..., None]:
 
 
 def submit_deploy(
-    store: psycopg.Connection | None,
+    store: psycopg.Connection,
     config: Config,
     request: DeployRequest,
     requested_by: str,
     idempotency_key: str | None = None,
-    *,
-    create: Callable[[NewJob], tuple[Job, bool]] | None = None,
 ) -> tuple[Job, bool]:
     """Store the job a deploy request asks for; (job, created). A repeated key returns the first job.
+    The caller enqueues a new job; the last bundle, when the request brings none, is read on `store`."""
+    new, digest = _deploy_job(config, request, requested_by, idempotency_key, lambda target: repository.latest_bundle_digest(store, target))
+    return _first_use_of_key(new, digest, repository.create_jobs(store, [new])[0])
 
-    `create` stores the job (a JobIntake, which also enqueues it); by default it is stored on
-    `store`, which is also where the last bundle is looked up when the request brings none, and
-    the caller enqueues it.
-    """
+
+def _deploy_job(
+    config: Config, request: DeployRequest, requested_by: str, idempotency_key: str | None, last_bundle_digest: Callable[[str], str | None]
+) -> tuple[NewJob, str]:
+    """The job a deploy request asks for, and the digest of its bundle."""
     if request.target not in config.targets:
         raise UnknownTarget(request.target)
     bundle = request.migrations
@@ -127,7 +140,7 @@ def submit_deploy(
         bundle.check_provider()
         digest = repository.bundle_digest(bundle)
     else:
-        digest = repository.latest_bundle_digest(store, request.target)
+        digest = last_bundle_digest(request.target)
         if digest is None:
             raise NoBundle(f"no migrations in the request and none stored for target {request.target}")
     kind = JobKind.DEPLOY if request.apply and request.phase == "pre" else JobKind.CHECK
@@ -137,11 +150,15 @@ def submit_deploy(
     params = {key: value for key, value in params.items() if value is not None}
     # A bundle that came with the request is stored (if new) in the statement that stores the job.
     bundle_argument = {"bundle": bundle} if bundle is not None else {"bundle_digest": digest}
-    new = NewJob(kind, request.target, requested_by, params, idempotency_key=idempotency_key, **bundle_argument)
-    job, created = create(new) if create is not None else repository.create_jobs(store, [new])[0]
-    if not created and (job.kind, job.target, job.bundle_digest, job.params) != (kind, request.target, digest, params):
-        raise IdempotencyKeyReused(idempotency_key)
-    return job, created
+    return NewJob(kind, request.target, requested_by, params, idempotency_key=idempotency_key, **bundle_argument), digest
+
+
+def _first_use_of_key(new: NewJob, digest: str, stored: tuple[Job, bool]) -> tuple[Job, bool]:
+    """`stored`, unless the key's earlier job was asked for by a different request."""
+    job, created = stored
+    if not created and (job.kind, job.target, job.bundle_digest, job.params) != (new.kind, new.target, digest, new.params):
+        raise IdempotencyKeyReused(new.idempotency_key)
+    return stored
 
 
 def submit_check(store: psycopg.Connection, config: Config, target: str, requested_by: str, phase: str = "post") -> Job:

@@ -8,9 +8,12 @@ import psycopg
 import pytest
 import redis
 
+from service.config import Config, Policy, Target
 from service.http.store import open_pool
 from service.jobs.states import JobKind
-from service.jobs.submit import JobIntake, enqueue_committed
+from service.jobs.submit import DeployRequest, JobIntake, enqueue_committed
+from service.prisma.database import parse_database_url
+from service.prisma.migrations import migrations_from_bundle
 from service.store import repository
 from service.store.repository import NewJob
 
@@ -113,3 +116,26 @@ def test_jobs_go_to_the_broker_as_given():
     sent = []
     enqueue_committed(lambda *job_ids: sent.append(job_ids))("job-1", "job-2")
     assert sent == [("job-1", "job-2")]
+
+
+def test_deploys_reusing_the_last_bundle_leave_the_intake_a_connection(pool, store, scratch_db):
+    """Three times more requests than the pool has connections, each looking up the target's last bundle."""
+    config = Config({"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, ())
+    intake = JobIntake(pool, lambda *job_ids: None)
+    bundle = migrations_from_bundle([("20240101_init", 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);')], 'provider = "postgresql"')
+    first, _ = intake.submit_deploy(config, DeployRequest(target="staging", migrations=bundle), "ci")
+    results, errors = {}, {}
+
+    def submit(n):
+        try:
+            results[n] = intake.submit_deploy(config, DeployRequest(target="staging", phase="post", commit=f"c{n}"), "ci")
+        except Exception as error:  # noqa: BLE001 - recorded for the assertions
+            errors[n] = error
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert errors == {} and len(results) == 12
+    assert all(created and job.bundle_digest == first.bundle_digest for job, created in results.values())
