@@ -149,8 +149,7 @@ def _deploy_job(
     params = {"phase": request.phase, "apply": request.apply, "commit": request.commit, "deployment_id": request.deployment_id, **request.extra}
     params = {key: value for key, value in params.items() if value is not None}
     # A bundle that came with the request is stored (if new) in the statement that stores the job.
-    bundle_argument = {"bundle": bundle} if bundle is not None else {"bundle_digest": digest}
-    return NewJob(kind, request.target, requested_by, params, idempotency_key=idempotency_key, **bundle_argument), digest
+    return NewJob(kind, request.target, requested_by, params, bundle_digest=digest, idempotency_key=idempotency_key, bundle=bundle), digest
 
 
 def _first_use_of_key(new: NewJob, digest: str, stored: tuple[Job, bool]) -> tuple[Job, bool]:

@@ -106,7 +106,7 @@ def bundle_digest(local: LocalMigrations) -> str:
 
 def store_bundle(conn: psycopg.Connection, local: LocalMigrations) -> str:
     """Keep a bundle (once per content) and return its digest."""
-    values = _bundle_values(local)
+    values = _bundle_values(local, bundle_digest(local))
     conn.execute(
         'INSERT INTO "bundle" ("digest", "migrations", "lock_provider", "size_bytes")'
         ' VALUES (%(digest)s, %(migrations)s, %(lock_provider)s, %(size_bytes)s) ON CONFLICT ("digest") DO NOTHING',
@@ -115,9 +115,9 @@ def store_bundle(conn: psycopg.Connection, local: LocalMigrations) -> str:
     return values["digest"]
 
 
-def _bundle_values(local: LocalMigrations) -> dict[str, Any]:
+def _bundle_values(local: LocalMigrations, digest: str) -> dict[str, Any]:
     return {
-        "digest": bundle_digest(local),
+        "digest": digest,
         "migrations": [{"name": m.name, "script": m.script} for m in local],
         "lock_provider": local.lock_provider,
         "size_bytes": sum(len(m.script.encode()) for m in local),
@@ -152,7 +152,8 @@ _JOB_COLUMNS = (
 @dataclass(frozen=True)
 class NewJob:
     """A job to store, queued, with its first journal event. Its bundle is either `bundle`, stored
-    (once per content) with it, or `bundle_digest`, the digest of one stored before."""
+    (once per content) with it, or `bundle_digest` alone, the digest of one stored before. Given
+    both, `bundle_digest` is `bundle`'s digest, already taken."""
 
     kind: JobKind
     target: str
@@ -193,8 +194,9 @@ def create_jobs(conn: psycopg.Connection, new_jobs: Sequence[NewJob]) -> list[tu
     for order, new in enumerate(new_jobs):
         digest = new.bundle_digest
         if new.bundle is not None:
-            values = _bundle_values(new.bundle)
-            digest = bundles.setdefault(values["digest"], values)["digest"]
+            digest = digest or bundle_digest(new.bundle)
+            if digest not in bundles:  # the jobs of one batch often bring the same bundle
+                bundles[digest] = _bundle_values(new.bundle, digest)
         jobs.append({
             "ord": order,
             "id": str(uuid.uuid4()),
