@@ -10,7 +10,7 @@ hundreds of them leave a process free to answer everything else, `/healthz` incl
 import os
 
 worker_class = "gevent"
-# Two per core suits a 2-core machine; gunicorn's own WEB_CONCURRENCY variable sets it elsewhere.
+# One gevent worker per core of a 2-core machine; gunicorn's own WEB_CONCURRENCY variable sets it elsewhere.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Concurrent connections per worker (each one a greenlet): active requests and parked long-polls.
 worker_connections = int(os.environ.get("WEB_CONNECTIONS", "1000"))
