@@ -40,7 +40,7 @@ CATEGORIES = {
 }
 # Objects reported with their table (a sequence when a column owns it): when the table itself is
 # added or missing, they are counted in its line rather than listed one by one.
-_TABLE_PARTS = ("columns", "constraints", "indexes", "sequences", "triggers", "policies")
+TABLE_PARTS = ("columns", "constraints", "indexes", "sequences", "triggers", "policies")
 
 Key = tuple[str, ...]
 
@@ -57,7 +57,7 @@ class Fingerprint:
             "schemas": list(self.schemas),
             "digest": self.digest,
             **{
-                category: {_render(key): dict(definition) for key, definition in sorted(entries.items())}
+                category: {render_key(key): dict(definition) for key, definition in sorted(entries.items())}
                 for category, entries in self.objects.items()
             },
         }
@@ -98,7 +98,7 @@ class Difference:
         }
 
 
-def _render(key: Key) -> str:
+def render_key(key: Key) -> str:
     return ".".join(key)
 
 
@@ -185,7 +185,7 @@ WHERE n.nspname = ANY(%(schemas)s) AND c.relname <> %(history)s
   AND {_NOT_FROM_EXTENSION.format(catalog="pg_catalog.pg_class", oid="c.oid")}
 """,
     "indexes": f"""
-SELECT n.nspname, c.relname, t.relname, pg_catalog.pg_get_indexdef(c.oid), i.indisvalid
+SELECT n.nspname, c.relname, t.relname, pg_catalog.pg_get_indexdef(c.oid), i.indisvalid, i.indisready
 FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
 JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
@@ -272,8 +272,8 @@ def catalog_fingerprint(conn: psycopg.Connection, schemas: Iterable[str] | None 
         },
         "constraints": {(schema, table, name): {"definition": definition} for schema, table, name, definition in rows["constraints"]},
         "indexes": {
-            (schema, name): {"table": table, "definition": definition, "valid": valid}
-            for schema, name, table, definition, valid in rows["indexes"]
+            (schema, name): {"table": table, "definition": definition, "valid": valid, "ready": ready}
+            for schema, name, table, definition, valid, ready in rows["indexes"]
         },
         "views": {
             (schema, name): {"definition": definition}
@@ -318,6 +318,17 @@ def _type_definition(row: tuple) -> dict[str, object]:
     return {"kind": kind, "attributes": list(attributes)}
 
 
+def changed_keys(before: Fingerprint, after: Fingerprint) -> dict[str, set[Key]]:
+    """Every object added, missing or defined differently in `after`, by category, one by one."""
+    changed: dict[str, set[Key]] = {}
+    for category in CATEGORIES:
+        old, new = before.objects.get(category, {}), after.objects.get(category, {})
+        keys = {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+        if keys:
+            changed[category] = keys
+    return changed
+
+
 def diff(before: Fingerprint, after: Fingerprint) -> list[Difference]:
     """What changed from `before` to `after`, category by category, names in sorted order.
 
@@ -331,20 +342,21 @@ def diff(before: Fingerprint, after: Fingerprint) -> list[Difference]:
         for key in sorted(old.keys() | new.keys()):
             if key in old and key in new:
                 if old[key] != new[key]:
-                    differences.append(Difference(category, _render(key), "differs", _changed_fields(old[key], new[key])))
+                    differences.append(Difference(category, render_key(key), "differs", changed_fields(old[key], new[key])))
                 continue
             change = "missing" if key in old else "added"
-            if category in _TABLE_PARTS and _table_of(category, key, old.get(key) or new[key]) in whole_tables[change]:
+            if category in TABLE_PARTS and table_of(category, key, old.get(key) or new[key]) in whole_tables[change]:
                 continue
             details = ()
             if category == "tables":
                 whole_tables[change].add(key)
                 details = _parts_of_table(key, before if change == "missing" else after)
-            differences.append(Difference(category, _render(key), change, details))
+            differences.append(Difference(category, render_key(key), change, details))
     return differences
 
 
-def _table_of(category: str, key: Key, definition: Mapping[str, object]) -> Key:
+def table_of(category: str, key: Key, definition: Mapping[str, object]) -> Key:
+    """The (schema, table) a part of a table belongs to; () for a sequence no column owns."""
     if category == "indexes":
         return (key[0], str(definition["table"]))
     if category == "sequences":
@@ -355,9 +367,9 @@ def _table_of(category: str, key: Key, definition: Mapping[str, object]) -> Key:
 
 def _parts_of_table(table: Key, fingerprint: Fingerprint) -> tuple[str, ...]:
     counts = []
-    for category in _TABLE_PARTS:
+    for category in TABLE_PARTS:
         entries = fingerprint.objects.get(category, {})
-        count = sum(1 for key, definition in entries.items() if _table_of(category, key, definition) == table)
+        count = sum(1 for key, definition in entries.items() if table_of(category, key, definition) == table)
         if count:
             label = CATEGORIES[category]
             counts.append(f"{count} {label if count == 1 else _plural(label)}")
@@ -368,7 +380,7 @@ def _plural(label: str) -> str:
     return {"index": "indexes", "policy": "policies"}.get(label, label + "s")
 
 
-def _changed_fields(old: Mapping[str, object], new: Mapping[str, object]) -> tuple[str, ...]:
+def changed_fields(old: Mapping[str, object], new: Mapping[str, object]) -> tuple[str, ...]:
     changes = []
     for name in sorted(old.keys() | new.keys()):
         before, after = old.get(name), new.get(name)

@@ -37,6 +37,7 @@ from pglast.parser import ParseError
 from psycopg import sql
 
 from service.analysis.facts import DataChange, Effect, MigrationFacts, deparse
+from service.analysis.parsed_shapes import constraint_matches, index_matches, routine_body_matches, statement_node
 from service.prisma.database import DEFAULT_SCHEMA
 
 
@@ -51,6 +52,7 @@ class CheckStatus(StrEnum):
     DONE = "done"  # the catalog shows the effect
     NOT_DONE = "not done"  # the catalog shows the state before the effect
     INVALID = "invalid"  # an INVALID index, left by a failed CREATE INDEX CONCURRENTLY
+    OTHER_SHAPE = "other shape"  # an object of the name, defined otherwise: not this effect
     UNKNOWN = "unknown"  # the catalog cannot tell
 
 
@@ -118,7 +120,13 @@ class EffectProbe:
 def probe_effects(conn: psycopg.Connection, facts: MigrationFacts, schema: str = DEFAULT_SCHEMA) -> EffectProbe:
     """Check every effect of a migration in the live catalog of `conn`; see the module docstring."""
     catalog = _Catalog(conn, schema)
-    checks = tuple(_check(catalog, planned) for planned in _plan(facts.effects, schema))
+    planned = _plan(facts.effects, schema)
+    for each in planned:
+        # The statement that creates an object tells its shape, beyond its name.
+        if each.effect.action == "create" and each.expectations:
+            node = statement_node(facts, each.effect)
+            each.expectations = [replace(e, node=node) if e.exists and e.attribute is None else e for e in each.expectations]
+    checks = tuple(_check(catalog, each) for each in planned)
     return EffectProbe(_overall_state(checks), schema, checks, tuple(facts.data_changes))
 
 
@@ -226,6 +234,7 @@ class _Expectation:
     # Where the object was before later renames moved it, oldest first: if the migration stopped
     # before a rename, the effect is done under the earlier name.
     earlier_refs: tuple[_Ref, ...] = ()
+    node: ast.Node | None = field(default=None, compare=False)  # the creating statement, for its shape
 
 
 @dataclass
@@ -351,6 +360,7 @@ class _Finding:
     met: bool | None
     note: str = ""
     invalid: bool = False
+    other_shape: bool = False
 
 
 def _check(catalog: _Catalog, planned: _Planned) -> EffectCheck:
@@ -365,6 +375,8 @@ def _check(catalog: _Catalog, planned: _Planned) -> EffectCheck:
         notes.append("guarded by IF NOT EXISTS or OR REPLACE: it may have existed before")
     if any(finding.invalid for finding in findings):
         status = CheckStatus.INVALID
+    elif any(finding.other_shape for finding in findings):
+        status = CheckStatus.OTHER_SHAPE
     elif any(finding.met is False for finding in findings):
         status = CheckStatus.NOT_DONE
     elif any(finding.met is None for finding in findings):
@@ -436,19 +448,21 @@ def _evaluate_index(catalog: _Catalog, expectation: _Expectation) -> _Finding:
     index = catalog.index(ref.schema, ref.name)
     if index is None:
         return _existence(expectation, False)
-    valid, table = index
+    usable, table, definition = index
     if not expectation.exists:
-        state = "exists" if valid else "exists (INVALID)"
+        state = "exists" if usable else "exists (INVALID)"
         return _Finding(False, f"{ref.describe()} {state}")
-    if not valid:
+    if ref.parent is not None and table != ref.parent:
+        return _Finding(False, f"{ref.describe()} exists on table {table}, not on {ref.parent}", other_shape=True)
+    if index_matches(expectation.node, definition) is False:
+        return _Finding(False, f"{ref.describe()} exists but is not the index the migration creates: {definition}", other_shape=True)
+    if not usable:
         return _Finding(
             False,
-            f"{ref.describe()} is INVALID (left by a failed CREATE INDEX CONCURRENTLY); "
+            f"{ref.describe()} is INVALID or not ready (left by a failed CREATE INDEX CONCURRENTLY); "
             "drop it before the migration can be retried",
             invalid=True,
         )
-    if ref.parent is not None and table != ref.parent:
-        return _Finding(False, f"{ref.describe()} exists on table {table}, not on {ref.parent}")
     return _Finding(True)
 
 
@@ -529,6 +543,8 @@ def _evaluate_table_child(catalog: _Catalog, expectation: _Expectation) -> _Find
         return _existence(expectation, False)
     if expectation.attribute == "validated":
         return _Finding(True) if found.validated else _Finding(False, f"{ref.describe()} is NOT VALID")
+    if expectation.exists and ref.kind == "constraint" and constraint_matches(expectation.node, ref.name, found.definition) is False:
+        return _Finding(False, f"{ref.describe()} exists but is not the constraint the migration adds: {found.definition}", other_shape=True)
     return _existence(expectation, True)
 
 
@@ -543,7 +559,10 @@ def _evaluate_type(catalog: _Catalog, expectation: _Expectation) -> _Finding:
             return _Finding(False, f"{ref.describe()} exists but is not an enum")
         missing = [label for label in expectation.labels if label not in found.labels]
         if missing:
-            return _Finding(False, f"{ref.describe()} lacks labels {', '.join(missing)}")
+            return _Finding(False, f"{ref.describe()} lacks labels {', '.join(missing)}", other_shape=True)
+        # Labels added later may sit among them, but those the migration creates keep its order.
+        if [label for label in found.labels if label in expectation.labels] != list(expectation.labels):
+            return _Finding(False, f"{ref.describe()} has its labels in another order: {', '.join(found.labels)}", other_shape=True)
     return _Finding(True)
 
 
@@ -564,9 +583,12 @@ def _evaluate_routine(catalog: _Catalog, expectation: _Expectation) -> _Finding:
     wanted = catalog.resolve_arguments(expectation.arguments)
     if wanted is None:
         return _Finding(None, f"{ref.describe()} exists; cannot resolve the argument types {expectation.arguments} to compare")
-    if any(argument_types == wanted for argument_types, _ in overloads):
+    body = next((body for argument_types, _, body in overloads if argument_types == wanted), False)
+    if body is not False:
+        if routine_body_matches(expectation.node, body) is False:
+            return _Finding(False, f"{ref.describe()}{expectation.arguments} exists with another body", other_shape=True)
         return _Finding(True)
-    signatures = ", ".join(f"({text})" for _, text in overloads)
+    signatures = ", ".join(f"({text})" for _, text, _ in overloads)
     return _Finding(False, f"{ref.describe()} exists only as {signatures}, not {expectation.arguments}")
 
 
@@ -596,6 +618,7 @@ class _Column:
 @dataclass(frozen=True)
 class _TableChild:
     validated: bool
+    definition: str | None  # a constraint's, as pg_get_constraintdef prints it
 
 
 @dataclass(frozen=True)
@@ -614,7 +637,7 @@ FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamesp
 WHERE n.nspname = %s AND c.relname = %s
 """
 _INDEX = """
-SELECT i.indisvalid, t.relname
+SELECT i.indisvalid AND i.indisready, t.relname, pg_catalog.pg_get_indexdef(c.oid)
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
@@ -632,17 +655,17 @@ WHERE n.nspname = %s AND c.relname = %s AND a.attname = %s AND a.attnum > 0 AND 
 """
 _TABLE_CHILD = {
     "constraint": """
-SELECT o.convalidated FROM pg_catalog.pg_constraint o
+SELECT o.convalidated, pg_catalog.pg_get_constraintdef(o.oid) FROM pg_catalog.pg_constraint o
 JOIN pg_catalog.pg_class c ON c.oid = o.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s AND o.conname = %s
 """,
     "trigger": """
-SELECT true FROM pg_catalog.pg_trigger o
+SELECT true, NULL FROM pg_catalog.pg_trigger o
 JOIN pg_catalog.pg_class c ON c.oid = o.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s AND o.tgname = %s AND NOT o.tgisinternal
 """,
     "policy": """
-SELECT true FROM pg_catalog.pg_policy o
+SELECT true, NULL FROM pg_catalog.pg_policy o
 JOIN pg_catalog.pg_class c ON c.oid = o.polrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s AND o.polname = %s
 """,
@@ -658,7 +681,7 @@ LEFT JOIN pg_catalog.pg_class r ON r.oid = t.typrelid
 WHERE n.nspname = %s AND t.typname = %s AND (t.typrelid = 0 OR r.relkind = 'c')
 """
 _ROUTINES = """
-SELECT p.proargtypes::oid[], pg_catalog.oidvectortypes(p.proargtypes)
+SELECT p.proargtypes::oid[], pg_catalog.oidvectortypes(p.proargtypes), p.prosrc
 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = %s AND p.proname = %s AND p.prokind = ANY(%s)
 ORDER BY 2
@@ -696,9 +719,10 @@ class _Catalog:
         row = self._one(_ROW_SECURITY, (schema, name))
         return (row[0], row[1]) if row else (False, False)
 
-    def index(self, schema: str, name: str) -> tuple[bool, str] | None:
+    def index(self, schema: str, name: str) -> tuple[bool, str, str] | None:
+        """(valid and ready, table, definition) of an index."""
         row = self._one(_INDEX, (schema, name))
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1], row[2]) if row else None
 
     def column(self, schema: str, table: str, name: str) -> _Column | None:
         row = self._one(_COLUMN, (schema, table, name))
@@ -706,15 +730,16 @@ class _Catalog:
 
     def table_child(self, kind: str, schema: str, table: str, name: str) -> _TableChild | None:
         row = self._one(_TABLE_CHILD[kind], (schema, table, name))
-        return _TableChild(row[0]) if row else None
+        return _TableChild(row[0], row[1]) if row else None
 
     def type(self, schema: str, name: str) -> _Type | None:
         row = self._one(_TYPE, (schema, name))
         return _Type(row[0], tuple(row[1])) if row else None
 
-    def routines(self, schema: str, name: str, prokinds: tuple[str, ...]) -> list[tuple[list[int], str]]:
+    def routines(self, schema: str, name: str, prokinds: tuple[str, ...]) -> list[tuple[list[int], str, str]]:
+        """(argument type oids, argument types as text, body) of each overload."""
         rows = self.conn.execute(_ROUTINES, (schema, name, list(prokinds))).fetchall()
-        return [(list(row[0]), row[1]) for row in rows]
+        return [(list(row[0]), row[1], row[2]) for row in rows]
 
     def extension_exists(self, name: str) -> bool:
         return self._one(_EXTENSION, (name,)) is not None

@@ -19,9 +19,11 @@ from service.prisma import history
 from service.prisma.deploy import SessionTimeouts, deploy
 from service.prisma.errors import FoundFailedMigrations
 from service.prisma.status import read_status
+from service.analysis.replay import ReplayCache
 from service.recovery import actions
 from service.recovery.decide import Action, decide
 from service.recovery.failure import RollbackVerifier, first_failed, gather_failure_facts
+from service.recovery.postcondition import check_settled
 from service.store import repository
 
 # How long a job waits before it looks at a held lock again.
@@ -30,14 +32,43 @@ LOCK_RECHECK_SECONDS = 3.0
 MAX_ROUNDS = 20
 
 
-def run_recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | None) -> tuple[Verdict, list[str]]:
-    verdict, reasons = _recover(run, conn, verify)
+def run_recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | None, replay: ReplayCache | None = None) -> tuple[Verdict, list[str]]:
+    verdict, reasons = _recover(run, conn, verify, replay)
+    if verdict is Verdict.PROCEED:
+        verdict, reasons = proceed_if_settled(run, conn, _settled_by(run), replay, reasons)
     # Read the history again after acting: what the report shows as "history updated".
     run.step("recheck", lambda: read_status(conn, run.target.database.schema, run.local).to_dict())
     return verdict, reasons
 
 
-def _recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | None) -> tuple[Verdict, list[str]]:
+def proceed_if_settled(
+    run: JobRun, conn: psycopg.Connection, names: list[str], replay: ReplayCache | None, reasons: list[str]
+) -> tuple[Verdict, list[str]]:
+    """`proceed` only when every migration the job applied or marked applied is really in place."""
+    if not names:
+        return Verdict.PROCEED, reasons
+    checked = run.step("postcondition", lambda: check_settled(conn, run.target.database.schema, run.local, names, replay))
+    if checked["problems"]:
+        return Verdict.BLOCKED, reasons + [
+            f"not as the migrations leave it ({'compared with the shadow' + chr(39) + 's replay' if checked['basis'] == 'replay' else 'compared with the shapes their SQL states'}): {problem}"
+            for problem in checked["problems"]
+        ] + ["nothing was undone: compare the objects named with the migrations, fix them by hand or fix forward, then deploy again"]
+    return Verdict.PROCEED, reasons
+
+
+def _settled_by(run: JobRun) -> list[str]:
+    """The migrations this job applied or recorded as applied, from its journal."""
+    names: list[str] = []
+    for step, data in run.finished.items():
+        if step.endswith(":mark_applied"):
+            round_number = step.split(":")[1]
+            names.append(run.finished[f"facts:{round_number}"]["facts"]["migration_name"])
+        elif step.endswith((":deploy", ":deploy_pending")):
+            names.extend(data.get("applied") or [])
+    return names
+
+
+def _recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | None, replay: ReplayCache | None) -> tuple[Verdict, list[str]]:
     schema = run.target.database.schema
     for round_number in range(1, MAX_ROUNDS + 1):
         decided = run.finished.get(f"decide:{round_number}")
@@ -50,7 +81,7 @@ def _recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | N
                     return outcome
                 continue
             waits = repository.count_finished_steps(run.store, run.job.id, "wait_for_lock:")
-            evidence = gather_failure_facts(conn, schema, run.local, row, rows, run.target.policy, verify=verify, lock_waits=waits)
+            evidence = gather_failure_facts(conn, schema, run.local, row, rows, run.target.policy, verify=verify, replay=replay, lock_waits=waits)
             decision = decide(evidence.facts)
             if decision.action is Action.WAIT_FOR_LOCK:
                 run.step(f"wait_for_lock:{waits + 1}", lambda: {"lock_holder": evidence.details["lock_holder"], "reasons": list(decision.reasons)})
@@ -84,12 +115,13 @@ def _act(run: JobRun, conn: psycopg.Connection, round_number: int, decided: dict
     if action is Action.MARK_APPLIED:
         run.step(f"{prefix}:mark_applied", lambda: actions.mark_applied(conn, schema, run.local, name, lock_wait))
         return _continue_deploy(run, conn, prefix, reasons)
+    if decided.get("drop_invalid_indexes"):
+        # Before anything marks the migration rolled back: a retry's IF NOT EXISTS would keep them.
+        run.step(f"{prefix}:drop_invalid_indexes", lambda: actions.drop_invalid_indexes(conn, decided["drop_invalid_indexes"], lock_wait))
     if action is Action.MARK_ROLLED_BACK:
         run.step(f"{prefix}:mark_rolled_back", lambda: actions.mark_rolled_back(conn, schema, name, lock_wait))
         return Verdict.BLOCKED, reasons + [f"next: {step}" for step in decided["plan"]]
     if action is Action.RETRY:
-        if decided["drop_invalid_indexes"]:
-            run.step(f"{prefix}:drop_invalid_indexes", lambda: actions.drop_invalid_indexes(conn, decided["drop_invalid_indexes"], lock_wait))
         run.step(f"{prefix}:mark_rolled_back", lambda: actions.mark_rolled_back(conn, schema, name, lock_wait))
         return _reapply(run, conn, prefix, reasons)
     if action is Action.RUN_ROLLBACK:

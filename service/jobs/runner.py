@@ -22,9 +22,10 @@ import psycopg
 
 from service.analysis.facts import analyze_migration
 from service.analysis.probe import probe_effects
+from service.analysis.replay import ReplayCache
 from service.analysis.verify import verify_rollback
 from service.config import Config, Target
-from service.jobs.recover import run_recover
+from service.jobs.recover import proceed_if_settled, run_recover
 from service.jobs.restore import RdsClientFactory, run_restore, snapshot_before_apply
 from service.jobs.rollback import run_rollback
 from service.jobs.states import TERMINAL, IllegalTransition, JobKind, JobState, Verdict
@@ -81,9 +82,11 @@ def run_job(
                 if job.kind in (JobKind.RECOVER, JobKind.ROLLBACK):
                     if local is None:
                         raise MigrateError("the job has no migrations bundle")
-                    flow = run_recover if job.kind is JobKind.RECOVER else run_rollback
                     with _target_lock(store, target.name):
-                        verdict, reasons = flow(run, conn, _shadow_verifier(target))
+                        if job.kind is JobKind.RECOVER:
+                            verdict, reasons = run_recover(run, conn, _shadow_verifier(target), shadow_replay(target))
+                        else:
+                            verdict, reasons = run_rollback(run, conn, _shadow_verifier(target))
                 elif job.kind is JobKind.DEPLOY and job.params.get("apply", True):
                     with _target_lock(store, target.name):
                         verdict, reasons = _deploy(run, conn, linter, rds_client_for)
@@ -156,6 +159,13 @@ def _shadow_verifier(target: Target) -> RollbackVerifier | None:
         return result.verified, result.to_dict()
 
     return verify
+
+
+def shadow_replay(target: Target) -> ReplayCache | None:
+    """The target's history replayed on its shadow server, if it has one."""
+    if target.shadow is None:
+        return None
+    return ReplayCache(target.shadow, target.database.schema, target.name)
 
 
 def _fail(store: psycopg.Connection, job: Job, reason: str) -> Job:
@@ -233,7 +243,7 @@ def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None, rds_cl
         else:
             run.finished["apply"] = outcome.to_dict()
             if not outcome.failure:
-                return Verdict.PROCEED, []
+                return proceed_if_settled(run, conn, list(outcome.applied), shadow_replay(run.target), [])
             failure = outcome.failure
             failed = f"migration {failure.migration_name} failed ({failure.sqlstate or 'no SQLSTATE'}: {failure.message})"
         run.step("recover", lambda: {"job": _start_recovery(run).id, "because": failed})

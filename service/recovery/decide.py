@@ -95,6 +95,9 @@ class FailureFacts:
     automatic_rollback: bool
     lock_holder: str | None = None
     lock_waits: int = 0
+    # Effects compared with the shadow's replay of the history (whole definitions); False: with
+    # the shapes the SQL states, as far as they go.
+    shapes_verified: bool = False
     not_transactional_because: tuple[str, ...] = ()
     unguarded: tuple[str, ...] = ()
     rollback_gaps: tuple[str, ...] = ()
@@ -175,16 +178,21 @@ def decide(facts: FailureFacts) -> Decision:
         )
 
     if facts.effects == "all":
-        if facts.fully_probed:
+        if facts.fully_probed and facts.shapes_verified:
             return Decision(
                 Action.MARK_APPLIED,
                 Verdict.PROCEED,
-                (failure, f"every effect of {name} is present in the database, so it is recorded as applied without running it again"),
+                (failure, f"every effect of {name} is present in the database as the shadow's replay defines it, so it is recorded as applied without running it again"),
             )
+        why = (
+            f"every effect of {name} is present by the shapes its SQL states, but without a replay on a shadow server their whole definitions are not confirmed"
+            if facts.fully_probed
+            else f"every checked effect of {name} is present, but the catalog cannot confirm all it does (data changes, or objects it cannot inspect)"
+        )
         return Decision(
             Action.MARK_APPLIED,
             None,
-            (failure, f"every checked effect of {name} is present, but the catalog cannot confirm all it does (data changes, or objects it cannot inspect)"),
+            (failure, why),
             plan=(f"check by hand that what {name} does is in place", f"approve to record {name} as applied"),
             needs_approval=True,
         )
@@ -201,7 +209,8 @@ def decide(facts: FailureFacts) -> Decision:
             return Decision(
                 Action.RETRY,
                 None,
-                (failure, why, f"the error is transient; retry {facts.attempts} of {facts.max_automatic_retries}"),
+                (failure, why, f"the error is transient; retry {facts.attempts} of {facts.max_automatic_retries}", *_invalid_index_reason(facts)),
+                drop_invalid_indexes=facts.invalid_indexes,
             )
         return _mark_rolled_back(facts, failure, why)
 
@@ -209,10 +218,8 @@ def decide(facts: FailureFacts) -> Decision:
     if facts.invalid_indexes:
         partial += f"; INVALID indexes: {', '.join(facts.invalid_indexes)}"
     if facts.idempotent and facts.retries_left > 0:
-        reasons = [failure, partial, f"every statement of {name} is guarded, so running it again completes it"]
-        if facts.invalid_indexes:
-            reasons.append("the INVALID indexes are dropped first: IF NOT EXISTS would keep them invalid")
-        return Decision(Action.RETRY, None, tuple(reasons), drop_invalid_indexes=facts.invalid_indexes)
+        reasons = (failure, partial, f"every statement of {name} is guarded, so running it again completes it", *_invalid_index_reason(facts))
+        return Decision(Action.RETRY, None, reasons, drop_invalid_indexes=facts.invalid_indexes)
 
     not_idempotent = f"{name} is not idempotent: " + ("; ".join(facts.unguarded[:3]) or "some statements are unguarded")
     if facts.idempotent:
@@ -231,6 +238,7 @@ def decide(facts: FailureFacts) -> Decision:
                 (failure, partial, not_idempotent, f"its rollback SQL ({facts.rollback_source}) is complete and was verified on the shadow server"),
                 plan=plan,
                 then_retry=retry,
+                drop_invalid_indexes=facts.invalid_indexes,
             )
         why_not = (
             "the target's policy does not allow automatic rollbacks"
@@ -246,6 +254,7 @@ def decide(facts: FailureFacts) -> Decision:
             plan=plan,
             needs_approval=True,
             then_retry=retry,
+            drop_invalid_indexes=facts.invalid_indexes,
         )
     gaps = "; ".join(facts.rollback_gaps[:3]) or "there is no rollback SQL"
     return Decision(
@@ -270,4 +279,11 @@ def _mark_rolled_back(facts: FailureFacts, failure: str, why: str) -> Decision:
         ErrorClass.DEFINITION: f"fix {facts.migration_name} (or add a new migration that fixes forward), then deploy again",
     }.get(facts.error_class, f"find out why {facts.migration_name} failed, fix it, then deploy again")
     reasons.append(f"{facts.migration_name} is recorded as rolled back, so the next deploy applies it again")
-    return Decision(Action.MARK_ROLLED_BACK, Verdict.BLOCKED, tuple(reasons), plan=(plan,))
+    reasons.extend(_invalid_index_reason(facts))
+    return Decision(Action.MARK_ROLLED_BACK, Verdict.BLOCKED, tuple(reasons), plan=(plan,), drop_invalid_indexes=facts.invalid_indexes)
+
+
+def _invalid_index_reason(facts: FailureFacts) -> tuple[str, ...]:
+    if not facts.invalid_indexes:
+        return ()
+    return (f"the INVALID indexes {', '.join(facts.invalid_indexes)} are dropped first: IF NOT EXISTS would keep them invalid, and PostgreSQL never uses them",)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from pglast import ast
 
-from service.analysis.facts import Effect, MigrationFacts, analyze_migration, deparse
+from service.analysis.facts import MigrationFacts, analyze_migration
+from service.analysis.ground_truth import compare_with_replay
+from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import probe_effects
+from service.analysis.replay import ReplayCache
 from service.analysis.rollback import rollback_plan
 from service.config import Policy
 from service.prisma.history import HistoryRow
 from service.prisma.lock import find_lock_holder
 from service.prisma.logs import parse_failure_logs
+from service.prisma.errors import MigrateError
 from service.prisma.migrations import LocalMigrations
 from service.recovery.decide import ErrorClass, FailureFacts, classify_sqlstate
 
@@ -52,6 +56,7 @@ def gather_failure_facts(
     policy: Policy,
     *,
     verify: RollbackVerifier | None = None,
+    replay: ReplayCache | None = None,
     lock_waits: int = 0,
 ) -> Evidence:
     name = row.migration_name
@@ -90,12 +95,17 @@ def gather_failure_facts(
 
     analysis = analyze_migration(migration.script, name)
     probe = probe_effects(conn, with_table_shapes(analysis), schema)
-    effects = probe.state.value
-    extra = extra_columns(conn, schema, analysis)
-    if extra and effects == "all":
-        # Tables of those names exist, but with columns the migration does not create: not its tables.
-        effects = "partial"
-        details["extra_columns"] = extra
+    shapes = compare_shapes(conn, local, name, replay)
+    details["shapes"] = shapes
+    if shapes["basis"] == "replay":
+        effects, fully_probed, invalid_indexes = shapes["state"], not analysis.data_changes, tuple(shapes["invalid_indexes"])
+    else:
+        effects, fully_probed, invalid_indexes = probe.state.value, probe.fully_probed, probe.invalid_indexes
+        extra = extra_columns(conn, schema, analysis)
+        if extra and effects == "all":
+            # Tables of those names exist, but with columns the migration does not create: not its tables.
+            effects = "partial"
+            details["extra_columns"] = extra
     plan = rollback_plan(migration.script, analysis)
     details["analysis"] = analysis.to_dict()
     details["probe"] = probe.to_dict()
@@ -117,8 +127,9 @@ def gather_failure_facts(
         in_bundle=True,
         parses=analysis.parses,
         effects=effects,
-        fully_probed=probe.fully_probed,
-        invalid_indexes=probe.invalid_indexes,
+        fully_probed=fully_probed,
+        shapes_verified=shapes["basis"] == "replay",
+        invalid_indexes=invalid_indexes,
         transactional=analysis.transactional,
         idempotent=analysis.idempotent,
         rollback_source=plan.source,
@@ -131,32 +142,21 @@ def gather_failure_facts(
     return Evidence(facts, details)
 
 
-# SERIAL is shorthand for an integer column with a sequence default; the catalog shows the integer.
-_SERIAL_TYPES = {"serial": "integer", "serial4": "integer", "bigserial": "bigint", "serial8": "bigint", "smallserial": "smallint", "serial2": "smallint"}
+def compare_shapes(conn: psycopg.Connection, local: LocalMigrations, name: str, replay: ReplayCache | None) -> dict[str, Any]:
+    """A migration's touched objects on the target against the shadow's replay before and after it.
 
-
-def with_table_shapes(analysis: MigrationFacts) -> MigrationFacts:
-    """The facts, with each column of each created table as an effect of its own.
-
-    A table "already exists" only counts as this migration's table when its columns and their
-    types are the ones the migration creates; the name alone would mark a different table applied.
+    Without a shadow, or when the replay fails there, the comparison is the parsed one (the probe's),
+    and the facts say so: it never lets a failed migration be recorded as applied without a person.
     """
-    if analysis.parsed is None:
-        return analysis
-    columns = []
-    for statement in analysis.parsed.statements:
-        node = statement.node
-        if not isinstance(node, ast.CreateStmt):
-            continue
-        relation = node.relation
-        for element in node.tableElts or ():
-            if isinstance(element, ast.ColumnDef) and element.typeName is not None:
-                type_name = deparse(element.typeName)
-                type_name = _SERIAL_TYPES.get(type_name.lower(), type_name)
-                where = dict(schema=relation.schemaname, parent=relation.relname, line=statement.position.line)
-                columns.append(Effect("create", "column", element.colname, **where))
-                columns.append(Effect("alter", "column", element.colname, detail=f"TYPE {type_name}", **where))
-    return replace(analysis, effects=analysis.effects + tuple(columns)) if columns else analysis
+    if replay is None:
+        return {"basis": "parsed", "why": "no shadow server is configured to replay the history on"}
+    position = local.names.index(name)
+    try:
+        before = replay.replay(local, position)
+        after = replay.replay(local, position + 1)
+    except MigrateError as error:
+        return {"basis": "parsed", "why": f"the shadow's replay failed: {error.headline}"}
+    return compare_with_replay(conn, before.fingerprint, after.fingerprint).to_dict()
 
 
 def extra_columns(conn: psycopg.Connection, schema: str, analysis: MigrationFacts) -> dict[str, list[str]]:

@@ -137,7 +137,7 @@ def test_retries_exhausted_marks_rolled_back_and_blocks(store, target_db, write_
 
 
 def test_duplicate_object_with_every_effect_present_is_marked_applied(store, target_db, write_migrations):
-    config = make_config(target_db)
+    config = make_config(target_db, shadow=parse_database_url(ADMIN_URL))
     applied_base(target_db, store, config)
     # Someone created the table by hand, exactly as the migration would.
     target_db.query('CREATE TABLE "Audit" ("id" SERIAL PRIMARY KEY, "note" VARCHAR(200))')
@@ -150,13 +150,56 @@ def test_duplicate_object_with_every_effect_present_is_marked_applied(store, tar
 
     assert recovered.facts["facts:1"]["facts"]["sqlstate"] == "42P07"
     assert recovered.facts["facts:1"]["facts"]["effects"] == "all"
+    assert recovered.facts["facts:1"]["shapes"]["basis"] == "replay"
     assert decision_of(recovered)["action"] == "mark_applied"
     assert recovered.verdict is Verdict.PROCEED and deployed.verdict is Verdict.PROCEED
+    assert recovered.facts["postcondition"]["problems"] == [] and recovered.facts["postcondition"]["basis"] == "replay"
     rows = rows_of(target_db, "20240102_audit")
     assert [(row["finished_at"] is not None, row["rolled_back_at"] is not None, row["logs"]) for row in rows][1] == (True, False, "")
     # The migrations after it were applied too.
     assert table_exists(target_db, "Visit")
     assert_prisma_agrees(target_db, write_migrations, scripts)
+
+
+def test_without_a_shadow_every_effect_present_waits_for_a_person_before_it_is_marked_applied(store, target_db):
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    target_db.query('CREATE TABLE "Audit" ("id" SERIAL PRIMARY KEY, "note" VARCHAR(200))')
+    scripts = {**BASE, "20240102_audit": 'CREATE TABLE "Audit" ("id" SERIAL PRIMARY KEY, "note" VARCHAR(200));\n'}
+    deployed, recovered = deploy_then_recover(store, config, scripts)
+
+    assert recovered.facts["facts:1"]["facts"]["effects"] == "all"
+    assert recovered.facts["facts:1"]["shapes"] == {"basis": "parsed", "why": "no shadow server is configured to replay the history on"}
+    assert recovered.facts["facts:1"]["facts"]["shapes_verified"] is False
+    assert recovered.state is JobState.WAITING_APPROVAL and recovered.verdict is None
+    assert any("without a replay on a shadow server" in reason for reason in decision_of(recovered)["reasons"])
+    assert [row["finished_at"] for row in rows_of(target_db, "20240102_audit")] == [None]
+
+
+SAME_NAMED_INDEX = {**BASE, "20240102_name_idx": 'CREATE INDEX "Patient_name_idx" ON "Patient"("name");\n'}
+
+
+@pytest.mark.parametrize("with_shadow", [True, False], ids=["replay", "parsed"])
+def test_a_same_named_index_on_another_column_is_not_the_migrations_index(store, target_db, with_shadow):
+    config = make_config(target_db, shadow=parse_database_url(ADMIN_URL) if with_shadow else None)
+    applied_base(target_db, store, config)
+    # An index of the migration's name, on the wrong column: the migration fails with 42P07.
+    target_db.query('CREATE INDEX "Patient_name_idx" ON "Patient"("id")')
+    deployed, recovered = deploy_then_recover(store, config, SAME_NAMED_INDEX)
+
+    facts = recovered.facts["facts:1"]
+    assert facts["facts"]["sqlstate"] == "42P07"
+    assert facts["facts"]["effects"] != "all"
+    assert decision_of(recovered)["action"] != "mark_applied"
+    assert recovered.verdict is Verdict.BLOCKED and deployed.verdict is Verdict.BLOCKED
+    if with_shadow:
+        (check,) = facts["shapes"]["checks"]
+        assert (check["object"], check["status"]) == ("index public.Patient_name_idx", "other shape")
+        assert '("id")' in check["found"]["definition"] or "(id)" in check["found"]["definition"]
+    else:
+        (check,) = [c for c in facts["probe"]["checks"] if c["effect"]["kind"] == "index"]
+        assert check["status"] == "other shape" and "not the index the migration creates" in check["note"]
+    assert [row["finished_at"] for row in rows_of(target_db, "20240102_name_idx")] == [None]
 
 
 def test_a_same_named_table_of_another_shape_is_not_marked_applied(store, target_db):

@@ -58,8 +58,10 @@ PARTIAL = replace(FAILED, effects="partial", transactional=False, sqlstate="2351
     [
         (replace(FAILED, lock_holder="pid 7 (prisma)"), Action.WAIT_FOR_LOCK, None, False),
         (replace(FAILED, lock_holder="pid 7", lock_waits=MAX_LOCK_WAITS), Action.NONE, Verdict.BLOCKED, False),
-        (replace(FAILED, effects="all"), Action.MARK_APPLIED, Verdict.PROCEED, False),
-        (replace(FAILED, effects="all", fully_probed=False), Action.MARK_APPLIED, None, True),
+        (replace(FAILED, effects="all", shapes_verified=True), Action.MARK_APPLIED, Verdict.PROCEED, False),
+        (replace(FAILED, effects="all", shapes_verified=True, fully_probed=False), Action.MARK_APPLIED, None, True),
+        # Compared only with the shapes the SQL states (no shadow): a person confirms.
+        (replace(FAILED, effects="all"), Action.MARK_APPLIED, None, True),
         (FAILED, Action.RETRY, None, False),
         (replace(FAILED, attempts=2), Action.MARK_ROLLED_BACK, Verdict.BLOCKED, False),
         (replace(FAILED, sqlstate="42703", error_class=ErrorClass.DEFINITION), Action.MARK_ROLLED_BACK, Verdict.BLOCKED, False),
@@ -88,7 +90,7 @@ def test_a_transient_partial_failure_is_rolled_back_then_retried():
 def test_invalid_indexes_are_dropped_before_a_retry():
     decision = decide(replace(PARTIAL, idempotent=True, invalid_indexes=("public.Tag_idx",)))
     assert decision.drop_invalid_indexes == ("public.Tag_idx",)
-    assert "the INVALID indexes are dropped first: IF NOT EXISTS would keep them invalid" in decision.reasons
+    assert "the INVALID indexes public.Tag_idx are dropped first: IF NOT EXISTS would keep them invalid, and PostgreSQL never uses them" in decision.reasons
 
 
 def test_a_syntax_error_left_nothing_whatever_the_transaction_control():
@@ -107,3 +109,20 @@ def test_the_decision_and_facts_are_plain_data():
     decision = decide(FAILED)
     assert decision.to_dict()["action"] == "retry" and decision.to_dict()["verdict"] is None
     assert FAILED.to_dict()["error_class"] == "transient" and FAILED.to_dict()["retries_left"] == 1
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        replace(FAILED, invalid_indexes=("public.Order_status_idx",)),
+        replace(FAILED, invalid_indexes=("public.Order_status_idx",), attempts=2),
+        replace(PARTIAL, invalid_indexes=("public.Order_status_idx",), idempotent=True),
+        replace(PARTIAL, invalid_indexes=("public.Order_status_idx",), rollback_verified=True, automatic_rollback=True),
+    ],
+    ids=["retry", "mark-rolled-back", "partial-retry", "rollback"],
+)
+def test_invalid_indexes_are_dropped_in_every_branch_that_marks_the_migration_rolled_back(facts):
+    decision = decide(facts)
+    assert decision.action in (Action.RETRY, Action.MARK_ROLLED_BACK, Action.RUN_ROLLBACK)
+    assert decision.drop_invalid_indexes == ("public.Order_status_idx",)
+    assert any("INVALID" in reason and "public.Order_status_idx" in reason for reason in decision.reasons)
