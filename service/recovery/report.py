@@ -1052,6 +1052,11 @@ def _step_summary(run: StepRun) -> str:
         return f"started recover job {data['job']}" + (f": {data['because']}" if data.get("because") else "")
     if family == "apply":
         return f"applied {run.step.partition(':')[2]}" + (f" ({data['resolution']})" if data.get("resolution") else "")
+    if family == "postcondition":
+        problems = data.get("problems") or []
+        basis = "the shadow's replay" if data.get("basis") == "replay" else "the shapes their SQL states"
+        settled = ", ".join(data.get("migrations") or [])
+        return f"{settled}: not in place: {'; '.join(problems[:3])}" if problems else f"{settled}: every effect in place, compared with {basis}"
     if family == "verify":
         verified = data.get("verified")
         return "verified on the shadow server" if verified else "did not pass on the shadow server" if verified is False else "not verified: no shadow server"

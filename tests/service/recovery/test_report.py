@@ -108,8 +108,9 @@ def test_a_transient_failure_retried_to_success(store, target_db):
     assert items["functionality_verified"][2].startswith("the history was re-read after acting: 20240102_add_email is reapplied; no failed migration; nothing to deploy")
     assert items["incident_documented"] == (True, NOW, f"this report, generated from {len(report.timeline)} journal events")
 
-    assert [a.step for a in report.actions] == ["act:1:mark_rolled_back", "act:1:deploy", "apply:20240102_add_email"]
-    assert [a.outcome for a in report.actions] == ["finished"] * 3
+    assert [a.step for a in report.actions] == ["act:1:mark_rolled_back", "act:1:deploy", "apply:20240102_add_email", "postcondition"]
+    assert report.actions[-1].summary == "20240102_add_email: every effect in place, compared with the shapes their SQL states"
+    assert [a.outcome for a in report.actions] == ["finished"] * 4
     assert report.history.checked and report.history.step == "recheck"
     assert report.approvals == [] and report.pending_approval is None
 
