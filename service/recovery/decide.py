@@ -7,10 +7,13 @@ The table (first match wins) starts from DESIGN.md's and refines it where the fa
 | another session holds Prisma's lock | wait and re-check (a bounded number of times) | pending |
 | the lock stayed held past the waits | nothing; say who holds it | blocked |
 | the file is not in the bundle, or does not parse | mark rolled back only when the failure left no effects | blocked |
-| every effect present, nothing unverifiable | mark applied (`resolve --applied`) | proceed |
-| every effect present, but data changes the catalog cannot confirm | propose marking applied | waiting for approval |
+| every effect present, whole shapes confirmed by the shadow's replay, nothing unverifiable | mark applied (`resolve --applied`) | proceed |
+| every effect present, but only by parsed shapes, or with data changes the catalog cannot confirm | propose marking applied | waiting for approval |
 | no effects (or a transactional file), transient error, retries left | mark rolled back, re-apply | from the re-apply |
 | no effects (or a transactional file), anything else | mark rolled back | blocked (fix forward) |
+
+Every action that marks the migration rolled back first drops the INVALID indexes it left
+(`drop_invalid_indexes`): a retry's `IF NOT EXISTS` would otherwise keep them, unusable.
 | some effects, idempotent body, retries left | mark rolled back, re-apply (INVALID indexes dropped first) | from the re-apply |
 | some effects, rollback SQL complete and verified, policy allows | run the rollback SQL, require no effects, mark rolled back; re-apply if transient with retries left | blocked, or from the re-apply |
 | some effects, rollback SQL complete but not allowed to run alone | propose running it | waiting for approval |

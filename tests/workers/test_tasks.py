@@ -9,6 +9,9 @@ import sys
 import threading
 import time
 import uuid
+
+import psycopg
+import pytest
 from pathlib import Path
 
 from service.config import Settings
@@ -167,3 +170,37 @@ def test_enqueues_share_pushes_and_each_message_arrives_once_in_order(service_en
     assert sorted(delivered) == sorted(repr([job_id]) for job_id in job_ids)
     assert delivered[32:] == [repr([job_id]) for job_id in job_ids[32:]]
     assert sum(pushes) == 40 and 0 not in pushes and pushes[-1] == 8
+
+
+def test_a_same_named_index_on_another_column_never_lets_the_deploy_proceed(api, celery_session_worker, target_db):
+    first = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": MIGRATIONS}, headers=AUTH)
+    assert wait_for_verdict(api, first.get_json()["id"])["verdict"] == "proceed"
+    target_db.query('CREATE INDEX "Visit_patient_idx" ON "Visit"("id")')
+    adds_index = MIGRATIONS + [
+        {"name": "20240103_visit_patient", "sql": 'ALTER TABLE "Visit" ADD COLUMN "patientId" INT;\nCREATE INDEX "Visit_patient_idx" ON "Visit"("patientId");'},
+    ]
+    job = wait_for_verdict(api, api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": adds_index}, headers=AUTH).get_json()["id"])
+
+    assert job["verdict"] == "blocked", job["reasons"]
+    recover_id = next(e["data"]["job"] for e in job["events"] if e["step"] == "recover" and e["kind"] == "step_finished")
+    recovered = wait_for_verdict(api, recover_id)
+    assert recovered["facts"]["decide:1"]["action"] != "mark_applied"
+    with target_db.connect() as conn:
+        assert [row["finished_at"] for row in history_rows(conn) if row["migration_name"] == "20240103_visit_patient"] == [None]
+
+
+def test_a_deploy_that_leaves_an_invalid_index_is_blocked_by_the_postcondition(api, celery_session_worker, target_db):
+    first = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": MIGRATIONS}, headers=AUTH)
+    assert wait_for_verdict(api, first.get_json()["id"])["verdict"] == "proceed"
+    target_db.query('INSERT INTO "Visit" ("id") VALUES (1)')
+    target_db.query('ALTER TABLE "Visit" ADD COLUMN "code" INT')
+    target_db.query('UPDATE "Visit" SET "code" = 7')
+    target_db.query('INSERT INTO "Visit" ("id", "code") VALUES (2, 7)')
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        target_db.query('CREATE UNIQUE INDEX CONCURRENTLY "Visit_code_key" ON "Visit"("code")')
+    guarded = MIGRATIONS + [{"name": "20240103_visit_code", "sql": 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "Visit_code_key" ON "Visit"("code");'}]
+    job = wait_for_verdict(api, api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": guarded}, headers=AUTH).get_json()["id"])
+
+    assert job["verdict"] == "blocked"
+    assert any("Visit_code_key" in reason and "INVALID" in reason for reason in job["reasons"]), job["reasons"]
+    assert job["facts"]["postcondition"]["problems"]

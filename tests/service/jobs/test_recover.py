@@ -412,3 +412,61 @@ def test_people_are_told_once_when_a_plan_waits_and_when_a_verdict_blocks(store,
     assert checked.verdict is Verdict.BLOCKED
     assert told[-1][:2] == ("verdict_blocked", other.id)
     assert "notify:verdict_blocked" in repository.finished_steps(store, other.id)
+
+
+class OpenWriter:
+    """Another session's open transaction that wrote to a table: CREATE INDEX CONCURRENTLY waits for it."""
+
+    def __init__(self, target_db, table):
+        self.conn = psycopg.connect(target_db.conninfo)
+        self.conn.execute(f'INSERT INTO "{table}" DEFAULT VALUES')
+
+    def release(self):
+        if not self.conn.closed:
+            self.conn.rollback()
+            self.conn.close()
+
+
+CONCURRENT_INDEX = {**BASE, "20240102_name_idx": 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "Patient_name_idx" ON "Patient"("name");\n'}
+
+
+def index_state(target_db, name):
+    return target_db.query("SELECT indisvalid, indisready FROM pg_index WHERE indexrelid = to_regclass(%s)", (f'public."{name}"',))
+
+
+@pytest.mark.parametrize("with_shadow", [True, False], ids=["replay", "parsed"])
+def test_an_invalid_index_from_a_timed_out_concurrent_build_is_dropped_before_the_retry(store, target_db, write_migrations, with_shadow):
+    config = make_config(target_db, shadow=parse_database_url(ADMIN_URL) if with_shadow else None)
+    applied_base(target_db, store, config)
+    writer = OpenWriter(target_db, "Patient")
+    try:
+        # The build times out waiting for the writer and leaves the index INVALID; the writer ends before the retry.
+        deployed, recovered = deploy_then_recover(store, config, CONCURRENT_INDEX, before_recovery=writer.release)
+    finally:
+        writer.release()
+
+    facts = recovered.facts["facts:1"]["facts"]
+    assert (facts["sqlstate"], facts["effects"], facts["invalid_indexes"]) == ("55P03", "none", ["public.Patient_name_idx"])
+    decision = decision_of(recovered)
+    assert (decision["action"], decision["drop_invalid_indexes"]) == ("retry", ["public.Patient_name_idx"])
+    assert recovered.facts["act:1:drop_invalid_indexes"] == {"dropped": ["public.Patient_name_idx"]}
+    # Without the drop, IF NOT EXISTS would have skipped the INVALID index and the verdict been proceed.
+    assert index_state(target_db, "Patient_name_idx") == [(True, True)]
+    assert recovered.verdict is Verdict.PROCEED and deployed.verdict is Verdict.PROCEED
+    assert recovered.facts["postcondition"]["problems"] == []
+    assert_prisma_agrees(target_db, write_migrations, CONCURRENT_INDEX)
+
+
+def test_an_invalid_index_is_dropped_when_the_migration_is_marked_rolled_back(store, target_db):
+    config = make_config(target_db, max_automatic_retries=0)
+    applied_base(target_db, store, config)
+    writer = OpenWriter(target_db, "Patient")
+    try:
+        deployed, recovered = deploy_then_recover(store, config, CONCURRENT_INDEX, before_recovery=writer.release)
+    finally:
+        writer.release()
+
+    assert decision_of(recovered)["action"] == "mark_rolled_back"
+    assert recovered.verdict is Verdict.BLOCKED
+    # Rolled back means as before the migration: no INVALID leftover for the next deploy to skip.
+    assert index_state(target_db, "Patient_name_idx") == []

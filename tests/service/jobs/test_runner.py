@@ -1,5 +1,7 @@
 import threading
 
+import psycopg
+
 import pytest
 
 from service.config import Config, Policy, Target
@@ -184,3 +186,29 @@ def test_canceling_a_running_deploy_stops_it_between_migrations(store, config, t
         assert [row["migration_name"] for row in history_rows(conn)] == ["20240101_patients"]
     monkeypatch.setattr(repository, "record_step", real_record_step)
     assert run_job(store, config, job.id) == canceled  # a redelivered message does nothing
+
+
+def test_a_deploy_whose_guarded_create_skipped_an_invalid_index_is_blocked(store, target_db):
+    """The postcondition: a migration PostgreSQL ran to the end is still checked before `proceed`."""
+    config = Config({"staging": Target("staging", parse_database_url(target_db.url), Policy())}, ())
+    scripts = {"20240101_init": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n'}
+
+    def deploy_job(scripts):
+        digest = repository.store_bundle(store, migrations_from_bundle(scripts))
+        job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True}, bundle_digest=digest)
+        return run_job(store, config, job.id)
+
+    assert deploy_job(scripts).verdict is Verdict.PROCEED
+    target_db.query("""INSERT INTO "Patient" ("name") VALUES ('a'), ('a')""")
+    # A unique build someone ran by hand failed and left an INVALID index of the migration's name.
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        target_db.query('CREATE UNIQUE INDEX CONCURRENTLY "Patient_name_idx" ON "Patient"("name")')
+    scripts["20240102_name_idx"] = 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "Patient_name_idx" ON "Patient"("name");\n'
+
+    finished = deploy_job(scripts)
+
+    # IF NOT EXISTS skipped the INVALID index: PostgreSQL reported success.
+    assert finished.facts["apply"]["applied"] == ["20240102_name_idx"]
+    assert finished.verdict is Verdict.BLOCKED
+    assert finished.facts["postcondition"]["basis"] == "parsed"
+    assert any("Patient_name_idx" in reason and "INVALID" in reason for reason in finished.reasons), finished.reasons
