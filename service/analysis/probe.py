@@ -454,7 +454,8 @@ def _evaluate_index(catalog: _Catalog, expectation: _Expectation) -> _Finding:
         return _Finding(False, f"{ref.describe()} {state}")
     if ref.parent is not None and table != ref.parent:
         return _Finding(False, f"{ref.describe()} exists on table {table}, not on {ref.parent}", other_shape=True)
-    if index_matches(expectation.node, definition) is False:
+    matches = index_matches(expectation.node, definition)
+    if matches is False:
         return _Finding(False, f"{ref.describe()} exists but is not the index the migration creates: {definition}", other_shape=True)
     if not usable:
         return _Finding(
@@ -463,6 +464,8 @@ def _evaluate_index(catalog: _Catalog, expectation: _Expectation) -> _Finding:
             "drop it before the migration can be retried",
             invalid=True,
         )
+    if matches is None:
+        return _Finding(True, f"{ref.describe()} compared by name and table only (expressions, a predicate or operator classes): {definition}")
     return _Finding(True)
 
 
@@ -543,8 +546,12 @@ def _evaluate_table_child(catalog: _Catalog, expectation: _Expectation) -> _Find
         return _existence(expectation, False)
     if expectation.attribute == "validated":
         return _Finding(True) if found.validated else _Finding(False, f"{ref.describe()} is NOT VALID")
-    if expectation.exists and ref.kind == "constraint" and constraint_matches(expectation.node, ref.name, found.definition) is False:
-        return _Finding(False, f"{ref.describe()} exists but is not the constraint the migration adds: {found.definition}", other_shape=True)
+    if expectation.exists and ref.kind == "constraint":
+        matches = constraint_matches(expectation.node, ref.name, found.definition)
+        if matches is False:
+            return _Finding(False, f"{ref.describe()} exists but is not the constraint the migration adds: {found.definition}", other_shape=True)
+        if matches is None:
+            return _Finding(True, f"{ref.describe()} compared by name only: {found.definition}")
     return _existence(expectation, True)
 
 

@@ -38,6 +38,7 @@ from service.prisma.lock import advisory_lock
 from service.prisma.migrations import LocalMigrations
 from service.prisma.status import MigrationState, read_status
 from service.recovery.failure import RollbackVerifier
+from service.recovery.postcondition import unusable_indexes
 from service.recovery.rds import RestoreRefused, rds_client
 from service.store import repository
 from service.store.repository import Job
@@ -195,6 +196,8 @@ def _check(run: JobRun, conn: psycopg.Connection, linter: Linter | None) -> tupl
     findings = _lint_step(run, linter)
     phase = run.job.params.get("phase", "pre")
     reasons = _history_reasons(status, allow_pending=phase == "pre")
+    applied = [m["name"] for m in status["migrations"] if m["state"] in (MigrationState.APPLIED, MigrationState.REAPPLIED)]
+    reasons += unusable_indexes(conn, run.target.database.schema, run.local, applied)
     reasons += [f"lint {f['rule']} in {f['migration']} line {f['line']}: {f['message']}" for f in findings if f["severity"] == "error"]
     return (Verdict.BLOCKED if reasons else Verdict.PROCEED), reasons
 

@@ -42,6 +42,32 @@ def check_settled(
     return {**_against_parsed_shapes(conn, schema, local, settled), "why": why_parsed}
 
 
+_INVALID_INDEXES = """
+SELECT c.relname, t.relname FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND NOT (i.indisvalid AND i.indisready)
+"""
+
+
+def unusable_indexes(conn: psycopg.Connection, schema: str, local: LocalMigrations, applied: list[str]) -> list[str]:
+    """INVALID or unready indexes that applied migrations create: no `proceed` over them, even
+    when the history looks clean (a guarded re-run that skipped one, say)."""
+    unusable = {name: table for name, table in conn.execute(_INVALID_INDEXES, (schema,)).fetchall()}
+    if not unusable:
+        return []
+    found = []
+    for migration_name in applied:
+        migration = local.get(migration_name)
+        if migration is None:
+            continue
+        for effect in analyze_migration(migration.script, migration_name).effects:
+            if effect.action == "create" and effect.kind == "index" and effect.schema in (None, schema) and unusable.get(effect.name) == effect.parent:
+                found.append(f"index {schema}.{effect.name} on {effect.parent}, created by {migration_name}, is INVALID or not ready: PostgreSQL does not use it; drop it and build it again")
+    return found
+
+
 def _against_replay(conn: psycopg.Connection, local: LocalMigrations, positions: list[int], settled: list[str], replay: ReplayCache) -> dict[str, Any]:
     fingerprints = {count: replay.replay(local, count).fingerprint for p in positions for count in (p, p + 1)}
     touched = merge([touched_objects(fingerprints[p], fingerprints[p + 1]) for p in positions])

@@ -1,5 +1,6 @@
 """A real Celery worker (celery.contrib.pytest) on the real Redis broker, real PostgreSQL stores."""
 
+import os
 import uuid
 
 import pytest
@@ -10,7 +11,8 @@ from tests.broker import sending_through
 from tests.contract import ContractClient
 from workers import state
 
-REDIS_DB = 14
+# Two test runs on one machine (a developer's and CI's) must not take each other's messages.
+REDIS_DB = int(os.environ.get("DEPLOY_GATE_TEST_REDIS_DB", "14"))
 
 
 @pytest.fixture(scope="session")

@@ -212,3 +212,12 @@ def test_a_deploy_whose_guarded_create_skipped_an_invalid_index_is_blocked(store
     assert finished.verdict is Verdict.BLOCKED
     assert finished.facts["postcondition"]["basis"] == "parsed"
     assert any("Patient_name_idx" in reason and "INVALID" in reason for reason in finished.reasons), finished.reasons
+
+    # The history now says applied; a later check still refuses to say proceed over the index.
+    digest = repository.store_bundle(store, migrations_from_bundle(scripts))
+    check, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci", params={"phase": "post"}, bundle_digest=digest)
+    checked = run_job(store, config, check.id)
+    assert checked.verdict is Verdict.BLOCKED
+    assert checked.reasons == [
+        "index public.Patient_name_idx on Patient, created by 20240102_name_idx, is INVALID or not ready: PostgreSQL does not use it; drop it and build it again"
+    ]
