@@ -81,7 +81,10 @@ def _recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | N
                     return outcome
                 continue
             waits = repository.count_finished_steps(run.store, run.job.id, "wait_for_lock:")
-            evidence = gather_failure_facts(conn, schema, run.local, row, rows, run.target.policy, verify=verify, replay=replay, lock_waits=waits)
+            evidence = gather_failure_facts(
+                conn, schema, run.local, row, rows, run.target.policy, verify=verify, replay=replay, lock_waits=waits,
+                interrupted_here=not (row.logs or "").strip() and row.migration_name in run.interrupted_applies(),
+            )
             decision = decide(evidence.facts)
             if decision.action is Action.WAIT_FOR_LOCK:
                 run.step(f"wait_for_lock:{waits + 1}", lambda: {"lock_holder": evidence.details["lock_holder"], "reasons": list(decision.reasons)})

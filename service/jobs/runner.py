@@ -13,7 +13,6 @@ recover job hands its verdict back when it ends, so a build polling the deploy s
 from __future__ import annotations
 
 import zlib
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -288,11 +287,7 @@ def _resume_interrupted_migration(run: JobRun, conn: psycopg.Connection) -> None
     means it was aborted, and the row is marked rolled back so deploy applies it again. Anything
     else is left failed for a recover job to decide.
     """
-    events = repository.job_events(run.store, run.job.id)
-    # Counted, not compared as sets: a recover job applies one migration more than once.
-    opened = Counter(e.step for e in events if e.kind == "step_started" and e.step and e.step.startswith("apply:"))
-    opened.subtract(e.step for e in events if e.kind in ("step_finished", "step_failed") and e.step in opened)
-    interrupted = {step.removeprefix("apply:") for step, count in opened.items() if count > 0}
+    interrupted = run.interrupted_applies()
     if not interrupted or run.local is None:
         return
     schema = run.target.database.schema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,14 @@ class JobRun:
         repository.record_step(self.store, self.job.id, name, "finished", result)
         self.finished[name] = result
         return result
+
+    def interrupted_applies(self) -> set[str]:
+        """Migrations this job started applying and never saw end (its worker died meanwhile)."""
+        events = repository.job_events(self.store, self.job.id)
+        # Counted, not compared as sets: a recover job applies one migration more than once.
+        opened = Counter(e.step for e in events if e.kind == "step_started" and e.step and e.step.startswith("apply:"))
+        opened.subtract(e.step for e in events if e.kind in ("step_finished", "step_failed") and e.step in opened)
+        return {step.removeprefix("apply:") for step, count in opened.items() if count > 0}
 
     def stop_if_canceled(self) -> None:
         if repository.get_job(self.store, self.job.id).state is JobState.CANCELED:

@@ -101,6 +101,9 @@ class FailureFacts:
     # Effects compared with the shadow's replay of the history (whole definitions); False: with
     # the shapes the SQL states, as far as they go.
     shapes_verified: bool = False
+    # This job was running the file when its worker died (its journal shows the apply started and
+    # never ended, and the row has no logs): effects present now are its own script's, committed.
+    interrupted_here: bool = False
     not_transactional_because: tuple[str, ...] = ()
     unguarded: tuple[str, ...] = ()
     rollback_gaps: tuple[str, ...] = ()
@@ -186,6 +189,12 @@ def decide(facts: FailureFacts) -> Decision:
                 Action.MARK_APPLIED,
                 Verdict.PROCEED,
                 (failure, f"every effect of {name} is present in the database as the shadow's replay defines it, so it is recorded as applied without running it again"),
+            )
+        if facts.fully_probed and facts.interrupted_here:
+            return Decision(
+                Action.MARK_APPLIED,
+                Verdict.PROCEED,
+                (failure, f"this job was applying {name} when its worker stopped, and every effect is present: PostgreSQL committed the script, so it is recorded as applied"),
             )
         why = (
             f"every effect of {name} is present by the shapes its SQL states, but without a replay on a shadow server their whole definitions are not confirmed"

@@ -58,6 +58,7 @@ def gather_failure_facts(
     verify: RollbackVerifier | None = None,
     replay: ReplayCache | None = None,
     lock_waits: int = 0,
+    interrupted_here: bool = False,
 ) -> Evidence:
     name = row.migration_name
     parsed_logs = parse_failure_logs(row.logs)
@@ -85,6 +86,7 @@ def gather_failure_facts(
         automatic_rollback=policy.automatic_rollback,
         lock_holder=str(holder) if holder else None,
         lock_waits=lock_waits,
+        interrupted_here=interrupted_here,
     )
     if not in_bundle:
         facts = FailureFacts(

@@ -62,6 +62,8 @@ PARTIAL = replace(FAILED, effects="partial", transactional=False, sqlstate="2351
         (replace(FAILED, effects="all", shapes_verified=True, fully_probed=False), Action.MARK_APPLIED, None, True),
         # Compared only with the shapes the SQL states (no shadow): a person confirms.
         (replace(FAILED, effects="all"), Action.MARK_APPLIED, None, True),
+        # Unless this job was running the file when its worker died: the script committed.
+        (replace(FAILED, effects="all", sqlstate=None, interrupted_here=True), Action.MARK_APPLIED, Verdict.PROCEED, False),
         (FAILED, Action.RETRY, None, False),
         (replace(FAILED, attempts=2), Action.MARK_ROLLED_BACK, Verdict.BLOCKED, False),
         (replace(FAILED, sqlstate="42703", error_class=ErrorClass.DEFINITION), Action.MARK_ROLLED_BACK, Verdict.BLOCKED, False),
