@@ -5,7 +5,9 @@ and never waits on the network: it builds a secret-free *event* (plain JSON data
 job's id, target, verdict and reasons, the details) and hands it to an `enqueue` callable; in a
 worker that puts a Celery task on the broker, and the task calls `deliver` (see
 `workers.notifications`). The webhook URL and key stay in the process's configuration and never
-travel through the broker.
+travel through the broker. `notify` returns a `Handoff` (enqueued, not configured, or failed),
+which the runner journals; the task journals the `Delivery` outcome on the job when it is known,
+so a job's report says "notified" only for a notification that was delivered.
 
 Kinds (`service.config.NOTIFICATION_EVENTS`) and the details the runner passes:
 
@@ -45,6 +47,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from http.client import HTTPException
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from service.config import NOTIFICATION_EVENTS, Config, Webhook
@@ -78,8 +81,30 @@ _TITLES = {
 }
 
 
+class Handoff(StrEnum):
+    """What `notify` did with a notification; the runner journals it on the job."""
+
+    ENQUEUED = "enqueued"  # on the broker: the delivery task journals what became of it
+    NOT_CONFIGURED = "not_configured"  # the target has no webhook, or its webhook does not take this kind
+    FAILED = "failed"  # not handed on: an unknown kind, an unreadable configuration, the broker down
+
+
+class Delivery(StrEnum):
+    """What became of an enqueued notification; the delivery task journals it on the job."""
+
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    REJECTED = "rejected"  # the receiver refused it (a 4xx other than 429, a redirect)
+    GAVE_UP = "gave_up"  # still failing after the last retry
+    DROPPED = "dropped"  # the worker delivering it has no webhook for the target (or this kind)
+
+
 class Notify(Protocol):
-    def __call__(self, kind: str, job: Job, /, **details: Any) -> None: ...
+    def __call__(self, kind: str, job: Job, /, **details: Any) -> Handoff: ...
+
+
+def no_notifier(kind: str, job: Job, /, **details: Any) -> Handoff:
+    """The runner's `notify` where nothing is configured to tell people (tests, one-off runs)."""
+    return Handoff.NOT_CONFIGURED
 
 
 class DeliveryFailed(Exception):
@@ -105,27 +130,28 @@ def log_line(event: str, **fields: Any) -> str:
 
 
 def make_notifier(config: Callable[[], Config], enqueue: Callable[[dict[str, Any]], None]) -> Notify:
-    """The runner's `notify`: build the event if the target wants this kind, hand it to `enqueue`.
+    """The runner's `notify`: build the event if the target wants this kind, hand it to `enqueue`, say which (`Handoff`).
 
     `config` is called on each notification (a cached loader in a worker). Whatever goes wrong,
     from an unknown kind to a broker that is down, is logged and swallowed: a notification must
     never change a job's outcome or hold it up.
     """
 
-    def notify(kind: str, job: Job, /, **details: Any) -> None:
+    def notify(kind: str, job: Job, /, **details: Any) -> Handoff:
         try:
             if kind not in NOTIFICATION_EVENTS:
                 log.warning(log_line("notification_unknown_kind", kind=kind, job_id=job.id))
-                return
+                return Handoff.FAILED
             loaded = config()
             webhook = loaded.notifications.for_target(job.target)
             if webhook is None or kind not in webhook.events:
-                return
+                return Handoff.NOT_CONFIGURED
             target = loaded.targets.get(job.target)
             redact = (lambda text: redact_text(text, target.database)) if target else redact_text
             event = notification_event(kind, job, details, redact=redact)
             enqueue(event)
             log.info(log_line("notification_enqueued", kind=kind, job_id=job.id, target=job.target, delivery_id=event["delivery_id"]))
+            return Handoff.ENQUEUED
         except Exception as error:  # noqa: BLE001 - see the docstring: never into the job
             log.warning(
                 log_line(
@@ -136,6 +162,7 @@ def make_notifier(config: Callable[[], Config], enqueue: Callable[[dict[str, Any
                     detail=redact_text(str(error))[:200],
                 )
             )
+            return Handoff.FAILED
 
     return notify
 

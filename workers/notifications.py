@@ -6,7 +6,9 @@ default queue (`service.config.TASK_QUEUE`, beside the jobs), looks the webhook 
 configuration (the URL and key never travel through the broker) and posts once per attempt:
 2xx delivered, 429/5xx/network errors retried with exponential backoff and jitter, any other 4xx
 (or a redirect) given up. Retries are explicit rather than `autoretry_for`, so a receiver's
-`Retry-After` is honoured and the backoff may be under a second in tests.
+`Retry-After` is honoured and the backoff may be under a second in tests. The outcome (delivered,
+rejected, gave up, dropped) is journaled on the job, which has usually ended by then: its report
+counts the team as notified only on a journaled delivery.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import logging
 import random
 from typing import Any
 
+import psycopg
 from celery import shared_task
 
-from service.notifications import DeliveryFailed, DeliveryRejected, deliver, log_line, make_notifier
+from service.notifications import Delivery, DeliveryFailed, DeliveryRejected, deliver, log_line, make_notifier
+from service.store import repository
 from workers import state
 
 log = logging.getLogger(__name__)
@@ -54,18 +58,30 @@ def deliver_notification(self, event: dict[str, Any]) -> str:
     webhook = state.config().notifications.for_target(event.get("target", ""))
     if webhook is None or event.get("event") not in webhook.events:
         log.info(log_line("notification_dropped", reason="no longer configured for this target", **ids))
-        return "dropped"
+        return _journal(event, Delivery.DROPPED, reason="no webhook for this target and kind where it was delivered")
     try:
         status = deliver(webhook, event)
     except DeliveryRejected as error:
         log.warning(log_line("notification_rejected", status=error.status, attempt=attempt, **ids))
-        return "rejected"
+        return _journal(event, Delivery.REJECTED, status=error.status, attempt=attempt)
     except DeliveryFailed as error:
         if self.request.retries >= MAX_RETRIES:
             log.warning(log_line("notification_gave_up", error=str(error), attempt=attempt, **ids))
-            return "gave_up"
+            return _journal(event, Delivery.GAVE_UP, status=error.status, error=str(error), attempt=attempt)
         countdown = max(backoff_seconds(self.request.retries), min(error.retry_after or 0.0, RETRY_BACKOFF_MAX_SECONDS))
         log.info(log_line("notification_retry", error=str(error), attempt=attempt, retry_in_seconds=round(countdown, 3), **ids))
         raise self.retry(countdown=countdown) from None
     log.info(log_line("notification_delivered", status=status, attempt=attempt, **ids))
-    return "delivered"
+    return _journal(event, Delivery.DELIVERED, status=status, attempt=attempt)
+
+
+def _journal(event: dict[str, Any], outcome: Delivery, **details: Any) -> str:
+    """The outcome, on the job's journal. A store that cannot take it is logged, not retried: the delivery is over."""
+    try:
+        with state.store() as store:
+            repository.record_notification_outcome(
+                store, event["job_id"], notification=event["event"], delivery_id=event.get("delivery_id"), outcome=outcome.value, **details
+            )
+    except (psycopg.Error, repository.JobNotFound) as error:
+        log.warning(log_line("notification_not_journaled", outcome=outcome, error=type(error).__name__, job_id=event.get("job_id"), delivery_id=event.get("delivery_id")))
+    return outcome.value

@@ -210,6 +210,11 @@ def describe_event(event: dict[str, Any]) -> str:
         verb = "approved" if event["data"].get("approved") else "rejected"
         comment = f": {event['data']['comment']}" if event["data"].get("comment") else ""
         return f"{at}  {event['step']} {verb} by {event['data'].get('by')}{comment}"
+    if event["kind"] == "note":
+        data = event["data"]
+        if "outcome" in data:  # what became of a notification (workers.notifications)
+            return f"{at}  {data.get('notification')} notification {str(data['outcome']).replace('_', ' ')}"
+        return f"{at}  note: " + (" ".join(str(data[key]) for key in ("webhook", "event") if data.get(key)) or "recorded")
     phase = event["kind"].removeprefix("step_")
     return f"{at}  {event['step']} {phase}"
 

@@ -29,6 +29,7 @@ from service.jobs.restore import RdsClientFactory, run_restore, snapshot_before_
 from service.jobs.rollback import run_rollback
 from service.jobs.states import TERMINAL, IllegalTransition, JobKind, JobState, Verdict
 from service.jobs.steps import AwaitingApproval, Deferred, JobCanceled, JobRun, RetryableError
+from service.notifications import Notify, no_notifier
 from service.prisma import history
 from service.prisma.database import DatabaseTarget, connect
 from service.prisma.deploy import SessionTimeouts, deploy
@@ -58,7 +59,7 @@ def run_job(
     linter: Linter | None = None,
     connect_target: Callable[[DatabaseTarget], psycopg.Connection] = connect,
     enqueue: Callable[[str], None] = lambda job_id: None,
-    notify: Callable[..., None] = lambda kind, job, **details: None,
+    notify: Notify = no_notifier,
     rds_client_for: RdsClientFactory = rds_client,
 ) -> Job:
     """Take a queued (or interrupted) job to a verdict. Terminal jobs are returned untouched.

@@ -11,6 +11,7 @@ import psycopg
 
 from service.config import Target
 from service.jobs.states import JobState
+from service.notifications import Notify, no_notifier
 from service.prisma.errors import MigrateError
 from service.prisma.migrations import LocalMigrations
 from service.store import repository
@@ -55,7 +56,7 @@ class JobRun:
     # Starts a follow-up job's task once its row has committed (a recover job after a failed apply).
     enqueue: Callable[[str], None] = field(default=lambda job_id: None)
     # Tells people (service.notifications): never raises, never waits on the receiver.
-    notify: Callable[..., None] = field(default=lambda kind, job, **details: None)
+    notify: Notify = no_notifier
 
     def step(self, name: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run a step once: journal it, or return what it recorded if it already finished."""
@@ -89,10 +90,13 @@ class JobRun:
         return repository.approval_for(self.store, self.job.id, step)
 
     def tell(self, kind: str, job: Job, step: str | None = None, **details: Any) -> None:
-        """Notify once per job and occasion, and journal it (the report's "team notified")."""
+        """Notify once per job and occasion, and journal what became of it: enqueued, not configured, failed.
+
+        Enqueued is not delivered: the delivery task journals that (the report's "team notified").
+        """
 
         def send() -> dict[str, Any]:
-            self.notify(kind, job, **details)
-            return {"notification": kind}
+            handoff = self.notify(kind, job, **details)
+            return {"notification": kind, "handoff": str(handoff) if handoff else None}
 
         self.step(step or f"notify:{kind}", send)

@@ -5,10 +5,12 @@ and a shorter report for check and deploy jobs.
 recover, rollback or restore job it says what failed, what the decision rested on, what was done
 and when, who approved it, and where the history ended up; then it walks the nine items of the
 runbook's "Migration Rollback Checklist" (seed/MIGRATION_ROLLBACK.md) and marks each done, not
-done, or not applicable, with the time and the journal entry that shows it. It claims nothing the
-journal does not show: a team is "notified" only when a notification was journaled, and
-"functionality verified" is the history re-read after acting, which is as far as deploy-gate can
-see into the application.
+done, or not applicable, with the time and the journal entry that shows it. An item is done only
+when the journal shows it happened: "team notified" when the notification task journaled a
+delivery (enqueued is not delivered), "reviewed" when a person approved a plan that showed the SQL
+(deploy-gate parsing it is no review), and "functionality verified" never: deploy-gate cannot see
+the application. Parts that speak of the same thing read the same fact: when PostgreSQL undid the
+failed file whole (`_undone`), the effects line, the rollback section and the checklist all say so.
 
 A check or deploy job gets no checklist (nothing was rolled back): its report is the verdict with
 its reasons, each migration's state as the `status` step read it, the `lint` step's findings, the
@@ -21,12 +23,14 @@ no verification server names).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from service.jobs.states import TERMINAL, JobKind, JobState
+from service.recovery.decide import SYNTAX_ERROR
 from service.store.repository import Job, JobEvent
 
 # Jobs that gate a deploy: their report has no checklist (see the module docstring).
@@ -50,7 +54,7 @@ _READING_STEPS = frozenset({"facts", "decide", "plan", "verify", "recheck", "wai
 # Sub-steps that only record what AWS said (`cutover:poll:2`, `snapshot:available`).
 _READING_PARTS = frozenset({"poll", "available", "done"})
 _NOTIFICATION_STEPS = ("notify", "notification")
-_OUTSIDE = "application functionality itself is outside what deploy-gate can see: test the critical paths and watch the error rates"
+_NOT_CHECKED = "not checked by deploy-gate, which cannot see the application: test the critical paths and watch the error rates"
 _NO_NOTIFICATION = "no notification recorded"
 
 
@@ -75,6 +79,33 @@ class StepRun:
     @property
     def at(self) -> datetime | None:
         return self.ended_at or self.started_at
+
+
+@dataclass(frozen=True)
+class Told:
+    """One notification as the journal shows it: handed on by the job (`notify:*`), or its delivery's outcome (a note)."""
+
+    at: datetime | None
+    kind: str
+    outcome: str  # delivered | rejected | gave_up | dropped (the delivery task); enqueued | not_configured | failed | unknown (the job)
+    data: dict[str, Any]
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == "delivered"
+
+    def words(self, target: str) -> str:
+        data, when = self.data, _when(self.at)
+        attempt = f", attempt {data['attempt']}" if data.get("attempt") else ""
+        return {
+            "delivered": f"{self.kind} notification delivered at {when} (HTTP {data.get('status')}{attempt})",
+            "rejected": f"{self.kind} notification rejected by the receiver at {when} (HTTP {data.get('status')}{attempt})",
+            "gave_up": f"{self.kind} notification not delivered: gave up at {when} ({data.get('error') or 'no answer'}{attempt})",
+            "dropped": f"{self.kind} notification dropped at {when}: {data.get('reason') or 'not configured where it was delivered'}",
+            "enqueued": f"{self.kind} notification enqueued at {when}; no delivery journaled yet",
+            "not_configured": f"no {self.kind} notification is configured for {target}, so none was sent",
+            "failed": f"{self.kind} notification could not be handed on at {when} (the worker's log says why)",
+        }.get(self.outcome, f"{self.kind} notification planned at {when}; whether it was sent is not journaled")
 
 
 @dataclass(frozen=True)
@@ -130,9 +161,14 @@ class RollbackSql:
     verified: bool | None
     sql: str
     gaps: list[str]
+    # Set when the facts say the failed run left nothing (PostgreSQL undid it): the SQL is not to be run.
+    not_needed_because: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "complete": self.complete, "verified": self.verified, "sql": self.sql, "gaps": self.gaps}
+        return {
+            "source": self.source, "complete": self.complete, "verified": self.verified, "sql": self.sql, "gaps": self.gaps,
+            "not_needed_because": self.not_needed_because,
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -368,17 +404,35 @@ class Journal:
             if e.kind == "approval"
         ]
 
-    def notifications(self) -> list[tuple[datetime, str]]:
-        """(when, what) for each notification the journal records, as a step or an event of its own."""
-        found = []
+    def notifications(self) -> list[Told]:
+        """Each notification: what became of it when its delivery is journaled, else what the job did with it."""
+        outcomes = [_delivery(event) for event in self.events if _is_delivery(event)]
+        # A journaled outcome stands for one notification of its kind the job handed on.
+        unmatched = Counter(told.kind for told in outcomes)
+        told = list(outcomes)
         for run in self.runs:
-            # A step that says it did not hand the notification on (`"enqueued": false`) is no notification.
-            if run.family in _NOTIFICATION_STEPS and run.outcome == "finished" and run.data.get("enqueued", True) is not False:
-                found.append((run.at, str(run.data.get("notification") or run.step.partition(":")[2] or run.step)))
-        for event in self.events:
-            if event.kind == "notification" or (event.kind == "note" and "notification" in event.data):
-                found.append((event.at, str(event.data.get("notification") or event.data.get("kind") or "notification")))
-        return sorted(found, key=lambda pair: pair[0])
+            if run.family not in _NOTIFICATION_STEPS or run.outcome != "finished":
+                continue
+            handed = Told(run.at, _notification_kind(run), str(run.data.get("handoff") or "unknown"), run.data)
+            if handed.outcome in ("enqueued", "unknown") and unmatched[handed.kind]:
+                unmatched[handed.kind] -= 1
+            else:
+                told.append(handed)
+        latest = datetime.max.replace(tzinfo=UTC)
+        return sorted(told, key=lambda entry: entry.at or latest)
+
+
+def _is_delivery(event: JobEvent) -> bool:
+    """A note the notification task journaled (repository.record_notification_outcome)."""
+    return event.kind == "note" and "notification" in event.data and "outcome" in event.data
+
+
+def _delivery(event: JobEvent) -> Told:
+    return Told(event.at, str(event.data["notification"]), str(event.data["outcome"]), dict(event.data))
+
+
+def _notification_kind(run: StepRun) -> str:
+    return str(run.data.get("notification") or (run.step.split(":")[1] if ":" in run.step else run.step))
 
 
 def _step_runs(events: Iterable[JobEvent]) -> list[StepRun]:
@@ -424,7 +478,6 @@ class _Report:
 
     def build(self) -> IncidentReport:
         migration = self.migration()
-        history = self.history()
         return IncidentReport(
             title=self.title(migration),
             generated_at=self.generated_at,
@@ -436,10 +489,10 @@ class _Report:
             actions=[Action(run.step, run.started_at, run.ended_at, run.outcome, _step_summary(run)) for run in self.journal.actions()],
             approvals=self.approvals,
             pending_approval=self.pending_approval(),
-            history=history,
+            history=self.history(),
             restore=self.restore(),
             timeline=[_timeline_entry(event) for event in self.journal.events],
-            checklist=self.checklist(history),
+            checklist=self.checklist(),
             migrations=self.migrations(),
             lint=self.lint(),
             applied=[
@@ -449,7 +502,7 @@ class _Report:
             recovery=self.recovery(),
         )
 
-    def checklist(self, history: HistoryState | None) -> list[ChecklistItem]:
+    def checklist(self) -> list[ChecklistItem]:
         return [
             self.migration_identified(),
             self.sql_reviewed(),
@@ -458,7 +511,7 @@ class _Report:
             self.team_notified(),
             self.rollback_executed(),
             self.history_updated(),
-            self.functionality_verified(history),
+            self.functionality_verified(),
             self.incident_documented(),
         ]
 
@@ -527,11 +580,12 @@ class _Report:
     # The checklist items every kind reads the same way.
 
     def team_notified(self) -> ChecklistItem:
-        sent = self.journal.notifications()
-        if not sent:
+        """Done only on a journaled delivery: enqueued is not told."""
+        told = self.journal.notifications()
+        if not told:
             return _item("team_notified", False, None, _NO_NOTIFICATION)
-        listed = "; ".join(f"{what} notification at {_when(at)}" for at, what in sent)
-        return _item("team_notified", True, sent[0][0], f"{listed} (sent to the target's webhook when one is configured; delivery is not journaled)")
+        delivered = [t for t in told if t.delivered]
+        return _item("team_notified", bool(delivered), delivered[0].at if delivered else None, "; ".join(t.words(self.job.target) for t in told))
 
     def backup_accessible(self) -> ChecklistItem:
         snapshot = next((run for run in self.journal.runs if run.family == "snapshot" and run.outcome == "finished"), None)
@@ -541,16 +595,34 @@ class _Report:
         parent = f"; a snapshot before apply, if the policy takes one, is in the journal of deploy job {self.job.parent_id}" if self.job.parent_id else ""
         return _item("backup_accessible", False, None, f"no backup recorded by this job: deploy-gate did not check the target's backups for it{parent}")
 
-    def functionality_verified(self, history: HistoryState | None) -> ChecklistItem:
-        acted = [run for run in self.journal.actions() if run.outcome != "running"]
-        if history is not None and history.checked:
-            return _item("functionality_verified", True, history.at, f"the history was re-read after acting: {history.summary}; {_OUTSIDE}")
-        if not acted:
-            return _item("functionality_verified", None, None, f"nothing was changed, so there was nothing to re-check; {_OUTSIDE}")
-        return _item("functionality_verified", False, None, f"the history was not re-read after acting; {_OUTSIDE}")
+    def functionality_verified(self) -> ChecklistItem:
+        """Never done by deploy-gate: re-reading the migration history is not checking the application."""
+        return _item("functionality_verified", False, None, _NOT_CHECKED)
 
     def incident_documented(self) -> ChecklistItem:
         return _item("incident_documented", True, self.generated_at, f"this report, generated from {len(self.journal.events)} journal events")
+
+    def reviewed_by_person(self, machine_read: str) -> ChecklistItem:
+        """Done only when a person approved a plan that showed the SQL (the details under `facts.approval`).
+
+        `machine_read` is what deploy-gate made of the SQL: evidence, never a review.
+        """
+        shown = self.job.facts.get("approval") or {}
+        showed_sql = bool(shown.get("sql") or (shown.get("rollback") or {}).get("sql"))
+        approved = [a for a in self.approvals if a.approved]
+        read = f"deploy-gate read it: {machine_read}"
+        reviewed = next((a for a in reversed(approved) if a.step == shown.get("step") and showed_sql), None)
+        if reviewed is not None:
+            return _item("sql_reviewed", True, reviewed.at, f"{reviewed.by} approved a plan that showed the rollback SQL ({reviewed.step}); {read}")
+        if self.job.state is JobState.WAITING_APPROVAL:
+            why = f"not reviewed by a person yet: the plan of {shown.get('step')} waits for approval"
+        elif approved and approved[-1].step == shown.get("step"):
+            why = f"not reviewed by a person: the plan {approved[-1].by} approved ({approved[-1].step}) showed no SQL"
+        elif approved:
+            why = f"not reviewed by a person: what {approved[-1].by} approved ({approved[-1].step}) is not on record with its SQL"
+        else:
+            why = "not reviewed by a person: no one approved a plan that showed the SQL"
+        return _item("sql_reviewed", False, None, f"{why}; {read}")
 
     def approval_of(self, step: str) -> Approval | None:
         return next((a for a in reversed(self.approvals) if a.step == step), None)
@@ -575,7 +647,7 @@ class _GateReport(_Report):
         commit = _text_or_none(job.params.get("commit"))
         return f"{job.kind.value.capitalize()} report: {job.target}" + (f" at commit {commit}" if commit else "")
 
-    def checklist(self, history: HistoryState | None) -> list[ChecklistItem]:
+    def checklist(self) -> list[ChecklistItem]:
         return []
 
 
@@ -648,6 +720,7 @@ class _RecoverReport(_Report):
             verified=facts.get("rollback_verified"),
             sql=str(plan.get("sql", "")),
             gaps=[str(g) for g in facts.get("rollback_gaps", [])],
+            not_needed_because=_nothing_to_roll_back(facts),
         )
 
     def history(self) -> HistoryState | None:
@@ -714,10 +787,7 @@ class _RecoverReport(_Report):
             "idempotent" if facts.get("idempotent") else "not idempotent: " + "; ".join(facts.get("unguarded", [])[:2]),
             _rollback_words(facts),
         ]
-        approved = self.approval_of(f"act:{facts_run.last_part}")
-        if approved is not None and approved.approved:
-            words.append(f"the plan was shown to {approved.by}, who approved it at {_when(approved.at)}")
-        return _item("sql_reviewed", True, facts_run.at, "; ".join(w for w in words if w))
+        return self.reviewed_by_person("; ".join(w for w in words if w))
 
     def rollback_tested(self) -> ChecklistItem:
         rounds = self.rounds()
@@ -726,7 +796,10 @@ class _RecoverReport(_Report):
             return _item("rollback_tested", None if self.no_failure_note() else False, None, self.no_failure_note() or self.waiting_note())
         needing = [d for d in decisions if d.action == "run_rollback_sql"]
         if not needing:
-            return _item("rollback_tested", None, None, f"no rollback SQL was needed: {_action_words(decisions[-1])}")
+            last = decisions[-1]
+            if last.action == "none" and not _undone(last.facts):
+                return _item("rollback_tested", False, None, f"not tested: {_action_words(last)}")
+            return _item("rollback_tested", None, None, f"no rollback SQL was needed: {_action_words(last)}")
         decision = needing[-1]
         facts_run = next(f for f, d in rounds if d is not None and d.step == decision.step)
         verified = decision.facts.get("rollback_verified")
@@ -839,10 +912,7 @@ class _RollbackReport(_Report):
         refused = plan.data.get("refused") or []
         words = [f"rollback SQL from its {_source_words(plan.data['source'])}, parsed and checked against the effects of {self.migration()}"]
         words.append("refused: " + "; ".join(refused) if refused else "complete, and runs in one transaction")
-        approved = self.approval_of("execute")
-        if approved is not None and approved.approved:
-            words.append(f"the plan and its SQL were shown to {approved.by}, who approved it at {_when(approved.at)}")
-        return _item("sql_reviewed", True, plan.at, "; ".join(words))
+        return self.reviewed_by_person("; ".join(words))
 
     def rollback_tested(self) -> ChecklistItem:
         plan = self.plan()
@@ -958,24 +1028,52 @@ class _RestoreReport(_Report):
     def history_updated(self) -> ChecklistItem:
         return _item("history_updated", None, None, "a restore does not edit the migration history: the restored copy holds the history as it was in the backup")
 
-    def functionality_verified(self, history: HistoryState | None) -> ChecklistItem:
-        checked = super().functionality_verified(history)
+    def functionality_verified(self) -> ChecklistItem:
         available = self.journal.finished("endpoint") or self.journal.finished("cutover:done")
-        if checked.done or available is None:
-            return checked
+        if available is None:
+            return super().functionality_verified()
         where = self.restore().endpoint or available.data.get("endpoint")
-        return _item(
-            "functionality_verified", False, None,
-            f"the instance is available{f' at {where}' if where else ''} ({_when(available.at)}), but its migration history was not re-read; {_OUTSIDE}",
-        )  # fmt: skip
+        return _item("functionality_verified", False, None, f"the instance is available{f' at {where}' if where else ''} ({_when(available.at)}); {_NOT_CHECKED}")
 
 
 def _item(item_id: str, done: bool | None, at: datetime | None, evidence: str) -> ChecklistItem:
     return ChecklistItem(item_id, dict(CHECKLIST)[item_id], done, at if done else None, evidence)
 
 
+def _undone(facts: Mapping[str, Any]) -> str | None:
+    """Why nothing the failed run did survived, when its facts say so (in decide's words); else None.
+
+    The one fact that the effects line, the rollback section and the checklist read, so that a
+    report never says "partial" of a run that PostgreSQL undid whole.
+    """
+    name = facts.get("migration_name") or "the migration"
+    if facts.get("sqlstate") == SYNTAX_ERROR:
+        return f"PostgreSQL rejected {name} before running any of it (a syntax error)"
+    if facts.get("transactional") and facts.get("sqlstate"):
+        return f"{name} has no transaction control, so PostgreSQL undid the whole file when it failed"
+    return None
+
+
+def _nothing_to_roll_back(facts: Mapping[str, Any]) -> str | None:
+    undone = _undone(facts)
+    return f"nothing to roll back: {undone}" if undone else None
+
+
+def _effects_words(facts: Mapping[str, Any], *, brief: bool = False) -> str:
+    """What the effect probe found, and whether it is this run's work (`brief`: for the timeline)."""
+    effects = facts.get("effects")
+    undone = _undone(facts)
+    if undone is None:
+        return str(effects) + ("" if brief or facts.get("fully_probed", True) else " (not all of them can be checked in the catalog)")
+    found = f"; the objects found (probe: {effects}) were there before it ran and are not its effects" if effects in ("partial", "all") else ""
+    return "none left by this run" + ("" if brief else f": {undone}") + found
+
+
 def _rollback_words(facts: Mapping[str, Any]) -> str:
     source = facts.get("rollback_source", "none")
+    nothing = _nothing_to_roll_back(facts)
+    if nothing:
+        return nothing
     if source == "none":
         return "no rollback SQL (no ROLLBACK SQL section, and no inverse could be derived)"
     complete = "complete" if facts.get("rollback_complete") else "incomplete: " + "; ".join(facts.get("rollback_gaps", [])[:2])
@@ -987,11 +1085,15 @@ def _source_words(source: Any) -> str:
 
 
 def _action_words(decision: Decision) -> str:
-    name = decision.facts.get("migration_name", "the migration")
+    facts = decision.facts
+    name = facts.get("migration_name", "the migration")
+    undone = _undone(facts)
+    left_nothing = undone or f"the failure of {name} left no effects"
+    why_again = left_nothing if undone or facts.get("effects") == "none" else f"every statement of {name} is guarded"
     return {
-        "mark_applied": f"every effect of {name} was present, so it was recorded as applied instead",
-        "retry": f"{name} was marked rolled back and applied again (it left no effects, or every statement is guarded)",
-        "mark_rolled_back": f"the failure of {name} left no effects, so recording it as rolled back was enough",
+        "mark_applied": f"every effect of {name} was present" + (f" (there before it ran: {undone})" if undone else "") + ", so it was recorded as applied instead",
+        "retry": f"{why_again}; {name} was marked rolled back and applied again",
+        "mark_rolled_back": f"{left_nothing}; recording {name} as rolled back was enough",
         "none": "the decision was to stop and leave a plan to a person",
         "wait_for_lock": "the job waited for Prisma's migration lock",
     }.get(decision.action, f"the decision was {decision.action}")
@@ -1033,7 +1135,7 @@ def _step_summary(run: StepRun) -> str:
     family, last = run.family, run.last_part
     if family == "facts":
         facts = data.get("facts", {})
-        return f"{facts.get('migration_name')}: {facts.get('sqlstate') or 'no SQLSTATE'} ({facts.get('error_class')}), effects {facts.get('effects')}"
+        return f"{facts.get('migration_name')}: {facts.get('sqlstate') or 'no SQLSTATE'} ({facts.get('error_class')}), effects {_effects_words(facts, brief=True)}"
     if family == "decide":
         return f"decided: {data.get('action')}"
     if family == "wait_for_lock":
@@ -1063,7 +1165,7 @@ def _step_summary(run: StepRun) -> str:
     if family == "plan" and "refused" in data:
         return "refused: " + "; ".join(data["refused"]) if data["refused"] else f"rollback SQL from its {data.get('source')}"
     if family in _NOTIFICATION_STEPS:
-        return f"{data.get('notification') or run.step} notification"
+        return Told(run.at, _notification_kind(run), str(data.get("handoff") or "unknown"), dict(data)).words("the target")
     if last == "mark_rolled_back":
         rows = data.get("marked_rolled_back") or []
         return f"marked {len(rows)} failed history row(s) rolled back" if rows else "nothing left to mark rolled back"
@@ -1115,6 +1217,8 @@ def _timeline_entry(event: JobEvent) -> TimelineEntry:
     elif event.kind in ("step_finished", "step_failed"):
         run = StepRun(event.step or "", None, event.at, event.kind.removeprefix("step_"), dict(data))
         summary = _step_summary(run)
+    elif _is_delivery(event):
+        summary = _delivery(event).words("the target")
     else:
         summary = str(data.get("message") or data.get("notification") or _generic_summary(data))
     return TimelineEntry(event.id, event.at, event.kind, event.step, summary)
@@ -1247,7 +1351,11 @@ def _render_markdown(report: IncidentReport) -> str:
                 lines += ["", "Plan:", ""] + [f"{n}. {_inline(step)}" for n, step in enumerate(decision.plan, 1)]
             lines.append("")
 
-    if report.rollback_sql is not None and report.rollback_sql.sql.strip():
+    if report.rollback_sql is not None and report.rollback_sql.not_needed_because:
+        r = report.rollback_sql
+        withheld = f" Its {_source_words(r.source)} is not shown: anything it would drop or change now was there before the migration ran." if r.sql.strip() else ""
+        lines += ["## Rollback SQL", "", f"{_sentence(r.not_needed_because)}.{withheld}", ""]
+    elif report.rollback_sql is not None and report.rollback_sql.sql.strip():
         r = report.rollback_sql
         verified = {True: "verified on the shadow server", False: "failed verification", None: "not verified"}[r.verified]
         lines += ["## Rollback SQL", "", f"From its {_source_words(r.source)}; "
@@ -1311,11 +1419,14 @@ def _fact_lines(facts: Mapping[str, Any]) -> list[str]:
     lines = [
         f"Error: {facts.get('sqlstate') or 'no SQLSTATE'} ({facts.get('error_class')})",
         f"The bundle's file matches the failed run's checksum: {yes(facts.get('in_bundle'))}; it parses: {yes(facts.get('parses'))}",
-        f"Effects found in the database: {facts.get('effects')}" + ("" if facts.get("fully_probed", True) else " (not all of them can be checked in the catalog)"),
+        f"Effects found in the database: {_effects_words(facts)}",
         f"Transactional (PostgreSQL undoes all of it on failure): {yes(facts.get('transactional'))}"
         + (f" ({'; '.join(facts.get('not_transactional_because') or [])})" if facts.get("not_transactional_because") else ""),
         f"Idempotent (every statement guarded): {yes(facts.get('idempotent'))}" + (f" ({'; '.join((facts.get('unguarded') or [])[:3])})" if facts.get("unguarded") else ""),
-        f"Rollback SQL: {facts.get('rollback_source')}, {'complete' if facts.get('rollback_complete') else 'incomplete'}, "
+        f"Rollback SQL: {_nothing_to_roll_back(facts)}"
+        + (f"; its {_source_words(facts.get('rollback_source'))} is not to be run" if facts.get("rollback_source") not in (None, "none") else "")
+        if _nothing_to_roll_back(facts)
+        else f"Rollback SQL: {facts.get('rollback_source')}, {'complete' if facts.get('rollback_complete') else 'incomplete'}, "
         + ("verified on the shadow server" if verified else "failed verification" if verified is False else "not verified"),
         f"Failed runs: {facts.get('attempts')}; automatic retries allowed: {facts.get('max_automatic_retries')}; left: {facts.get('retries_left')}",
         f"The policy allows automatic rollback: {yes(facts.get('automatic_rollback'))}",
@@ -1363,6 +1474,10 @@ def _find_keys(data: Any, keys: Sequence[str], depth: int = 2) -> str | None:
             if found:
                 return found
     return None
+
+
+def _sentence(text: str) -> str:
+    return _inline(text[:1].upper() + text[1:])
 
 
 def _inline(text: Any) -> str:

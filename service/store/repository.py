@@ -595,6 +595,17 @@ def record_note(conn: psycopg.Connection, job_id: str, data: dict[str, Any]) -> 
         _notify(conn, job_id)
 
 
+def record_notification_outcome(
+    conn: psycopg.Connection, job_id: str, *, notification: str, delivery_id: str | None, outcome: str, **details: Any
+) -> None:
+    """Journal what became of a notification about a job (service.notifications.Delivery).
+
+    A note, so it is appended in any state, after the job ended too (a verdict's notification is
+    delivered then), and changes neither the job's state nor its times.
+    """
+    record_note(conn, job_id, {"notification": notification, "delivery_id": delivery_id, "outcome": outcome, **details})
+
+
 @dataclass(frozen=True)
 class IntegrationReport:
     """A job's verdict owed to a platform (see the integration_report table)."""

@@ -20,6 +20,7 @@ from service.links import report_token
 from service.notifications import (
     DeliveryFailed,
     DeliveryRejected,
+    Handoff,
     deliver,
     make_notifier,
     notification_event,
@@ -340,10 +341,15 @@ def test_notifier_enqueues_the_event_for_wanted_kinds_only():
     overrides = {"production": production, "quiet": webhook(events=frozenset())}
     notify = make_notifier(lambda: config_with(Notifications(webhook(), overrides)), enqueued.append)
 
-    notify("verdict_blocked", make_job(reasons=["connect to postgresql://app:hunter2@db.internal/app failed: hunter2"]))
-    notify("verdict_blocked", make_job(target="production"))
-    notify("restore_started", make_job(target="production", kind=JobKind.RESTORE), source="snapshot x")
-    notify("approval_needed", make_job(target="quiet"), plan="anything")
+    handoffs = [
+        notify("verdict_blocked", make_job(reasons=["connect to postgresql://app:hunter2@db.internal/app failed: hunter2"])),
+        notify("verdict_blocked", make_job(target="production")),
+        notify("restore_started", make_job(target="production", kind=JobKind.RESTORE), source="snapshot x"),
+        notify("approval_needed", make_job(target="quiet"), plan="anything"),
+    ]
+
+    # What the runner journals: enqueued only what went on the broker.
+    assert handoffs == [Handoff.ENQUEUED, Handoff.NOT_CONFIGURED, Handoff.ENQUEUED, Handoff.NOT_CONFIGURED]
 
     assert [(event["event"], event["target"]) for event in enqueued] == [("verdict_blocked", "staging"), ("restore_started", "production")]
     assert enqueued[1]["details"] == {"source": "snapshot x"}
@@ -354,8 +360,7 @@ def test_notifier_enqueues_the_event_for_wanted_kinds_only():
 def test_notifier_without_configuration_sends_nothing():
     enqueued = []
     notify = make_notifier(lambda: config_with(Notifications()), enqueued.append)
-    for kind in NOTIFICATION_EVENTS:
-        notify(kind, make_job())
+    assert {notify(kind, make_job()) for kind in NOTIFICATION_EVENTS} == {Handoff.NOT_CONFIGURED}
     assert enqueued == []
 
 
@@ -367,10 +372,13 @@ def test_notifier_never_raises_and_logs_without_secrets(caplog):
         raise RuntimeError("config is gone")
 
     caplog.set_level(logging.INFO, logger="service.notifications")
-    make_notifier(lambda: config_with(Notifications(webhook())), broker_down)("verdict_blocked", make_job())
-    make_notifier(unreadable_config, broker_down)("verdict_blocked", make_job())
-    make_notifier(lambda: config_with(Notifications(webhook())), broker_down)("deploy_done", make_job())
-    make_notifier(lambda: config_with(Notifications(webhook())), broker_down)("verdict_blocked", None)
+    handoffs = [
+        make_notifier(lambda: config_with(Notifications(webhook())), broker_down)("verdict_blocked", make_job()),
+        make_notifier(unreadable_config, broker_down)("verdict_blocked", make_job()),
+        make_notifier(lambda: config_with(Notifications(webhook())), broker_down)("deploy_done", make_job()),
+        make_notifier(lambda: config_with(Notifications(webhook())), broker_down)("verdict_blocked", None),
+    ]
+    assert handoffs == [Handoff.FAILED] * 4
 
     lines = [json.loads(record.getMessage()) for record in caplog.records]
     assert [line["event"] for line in lines] == [

@@ -1,6 +1,7 @@
 """`jobs` and `wait` against the real API served over HTTP, jobs run by the real runner."""
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -52,6 +53,8 @@ def service(scratch_db):
 
 def run(*args, url, token="ci-token"):
     env = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": token, "PATH": "/usr/bin:/bin"}
+    if "PYTHONPATH" in os.environ:  # the code under test, when it is not the installed copy
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return subprocess.run([DEPLOY_GATE, *args], capture_output=True, text=True, env=env, timeout=60)
 
 
@@ -144,8 +147,11 @@ def test_jobs_approve_and_reject(service):
     assert result.returncode == 0 and f"recover job {approved}: running" in result.stdout
     result = run("jobs", "reject", rejected, url=url, token="oncall-token")
     assert result.returncode == 0 and f"recover job {rejected}: succeeded, verdict blocked" in result.stdout
+    with app.extensions["deploy_gate"].pool.connection() as conn:
+        repository.record_notification_outcome(conn, approved, notification="approval_needed", delivery_id="d-1", outcome="gave_up", attempt=9)
     shown = run("jobs", "show", approved, url=url, token="oncall-token")
     assert "act:1 approved by oncall: looked" in shown.stdout
+    assert "approval_needed notification gave up" in shown.stdout
     refused = run("jobs", "approve", rejected, url=url, token="ci-token")
     assert refused.returncode == 2 and "403 Forbidden" in refused.stderr
 

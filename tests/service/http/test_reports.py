@@ -83,6 +83,11 @@ def test_json_by_default_with_the_checklist_of_a_real_recover_job(client, recove
     assert items["migration_identified"]["done"] is True and items["migration_identified"]["at"]
     assert items["rollback_executed"]["done"] is None and items["rollback_executed"]["at"] is None
     assert items["history_updated"]["done"] is True
+    # Ticked only on what a person or the journal shows: nobody reviewed, nobody was told, the application was not checked.
+    assert (items["sql_reviewed"]["done"], items["team_notified"]["done"], items["functionality_verified"]["done"]) == (False, False, False)
+    assert items["functionality_verified"]["evidence"].startswith("not checked by deploy-gate")
+    # A NOT NULL the rows violate: PostgreSQL undid the file, so there is nothing to roll back.
+    assert report["rollback_sql"]["not_needed_because"].startswith("nothing to roll back: 20240102_name_required has no transaction control")
     assert items["incident_documented"]["done"] is True
     assert [a["step"] for a in report["actions"]] == ["act:1:mark_rolled_back"]
 
@@ -137,7 +142,10 @@ def test_a_rollback_job_report(client, store, config):
     assert report["history"]["checked"] is True and report["history"]["migration_state"] == "rolled_back"
     assert report["rollback_sql"]["sql"] == 'ALTER TABLE "Patient" DROP COLUMN IF EXISTS "email";'
     items = {item["id"]: item for item in report["checklist"]}
-    assert (items["rollback_tested"]["done"], items["rollback_executed"]["done"], items["functionality_verified"]["done"]) == (False, True, True)
+    assert (items["rollback_tested"]["done"], items["rollback_executed"]["done"], items["functionality_verified"]["done"]) == (False, True, False)
+    # oncall approved, through the API, a plan that showed the rollback SQL.
+    assert (items["sql_reviewed"]["done"], items["sql_reviewed"]["at"]) == (True, report["approvals"][0]["at"])
+    assert items["sql_reviewed"]["evidence"].startswith("oncall approved a plan that showed the rollback SQL (execute)")
 
 
 def test_a_token_is_needed(client, queued_recover):

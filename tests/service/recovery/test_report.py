@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from service.config import Config, Notifications, Webhook
 from service.jobs.runner import run_job
+from service.notifications import make_notifier
 from service.jobs.states import JobKind, JobState, Verdict
 from service.prisma.database import parse_database_url
 from service.analysis.lint import lint_migrations
@@ -31,6 +33,7 @@ from tests.service.jobs.test_recover import (
 from tests.service.jobs.test_rollback import SCRIPTS, deployed, rollback_job
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+NOT_CHECKED = "not checked by deploy-gate, which cannot see the application: test the critical paths and watch the error rates"
 ADD_EMAIL = {**BASE, "20240102_add_email": 'ALTER TABLE "Patient" ADD COLUMN "email" TEXT;\n'}
 
 
@@ -48,6 +51,16 @@ def report_of(store, job_id):
 
 def checklist(report) -> dict[str, tuple[bool | None, datetime | None, str]]:
     return {item.id: (item.done, item.at, item.evidence) for item in report.checklist}
+
+
+def items_of(store, job_id):
+    return checklist(report_of(store, job_id))
+
+
+def notifier(sent):
+    """The worker's notifier with a webhook configured for every target; what it enqueues lands in `sent`."""
+    config = Config({}, (), Notifications(Webhook(url="https://hooks.example.com/T0/B0/x", secret="whsec-0123456789abcdef")))
+    return make_notifier(lambda: config, sent.append)
 
 
 def finished_at(store, job_id, step):
@@ -93,9 +106,15 @@ def test_a_transient_failure_retried_to_success(store, target_db):
     assert items["migration_identified"][:2] == (True, facts_at)
     assert items["migration_identified"][2].startswith("20240102_add_email: the failed row in _prisma_migrations")
     assert "55P03 (transient): canceling statement due to lock timeout" in items["migration_identified"][2]
-    assert items["sql_reviewed"][:2] == (True, facts_at)
+    # deploy-gate parsed the SQL, and nobody was asked: that is no review.
+    assert items["sql_reviewed"][:2] == (False, None)
+    assert items["sql_reviewed"][2].startswith("not reviewed by a person: no one approved a plan that showed the SQL; deploy-gate read it: ")
     assert "not idempotent: ADD COLUMN email has no IF NOT EXISTS" in items["sql_reviewed"][2]
-    assert items["rollback_tested"][0] is None and items["rollback_tested"][2].startswith("no rollback SQL was needed: ")
+    assert items["rollback_tested"][0] is None
+    assert items["rollback_tested"][2] == (
+        "no rollback SQL was needed: 20240102_add_email has no transaction control, so PostgreSQL undid the whole file when it failed; "
+        "20240102_add_email was marked rolled back and applied again"
+    )
     assert items["rollback_executed"][0] is None
     assert items["backup_accessible"][0] is False
     assert f"deploy job {recovered.parent_id}" in items["backup_accessible"][2]
@@ -104,14 +123,15 @@ def test_a_transient_failure_retried_to_success(store, target_db):
     assert items["history_updated"][:2] == (True, finished_at(store, recovered.id, "act:1:deploy"))
     assert "marked 1 failed history row(s) rolled back (act:1:mark_rolled_back" in items["history_updated"][2]
     assert "finished rows for 20240102_add_email (act:1:deploy" in items["history_updated"][2]
-    assert items["functionality_verified"][:2] == (True, finished_at(store, recovered.id, "recheck"))
-    assert items["functionality_verified"][2].startswith("the history was re-read after acting: 20240102_add_email is reapplied; no failed migration; nothing to deploy")
+    # Re-reading the history is not checking the application, which deploy-gate cannot see.
+    assert items["functionality_verified"] == (False, None, NOT_CHECKED)
     assert items["incident_documented"] == (True, NOW, f"this report, generated from {len(report.timeline)} journal events")
 
     assert [a.step for a in report.actions] == ["act:1:mark_rolled_back", "act:1:deploy", "apply:20240102_add_email", "postcondition"]
     assert report.actions[-1].summary == "20240102_add_email: every effect in place, compared with the shapes their SQL states"
     assert [a.outcome for a in report.actions] == ["finished"] * 4
     assert report.history.checked and report.history.step == "recheck"
+    assert report.history.summary == "20240102_add_email is reapplied; no failed migration; nothing to deploy"
     assert report.approvals == [] and report.pending_approval is None
 
     assert line_starting(report, "- [x] Identified the problematic migration") == (
@@ -119,8 +139,9 @@ def test_a_transient_failure_retried_to_success(store, target_db):
     )
     assert line_starting(report, "- [ ] Team notified") == "- [ ] Team notified of rollback: no notification recorded"
     assert line_starting(report, "- [ ] ~~Tested rollback").startswith("- [ ] ~~Tested rollback in staging/local~~ (not applicable): no rollback SQL was needed")
-    assert line_starting(report, "- [x] Verified application functionality (")
+    assert line_starting(report, "- [ ] Verified application functionality") == f"- [ ] Verified application functionality: {NOT_CHECKED}"
     assert "- SQLSTATE: `55P03` (transient error)" in markdown_lines(report)
+    assert "- Effects found in the database: none left by this run: 20240102_add_email has no transaction control, so PostgreSQL undid the whole file when it failed" in markdown_lines(report)
 
 
 def test_retries_run_out_over_two_rounds(store, target_db):
@@ -168,9 +189,10 @@ def test_a_verified_rollback_run_automatically(store, target_db):
     assert "effects left afterwards: none; 1 history row(s) marked rolled back" in items["rollback_executed"][2]
     assert items["history_updated"][:2] == (True, rollback_at)
     assert items["history_updated"][2].startswith("1 failed history row(s) marked rolled back, in the rollback SQL's own transaction")
-    # The blocked verdict was handed to the notifier, and journaled.
-    assert items["team_notified"][:2] == (True, finished_at(store, recovered.id, "notify:verdict_blocked"))
-    assert items["team_notified"][2].startswith("verdict_blocked notification at ")
+    # The target has no notifications: the blocked verdict was told to nobody, and the report says so.
+    assert items["team_notified"] == (False, None, "no verdict_blocked notification is configured for staging, so none was sent")
+    # Verified on the shadow server and run, but no person saw it.
+    assert items["sql_reviewed"][:2] == (False, None)
 
     lines = markdown_lines(report)
     assert items["rollback_executed"][2].endswith("(act:1:rollback_sql)")
@@ -197,13 +219,16 @@ def test_an_unverified_rollback_waits_for_approval_then_runs(store, target_db):
     assert items["rollback_executed"] == (False, None, "not yet: waiting for approval of act:1")
     assert items["history_updated"] == (False, None, "not yet: waiting for approval of act:1")
     assert items["rollback_tested"] == (False, None, "not tested: no shadow server is configured to verify the rollback SQL")
-    assert items["functionality_verified"][0] is None  # nothing changed yet
-    assert items["team_notified"][2].startswith("approval_needed notification at ")
+    assert items["functionality_verified"] == (False, None, NOT_CHECKED)
+    assert items["team_notified"] == (False, None, "no approval_needed notification is configured for staging, so none was sent")
+    assert items["sql_reviewed"][:2] == (False, None)
+    assert items["sql_reviewed"][2].startswith("not reviewed by a person yet: the plan of act:1 waits for approval; deploy-gate read it: ")
     assert report.actions == []
     assert "## Waiting for approval" in markdown_lines(report)
 
     repository.record_approval(store, waiting.id, approved=True, by="ops", comment="checked | the section")
-    done = run_job(store, config, waiting.id)
+    sent = []
+    done = run_job(store, config, waiting.id, notify=notifier(sent))  # now the target has a webhook
     report = report_of(store, done.id)
     items = checklist(report)
     approval = report.approvals[0]
@@ -211,8 +236,29 @@ def test_an_unverified_rollback_waits_for_approval_then_runs(store, target_db):
     assert items["rollback_executed"][:2] == (True, finished_at(store, done.id, "act:1:rollback_sql"))
     assert items["rollback_tested"][0] is False
     assert items["rollback_tested"][2].endswith(f"ops approved running it at {when(approval.at)}")
-    assert items["sql_reviewed"][2].endswith(f"the plan was shown to ops, who approved it at {when(approval.at)}")
-    assert "approval_needed" in items["team_notified"][2] and "verdict_blocked" in items["team_notified"][2]
+    # The plan ops approved showed the rollback SQL (facts.approval): a person's review.
+    assert repository.get_job(store, done.id).facts["approval"]["rollback"]["sql"]
+    assert items["sql_reviewed"][:2] == (True, approval.at)
+    assert items["sql_reviewed"][2].startswith("ops approved a plan that showed the rollback SQL (act:1); deploy-gate read it: ")
+    # Enqueued is not delivered.
+    enqueued_at = finished_at(store, done.id, "notify:verdict_blocked")
+    assert [event["event"] for event in sent] == ["verdict_blocked"]
+    assert items["team_notified"] == (
+        False, None,
+        f"no approval_needed notification is configured for staging, so none was sent; verdict_blocked notification enqueued at {when(enqueued_at)}; no delivery journaled yet",
+    )  # fmt: skip
+
+    # The delivery task journals its outcome on the job, which has ended: the job stays as it was.
+    ended = repository.get_job(store, done.id)
+    repository.record_notification_outcome(store, done.id, notification="verdict_blocked", delivery_id=sent[0]["delivery_id"], outcome="delivered", status=200, attempt=2)
+    assert ended.state is JobState.SUCCEEDED and repository.get_job(store, done.id) == ended
+    report = report_of(store, done.id)
+    delivered_at = report.timeline[-1].at
+    assert checklist(report)["team_notified"] == (
+        True, delivered_at,
+        f"no approval_needed notification is configured for staging, so none was sent; verdict_blocked notification delivered at {when(delivered_at)} (HTTP 200, attempt 2)",
+    )  # fmt: skip
+    assert (report.timeline[-1].event, report.timeline[-1].summary) == ("note", f"verdict_blocked notification delivered at {when(delivered_at)} (HTTP 200, attempt 2)")
     lines = markdown_lines(report)
     assert f"- {when(approval.at)}: approved by ops (`act:1`): checked | the section" in lines
     # In the timeline table the comment's pipe is escaped, so the row keeps its four cells.
@@ -248,13 +294,50 @@ def test_a_data_failure_marked_rolled_back_needs_no_rollback_sql(store, target_d
     assert report.decisions[0].action == "mark_rolled_back"
     assert report.decisions[0].plan == ["fix the rows that violate 20240102_name_required, or change it to cope with them, then deploy again"]
     assert items["rollback_executed"][0] is None
-    assert items["rollback_executed"][2] == "no rollback SQL was needed: the failure of 20240102_name_required left no effects, so recording it as rolled back was enough"
+    assert items["rollback_executed"][2] == (
+        "no rollback SQL was needed: 20240102_name_required has no transaction control, so PostgreSQL undid the whole file when it failed; "
+        "recording 20240102_name_required as rolled back was enough"
+    )
     assert items["history_updated"][:2] == (True, finished_at(store, recovered.id, "act:1:mark_rolled_back"))
-    assert items["functionality_verified"][:2] == (True, finished_at(store, recovered.id, "recheck"))
+    assert items["functionality_verified"] == (False, None, NOT_CHECKED)
     lines = markdown_lines(report)
     assert "**mark_rolled_back** (decide:1, " in report.to_markdown()
     assert "1. fix the rows that violate 20240102_name_required, or change it to cope with them, then deploy again" in lines
     assert "- Transactional (PostgreSQL undoes all of it on failure): yes" in lines
+
+
+def test_a_file_postgresql_undid_whole_is_reported_from_that_one_fact(store, target_db):
+    """A transactional file failing on a table that was there already: nothing of it is left, nothing to roll back."""
+    config = make_config(target_db)
+    applied_base(target_db, store, config)
+    scripts = {**BASE, "20240102_new": 'CREATE TABLE "New" (id int);\nCREATE TABLE "Patient" (id int);\n'}
+    _, recovered = deploy_then_recover(store, config, scripts)
+    facts = recovered.facts["facts:1"]
+    assert (facts["facts"]["sqlstate"], facts["facts"]["transactional"]) == ("42P07", True)
+    report = report_of(store, recovered.id)
+    items = checklist(report)
+    lines = markdown_lines(report)
+    undone = "20240102_new has no transaction control, so PostgreSQL undid the whole file when it failed"
+
+    # The effects line says what the probe found was there before, not that the migration left it.
+    effects = line_starting(report, "- Effects found in the database: ")
+    assert effects.startswith(f"- Effects found in the database: none left by this run: {undone}")
+    if facts["facts"]["effects"] in ("partial", "all"):
+        assert effects.endswith("were there before it ran and are not its effects")
+    assert line_starting(report, "- Rollback SQL: ").startswith(f"- Rollback SQL: nothing to roll back: {undone}")
+    # The rollback section offers nothing to run, in the Markdown and in the JSON.
+    assert report.rollback_sql.not_needed_because == f"nothing to roll back: {undone}"
+    assert report.to_dict()["rollback_sql"]["not_needed_because"] == f"nothing to roll back: {undone}"
+    section = lines[lines.index("## Rollback SQL") + 2]
+    assert section.startswith(f"Nothing to roll back: {undone}.")
+    assert "```sql" not in lines and "DROP TABLE" not in report.to_markdown()
+    # The checklist reads the same fact.
+    assert items["rollback_tested"][0] is None and items["rollback_executed"][0] is None
+    assert items["rollback_executed"][2] == f"no rollback SQL was needed: {undone}; recording 20240102_new as rolled back was enough"
+    assert items["sql_reviewed"][0] is False and items["sql_reviewed"][2].endswith(f"nothing to roll back: {undone}")
+    # Nowhere does the report call what it found this run's effects.
+    assert not any("partial" in line for line in lines if "effects" in line and "there before it ran" not in line), report.to_markdown()
+    assert any(undone in reason for reason in report.decisions[0].reasons)
 
 
 def test_a_recover_with_nothing_failed_re_reads_the_history(store, target_db):
@@ -269,7 +352,7 @@ def test_a_recover_with_nothing_failed_re_reads_the_history(store, target_db):
     assert report.failure is None and report.migration is None and report.decisions == []
     assert items["migration_identified"] == (None, None, "the history holds no failed migration")
     assert items["history_updated"][0] is None
-    assert items["functionality_verified"][:2] == (True, finished_at(store, job.id, "recheck"))
+    assert items["functionality_verified"] == (False, None, NOT_CHECKED)
     assert report.history.checked and report.history.summary == "no failed migration; nothing to deploy"
     assert "The history holds no failed migration." in markdown_lines(report)
 
@@ -278,6 +361,7 @@ def test_a_verified_and_approved_rollback_job_fills_every_item_it_can(store, tar
     config = make_config(target_db, shadow=parse_database_url(ADMIN_URL))
     job = rollback_job(store, deployed(store, config))
     assert run_job(store, config, job.id).state is JobState.WAITING_APPROVAL
+    assert items_of(store, job.id)["sql_reviewed"][:2] == (False, None)
     repository.record_approval(store, job.id, approved=True, by="ops", comment=None)
     assert run_job(store, config, job.id).verdict is Verdict.PROCEED
     report = report_of(store, job.id)
@@ -287,21 +371,22 @@ def test_a_verified_and_approved_rollback_job_fills_every_item_it_can(store, tar
     assert report.failure is None and report.migration == "20240102_add_email"
     assert items["migration_identified"][:2] == (True, finished_at(store, job.id, "plan"))
     assert items["migration_identified"][2] == "20240102_add_email, named by ops: its applied row in _prisma_migrations matches the bundle's file"
-    assert items["sql_reviewed"][0] is True and "ROLLBACK SQL section" in items["sql_reviewed"][2]
+    # The plan ops approved carried the rollback SQL (facts.approval.sql).
+    assert items["sql_reviewed"][:2] == (True, report.approvals[0].at)
+    assert items["sql_reviewed"][2].startswith("ops approved a plan that showed the rollback SQL (execute); deploy-gate read it: rollback SQL from its ROLLBACK SQL section")
     assert items["rollback_tested"][:2] == (True, finished_at(store, job.id, "verify"))
     execute_at = finished_at(store, job.id, "execute")
     assert items["rollback_executed"][:2] == (True, execute_at)
     assert items["history_updated"] == (True, execute_at, "rolled_back_at set on 1 finished row(s) of 20240102_add_email in the rollback's own transaction")
-    recheck_at = finished_at(store, job.id, "recheck")
-    assert items["functionality_verified"][:2] == (True, recheck_at)
-    assert items["functionality_verified"][2].startswith("the history was re-read after acting: 20240102_add_email is rolled back; no failed migration; to deploy: 20240102_add_email")
+    assert items["functionality_verified"] == (False, None, NOT_CHECKED)
+    assert report.history.summary == "20240102_add_email is rolled back; no failed migration; to deploy: 20240102_add_email"
     assert items["backup_accessible"][0] is False
     assert report.history.migration_state == "rolled_back"
     assert [a.step for a in report.actions] == ["execute"]
     assert report.decisions[0].plan[0] == "under Prisma's lock, in one transaction on staging: run the rollback SQL of 20240102_add_email"
 
     lines = markdown_lines(report)
-    assert f"- [x] Verified application functionality ({when(recheck_at)}): {items['functionality_verified'][2]}" in lines
+    assert f"- [ ] Verified application functionality: {NOT_CHECKED}" in lines
     assert "`20240102_add_email` was applied successfully; ops asked for it to be rolled back." in lines
     assert lines[lines.index("```sql") + 1] == 'DROP INDEX IF EXISTS "Patient_email_idx";'
 
