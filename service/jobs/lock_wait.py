@@ -5,6 +5,7 @@ once, and uses up a retry doing so. So the recover job looks for the sessions ho
 for conflicting locks on the migration's tables (service.recovery.blockers) and journals each look
 as a step `wait_for_blockers:<round>:<n>`: the sessions (pid, application, query, age, relation and
 mode), the seconds waited so far, the next look and the bound (the policy's `retry_wait_seconds`).
+A first look that finds nobody in the way is not journaled: nothing was waited for.
 While sessions remain it raises Deferred, so no worker thread sleeps through the wait: the task
 runs the job again after a backoff (service.backoff). When none remains, the migration is applied
 again; when the bound is spent first, the verdict is blocked, naming them.
@@ -45,7 +46,10 @@ def wait_for_blockers(run: JobRun, conn: psycopg.Connection, round_number: int, 
     earlier = [run.finished[key] for key in looks]
     last = earlier[-1] if earlier else None
     if last is None or last["outcome"] == "waiting":
-        last = run.step(f"{prefix}{len(earlier) + 1}", lambda: _look(run, conn, name, migration.script, earlier))
+        look = _look(run, conn, name, migration.script, earlier)
+        if not earlier and look["outcome"] == "clear":
+            return None  # nobody in the way, nothing waited: nothing to journal
+        last = run.step(f"{prefix}{len(earlier) + 1}", lambda: look)
     if last["outcome"] == "waiting":
         raise Deferred(last["next_look_in_seconds"], describe_wait(last))
     if last["outcome"] == "gave_up":
