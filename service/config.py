@@ -135,6 +135,9 @@ class Policy:
     lock_timeout_ms: int | None = 5000
     statement_timeout_ms: int | None = None
     lock_wait_seconds: float = 10.0
+    # How long a retry after a transient error waits for the sessions whose locks block the
+    # migration's tables, looking again with backoff; still blocked after it: the verdict is blocked.
+    retry_wait_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,7 @@ class _PolicySchema(Schema):
     lock_timeout_ms = fields.Integer(validate=validate.Range(min=0), allow_none=True)
     statement_timeout_ms = fields.Integer(validate=validate.Range(min=0), allow_none=True)
     lock_wait_seconds = fields.Float(validate=validate.Range(min=0.1, max=600))
+    retry_wait_seconds = fields.Float(validate=validate.Range(min=0, max=3600))
 
 
 class _RdsSchema(Schema):

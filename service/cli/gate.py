@@ -25,13 +25,11 @@ from typing import Any
 import click
 
 from service.cli import EXIT_CANNOT_RUN, Output, main, migrations_option, read_local_migrations
-from service.cli.remote import ServiceClient, ServiceError, _client_options, describe_event, exit_with_verdict
+from service.cli.remote import ServiceClient, ServiceError, _client_options, exit_with_verdict, follow_job
 from service.prisma.migrations import LocalMigrations
 from service.store.repository import bundle_digest
 
 _TERMINAL = ("succeeded", "failed", "canceled")
-# The service parks a long-poll for at most this long.
-_LONG_POLL_SECONDS = 25
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,10 @@ def gate(
         output.line(f"{job['kind']} job {job['id']} was started by an earlier attempt of this build: {job['state']}")
     else:
         output.line(f"{job['kind']} job {job['id']}: {job['state']}")
-    exit_with_verdict(output, _follow(output, client, job["id"], deadline, timeout))
+    job = follow_job(output, client, job["id"], deadline)
+    if job["state"] not in _TERMINAL:
+        output.error(None, f"job {job['id']} is still {job['state']} after {timeout:g} s (deploy-gate wait {job['id']} follows it)", EXIT_CANNOT_RUN)
+    exit_with_verdict(output, job)
 
 
 def _headline(build: BuildContext, target: str, apply: bool, commit: str | None, deployment_id: str | None, local: LocalMigrations, directory: Path) -> str:
@@ -141,31 +142,3 @@ def _headline(build: BuildContext, target: str, apply: bool, commit: str | None,
     if build.provider:
         parts.append(f"in {build.provider}" + (f" ({build.environment})" if build.environment else ""))
     return ", ".join(parts)
-
-
-def _follow(output: Output, client: ServiceClient, job_id: str, deadline: float, timeout: float) -> dict[str, Any]:
-    """Long-poll the job to a terminal state, a line per journal event as it comes."""
-    seen = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            job = client.get(f"/v1/jobs/{job_id}", wait=int(min(_LONG_POLL_SECONDS, max(1, remaining))))
-        except ServiceError as error:
-            output.error(None, str(error), EXIT_CANNOT_RUN)
-        for event in job["events"]:
-            if event["id"] > seen:
-                output.lines(_progress(event))
-                seen = event["id"]
-        if job["state"] in _TERMINAL:
-            return job
-        if time.monotonic() >= deadline:
-            output.error(None, f"job {job_id} is still {job['state']} after {timeout:g} s (deploy-gate wait {job_id} follows it)", EXIT_CANNOT_RUN)
-
-
-def _progress(event: dict[str, Any]) -> list[str]:
-    lines = [describe_event(event)]
-    if event["step"] == "recover" and event["kind"] == "step_finished" and event["data"].get("job"):
-        child = event["data"]["job"]
-        because = f" after {event['data']['because']}" if event["data"].get("because") else ""
-        lines.append(f"{event['at'][11:19]}  recovery running{because}: recover job {child} decides this deploy's verdict (deploy-gate wait {child} follows it)")
-    return lines

@@ -1,7 +1,8 @@
 """`jobs list|show` and `wait`: the service's jobs over HTTP, for ops and for builds.
 
-`deploy-gate wait JOB_ID` long-polls the job, prints a line per step as it happens, and exits 0 on
-`proceed`, 1 on `blocked`, 2 on an error, a failed or canceled job, or a timeout.
+`deploy-gate wait JOB_ID` long-polls the job, prints a line per step as it happens (and those of
+the recover job a failed deploy waits for), and exits 0 on `proceed`, 1 on `blocked`, 2 on an
+error, a failed or canceled job, or a timeout.
 """
 
 from __future__ import annotations
@@ -20,8 +21,13 @@ from typing import Any
 import click
 
 from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, main
+from service.recovery.blockers import describe_wait
 
 _TERMINAL = ("succeeded", "failed", "canceled")
+# The service parks a long-poll for at most this long.
+_LONG_POLL_SECONDS = 25
+# The steps of a recover job looking for the sessions whose locks block a retry.
+_BLOCKER_LOOK = "wait_for_blockers:"
 
 # Answers worth asking again: rate limited, or a proxy in front of the service that could not reach it.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -202,21 +208,70 @@ def _decide(base_url: str, token: str | None, job_id: str, decision: str, commen
     output.line(f"{job['kind']} job {job['id']}: {job['state']}" + (f", verdict {job['verdict']}" if job["verdict"] else ""))
 
 
-def describe_event(event: dict[str, Any]) -> str:
-    at = event["at"][11:19]
+def describe_event(event: dict[str, Any], job: str | None = None) -> str:
+    """A journal event on one line; `job` names the job it belongs to when it is not the one followed."""
+    at = event["at"][11:19] + "  " + (f"{job}: " if job else "")
     if event["kind"] == "transition":
-        return f"{at}  {event['from_state'] or 'new'} -> {event['to_state']}"
+        return f"{at}{event['from_state'] or 'new'} -> {event['to_state']}"
     if event["kind"] == "approval":
         verb = "approved" if event["data"].get("approved") else "rejected"
         comment = f": {event['data']['comment']}" if event["data"].get("comment") else ""
-        return f"{at}  {event['step']} {verb} by {event['data'].get('by')}{comment}"
+        return f"{at}{event['step']} {verb} by {event['data'].get('by')}{comment}"
     if event["kind"] == "note":
         data = event["data"]
         if "outcome" in data:  # what became of a notification (workers.notifications)
-            return f"{at}  {data.get('notification')} notification {str(data['outcome']).replace('_', ' ')}"
-        return f"{at}  note: " + (" ".join(str(data[key]) for key in ("webhook", "event") if data.get(key)) or "recorded")
+            return f"{at}{data.get('notification')} notification {str(data['outcome']).replace('_', ' ')}"
+        return f"{at}note: " + (" ".join(str(data[key]) for key in ("webhook", "event") if data.get(key)) or "recorded")
+    if event["kind"] == "step_finished" and (event["step"] or "").startswith(_BLOCKER_LOOK) and event["data"].get("outcome"):
+        return f"{at}{describe_wait(event['data'])}"
     phase = event["kind"].removeprefix("step_")
-    return f"{at}  {event['step']} {phase}"
+    return f"{at}{event['step']} {phase}"
+
+
+def follow_job(output: Output, client: ServiceClient, job_id: str, deadline: float) -> dict[str, Any]:
+    """Long-poll a job until it ends or `deadline` passes, a line per journal event as it comes.
+
+    A deploy whose apply failed waits for the recover job it started, which decides its verdict.
+    While it waits, that job is long-polled instead and its lines printed too, named by the first 8
+    characters of its id, so a person sees the recovery as it happens: a wait for a session's
+    lock, say. Returns the followed job as last read; the caller tells a finished one from a
+    timed-out one by its state.
+    """
+    seen: dict[str, int] = {}
+    recover_job: str | None = None
+    while True:
+        wait = int(min(_LONG_POLL_SECONDS, max(1, deadline - time.monotonic())))
+        try:
+            if recover_job is not None:
+                child = client.get(f"/v1/jobs/{recover_job}", wait=wait)
+                _print_new(output, child, seen, f"recover job {recover_job[:8]}")
+                job = client.get(f"/v1/jobs/{job_id}")
+            else:
+                job = client.get(f"/v1/jobs/{job_id}", wait=wait)
+        except ServiceError as error:
+            output.error(None, str(error), EXIT_CANNOT_RUN)
+        started = _print_new(output, job, seen)
+        if job["state"] in _TERMINAL or time.monotonic() >= deadline:
+            return job
+        if started:
+            recover_job = started
+        elif recover_job is not None and child["state"] in _TERMINAL:
+            recover_job = None  # its verdict is on its way to this job: long-poll this one again
+
+
+def _print_new(output: Output, job: dict[str, Any], seen: dict[str, int], name: str | None = None) -> str | None:
+    """Print the events not printed yet; the id of a recover job the job started among them, if any."""
+    started = None
+    for event in job["events"]:
+        if event["id"] <= seen.get(job["id"], 0):
+            continue
+        output.line(describe_event(event, name))
+        seen[job["id"]] = event["id"]
+        if event["step"] == "recover" and event["kind"] == "step_finished" and event["data"].get("job"):
+            started = event["data"]["job"]
+            because = f" after {event['data']['because']}" if event["data"].get("because") else ""
+            output.line(f"{event['at'][11:19]}  recovery running{because}: recover job {started} decides this deploy's verdict; its steps follow")
+    return started
 
 
 @main.command()
@@ -226,23 +281,9 @@ def describe_event(event: dict[str, Any]) -> str:
 def wait(base_url: str, token: str | None, job_id: str, timeout: float) -> None:
     """Follow a job to its verdict: exit 0 on proceed, 1 on blocked, 2 otherwise."""
     output = Output(False)
-    client = ServiceClient(base_url, token)
-    deadline = time.monotonic() + timeout
-    seen = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            job = client.get(f"/v1/jobs/{job_id}", wait=int(min(25, max(1, remaining))))
-        except ServiceError as error:
-            output.error(None, str(error), EXIT_CANNOT_RUN)
-        for event in job["events"]:
-            if event["id"] > seen:
-                output.line(describe_event(event))
-                seen = event["id"]
-        if job["state"] in _TERMINAL:
-            break
-        if time.monotonic() >= deadline:
-            output.error(None, f"job {job_id} is still {job['state']} after {timeout:g} s", EXIT_CANNOT_RUN)
+    job = follow_job(output, ServiceClient(base_url, token), job_id, time.monotonic() + timeout)
+    if job["state"] not in _TERMINAL:
+        output.error(None, f"job {job_id} is still {job['state']} after {timeout:g} s", EXIT_CANNOT_RUN)
     exit_with_verdict(output, job)
 
 

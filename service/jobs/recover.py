@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 
+from service.jobs.lock_wait import wait_for_blockers
 from service.jobs.steps import AwaitingApproval, Deferred, JobRun
 from service.jobs.states import Verdict
 from service.prisma import history
@@ -126,7 +127,8 @@ def _act(run: JobRun, conn: psycopg.Connection, round_number: int, decided: dict
         return Verdict.BLOCKED, reasons + [f"next: {step}" for step in decided["plan"]]
     if action is Action.RETRY:
         run.step(f"{prefix}:mark_rolled_back", lambda: actions.mark_rolled_back(conn, schema, name, lock_wait))
-        return _reapply(run, conn, prefix, reasons)
+        # A lock that outlasts the wait blocks the verdict rather than using up the retry.
+        return wait_for_blockers(run, conn, round_number, reasons) or _reapply(run, conn, prefix, reasons)
     if action is Action.RUN_ROLLBACK:
         timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
         sql = facts["rollback"]["sql"]
@@ -135,7 +137,8 @@ def _act(run: JobRun, conn: psycopg.Connection, round_number: int, decided: dict
         except actions.RollbackFailed as error:
             return Verdict.BLOCKED, reasons + [error.headline, f"{name} stays failed; nothing was changed"]
         if decided["then_retry"]:
-            return _reapply(run, conn, prefix, reasons + [f"{name} was rolled back by its rollback SQL"])
+            reasons = reasons + [f"{name} was rolled back by its rollback SQL"]
+            return wait_for_blockers(run, conn, round_number, reasons) or _reapply(run, conn, prefix, reasons)
         return Verdict.BLOCKED, reasons + [f"{name} was rolled back by its rollback SQL and recorded as rolled back; fix it forward"]
     raise ValueError(f"no way to carry out {action}")
 

@@ -20,8 +20,11 @@ from service.prisma.errors import AdvisoryLockTimeout
 
 PRISMA_ADVISORY_LOCK_ID = 72707369
 _QUERY_PREVIEW_CHARS = 300
-# A statement that sets a password must not reach a report through the holder's query text.
+# A statement that sets a password, or names a connection string (dblink, postgres_fdw), must not
+# reach a report through the holder's query text.
 _PASSWORD_LITERAL = re.compile(r"(PASSWORD\s+)('(?:[^']|'')*'|\S+)", re.IGNORECASE)
+_CONNINFO_PASSWORD = re.compile(r"(password\s*=\s*)(''.*?''|'(?:[^'\\]|\\.)*'|[^\s']+)", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/@']+@", re.IGNORECASE)
 
 # A bigint advisory key is stored as classid (high 32 bits), objid (low 32 bits), objsubid 1.
 _HOLDER_QUERY = """
@@ -62,10 +65,7 @@ class LockHolder:
 
     @property
     def query_preview(self) -> str | None:
-        if not self.query:
-            return None
-        text = _PASSWORD_LITERAL.sub(r"\1'****'", " ".join(self.query.split()))
-        return text if len(text) <= _QUERY_PREVIEW_CHARS else text[: _QUERY_PREVIEW_CHARS - 1] + "…"
+        return preview_query(self.query)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -79,6 +79,15 @@ class LockHolder:
             "query": self.query_preview,
             "waiting_pids": list(self.waiting_pids),
         }
+
+
+def preview_query(query: str | None, limit: int = _QUERY_PREVIEW_CHARS) -> str | None:
+    """Another session's SQL for a report: on one line, passwords masked, at most `limit` characters."""
+    if not query:
+        return None
+    text = _PASSWORD_LITERAL.sub(r"\1'****'", " ".join(query.split()))
+    text = _URL_CREDENTIALS.sub(r"\1****@", _CONNINFO_PASSWORD.sub(r"\1****", text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def find_lock_holder(conn: psycopg.Connection, lock_id: int = PRISMA_ADVISORY_LOCK_ID) -> LockHolder | None:

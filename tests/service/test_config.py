@@ -20,6 +20,7 @@ lint = {{ "drop-table" = "warning" }}
 max_automatic_retries = 2
 automatic_rollback = true
 lock_timeout_ms = 3000
+retry_wait_seconds = 20
 
 [targets.production]
 database_url_env = "PRODUCTION_DATABASE_URL"
@@ -48,6 +49,7 @@ def test_a_valid_file(tmp_path):
     staging = config.targets["staging"]
     assert staging.policy.max_automatic_retries == 2 and staging.policy.automatic_rollback
     assert staging.policy.lock_timeout_ms == 3000 and staging.policy.restores_need_approval
+    assert (staging.policy.retry_wait_seconds, config.targets["production"].policy.retry_wait_seconds) == (20, 60)
     assert staging.database.params["host"] == "staging.internal"
     assert staging.shadow.params["host"] == "shadow.internal"
     assert staging.lint_severities == {"drop-table": "warning"}
@@ -65,6 +67,7 @@ def test_a_valid_file(tmp_path):
         ('[targets.x]\ndatabase_url_env = "BAD"\n', {"BAD": "mysql://u:hunter2@h/d"}, "must start with postgresql://"),
         ('[targets."bad name"]\ndatabase_url_env = "A"\n', ENV, "targets.bad name"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.policy]\nmax_automatic_retries = -1\n', ENV, "max_automatic_retries"),
+        ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.policy]\nretry_wait_seconds = -1\n', ENV, "targets.x.policy.retry_wait_seconds"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.rds]\nregion = "eu-west-1"\n', ENV, "exactly one of instance or cluster"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\nshadow_url_env = "STAGING_DATABASE_URL"\n', ENV, "must not be the target itself"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\nlint = { "drop-table" = "fatal" }\n', ENV, "lint"),

@@ -5,6 +5,7 @@ Redis db 14); the others answer with a small fake service to show retries and id
 """
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import psycopg
 import pytest
 from werkzeug.serving import make_server
 
@@ -30,8 +32,11 @@ from tests.workers.conftest import (  # noqa: F401  the real worker's fixtures
     celery_worker_pool,
     service_env,
 )
+from workers import state
 
 DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
+# The command runs the code under test, wherever PYTHONPATH points this run (a worktree, say).
+SAME_CODE = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
 FAST = ("--retries", "2", "--backoff", "0.05", "--timeout", "60")
 PATIENTS = {"20240101_patients": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);'}
 VISITS = {"20240102_visits": 'CREATE TABLE "Visit" ("id" SERIAL PRIMARY KEY);'}
@@ -40,8 +45,17 @@ GITHUB = {"GITHUB_ACTIONS": "true", "GITHUB_SHA": "a1b2c3d4" * 5, "GITHUB_RUN_ID
 
 
 def gate(*args, url, token="ci-token", env=None):
-    environment = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": token, "PATH": "/usr/bin:/bin", **(env or {})}
+    environment = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": token, "PATH": "/usr/bin:/bin", **SAME_CODE, **(env or {})}
     return subprocess.run([DEPLOY_GATE, "gate", *args], capture_output=True, text=True, env=environment, timeout=120)
+
+
+@pytest.fixture
+def waits_for_blockers(service_env):
+    """The staging target with a short lock_timeout, so a held lock fails a migration quickly, and
+    a minute for a retry to wait out the sessions in its way (the tests release them sooner)."""
+    config_file = Path(os.environ["DEPLOY_GATE_CONFIG"])
+    config_file.write_text(config_file.read_text().replace("lock_timeout_ms = 2000\n", "lock_timeout_ms = 300\nretry_wait_seconds = 60\n"))
+    state.reset()
 
 
 @pytest.fixture
@@ -123,6 +137,41 @@ def test_a_failing_migration_is_recovered_and_blocked_with_its_sqlstate(service,
         rows = {row["migration_name"]: row for row in history_rows(conn)}
     assert rows["20240101_patients"]["finished_at"] is not None
     assert rows["20240102_divide"]["rolled_back_at"] is not None
+
+
+def test_the_gate_shows_a_recovery_waiting_for_a_lock_as_it_happens(waits_for_blockers, service, target_db, write_migrations):
+    url, _ = service
+    assert gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), "--apply", *FAST, url=url).returncode == 0
+    directory = write_migrations({**PATIENTS, "20240102_email": 'ALTER TABLE "Patient" ADD COLUMN "email" TEXT;'})
+    holder = psycopg.connect(target_db.conninfo, application_name="reporting")
+    holder_pid = holder.info.backend_pid
+    holder.execute('LOCK TABLE "Patient" IN ACCESS EXCLUSIVE MODE')
+    environment = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": "ci-token", "PATH": "/usr/bin:/bin", **SAME_CODE}
+    command = [DEPLOY_GATE, "gate", "--target", "staging", "--migrations", str(directory), "--apply", *FAST]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    lines = []
+    try:
+        # The gate's own output is the signal: the session lets go once the gate shows the wait.
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if "waiting for 1 session holding locks on" in line:
+                break
+    finally:
+        holder.rollback()
+        holder.close()
+    rest, errors = process.communicate(timeout=120)
+    lines += rest.splitlines()
+    assert process.returncode == 0, "\n".join(lines) + errors
+    waiting = next(line for line in lines if "waiting for 1 session holding locks on" in line)
+    assert f': waiting for 1 session holding locks on "Patient": pid {holder_pid} (reporting, idle in transaction) `LOCK TABLE "Patient" IN ACCESS EXCLUSIVE MODE` for ' in waiting
+    assert "; next look in " in waiting and " of 60 s waited)" in waiting
+    recovering = next(line for line in lines if "recovery running" in line)
+    child = recovering.split("recover job ")[1].split()[0]
+    assert waiting[8:].startswith(f"  recover job {child[:8]}: ")
+    assert any(f"recover job {child[:8]}: " in line and 'no session holds a lock on "Patient" that 20240102_email must wait for' in line for line in lines)
+    assert lines[-1] == "verdict: proceed"
+    with target_db.connect() as conn:
+        assert conn.execute("""SELECT 1 FROM information_schema.columns WHERE table_name = 'Patient' AND column_name = 'email'""").fetchone()
 
 
 def test_a_stopped_service_exits_2_after_its_retries(write_migrations):

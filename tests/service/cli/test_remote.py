@@ -20,6 +20,8 @@ from service.store import repository
 from tests.conftest import create_scratch_database, drop_scratch_database
 
 DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
+# The command runs the code under test, wherever PYTHONPATH points this run (a worktree, say).
+SAME_CODE = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
 MIGRATIONS = [{"name": "20240101_patients", "sql": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);'}]
 
 
@@ -52,9 +54,7 @@ def service(scratch_db):
 
 
 def run(*args, url, token="ci-token"):
-    env = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": token, "PATH": "/usr/bin:/bin"}
-    if "PYTHONPATH" in os.environ:  # the code under test, when it is not the installed copy
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    env = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": token, "PATH": "/usr/bin:/bin", **SAME_CODE}
     return subprocess.run([DEPLOY_GATE, *args], capture_output=True, text=True, env=env, timeout=60)
 
 
@@ -84,6 +84,14 @@ def test_wait_exits_1_on_blocked_with_the_reason(service):
     assert result.returncode == 1
     assert ": 20240102_dup failed with 42P07 (already-exists): relation \"Patient\" already exists" in result.stdout
     assert result.stdout.splitlines()[-1] == "verdict: blocked"
+    # The deploy waits for its recover job: `wait` follows that job's steps as they happen.
+    with app.extensions["deploy_gate"].pool.connection() as conn:
+        recover_job = repository.finished_steps(conn, job_id)["recover"]["job"]
+    lines = result.stdout.splitlines()
+    assert any(line.endswith(f"  recover job {recover_job[:8]}: decide:1 finished") for line in lines)
+    assert lines.index(next(line for line in lines if line.endswith(f"recover job {recover_job[:8]}: running -> succeeded"))) < lines.index(
+        next(line for line in lines if line.endswith("  running -> succeeded"))
+    )
 
 
 def test_jobs_list_and_show(service):

@@ -7,6 +7,7 @@ the real Prisma CLI's `migrate status` agrees with the history deploy-gate leave
 from __future__ import annotations
 
 import os
+import time
 
 import psycopg
 import pytest
@@ -28,8 +29,14 @@ BASE = {
 
 
 
+# Fails on every run with a statement timeout (57014, transient), with no session in its way.
+TIMES_OUT = {**BASE, "20240102_add_email": 'ALTER TABLE "Patient" ADD COLUMN "email" TEXT;\nSELECT pg_sleep(5);\n'}
+STATEMENT_TIMEOUT_MS = 500
+
+
 def make_config(target_db, **policy) -> Config:
-    settings = {"lock_timeout_ms": 300, "max_automatic_retries": 1, **policy}
+    # A short wait for blocking sessions: a test that keeps a lock held ends in seconds.
+    settings = {"lock_timeout_ms": 300, "max_automatic_retries": 1, "retry_wait_seconds": 2, **policy}
     shadow = settings.pop("shadow", None)
     target = Target("staging", parse_database_url(target_db.url), Policy(**settings), shadow=shadow)
     return Config({"staging": target}, ())
@@ -43,8 +50,18 @@ def deploy_then_recover(store, config, scripts, *, before_recovery=lambda: None)
     assert deployed.state is JobState.RUNNING, deployed.reasons
     child_id = repository.finished_steps(store, job.id)["recover"]["job"]
     before_recovery()
-    recovered = run_job(store, config, child_id)
+    recovered = run_as_the_task_would(store, config, child_id)
     return repository.get_job(store, job.id), recovered
+
+
+def run_as_the_task_would(store, config, job_id, max_runs=100):
+    """Run a job again after each Deferred's countdown, as the Celery task does, until it stops waiting."""
+    for _ in range(max_runs):
+        try:
+            return run_job(store, config, job_id)
+        except Deferred as waiting:
+            time.sleep(waiting.seconds)
+    pytest.fail(f"job {job_id} was still deferring after {max_runs} runs")
 
 
 def decision_of(job, round_number=1):
@@ -76,8 +93,9 @@ def assert_prisma_agrees(target_db, write_migrations, scripts):
 class HeldLock:
     """A transaction in another session holding a table lock, as a long query or a stuck deploy would."""
 
-    def __init__(self, target_db, table):
-        self.conn = psycopg.connect(target_db.conninfo)
+    def __init__(self, target_db, table, application_name=""):
+        self.conn = psycopg.connect(target_db.conninfo, application_name=application_name)
+        self.pid = self.conn.info.backend_pid
         self.conn.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
 
     def release(self):
@@ -115,17 +133,81 @@ def test_lock_timeout_is_transient_so_it_is_retried_and_proceeds(store, target_d
     assert_prisma_agrees(target_db, write_migrations, scripts)
 
 
-def test_retries_exhausted_marks_rolled_back_and_blocks(store, target_db, write_migrations):
-    config = make_config(target_db)
+def test_a_lock_held_for_a_moment_is_waited_out_and_the_retry_proceeds(store, target_db, write_migrations):
+    config = make_config(target_db, retry_wait_seconds=30)
     applied_base(target_db, store, config)
     scripts = {**BASE, "20240102_add_email": 'ALTER TABLE "Patient" ADD COLUMN "email" TEXT;\n'}
-    lock = HeldLock(target_db, "Patient")
+    lock = HeldLock(target_db, "Patient", application_name="reporting")
+    try:
+        digest = repository.store_bundle(store, migrations_from_bundle(scripts))
+        job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True}, bundle_digest=digest)
+        assert run_job(store, config, job.id).state is JobState.RUNNING
+        child_id = repository.finished_steps(store, job.id)["recover"]["job"]
+        with pytest.raises(Deferred) as deferred:
+            run_job(store, config, child_id)
+        # The signal that the job waits on the session: its look is in the journal.
+        look = repository.finished_steps(store, child_id)["wait_for_blockers:1:1"]
+    finally:
+        lock.release()
+
+    assert look["outcome"] == "waiting" and look["needs"] == {'"Patient"': ["AccessExclusiveLock"]}
+    [blocker] = look["blockers"]
+    assert (blocker["pid"], blocker["application_name"], blocker["state"]) == (lock.pid, "reporting", "idle in transaction")
+    assert blocker["query"] == 'LOCK TABLE "Patient" IN ACCESS EXCLUSIVE MODE'
+    # The lock was held through the deploy's lock_timeout (300 ms) before the recover job looked.
+    assert blocker["transaction_age_seconds"] >= 0.3
+    assert blocker["locks"] == [{"relation": '"Patient"', "mode": "AccessExclusiveLock", "granted": True}]
+    assert deferred.value.reason.startswith(f'waiting for 1 session holding locks on "Patient": pid {lock.pid} (reporting, idle in transaction)')
+    assert 0 <= deferred.value.seconds <= 1.0 and look["next_look_in_seconds"] == deferred.value.seconds
+    assert repository.get_job(store, child_id).state is JobState.RUNNING
+
+    recovered = run_as_the_task_would(store, config, child_id)
+    steps = repository.finished_steps(store, child_id)
+    assert steps["wait_for_blockers:1:2"]["outcome"] == "clear" and steps["wait_for_blockers:1:2"]["blockers"] == []
+    assert steps["wait_for_blockers:1:2"]["waited_seconds"] == pytest.approx(steps["wait_for_blockers:1:2"]["looked_at"] - look["looked_at"], abs=0.01)
+    assert recovered.verdict is Verdict.PROCEED and repository.get_job(store, job.id).verdict is Verdict.PROCEED
+    assert "the error is transient; retry 1 of 1" in recovered.reasons and "applied: 20240102_add_email" in recovered.reasons
+    rows = rows_of(target_db, "20240102_add_email")
+    assert [(row["finished_at"] is not None, row["rolled_back_at"] is not None) for row in rows] == [(False, True), (True, False)]
+    assert target_db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'Patient' AND column_name = 'email'")
+    assert_prisma_agrees(target_db, write_migrations, scripts)
+
+
+def test_a_lock_held_past_the_wait_blocks_naming_the_session(store, target_db, write_migrations):
+    config = make_config(target_db, retry_wait_seconds=0.5)
+    applied_base(target_db, store, config)
+    scripts = {**BASE, "20240102_add_email": 'ALTER TABLE "Patient" ADD COLUMN "email" TEXT;\n'}
+    lock = HeldLock(target_db, "Patient", application_name="reporting")
     try:
         deployed, recovered = deploy_then_recover(store, config, scripts)  # the lock stays held
     finally:
         lock.release()
 
     assert decision_of(recovered, 1)["action"] == "retry"
+    assert "decide:2" not in recovered.facts  # the retry was not spent on a lock still held
+    looks = [recovered.facts[f"wait_for_blockers:1:{n}"] for n in range(1, 1 + sum(step.startswith("wait_for_blockers:1:") for step in recovered.facts))]
+    assert [look["outcome"] for look in looks[:-1]] == ["waiting"] * (len(looks) - 1) and looks[-1]["outcome"] == "gave_up"
+    assert looks[-1]["waited_seconds"] >= 0.5 and [b["pid"] for b in looks[-1]["blockers"]] == [lock.pid]
+    assert recovered.verdict is Verdict.BLOCKED and deployed.verdict is Verdict.BLOCKED
+    [reason] = [reason for reason in recovered.reasons if reason.startswith("not applied again: ")]
+    assert reason.startswith('not applied again: 1 session still holds locks on "Patient" after ')
+    assert f'pid {lock.pid} (reporting, idle in transaction) `LOCK TABLE "Patient" IN ACCESS EXCLUSIVE MODE` for ' in reason
+    assert any(reason.startswith(f"recover job {recovered.id}: not applied again: ") for reason in deployed.reasons)
+    rows = rows_of(target_db, "20240102_add_email")
+    assert [(row["finished_at"] is not None, row["rolled_back_at"] is not None) for row in rows] == [(False, True)]
+    assert not target_db.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'Patient' AND column_name = 'email'")
+    assert_prisma_agrees(target_db, write_migrations, scripts)
+
+
+def test_retries_exhausted_marks_rolled_back_and_blocks(store, target_db, write_migrations):
+    config = make_config(target_db, statement_timeout_ms=STATEMENT_TIMEOUT_MS)
+    applied_base(target_db, store, config)
+    scripts = TIMES_OUT
+    deployed, recovered = deploy_then_recover(store, config, scripts)
+
+    assert recovered.facts["facts:1"]["facts"]["sqlstate"] == "57014"
+    assert decision_of(recovered, 1)["action"] == "retry"
+    assert not any(step.startswith("wait_for_blockers:") for step in recovered.facts)  # nobody was in the way
     assert decision_of(recovered, 2)["action"] == "mark_rolled_back"
     assert recovered.facts["facts:2"]["facts"]["attempts"] == 2
     assert recovered.verdict is Verdict.BLOCKED and deployed.verdict is Verdict.BLOCKED

@@ -5,7 +5,7 @@ import psycopg
 import pytest
 
 from service.prisma.errors import AdvisoryLockTimeout
-from service.prisma.lock import PRISMA_ADVISORY_LOCK_ID, LockHolder, advisory_lock, find_lock_holder
+from service.prisma.lock import PRISMA_ADVISORY_LOCK_ID, LockHolder, advisory_lock, find_lock_holder, preview_query
 
 
 def test_lock_is_held_inside_the_block_and_released_after(conn, scratch_db):
@@ -61,3 +61,17 @@ def test_password_in_the_holders_query_is_hidden():
     holder = LockHolder(1, "app", "u", None, None, None, "active", "ALTER ROLE x PASSWORD 'hunter2'", [])
     assert "hunter2" not in str(holder)
     assert "hunter2" not in holder.to_dict()["query"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT dblink_connect('host=db user=app password=hunter2 dbname=x')",
+        "SELECT dblink_connect('host=db password=''hunter2 twice'' user=x')",
+        "SELECT * FROM dblink('postgresql://app:hunter2@db:5432/x', 'SELECT 1')",
+    ],
+)
+def test_a_connection_string_in_another_sessions_query_keeps_its_password_hidden(query):
+    preview = preview_query(query)
+    assert "hunter2" not in preview
+    assert preview.startswith("SELECT")

@@ -25,6 +25,8 @@ from tests.conftest import ADMIN_URL
 from tests.service.jobs.test_recover import (
     BASE,
     HALF_APPLIED_WITH_ROLLBACK,
+    STATEMENT_TIMEOUT_MS,
+    TIMES_OUT,
     HeldLock,
     applied_base,
     deploy_then_recover,
@@ -145,13 +147,10 @@ def test_a_transient_failure_retried_to_success(store, target_db):
 
 
 def test_retries_run_out_over_two_rounds(store, target_db):
-    config = make_config(target_db)
+    # Every run times out: a held lock would now end the first round blocked, waiting for its session.
+    config = make_config(target_db, statement_timeout_ms=STATEMENT_TIMEOUT_MS)
     applied_base(target_db, store, config)
-    lock = HeldLock(target_db, "Patient")
-    try:
-        _, recovered = deploy_then_recover(store, config, ADD_EMAIL)  # the lock stays held
-    finally:
-        lock.release()
+    _, recovered = deploy_then_recover(store, config, TIMES_OUT)
     report = report_of(store, recovered.id)
     items = checklist(report)
 
@@ -161,7 +160,7 @@ def test_retries_run_out_over_two_rounds(store, target_db):
     assert [(a.step, a.outcome) for a in report.actions] == [
         ("act:1:mark_rolled_back", "finished"), ("act:1:deploy", "finished"), ("apply:20240102_add_email", "failed"), ("act:2:mark_rolled_back", "finished"),
     ]  # fmt: skip
-    assert report.actions[1].summary == "20240102_add_email failed (55P03: canceling statement due to lock timeout)"
+    assert report.actions[1].summary == "20240102_add_email failed (57014: canceling statement due to statement timeout)"
     assert items["history_updated"][:2] == (True, finished_at(store, recovered.id, "act:2:mark_rolled_back"))
     assert "a failed row for 20240102_add_email (act:1:deploy" in items["history_updated"][2]
     assert items["rollback_executed"][0] is None
