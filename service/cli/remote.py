@@ -271,7 +271,20 @@ def _print_new(output: Output, job: dict[str, Any], seen: dict[str, int], name: 
             started = event["data"]["job"]
             because = f" after {event['data']['because']}" if event["data"].get("because") else ""
             output.line(f"{event['at'][11:19]}  recovery running{because}: recover job {started} decides this deploy's verdict; its steps follow")
+        if event["kind"] == "transition" and event["to_state"] == "waiting_approval" and job["state"] == "waiting_approval":
+            output.lines(_waiting_for_approval(job))
     return started
+
+
+def _waiting_for_approval(job: dict[str, Any]) -> list[str]:
+    """Why a job waits for a person, the plan they would approve, and how to decide."""
+    approval = (job.get("facts") or {}).get("approval") or {}
+    lines = [f"  {job['kind']} job {job['id']} waits for a person to approve its plan:"]
+    lines += [f"    why: {reason}" for reason in job.get("reasons") or []]
+    lines += [f"    plan: {step}" for step in approval.get("plan") or []]
+    lines.append(f"    approve: deploy-gate jobs approve {job['id']} --comment '…'   (a token with the approve scope)")
+    lines.append(f"    or reject: deploy-gate jobs reject {job['id']} --comment '…'")
+    return lines
 
 
 @main.command()

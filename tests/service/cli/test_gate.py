@@ -315,3 +315,48 @@ def test_idempotency_key_names_the_build_and_the_bundle():
     assert key not in others and len(others) == 5
     # Without a deployment, every run is its own request.
     assert idempotency_key("staging", True, "abc", None, "digest") != idempotency_key("staging", True, "abc", None, "digest")
+
+
+@pytest.fixture
+def approver(service_env):
+    """A token with the approve scope, for the person the gate tells how to approve."""
+    config_file = Path(os.environ["DEPLOY_GATE_CONFIG"])
+    config_file.write_text(config_file.read_text() + f'\n[tokens.oncall]\nsha256 = "{hash_token("oncall-token")}"\nscopes = ["approve", "read"]\n')
+    state.reset()
+    return "oncall-token"
+
+
+def test_the_gate_shows_a_recovery_waiting_for_approval_and_how_to_give_it(approver, service, target_db, write_migrations):
+    url, _ = service
+    assert gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), "--apply", *FAST, url=url).returncode == 0
+    # Someone made the table by hand: the migration fails with 42P07 while every effect is present.
+    # Without a shadow to replay on, marking it applied waits for a person.
+    target_db.query('CREATE TABLE "Visit" ("id" SERIAL PRIMARY KEY)')
+    directory = write_migrations({**PATIENTS, **VISITS})
+    environment = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": "ci-token", "PATH": "/usr/bin:/bin", **SAME_CODE}
+    command = [DEPLOY_GATE, "gate", "--target", "staging", "--migrations", str(directory), "--apply", *FAST]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    lines = []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.strip().startswith("approve: deploy-gate jobs approve "):
+            break
+    # The person does what the gate says.
+    recover_id = lines[-1].split("deploy-gate jobs approve ")[1].split()[0]
+    approved = subprocess.run(
+        [DEPLOY_GATE, "jobs", "approve", recover_id, "--comment", "made by hand, same shape"],
+        capture_output=True, text=True, timeout=60,
+        env={"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": approver, "PATH": "/usr/bin:/bin", **SAME_CODE},
+    )
+    assert approved.returncode == 0, approved.stderr
+    rest, errors = process.communicate(timeout=120)
+    lines += rest.splitlines()
+
+    assert process.returncode == 0, "\n".join(lines) + errors
+    waiting = lines.index(f"  recover job {recover_id} waits for a person to approve its plan:")
+    assert any("without a replay on a shadow server" in line for line in lines[waiting:] if line.startswith("    why: "))
+    assert "    plan: approve to record 20240102_visits as applied" in lines[waiting:]
+    assert any("act:1 approved by oncall: made by hand, same shape" in line for line in lines)
+    assert lines[-1] == "verdict: proceed"
+    with target_db.connect() as conn:
+        assert [row["finished_at"] is not None for row in history_rows(conn) if row["migration_name"] == "20240102_visits"] == [False, True]
