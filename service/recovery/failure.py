@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -11,13 +11,15 @@ from pglast import ast
 
 from service.analysis.facts import Effect, MigrationFacts, analyze_migration, deparse
 from service.analysis.probe import probe_effects
-from service.analysis.rollback import rollback_plan
 from service.config import Policy
 from service.prisma.history import HistoryRow
 from service.prisma.lock import find_lock_holder
 from service.prisma.logs import parse_failure_logs
 from service.prisma.migrations import LocalMigrations
 from service.recovery.decide import ErrorClass, FailureFacts, classify_sqlstate
+from service.recovery.live_objects import ObjectRef
+from service.recovery.ownership import PreExisting, failed_run_ownership, owned_rollback_plan
+from service.recovery.rollback_targets import check_rollback_targets
 
 # A failed row without logs: whatever applied it died before it could record an error.
 INTERRUPTED_MESSAGE = "the run was interrupted before it recorded an error (the process applying it stopped)"
@@ -53,7 +55,10 @@ def gather_failure_facts(
     *,
     verify: RollbackVerifier | None = None,
     lock_waits: int = 0,
+    pre_existing: PreExisting | Collection[ObjectRef] | None = None,
 ) -> Evidence:
+    """The facts about the failed `row`. `pre_existing` says which objects existed before the
+    migration (the shadow's replay of the history before it), when the caller knows."""
     name = row.migration_name
     parsed_logs = parse_failure_logs(row.logs)
     if parsed_logs is None:
@@ -96,10 +101,15 @@ def gather_failure_facts(
         # Tables of those names exist, but with columns the migration does not create: not its tables.
         effects = "partial"
         details["extra_columns"] = extra
-    plan = rollback_plan(migration.script, analysis)
+    # The rollback undoes only what this run made: never what existed before it or never ran.
+    ownership = failed_run_ownership(conn, schema, analysis, row.logs, pre_existing=pre_existing)
+    plan = owned_rollback_plan(migration.script, analysis, ownership)
+    targets = check_rollback_targets(conn, schema, plan.sql, ownership)
     details["analysis"] = analysis.to_dict()
     details["probe"] = probe.to_dict()
+    details["ownership"] = ownership.to_dict()
     details["rollback"] = plan.to_dict()
+    details["rollback_targets"] = targets.to_dict()
     # Only a rollback that runs in one transaction can be undone when it does not undo everything.
     runs_in_transaction = analyze_migration(plan.sql).transactional if plan.sql.strip() else True
     rollback_complete = plan.complete and bool(plan.sql.strip()) and runs_in_transaction
@@ -127,6 +137,7 @@ def gather_failure_facts(
         not_transactional_because=tuple(r.message for r in analysis.not_transactional_because),
         unguarded=tuple(r.message for r in analysis.unguarded),
         rollback_gaps=tuple(gaps),
+        rollback_needs_approval=targets.needs_approval,
     )
     return Evidence(facts, details)
 
