@@ -1,5 +1,6 @@
 """Schema objects named by kind and name, looked up in a live catalog: whether one exists, the
-table an index or sequence belongs to, and how much data a table or column holds.
+table an index or sequence belongs to, and how much data a table or column holds; and the objects
+of a catalog fingerprint (a shadow's replay) named the same way.
 
 Recovery asks these questions of the target itself, never of a shadow: only the target knows the
 objects someone made by hand, and the rows in them.
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+
+from service.analysis.fingerprint import Fingerprint
 
 # Above this many rows a count stops: enough to say "more than a million rows would be lost".
 ROW_COUNT_BOUND = 1_000_000
@@ -64,6 +67,28 @@ class ObjectRef:
 
     def to_dict(self) -> dict[str, str | None]:
         return {"kind": self.kind, "schema": self.schema, "name": self.name, "parent": self.parent, "object": str(self)}
+
+
+def objects_in(fingerprint: Fingerprint) -> frozenset[ObjectRef]:
+    """Every object of a catalog fingerprint (e.g. the shadow's replay of the history before a
+    migration), for `pre_existing`. Enum labels count as objects of their own."""
+    kinds = {"tables": "table", "indexes": "index", "sequences": "sequence", "views": "view", "materialized_views": "materialized_view"}
+    parts = {"columns": "column", "constraints": "constraint", "triggers": "trigger", "policies": "policy"}
+    refs: set[ObjectRef] = set()
+    for category, entries in fingerprint.objects.items():
+        for key, definition in entries.items():
+            if category in ("schemas", "extensions"):
+                refs.add(ObjectRef(category[:-1], None, key[0]))
+            elif category in parts:
+                refs.add(ObjectRef(parts[category], key[0], key[2], key[1]))
+            elif category == "functions":
+                refs.add(ObjectRef("function", key[0], key[1].split("(", 1)[0]))
+            elif category == "types":
+                refs.add(ObjectRef("type", key[0], key[1]))
+                refs.update(ObjectRef("enum_value", key[0], label, key[1]) for label in definition.get("labels") or ())
+            elif category in kinds:
+                refs.add(ObjectRef(kinds[category], key[0], key[1]))
+    return frozenset(refs)
 
 
 _RELATION_KINDS = {"table": "rpf", "index": "iI", "sequence": "S", "view": "v", "materialized_view": "m"}

@@ -30,7 +30,6 @@ from pglast import ast
 from pglast.enums import TransactionStmtKind
 
 from service.analysis.facts import DataChange, Effect, MigrationFacts, Reason, outside_transaction_reason
-from service.analysis.fingerprint import Fingerprint
 from service.analysis.parsing import ParsedMigration
 from service.analysis.rollback import LeftOut, RollbackPlan, rollback_plan
 from service.prisma.logs import error_position, parse_failure_logs
@@ -38,7 +37,8 @@ from service.recovery.decide import SYNTAX_ERROR
 from service.recovery.live_objects import ObjectRef, object_exists
 
 # Whether an object existed before the migration ran (None: not known), e.g. from the shadow's
-# replay of the history before it. A collection of the objects that existed answers the same.
+# replay of the history before it. A collection of the objects that existed answers the same
+# (`live_objects.objects_in` makes one from a catalog fingerprint).
 PreExisting = Callable[[ObjectRef], bool | None]
 
 
@@ -137,28 +137,6 @@ def already_existing_object(sqlstate: str | None, message: str | None) -> Existi
             kinds = _KINDS_NAMED.get(kind, frozenset({kind}))
             return ExistingObject(kinds, match.group("name"), match.groupdict().get("parent"), first_line)
     return None
-
-
-def objects_in(fingerprint: Fingerprint) -> frozenset[ObjectRef]:
-    """Every object of a catalog fingerprint (e.g. the shadow's replay of the history before a
-    migration), for `pre_existing`. Enum labels count as objects of their own."""
-    kinds = {"tables": "table", "indexes": "index", "sequences": "sequence", "views": "view", "materialized_views": "materialized_view"}
-    parts = {"columns": "column", "constraints": "constraint", "triggers": "trigger", "policies": "policy"}
-    refs: set[ObjectRef] = set()
-    for category, entries in fingerprint.objects.items():
-        for key, definition in entries.items():
-            if category in ("schemas", "extensions"):
-                refs.add(ObjectRef(category[:-1], None, key[0]))
-            elif category in parts:
-                refs.add(ObjectRef(parts[category], key[0], key[2], key[1]))
-            elif category == "functions":
-                refs.add(ObjectRef("function", key[0], key[1].split("(", 1)[0]))
-            elif category == "types":
-                refs.add(ObjectRef("type", key[0], key[1]))
-                refs.update(ObjectRef("enum_value", key[0], label, key[1]) for label in definition.get("labels") or ())
-            elif category in kinds:
-                refs.add(ObjectRef(kinds[category], key[0], key[1]))
-    return frozenset(refs)
 
 
 def _lookup(pre_existing: PreExisting | Collection[ObjectRef] | None) -> PreExisting:

@@ -10,12 +10,11 @@ from service.analysis.facts import analyze_migration
 from service.analysis.fingerprint import catalog_fingerprint
 from service.analysis.parsing import parse_migration
 from service.prisma.logs import error_position, render_apply_failure
-from service.recovery.live_objects import ObjectRef
+from service.recovery.live_objects import ObjectRef, objects_in
 from service.recovery.ownership import (
     already_existing_object,
     applied_migration_ownership,
     failed_run_ownership,
-    objects_in,
     owned_rollback_plan,
     statement_at,
     transaction_segments,
