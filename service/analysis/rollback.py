@@ -11,16 +11,23 @@ statements may span lines, and notes in prose sit between them. A hint that is o
 (`-- Rollback: drop the new indexes`) is found but is not executable. Without a section, an
 inverse is derived from the migration's effects for reversible DDL, in reverse order; a plan with
 irreversible steps (drops, type changes, enum values, data changes) is marked incomplete.
+
+A plan undoes only what the migration did. The caller says which effects it did not do (`leave_out`:
+an object that existed before, a statement that never ran or was rolled back): a derived plan
+leaves them alone, a section is not asked to undo them, and the plan's notes say what was left out
+and why. What the migration certainly did not do keeps the plan complete; what it may have done
+(`CREATE … IF NOT EXISTS` of an object that may have existed) makes it incomplete.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from pglast.parser import ParseError, scan
 
-from service.analysis.facts import Effect, MigrationFacts, Reason, analyze_migration
+from service.analysis.facts import DataChange, Effect, MigrationFacts, Reason, analyze_migration
 from service.analysis.parsing import ParseProblem, Position, parse_migration, position_of
 
 _BANNER = re.compile(
@@ -60,14 +67,29 @@ class RollbackSection:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """Why a rollback plan leaves one effect of the migration alone."""
+
+    reason: str  # e.g. "table Patient existed before: the migration's CREATE failed on it"
+    # True: the migration certainly did not do it, so the plan is complete without it. False: it
+    # may have (an IF NOT EXISTS create of an object that may have existed), so the plan is not.
+    certain: bool = True
+
+
+# The caller's word on each effect and data change: None to undo it, or why to leave it alone.
+LeaveOut = Callable[[Effect | DataChange], LeftOut | None]
+
+
+@dataclass(frozen=True)
 class RollbackPlan:
     """What would undo a migration, where it came from, and whether it is complete."""
 
     sql: str
     source: str  # "section" | "derived" | "none"
     complete: bool
-    reasons: tuple[Reason, ...] = ()
+    reasons: tuple[Reason, ...] = ()  # why it is incomplete, and where a derived plan came from
     section: RollbackSection | None = field(default=None, compare=False)
+    notes: tuple[Reason, ...] = ()  # what it leaves out and why, without making it incomplete
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -75,6 +97,7 @@ class RollbackPlan:
             "complete": self.complete,
             "sql": self.sql,
             "reasons": [reason.to_dict() for reason in self.reasons],
+            "left_out": [note.to_dict() for note in self.notes],
             "section_line": self.section.line if self.section else None,
         }
 
@@ -246,8 +269,52 @@ def inverse_of(effect: Effect) -> str | None:
     return None
 
 
-def derive_inverse(facts: MigrationFacts) -> RollbackPlan:
-    """Undo each reversible effect in reverse order; say why the plan is incomplete if it is."""
+@dataclass(frozen=True)
+class _Undo:
+    """The part of a migration a plan must undo, and what it leaves out."""
+
+    facts: MigrationFacts  # the effects to undo; irreversible steps among them only
+    uncertain: tuple[Reason, ...]  # left out though the migration may have done them
+    notes: tuple[Reason, ...]  # left out because the migration did not do them
+
+
+def _what_to_undo(facts: MigrationFacts, leave_out: LeaveOut | None) -> _Undo:
+    if leave_out is None:
+        return _Undo(facts, (), ())
+    kept: list[Effect] = []
+    kept_data: list[DataChange] = []
+    uncertain: list[Reason] = []
+    notes: list[Reason] = []
+    left_lines: set[int] = set()
+    for item in (*facts.effects, *facts.data_changes):
+        left = leave_out(item)
+        if left is None:
+            (kept if isinstance(item, Effect) else kept_data).append(item)
+            continue
+        left_lines.add(item.line)
+        reason = Reason(left.reason, item.line)
+        target = notes if left.certain else uncertain
+        if reason not in target and (isinstance(item, Effect) or not left.certain):
+            target.append(reason)
+    # An irreversible step the migration did not take leaves nothing to undo.
+    kept_lines = {effect.line for effect in kept} | {change.line for change in kept_data}
+    irreversible = tuple(r for r in facts.irreversible if r.line in kept_lines or r.line not in left_lines)
+    narrowed = replace(facts, effects=tuple(kept), data_changes=tuple(kept_data), irreversible=irreversible)
+    return _Undo(narrowed, tuple(uncertain), tuple(notes))
+
+
+def derive_inverse(facts: MigrationFacts, leave_out: LeaveOut | None = None) -> RollbackPlan:
+    """Undo each reversible effect in reverse order; say why the plan is incomplete if it is.
+
+    Effects `leave_out` names are left alone (see the module docstring).
+    """
+    undo = _what_to_undo(facts, leave_out)
+    plan = _derive(undo.facts)
+    reasons = plan.reasons + undo.uncertain
+    return replace(plan, complete=not reasons, reasons=reasons, notes=undo.notes)
+
+
+def _derive(facts: MigrationFacts) -> RollbackPlan:
     statements: list[str] = []
     reasons = list(facts.irreversible)
     created_tables = {(e.schema, e.name) for e in facts.effects if e.action == "create" and e.kind == "table"}
@@ -307,19 +374,25 @@ def _section_gaps(section: RollbackSection, facts: MigrationFacts) -> list[Reaso
     return gaps
 
 
-def rollback_plan(script: str, facts: MigrationFacts | None = None) -> RollbackPlan:
-    """The rollback for a migration: its executable section if it has one, else a derived inverse."""
+def rollback_plan(script: str, facts: MigrationFacts | None = None, leave_out: LeaveOut | None = None) -> RollbackPlan:
+    """The rollback for a migration: its executable section if it has one, else a derived inverse.
+
+    A section is not asked to undo what `leave_out` names; whether it touches such objects anyway
+    is for the caller to check against the live database.
+    """
     facts = facts or analyze_migration(script)
     section = extract_rollback_section(script)
     if section is not None and section.executable:
+        undo = _what_to_undo(facts, leave_out)
         reasons = [Reason(f"the rollback section does not parse: {p.message}", p.position.line) for p in section.problems]
         if not facts.parses:
             reasons.append(Reason("the migration does not parse, so what the section must undo is unknown", facts.problems[0].position.line))
-        reasons.extend(_section_gaps(section, facts) if not reasons else [])
-        return RollbackPlan(section.sql, "section", not reasons, tuple(reasons), section)
-    derived = derive_inverse(facts)
+        reasons.extend(_section_gaps(section, undo.facts) if not reasons else [])
+        notes = undo.notes + undo.uncertain
+        return RollbackPlan(section.sql, "section", not reasons, tuple(reasons), section, notes)
+    derived = derive_inverse(facts, leave_out)
     if section is not None:
         hint = "; ".join(section.prose) or "(empty)"
         reasons = (Reason(f"the rollback section is prose, not SQL: {hint}", section.line),) + derived.reasons
-        return RollbackPlan(derived.sql, "derived", derived.complete, reasons, section)
+        return RollbackPlan(derived.sql, "derived", derived.complete, reasons, section, derived.notes)
     return derived

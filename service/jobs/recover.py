@@ -111,7 +111,8 @@ def _act(run: JobRun, conn: psycopg.Connection, round_number: int, decided: dict
     if decided["needs_approval"]:
         approval = run.approval(prefix)
         if approval is None:
-            raise AwaitingApproval(prefix, decided["plan"], reasons, {"action": decided["action"], "migration": name, "rollback": facts.get("rollback")})
+            details = {"action": decided["action"], "migration": name, "rollback": facts.get("rollback"), "rollback_targets": facts.get("rollback_targets", [])}
+            raise AwaitingApproval(prefix, decided["plan"], reasons, details)
         reasons.append(f"approved by {approval['by']}" + (f": {approval['comment']}" if approval.get("comment") else ""))
 
     if action is Action.NONE:
@@ -132,8 +133,13 @@ def _act(run: JobRun, conn: psycopg.Connection, round_number: int, decided: dict
     if action is Action.RUN_ROLLBACK:
         timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
         sql = facts["rollback"]["sql"]
+        # An approval covers the objects its plan named, and nothing the live check finds later.
+        approved = [t["object"] for t in facts.get("rollback_targets", []) if t.get("needs_approval")] if decided["needs_approval"] else None
         try:
-            run.step(f"{prefix}:rollback_sql", lambda: actions.run_rollback_sql(conn, schema, run.local, name, sql, timeouts=timeouts, lock_wait=lock_wait))
+            run.step(
+                f"{prefix}:rollback_sql",
+                lambda: actions.run_rollback_sql(conn, schema, run.local, name, sql, timeouts=timeouts, lock_wait=lock_wait, approved_objects=approved),
+            )
         except actions.RollbackFailed as error:
             return Verdict.BLOCKED, reasons + [error.headline, f"{name} stays failed; nothing was changed"]
         if decided["then_retry"]:

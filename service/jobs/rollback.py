@@ -1,9 +1,10 @@
 """`rollback` jobs: undo a migration that was applied successfully (runbook scenario 2, procedure A).
 
-Plan from the rollback section or the derived inverse, verify it on the shadow server, wait for
-approval when the policy asks (always when it could not be verified), run it in one transaction
-that also sets `rolled_back_at` on the migration's finished row, and check again. Prisma then
-treats the migration as not applied.
+Plan from the rollback section or the derived inverse, undoing only what the migration made,
+verify it on the shadow server, wait for approval when the policy asks (always when it could not
+be verified, and when it would drop an object the migration did not make, or data), run it in one
+transaction that also sets `rolled_back_at` on the migration's finished row, and check again.
+Prisma then treats the migration as not applied.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 import psycopg
 
 from service.analysis.facts import analyze_migration
-from service.analysis.rollback import rollback_plan
 from service.jobs.states import Verdict
 from service.jobs.steps import AwaitingApproval, JobRun
 from service.prisma import history
@@ -21,6 +21,8 @@ from service.prisma.deploy import SessionTimeouts
 from service.prisma.status import read_status
 from service.recovery import actions
 from service.recovery.failure import RollbackVerifier
+from service.recovery.ownership import applied_migration_ownership, owned_rollback_plan
+from service.recovery.rollback_targets import check_rollback_targets
 
 
 def run_rollback(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | None) -> tuple[Verdict, list[str]]:
@@ -33,21 +35,34 @@ def run_rollback(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier
         return Verdict.BLOCKED, [f"the rollback SQL of {name} did not pass on the shadow server: " + "; ".join(checked["problems"][:3])]
     reasons = [f"rollback SQL of {name} from its {plan['source']}"]
     reasons.append("verified on the shadow server" if checked["verified"] else "not verified: the target has no shadow server")
+    targets = plan.get("rollback_targets", [])
+    # Dropping an object the migration did not make, or data, is for a person, whatever the policy.
+    needs_person = [t["needs_approval"] for t in targets if t.get("needs_approval")]
+    reasons.extend(f"a person must approve: it {note}" for note in needs_person)
     policy = run.target.policy
-    if policy.rollbacks_need_approval or not checked["verified"]:
+    approved_objects = None
+    if policy.rollbacks_need_approval or not checked["verified"] or needs_person:
         approval = run.approval("execute")
         if approval is None:
-            steps = [
+            steps = [f"check: it {note}" for note in needs_person] + [
                 f"under Prisma's lock, in one transaction on {run.target.name}: run the rollback SQL of {name}",
                 f"require that none of the effects of {name} remains, else undo everything",
                 f"set rolled_back_at on the finished history row of {name}, then commit",
             ]
-            raise AwaitingApproval("execute", steps, reasons, {"migration": name, "sql": plan["sql"], "source": plan["source"]})
+            details = {"migration": name, "sql": plan["sql"], "source": plan["source"], "rollback_targets": targets}
+            raise AwaitingApproval("execute", steps, reasons, details)
         reasons.append(f"approved by {approval['by']}" + (f": {approval['comment']}" if approval.get("comment") else ""))
+        approved_objects = [t["object"] for t in targets if t.get("needs_approval")]
     timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
     schema = run.target.database.schema
+
+    def execute() -> dict[str, Any]:
+        return actions.run_rollback_sql(
+            conn, schema, run.local, name, plan["sql"], timeouts=timeouts, lock_wait=policy.lock_wait_seconds, finished_row=True, approved_objects=approved_objects
+        )
+
     try:
-        run.step("execute", lambda: actions.run_rollback_sql(conn, schema, run.local, name, plan["sql"], timeouts=timeouts, lock_wait=policy.lock_wait_seconds, finished_row=True))
+        run.step("execute", execute)
     except actions.RollbackFailed as error:
         return Verdict.BLOCKED, reasons + [error.headline]
     status = run.step("recheck", lambda: read_status(conn, schema, run.local).to_dict())
@@ -74,14 +89,26 @@ def _plan(conn: psycopg.Connection, run: JobRun, name: str) -> dict[str, Any]:
         refused.append(f"the bundle's {name} differs from the one that was applied; its rollback SQL is not trusted")
     if refused or migration is None:
         return {"refused": refused, "sql": "", "source": "none"}
-    plan = rollback_plan(migration.script, analyze_migration(migration.script, name))
+    schema = run.target.database.schema
+    analysis = analyze_migration(migration.script, name)
+    ownership = applied_migration_ownership(analysis, schema)
+    plan = owned_rollback_plan(migration.script, analysis, ownership)
     if not plan.complete:
         refused.append(f"the rollback of {name} is incomplete: " + "; ".join(r.message for r in plan.reasons[:3]))
     elif not plan.sql.strip():
         refused.append(f"{name} changes nothing the catalog shows; there is nothing to run")
     elif not analyze_migration(plan.sql).transactional:
         refused.append(f"the rollback SQL of {name} cannot run in one transaction")
-    return {"refused": refused, "sql": plan.sql, "source": plan.source, "reasons": [r.message for r in plan.reasons]}
+    targets = check_rollback_targets(conn, schema, plan.sql, ownership) if not refused else None
+    return {
+        "refused": refused,
+        "sql": plan.sql,
+        "source": plan.source,
+        "reasons": [r.message for r in plan.reasons],
+        "left_out": [r.message for r in plan.notes],
+        "ownership": ownership.to_dict(),
+        "rollback_targets": targets.to_dict() if targets else [],
+    }
 
 
 def _verify(run: JobRun, name: str, sql: str, verify: RollbackVerifier | None) -> dict[str, Any]:

@@ -83,6 +83,18 @@ def parse_failure_logs(logs: str | None) -> FailureDetails | None:
     return FailureDetails(sqlstate=sqlstate, message=message or None)
 
 
+_ORIGINAL_POSITION = re.compile(r"\bposition: Some\(Original\((\d+)\)\)")
+
+
+def error_position(logs: str | None) -> int | None:
+    """Where in the script the error is: PostgreSQL's 1-based character position, from the debug
+    rendering's `position: Some(Original(N))`; None when the server gave none (most DDL errors,
+    errors inside a function or DO block) or the logs are not the native engine's."""
+    logs = logs or ""
+    match = _ORIGINAL_POSITION.search(logs, max(logs.find("DbError {"), 0))
+    return int(match.group(1)) if match else None
+
+
 def _display(diag: psycopg.errors.Diagnostic) -> str:
     text = f"{diag.severity}: {diag.message_primary}"
     if diag.message_detail:

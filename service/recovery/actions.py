@@ -5,6 +5,8 @@ Every write takes Prisma's advisory lock, so none can race a running `prisma mig
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -18,6 +20,9 @@ from service.prisma.errors import MigrateError
 from service.prisma.lock import advisory_lock
 from service.prisma.migrations import LocalMigrations
 from service.prisma.resolve import resolve_applied, resolve_rolled_back
+from service.recovery.live_objects import ObjectRef
+from service.recovery.ownership import PreExisting, applied_migration_ownership, failed_run_ownership
+from service.recovery.rollback_targets import check_rollback_targets
 
 
 class RollbackFailed(MigrateError):
@@ -64,11 +69,16 @@ def run_rollback_sql(
     timeouts: SessionTimeouts,
     lock_wait: float,
     finished_row: bool = False,
+    approved_objects: Collection[str] | None = None,
+    pre_existing: PreExisting | Collection[ObjectRef] | None = None,
 ) -> dict[str, Any]:
     """Run a migration's rollback SQL and record the migration rolled back, all in one transaction.
 
-    Under Prisma's lock, with the target's lock and statement timeouts: the rollback SQL runs, the
-    migration's effects are probed inside the same transaction and must all be gone, and only
+    Under Prisma's lock, with the target's lock and statement timeouts: first each object the
+    rollback SQL drops or changes is checked on the live target (`check_rollback_targets`): one
+    this migration did not make, or data it would drop, stops it here unless a person approved a
+    plan naming that object (`approved_objects`). Then the rollback SQL runs, the effects this run
+    of the migration left are probed inside the same transaction and must all be gone, and only
     then is the history changed (the failed rows, or with `finished_row` the applied row of a
     migration that succeeded) and the whole committed. Anything else undoes all of it.
 
@@ -90,10 +100,19 @@ def run_rollback_sql(
             with conn.transaction():
                 for setting, value in timeouts.settings().items():
                     conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
+                if finished_row:
+                    ownership = applied_migration_ownership(facts, schema, pre_existing=pre_existing)
+                else:
+                    ownership = failed_run_ownership(conn, schema, facts, wanted[-1].logs, pre_existing=pre_existing)
+                targets = check_rollback_targets(conn, schema, rollback_sql, ownership)
+                unapproved = [t.needs_approval for t in targets.targets if t.needs_approval and t.object not in (approved_objects or ())]
+                if unapproved:
+                    raise RollbackFailed(f"the rollback SQL of {name} was not run: it {'; it '.join(unapproved)}, and no person approved that")
                 # No parameters: the text goes as one simple-query string, inside this transaction.
                 conn.execute(rollback_sql.encode("utf-8"))
-                probe = probe_effects(conn, facts, schema)
-                if probe.state.value != "none":
+                # Only this run's own work must be gone; what existed before it stays.
+                probe = probe_effects(conn, replace(facts, effects=tuple(e for e in facts.effects if ownership.leave_out(e) is None)), schema)
+                if probe.checks and probe.state.value != "none":
                     left = [c.effect.qualified for c in probe.checks if c.present]
                     raise RollbackFailed(
                         f"the rollback SQL of {name} left effects in place ({probe.state.value}: {', '.join(left) or 'unknown'}); it was undone"
@@ -106,4 +125,4 @@ def run_rollback_sql(
                 f"the rollback SQL of {name} failed ({getattr(error, 'sqlstate', None) or 'no SQLSTATE'}: {message}); it was undone",
                 sqlstate=getattr(error, "sqlstate", None),
             ) from None
-    return {"rolled_back_rows": [row.id for row in wanted], "probe": probe.to_dict()}
+    return {"rolled_back_rows": [row.id for row in wanted], "rollback_targets": targets.to_dict(), "probe": probe.to_dict()}

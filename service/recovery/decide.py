@@ -107,6 +107,9 @@ class FailureFacts:
     not_transactional_because: tuple[str, ...] = ()
     unguarded: tuple[str, ...] = ()
     rollback_gaps: tuple[str, ...] = ()
+    # What the rollback SQL would do on the live target that only a person may allow: drop an
+    # object this migration did not make, or data.
+    rollback_needs_approval: tuple[str, ...] = ()
 
     @property
     def retries_left(self) -> int:
@@ -243,7 +246,9 @@ def decide(facts: FailureFacts) -> Decision:
             f"require that none of the effects of {name} remains, else undo the rollback",
             f"record {name} as rolled back",
         ) + ((f"apply {name} again",) if retry else ())
-        if facts.rollback_verified and facts.automatic_rollback:
+        if facts.rollback_needs_approval:
+            plan = tuple(f"check: it {note}" for note in facts.rollback_needs_approval) + plan
+        if facts.rollback_verified and facts.automatic_rollback and not facts.rollback_needs_approval:
             return Decision(
                 Action.RUN_ROLLBACK,
                 None if retry else Verdict.BLOCKED,
@@ -259,6 +264,10 @@ def decide(facts: FailureFacts) -> Decision:
             if facts.rollback_verified is False
             else "no shadow server is configured to verify its rollback SQL"
         )
+        if facts.rollback_needs_approval:
+            why_not = "it " + "; it ".join(facts.rollback_needs_approval) + ", which only a person may allow" + (
+                f" ({why_not})" if not (facts.rollback_verified and facts.automatic_rollback) else ""
+            )
         return Decision(
             Action.RUN_ROLLBACK,
             None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +13,8 @@ from service.analysis.facts import MigrationFacts, analyze_migration
 from service.analysis.ground_truth import compare_with_replay
 from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import probe_effects
+from service.analysis.fingerprint import Fingerprint
 from service.analysis.replay import ReplayCache
-from service.analysis.rollback import rollback_plan
 from service.config import Policy
 from service.prisma.history import HistoryRow
 from service.prisma.lock import find_lock_holder
@@ -22,6 +22,9 @@ from service.prisma.logs import parse_failure_logs
 from service.prisma.errors import MigrateError
 from service.prisma.migrations import LocalMigrations
 from service.recovery.decide import ErrorClass, FailureFacts, classify_sqlstate
+from service.recovery.live_objects import ObjectRef, objects_in
+from service.recovery.ownership import PreExisting, failed_run_ownership, owned_rollback_plan
+from service.recovery.rollback_targets import check_rollback_targets
 
 # A failed row without logs: whatever applied it died before it could record an error.
 INTERRUPTED_MESSAGE = "the run was interrupted before it recorded an error (the process applying it stopped)"
@@ -59,7 +62,10 @@ def gather_failure_facts(
     replay: ReplayCache | None = None,
     lock_waits: int = 0,
     interrupted_here: bool = False,
+    pre_existing: PreExisting | Collection[ObjectRef] | None = None,
 ) -> Evidence:
+    """The facts about the failed `row`. `pre_existing` says which objects existed before the
+    migration; by default, what the shadow's replay of the history before it holds, if there is one."""
     name = row.migration_name
     parsed_logs = parse_failure_logs(row.logs)
     if parsed_logs is None:
@@ -97,7 +103,7 @@ def gather_failure_facts(
 
     analysis = analyze_migration(migration.script, name)
     probe = probe_effects(conn, with_table_shapes(analysis), schema)
-    shapes = compare_shapes(conn, local, name, replay)
+    shapes, replayed_before = compare_shapes(conn, local, name, replay)
     details["shapes"] = shapes
     if shapes["basis"] == "replay":
         effects, fully_probed, invalid_indexes = shapes["state"], not analysis.data_changes, tuple(shapes["invalid_indexes"])
@@ -108,10 +114,17 @@ def gather_failure_facts(
             # Tables of those names exist, but with columns the migration does not create: not its tables.
             effects = "partial"
             details["extra_columns"] = extra
-    plan = rollback_plan(migration.script, analysis)
+    if pre_existing is None and replayed_before is not None:
+        pre_existing = objects_in(replayed_before)
+    # The rollback undoes only what this run made: never what existed before it or never ran.
+    ownership = failed_run_ownership(conn, schema, analysis, row.logs, pre_existing=pre_existing)
+    plan = owned_rollback_plan(migration.script, analysis, ownership)
+    targets = check_rollback_targets(conn, schema, plan.sql, ownership)
     details["analysis"] = analysis.to_dict()
     details["probe"] = probe.to_dict()
+    details["ownership"] = ownership.to_dict()
     details["rollback"] = plan.to_dict()
+    details["rollback_targets"] = targets.to_dict()
     # Only a rollback that runs in one transaction can be undone when it does not undo everything.
     runs_in_transaction = analyze_migration(plan.sql).transactional if plan.sql.strip() else True
     rollback_complete = plan.complete and bool(plan.sql.strip()) and runs_in_transaction
@@ -140,25 +153,32 @@ def gather_failure_facts(
         not_transactional_because=tuple(r.message for r in analysis.not_transactional_because),
         unguarded=tuple(r.message for r in analysis.unguarded),
         rollback_gaps=tuple(gaps),
+        rollback_needs_approval=targets.needs_approval,
     )
     return Evidence(facts, details)
 
 
-def compare_shapes(conn: psycopg.Connection, local: LocalMigrations, name: str, replay: ReplayCache | None) -> dict[str, Any]:
-    """A migration's touched objects on the target against the shadow's replay before and after it.
+def compare_shapes(
+    conn: psycopg.Connection, local: LocalMigrations, name: str, replay: ReplayCache | None
+) -> tuple[dict[str, Any], Fingerprint | None]:
+    """A migration's touched objects on the target against the shadow's replay before and after it,
+    and the replay before it (None without one).
 
     Without a shadow, or when the replay fails there, the comparison is the parsed one (the probe's),
     and the facts say so: it never lets a failed migration be recorded as applied without a person.
     """
     if replay is None:
-        return {"basis": "parsed", "why": "no shadow server is configured to replay the history on"}
+        return {"basis": "parsed", "why": "no shadow server is configured to replay the history on"}, None
     position = local.names.index(name)
     try:
         before = replay.replay(local, position)
+    except MigrateError as error:
+        return {"basis": "parsed", "why": f"the shadow's replay failed: {error.headline}"}, None
+    try:
         after = replay.replay(local, position + 1)
     except MigrateError as error:
-        return {"basis": "parsed", "why": f"the shadow's replay failed: {error.headline}"}
-    return compare_with_replay(conn, before.fingerprint, after.fingerprint).to_dict()
+        return {"basis": "parsed", "why": f"the shadow's replay failed: {error.headline}"}, before.fingerprint
+    return compare_with_replay(conn, before.fingerprint, after.fingerprint).to_dict(), before.fingerprint
 
 
 def extra_columns(conn: psycopg.Connection, schema: str, analysis: MigrationFacts) -> dict[str, list[str]]:

@@ -1,8 +1,8 @@
 import pytest
 
 from service.analysis.parsing import Position
-from service.analysis.rollback import derive_inverse, extract_rollback_section, rollback_plan
-from service.analysis.facts import analyze_migration
+from service.analysis.rollback import LeftOut, derive_inverse, extract_rollback_section, rollback_plan
+from service.analysis.facts import Effect, analyze_migration
 
 TABLE_AND_INDEX = 'CREATE TABLE "Visit" ("id" INT);\nCREATE INDEX "Patient_name_idx" ON "Patient" ("name");\n'
 
@@ -114,3 +114,44 @@ def test_derived_inverse_is_incomplete_for_irreversible_steps(sql, reason):
 def test_derived_inverse_in_a_named_schema_quotes_identifiers():
     plan = derive_inverse(analyze_migration('CREATE TABLE "Billing"."In""voice" (id int);'))
     assert plan.sql == 'DROP TABLE IF EXISTS "Billing"."In""voice";'
+
+
+def leave_out_table(name, certain=True):
+    """A caller's word: the migration did not make the table `name`."""
+
+    def leave_out(item):
+        if isinstance(item, Effect) and item.kind == "table" and item.name == name:
+            return LeftOut(f"table {name} existed before", certain)
+        return None
+
+    return leave_out
+
+
+def test_derived_inverse_leaves_out_what_the_migration_did_not_make_and_says_why():
+    facts = analyze_migration('CREATE TABLE "Visit" (id int);\nCREATE TABLE "Patient" (id int);\n')
+    plan = derive_inverse(facts, leave_out_table("Patient"))
+    assert (plan.sql, plan.complete, plan.reasons) == ('DROP TABLE IF EXISTS "Visit";', True, ())
+    assert [note.to_dict() for note in plan.notes] == [{"message": "table Patient existed before", "line": 2}]
+    assert plan.to_dict()["left_out"] == [{"message": "table Patient existed before", "line": 2}]
+
+    unsure = derive_inverse(facts, leave_out_table("Patient", certain=False))
+    assert unsure.sql == 'DROP TABLE IF EXISTS "Visit";' and not unsure.complete
+    assert [reason.message for reason in unsure.reasons] == ["table Patient existed before"]
+
+
+def test_irreversible_steps_the_migration_did_not_take_leave_the_plan_complete():
+    facts = analyze_migration('CREATE TABLE "Visit" (id int);\nDROP TABLE "Old";\n')
+    assert not derive_inverse(facts).complete
+
+    def not_run(item):
+        return LeftOut("never ran") if item.statement == 1 else None
+
+    assert derive_inverse(facts, not_run).complete
+
+
+def test_a_section_is_not_asked_to_undo_what_the_migration_did_not_make():
+    script = TABLE_AND_INDEX.replace('"Visit"', '"Patient"', 1) + '-- ROLLBACK SQL\n-- DROP INDEX IF EXISTS "Patient_name_idx";\n'
+    assert not rollback_plan(script).complete
+    plan = rollback_plan(script, leave_out=leave_out_table("Patient"))
+    assert plan.source == "section" and plan.complete
+    assert plan.notes[0].message == "table Patient existed before"

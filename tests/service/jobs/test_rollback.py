@@ -129,3 +129,69 @@ def test_rollback_sql_that_fails_or_falls_short_is_undone_whole(store, target_db
     assert email_column(target_db)
     assert target_db.query("SELECT 1 FROM pg_class WHERE relname = 'Patient_email_idx'")
     assert [row["rolled_back_at"] for row in rows_of(target_db, "20240102_add_email")] == [None]
+
+
+GUARDED_PATIENT = 'CREATE TABLE IF NOT EXISTS "Patient" ("id" SERIAL PRIMARY KEY, "name" TEXT);\nCREATE INDEX "Patient_name_idx" ON "Patient"("name");\n'
+
+
+def patients(target_db):
+    return target_db.query('SELECT "name" FROM "Patient" ORDER BY "id"')
+
+
+def test_a_guarded_create_that_met_an_existing_table_is_not_rolled_back_as_the_migrations(store, target_db):
+    config = make_config(target_db, rollbacks_need_approval=False)
+    scripts = {**BASE, "20240102_patient_index": GUARDED_PATIENT}
+    digest = deployed(store, config, BASE)
+    target_db.query("INSERT INTO \"Patient\" (\"name\") VALUES ('Ada'), ('Grace')")
+    digest = deployed(store, config, scripts)  # IF NOT EXISTS met the Patient table BASE made
+
+    done = run_job(store, config, rollback_job(store, digest, "20240102_patient_index").id)
+    assert done.verdict is Verdict.BLOCKED
+    assert done.reasons == [
+        "the rollback of 20240102_patient_index is incomplete: "
+        "table public.Patient may have existed before this migration: its guarded CREATE (line 1) does nothing then"
+    ]
+    assert done.facts["plan"]["sql"] == 'DROP INDEX IF EXISTS "Patient_name_idx";'
+    assert patients(target_db) == [("Ada",), ("Grace",)]
+    assert target_db.query("SELECT 1 FROM pg_class WHERE relname = 'Patient_name_idx'")
+
+
+def test_a_section_that_drops_a_table_the_migration_may_not_have_made_waits_naming_it_and_its_rows(store, target_db):
+    config = make_config(target_db, rollbacks_need_approval=False)
+    section = '\n-- ROLLBACK SQL\n-- DROP INDEX IF EXISTS "Patient_name_idx";\n-- DROP TABLE IF EXISTS "Patient";\n'
+    scripts = {**BASE, "20240102_patient_index": GUARDED_PATIENT + section}
+    deployed(store, config, BASE)
+    target_db.query("INSERT INTO \"Patient\" (\"name\") VALUES ('Ada'), ('Grace')")
+    job = rollback_job(store, deployed(store, config, scripts), "20240102_patient_index")
+
+    waiting = run_job(store, config, job.id)
+    assert waiting.state is JobState.WAITING_APPROVAL
+    note = (
+        "would drop table public.Patient, which may have existed before this migration: "
+        "its guarded CREATE (line 1) does nothing then; about 2 rows would be lost"  # CREATE INDEX counted them
+    )
+    assert f"a person must approve: it {note}" in waiting.reasons
+    approval = waiting.facts["approval"]
+    assert approval["plan"][0] == f"check: it {note}"
+    assert [(t["object"], t["needs_approval"]) for t in approval["rollback_targets"]] == [
+        ("index public.Patient_name_idx", None),
+        ("table public.Patient", note),
+    ]
+    assert patients(target_db) == [("Ada",), ("Grace",)]
+
+    # The check runs again where the SQL runs: without the approval it refuses.
+    local = migrations_from_bundle(scripts)
+    with target_db.connect() as conn, pytest.raises(actions.RollbackFailed) as refused:
+        actions.run_rollback_sql(conn, "public", local, "20240102_patient_index", approval["sql"], timeouts=SessionTimeouts(1000), lock_wait=5, finished_row=True)
+    assert note in refused.value.headline
+    assert patients(target_db) == [("Ada",), ("Grace",)]
+
+
+def test_a_rollback_that_drops_data_waits_for_approval_whatever_the_policy(store, target_db):
+    config = make_config(target_db, shadow=parse_database_url(ADMIN_URL), rollbacks_need_approval=False)
+    digest = deployed(store, config)
+    target_db.query("INSERT INTO \"Patient\" (\"name\", \"email\") VALUES ('Ada', 'ada@example.org'), ('Grace', NULL)")
+    waiting = run_job(store, config, rollback_job(store, digest).id)
+    assert waiting.state is JobState.WAITING_APPROVAL and waiting.facts["verify"]["verified"] is True
+    assert "a person must approve: it would drop column public.Patient.email; 1 non-null value would be lost" in waiting.reasons
+    assert email_column(target_db)

@@ -73,6 +73,7 @@ PARTIAL = replace(FAILED, effects="partial", transactional=False, sqlstate="2351
         (replace(PARTIAL, rollback_verified=True, automatic_rollback=True), Action.RUN_ROLLBACK, Verdict.BLOCKED, False),
         (replace(PARTIAL, rollback_verified=True), Action.RUN_ROLLBACK, None, True),
         (replace(PARTIAL, rollback_verified=False, automatic_rollback=True), Action.RUN_ROLLBACK, None, True),
+        (replace(PARTIAL, rollback_verified=True, automatic_rollback=True, rollback_needs_approval=("would drop table public.A",)), Action.RUN_ROLLBACK, None, True),
         (replace(PARTIAL, rollback_complete=False), Action.NONE, Verdict.BLOCKED, False),
         (replace(FAILED, in_bundle=False, parses=False, effects="unknown", transactional=False), Action.NONE, Verdict.BLOCKED, False),
     ],
@@ -128,3 +129,13 @@ def test_invalid_indexes_are_dropped_in_every_branch_that_marks_the_migration_ro
     assert decision.action in (Action.RETRY, Action.MARK_ROLLED_BACK, Action.RUN_ROLLBACK)
     assert decision.drop_invalid_indexes == ("public.Order_status_idx",)
     assert any("INVALID" in reason and "public.Order_status_idx" in reason for reason in decision.reasons)
+
+
+def test_a_verified_rollback_the_policy_allows_still_waits_when_it_drops_data_or_what_the_migration_did_not_make():
+    needs = ("would drop table public.Invoice; 3 rows would be lost", "would drop table public.Legacy, which this migration did not create")
+    decision = decide(replace(PARTIAL, rollback_verified=True, automatic_rollback=True, rollback_needs_approval=needs))
+    assert (decision.action, decision.needs_approval, decision.verdict) == (Action.RUN_ROLLBACK, True, None)
+    assert decision.plan[:2] == tuple(f"check: it {note}" for note in needs)
+    assert decision.reasons[-1] == "its rollback SQL (derived) is complete, but it " + "; it ".join(needs) + ", which only a person may allow"
+    unverified = decide(replace(PARTIAL, rollback_verified=False, rollback_needs_approval=needs[:1]))
+    assert unverified.reasons[-1].endswith("which only a person may allow (its rollback SQL was not verified on a shadow server)")
