@@ -23,7 +23,7 @@ from service.prisma.status import read_status
 from service.analysis.replay import ReplayCache
 from service.recovery import actions
 from service.recovery.decide import Action, decide
-from service.recovery.failure import RollbackVerifier, first_failed, gather_failure_facts
+from service.recovery.failure import RollbackVerifier, existed_before, first_failed, gather_failure_facts
 from service.recovery.postcondition import check_settled
 from service.store import repository
 
@@ -92,13 +92,15 @@ def _recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | N
                 raise Deferred(LOCK_RECHECK_SECONDS, decision.reasons[0])
             run.step(f"facts:{round_number}", evidence.to_dict)
             decided = run.step(f"decide:{round_number}", decision.to_dict)
-        outcome = _act(run, conn, round_number, decided)
+        outcome = _act(run, conn, round_number, decided, replay)
         if outcome is not None:
             return outcome
     return Verdict.BLOCKED, [f"gave up after {MAX_ROUNDS} rounds of recovery"]
 
 
-def _act(run: JobRun, conn: psycopg.Connection, round_number: int, decided: dict[str, Any]) -> tuple[Verdict, list[str]] | None:
+def _act(
+    run: JobRun, conn: psycopg.Connection, round_number: int, decided: dict[str, Any], replay: ReplayCache | None
+) -> tuple[Verdict, list[str]] | None:
     """Carry out a decision; None when a re-apply failed again and another round must decide."""
     facts = run.finished[f"facts:{round_number}"]
     name = facts["facts"]["migration_name"]
@@ -138,7 +140,10 @@ def _act(run: JobRun, conn: psycopg.Connection, round_number: int, decided: dict
         try:
             run.step(
                 f"{prefix}:rollback_sql",
-                lambda: actions.run_rollback_sql(conn, schema, run.local, name, sql, timeouts=timeouts, lock_wait=lock_wait, approved_objects=approved),
+                lambda: actions.run_rollback_sql(
+                    conn, schema, run.local, name, sql, timeouts=timeouts, lock_wait=lock_wait, approved_objects=approved,
+                    pre_existing=existed_before(replay, run.local, name),
+                ),
             )
         except actions.RollbackFailed as error:
             return Verdict.BLOCKED, reasons + [error.headline, f"{name} stays failed; nothing was changed"]

@@ -20,14 +20,15 @@ from service.prisma import history
 from service.prisma.deploy import SessionTimeouts
 from service.prisma.status import read_status
 from service.recovery import actions
-from service.recovery.failure import RollbackVerifier
+from service.analysis.replay import ReplayCache
+from service.recovery.failure import RollbackVerifier, existed_before
 from service.recovery.ownership import applied_migration_ownership, owned_rollback_plan
 from service.recovery.rollback_targets import check_rollback_targets
 
 
-def run_rollback(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | None) -> tuple[Verdict, list[str]]:
+def run_rollback(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | None, replay: ReplayCache | None = None) -> tuple[Verdict, list[str]]:
     name = run.job.params["migration"]
-    plan = run.step("plan", lambda: _plan(conn, run, name))
+    plan = run.step("plan", lambda: _plan(conn, run, name, replay))
     if plan["refused"]:
         return Verdict.BLOCKED, plan["refused"]
     checked = run.step("verify", lambda: _verify(run, name, plan["sql"], verify))
@@ -58,7 +59,8 @@ def run_rollback(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier
 
     def execute() -> dict[str, Any]:
         return actions.run_rollback_sql(
-            conn, schema, run.local, name, plan["sql"], timeouts=timeouts, lock_wait=policy.lock_wait_seconds, finished_row=True, approved_objects=approved_objects
+            conn, schema, run.local, name, plan["sql"], timeouts=timeouts, lock_wait=policy.lock_wait_seconds, finished_row=True,
+            approved_objects=approved_objects, pre_existing=existed_before(replay, run.local, name),
         )
 
     try:
@@ -72,7 +74,7 @@ def run_rollback(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier
     ]
 
 
-def _plan(conn: psycopg.Connection, run: JobRun, name: str) -> dict[str, Any]:
+def _plan(conn: psycopg.Connection, run: JobRun, name: str, replay: ReplayCache | None) -> dict[str, Any]:
     rows = history.read_history(conn, run.target.database.schema) or []
     applied = [row for row in rows if row.is_applied]
     mine = [row for row in applied if row.migration_name == name]
@@ -91,7 +93,7 @@ def _plan(conn: psycopg.Connection, run: JobRun, name: str) -> dict[str, Any]:
         return {"refused": refused, "sql": "", "source": "none"}
     schema = run.target.database.schema
     analysis = analyze_migration(migration.script, name)
-    ownership = applied_migration_ownership(analysis, schema)
+    ownership = applied_migration_ownership(analysis, schema, pre_existing=existed_before(replay, run.local, name))
     plan = owned_rollback_plan(migration.script, analysis, ownership)
     if not plan.complete:
         refused.append(f"the rollback of {name} is incomplete: " + "; ".join(r.message for r in plan.reasons[:3]))

@@ -87,7 +87,7 @@ def run_job(
                         if job.kind is JobKind.RECOVER:
                             verdict, reasons = run_recover(run, conn, _shadow_verifier(target), shadow_replay(target))
                         else:
-                            verdict, reasons = run_rollback(run, conn, _shadow_verifier(target))
+                            verdict, reasons = run_rollback(run, conn, _shadow_verifier(target), shadow_replay(target))
                 elif job.kind is JobKind.DEPLOY and job.params.get("apply", True):
                     with _target_lock(store, target.name):
                         verdict, reasons = _deploy(run, conn, linter, rds_client_for)

@@ -181,6 +181,17 @@ def compare_shapes(
     return compare_with_replay(conn, before.fingerprint, after.fingerprint).to_dict(), before.fingerprint
 
 
+def existed_before(replay: ReplayCache | None, local: LocalMigrations, name: str) -> frozenset[ObjectRef] | None:
+    """The objects the shadow's replay of the history before `name` holds: they existed before it
+    ran, so no rollback of it may drop them. None without a shadow, or when the replay fails."""
+    if replay is None:
+        return None
+    try:
+        return objects_in(replay.replay(local, local.names.index(name)).fingerprint)
+    except MigrateError:
+        return None
+
+
 def extra_columns(conn: psycopg.Connection, schema: str, analysis: MigrationFacts) -> dict[str, list[str]]:
     """Columns of the tables a migration creates that the migration itself does not create."""
     if analysis.parsed is None:

@@ -195,3 +195,19 @@ def test_a_rollback_that_drops_data_waits_for_approval_whatever_the_policy(store
     assert waiting.state is JobState.WAITING_APPROVAL and waiting.facts["verify"]["verified"] is True
     assert "a person must approve: it would drop column public.Patient.email; 1 non-null value would be lost" in waiting.reasons
     assert email_column(target_db)
+
+
+def test_with_a_shadow_the_replay_before_the_migration_tells_a_guarded_create_that_met_history_from_one_that_made_its_object(store, target_db):
+    config = make_config(target_db, rollbacks_need_approval=False, shadow=parse_database_url(ADMIN_URL))
+    guarded_audit = 'CREATE TABLE IF NOT EXISTS "Audit" ("id" SERIAL PRIMARY KEY);\nCREATE TABLE IF NOT EXISTS "Patient" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n'
+    scripts = {**BASE, "20240102_audit": guarded_audit}
+    digest = deployed(store, config, scripts)
+
+    done = run_job(store, config, rollback_job(store, digest, "20240102_audit").id)
+
+    # The replay of the history before it has Patient (BASE made it) and no Audit: Audit is the migration's own.
+    assert done.verdict is Verdict.PROCEED, done.reasons
+    assert done.facts["plan"]["sql"] == 'DROP TABLE IF EXISTS "Audit";'
+    assert any("Patient" in note and "existed before" in note for note in done.facts["plan"]["left_out"]), done.facts["plan"]["left_out"]
+    assert not target_db.query("SELECT 1 FROM pg_class WHERE relname = 'Audit'")
+    assert target_db.query("SELECT 1 FROM pg_class WHERE relname = 'Patient'")
