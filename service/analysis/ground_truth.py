@@ -26,7 +26,6 @@ from service.analysis.fingerprint import (
     Fingerprint,
     Key,
     catalog_fingerprint,
-    changed_fields,
     changed_keys,
     render_key,
     table_of,
@@ -64,7 +63,12 @@ class ObjectCheck:
             return f"{self.label} is missing"
         if self.status is CheckStatus.INVALID:
             return f"{self.label} is INVALID or not ready (left by a failed CREATE INDEX CONCURRENTLY); PostgreSQL does not use it"
-        return f"{self.label} is defined otherwise than the migrations define it: " + "; ".join(changed_fields(self.expected, self.found))
+        differences = [
+            f"{field.replace('_', ' ')}: the migrations give {_show(self.expected.get(field))}, the target has {_show(self.found.get(field))}"
+            for field in sorted(self.expected.keys() | self.found.keys())
+            if self.expected.get(field) != self.found.get(field)
+        ]
+        return f"{self.label} is defined otherwise than the migrations define it: " + "; ".join(differences)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -151,6 +155,12 @@ def compare_with_replay(conn: psycopg.Connection, before: Fingerprint, after: Fi
             was = before.objects[category].get(key)
             checks.append(ObjectCheck(category, key, _status(category, expected, found, was), expected, found))
     return ShapeComparison(tuple(checks))
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        return f"`{value}`"
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _status(category: str, expected, found, was) -> CheckStatus:

@@ -110,6 +110,8 @@ class FailureFacts:
     # What the rollback SQL would do on the live target that only a person may allow: drop an
     # object this migration did not make, or data.
     rollback_needs_approval: tuple[str, ...] = ()
+    # Objects of the migration's names, defined otherwise on the target (not its effects).
+    other_shapes: tuple[str, ...] = ()
 
     @property
     def retries_left(self) -> int:
@@ -291,7 +293,7 @@ def decide(facts: FailureFacts) -> Decision:
 
 
 def _mark_rolled_back(facts: FailureFacts, failure: str, why: str) -> Decision:
-    reasons = [failure, why]
+    reasons = [failure, why, *(f"found on the target: {note}" for note in facts.other_shapes)]
     if facts.error_class is ErrorClass.TRANSIENT:
         reasons.append(f"no automatic retries are left ({facts.attempts} failed runs, at most {facts.max_automatic_retries} retries)")
     plan = {
@@ -299,6 +301,12 @@ def _mark_rolled_back(facts: FailureFacts, failure: str, why: str) -> Decision:
         ErrorClass.DATA: f"fix the rows that violate {facts.migration_name}, or change it to cope with them, then deploy again",
         ErrorClass.DEFINITION: f"fix {facts.migration_name} (or add a new migration that fixes forward), then deploy again",
     }.get(facts.error_class, f"find out why {facts.migration_name} failed, fix it, then deploy again")
+    if facts.error_class is ErrorClass.ALREADY_EXISTS and facts.other_shapes:
+        # IF NOT EXISTS would skip the object of the other shape and leave the wrong one in place.
+        plan = (
+            f"the objects {facts.migration_name} meets are not the ones it creates: rename or drop them if they are unused, "
+            f"or give {facts.migration_name}'s objects other names; IF NOT EXISTS would keep the wrong ones; then deploy again"
+        )
     reasons.append(f"{facts.migration_name} is recorded as rolled back, so the next deploy applies it again")
     reasons.extend(_invalid_index_reason(facts))
     return Decision(Action.MARK_ROLLED_BACK, Verdict.BLOCKED, tuple(reasons), plan=(plan,), drop_invalid_indexes=facts.invalid_indexes)

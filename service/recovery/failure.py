@@ -12,7 +12,7 @@ from pglast import ast
 from service.analysis.facts import MigrationFacts, analyze_migration
 from service.analysis.ground_truth import compare_with_replay
 from service.analysis.parsed_shapes import with_table_shapes
-from service.analysis.probe import probe_effects
+from service.analysis.probe import CheckStatus, EffectProbe, probe_effects
 from service.analysis.fingerprint import Fingerprint
 from service.analysis.replay import ReplayCache
 from service.config import Policy
@@ -154,6 +154,7 @@ def gather_failure_facts(
         unguarded=tuple(r.message for r in analysis.unguarded),
         rollback_gaps=tuple(gaps),
         rollback_needs_approval=targets.needs_approval,
+        other_shapes=_other_shapes(shapes, probe),
     )
     return Evidence(facts, details)
 
@@ -179,6 +180,13 @@ def compare_shapes(
     except MigrateError as error:
         return {"basis": "parsed", "why": f"the shadow's replay failed: {error.headline}"}, before.fingerprint
     return compare_with_replay(conn, before.fingerprint, after.fingerprint).to_dict(), before.fingerprint
+
+
+def _other_shapes(shapes: dict[str, Any], probe: EffectProbe) -> tuple[str, ...]:
+    """Objects of the migration's names that are defined otherwise on the target: not its effects."""
+    if shapes["basis"] == "replay":
+        return tuple(check["note"] for check in shapes["checks"] if check["status"] == CheckStatus.OTHER_SHAPE)
+    return tuple(check.note for check in probe.checks if check.status is CheckStatus.OTHER_SHAPE)
 
 
 def existed_before(replay: ReplayCache | None, local: LocalMigrations, name: str) -> frozenset[ObjectRef] | None:

@@ -282,6 +282,10 @@ def test_a_same_named_index_on_another_column_is_not_the_migrations_index(store,
         (check,) = [c for c in facts["probe"]["checks"] if c["effect"]["kind"] == "index"]
         assert check["status"] == "other shape" and "not the index the migration creates" in check["note"]
     assert [row["finished_at"] for row in rows_of(target_db, "20240102_name_idx")] == [None]
+    found = [reason for reason in recovered.reasons if reason.startswith("found on the target: ") and "Patient_name_idx" in reason]
+    assert len(found) == 1, recovered.reasons
+    # IF NOT EXISTS would be the wrong advice: it would keep the index of the other shape.
+    assert decision_of(recovered)["plan"][0].startswith("the objects 20240102_name_idx meets are not the ones it creates: rename or drop them")
 
 
 def test_a_same_named_table_of_another_shape_is_not_marked_applied(store, target_db):
