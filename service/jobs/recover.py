@@ -58,8 +58,12 @@ def proceed_if_settled(
 
 
 def _settled_by(run: JobRun) -> list[str]:
-    """The migrations this job applied or recorded as applied, from its journal."""
+    """The migrations this job applied or recorded as applied, from its journal, and those the deploy
+    it decides for applied before it failed: the deploy's `proceed` is this job's."""
     names: list[str] = []
+    if run.job.parent_id:
+        parent = repository.finished_steps(run.store, run.job.parent_id)
+        names.extend(step.removeprefix("apply:") for step in parent if step.startswith("apply:"))
     for step, data in run.finished.items():
         if step.endswith(":mark_applied"):
             round_number = step.split(":")[1]

@@ -556,3 +556,19 @@ def test_an_invalid_index_is_dropped_when_the_migration_is_marked_rolled_back(st
     assert recovered.verdict is Verdict.BLOCKED
     # Rolled back means as before the migration: no INVALID leftover for the next deploy to skip.
     assert index_state(target_db, "Patient_name_idx") == []
+
+
+def test_the_postcondition_covers_what_the_deploy_applied_before_its_recover_job_took_over(store, target_db):
+    config = make_config(target_db, shadow=parse_database_url(ADMIN_URL))
+    applied_base(target_db, store, config)
+    target_db.query('CREATE TABLE "Audit" ("id" SERIAL PRIMARY KEY)')
+    scripts = {
+        **BASE,
+        "20240102_tags": 'CREATE TABLE "Tag" ("id" SERIAL PRIMARY KEY);\n',
+        "20240103_audit": 'CREATE TABLE "Audit" ("id" SERIAL PRIMARY KEY);\n',
+    }
+    deployed, recovered = deploy_then_recover(store, config, scripts)
+
+    assert recovered.verdict is Verdict.PROCEED and deployed.verdict is Verdict.PROCEED
+    checked = recovered.facts["postcondition"]
+    assert (checked["basis"], checked["migrations"], checked["problems"]) == ("replay", ["20240102_tags", "20240103_audit"], [])
