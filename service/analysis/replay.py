@@ -49,8 +49,8 @@ class ReplayFailed(MigrateError):
     """A migration of the history failed on the shadow: there is no replay to compare with."""
 
 
-class ShadowUnreachable(MigrateError):
-    """The shadow server refused to create, clone or drop a database."""
+class ShadowUnusable(MigrateError):
+    """The shadow server refused to create, reach or drop a scratch database."""
 
     code = "P1001"
 
@@ -88,14 +88,19 @@ class ReplayCache:
                 return Replay(name, count, fingerprint)
         return Replay(name, count, self._fingerprint(name))
 
+    def copy(self, template: str, name: str) -> DatabaseTarget:
+        """A new database `name` on the shadow server, a copy of a template; the caller drops it."""
+        with connect(self.shadow) as admin:
+            _create_from(admin, name, template, self.shadow.display)
+        return self._database(name)
+
     @contextmanager
     def clone(self, template: str) -> Iterator[DatabaseTarget]:
         """A scratch copy of a template, dropped afterwards whatever happens."""
         name = f"{_CLONE_PREFIX}{uuid.uuid4().hex[:16]}"
-        with connect(self.shadow) as admin:
-            _create_from(admin, name, template)
+        copy = self.copy(template, name)
         try:
-            yield self._database(name)
+            yield copy
         finally:
             with connect(self.shadow) as admin:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -105,7 +110,8 @@ class ReplayCache:
 
     def _build(self, admin: psycopg.Connection, local: LocalMigrations, count: int, name: str, base: str | None) -> Fingerprint:
         building = f"{_BUILDING_PREFIX}{uuid.uuid4().hex[:16]}"
-        _create_from(admin, building, base or "template0")
+        # template0 when nothing is cached: a clean database, whatever someone installed in template1.
+        _create_from(admin, building, base or "template0", self.shadow.display)
         try:
             with connect(self._database(building)) as conn:
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
@@ -116,6 +122,7 @@ class ReplayCache:
                         f"{failure.migration_name} fails on the shadow server ({failure.sqlstate or 'no SQLSTATE'}: {failure.message})",
                         migration_name=failure.migration_name,
                         sqlstate=failure.sqlstate,
+                        error=failure.message,
                     )
                 fingerprint = catalog_fingerprint(conn, schemas=None)
             try:
@@ -183,7 +190,7 @@ def history_keys(local: LocalMigrations, schema: str) -> list[str]:
     return keys
 
 
-def _create_from(admin: psycopg.Connection, name: str, template: str) -> None:
+def _create_from(admin: psycopg.Connection, name: str, template: str, display: str) -> None:
     statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
     for attempt in range(_CLONE_ATTEMPTS):
         try:
@@ -191,8 +198,11 @@ def _create_from(admin: psycopg.Connection, name: str, template: str) -> None:
             return
         except errors.ObjectInUse:
             if attempt == _CLONE_ATTEMPTS - 1:
-                raise ShadowUnreachable(f"the shadow's template {template} stayed in use by another session") from None
+                raise ShadowUnusable(f"Cannot create a scratch database on {display}: the template {template} stayed in use by another session") from None
             time.sleep(_CLONE_RETRY_SECONDS)
+        except psycopg.Error as error:
+            message = (error.diag.message_primary if error.diag else None) or str(error).strip()
+            raise ShadowUnusable(f"Cannot create a scratch database on {display}: {message}") from None
 
 
 class _Fingerprints:

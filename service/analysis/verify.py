@@ -1,11 +1,11 @@
 """Verify a rollback before running it: replay, apply, roll back, compare, on a shadow server.
 
-On the shadow server (never the target) a scratch database with a unique name is created; the
-migrations before the one to roll back are applied with deploy-gate's own `deploy` (so the scratch
-database gets the history table too, which the fingerprint ignores); the catalog is
-fingerprinted; the migration is applied, then the rollback SQL as one simple-query string (one
-implicit transaction, as a migration file runs); and the catalog is fingerprinted again. Equal
-fingerprints: the rollback is verified. The scratch database is always dropped.
+On the shadow server (never the target), the replay of the migrations before the one to roll back
+(service.analysis.replay: a template database kept for the next run, with its fingerprint) is
+cloned into a scratch database with a unique name; the migration is applied with deploy-gate's own
+`deploy`, then the rollback SQL as one simple-query string (one implicit transaction, as a
+migration file runs); and the catalog is fingerprinted again. The same fingerprint as the replay's:
+the rollback is verified. The scratch database is always dropped.
 
 A migration that fails while replaying, or a rollback that errors, makes the rollback unverified
 with the error; failures to reach or use the shadow server itself raise (the command cannot run).
@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 import psycopg
 from psycopg import sql
 
-from service.analysis.fingerprint import Difference, catalog_fingerprint, diff
+from service.analysis.fingerprint import Difference, Fingerprint, catalog_fingerprint, diff
+from service.analysis.replay import ReplayCache, ReplayFailed
 from service.prisma.database import DatabaseTarget, connect, parse_database_url
 from service.prisma.deploy import deploy
 from service.prisma.errors import DatabaseUnavailable, MigrateError
@@ -46,12 +47,6 @@ class ShadowIsTarget(MigrateError):
 class MigrationToVerifyNotFound(MigrateError):
     def __init__(self, migration_name: str, source: str) -> None:
         super().__init__(f"Migration {migration_name} is not in {source}.", migration_name=migration_name)
-
-
-class ShadowUnusable(MigrateError):
-    """The shadow server refused to create, reach or drop the scratch database."""
-
-    code = "P1001"
 
 
 @dataclass(frozen=True)
@@ -113,13 +108,15 @@ def verify_rollback(
     rollback_sql: str,
     *,
     target: DatabaseTarget | None = None,
+    replays: ReplayCache | None = None,
 ) -> RollbackVerification:
     """Replay up to `migration_name` in a scratch database on `shadow`, apply it, run
     `rollback_sql`, and compare catalogs; see the module docstring.
 
     The migrations run with the target's Prisma schema as search_path (the shadow URL's `schema`
-    when no target is given). Raises ShadowIsTarget, MigrationToVerifyNotFound, and
-    DatabaseUnavailable or ShadowUnusable when the shadow server cannot be used.
+    when no target is given). `replays` is the target's cache of replays on `shadow` (one of its
+    own by default). Raises ShadowIsTarget, MigrationToVerifyNotFound, and DatabaseUnavailable or
+    ShadowUnusable (service.analysis.replay) when the shadow server cannot be used.
     """
     shadow = parse_database_url(shadow) if isinstance(shadow, str) else shadow
     if target is not None and same_database(shadow, target):
@@ -133,9 +130,17 @@ def verify_rollback(
     if not rollback_sql.strip():
         return run.result(_Outcome(verified=False, errors=("The rollback SQL is empty.",)))
 
-    with run.scratch_database(schema) as scratch:
+    replays = replays or ReplayCache(shadow, schema, label=f"verify {shadow.display}")
+    with run.step(f"replay {position} earlier migration{'' if position == 1 else 's'}") as step:
+        try:
+            before = replays.replay(local, position)
+        except ReplayFailed as failure:
+            error = f"Migration {failure.details['migration_name']} failed while replaying (SQLSTATE {failure.details['sqlstate']}): {failure.details['error']}"
+            step.fail(error)
+            return run.result(_Outcome(verified=False, errors=(error,)))
+    with run.scratch_database(replays, before.template) as scratch:
         with connect(scratch) as conn:
-            outcome = _replay_apply_and_roll_back(run, conn, schema, local, position, rollback_sql)
+            outcome = _apply_and_roll_back(run, conn, schema, local, position, rollback_sql, before.fingerprint)
     return run.result(outcome)
 
 
@@ -148,25 +153,10 @@ class _Outcome:
     notes: tuple[str, ...] = ()
 
 
-def _replay_apply_and_roll_back(
-    run: _Run, conn: psycopg.Connection, schema: str, local: LocalMigrations, position: int, rollback_sql: str
+def _apply_and_roll_back(
+    run: _Run, conn: psycopg.Connection, schema: str, local: LocalMigrations, position: int, rollback_sql: str, before: Fingerprint
 ) -> _Outcome:
     migrations = local.migrations
-    if schema != "public":
-        with run.step(f"create schema {schema}"):
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-
-    earlier = replace(local, migrations=migrations[:position])
-    with run.step(f"replay {position} earlier migration{'' if position == 1 else 's'}") as step:
-        replayed = deploy(conn, schema, earlier)
-        if replayed.failure is not None:
-            failure = replayed.failure
-            error = f"Migration {failure.migration_name} failed while replaying (SQLSTATE {failure.sqlstate}): {failure.message}"
-            step.fail(error)
-            return _Outcome(verified=False, errors=(error,))
-    with run.step("fingerprint before the migration"):
-        before = catalog_fingerprint(conn, schemas=None)
-
     with run.step(f"apply {run.migration_name}") as step:
         deployed = deploy(conn, schema, replace(local, migrations=migrations[: position + 1]))
         if deployed.failure is not None:
@@ -255,21 +245,14 @@ class _Run:
         self.steps.append(Step(name, recorder.failure is None, time.perf_counter() - started, recorder.failure or ""))
 
     @contextmanager
-    def scratch_database(self, schema: str) -> Iterator[DatabaseTarget]:
-        """A new database on the shadow server, reached with `schema` as search_path, and dropped
-        (WITH FORCE) whatever happens inside."""
+    def scratch_database(self, replays: ReplayCache, template: str) -> Iterator[DatabaseTarget]:
+        """A copy of a replay on the shadow server, dropped (WITH FORCE) whatever happens inside."""
         name = new_scratch_database_name()
         with self.step(f"create scratch database {name}"):
-            with connect(self.shadow) as admin:
-                try:
-                    # template0: a clean database, whatever someone installed in template1.
-                    admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-                except psycopg.Error as error:
-                    raise ShadowUnusable(f"Cannot create a scratch database on {self.shadow.display}: {_message(error)}") from None
+            copy = replays.copy(template, name)
         self.scratch_name = name
         try:
-            params = {**self.shadow.params, "dbname": name}
-            yield DatabaseTarget(params=params, schema=schema, display=f"scratch database {name}")
+            yield copy
         finally:
             self._drop(name)
 

@@ -250,7 +250,15 @@ def follow_job(output: Output, client: ServiceClient, job_id: str, deadline: flo
                 job = client.get(f"/v1/jobs/{job_id}", wait=wait)
         except ServiceError as error:
             output.error(None, str(error), EXIT_CANNOT_RUN)
-        started = _print_new(output, job, seen)
+
+        def print_finished_child(child_id: str) -> None:
+            # The deploy ended before its recover job was followed: its steps, once, in their place.
+            try:
+                _print_new(output, client.get(f"/v1/jobs/{child_id}"), seen, f"recover job {child_id[:8]}")
+            except ServiceError as error:
+                output.error(None, str(error), EXIT_CANNOT_RUN)
+
+        started = _print_new(output, job, seen, on_finished_child=print_finished_child)
         if job["state"] in _TERMINAL or time.monotonic() >= deadline:
             return job
         if started:
@@ -259,8 +267,14 @@ def follow_job(output: Output, client: ServiceClient, job_id: str, deadline: flo
             recover_job = None  # its verdict is on its way to this job: long-poll this one again
 
 
-def _print_new(output: Output, job: dict[str, Any], seen: dict[str, int], name: str | None = None) -> str | None:
-    """Print the events not printed yet; the id of a recover job the job started among them, if any."""
+def _print_new(
+    output: Output, job: dict[str, Any], seen: dict[str, int], name: str | None = None, on_finished_child: Callable[[str], None] | None = None
+) -> str | None:
+    """Print the events not printed yet; the id of a recover job the job started among them, if any.
+
+    When the job has ended already, `on_finished_child` prints that recover job's steps right after
+    the event that started it, before the job's own last events.
+    """
     started = None
     for event in job["events"]:
         if event["id"] <= seen.get(job["id"], 0):
@@ -271,6 +285,8 @@ def _print_new(output: Output, job: dict[str, Any], seen: dict[str, int], name: 
             started = event["data"]["job"]
             because = f" after {event['data']['because']}" if event["data"].get("because") else ""
             output.line(f"{event['at'][11:19]}  recovery running{because}: recover job {started} decides this deploy's verdict; its steps follow")
+            if job["state"] in _TERMINAL and on_finished_child is not None:
+                on_finished_child(started)
         if event["kind"] == "transition" and event["to_state"] == "waiting_approval" and job["state"] == "waiting_approval":
             output.lines(_waiting_for_approval(job))
     return started

@@ -156,7 +156,7 @@ def _shadow_verifier(target: Target) -> RollbackVerifier | None:
         return None
 
     def verify(local, name, rollback_sql):
-        result = verify_rollback(target.shadow, local, name, rollback_sql, target=target.database)
+        result = verify_rollback(target.shadow, local, name, rollback_sql, target=target.database, replays=shadow_replay(target))
         return result.verified, result.to_dict()
 
     return verify

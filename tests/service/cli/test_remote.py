@@ -94,6 +94,20 @@ def test_wait_exits_1_on_blocked_with_the_reason(service):
     )
 
 
+def test_wait_on_a_deploy_that_ended_already_shows_its_recover_jobs_steps_in_place(service):
+    url, app = service
+    job_id = submit(app, MIGRATIONS + [{"name": "20240102_dup", "sql": 'CREATE TABLE "Patient" ("id" INT, "note" TEXT);'}])
+    assert run("wait", job_id, url=url).returncode == 1  # now the deploy has ended
+
+    lines = run("wait", job_id, url=url).stdout.splitlines()
+    with app.extensions["deploy_gate"].pool.connection() as conn:
+        recover_job = repository.finished_steps(conn, job_id)["recover"]["job"]
+    child_done = lines.index(next(line for line in lines if line.endswith(f"recover job {recover_job[:8]}: running -> succeeded")))
+    started = lines.index(next(line for line in lines if "recovery running after" in line))
+    assert started < child_done < lines.index(next(line for line in lines if line.endswith("  running -> succeeded")))
+    assert any(line.endswith(f"  recover job {recover_job[:8]}: decide:1 finished") for line in lines)
+
+
 def test_jobs_list_and_show(service):
     url, app = service
     job_id = submit(app, MIGRATIONS)
