@@ -126,18 +126,25 @@ def _act(
     if action is Action.MARK_APPLIED:
         run.step(f"{prefix}:mark_applied", lambda: actions.mark_applied(conn, schema, run.local, name, lock_wait))
         return _continue_deploy(run, conn, prefix, reasons)
-    if decided.get("drop_invalid_indexes"):
+    timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
+
+    def drop_invalid_indexes() -> None:
         # Before anything marks the migration rolled back: a retry's IF NOT EXISTS would keep them.
-        run.step(f"{prefix}:drop_invalid_indexes", lambda: actions.drop_invalid_indexes(conn, decided["drop_invalid_indexes"], lock_wait))
+        if decided.get("drop_invalid_indexes"):
+            run.step(f"{prefix}:drop_invalid_indexes", lambda: actions.drop_invalid_indexes(conn, decided["drop_invalid_indexes"], lock_wait, timeouts))
+
     if action is Action.MARK_ROLLED_BACK:
+        drop_invalid_indexes()
         run.step(f"{prefix}:mark_rolled_back", lambda: actions.mark_rolled_back(conn, schema, name, lock_wait))
         return Verdict.BLOCKED, reasons + [f"next: {step}" for step in decided["plan"]]
     if action is Action.RETRY:
-        run.step(f"{prefix}:mark_rolled_back", lambda: actions.mark_rolled_back(conn, schema, name, lock_wait))
+        # The sessions in the way are waited out first: the drops would queue behind them too.
         # A lock that outlasts the wait blocks the verdict rather than using up the retry.
-        return wait_for_blockers(run, conn, round_number, reasons) or _reapply(run, conn, prefix, reasons)
+        gave_up = wait_for_blockers(run, conn, round_number, reasons)
+        drop_invalid_indexes()
+        run.step(f"{prefix}:mark_rolled_back", lambda: actions.mark_rolled_back(conn, schema, name, lock_wait))
+        return gave_up or _reapply(run, conn, prefix, reasons)
     if action is Action.RUN_ROLLBACK:
-        timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
         sql = facts["rollback"]["sql"]
         # An approval covers the objects its plan named, and nothing the live check finds later.
         approved = [t["object"] for t in facts.get("rollback_targets", []) if t.get("needs_approval")] if decided["needs_approval"] else None
@@ -151,6 +158,8 @@ def _act(
             )
         except actions.RollbackFailed as error:
             return Verdict.BLOCKED, reasons + [error.headline, f"{name} stays failed; nothing was changed"]
+        # Once the migration is rolled back: what its rollback SQL left of them (it may not name them).
+        drop_invalid_indexes()
         if decided["then_retry"]:
             reasons = reasons + [f"{name} was rolled back by its rollback SQL"]
             return wait_for_blockers(run, conn, round_number, reasons) or _reapply(run, conn, prefix, reasons)

@@ -9,7 +9,8 @@ stop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -161,6 +162,15 @@ def _end_open_transaction(conn: psycopg.Connection) -> None:
 
 
 def _run_script(conn: psycopg.Connection, script: str, timeouts: SessionTimeouts) -> None:
+    with session_timeouts(conn, timeouts):
+        # No parameters: psycopg sends the text with the simple-query protocol, untouched.
+        conn.execute(script.encode("utf-8"))
+
+
+@contextmanager
+def session_timeouts(conn: psycopg.Connection, timeouts: SessionTimeouts) -> Iterator[None]:
+    """The timeouts set on the session (not a transaction: statements like CREATE INDEX
+    CONCURRENTLY refuse one) for the statements inside, and the previous values put back."""
     settings = timeouts.settings()
     previous = {
         name: conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0] for name in settings
@@ -168,8 +178,7 @@ def _run_script(conn: psycopg.Connection, script: str, timeouts: SessionTimeouts
     for name, value in settings.items():
         conn.execute("SELECT set_config(%s, %s, false)", (name, value))
     try:
-        # No parameters: psycopg sends the text with the simple-query protocol, untouched.
-        conn.execute(script.encode("utf-8"))
+        yield
     finally:
         if not conn.broken:
             for name, value in previous.items():

@@ -15,7 +15,7 @@ from psycopg import sql
 from service.analysis.facts import analyze_migration
 from service.analysis.probe import probe_effects
 from service.prisma import history
-from service.prisma.deploy import SessionTimeouts
+from service.prisma.deploy import SessionTimeouts, session_timeouts
 from service.prisma.errors import MigrateError
 from service.prisma.lock import advisory_lock
 from service.prisma.migrations import LocalMigrations
@@ -47,12 +47,14 @@ def mark_applied(conn: psycopg.Connection, schema: str, local: LocalMigrations, 
     return {"marked_applied": resolve_applied(conn, schema, local, name, lock_wait=lock_wait)}
 
 
-def drop_invalid_indexes(conn: psycopg.Connection, qualified_names: list[str], lock_wait: float) -> dict[str, Any]:
+def drop_invalid_indexes(conn: psycopg.Connection, qualified_names: list[str], lock_wait: float, timeouts: SessionTimeouts) -> dict[str, Any]:
     """Drop INVALID indexes a failed CREATE INDEX CONCURRENTLY left, so a retry builds them anew.
 
-    The names come from the catalog (the effect probe), never from a request.
+    The names come from the catalog (the effect probe), never from a request. The target's lock
+    timeout bounds each drop: it waits for every transaction using the table, and one left idle
+    would otherwise hold it for good.
     """
-    with advisory_lock(conn, lock_wait):
+    with advisory_lock(conn, lock_wait), session_timeouts(conn, timeouts):
         for qualified in qualified_names:
             schema, _, name = qualified.partition(".")
             conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}.{}").format(sql.Identifier(schema), sql.Identifier(name)))

@@ -123,8 +123,9 @@ def locks_needed(facts: MigrationFacts, schema: str) -> dict[tuple[str, str], fr
     """The relations (schema, name) a migration's statements lock, with the modes they take.
 
     ACCESS EXCLUSIVE unless the statement is known to take less: CREATE INDEX takes SHARE,
-    CONCURRENTLY (create or drop) and VALIDATE CONSTRAINT take SHARE UPDATE EXCLUSIVE, rows
-    written take ROW EXCLUSIVE. An unnamed object leaves its table to the catalog: an index is
+    CONCURRENTLY (create or drop) and VALIDATE CONSTRAINT take SHARE UPDATE EXCLUSIVE (a
+    concurrent build also waits for the table's writers, as SHARE would), rows written take ROW
+    EXCLUSIVE. An unnamed object leaves its table to the catalog: an index is
     resolved to the table it is on.
     """
     needs: dict[tuple[str, str], set[str]] = {}
@@ -141,6 +142,9 @@ def locks_needed(facts: MigrationFacts, schema: str) -> dict[tuple[str, str], fr
             mode = SHARE_UPDATE_EXCLUSIVE if concurrent else SHARE if effect.action == "create" else ACCESS_EXCLUSIVE
             # A created index names its table; a dropped one only itself.
             need(effect.schema, effect.parent or effect.name, mode)
+            if concurrent and effect.action == "create":
+                # The build then waits for every transaction that writes to the table, as SHARE would.
+                need(effect.schema, effect.parent, SHARE)
         elif effect.kind == "constraint" and effect.detail == "VALIDATE":
             need(effect.schema, effect.parent, SHARE_UPDATE_EXCLUSIVE)
         elif effect.parent and effect.kind not in ("enum_value",):

@@ -15,6 +15,7 @@ import pytest
 from pathlib import Path
 
 from service.config import Settings
+from service.store import repository
 from service.http import create_app
 from tests.contract import ContractClient
 from workers.tasks import run_job_task
@@ -204,3 +205,38 @@ def test_a_deploy_that_leaves_an_invalid_index_is_blocked_by_the_postcondition(a
     assert job["verdict"] == "blocked"
     assert any("Visit_code_key" in reason and "INVALID" in reason for reason in job["reasons"]), job["reasons"]
     assert job["facts"]["postcondition"]["problems"]
+
+
+def test_an_invalid_index_left_by_a_timed_out_concurrent_build_is_rebuilt_before_proceed(api, celery_session_worker, target_db, scratch_db):
+    first = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": MIGRATIONS}, headers=AUTH)
+    assert wait_for_verdict(api, first.get_json()["id"])["verdict"] == "proceed"
+    # A writer's open transaction: the concurrent build waits for it past lock_timeout, fails
+    # (55P03), and leaves the index INVALID. The recover job waits it out, then retries.
+    writer = psycopg.connect(target_db.conninfo, application_name="order-writer")
+    writer.execute('INSERT INTO "Visit" DEFAULT VALUES')
+    guarded = MIGRATIONS + [{"name": "20240103_visit_idx", "sql": 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "Visit_id_idx" ON "Visit"("id");'}]
+    job_id = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": guarded}, headers=AUTH).get_json()["id"]
+    try:
+        with scratch_db.connect() as store:
+
+            def waiting_on_the_writer():
+                steps = repository.finished_steps(store, job_id)
+                recover_id = steps.get("recover", {}).get("job")
+                return recover_id is not None and "wait_for_blockers:1:1" in repository.finished_steps(store, recover_id)
+
+            deadline = time.monotonic() + 30
+            while not waiting_on_the_writer():
+                assert time.monotonic() < deadline, "the recover job never waited for the writer"
+                time.sleep(0.05)
+    finally:
+        writer.rollback()
+        writer.close()
+    job = wait_for_verdict(api, job_id)
+
+    assert job["verdict"] == "proceed", job["reasons"]
+    recover_id = next(e["data"]["job"] for e in job["events"] if e["step"] == "recover" and e["kind"] == "step_finished")
+    recovered = wait_for_verdict(api, recover_id)
+    assert recovered["facts"]["facts:1"]["facts"]["invalid_indexes"] == ["public.Visit_id_idx"]
+    assert recovered["facts"]["act:1:drop_invalid_indexes"] == {"dropped": ["public.Visit_id_idx"]}
+    assert recovered["facts"]["postcondition"]["problems"] == []
+    assert target_db.query("SELECT indisvalid, indisready FROM pg_index WHERE indexrelid = 'public.\"Visit_id_idx\"'::regclass") == [(True, True)]

@@ -74,14 +74,19 @@ def test_a_lock_on_another_table_is_ignored(tables, scratch_db):
 
 
 def test_only_modes_that_conflict_with_the_migrations_block_it(tables, scratch_db):
-    # An open INSERT holds ROW EXCLUSIVE: CREATE INDEX (SHARE) waits for it, CONCURRENTLY does not.
+    # An open INSERT holds ROW EXCLUSIVE: CREATE INDEX (SHARE) waits for it, and so does a
+    # concurrent build, which waits for the table's writers before it reads the table; a reader
+    # blocks neither.
     with holding(scratch_db, """INSERT INTO "Patient" ("name") VALUES ('Ada')""") as other:
         pid = other.info.backend_pid
         plain = blockers_of(tables, 'CREATE INDEX "Patient_id_name_idx" ON "Patient" ("id", "name");')
         concurrent = blockers_of(tables, 'CREATE INDEX CONCURRENTLY "Patient_id_name_idx" ON "Patient" ("id", "name");')
     assert [(b.pid, b.locks) for b in plain.blockers] == [(pid, (RelationLock('"Patient"', ROW_EXCLUSIVE, True),))]
     assert plain.needs == {'"Patient"': (SHARE,)}
-    assert concurrent.blockers == () and concurrent.needs == {'"Patient"': (SHARE_UPDATE_EXCLUSIVE,)}
+    assert [b.pid for b in concurrent.blockers] == [pid]
+    assert set(concurrent.needs['"Patient"']) == {SHARE, SHARE_UPDATE_EXCLUSIVE}
+    with holding(scratch_db, 'SELECT * FROM "Patient"'):
+        assert blockers_of(tables, 'CREATE INDEX CONCURRENTLY "Patient_id_name_idx" ON "Patient" ("id", "name");').blockers == ()
 
 
 def test_a_session_queued_ahead_is_listed_with_the_pids_it_waits_for(tables, scratch_db):
@@ -138,7 +143,7 @@ def test_locks_needed_from_the_migrations_statements():
     )
     assert locks_needed(facts, "public") == {
         ("public", "Patient"): {ACCESS_EXCLUSIVE},
-        ("app", "Visit"): {SHARE_UPDATE_EXCLUSIVE},
+        ("app", "Visit"): {SHARE_UPDATE_EXCLUSIVE, SHARE},
         ("public", "Audit"): {ROW_EXCLUSIVE},
         ("public", "Scratch"): {ACCESS_EXCLUSIVE},
         ("public", "Visit"): {SHARE_UPDATE_EXCLUSIVE},
