@@ -27,7 +27,7 @@ from pglast.enums import TransactionStmtKind
 from pglast.parser import ParseError
 
 from service.analysis.fingerprint import Key
-from tests.safety.corpus import CorpusReplay, MigrationStep
+from tests.safety.corpus import CorpusReplay, MigrationStep, ident
 
 # Target policies, by the label a case id carries. Short lock timeouts and one retry keep the
 # suite fast; automatic rollback is where unsafe rollbacks happen; the shadow server is where
@@ -73,14 +73,10 @@ class Case:
         return f"{self.migration}-{self.injection}{detail}-{self.policy}"
 
 
-def ident(*parts: str) -> str:
-    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
-
-
 def plan_cases(replay: CorpusReplay) -> list[Case]:
     cases: list[Case] = []
     policies = _Rotation(tuple(POLICIES))
-    releases = _Rotation((RELEASE_ON_WAIT, KEEP))
+    releases = _Rotation((RELEASE_ON_WAIT, KEEP, RELEASE_ON_WAIT))
     for step in replay.steps.values():
         own: list[Case] = [Case(step.name, "none", "", policies.next())]
         for table in step.locked_tables:

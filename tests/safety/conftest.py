@@ -14,7 +14,7 @@ from service.store import repository
 from tests.conftest import create_scratch_database, drop_scratch_database
 from tests.safety.cases import Case
 from tests.safety.corpus import Templates, corpus_replay
-from tests.safety.harness import Outcome, run_case
+from tests.safety.harness import BackgroundDrops, Outcome, run_case
 
 # case id → the invariants that failed for it (empty: safe), filled as the tests report.
 _RESULTS: dict[str, set[str]] = {}
@@ -55,7 +55,16 @@ def templates() -> Iterator[Templates]:
 
 
 @pytest.fixture(scope="session")
-def outcome_of(safety_store, shadow_server, templates) -> Callable[[Case], Outcome]:
+def background_drops() -> Iterator[BackgroundDrops]:
+    drops = BackgroundDrops()
+    try:
+        yield drops
+    finally:
+        drops.close()
+
+
+@pytest.fixture(scope="session")
+def outcome_of(safety_store, shadow_server, templates, background_drops) -> Callable[[Case], Outcome]:
     """Runs each case once, however many invariant tests read it."""
     store, store_conninfo = safety_store
     outcomes: dict[str, Outcome] = {}
@@ -63,7 +72,7 @@ def outcome_of(safety_store, shadow_server, templates) -> Callable[[Case], Outco
     def outcome(case: Case) -> Outcome:
         if case.id not in outcomes:
             outcomes.clear()  # the tests of a case run together; an older case's evidence is done with
-            ran = outcomes[case.id] = run_case(case, corpus_replay(), templates, store, store_conninfo, shadow_server)
+            ran = outcomes[case.id] = run_case(case, corpus_replay(), templates, store, store_conninfo, shadow_server, background_drops)
             _OUTCOMES[case.id] = {
                 "case": case.id, "migration": case.migration, "injection": case.injection, "policy": case.policy,
                 "verdict": ran.verdict, "waiting_for_approval": ran.waiting_job is not None, "decisions": ran.decisions,

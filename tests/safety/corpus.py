@@ -1,4 +1,4 @@
-"""The project's realistic corpus, replayed once into a chain of template databases.
+"""The project's realistic corpus (tests/service/analysis/corpus), replayed.
 
 Migration k's target holds the history of every corpus migration before it that applies on a clean
 replay. The ones that fail on a clean replay (today: a CONCURRENTLY inside a multi-statement file,
@@ -6,10 +6,11 @@ an enum value used in the transaction that adds it, an unquoted table name, a sy
 left out of every later history, as a team fixing forward would leave them, and are still tested
 as the migration under test: their own failure is what the engine must cope with.
 
-Each template is a real `deploy` of that history (deploy-gate's own, as Prisma's native engine
-runs it) into a database nobody else uses, so a case clones it with `CREATE DATABASE … TEMPLATE`
-instead of replaying. The chain also records, per migration, the catalog fingerprint before and
-after a clean apply (the ground truth of what it produces) and the existing tables it locks.
+`corpus_replay()` applies the corpus once, in order, with deploy-gate's own `deploy` (as Prisma's
+native engine runs it), recording per migration the catalog fingerprint before and after it (the
+ground truth of what it produces) and the existing tables it locks; the cases are planned from
+that. `Templates` then holds one database per history, so a case clones its target with
+`CREATE DATABASE … TEMPLATE` instead of replaying.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import psycopg
@@ -38,6 +41,11 @@ SCHEMA = "public"
 # Object categories whose keys start with their schema (extensions are database-wide).
 _SCHEMA_KEYED = ("schemas", "types", "tables", "columns", "constraints", "indexes", "sequences", "views",
                  "materialized_views", "functions", "triggers", "policies")
+
+
+def ident(*parts: str) -> str:
+    """A (qualified) name quoted for SQL text: `"schema"."name"`."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
 
 
 def read_corpus() -> dict[str, str]:
@@ -104,7 +112,7 @@ class MigrationStep:
         if self.after is None:
             return {}
         return {
-            category: {key: dict(entries[key]) for key in entries.keys() - self.before.objects.get(category, {}).keys()}
+            category: {key: dict(entries[key]) for key in sorted(entries.keys() - self.before.objects.get(category, {}).keys())}
             for category, entries in self.after.objects.items()
         }
 
@@ -129,15 +137,10 @@ class CorpusReplay:
         return self.replayed[applied]
 
 
-_replay_of_corpus: CorpusReplay | None = None
-
-
+@cache
 def corpus_replay() -> CorpusReplay:
     """The corpus's replay for this process, made on first use (collection lists cases from it)."""
-    global _replay_of_corpus
-    if _replay_of_corpus is None:
-        _replay_of_corpus = _replay_corpus(read_corpus())
-    return _replay_of_corpus
+    return _replay_corpus(read_corpus())
 
 
 def _replay_corpus(scripts: dict[str, str]) -> CorpusReplay:
@@ -177,22 +180,22 @@ class Templates:
         with empty.connect() as conn:
             history.create_table(conn, SCHEMA)
         self.names[()] = empty.name
-        head: tuple[str, ...] = ()
-        for applied in sorted((key for key in replay.replayed if key), key=len):
-            name = applied[-1]
-            database = clone_database(self.names[head])
+        for step in replay.steps.values():
+            if step.after is None:
+                continue
+            applied = (*step.history, step.name)
+            database = clone_database(self.names[step.history])
             with database.connect() as conn:
                 outcome = deploy(conn, SCHEMA, migrations_from_bundle({done: replay.scripts[done] for done in applied}))
-            assert outcome.succeeded and outcome.applied == [name], outcome.to_dict()
+            assert outcome.succeeded and outcome.applied == [step.name], outcome.to_dict()
             self.names[applied] = database.name
-            head = applied
 
     def clone(self, step: MigrationStep) -> ScratchDatabase:
         return clone_database(self.names[step.history])
 
     def drop(self) -> None:
-        for name in self.names.values():
-            drop_scratch_database(ScratchDatabase(name))
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(drop_scratch_database, [ScratchDatabase(name) for name in self.names.values()]))
         self.names.clear()
 
 
@@ -264,13 +267,9 @@ def _named_relations(script: str) -> tuple[list[str], bool]:
         if isinstance(statement, ast.TransactionStmt) or getattr(statement, "concurrent", False):
             transactional = False
         if isinstance(statement, ast.DropStmt) and statement.removeType == ObjectType.OBJECT_INDEX:
-            names += [".".join(_quote(part.sval) for part in obj) for obj in statement.objects]
+            names += [ident(*(part.sval for part in obj)) for obj in statement.objects]
         names += sorted(referenced_relations(statement))
     return names, transactional
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _table_of_relation(conn: psycopg.Connection, name: str) -> Key | None:

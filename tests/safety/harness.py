@@ -9,8 +9,10 @@ Everything the invariants need is read before the target is dropped.
 from __future__ import annotations
 
 import dataclasses
+import queue
 import re
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ from service.store import repository
 from tests.conftest import ScratchDatabase, drop_scratch_database
 from tests.safety.cases import POLICIES, Case
 from tests.safety.corpus import SCHEMA, CorpusReplay, Templates, without_schema
-from tests.safety.locks import LockSession, LockWatcher, sessions_for
+from tests.safety.locks import LockSession, LockWatcher, PrismaLock, sessions_for
 from tests.safety.oracle import (
     AUDIT_SCHEMA,
     Write,
@@ -49,7 +51,7 @@ MAX_RUNS = 60
 DEFERRED_PAUSE_SECONDS = 0.2
 # Short, so a held lock fails a migration quickly; the retry wait, if the engine has one, short too.
 LOCK_TIMEOUT_MS = 200
-RETRY_WAIT_SECONDS = 2
+RETRY_WAIT_SECONDS = 1
 PRISMA_LOCK_WAIT_SECONDS = 5.0
 # One wait on a held lock longer than this is bounded by nothing in the policy: every bound the
 # targets set on it (the lock timeout or the retry wait for a table, Prisma's lock wait) is shorter.
@@ -66,6 +68,7 @@ class Outcome:
     case: Case
     target_name: str = ""
     settled: bool = False
+    deploy_failed: bool = False
     not_settled_because: str = ""
     deploy_state: str = ""
     verdict: str | None = None
@@ -143,7 +146,37 @@ def make_config(name: str, database: ScratchDatabase, policy_label: str, shadow:
     return Config({name: target}, ())
 
 
-def run_case(case: Case, replay: CorpusReplay, templates: Templates, store: psycopg.Connection, store_conninfo: str, shadow: DatabaseTarget) -> Outcome:
+class BackgroundDrops:
+    """Drops scratch databases on a thread of its own, so the next case need not wait for it."""
+
+    def __init__(self) -> None:
+        self.pending: queue.Queue[ScratchDatabase | None] = queue.Queue()
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, name="safety-drops", daemon=True)
+        self.thread.start()
+
+    def drop(self, database: ScratchDatabase) -> None:
+        self.pending.put(database)
+
+    def close(self) -> None:
+        """Wait until every database handed over is dropped."""
+        self.pending.put(None)
+        self.thread.join()
+        if self.errors:
+            raise self.errors[0]
+
+    def _run(self) -> None:
+        while (database := self.pending.get()) is not None:
+            try:
+                drop_scratch_database(database)
+            except BaseException as error:  # noqa: BLE001 - raised again by close()
+                self.errors.append(error)
+
+
+def run_case(
+    case: Case, replay: CorpusReplay, templates: Templates, store: psycopg.Connection, store_conninfo: str,
+    shadow: DatabaseTarget, drops: BackgroundDrops,
+) -> Outcome:
     started = time.monotonic()
     step = replay.steps[case.migration]
     outcome = Outcome(case, target_name=f"safety-{next(_target_names)}")
@@ -176,7 +209,7 @@ def run_case(case: Case, replay: CorpusReplay, templates: Templates, store: psyc
         if case.prisma_cli:
             _ask_prisma(database, bundle, outcome)
     finally:
-        drop_scratch_database(database)
+        drops.drop(database)
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -187,6 +220,15 @@ def _drive(store, config: Config, outcome: Outcome, bundle: dict[str, str], watc
         store, kind=JobKind.DEPLOY, target=outcome.target_name, requested_by="safety-suite", params={"apply": True}, bundle_digest=digest,
     )
     queue = [str(deploy_job.id)]
+
+    def enqueue(job_id: str) -> None:
+        # The deploy starts a recover job once its failure is journaled: the moment the
+        # injections that wait for the failure act.
+        queue.append(job_id)
+        if not outcome.deploy_failed:
+            outcome.deploy_failed = True
+            after_failure()
+
     runs = 0
     while queue:
         job_id = queue.pop(0)
@@ -195,9 +237,9 @@ def _drive(store, config: Config, outcome: Outcome, bundle: dict[str, str], watc
             outcome.not_settled_because = f"still deferring after {MAX_RUNS} runs"
             return
         try:
-            job = run_job(store, config, job_id, enqueue=queue.append)
+            job = run_job(store, config, job_id, enqueue=enqueue)
         except Deferred as deferred:
-            watcher.deferred()
+            watcher.engine_waits()
             time.sleep(min(deferred.seconds, DEFERRED_PAUSE_SECONDS))
             queue.append(job_id)
             continue
@@ -207,8 +249,6 @@ def _drive(store, config: Config, outcome: Outcome, bundle: dict[str, str], watc
         except Exception:  # noqa: BLE001 - a crash is a finding: the case reports it as not settling
             outcome.not_settled_because = "the job raised: " + traceback.format_exc(limit=8)
             return
-        if job_id == str(deploy_job.id) and queue:
-            after_failure()  # the apply failed and its recover job is queued: the failure is journaled
         if job.state is JobState.WAITING_APPROVAL:
             outcome.waiting_job = job_id
     deploy_job = repository.get_job(store, str(deploy_job.id))
@@ -246,12 +286,8 @@ def _read_evidence(database: ScratchDatabase, bundle: dict[str, str], outcome: O
             ).fetchall()
         ]
         outcome.writes = writes_since(conn, outcome.started_at)
-    outcome.lock_sessions = [
-        f"{session.label}: held {'from ' + session.held_from.time().isoformat() if session.held_from else 'never'}"
-        f"{', released ' + session.released_at.time().isoformat() if session.released_at else ''}, {len(session.waits)} waits seen"
-        for session in sessions
-    ]
-    prisma = [session for session in sessions if session.label.startswith("Prisma")]
+    outcome.lock_sessions = [session.describe() for session in sessions]
+    prisma = [session for session in sessions if isinstance(session, PrismaLock)]
     outcome.prisma_lock_held_from = prisma[0].held_from if prisma else None
 
 
