@@ -15,6 +15,7 @@ that. `Templates` then holds one database per history, so a case clones its targ
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterable
@@ -208,6 +209,23 @@ def _replay(applied: Iterable[str], scripts: dict[str, str]) -> Fingerprint | No
             return catalog_fingerprint(conn, schemas=None) if outcome.succeeded else None
     finally:
         drop_scratch_database(database)
+
+
+def own_lock_timeout_seconds(script: str) -> float:
+    """The longest `SET lock_timeout` a migration file sets for itself (0 if none): its own bound."""
+    longest = 0.0
+    try:
+        statements = parse_sql(script)
+    except ParseError:
+        return longest
+    for raw in statements:
+        statement = raw.stmt
+        if isinstance(statement, ast.VariableSetStmt) and statement.name == "lock_timeout" and statement.args:
+            value = statement.args[0].val
+            text = str(getattr(value, "sval", None) or getattr(value, "ival", 0))
+            number, unit = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", text).groups()
+            longest = max(longest, float(number) * {"": 0.001, "ms": 0.001, "s": 1, "min": 60}[unit])
+    return longest
 
 
 def _locked_tables(conn: psycopg.Connection, script: str) -> tuple[Key, ...]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import queue
-import re
 import tempfile
 import threading
 import time
@@ -21,8 +20,6 @@ from itertools import count
 from pathlib import Path
 
 import psycopg
-from pglast import ast, parse_sql
-from pglast.parser import ParseError
 
 from service.analysis.fingerprint import Fingerprint, catalog_fingerprint
 from service.config import Config, Policy, Target
@@ -33,9 +30,21 @@ from service.prisma.database import DatabaseTarget, parse_database_url
 from service.prisma.migrations import migrations_from_bundle
 from service.prisma.status import read_status
 from service.store import repository
-from tests.conftest import ScratchDatabase, drop_scratch_database
+from tests.conftest import (
+    ScratchDatabase,
+    drop_scratch_database,
+    write_migrations_directory,
+)
+from tests.interop.prisma_cli import prisma_available
+from tests.interop.test_prisma_interop import assert_status_agrees
 from tests.safety.cases import POLICIES, Case
-from tests.safety.corpus import SCHEMA, CorpusReplay, Templates, without_schema
+from tests.safety.corpus import (
+    SCHEMA,
+    CorpusReplay,
+    Templates,
+    own_lock_timeout_seconds,
+    without_schema,
+)
 from tests.safety.locks import LockSession, LockWatcher, PrismaLock, sessions_for
 from tests.safety.oracle import (
     AUDIT_SCHEMA,
@@ -99,23 +108,6 @@ class Outcome:
         said = self.verdict or ("waiting for approval" if self.waiting_job else self.deploy_state)
         decided = "; ".join(self.decisions) or "no recover decision"
         return f"verdict {said}; decisions: {decided}; reasons: {' | '.join(self.reasons)[:1500]}"
-
-
-def script_lock_timeout_seconds(script: str) -> float:
-    """The longest `SET lock_timeout` a migration file sets for itself (0 if none): its own bound."""
-    longest = 0.0
-    try:
-        statements = parse_sql(script)
-    except ParseError:
-        return longest
-    for raw in statements:
-        statement = raw.stmt
-        if isinstance(statement, ast.VariableSetStmt) and statement.name == "lock_timeout" and statement.args:
-            value = statement.args[0].val
-            text = str(getattr(value, "sval", None) or getattr(value, "ival", 0))
-            number, unit = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", text).groups()
-            longest = max(longest, float(number) * {"": 0.001, "ms": 0.001, "s": 1, "min": 60}[unit])
-    return longest
 
 
 def target_fingerprint(conn: psycopg.Connection) -> Fingerprint:
@@ -195,7 +187,7 @@ def run_case(
             outcome.started_at = server_time(conn)
         config = make_config(outcome.target_name, database, case.policy, shadow)
         bundle = replay.bundle(step)
-        table_wait_bound = max(UNBOUNDED_TABLE_WAIT_SECONDS, script_lock_timeout_seconds(step.script) + 1)
+        table_wait_bound = max(UNBOUNDED_TABLE_WAIT_SECONDS, own_lock_timeout_seconds(step.script) + 1)
         sessions, after_failure = sessions_for(database, case.lock, case.prisma_lock, table_wait_bound, UNBOUNDED_PRISMA_LOCK_WAIT_SECONDS)
         with LockWatcher(database, store_conninfo, outcome.target_name, sessions) as watcher:
             _drive(store, config, outcome, bundle, watcher, after_failure)
@@ -219,19 +211,19 @@ def _drive(store, config: Config, outcome: Outcome, bundle: dict[str, str], watc
     deploy_job, _ = repository.create_job(
         store, kind=JobKind.DEPLOY, target=outcome.target_name, requested_by="safety-suite", params={"apply": True}, bundle_digest=digest,
     )
-    queue = [str(deploy_job.id)]
+    to_run = [str(deploy_job.id)]
 
     def enqueue(job_id: str) -> None:
         # The deploy starts a recover job once its failure is journaled: the moment the
         # injections that wait for the failure act.
-        queue.append(job_id)
+        to_run.append(job_id)
         if not outcome.deploy_failed:
             outcome.deploy_failed = True
             after_failure()
 
     runs = 0
-    while queue:
-        job_id = queue.pop(0)
+    while to_run:
+        job_id = to_run.pop(0)
         runs += 1
         if runs > MAX_RUNS:
             outcome.not_settled_because = f"still deferring after {MAX_RUNS} runs"
@@ -241,7 +233,7 @@ def _drive(store, config: Config, outcome: Outcome, bundle: dict[str, str], watc
         except Deferred as deferred:
             watcher.engine_waits()
             time.sleep(min(deferred.seconds, DEFERRED_PAUSE_SECONDS))
-            queue.append(job_id)
+            to_run.append(job_id)
             continue
         except RetryableError as error:
             outcome.not_settled_because = f"infrastructure error: {error}"
@@ -260,14 +252,13 @@ def _drive(store, config: Config, outcome: Outcome, bundle: dict[str, str], watc
         outcome.not_settled_because = f"the deploy job ended {deploy_job.state.value} without a verdict"
     for job in reversed(repository.list_jobs(store, target=outcome.target_name, kind=JobKind.RECOVER)):
         events = repository.job_events(store, str(job.id))
-        for event in events:
-            if event.kind == "step_finished" and event.step and event.step.startswith("decide:"):
-                outcome.decisions.append(f"{event.step} {event.data.get('action')}")
-                outcome.decided_at = event.at
+        decided = [event for event in events if event.kind == "step_finished" and (event.step or "").startswith("decide:")]
+        outcome.decisions += [f"{event.step} {event.data.get('action')}" for event in decided]
         if str(job.id) == outcome.waiting_job:
             outcome.reasons = list(job.reasons) + outcome.reasons
-            if outcome.decided_at is None:
-                outcome.decided_at = next(event.at for event in reversed(events) if event.to_state == JobState.WAITING_APPROVAL.value)
+            # The decision the job waits on: its last; without one, the moment it began to wait.
+            waits = [event for event in events if event.to_state == JobState.WAITING_APPROVAL.value]
+            outcome.decided_at = (decided or waits)[-1].at
 
 
 def _read_evidence(database: ScratchDatabase, bundle: dict[str, str], outcome: Outcome, sessions: list[LockSession]) -> None:
@@ -293,19 +284,11 @@ def _read_evidence(database: ScratchDatabase, bundle: dict[str, str], outcome: O
 
 def _ask_prisma(database: ScratchDatabase, bundle: dict[str, str], outcome: Outcome) -> None:
     """Invariant 4, read now: the real CLI's `migrate status` on this target agrees with ours."""
-    from tests.interop.prisma_cli import prisma_available
-    from tests.interop.test_prisma_interop import assert_status_agrees
-
     if not prisma_available():
         return
     outcome.prisma_cli_ran = True
     with tempfile.TemporaryDirectory() as directory:
-        migrations = Path(directory) / "migrations"
-        migrations.mkdir()
-        (migrations / "migration_lock.toml").write_text('provider = "postgresql"\n')
-        for name, script in bundle.items():
-            (migrations / name).mkdir()
-            (migrations / name / "migration.sql").write_text(script, encoding="utf-8")
+        migrations = write_migrations_directory(Path(directory) / "migrations", bundle)
         with psycopg.connect(database.conninfo, autocommit=True) as conn:
             try:
                 assert_status_agrees(conn, database.url, migrations)
