@@ -177,19 +177,26 @@ class Templates:
 
     def __init__(self, replay: CorpusReplay) -> None:
         self.names: dict[tuple[str, ...], str] = {}
+        try:
+            self._build(replay)
+        except BaseException:
+            self.drop()
+            raise
+
+    def _build(self, replay: CorpusReplay) -> None:
         empty = clone_database("template0")
+        self.names[()] = empty.name
         with empty.connect() as conn:
             history.create_table(conn, SCHEMA)
-        self.names[()] = empty.name
         for step in replay.steps.values():
             if step.after is None:
                 continue
             applied = (*step.history, step.name)
             database = clone_database(self.names[step.history])
+            self.names[applied] = database.name
             with database.connect() as conn:
                 outcome = deploy(conn, SCHEMA, migrations_from_bundle({done: replay.scripts[done] for done in applied}))
             assert outcome.succeeded and outcome.applied == [step.name], outcome.to_dict()
-            self.names[applied] = database.name
 
     def clone(self, step: MigrationStep) -> ScratchDatabase:
         return clone_database(self.names[step.history])
