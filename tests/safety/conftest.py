@@ -7,14 +7,16 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from service.prisma.database import parse_database_url
 from service.store import repository
-from tests.conftest import create_scratch_database, drop_scratch_database
+from tests.conftest import ADMIN_URL, create_scratch_database, drop_scratch_database
 from tests.safety.cases import Case
 from tests.safety.corpus import Templates, corpus_replay
-from tests.safety.harness import BackgroundDrops, Outcome, run_case
+from tests.safety.harness import TARGET_PREFIX, BackgroundDrops, Outcome, run_case
 
 # case id → the invariants that failed for it (empty: safe), filled as the tests report.
 _RESULTS: dict[str, set[str]] = {}
@@ -37,12 +39,29 @@ def safety_store() -> Iterator[tuple[object, str]]:
 
 @pytest.fixture(scope="session")
 def shadow_server() -> Iterator[object]:
-    """A shadow server for the targets that have one: verification makes its scratch databases there."""
+    """A shadow server for the targets that have one: verification makes its scratch databases there.
+
+    The engine keeps its replays there as templates labelled with the target's name (or, for a
+    verification on its own, the shadow's); the ones this session left are dropped with it.
+    """
     database = create_scratch_database()
     try:
         yield parse_database_url(database.url)
     finally:
         drop_scratch_database(database)
+        _drop_replays_labelled(TARGET_PREFIX + "%", f"%/{database.name} %")
+
+
+def _drop_replays_labelled(*patterns: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT datname FROM pg_catalog.pg_database WHERE datistemplate AND datname LIKE 'dg\\_replay\\_%%'"
+            " AND shobj_description(oid, 'pg_database')::jsonb ->> 'label' LIKE ANY(%s)",
+            (list(patterns),),
+        ).fetchall()
+        for (name,) in rows:
+            admin.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")

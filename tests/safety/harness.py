@@ -67,7 +67,10 @@ PRISMA_LOCK_WAIT_SECONDS = 5.0
 UNBOUNDED_TABLE_WAIT_SECONDS = max(LOCK_TIMEOUT_MS / 1000, RETRY_WAIT_SECONDS) + 1
 UNBOUNDED_PRISMA_LOCK_WAIT_SECONDS = PRISMA_LOCK_WAIT_SECONDS + 1
 
-_target_names = count(1)
+# Every case's target is named TARGET_PREFIX + a number: its jobs, and the shadow replays the
+# engine caches under the target's name, are told apart by it.
+TARGET_PREFIX = "safety-"
+_target_numbers = count(1)
 
 
 @dataclass
@@ -171,7 +174,7 @@ def run_case(
 ) -> Outcome:
     started = time.monotonic()
     step = replay.steps[case.migration]
-    outcome = Outcome(case, target_name=f"safety-{next(_target_names)}")
+    outcome = Outcome(case, target_name=f"{TARGET_PREFIX}{next(_target_numbers)}")
     database = templates.clone(step)
     try:
         with psycopg.connect(database.conninfo, autocommit=True) as conn:
