@@ -58,11 +58,10 @@ def blocked_leaves_target_as_before(outcome: Outcome, replay: CorpusReplay) -> N
         return
     if outcome.verdict != Verdict.BLOCKED.value:
         return
-    changed = [str(difference) for difference in diff(outcome.before, outcome.after)]
-    assert not changed, f"blocked, but the target is not as it was before the deploy: {changed}; {outcome.summary}"
-    assert outcome.migration_state not in APPLIED_STATES, (
-        f"blocked, but {outcome.case.migration} is recorded {outcome.migration_state}; {outcome.summary}"
-    )
+    problems = [f"the target differs from before the deploy: {difference}" for difference in diff(outcome.before, outcome.after)]
+    if outcome.migration_state in APPLIED_STATES:
+        problems.append(f"{outcome.case.migration} is recorded {outcome.migration_state} (Prisma would not apply it again)")
+    assert not problems, f"blocked, but not as before the migration: {problems}; {outcome.summary}"
 
 
 def no_write_under_prisma_lock(outcome: Outcome, replay: CorpusReplay) -> None:

@@ -103,7 +103,7 @@ def test_blocked_with_the_target_changed_is_caught():
         Case(step.name, "none", "", "no-shadow"), verdict=Verdict.BLOCKED.value, before=step.after, after=step.before,
         migration_state="rolled_back",
     )
-    with pytest.raises(AssertionError, match="column public.OrderItem.lineTotalCents missing"):
+    with pytest.raises(AssertionError, match="the target differs from before the deploy: column public.OrderItem.lineTotalCents missing"):
         blocked_leaves_target_as_before(outcome, replay)
 
 
