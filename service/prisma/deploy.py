@@ -163,8 +163,14 @@ def _end_open_transaction(conn: psycopg.Connection) -> None:
 
 def _run_script(conn: psycopg.Connection, script: str, timeouts: SessionTimeouts) -> None:
     with session_timeouts(conn, timeouts):
-        # No parameters: psycopg sends the text with the simple-query protocol, untouched.
-        conn.execute(script.encode("utf-8"))
+        try:
+            # No parameters: psycopg sends the text with the simple-query protocol, untouched.
+            conn.execute(script.encode("utf-8"))
+        except psycopg.Error:
+            # A failure inside the file's own BEGIN leaves that transaction aborted: end it first, or
+            # putting the settings back fails (25P02) in place of the error that matters.
+            _end_open_transaction(conn)
+            raise
 
 
 @contextmanager
@@ -180,7 +186,9 @@ def session_timeouts(conn: psycopg.Connection, timeouts: SessionTimeouts) -> Ite
     try:
         yield
     finally:
-        if not conn.broken:
+        # Inside a transaction the statements opened and left open, a setting put back would be
+        # undone with it; the caller ends that transaction.
+        if not conn.broken and conn.info.transaction_status == TransactionStatus.IDLE:
             for name, value in previous.items():
                 conn.execute("SELECT set_config(%s, %s, false)", (name, value))
 

@@ -247,3 +247,15 @@ def test_deploy_holds_the_advisory_lock_while_it_runs(conn, scratch_db):
     watcher.join()
     assert seen[0] is not None and seen[0].pid == conn.info.backend_pid
     assert find_lock_holder(conn) is None
+
+
+def test_an_error_inside_the_files_own_transaction_is_recorded_with_its_own_sqlstate(conn):
+    """Not 25P02: the session's timeouts are put back only once the file's aborted transaction ended."""
+    local = migrations_from_bundle({
+        "20240101_init": 'CREATE TABLE "Patient" ("id" INT);\n',
+        "20240102_dup": 'BEGIN;\nALTER TABLE "Patient" ADD COLUMN "id" INT;\nCOMMIT;\n',
+    })
+    outcome = deploy(conn, "public", local, timeouts=SessionTimeouts(lock_timeout_ms=1234))
+    assert (outcome.failure.migration_name, outcome.failure.sqlstate) == ("20240102_dup", "42701")
+    assert "Database error code: 42701" in outcome.failure.logs
+    assert conn.execute("SHOW lock_timeout").fetchone()[0] == "0"
