@@ -224,6 +224,9 @@ def describe_event(event: dict[str, Any], job: str | None = None) -> str:
         return f"{at}note: " + (" ".join(str(data[key]) for key in ("webhook", "event") if data.get(key)) or "recorded")
     if event["kind"] == "step_finished" and (event["step"] or "").startswith(_BLOCKER_LOOK) and event["data"].get("outcome"):
         return f"{at}{describe_wait(event['data'])}"
+    if event["kind"] == "step_finished" and (event["step"] or "").startswith("wait_for_catalog:") and event["data"].get("message"):
+        data = event["data"]
+        return f"{at}{data['message']}; next look in {data.get('next_look_in_seconds')} s ({data.get('waited_seconds')} of {data.get('bound_seconds')} s waited)"
     phase = event["kind"].removeprefix("step_")
     return f"{at}{event['step']} {phase}"
 

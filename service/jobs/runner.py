@@ -15,6 +15,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -23,18 +24,29 @@ from service.analysis.facts import analyze_migration
 from service.analysis.probe import probe_effects
 from service.analysis.replay import ReplayCache
 from service.analysis.verify import verify_rollback
+from service.backoff import backoff_seconds
 from service.config import Config, Target
 from service.jobs.recover import proceed_if_settled, run_recover
 from service.jobs.restore import RdsClientFactory, run_restore, snapshot_before_apply
 from service.jobs.rollback import run_rollback
 from service.jobs.states import TERMINAL, IllegalTransition, JobKind, JobState, Verdict
-from service.jobs.steps import AwaitingApproval, Deferred, JobCanceled, JobRun, RetryableError
+from service.jobs.steps import (
+    AwaitingApproval,
+    Deferred,
+    JobCanceled,
+    JobRun,
+    RetryableError,
+)
 from service.notifications import Notify, no_notifier
 from service.prisma import history
 from service.prisma.database import DatabaseTarget, connect
 from service.prisma.deploy import SessionTimeouts, deploy
-from service.prisma.errors import DatabaseUnavailable, FoundFailedMigrations, MigrateError
-from service.prisma.lock import advisory_lock
+from service.prisma.errors import (
+    DatabaseUnavailable,
+    FoundFailedMigrations,
+    MigrateError,
+)
+from service.prisma.lock import advisory_lock, preview_query
 from service.prisma.migrations import LocalMigrations
 from service.prisma.status import MigrationState, read_status
 from service.recovery.failure import RollbackVerifier
@@ -80,6 +92,7 @@ def run_job(
     try:
         if job.kind in (JobKind.CHECK, JobKind.DEPLOY, JobKind.RECOVER, JobKind.ROLLBACK):
             with connect_target(target.database) as conn:
+                bound_lock_waits(conn, target.policy.lock_timeout_ms)
                 if job.kind in (JobKind.RECOVER, JobKind.ROLLBACK):
                     if local is None:
                         raise MigrateError("the job has no migrations bundle")
@@ -102,6 +115,8 @@ def run_job(
             return _fail(store, job, f"{job.kind.value} jobs are not handled by this runner")
     except DatabaseUnavailable as error:
         raise RetryableError(error.headline) from None
+    except psycopg.errors.LockNotAvailable as error:
+        return _wait_for_the_catalog(run, error, connect_target)
     except psycopg.OperationalError as error:
         raise RetryableError(f"lost the connection: {str(error).strip().splitlines()[0] if str(error).strip() else error}") from None
     except JobCanceled:
@@ -116,6 +131,48 @@ def run_job(
     if verdict is None:
         return repository.get_job(store, job.id)  # a follow-up job decides (see _deploy)
     return _finish(run, verdict, reasons)
+
+
+def bound_lock_waits(conn: psycopg.Connection, lock_timeout_ms: int | None) -> None:
+    """Every read of the target's catalog waits at most the target's lock timeout: a session
+    holding a table's ACCESS EXCLUSIVE lock would otherwise hold the job (and its worker) for good."""
+    for name, value in SessionTimeouts(lock_timeout_ms).settings().items():
+        conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+
+
+_CATALOG_WAIT = "wait_for_catalog"
+_EXCLUSIVE_HOLDERS = """
+SELECT a.pid, a.application_name, a.state, a.query, l.relation::regclass::text
+FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'relation' AND l.granted AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid()
+  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+ORDER BY a.xact_start LIMIT 5
+"""
+
+
+def _wait_for_the_catalog(run: JobRun, error: psycopg.Error, connect_target: Callable[[DatabaseTarget], psycopg.Connection]) -> Job:
+    """A lock held by another session kept the job from reading the target: look again later
+    (journaled, with the sessions holding exclusive locks), blocked once the policy's
+    `retry_wait_seconds` is spent."""
+    looks = repository.count_finished_steps(run.store, run.job.id, f"{_CATALOG_WAIT}:")
+    first = repository.step_finished_at(run.store, run.job.id, f"{_CATALOG_WAIT}:1")
+    waited = (datetime.now(UTC) - first).total_seconds() if first else 0.0
+    try:
+        with connect_target(run.target.database) as conn:
+            holders = [
+                {"pid": pid, "application_name": app, "state": state, "query": preview_query(query), "relation": relation}
+                for pid, app, state, query, relation in conn.execute(_EXCLUSIVE_HOLDERS).fetchall()
+            ]
+    except (psycopg.Error, MigrateError):
+        holders = []
+    named = "; ".join(f"pid {h['pid']} ({h['application_name'] or 'no application name'}, {h['state']}) holds {h['relation']}: {h['query']}" for h in holders)
+    what = f"a lock another session holds keeps the target's catalog from being read ({error.diag.message_primary or 'lock timeout'})" + (f": {named}" if named else "")
+    bound = run.target.policy.retry_wait_seconds
+    if waited >= bound:
+        return _finish(run, Verdict.BLOCKED, [f"{what}; waited {waited:.0f} s, the policy's bound (retry_wait_seconds)", "next: end that session or let it finish, then deploy again"])
+    pause = min(backoff_seconds(looks, 1.0, 15.0), max(bound - waited, 0.0))
+    run.step(f"{_CATALOG_WAIT}:{looks + 1}", lambda: {"message": what, "holders": holders, "waited_seconds": round(waited, 3), "next_look_in_seconds": round(pause, 3), "bound_seconds": bound})
+    raise Deferred(pause, what)
 
 
 def _finish(run: JobRun, verdict: Verdict, reasons: list[str]) -> Job:
@@ -246,7 +303,9 @@ def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None, rds_cl
         else:
             run.finished["apply"] = outcome.to_dict()
             if not outcome.failure:
-                return proceed_if_settled(run, conn, list(outcome.applied), shadow_replay(run.target), [])
+                # A run of this job that stopped before the postcondition applied some of them already.
+                earlier = [step.removeprefix("apply:") for step in run.finished if step.startswith("apply:")]
+                return proceed_if_settled(run, conn, [*earlier, *outcome.applied], shadow_replay(run.target), [])
             failure = outcome.failure
             failed = f"migration {failure.migration_name} failed ({failure.sqlstate or 'no SQLSTATE'}: {failure.message})"
         run.step("recover", lambda: {"job": _start_recovery(run).id, "because": failed})

@@ -51,7 +51,7 @@ CHECKLIST = (
 )
 
 # Steps that only read: everything else a job journals changed something (or tried to).
-_READING_STEPS = frozenset({"facts", "decide", "plan", "verify", "recheck", "wait_for_lock", "wait_for_blockers", "poll", "endpoint", "status", "lint"})
+_READING_STEPS = frozenset({"facts", "decide", "plan", "verify", "recheck", "wait_for_lock", "wait_for_blockers", "wait_for_catalog", "poll", "endpoint", "status", "lint"})
 # Sub-steps that only record what AWS said (`cutover:poll:2`, `snapshot:available`).
 _READING_PARTS = frozenset({"poll", "available", "done"})
 _NOTIFICATION_STEPS = ("notify", "notification")
@@ -1157,6 +1157,8 @@ def _step_summary(run: StepRun) -> str:
         return f"applied {run.step.partition(':')[2]}" + (f" ({data['resolution']})" if data.get("resolution") else "")
     if family == "wait_for_blockers" and data.get("outcome"):
         return describe_wait(data)
+    if family == "wait_for_catalog" and data.get("message"):
+        return f"{data['message']}; next look in {data.get('next_look_in_seconds')} s"
     if family == "postcondition":
         problems = data.get("problems") or []
         basis = "the shadow's replay" if data.get("basis") == "replay" else "the shapes their SQL states"

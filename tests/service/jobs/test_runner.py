@@ -1,4 +1,5 @@
 import threading
+import time
 
 import psycopg
 
@@ -221,3 +222,39 @@ def test_a_deploy_whose_guarded_create_skipped_an_invalid_index_is_blocked(store
     assert checked.reasons == [
         "index public.Patient_name_idx on Patient, created by 20240102_name_idx, is INVALID or not ready: PostgreSQL does not use it; drop it and build it again"
     ]
+
+
+def test_a_lock_that_keeps_the_catalog_unreadable_is_waited_for_then_blocks_naming_its_holder(store, target_db):
+    """Reading an index's definition waits for its table's lock: bounded, journaled, never for good."""
+    from service.jobs.runner import Deferred
+    from tests.service.jobs.test_recover import BASE, HeldLock, make_config
+
+    config = make_config(target_db, retry_wait_seconds=0.5)
+    scripts = {**BASE, "20240102_rename_pkey": 'ALTER INDEX "Patient_pkey" RENAME TO "Patient_id_pkey";\n'}
+
+    def deploy_job(scripts):
+        digest = repository.store_bundle(store, migrations_from_bundle(scripts))
+        job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True}, bundle_digest=digest)
+        return job
+
+    assert run_job(store, config, deploy_job(BASE).id).verdict is Verdict.PROCEED
+    job = deploy_job(scripts)
+    lock = HeldLock(target_db, "Patient", application_name="reporting")
+    try:
+        with pytest.raises(Deferred) as waiting:
+            run_job(store, config, job.id)
+        look = repository.finished_steps(store, job.id)["wait_for_catalog:1"]
+        assert [(h["pid"], h["application_name"], h["relation"]) for h in look["holders"]] == [(lock.pid, "reporting", '"Patient"')]
+        assert waiting.value.reason == look["message"] and "reporting" in look["message"]
+        deadline = time.monotonic() + 10
+        while True:  # each run waits at most the lock timeout, then looks again later
+            try:
+                finished = run_job(store, config, job.id)
+                break
+            except Deferred:
+                assert time.monotonic() < deadline
+    finally:
+        lock.release()
+    assert finished.verdict is Verdict.BLOCKED
+    assert finished.reasons[0].startswith("a lock another session holds keeps the target's catalog from being read")
+    assert f"pid {lock.pid} (reporting" in finished.reasons[0] and "retry_wait_seconds" in finished.reasons[0]
