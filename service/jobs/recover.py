@@ -45,16 +45,37 @@ def run_recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier 
 def proceed_if_settled(
     run: JobRun, conn: psycopg.Connection, names: list[str], replay: ReplayCache | None, reasons: list[str]
 ) -> tuple[Verdict, list[str]]:
-    """`proceed` only when every migration the job applied or marked applied is really in place."""
+    """`proceed` only when every migration the job applied or marked applied is really in place.
+
+    When one is not (a guarded create that met an object of another shape, an INVALID index), the
+    migration has run and undoing it could lose data: the job waits for a person, who makes the
+    objects what the migrations define and approves a second look, or rejects (blocked).
+    """
     if not names:
         return Verdict.PROCEED, reasons
-    checked = run.step("postcondition", lambda: check_settled(conn, run.target.database.schema, run.local, names, replay))
-    if checked["problems"]:
-        return Verdict.BLOCKED, reasons + [
-            f"not as the migrations leave it ({'compared with the shadow' + chr(39) + 's replay' if checked['basis'] == 'replay' else 'compared with the shapes their SQL states'}): {problem}"
-            for problem in checked["problems"]
-        ] + ["nothing was undone: compare the objects named with the migrations, fix them by hand or fix forward, then deploy again"]
-    return Verdict.PROCEED, reasons
+
+    def check() -> dict[str, Any]:
+        return check_settled(conn, run.target.database.schema, run.local, names, replay)
+
+    checked = run.step("postcondition", check)
+    if not checked["problems"]:
+        return Verdict.PROCEED, reasons
+    basis = "compared with the shadow's replay" if checked["basis"] == "replay" else "compared with the shapes their SQL states"
+    found = [f"not as the migrations leave it ({basis}): {problem}" for problem in checked["problems"]]
+    approval = run.approval("postcondition")
+    if approval is None:
+        plan = [
+            f"look at each object named: {', '.join(checked['migrations'])} ran, but left it otherwise than the migrations define it (an object made by hand before, say)",
+            "make it what the migrations define (re-create it, rebuild an INVALID index with REINDEX INDEX CONCURRENTLY), or fix forward with a new migration",
+            "approve to check again: proceed if every effect is in place then, blocked if not",
+            "or reject: blocked; the migrations stay recorded as applied",
+        ]
+        raise AwaitingApproval("postcondition", plan, reasons + found, {"migrations": checked["migrations"], "problems": checked["problems"]})
+    approved = f"approved by {approval['by']}" + (f": {approval['comment']}" if approval.get("comment") else "")
+    rechecked = run.step("postcondition:recheck", check)
+    if rechecked["problems"]:
+        return Verdict.BLOCKED, reasons + [approved] + [f"still {line}" for line in (f"not as the migrations leave it: {p}" for p in rechecked["problems"])]
+    return Verdict.PROCEED, reasons + [approved, "checked again: every effect is in place"]
 
 
 def _settled_by(run: JobRun) -> list[str]:

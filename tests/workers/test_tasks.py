@@ -190,7 +190,7 @@ def test_a_same_named_index_on_another_column_never_lets_the_deploy_proceed(api,
         assert [row["finished_at"] for row in history_rows(conn) if row["migration_name"] == "20240103_visit_patient"] == [None]
 
 
-def test_a_deploy_that_leaves_an_invalid_index_is_blocked_by_the_postcondition(api, celery_session_worker, target_db):
+def test_a_deploy_that_leaves_an_invalid_index_waits_for_a_person_at_the_postcondition(api, celery_session_worker, target_db):
     first = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": MIGRATIONS}, headers=AUTH)
     assert wait_for_verdict(api, first.get_json()["id"])["verdict"] == "proceed"
     target_db.query('INSERT INTO "Visit" ("id") VALUES (1)')
@@ -200,11 +200,14 @@ def test_a_deploy_that_leaves_an_invalid_index_is_blocked_by_the_postcondition(a
     with pytest.raises(psycopg.errors.UniqueViolation):
         target_db.query('CREATE UNIQUE INDEX CONCURRENTLY "Visit_code_key" ON "Visit"("code")')
     guarded = MIGRATIONS + [{"name": "20240103_visit_code", "sql": 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "Visit_code_key" ON "Visit"("code");'}]
-    job = wait_for_verdict(api, api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": guarded}, headers=AUTH).get_json()["id"])
+    job_id = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": guarded}, headers=AUTH).get_json()["id"]
+    deadline = time.monotonic() + 30
+    while (job := api.get(f"/v1/jobs/{job_id}?wait=5", headers=AUTH).get_json())["state"] != "waiting_approval":
+        assert job["state"] not in ("succeeded", "failed", "canceled") and time.monotonic() < deadline, job
 
-    assert job["verdict"] == "blocked"
+    assert job["verdict"] is None
     assert any("Visit_code_key" in reason and "INVALID" in reason for reason in job["reasons"]), job["reasons"]
-    assert job["facts"]["postcondition"]["problems"]
+    assert job["facts"]["postcondition"]["problems"] and job["facts"]["approval"]["step"] == "postcondition"
 
 
 def test_an_invalid_index_left_by_a_timed_out_concurrent_build_is_rebuilt_before_proceed(api, celery_session_worker, target_db, scratch_db):

@@ -189,14 +189,20 @@ def test_canceling_a_running_deploy_stops_it_between_migrations(store, config, t
     assert run_job(store, config, job.id) == canceled  # a redelivered message does nothing
 
 
-def test_a_deploy_whose_guarded_create_skipped_an_invalid_index_is_blocked(store, target_db):
+def test_a_deploy_whose_guarded_create_skipped_an_invalid_index_waits_for_a_person(store, target_db):
     """The postcondition: a migration PostgreSQL ran to the end is still checked before `proceed`."""
     config = Config({"staging": Target("staging", parse_database_url(target_db.url), Policy())}, ())
     scripts = {"20240101_init": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n'}
 
+    def bundle(scripts):
+        return repository.store_bundle(store, migrations_from_bundle(scripts))
+
     def deploy_job(scripts):
-        digest = repository.store_bundle(store, migrations_from_bundle(scripts))
-        job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True}, bundle_digest=digest)
+        job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True}, bundle_digest=bundle(scripts))
+        return run_job(store, config, job.id)
+
+    def check_job(scripts):
+        job, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci", params={"phase": "post"}, bundle_digest=bundle(scripts))
         return run_job(store, config, job.id)
 
     assert deploy_job(scripts).verdict is Verdict.PROCEED
@@ -206,22 +212,29 @@ def test_a_deploy_whose_guarded_create_skipped_an_invalid_index_is_blocked(store
         target_db.query('CREATE UNIQUE INDEX CONCURRENTLY "Patient_name_idx" ON "Patient"("name")')
     scripts["20240102_name_idx"] = 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "Patient_name_idx" ON "Patient"("name");\n'
 
-    finished = deploy_job(scripts)
+    waiting = deploy_job(scripts)
 
-    # IF NOT EXISTS skipped the INVALID index: PostgreSQL reported success.
-    assert finished.facts["apply"]["applied"] == ["20240102_name_idx"]
-    assert finished.verdict is Verdict.BLOCKED
-    assert finished.facts["postcondition"]["basis"] == "parsed"
-    assert any("Patient_name_idx" in reason and "INVALID" in reason for reason in finished.reasons), finished.reasons
-
-    # The history now says applied; a later check still refuses to say proceed over the index.
-    digest = repository.store_bundle(store, migrations_from_bundle(scripts))
-    check, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci", params={"phase": "post"}, bundle_digest=digest)
-    checked = run_job(store, config, check.id)
-    assert checked.verdict is Verdict.BLOCKED
-    assert checked.reasons == [
+    # IF NOT EXISTS skipped the INVALID index: PostgreSQL reported success, deploy-gate does not.
+    assert waiting.facts["apply"]["applied"] == ["20240102_name_idx"]
+    assert waiting.state is JobState.WAITING_APPROVAL and waiting.verdict is None
+    assert waiting.facts["postcondition"]["basis"] == "parsed"
+    assert any("Patient_name_idx" in reason and "INVALID" in reason for reason in waiting.reasons), waiting.reasons
+    assert waiting.facts["approval"]["step"] == "postcondition"
+    assert "approve to check again: proceed if every effect is in place then, blocked if not" in waiting.facts["approval"]["plan"]
+    # Meanwhile the history says applied; a check refuses to say proceed over the index.
+    assert check_job(scripts).reasons == [
         "index public.Patient_name_idx on Patient, created by 20240102_name_idx, is INVALID or not ready: PostgreSQL does not use it; drop it and build it again"
     ]
+
+    # A person removes the duplicate and rebuilds the index, then approves a second look.
+    target_db.query("""DELETE FROM "Patient" WHERE "id" = (SELECT max("id") FROM "Patient")""")
+    target_db.query('REINDEX INDEX CONCURRENTLY "Patient_name_idx"')
+    repository.record_approval(store, waiting.id, approved=True, by="oncall", comment="rebuilt")
+    finished = run_job(store, config, waiting.id)
+    assert finished.verdict is Verdict.PROCEED, finished.reasons
+    assert finished.reasons[-2:] == ["approved by oncall: rebuilt", "checked again: every effect is in place"]
+    assert finished.facts["postcondition:recheck"]["problems"] == []
+    assert check_job(scripts).verdict is Verdict.PROCEED
 
 
 def test_a_lock_that_keeps_the_catalog_unreadable_is_waited_for_then_blocks_naming_its_holder(store, target_db):
