@@ -162,6 +162,21 @@ def _act(
         # The sessions in the way are waited out first: the drops would queue behind them too.
         # A lock that outlasts the wait blocks the verdict rather than using up the retry.
         gave_up = wait_for_blockers(run, conn, round_number, reasons)
+        if gave_up is not None and decided.get("drop_invalid_indexes"):
+            # The INVALID indexes cannot go while those sessions hold on (a drop waits for them too),
+            # so blocked would leave the target otherwise than before: a person decides.
+            step = f"{prefix}:leftovers"
+            approval = run.approval(step)
+            if approval is None:
+                invalid = ", ".join(decided["drop_invalid_indexes"])
+                plan = [
+                    f"end the sessions named (or let them finish): they hold locks the retry and the drop of {invalid} wait for",
+                    f"approve to drop the INVALID indexes {invalid} and apply {name} again",
+                    f"or reject: blocked; {invalid} stays INVALID (PostgreSQL does not use it) until dropped by hand",
+                ]
+                raise AwaitingApproval(step, plan, gave_up[1], {"action": "retry", "migration": name, "invalid_indexes": decided["drop_invalid_indexes"]})
+            reasons = reasons + [f"approved by {approval['by']}" + (f": {approval['comment']}" if approval.get("comment") else "")]
+            gave_up = None
         drop_invalid_indexes()
         run.step(f"{prefix}:mark_rolled_back", lambda: actions.mark_rolled_back(conn, schema, name, lock_wait))
         return gave_up or _reapply(run, conn, prefix, reasons)

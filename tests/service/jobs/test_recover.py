@@ -505,6 +505,7 @@ class OpenWriter:
 
     def __init__(self, target_db, table):
         self.conn = psycopg.connect(target_db.conninfo)
+        self.pid = self.conn.info.backend_pid
         self.conn.execute(f'INSERT INTO "{table}" DEFAULT VALUES')
 
     def release(self):
@@ -572,3 +573,28 @@ def test_the_postcondition_covers_what_the_deploy_applied_before_its_recover_job
     assert recovered.verdict is Verdict.PROCEED and deployed.verdict is Verdict.PROCEED
     checked = recovered.facts["postcondition"]
     assert (checked["basis"], checked["migrations"], checked["problems"]) == ("replay", ["20240102_tags", "20240103_audit"], [])
+
+
+def test_an_invalid_index_that_a_held_lock_keeps_from_being_dropped_waits_for_a_person(store, target_db, write_migrations):
+    config = make_config(target_db, retry_wait_seconds=0.3)
+    applied_base(target_db, store, config)
+    writer = OpenWriter(target_db, "Patient")
+    try:
+        deployed, _ = deploy_then_recover(store, config, CONCURRENT_INDEX, before_recovery=lambda: None)
+        recover_id = repository.finished_steps(store, deployed.id)["recover"]["job"]
+        waiting = run_as_the_task_would(store, config, recover_id)
+        # Blocked would leave the INVALID index behind: a person decides, with the sessions named.
+        assert waiting.state is JobState.WAITING_APPROVAL
+        assert waiting.facts["approval"]["step"] == "act:1:leftovers"
+        assert waiting.facts["approval"]["invalid_indexes"] == ["public.Patient_name_idx"]
+        assert any(reason.startswith("not applied again: ") and f"pid {writer.pid}" in reason for reason in waiting.reasons), waiting.reasons
+        assert index_state(target_db, "Patient_name_idx") == [(False, False)]
+    finally:
+        writer.release()
+    repository.record_approval(store, recover_id, approved=True, by="oncall", comment="ended the writer")
+    recovered = run_as_the_task_would(store, config, recover_id)
+
+    assert recovered.verdict is Verdict.PROCEED, recovered.reasons
+    assert "approved by oncall: ended the writer" in recovered.reasons
+    assert index_state(target_db, "Patient_name_idx") == [(True, True)]
+    assert_prisma_agrees(target_db, write_migrations, CONCURRENT_INDEX)
