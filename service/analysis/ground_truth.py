@@ -166,8 +166,10 @@ def _show(value: object) -> str:
 def _status(category: str, expected, found, was) -> CheckStatus:
     if found == expected:
         return CheckStatus.DONE
-    if category == "indexes" and expected is not None and found is not None:
-        if {**found, "valid": True, "ready": True} == {**expected, "valid": True, "ready": True}:
+    if category == "indexes" and found is not None and not (found["valid"] and found["ready"]):
+        # Built half way (defined as the migrations define it), or dropped half way (as before).
+        usable = {**found, "valid": True, "ready": True}
+        if usable in (expected, was):
             return CheckStatus.INVALID
     if found == was:
         return CheckStatus.NOT_DONE

@@ -450,8 +450,10 @@ def _evaluate_index(catalog: _Catalog, expectation: _Expectation) -> _Finding:
         return _existence(expectation, False)
     usable, table, definition = index
     if not expectation.exists:
-        state = "exists" if usable else "exists (INVALID)"
-        return _Finding(False, f"{ref.describe()} {state}")
+        if not usable:
+            # A DROP INDEX CONCURRENTLY that failed half way: the index stays, INVALID.
+            return _Finding(False, f"{ref.describe()} exists (INVALID: a concurrent drop stopped half way); dropping it finishes the drop", invalid=True)
+        return _Finding(False, f"{ref.describe()} exists")
     if ref.parent is not None and table != ref.parent:
         return _Finding(False, f"{ref.describe()} exists on table {table}, not on {ref.parent}", other_shape=True)
     matches = index_matches(expectation.node, definition)

@@ -48,7 +48,8 @@ def mark_applied(conn: psycopg.Connection, schema: str, local: LocalMigrations, 
 
 
 def drop_invalid_indexes(conn: psycopg.Connection, qualified_names: list[str], lock_wait: float, timeouts: SessionTimeouts) -> dict[str, Any]:
-    """Drop INVALID indexes a failed CREATE INDEX CONCURRENTLY left, so a retry builds them anew.
+    """Drop INVALID indexes a failed CREATE (or DROP) INDEX CONCURRENTLY left: a retry builds them
+    anew (or finishes the drop).
 
     The names come from the catalog (the effect probe), never from a request. The target's lock
     timeout bounds each drop: it waits for every transaction using the table, and one left idle

@@ -145,6 +145,9 @@ def locks_needed(facts: MigrationFacts, schema: str) -> dict[tuple[str, str], fr
             if concurrent and effect.action == "create":
                 # The build then waits for every transaction that writes to the table, as SHARE would.
                 need(effect.schema, effect.parent, SHARE)
+            elif concurrent and effect.action == "drop":
+                # The drop waits for every transaction that holds any lock on the index's table.
+                need(effect.schema, effect.parent or effect.name, ACCESS_EXCLUSIVE)
         elif effect.kind == "constraint" and effect.detail == "VALIDATE":
             need(effect.schema, effect.parent, SHARE_UPDATE_EXCLUSIVE)
         elif effect.parent and effect.kind not in ("enum_value",):

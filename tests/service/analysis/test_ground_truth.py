@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from service.analysis.fingerprint import catalog_fingerprint
@@ -85,3 +86,24 @@ def test_what_a_migration_touches_includes_an_added_tables_parts(scratch_db, tar
     assert touched["columns"] == {("public", "Visit", "id"), ("public", "Visit", "patientId")}
     assert {key[2] for key in touched["constraints"]} == {"Visit_pkey", "Visit_patientId_fkey"}
     assert ("public", "Visit_pkey") in touched["indexes"]
+
+
+def test_an_index_dropped_half_way_is_invalid(scratch_db, target_db):
+    with scratch_db.connect() as shadow:
+        shadow.execute(BEFORE + 'CREATE INDEX "Patient_name_idx" ON "Patient"("name");')
+        before = catalog_fingerprint(shadow, schemas=None)
+        shadow.execute('DROP INDEX "Patient_name_idx"')
+        after = catalog_fingerprint(shadow, schemas=None)
+    target_db.query(BEFORE + 'CREATE INDEX "Patient_name_idx" ON "Patient"("name")')
+    reader = psycopg.connect(target_db.conninfo)
+    reader.execute('SELECT * FROM "Patient"')
+    try:
+        with target_db.connect() as conn, pytest.raises(psycopg.errors.LockNotAvailable):
+            conn.execute("SET lock_timeout = 200")
+            conn.execute('DROP INDEX CONCURRENTLY "Patient_name_idx"')
+    finally:
+        reader.rollback()
+        reader.close()
+    comparison = compare(target_db, before, after)
+    assert [check.status for check in comparison.checks] == [CheckStatus.INVALID]
+    assert comparison.invalid_indexes == ("public.Patient_name_idx",)

@@ -243,3 +243,21 @@ def test_effects_the_catalog_cannot_show_are_unknown(conn):
     assert {check.status for check in result.checks} == {CheckStatus.UNKNOWN}
     assert not result.fully_probed
     assert "no name" in result.checks[0].note
+
+
+def test_an_index_a_concurrent_drop_left_half_way_is_invalid_not_just_present(conn, scratch_db):
+    conn.execute('CREATE TABLE "Order" ("id" INT, "patientId" INT); CREATE INDEX "Order_patientId_idx" ON "Order"("patientId")')
+    script = 'DROP INDEX CONCURRENTLY IF EXISTS "Order_patientId_idx";'
+    reader = psycopg.connect(scratch_db.conninfo)
+    reader.execute('SELECT * FROM "Order"')  # an open transaction the drop waits for
+    try:
+        conn.execute("SET lock_timeout = 200")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            conn.execute(script)
+    finally:
+        reader.rollback()
+        reader.close()
+    result = probe(conn, script)
+    assert [check.status for check in result.checks] == [CheckStatus.INVALID]
+    assert result.invalid_indexes == ("public.Order_patientId_idx",)
+    assert "a concurrent drop stopped half way" in result.checks[0].note

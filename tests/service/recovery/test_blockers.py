@@ -164,3 +164,8 @@ def test_a_look_in_words():
     assert describe_wait({**look, "blockers": [], "outcome": "clear", "waited_seconds": 3.0}) == (
         'no session holds a lock on "Patient" that 20240102_add_email must wait for after 3.0 s; applying it again'
     )
+
+
+def test_a_concurrent_drop_waits_for_every_session_using_the_table():
+    facts = analyze_migration('DROP INDEX CONCURRENTLY IF EXISTS "Order_patientId_idx";', "20240103_drop")
+    assert locks_needed(facts, "public") == {("public", "Order_patientId_idx"): {SHARE_UPDATE_EXCLUSIVE, ACCESS_EXCLUSIVE}}
