@@ -362,3 +362,20 @@ def test_a_created_tables_column_of_another_type_is_another_shape(conn):
         ("column", "at", CheckStatus.DONE),
     ]
     assert "has type text, not integer" in result.checks[1].note and "is nullable" in result.checks[1].note
+
+
+def test_a_created_tables_columns_follow_what_the_migration_does_to_the_table_later(conn):
+    script = (
+        'CREATE TABLE "Draft" ("id" INT NOT NULL, "body" TEXT);\n'
+        'ALTER TABLE "Draft" RENAME TO "Article";\n'
+        'CREATE TABLE "Scratch" ("x" INT);\n'
+        'DROP TABLE "Scratch";\n'
+    )
+    conn.execute(script)
+    result = probe_effects(conn, with_table_shapes(analyze_migration(script, "m")), "public")
+    assert result.state is EffectState.ALL
+    assert [(check.effect.kind, check.effect.name, check.status) for check in result.checks if check.effect.kind == "column"] == [
+        ("column", "id", CheckStatus.DONE),
+        ("column", "body", CheckStatus.DONE),
+        ("column", "x", CheckStatus.UNKNOWN),
+    ]
