@@ -306,6 +306,11 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
             effect("create", "sequence", node.sequence.relname, node.sequence.schemaname, guarded=bool(node.if_not_exists))
             if not node.if_not_exists:
                 not_idempotent(f"CREATE SEQUENCE {node.sequence.relname} has no IF NOT EXISTS")
+        case ast.AlterSeqStmt():
+            sequence = node.sequence
+            options = " ".join(option.defname.upper() for option in node.options or ())
+            effect("alter", "sequence", sequence.relname, sequence.schemaname, guarded=bool(node.missing_ok), detail=options)
+            cannot_reverse(f"the previous options of sequence {sequence.relname} are not in the file")
         case ast.CreateFunctionStmt():
             schema, name = _split(_names(node.funcname))
             arguments = ", ".join(

@@ -3,58 +3,117 @@
 Without a shadow server to replay the history on, this is how far the SQL alone can tell that an
 object of the right name is the migration's object: an index's table, uniqueness, method, columns,
 ordering and INCLUDE list; a constraint's kind, columns, referenced table, columns and actions; a
-function's body. The catalog side is parsed from what PostgreSQL prints (`pg_get_indexdef`,
-`pg_get_constraintdef`, `prosrc`), so both sides are the same kind of tree. Where the two cannot be
-compared with confidence (index expressions, predicates, operator classes), the answer is None:
-the comparison is partial, and says so.
+function's body; a column's type, NOT NULL and default; a sequence's type and options. The catalog
+side is parsed from what PostgreSQL prints (`pg_get_indexdef`, `pg_get_constraintdef`, `prosrc`),
+so both sides are the same kind of tree. Where the two cannot be compared with confidence (index
+expressions, predicates, operator classes), the answer is None: the comparison is partial, and
+says so.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 
 from pglast import ast, parse_sql
-from pglast.enums import ConstrType, SortByDir, SortByNulls
+from pglast.enums import AlterTableType, ConstrType, SortByDir, SortByNulls
 from pglast.parser import ParseError
 
-from service.analysis.facts import Effect, MigrationFacts, deparse
+from service.analysis.facts import Effect, MigrationFacts, deparse, describe_statement
+from service.analysis.parsing import Statement
 
 # SERIAL is shorthand for an integer column with a sequence default; the catalog shows the integer.
 _SERIAL_TYPES = {"serial": "integer", "serial4": "integer", "bigserial": "bigint", "serial8": "bigint", "smallserial": "smallint", "serial2": "smallint"}
 
 
+@dataclass(frozen=True)
+class ColumnShape:
+    """What a column's definition states: its type (as the catalog shows it), NOT NULL, its default."""
+
+    type_name: str
+    not_null: bool
+    default: str | None  # as written; None when none is stated (DEFAULT NULL stores none either)
+
+    def stated(self) -> tuple[tuple[str, object], ...]:
+        """(attribute, value) for what the definition states: its type, NOT NULL if so, a default if any."""
+        return (("type", self.type_name), *((("not_null", True),) if self.not_null else ()), *((("default", self.default),) if self.default else ()))
+
+
+@dataclass(frozen=True)
+class SequenceOptions:
+    """A sequence's options, as pg_sequence holds them."""
+
+    data_type: str  # as format_type prints it: smallint, integer or bigint
+    start: int
+    increment: int
+    minvalue: int
+    maxvalue: int
+    cache: int
+    cycle: bool
+
+
 def with_table_shapes(analysis: MigrationFacts) -> MigrationFacts:
-    """The facts, with each column of each created table as effects of its own: created, of its
-    type, NOT NULL when declared so. A table of the right name but other columns is not the
-    migration's table."""
+    """The facts, with each column of each created table as an effect of its own, right after the
+    table's: a table of the right name but other columns is not the migration's table. The probe
+    compares each created column's shape (`column_shape`), whichever statement creates it."""
     if analysis.parsed is None:
         return analysis
-    columns = []
-    for statement in analysis.parsed.statements:
-        node = statement.node
-        if not isinstance(node, ast.CreateStmt):
-            continue
-        relation = node.relation
-        where = dict(schema=relation.schemaname, parent=relation.relname, line=statement.position.line)
-        primary_key = {name for c in node.tableElts or () if isinstance(c, ast.Constraint) and c.contype == ConstrType.CONSTR_PRIMARY for name in _strings(c.keys)}
-        for element in node.tableElts or ():
-            if not isinstance(element, ast.ColumnDef) or element.typeName is None:
-                continue
-            type_name = deparse(element.typeName)
-            type_name = _SERIAL_TYPES.get(type_name.lower(), type_name)
-            constraints = {c.contype for c in element.constraints or ()}
-            columns.append(Effect("create", "column", element.colname, **where))
-            columns.append(Effect("alter", "column", element.colname, detail=f"TYPE {type_name}", **where))
-            if constraints & {ConstrType.CONSTR_NOTNULL, ConstrType.CONSTR_PRIMARY} or element.colname in primary_key:
-                columns.append(Effect("alter", "column", element.colname, detail="SET NOT NULL", **where))
-    return replace(analysis, effects=analysis.effects + tuple(columns)) if columns else analysis
+    shaped: list[Effect] = []
+    for effect in analysis.effects:
+        shaped.append(effect)
+        if effect.action == "create" and effect.kind == "table":
+            shaped.extend(_created_columns(creating_statement(analysis, effect), effect))
+    return replace(analysis, effects=tuple(shaped)) if len(shaped) != len(analysis.effects) else analysis
 
 
-def statement_node(facts: MigrationFacts | None, effect: Effect) -> ast.Node | None:
-    """The top-level statement an effect comes from (None inside a DO block or without a parse)."""
+def creating_statement(facts: MigrationFacts | None, effect: Effect) -> ast.Node | None:
+    """The statement that creates an effect's object: the top-level one, or the one inside its DO
+    block. None without a parse, or when the block creates the object in more than one way."""
     if facts is None or facts.parsed is None or effect.statement >= len(facts.parsed.statements):
         return None
-    return facts.parsed.statements[effect.statement].node
+    node = facts.parsed.statements[effect.statement].node
+    if not isinstance(node, ast.DoStmt):
+        return node
+    wanted = _identity(effect)
+    candidates = {
+        deparse(nested.node): nested.node
+        for nested in facts.parsed.nested
+        if nested.parent_index == effect.statement and wanted in _objects_created(nested, effect.statement)
+    }
+    return next(iter(candidates.values())) if len(candidates) == 1 else None
+
+
+def column_shape(node: ast.Node | None, name: str) -> ColumnShape | None:
+    """The shape CREATE TABLE or ALTER TABLE … ADD COLUMN gives column `name`; None if it does not define it."""
+    definition, in_primary_key = _column_definition(node, name)
+    if definition is None or definition.typeName is None:
+        return None
+    type_name = deparse(definition.typeName)
+    kinds = {constraint.contype for constraint in definition.constraints or ()}
+    default = next((c.raw_expr for c in definition.constraints or () if c.contype == ConstrType.CONSTR_DEFAULT), None)
+    return ColumnShape(
+        _SERIAL_TYPES.get(type_name.lower(), type_name),
+        bool(kinds & {ConstrType.CONSTR_NOTNULL, ConstrType.CONSTR_PRIMARY}) or in_primary_key,
+        None if default is None or _is_null(default) else deparse(default),
+    )
+
+
+def sequence_differences(node: ast.Node | None, found: SequenceOptions | None) -> tuple[str, ...] | None:
+    """How the catalog's sequence differs from the one CREATE SEQUENCE makes, with PostgreSQL's
+    defaults for what the statement leaves out; only what follows with certainty is compared.
+    None when there is nothing to compare."""
+    if not isinstance(node, ast.CreateSeqStmt) or found is None:
+        return None
+    wanted = _stated_sequence(node)
+    actual = {
+        "type": found.data_type, "start": found.start, "increment": found.increment, "minvalue": found.minvalue,
+        "maxvalue": found.maxvalue, "cache": found.cache, "cycle": found.cycle,
+    }
+    return tuple(
+        f"{option} {_option_text(actual[option])}, not {_option_text(value)}"
+        for option, value in wanted.items()
+        if value is not None and actual[option] != value
+    )
 
 
 def index_matches(node: ast.Node | None, definition: str) -> bool | None:
@@ -103,6 +162,106 @@ def routine_body_matches(node: ast.Node | None, body: str | None) -> bool | None
     if not written or not isinstance(written[0], ast.String):
         return None  # a body in SQL-standard form, or a C function: the catalog keeps it otherwise
     return written[0].sval == body
+
+
+def _identity(effect: Effect) -> tuple:
+    return effect.kind, effect.schema, effect.parent, effect.name
+
+
+def _objects_created(statement: Statement, index: int) -> set[tuple]:
+    """The objects a statement creates, a created table's columns included."""
+    described = describe_statement(statement, index, in_do_block=True).effects
+    created = [effect for effect in described if effect.action == "create"]
+    for table in [effect for effect in created if effect.kind == "table"]:
+        created += _created_columns(statement.node, table)
+    return {_identity(effect) for effect in created}
+
+
+def _created_columns(node: ast.Node | None, table: Effect) -> list[Effect]:
+    if not isinstance(node, ast.CreateStmt):
+        return []
+    return [
+        Effect("create", "column", element.colname, table.schema, table.name, guarded=table.guarded, line=table.line, statement=table.statement)
+        for element in node.tableElts or ()
+        if isinstance(element, ast.ColumnDef) and element.typeName is not None
+    ]
+
+
+def _column_definition(node: ast.Node | None, name: str) -> tuple[ast.ColumnDef | None, bool]:
+    """A column's definition in a statement, and whether a table constraint there makes it a primary key."""
+    if isinstance(node, ast.CreateStmt):
+        elements = node.tableElts or ()
+        definition = next((e for e in elements if isinstance(e, ast.ColumnDef) and e.colname == name), None)
+        primary_key = any(
+            isinstance(e, ast.Constraint) and e.contype == ConstrType.CONSTR_PRIMARY and name in _strings(e.keys) for e in elements
+        )
+        return definition, primary_key
+    if isinstance(node, ast.AlterTableStmt):
+        for command in node.cmds or ():
+            if command.subtype == AlterTableType.AT_AddColumn and command.def_.colname == name:
+                return command.def_, False
+    return None, False
+
+
+def _is_null(expression: ast.Node) -> bool:
+    if isinstance(expression, ast.TypeCast):
+        expression = expression.arg
+    return isinstance(expression, ast.A_Const) and bool(expression.isnull)
+
+
+# What format_type calls the types a sequence may have, and their ranges.
+_SEQUENCE_TYPES = {"int2": "smallint", "int4": "integer", "int8": "bigint"}
+_TYPE_RANGES = {"smallint": (-(2**15), 2**15 - 1), "integer": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
+
+
+def _stated_sequence(node: ast.CreateSeqStmt) -> dict[str, object]:
+    """Each option the sequence gets, by CREATE SEQUENCE's rules for the omitted ones; None: unknown."""
+    options = {option.defname: option.arg for option in node.options or ()}
+    data_type = _sequence_type(options["as"]) if "as" in options else "bigint"
+    increment = _number(options.get("increment"), 1)
+    ascending = None if increment is None else increment > 0
+    low, high = _TYPE_RANGES.get(data_type, (None, None))
+    # NO MINVALUE / NO MAXVALUE (an option without a value) mean the default.
+    minvalue = _number(options.get("minvalue"), {True: 1, False: low, None: None}[ascending])
+    maxvalue = _number(options.get("maxvalue"), {True: high, False: -1, None: None}[ascending])
+    start = _number(options.get("start"), {True: minvalue, False: maxvalue, None: None}[ascending])
+    cycle = options.get("cycle")
+    return {
+        "type": data_type,
+        "start": start,
+        "increment": increment,
+        "minvalue": minvalue,
+        "maxvalue": maxvalue,
+        "cache": _number(options.get("cache"), 1),
+        "cycle": bool(cycle.boolval) if isinstance(cycle, ast.Boolean) else (False if cycle is None else None),
+    }
+
+
+def _sequence_type(type_name: ast.Node) -> str | None:
+    names = _strings(getattr(type_name, "names", ()))
+    if getattr(type_name, "arrayBounds", None) or not names or names[:-1] not in ((), ("pg_catalog",)):
+        return None
+    return _SEQUENCE_TYPES.get(names[-1])
+
+
+def _number(value: ast.Node | None, default: int | None) -> int | None:
+    if value is None:
+        return default
+    if isinstance(value, ast.Integer):
+        return value.ival
+    if isinstance(value, ast.Float):
+        try:
+            number = Decimal(value.fval)
+        except InvalidOperation:
+            return None
+        return int(number) if number == number.to_integral_value() else None
+    return None
+
+
+def _option_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "CYCLE" if value else "NO CYCLE"
+    return str(value)
 
 
 def _added_constraint(node: ast.Node | None, name: str) -> ast.Constraint | None:

@@ -4,7 +4,9 @@ Each effect becomes one or more expectations about the catalog once the migratio
 a created object exists, a dropped one does not, a renamed one is gone under its old name and
 there under its new one, an altered column has the new nullability, type or default. Unqualified
 names resolve in the target's Prisma schema, as Prisma runs migrations with that search_path;
-names compare exactly as the parser gives them (quoted identifiers keep their case).
+names compare exactly as the parser gives them (quoted identifiers keep their case). A created
+object is also compared with the statement that creates it, inside a DO block too, as far as its
+SQL states its shape (`parsed_shapes`): an object of the name but another shape is `other shape`.
 
 Later statements of the same migration change what an earlier effect should look like, so the
 probe replays them first: `CREATE TABLE a; ALTER TABLE a RENAME TO b` expects `b`, a column added
@@ -37,7 +39,15 @@ from pglast.parser import ParseError
 from psycopg import sql
 
 from service.analysis.facts import DataChange, Effect, MigrationFacts, deparse
-from service.analysis.parsed_shapes import constraint_matches, index_matches, routine_body_matches, statement_node
+from service.analysis.parsed_shapes import (
+    SequenceOptions,
+    column_shape,
+    constraint_matches,
+    creating_statement,
+    index_matches,
+    routine_body_matches,
+    sequence_differences,
+)
 from service.prisma.database import DEFAULT_SCHEMA
 
 
@@ -120,12 +130,7 @@ class EffectProbe:
 def probe_effects(conn: psycopg.Connection, facts: MigrationFacts, schema: str = DEFAULT_SCHEMA) -> EffectProbe:
     """Check every effect of a migration in the live catalog of `conn`; see the module docstring."""
     catalog = _Catalog(conn, schema)
-    planned = _plan(facts.effects, schema)
-    for each in planned:
-        # The statement that creates an object tells its shape, beyond its name.
-        if each.effect.action == "create" and each.expectations:
-            node = statement_node(facts, each.effect)
-            each.expectations = [replace(e, node=node) if e.exists and e.attribute is None else e for e in each.expectations]
+    planned = _plan(facts, schema)
     checks = tuple(_check(catalog, each) for each in planned)
     return EffectProbe(_overall_state(checks), schema, checks, tuple(facts.data_changes))
 
@@ -235,6 +240,8 @@ class _Expectation:
     # before a rename, the effect is done under the earlier name.
     earlier_refs: tuple[_Ref, ...] = ()
     node: ast.Node | None = field(default=None, compare=False)  # the creating statement, for its shape
+    # Part of the shape the creating statement states: a mismatch is another object of the name.
+    shape: bool = False
 
 
 @dataclass
@@ -244,6 +251,7 @@ class _Planned:
     notes: list[str] = field(default_factory=list)
     # Why the catalog cannot tell, for effects that give no expectation at all.
     uncheckable: str | None = None
+    ref: _Ref | None = None
 
 
 _COLUMN_ATTRIBUTES = {"SET NOT NULL": ("not_null", True), "DROP NOT NULL": ("not_null", False), "DROP DEFAULT": ("default", None)}
@@ -255,18 +263,19 @@ _TABLE_ATTRIBUTES = {
 }
 
 
-def _plan(effects: Iterable[Effect], schema: str) -> list[_Planned]:
+def _plan(facts: MigrationFacts, schema: str) -> list[_Planned]:
     """Each effect's expectations, with what later effects of the migration do to them applied."""
     planned: list[_Planned] = []
-    for effect in effects:
-        current = _expectations_of(effect, schema)
+    for effect in facts.effects:
+        # The statement that creates an object tells its shape, beyond its name.
+        current = _expectations_of(effect, schema, creating_statement(facts, effect) if effect.action == "create" else None)
         for earlier in planned:
-            _account_for_later(earlier, effect, current.expectations)
+            _account_for_later(earlier, current)
         planned.append(current)
     return planned
 
 
-def _expectations_of(effect: Effect, schema: str) -> _Planned:
+def _expectations_of(effect: Effect, schema: str, node: ast.Node | None = None) -> _Planned:
     kind = _KIND_ALIASES.get(effect.kind, effect.kind)
     if kind not in _CHECKABLE_KINDS:
         what = effect.name if kind == "other" and effect.name else kind.replace("_", " ")
@@ -276,7 +285,9 @@ def _expectations_of(effect: Effect, schema: str) -> _Planned:
     ref = _Ref(kind, effect.name, None if kind in _UNSCHEMED_KINDS else effect.schema or schema, effect.parent)
     if effect.action == "create":
         arguments = effect.detail if kind in _ROUTINE_KINDS else None
-        return _Planned(effect, [_Expectation(ref, True, labels=effect.labels, arguments=arguments)])
+        shape = column_shape(node, ref.name) if kind == "column" else None
+        stated = [_Expectation(ref, True, attribute, value, shape=True) for attribute, value in (shape.stated() if shape else ())]
+        return _Planned(effect, [_Expectation(ref, True, labels=effect.labels, arguments=arguments, node=node), *stated])
     if effect.action == "drop":
         return _Planned(effect, [_Expectation(ref, False)])
     if effect.action == "rename":
@@ -298,11 +309,23 @@ def _expectations_of(effect: Effect, schema: str) -> _Planned:
         attribute, value = _TABLE_ATTRIBUTES[detail]
         return _Planned(effect, [_Expectation(ref, True, attribute, value)])
     change = f"ALTER {kind.replace('_', ' ').upper()} {detail}".rstrip()
-    return _Planned(effect, [], uncheckable=f"{change} cannot be checked in the catalog")
+    return _Planned(effect, [], uncheckable=f"{change} cannot be checked in the catalog", ref=ref)
 
 
-def _account_for_later(earlier: _Planned, later: Effect, later_expectations: list[_Expectation]) -> None:
+def _account_for_later(earlier: _Planned, current: _Planned) -> None:
     """Adjust an earlier effect's expectations for a later effect of the same migration."""
+    later, later_expectations = current.effect, current.expectations
+    if later.action == "alter" and current.ref is not None and not later_expectations:
+        # A change the catalog cannot show (ALTER SEQUENCE …): the created shape is no longer known.
+        changed = current.ref
+        if any(e.ref.same_object(changed) and (e.shape or e.node is not None) for e in earlier.expectations):
+            earlier.expectations = [
+                replace(e, node=None) if e.ref.same_object(changed) else e
+                for e in earlier.expectations
+                if not (e.shape and e.ref.same_object(changed))
+            ]
+            earlier.notes.append("changed later in this migration in a way the catalog cannot show, so only its name is compared")
+        return
     if later.action == "rename" and len(later_expectations) == 2:
         old, new = later_expectations[0].ref, later_expectations[1].ref
         moved = []
@@ -434,6 +457,10 @@ def _evaluate_relation(catalog: _Catalog, expectation: _Expectation) -> _Finding
     if relkind is not None and relkind not in _RELKINDS[ref.kind]:
         other = f"{ref.schema}.{ref.name} is a {_RELKIND_NAMES.get(relkind, relkind)}, not a {ref.kind.replace('_', ' ')}"
         return _Finding(not expectation.exists, other)
+    if relkind == "S" and expectation.exists and expectation.attribute is None:
+        differences = sequence_differences(expectation.node, catalog.sequence(ref.schema, ref.name))
+        if differences:
+            return _Finding(False, f"{ref.describe()} exists but is not the sequence the migration creates: {'; '.join(differences)}", other_shape=True)
     if expectation.attribute is not None and relkind is not None:
         security = catalog.row_security(ref.schema, ref.name)
         actual = security[0] if expectation.attribute == "row_security" else security[1]
@@ -486,6 +513,8 @@ def _evaluate_column(catalog: _Catalog, expectation: _Expectation) -> _Finding:
     ref = expectation.ref
     column = catalog.column(ref.schema, ref.parent, ref.name)
     if column is None:
+        if expectation.shape:
+            return _Finding(None)  # whether the column exists is its own expectation
         missing = _missing_table(catalog, expectation)
         if missing is not None:
             return missing
@@ -495,14 +524,19 @@ def _evaluate_column(catalog: _Catalog, expectation: _Expectation) -> _Finding:
     if not expectation.exists:
         return _existence(expectation, True)
     if expectation.attribute == "not_null":
-        if column.not_null == expectation.value:
-            return _Finding(True)
-        return _Finding(False, f"{ref.describe()} is {'NOT NULL' if column.not_null else 'nullable'}")
-    if expectation.attribute == "type":
-        return _compare_column_type(catalog, ref, column, str(expectation.value))
-    if expectation.attribute == "default":
-        return _compare_default(ref, column.default, expectation.value)
-    return _Finding(True)
+        nullability = f"{ref.describe()} is {'NOT NULL' if column.not_null else 'nullable'}"
+        finding = _Finding(column.not_null == expectation.value, "" if column.not_null == expectation.value else nullability)
+    elif expectation.attribute == "type":
+        finding = _compare_column_type(catalog, ref, column, str(expectation.value))
+    elif expectation.attribute == "default":
+        finding = _compare_default(ref, column.default, expectation.value)
+    else:
+        return _Finding(True)
+    if not expectation.shape or finding.met:
+        return finding
+    if finding.met is None:
+        return _Finding(True, f"{finding.note} (compared as far as the SQL allows)")
+    return _Finding(False, f"{finding.note}, so it is not the column the migration adds", other_shape=True)
 
 
 def _compare_column_type(catalog: _Catalog, ref: _Ref, column: _Column, wanted: str) -> _Finding:
@@ -653,6 +687,13 @@ JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
 JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
 WHERE n.nspname = %s AND c.relname = %s
 """
+_SEQUENCE = """
+SELECT pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle
+FROM pg_catalog.pg_sequence s
+JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s
+"""
 _COLUMN = """
 SELECT a.atttypid, a.atttypmod, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
        pg_catalog.pg_get_expr(d.adbin, d.adrelid)
@@ -732,6 +773,10 @@ class _Catalog:
         """(valid and ready, table, definition) of an index."""
         row = self._one(_INDEX, (schema, name))
         return (row[0], row[1], row[2]) if row else None
+
+    def sequence(self, schema: str, name: str) -> SequenceOptions | None:
+        row = self._one(_SEQUENCE, (schema, name))
+        return SequenceOptions(*row) if row else None
 
     def column(self, schema: str, table: str, name: str) -> _Column | None:
         row = self._one(_COLUMN, (schema, table, name))

@@ -11,7 +11,12 @@ import pytest
 
 from service.analysis.facts import DataChange, Effect, MigrationFacts, analyze_migration
 from service.analysis.lint import ERROR, RULES, WARNING, Finding, lint_migration
+from service.analysis.parsed_shapes import with_table_shapes
+from service.analysis.probe import CheckStatus, probe_effects
 from service.analysis.rollback import RollbackPlan, rollback_plan
+from service.prisma import history
+from service.prisma.deploy import deploy
+from service.prisma.migrations import migrations_from_bundle
 from tests.service.analysis.corpus.expectations import EXPECTED, Expected
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -108,3 +113,27 @@ def test_lint_findings_match_a_reading_of_the_sql(name: str, aspect: str):
         assert expected.lint_warnings <= {finding.rule for finding in findings if finding.severity == WARNING}
     else:
         assert not expected.lint_absent & {finding.rule for finding in findings}
+
+
+def test_every_corpus_migration_probes_as_done_once_postgresql_ran_it(conn):
+    """The shapes the SQL states never contradict what PostgreSQL itself made of it: each corpus
+    migration, applied on the history before it, probes with no effect missing, of another shape
+    or invalid. Those that fail on a clean replay are left out of later histories."""
+    scripts = {path.parent.name: read_migration(path.parent.name) for path in sorted(CORPUS.glob("*/migration.sql"))}
+    applied: dict[str, str] = {}
+    probed, wrong = [], []
+    for name, script in scripts.items():
+        outcome = deploy(conn, "public", migrations_from_bundle({**applied, name: script}))
+        if not outcome.succeeded:
+            conn.execute(f'DELETE FROM "{history.MIGRATIONS_TABLE}" WHERE "migration_name" = %s', (name,))
+            continue
+        applied[name] = script
+        probe = probe_effects(conn, with_table_shapes(analyze_migration(script, name)), "public")
+        probed.append(name)
+        wrong += [
+            f"{name}: {check.effect.qualified} {check.status}: {check.note}"
+            for check in probe.checks
+            if check.status in (CheckStatus.NOT_DONE, CheckStatus.OTHER_SHAPE, CheckStatus.INVALID)
+        ]
+    assert len(probed) >= 40
+    assert wrong == []

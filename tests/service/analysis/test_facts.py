@@ -217,3 +217,11 @@ def test_data_written_only_into_what_the_file_creates_is_reversible():
     )
     assert facts.reversible, facts.irreversible
     assert not analyze_migration('UPDATE "Patient" SET "name" = \'x\';').reversible
+
+
+def test_alter_sequence_names_the_sequence_it_changes():
+    facts = analyze_migration('CREATE SEQUENCE "ticket_seq";\nALTER SEQUENCE IF EXISTS "ticket_seq" INCREMENT BY 10 RESTART;\n')
+    altered = facts.effects[1]
+    assert (altered.action, altered.kind, altered.name, altered.detail, altered.guarded) == ("alter", "sequence", "ticket_seq", "INCREMENT RESTART", True)
+    # Its options before are not in the file, so no derived rollback can put them back.
+    assert not facts.reversible and "previous options of sequence ticket_seq" in facts.irreversible[0].message

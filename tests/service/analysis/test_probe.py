@@ -4,6 +4,7 @@ import psycopg
 import pytest
 
 from service.analysis.facts import analyze_migration
+from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import CheckStatus, EffectState, probe_effects
 from service.prisma.deploy import deploy
 from service.prisma.migrations import read_migrations_directory
@@ -261,3 +262,138 @@ def test_an_index_a_concurrent_drop_left_half_way_is_invalid_not_just_present(co
     assert [check.status for check in result.checks] == [CheckStatus.INVALID]
     assert result.invalid_indexes == ("public.Order_patientId_idx",)
     assert "a concurrent drop stopped half way" in result.checks[0].note
+
+
+def check_of(result, kind, name, action="create"):
+    return next(check for check in result.checks if (check.effect.action, check.effect.kind, check.effect.name) == (action, kind, name))
+
+
+COUPON_PARTNER_CODES = (
+    'ALTER TABLE "Coupon" ADD COLUMN IF NOT EXISTS "partnerCode" TEXT;\n'
+    "DO $$\nBEGIN\n"
+    '    ALTER TABLE "Coupon" ADD CONSTRAINT "Coupon_partnerCode_code_key" UNIQUE ("partnerCode", "code");\n'
+    "EXCEPTION\n    WHEN duplicate_object THEN null;\nEND $$;\n"
+)
+
+
+def test_a_constraint_added_inside_a_do_block_is_compared_with_the_statement_there(conn):
+    conn.execute('CREATE TABLE "Coupon" ("code" TEXT)')
+    conn.execute('ALTER TABLE "Coupon" ADD CONSTRAINT "Coupon_partnerCode_code_key" CHECK (true)')
+    conn.execute(COUPON_PARTNER_CODES)  # the handler swallows the duplicate: the file "succeeds"
+    met_another = check_of(probe(conn, COUPON_PARTNER_CODES), "constraint", "Coupon_partnerCode_code_key")
+    assert met_another.status is CheckStatus.OTHER_SHAPE and met_another.present is False
+    assert "not the constraint the migration adds: CHECK (true)" in met_another.note
+
+    conn.execute('ALTER TABLE "Coupon" DROP CONSTRAINT "Coupon_partnerCode_code_key"')
+    conn.execute(COUPON_PARTNER_CODES)
+    result = probe(conn, COUPON_PARTNER_CODES)
+    assert result.state is EffectState.ALL
+    assert check_of(result, "constraint", "Coupon_partnerCode_code_key").note == ""
+
+
+PATIENT_MRN_SEQUENCE = 'CREATE SEQUENCE IF NOT EXISTS "patient_mrn_seq" START WITH 100000;\n'
+
+
+def test_a_sequence_is_compared_by_the_options_its_statement_gives_it(conn):
+    conn.execute('CREATE SEQUENCE "patient_mrn_seq" START WITH 7 INCREMENT BY 3')
+    conn.execute(PATIENT_MRN_SEQUENCE)  # IF NOT EXISTS skips it
+    (met_another,) = probe(conn, PATIENT_MRN_SEQUENCE).checks
+    assert met_another.status is CheckStatus.OTHER_SHAPE and met_another.present is False
+    assert met_another.note == (
+        "sequence public.patient_mrn_seq exists but is not the sequence the migration creates: start 7, not 100000; increment 3, not 1"
+    )
+
+    conn.execute('DROP SEQUENCE "patient_mrn_seq"')
+    conn.execute(PATIENT_MRN_SEQUENCE)
+    conn.execute("SELECT nextval('patient_mrn_seq')")  # using it changes no option
+    assert probe(conn, PATIENT_MRN_SEQUENCE).checks[0].status is CheckStatus.DONE
+
+
+def test_a_sequence_altered_later_is_compared_by_name_only(conn):
+    script = 'CREATE SEQUENCE "ticket_seq";\nALTER SEQUENCE "ticket_seq" INCREMENT BY 10;\n'
+    conn.execute(script)
+    created = check_of(probe(conn, script), "sequence", "ticket_seq")
+    assert created.status is CheckStatus.DONE
+    assert "changed later in this migration" in created.note
+
+
+PAYMENT_REFERENCE = 'ALTER TABLE "Order" ADD COLUMN IF NOT EXISTS "paymentReference" TEXT;\n'
+
+
+def test_an_added_column_is_compared_by_its_type(conn):
+    conn.execute('CREATE TABLE "Order" ("id" TEXT, "paymentReference" INTEGER)')
+    conn.execute(PAYMENT_REFERENCE)  # IF NOT EXISTS skips it
+    (met_another,) = probe(conn, PAYMENT_REFERENCE).checks
+    assert met_another.status is CheckStatus.OTHER_SHAPE and met_another.present is False
+    assert met_another.note == "column paymentReference on public.Order has type integer, not text, so it is not the column the migration adds"
+
+    conn.execute('ALTER TABLE "Order" DROP COLUMN "paymentReference"')
+    conn.execute(PAYMENT_REFERENCE)
+    assert probe(conn, PAYMENT_REFERENCE).state is EffectState.ALL
+
+
+@pytest.mark.parametrize(
+    "existing, added, differs",
+    [
+        ('"flag" BOOLEAN', '"flag" BOOLEAN NOT NULL DEFAULT false', "is nullable"),
+        ('"flag" BOOLEAN NOT NULL', '"flag" BOOLEAN NOT NULL DEFAULT false', "has no default"),
+        ('"id" TEXT', '"id" SERIAL PRIMARY KEY', "has type text, not integer"),
+        ('"code" VARCHAR(10)', '"code" VARCHAR(20)', "has type character varying(10), not varchar(20)"),
+    ],
+)
+def test_an_added_column_of_another_shape(conn, existing, added, differs):
+    conn.execute(f'CREATE TABLE "Item" ("sku" TEXT, {existing})')
+    script = f'ALTER TABLE "Item" ADD COLUMN IF NOT EXISTS {added};'
+    (check,) = probe(conn, script).checks
+    assert check.status is CheckStatus.OTHER_SHAPE
+    assert differs in check.note
+
+
+def test_what_postgresql_made_of_an_added_column_is_its_shape(conn):
+    conn.execute("CREATE TYPE \"Status\" AS ENUM ('NEW', 'OLD'); CREATE TABLE \"Item\" (\"sku\" TEXT)")
+    script = (
+        'ALTER TABLE "Item" ADD COLUMN "id" SERIAL PRIMARY KEY,\n'
+        '    ADD COLUMN "status" "Status" NOT NULL DEFAULT \'NEW\',\n'
+        '    ADD COLUMN "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,\n'
+        '    ADD COLUMN "note" TEXT DEFAULT NULL,\n'
+        "    ADD COLUMN \"tags\" TEXT[] NOT NULL DEFAULT ARRAY[]::TEXT[],\n"
+        '    ADD COLUMN "price" DOUBLE PRECISION DEFAULT 0,\n'
+    "    ADD COLUMN \"label\" TEXT DEFAULT 'a' || 'b';\n"
+        'ALTER TABLE "Item" ADD COLUMN "legacy" INTEGER DEFAULT 1;\n'
+        'ALTER TABLE "Item" ALTER COLUMN "legacy" TYPE BIGINT, ALTER COLUMN "legacy" DROP DEFAULT;\n'
+    )
+    conn.execute(script)
+    result = probe(conn, script)
+    assert result.state is EffectState.ALL, result.to_dict()
+    assert {check.status for check in result.checks} == {CheckStatus.DONE}
+    # A default PostgreSQL prints otherwise is not compared, and says so; it is no difference.
+    assert "compared as far as the SQL allows" in check_of(result, "column", "label").note
+
+
+def test_a_created_tables_column_of_another_type_is_another_shape(conn):
+    conn.execute('CREATE TABLE IF NOT EXISTS "Audit" ("id" TEXT, "at" TIMESTAMP(3))')
+    script = 'CREATE TABLE IF NOT EXISTS "Audit" ("id" INTEGER NOT NULL, "at" TIMESTAMP(3));'
+    result = probe_effects(conn, with_table_shapes(analyze_migration(script, "m")), "public")
+    assert [(check.effect.kind, check.effect.name, check.status) for check in result.checks] == [
+        ("table", "Audit", CheckStatus.DONE),
+        ("column", "id", CheckStatus.OTHER_SHAPE),
+        ("column", "at", CheckStatus.DONE),
+    ]
+    assert "has type text, not integer" in result.checks[1].note and "is nullable" in result.checks[1].note
+
+
+def test_a_created_tables_columns_follow_what_the_migration_does_to_the_table_later(conn):
+    script = (
+        'CREATE TABLE "Draft" ("id" INT NOT NULL, "body" TEXT);\n'
+        'ALTER TABLE "Draft" RENAME TO "Article";\n'
+        'CREATE TABLE "Scratch" ("x" INT);\n'
+        'DROP TABLE "Scratch";\n'
+    )
+    conn.execute(script)
+    result = probe_effects(conn, with_table_shapes(analyze_migration(script, "m")), "public")
+    assert result.state is EffectState.ALL
+    assert [(check.effect.kind, check.effect.name, check.status) for check in result.checks if check.effect.kind == "column"] == [
+        ("column", "id", CheckStatus.DONE),
+        ("column", "body", CheckStatus.DONE),
+        ("column", "x", CheckStatus.UNKNOWN),
+    ]
