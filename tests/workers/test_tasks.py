@@ -17,9 +17,11 @@ from pathlib import Path
 from service.config import Settings
 from service.store import repository
 from service.http import create_app
+from tests.conftest import ADMIN_URL
 from tests.contract import ContractClient
 from workers.tasks import run_job_task
 from tests.service.prisma.history_helpers import history_rows
+from workers import state
 from workers.celery_app import make_celery
 from workers.queue import TaskQueue
 
@@ -243,3 +245,34 @@ def test_an_invalid_index_left_by_a_timed_out_concurrent_build_is_rebuilt_before
     assert recovered["facts"]["act:1:drop_invalid_indexes"] == {"dropped": ["public.Visit_id_idx"]}
     assert recovered["facts"]["postcondition"]["problems"] == []
     assert target_db.query("SELECT indisvalid, indisready FROM pg_index WHERE indexrelid = 'public.\"Visit_id_idx\"'::regclass") == [(True, True)]
+
+
+def test_an_automatic_rollback_on_the_worker_never_drops_a_table_that_was_there_with_data(api, celery_session_worker, target_db, monkeypatch):
+    config_file = Path(os.environ["DEPLOY_GATE_CONFIG"])
+    monkeypatch.setenv("SHADOW_URL_FOR_STAGING", ADMIN_URL)
+    config_file.write_text(
+        config_file.read_text()
+        .replace("[targets.staging.policy]\n", '[targets.staging.policy]\nautomatic_rollback = true\n')
+        .replace("\n\n[targets.staging.policy]", '\nshadow_url_env = "SHADOW_URL_FOR_STAGING"\n\n[targets.staging.policy]')
+    )
+    state.reset()
+    first = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": MIGRATIONS}, headers=AUTH)
+    assert wait_for_verdict(api, first.get_json()["id"])["verdict"] == "proceed"
+    # Made by hand on the target, with rows: not in the history, so not in the shadow's replay either.
+    target_db.query('CREATE TABLE "Legacy" ("id" INT, "note" TEXT)')
+    target_db.query("""INSERT INTO "Legacy" VALUES (1, 'kept'), (2, 'kept')""")
+    billing = MIGRATIONS + [{"name": "20240103_billing", "sql": 'BEGIN;\nCREATE TABLE "Invoice" ("id" INT);\nCOMMIT;\nCREATE TABLE "Legacy" ("id" INT);'}]
+    job_id = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": billing}, headers=AUTH).get_json()["id"]
+    deadline = time.monotonic() + 60
+    while True:
+        job = api.get(f"/v1/jobs/{job_id}?wait=5", headers=AUTH).get_json()
+        recover_id = next((e["data"]["job"] for e in job["events"] if e["step"] == "recover" and e["kind"] == "step_finished"), None)
+        recovered = api.get(f"/v1/jobs/{recover_id}", headers=AUTH).get_json() if recover_id else None
+        if recovered and recovered["state"] in ("waiting_approval", "succeeded"):
+            break
+        assert time.monotonic() < deadline, job
+
+    assert recovered["facts"]["facts:1"]["facts"]["shapes_verified"] is True
+    assert recovered["facts"]["facts:1"]["rollback"]["sql"] == 'DROP TABLE IF EXISTS "Invoice";'
+    assert recovered["state"] == "waiting_approval" and "Legacy" not in recovered["facts"]["approval"]["rollback"]["sql"]
+    assert target_db.query('SELECT count(*) FROM "Legacy"') == [(2,)]
