@@ -13,14 +13,14 @@ from typing import Any
 
 import psycopg
 
+from service.analysis.replay import ReplayCache
 from service.jobs.lock_wait import wait_for_blockers
-from service.jobs.steps import AwaitingApproval, Deferred, JobRun
 from service.jobs.states import Verdict
+from service.jobs.steps import AwaitingApproval, Deferred, JobRun
 from service.prisma import history
 from service.prisma.deploy import SessionTimeouts, deploy
 from service.prisma.errors import FoundFailedMigrations
 from service.prisma.status import read_status
-from service.analysis.replay import ReplayCache
 from service.recovery import actions
 from service.recovery.decide import Action, decide
 from service.recovery.failure import RollbackVerifier, existed_before, first_failed, gather_failure_facts
@@ -74,7 +74,7 @@ def proceed_if_settled(
     approved = f"approved by {approval['by']}" + (f": {approval['comment']}" if approval.get("comment") else "")
     rechecked = run.step("postcondition:recheck", check)
     if rechecked["problems"]:
-        return Verdict.BLOCKED, reasons + [approved] + [f"still {line}" for line in (f"not as the migrations leave it: {p}" for p in rechecked["problems"])]
+        return Verdict.BLOCKED, reasons + [approved] + [f"still not as the migrations leave it: {problem}" for problem in rechecked["problems"]]
     return Verdict.PROCEED, reasons + [approved, "checked again: every effect is in place"]
 
 

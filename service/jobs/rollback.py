@@ -14,13 +14,13 @@ from typing import Any
 import psycopg
 
 from service.analysis.facts import analyze_migration
+from service.analysis.replay import ReplayCache
 from service.jobs.states import Verdict
 from service.jobs.steps import AwaitingApproval, JobRun
 from service.prisma import history
 from service.prisma.deploy import SessionTimeouts
 from service.prisma.status import read_status
 from service.recovery import actions
-from service.analysis.replay import ReplayCache
 from service.recovery.failure import RollbackVerifier, existed_before
 from service.recovery.ownership import applied_migration_ownership, owned_rollback_plan
 from service.recovery.rollback_targets import check_rollback_targets

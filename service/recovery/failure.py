@@ -10,16 +10,16 @@ import psycopg
 from pglast import ast
 
 from service.analysis.facts import MigrationFacts, analyze_migration
+from service.analysis.fingerprint import Fingerprint
 from service.analysis.ground_truth import compare_with_replay
 from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import CheckStatus, EffectProbe, probe_effects
-from service.analysis.fingerprint import Fingerprint
 from service.analysis.replay import ReplayCache
 from service.config import Policy
+from service.prisma.errors import MigrateError
 from service.prisma.history import HistoryRow
 from service.prisma.lock import find_lock_holder
 from service.prisma.logs import parse_failure_logs
-from service.prisma.errors import MigrateError
 from service.prisma.migrations import LocalMigrations
 from service.recovery.decide import ErrorClass, FailureFacts, classify_sqlstate
 from service.recovery.live_objects import ObjectRef, objects_in
