@@ -46,10 +46,11 @@ from service.prisma.errors import (
     FoundFailedMigrations,
     MigrateError,
 )
-from service.prisma.lock import advisory_lock, preview_query
+from service.prisma.lock import advisory_lock
 from service.prisma.migrations import LocalMigrations
 from service.prisma.status import MigrationState, read_status
 from service.recovery.failure import RollbackVerifier
+from service.recovery.blockers import exclusive_lock_holders
 from service.recovery.postcondition import unusable_indexes
 from service.recovery.rds import RestoreRefused, rds_client
 from service.store import repository
@@ -141,15 +142,6 @@ def bound_lock_waits(conn: psycopg.Connection, lock_timeout_ms: int | None) -> N
 
 
 _CATALOG_WAIT = "wait_for_catalog"
-_EXCLUSIVE_HOLDERS = """
-SELECT a.pid, a.application_name, a.state, a.query, l.relation::regclass::text
-FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'relation' AND l.granted AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid()
-  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-ORDER BY a.xact_start LIMIT 5
-"""
-
-
 def _wait_for_the_catalog(run: JobRun, error: psycopg.Error, connect_target: Callable[[DatabaseTarget], psycopg.Connection]) -> Job:
     """A lock held by another session kept the job from reading the target: look again later
     (journaled, with the sessions holding exclusive locks), blocked once the policy's
@@ -159,10 +151,7 @@ def _wait_for_the_catalog(run: JobRun, error: psycopg.Error, connect_target: Cal
     waited = (datetime.now(UTC) - first).total_seconds() if first else 0.0
     try:
         with connect_target(run.target.database) as conn:
-            holders = [
-                {"pid": pid, "application_name": app, "state": state, "query": preview_query(query), "relation": relation}
-                for pid, app, state, query, relation in conn.execute(_EXCLUSIVE_HOLDERS).fetchall()
-            ]
+            holders = exclusive_lock_holders(conn)
     except (psycopg.Error, MigrateError):
         holders = []
     named = "; ".join(f"pid {h['pid']} ({h['application_name'] or 'no application name'}, {h['state']}) holds {h['relation']}: {h['query']}" for h in holders)

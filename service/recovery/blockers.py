@@ -252,3 +252,21 @@ def _relations(blockers: list[Mapping[str, Any]]) -> str:
         for lock in blocker.get("locks", ()):
             seen.setdefault(lock["relation"], None)
     return ", ".join(seen)
+
+
+_EXCLUSIVE_HOLDERS = """
+SELECT a.pid, a.application_name, a.state, a.query, l.relation::regclass::text
+FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'relation' AND l.granted AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid()
+  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+ORDER BY a.xact_start LIMIT 5
+"""
+
+
+def exclusive_lock_holders(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Other sessions holding ACCESS EXCLUSIVE on a relation, oldest first: what keeps a table's
+    definitions from being read (pg_get_indexdef, pg_get_expr and pg_get_constraintdef wait)."""
+    return [
+        {"pid": pid, "application_name": app, "state": state, "query": preview_query(query), "relation": relation}
+        for pid, app, state, query, relation in conn.execute(_EXCLUSIVE_HOLDERS).fetchall()
+    ]
