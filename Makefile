@@ -51,3 +51,14 @@ bench-recover: install services
 
 clean:
 	rm -rf $(VENV) $(PRISMA_CLI)/node_modules
+
+# make lint — the quality gate: ruff (lint and format) and mypy, configured in pyproject.toml.
+.PHONY: lint
+lint: $(VENV)/.installed-lint
+	$(BIN)/ruff check service workers tests bench
+	$(BIN)/ruff format --check service workers tests bench
+	$(BIN)/mypy
+
+$(VENV)/.installed-lint: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,lint]'
+	touch $@
