@@ -342,6 +342,8 @@ def scratch_service(
             for name in (store_db, target_db):
                 admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
                 created.append(name)
+        with psycopg.connect(_db_url(store_db), autocommit=True) as conn:
+            repository.migrate_store(conn)  # the release step, before the API starts
         token = secrets.token_urlsafe(24)
         config_file = workdir / "targets.toml"
         config_file.write_text(

@@ -115,6 +115,7 @@ def main() -> None:
 
     from service.config import Settings, hash_token
     from service.http import create_app
+    from service.store.repository import migrate_store
 
     suffix = uuid.uuid4().hex[:8]
     store_db, target_db = f"dg_bench_store_{suffix}", f"dg_bench_target_{suffix}"
@@ -142,7 +143,9 @@ def main() -> None:
     server = None
     try:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        app = create_app(Settings.from_env())  # migrates the store before the worker starts
+        with psycopg.connect(db_url(store_db), autocommit=True) as conn:
+            migrate_store(conn)  # the release step, before the API and the worker start
+        app = create_app(Settings.from_env())
         server = make_server("127.0.0.1", 0, app, threaded=True)
         port = server.server_port
         threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -19,6 +19,8 @@ export LOCAL_TARGET_DATABASE_URL="${LOCAL_TARGET_DATABASE_URL:-postgresql://post
 export LOCAL_SHADOW_DATABASE_URL="${LOCAL_SHADOW_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
 PORT="${PORT:-8080}"
 
+.venv/bin/deploy-gate migrate-store  # the release step: the API and workers only check the store is current
+
 .venv/bin/celery -A workers.celery_app worker --beat --loglevel=info --concurrency=2 -Q deploy_gate &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM

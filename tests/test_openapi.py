@@ -33,6 +33,7 @@ from service.http.schemas import (
 )
 from service.jobs.states import JobKind, JobState, Verdict
 from tests.contract import SPEC_PATH, ContractClient, ContractViolation
+from tests.store import migrated_store
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Flask answers these for every route by itself; they are not operations of the API.
@@ -78,7 +79,7 @@ def test_the_document_is_valid_openapi_3_1(spec):
 
 @pytest.fixture
 def app(scratch_db):
-    settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, Config({}, ()), enqueue=lambda *job_ids: None)
     yield app
     app.extensions["deploy_gate"].pool.close()

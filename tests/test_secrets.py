@@ -16,6 +16,7 @@ from service.config import Config, Policy, Settings, Target, Token, hash_token
 from service.http import create_app
 from service.jobs.runner import RetryableError, run_job
 from service.prisma.database import parse_database_url
+from tests.store import migrated_store
 
 PASSWORD = "Sup3r-S3cret-pw"
 DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
@@ -35,7 +36,7 @@ def test_no_password_in_responses_logs_or_the_journal(scratch_db, target_db, cap
         },
         (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read", "approve"})),),
     )
-    settings = Settings(database_url=with_password(scratch_db.url), redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=with_password(migrated_store(scratch_db)), redis_url="redis://127.0.0.1:6379/15", config_file=None)
     queued = []
     app = create_app(settings, config, enqueue=lambda *job_ids: queued.extend(job_ids))
     client = app.test_client()

@@ -15,7 +15,7 @@ from service.http.health import Metrics
 from service.jobs.cache import JobDocuments
 from service.jobs.submit import JobIntake, enqueue_committed
 from service.jobs.watch import JobWatcher
-from service.store.repository import migrate_store
+from service.store.schema import require_current_store
 
 
 @dataclass
@@ -52,8 +52,13 @@ def create_app(
         app.config.update(test_config)
 
     pool = store_module.open_pool(settings.database_url)
-    with pool.connection() as conn:
-        migrate_store(conn)
+    try:
+        # The store's migrations are a release step (`deploy-gate migrate-store`), not every worker's.
+        with pool.connection() as conn:
+            require_current_store(conn)
+    except BaseException:
+        pool.close()
+        raise
     if enqueue is None:
         from workers.queue import TaskQueue
 

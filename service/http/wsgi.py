@@ -8,6 +8,7 @@ from flask import Flask
 
 from service.config import ConfigError
 from service.http import create_app
+from service.store.schema import StoreNotMigrated
 
 # gunicorn stops (instead of restarting workers forever) when a worker exits with this code.
 APP_LOAD_ERROR = 4
@@ -18,4 +19,7 @@ def application() -> Flask:
         return create_app()
     except ConfigError as error:
         print(f"deploy-gate: configuration error: {error}", file=sys.stderr)
+        sys.exit(APP_LOAD_ERROR)
+    except StoreNotMigrated as error:
+        print(f"deploy-gate: {error}", file=sys.stderr)
         sys.exit(APP_LOAD_ERROR)

@@ -9,6 +9,7 @@ from service.config import Settings, hash_token
 from service.http import create_app
 from tests.broker import sending_through
 from tests.contract import ContractClient
+from tests.store import migrated_store
 from workers import state
 
 # Two test runs on one machine (a developer's and CI's) must not take each other's messages.
@@ -47,7 +48,7 @@ def service_env(scratch_db, target_db, tmp_path, monkeypatch):
         f'[targets.staging]\ndatabase_url_env = "{variable}"\n\n[targets.staging.policy]\nlock_timeout_ms = 2000\n'
     )
     monkeypatch.setenv(variable, target_db.url)
-    monkeypatch.setenv("DEPLOY_GATE_DATABASE_URL", scratch_db.url)
+    monkeypatch.setenv("DEPLOY_GATE_DATABASE_URL", migrated_store(scratch_db))
     monkeypatch.setenv("DEPLOY_GATE_CONFIG", str(config_file))
     monkeypatch.setenv("DEPLOY_GATE_REDIS_URL", f"redis://127.0.0.1:6379/{REDIS_DB}")
     state.reset()

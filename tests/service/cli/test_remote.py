@@ -18,6 +18,7 @@ from service.jobs.states import JobKind, JobState
 from service.prisma.database import parse_database_url
 from service.store import repository
 from tests.conftest import create_scratch_database, drop_scratch_database
+from tests.store import migrated_store
 
 DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
 # The command runs the code under test, wherever PYTHONPATH points this run (a worktree, say).
@@ -42,7 +43,7 @@ def service(scratch_db):
         for job_id in job_ids:
             threading.Thread(target=work, args=(job_id,), daemon=True).start()
 
-    settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, config, enqueue=run_later)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -139,7 +140,7 @@ def test_unreachable_service_exits_2():
 
 def test_wait_times_out_with_exit_2(scratch_db):
     config = Config({"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),))
-    settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, config, enqueue=lambda *job_ids: None)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -10,13 +10,14 @@ import pytest
 
 from service.config import Config, Settings, Token, hash_token
 from service.http import create_app
-from service.links import job_links, report_token
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
+from service.links import job_links, report_token
 from service.prisma.migrations import migrations_from_bundle
 from service.store import repository
 from tests.contract import ContractClient
 from tests.service.http.conftest import auth
+from tests.store import migrated_store
 
 BASE = {"20240101_patients": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n'}
 NAME_REQUIRED = {**BASE, "20240102_name_required": 'ALTER TABLE "Patient" ALTER COLUMN "name" SET NOT NULL;\n'}
@@ -203,7 +204,7 @@ LINK_SECRET = "report-link-secret-0123456789"
 @pytest.fixture
 def linked_app(scratch_db, config):
     """The same app with a report-link secret configured."""
-    settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, replace(config, report_link_secret=LINK_SECRET), enqueue=lambda *job_ids: None)
     app.test_client_class = ContractClient
     yield app

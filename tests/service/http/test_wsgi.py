@@ -15,6 +15,7 @@ import pytest
 from service.config import hash_token
 from service.jobs.states import JobKind, JobState
 from service.store import repository
+from tests.store import migrated_store
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,6 +31,20 @@ def test_a_bad_targets_file_stops_gunicorn_with_one_clear_line(tmp_path, scratch
     )
     assert result.returncode != 0
     assert f"deploy-gate: configuration error: {config}: targets.prod.database_url_env: environment variable NOT_SET_ANYWHERE is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_store_that_is_not_migrated_stops_gunicorn_with_what_to_run(tmp_path, scratch_db):
+    config = tmp_path / "deploy-gate.toml"
+    config.write_text("")
+    env = {"PATH": "/usr/bin:/bin", "DEPLOY_GATE_CONFIG": str(config), "DEPLOY_GATE_DATABASE_URL": scratch_db.url}
+    result = subprocess.run(
+        [GUNICORN, "service.http.wsgi:application()", "--bind", "127.0.0.1:0", "--workers", "1"],
+        capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
+    )
+    assert result.returncode != 0
+    assert "deploy-gate: the store's schema is not current" in result.stderr
+    assert "run `deploy-gate migrate-store` first" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -62,7 +77,7 @@ def served(tmp_path, scratch_db, target_db):
     env = {
         "PATH": "/usr/bin:/bin",
         "DEPLOY_GATE_CONFIG": str(config),
-        "DEPLOY_GATE_DATABASE_URL": scratch_db.url,
+        "DEPLOY_GATE_DATABASE_URL": migrated_store(scratch_db),
         "DEPLOY_GATE_REDIS_URL": "redis://127.0.0.1:6379/15",
         "STAGING_DATABASE_URL": target_db.url,
         "WEB_CONCURRENCY": "1",
@@ -124,4 +139,7 @@ def test_gunicorn_settings_are_in_one_file_that_every_launcher_uses():
     for text in launchers:
         assert "service.http.wsgi:application()" in text
         assert "--worker-class" not in text and "--threads" not in text
+        # The store's migrations are the release step each launcher runs, before the API starts.
+        assert "deploy-gate migrate-store" in text
+        assert text.index("deploy-gate migrate-store") < text.index("service.http.wsgi:application()")
     assert "COPY gunicorn.conf.py" in (ROOT / "Dockerfile").read_text()

@@ -17,7 +17,7 @@ from service.store import repository
 from tests.contract import ContractClient
 from tests.service.integrations.conftest import PUBLIC_URL, VERCEL_TOKEN, store_bundle_for
 from tests.service.integrations.payloads import COMMIT, PROJECT, TEAM, VERCEL_SECRET, encode, vercel_event, vercel_signature
-
+from tests.store import migrated_store
 
 LINK_SECRET = "report-link-secret-0123456789"
 
@@ -148,7 +148,7 @@ def test_with_a_report_link_secret_the_checks_details_url_opens_the_report_witho
     assert vercel_api.violations == []
 
     # What a person clicking "Details" in Vercel's dashboard gets: the check job's report, no bearer token.
-    app = create_app(Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None), config, enqueue=lambda *job_ids: None)
+    app = create_app(Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None), config, enqueue=lambda *job_ids: None)
     app.test_client_class = ContractClient
     try:
         response = app.test_client().get(signed.removeprefix(PUBLIC_URL))
