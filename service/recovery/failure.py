@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -68,6 +69,8 @@ def gather_failure_facts(
     migration; by default, what the shadow's replay of the history before it holds, if there is one."""
     name = row.migration_name
     parsed_logs = parse_failure_logs(row.logs)
+    sqlstate: str | None
+    message: str | None
     if parsed_logs is None:
         sqlstate, message, error_class = None, INTERRUPTED_MESSAGE, ErrorClass.TRANSIENT
     else:
@@ -82,7 +85,8 @@ def gather_failure_facts(
     in_bundle = migration is not None and migration.matches_checksum(row.checksum)
     if migration is not None and not in_bundle:
         details["checksum_mismatch"] = f"the bundle's {name} does not match the checksum of the run that failed"
-    common = dict(
+    common = partial(
+        FailureFacts,
         migration_name=name,
         sqlstate=sqlstate,
         message=message,
@@ -94,9 +98,9 @@ def gather_failure_facts(
         lock_waits=lock_waits,
         interrupted_here=interrupted_here,
     )
-    if not in_bundle:
-        facts = FailureFacts(
-            **common, in_bundle=False, parses=False, effects="unknown", fully_probed=False, invalid_indexes=(),
+    if migration is None or not in_bundle:
+        facts = common(
+            in_bundle=False, parses=False, effects="unknown", fully_probed=False, invalid_indexes=(),
             transactional=False, idempotent=False, rollback_source="none", rollback_complete=False, rollback_verified=None,
         )
         return Evidence(facts, details)
@@ -137,8 +141,7 @@ def gather_failure_facts(
         outcome = verify(local, name, plan.sql)
         if outcome is not None:
             verified, details["verification"] = outcome
-    facts = FailureFacts(
-        **common,
+    facts = common(
         in_bundle=True,
         parses=analysis.parses,
         effects=effects,
@@ -207,11 +210,11 @@ def extra_columns(conn: psycopg.Connection, schema: str, analysis: MigrationFact
     expected: dict[tuple[str, str], set[str]] = {}
     for statement in analysis.parsed.statements:
         node = statement.node
-        if isinstance(node, ast.CreateStmt):
+        if isinstance(node, ast.CreateStmt) and node.relation is not None and node.relation.relname:
             key = (node.relation.schemaname or schema, node.relation.relname)
-            expected[key] = {e.colname for e in node.tableElts or () if isinstance(e, ast.ColumnDef)}
+            expected[key] = {e.colname for e in node.tableElts or () if isinstance(e, ast.ColumnDef) and e.colname}
     for effect in analysis.effects:
-        if effect.action == "create" and effect.kind == "column" and (effect.schema or schema, effect.parent) in expected:
+        if effect.action == "create" and effect.kind == "column" and effect.parent and (effect.schema or schema, effect.parent) in expected:
             expected[(effect.schema or schema, effect.parent)].add(effect.name)
     extra = {}
     for (table_schema, table), columns in expected.items():

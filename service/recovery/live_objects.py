@@ -9,6 +9,7 @@ objects someone made by hand, and the rows in them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -85,7 +86,9 @@ def objects_in(fingerprint: Fingerprint) -> frozenset[ObjectRef]:
                 refs.add(ObjectRef("function", key[0], key[1].split("(", 1)[0]))
             elif category == "types":
                 refs.add(ObjectRef("type", key[0], key[1]))
-                refs.update(ObjectRef("enum_value", key[0], label, key[1]) for label in definition.get("labels") or ())
+                labels = definition.get("labels")
+                if isinstance(labels, (list, tuple)):
+                    refs.update(ObjectRef("enum_value", key[0], str(label), key[1]) for label in labels)
             elif category in kinds:
                 refs.add(ObjectRef(kinds[category], key[0], key[1]))
     return frozenset(refs)
@@ -186,7 +189,7 @@ def held_data(conn: psycopg.Connection, ref: ObjectRef) -> HeldData | None:
     never taken from an estimate, which may predate the rows: a table never analysed, or estimated
     empty, is counted, up to ROW_COUNT_BOUND + 1 rows.
     """
-    if ref.kind == "table":
+    if ref.kind == "table" and ref.schema:
         row = conn.execute(_ESTIMATED_ROWS, (ref.schema, ref.name)).fetchone()
         if row is None:
             return None
@@ -194,7 +197,7 @@ def held_data(conn: psycopg.Connection, ref: ObjectRef) -> HeldData | None:
             return HeldData(round(row[0]), False, "rows")
         table = sql.Identifier(ref.schema, ref.name)
         return HeldData(_bounded_count(conn, sql.SQL("SELECT 1 FROM {}").format(table)), True, "rows")
-    if ref.kind == "column" and ref.parent:
+    if ref.kind == "column" and ref.schema and ref.parent:
         if not object_exists(conn, ref):
             return None
         query = sql.SQL("SELECT 1 FROM {} WHERE {} IS NOT NULL").format(sql.Identifier(ref.schema, ref.parent), sql.Identifier(ref.name))
@@ -205,12 +208,19 @@ def held_data(conn: psycopg.Connection, ref: ObjectRef) -> HeldData | None:
 def _bounded_count(conn: psycopg.Connection, rows: sql.Composed) -> int | None:
     query = sql.SQL("SELECT count(*) FROM ({} LIMIT {}) AS bounded").format(rows, sql.Literal(ROW_COUNT_BOUND + 1))
     # Inside a caller's transaction the timeout would outlive the count: put the caller's back.
-    previous = conn.execute("SELECT current_setting('statement_timeout')").fetchone()[0]
+    previous = _one(conn.execute("SELECT current_setting('statement_timeout')").fetchone())
     try:
         with conn.transaction():
             conn.execute("SELECT set_config('statement_timeout', %s, true)", (str(COUNT_TIMEOUT_MS),))
-            count = conn.execute(query).fetchone()[0]
+            count = int(_one(conn.execute(query).fetchone()))
     except psycopg.errors.QueryCanceled:
         return None
     conn.execute("SELECT set_config('statement_timeout', %s, true)", (previous,))
     return count
+
+
+def _one(row: tuple[Any, ...] | None) -> Any:
+    """The value of a query that always returns one row (an aggregate, a setting)."""
+    if row is None:
+        raise RuntimeError("a single-row query returned no row")
+    return row[0]

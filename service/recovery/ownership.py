@@ -24,6 +24,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import psycopg
 from pglast import ast
@@ -174,7 +175,7 @@ class Ownership:
     def leave_out(self, item: Effect | DataChange) -> LeftOut | None:
         """For a rollback plan: None to undo this effect, else why to leave it alone."""
         ref = _ref(item, self.schema) if isinstance(item, Effect) else None
-        if ref is not None and item.action == "create" and ref not in self.created and (before := self._existed_before(ref)):
+        if isinstance(item, Effect) and ref is not None and item.action == "create" and ref not in self.created and (before := self._existed_before(ref)):
             return LeftOut(f"{ref} {before}")
         if item.statement not in self.persisted:
             fate = self.not_persisted.get(item.statement) or LeftOut(self.undone_whole or "its statement did not persist")
@@ -328,20 +329,21 @@ def failed_run_ownership(
     existing = already_existing_object(sqlstate, details.message if details else None)
     existed = _lookup(pre_existing)
     parsed = facts.parsed
-    base = {"schema": schema, "run": "failed", "created": frozenset(), "changed": frozenset(), "existing": existing, "existed": existed}
+    base = partial(Ownership, schema=schema, run="failed", created=frozenset(), changed=frozenset(), existing=existing, existed=existed)
     if sqlstate == SYNTAX_ERROR:
         why = "PostgreSQL rejected the file before running any of it (a syntax error)"
-        return Ownership(**base, how_known=why, persisted=frozenset(), undone_whole=why)
+        return base(how_known=why, persisted=frozenset(), undone_whole=why)
     if details is not None and facts.transactional and facts.parses:
         why = "PostgreSQL undid the whole file: it has no transaction control, so it ran as one transaction"
-        return Ownership(**base, how_known=why, persisted=frozenset(), undone_whole=why)
+        return base(how_known=why, persisted=frozenset(), undone_whole=why)
     if parsed is None or not facts.parses or not parsed.statements:
         why = "the file does not parse, so which of its statements ran is unknown"
-        return Ownership(**base, how_known=why, persisted=frozenset(), not_persisted=_unknown(parsed, why))
+        return base(how_known=why, persisted=frozenset(), not_persisted=_unknown(parsed, why))
 
     segments = transaction_segments(parsed)
     position = error_position(logs)
     failing = statement_at(parsed, position) if position else None
+    failing_segment: int | None
     if failing is not None:
         failing_segment = next(i for i, segment in enumerate(segments) if failing in segment)
         how = f"the error position in the logs (character {position}) is in the statement at line {_line(facts, failing)}"
@@ -362,8 +364,8 @@ def failed_run_ownership(
         return None
 
     created, changed, not_owned, lines = _work_of(facts, schema, persisted, why_not_created)
-    return Ownership(
-        **{**base, "created": frozenset(created), "changed": frozenset(changed)},
+    return base(
+        created=frozenset(created), changed=frozenset(changed),
         how_known=how, persisted=persisted, not_owned=not_owned, not_persisted=not_persisted,
         failing_statement=failing, segments=segments, created_at=lines, not_made=_not_made(facts, schema, persisted, not_persisted),
         failing_segment=failing_segment,

@@ -78,7 +78,8 @@ def _against_replay(conn: psycopg.Connection, local: LocalMigrations, positions:
 def _against_parsed_shapes(conn: psycopg.Connection, schema: str, local: LocalMigrations, settled: list[str]) -> dict[str, Any]:
     problems: list[str] = []
     unverified: list[str] = []
-    effects_of = {name: with_table_shapes(analyze_migration(local.get(name).script, name)) for name in settled}
+    wanted = set(settled)
+    effects_of = {m.name: with_table_shapes(analyze_migration(m.script, m.name)) for m in local.migrations if m.name in wanted}
     for index, name in enumerate(settled):
         later = [effect for other in settled[index + 1 :] for effect in effects_of[other].effects]
         probe = probe_effects(conn, effects_of[name], schema)

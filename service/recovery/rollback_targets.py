@@ -17,6 +17,7 @@ Anything else makes the plan wait for a person, naming the object.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import psycopg
 from pglast import ast
@@ -66,7 +67,7 @@ class RollbackTarget:
             words += f"; {self.data} would be lost"
         return words
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:  # `object` is a field here, not the builtin
         return {
             "action": self.action,
             "object": self.object,
