@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
@@ -33,7 +34,7 @@ def pool() -> ConnectionPool:
 
 
 @contextmanager
-def store() -> psycopg.Connection:
+def store() -> Iterator[psycopg.Connection]:
     with pool().connection() as conn:
         yield conn
 
