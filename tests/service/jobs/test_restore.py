@@ -11,7 +11,7 @@ from service.jobs.states import JobKind, JobState, Verdict
 from service.jobs.submit_recovery import NoRdsConfigured, submit_cutover, submit_restore
 from service.prisma.database import parse_database_url
 from service.prisma.migrations import migrations_from_bundle
-from service.recovery.rds import rds_client
+from service.recovery.rds.client import rds_client
 from service.store import repository
 from tests.aws import CLUSTER, INSTANCE, describe_instance
 
