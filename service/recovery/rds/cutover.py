@@ -283,17 +283,20 @@ def stuck_rename(client: RDSClient, plan: CutoverPlan) -> StuckRename:
     if at_name.holds == copy:
         advice.append(f"{plan.name} is already the restored copy: once it is available the cut-over is complete ({plan.old_renamed_to} is the old one).")
     elif at_name.holds == old_what:
-        advice.append(f"{plan.name} is still the old {plan.what}, which the application keeps using; {plan.new_identifier} is untouched.")
+        advice.append(f"{plan.name} still names the old {plan.what}; {plan.new_identifier} is untouched.")
         advice.append(f"To finish by hand once {plan.name} is available: `{_cli(plan, plan.name, plan.old_renamed_to)}`, "
                       f"then once {plan.old_renamed_to} is available: `{_cli(plan, plan.new_identifier, plan.name)}`.")
     else:
         advice.append(f"No {plan.what} answers under {plan.name}: the application cannot reach its database until one takes that name.")
         if new.holds == copy:
             advice.append(f"To finish the cut-over once {plan.new_identifier} is available: `{_cli(plan, plan.new_identifier, plan.name)}`.")
+        else:
+            advice.append(
+                f"{plan.new_identifier} is not visible: AWS may still be renaming it to {plan.name}; "
+                f"look at the {plan.what}s of {plan.region} in the RDS console before renaming anything."
+            )
         if away.holds == old_what:
             advice.append(f"Or, to go back to the old {plan.what} once {plan.old_renamed_to} is available: `{_cli(plan, plan.old_renamed_to, plan.name)}`.")
-        if new.holds != copy and away.holds != old_what:
-            advice.append(f"A rename is still under way in AWS: look at the {plan.what}s of {plan.region} in the RDS console before doing anything.")
     advice.append("deploy-gate renames nothing more in this cut-over.")
     return StuckRename(holders, tuple(advice))
 

@@ -8,9 +8,18 @@ from datetime import UTC, datetime
 import pytest
 
 from service.recovery.rds.client import RestoreRefused
-from service.recovery.rds.cutover import CutoverPlan, CutoverState, plan_cutover, poll_rename, rename_new_in, rename_old_away
-from service.recovery.rds.resources import JOB_TAG
-from tests.aws import describe_cluster, describe_instance
+from service.recovery.rds.cutover import (
+    CutoverPlan,
+    CutoverState,
+    StuckRename,
+    plan_cutover,
+    poll_rename,
+    rename_new_in,
+    rename_old_away,
+    stuck_rename,
+)
+from service.recovery.rds.resources import JOB_TAG, ApiCall
+from tests.aws import REGION, describe_cluster, describe_instance
 from tests.service.recovery.rds.helpers import now, restore_cluster_copy, restore_instance_copy, tags_of
 
 
@@ -107,3 +116,90 @@ def test_rename_old_away_refuses_when_its_target_name_was_taken_after_planning(c
     with pytest.raises(RestoreRefused, match="prod-old was taken"):
         rename_old_away(client, plan)
     assert describe_instance(rds_api, "prod")["DBInstanceIdentifier"] == "prod"
+
+
+# A rename AWS does not finish: the runner stops polling after RENAME_TIME_LIMIT and journals stuck_rename
+
+
+def instance_cutover_plan() -> CutoverPlan:
+    return CutoverPlan(
+        region=REGION, aurora=False, name="prod", old_renamed_to="prod-old", new_identifier="prod-copy", new_job="job-45",
+        rename_old_call=ApiCall("modify_db_instance", {"DBInstanceIdentifier": "prod", "NewDBInstanceIdentifier": "prod-old", "ApplyImmediately": True}),
+        rename_new_call=ApiCall("modify_db_instance", {"DBInstanceIdentifier": "prod-copy", "NewDBInstanceIdentifier": "prod", "ApplyImmediately": True}),
+    )
+
+
+def described(stubber, identifier: str, status: str | None, job: str | None = None) -> None:
+    """The next DescribeDBInstances of `identifier`: `status`, or not found when None."""
+    expected = {"DBInstanceIdentifier": identifier}
+    if status is None:
+        stubber.add_client_error("describe_db_instances", "DBInstanceNotFound", f"DBInstance {identifier} not found.", 404, expected_params=expected)
+        return
+    tags = [{"Key": JOB_TAG, "Value": job}] if job else [{"Key": "team", "Value": "care"}]
+    response = {"DBInstances": [{"DBInstanceIdentifier": identifier, "DBInstanceStatus": status, "TagList": tags}]}
+    stubber.add_response("describe_db_instances", response, expected)
+
+
+def test_an_old_instance_renaming_for_ever_is_reported_with_the_commands_that_finish_the_cutover(stubbed):
+    client, stubber = stubbed
+    plan = instance_cutover_plan()
+    for _ in range(3):
+        described(stubber, "prod", "renaming")
+    described(stubber, "prod", "renaming")
+    described(stubber, "prod-old", None)
+    described(stubber, "prod-copy", "available", job="job-45")
+
+    polls = [poll_rename(client, plan) for _ in range(3)]
+    stuck = stuck_rename(client, plan)
+
+    assert {(p.state, p.status) for p in polls} == {(CutoverState.RENAMING_OLD, "prod (the old resource) is renaming")}
+    assert [holder.line for holder in stuck.names] == [
+        "prod holds the old instance (renaming)",
+        "prod-old holds nothing",
+        "prod-copy holds the restored copy (available)",
+    ]
+    assert stuck.advice[0] == "prod still names the old instance; prod-copy is untouched."
+    away = "aws rds modify-db-instance --region us-east-1 --db-instance-identifier prod --new-db-instance-identifier prod-old --apply-immediately"
+    copy_in = "aws rds modify-db-instance --region us-east-1 --db-instance-identifier prod-copy --new-db-instance-identifier prod --apply-immediately"
+    assert f"`{away}`" in stuck.advice[1] and f"`{copy_in}`" in stuck.advice[1]
+    assert stuck.advice[-1] == "deploy-gate renames nothing more in this cut-over."
+    assert stuck.lines == [*(holder.line for holder in stuck.names), *stuck.advice]
+    assert StuckRename.from_dict(json.loads(json.dumps(stuck.to_dict()))) == stuck
+
+
+def test_a_copy_renaming_for_ever_leaves_the_name_free_and_the_way_back_is_reported(stubbed):
+    client, stubber = stubbed
+    plan = instance_cutover_plan()
+    for name, status in (("prod", None), ("prod-old", "available"), ("prod-copy", None)):
+        described(stubber, name, status)
+    for name, status in (("prod", None), ("prod-old", "available"), ("prod-copy", None)):
+        described(stubber, name, status)
+
+    poll = poll_rename(client, plan)
+    stuck = stuck_rename(client, plan)
+
+    assert (poll.state, poll.status) == (CutoverState.RENAMING_NEW, "prod-copy is moving to prod")
+    assert [holder.line for holder in stuck.names] == ["prod holds nothing", "prod-old holds the old instance (available)", "prod-copy holds nothing"]
+    assert stuck.advice[0] == "No instance answers under prod: the application cannot reach its database until one takes that name."
+    assert stuck.advice[1].startswith("prod-copy is not visible: AWS may still be renaming it to prod")
+    back = "aws rds modify-db-instance --region us-east-1 --db-instance-identifier prod-old --new-db-instance-identifier prod --apply-immediately"
+    assert stuck.advice[2].endswith(f"`{back}`.")
+
+
+def test_a_stuck_aurora_cutover_names_the_cluster_commands(client, rds_api, cluster):
+    restore_cluster_copy(client, job="job-46", new_identifier="aurora-copy")
+    plan = plan_cutover(client, cluster, "aurora-copy", now(), old_renamed_to="aurora-prod-broken")
+    rename_old_away(client, plan)
+
+    stuck = stuck_rename(client, plan)
+
+    assert [holder.line for holder in stuck.names] == [
+        "aurora-prod holds nothing",
+        "aurora-prod-broken holds the old cluster (available)",
+        "aurora-copy holds the restored copy (available)",
+    ]
+    finish = "aws rds modify-db-cluster --region us-east-1 --db-cluster-identifier aurora-copy --new-db-cluster-identifier aurora-prod --apply-immediately"
+    back = "aws rds modify-db-cluster --region us-east-1 --db-cluster-identifier aurora-prod-broken --new-db-cluster-identifier aurora-prod --apply-immediately"
+    assert f"`{finish}`" in stuck.advice[1] and f"`{back}`" in stuck.advice[2]
+    # Reporting renames nothing.
+    assert {c["DBClusterIdentifier"] for c in rds_api.describe_db_clusters()["DBClusters"]} == {"aurora-prod-broken", "aurora-copy"}
