@@ -257,6 +257,7 @@ def plan_restore(
         )
     copied = _copied_settings(shape, source, same_major)
     if snapshot is not None:
+        # An Aurora cluster's restore names its engine; an instance's takes the snapshot's.
         engine = {"Engine": snapshot.engine or source.get("Engine", "")} if aurora else {}
         restore_call = ApiCall(shape.from_snapshot, {shape.snapshot_new_parameter: new_id, shape.snapshot_parameter: snapshot.id, **engine, **copied})
     else:

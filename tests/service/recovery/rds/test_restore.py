@@ -384,3 +384,39 @@ def test_a_snapshot_that_is_not_available_cannot_be_restored(stubbed):
 
     with pytest.raises(RestoreRefused, match="half-done is creating, not available"):
         plan_restore(client, INSTANCE, snapshot_id="half-done", now=now())
+
+
+def test_a_snapshot_of_an_older_major_version_gets_default_parameter_groups_instance_and_cluster_alike(stubbed):
+    client, stubber = stubbed
+    not_found = ("DBInstanceNotFound", "not found", 404)
+    stubber.add_response("describe_db_instances", {"DBInstances": [{
+        "DBInstanceIdentifier": "prod", "DBInstanceClass": "db.t3.medium", "Engine": "postgres", "EngineVersion": "15.4",
+        "DBParameterGroups": [{"DBParameterGroupName": "prod-pg15"}], "OptionGroupMemberships": [{"OptionGroupName": "prod-options"}],
+    }]})
+    stubber.add_response("describe_db_snapshots", {"DBSnapshots": [
+        {"DBSnapshotIdentifier": "last-year", "DBInstanceIdentifier": "prod", "Status": "available", "Engine": "postgres", "EngineVersion": "14.9"},
+    ]})
+    stubber.add_client_error("describe_db_instances", *not_found)
+    stubber.add_response("describe_db_clusters", {"DBClusters": [{
+        "DBClusterIdentifier": "aurora-prod", "Engine": "aurora-postgresql", "EngineVersion": "15.4", "DBClusterParameterGroup": "aurora-cluster-pg",
+        "DBClusterMembers": [{"DBInstanceIdentifier": "aurora-prod-writer", "IsClusterWriter": True}],
+    }]})
+    writer = {"DBInstanceIdentifier": "aurora-prod-writer", "DBInstanceClass": "db.r6g.large", "DBParameterGroups": [{"DBParameterGroupName": "aurora-pg"}]}
+    stubber.add_response("describe_db_instances", {"DBInstances": [writer]})
+    stubber.add_response("describe_db_cluster_snapshots", {"DBClusterSnapshots": [{
+        "DBClusterSnapshotIdentifier": "aurora-last-year", "DBClusterIdentifier": "aurora-prod", "Status": "available",
+        "Engine": "aurora-postgresql", "EngineVersion": "14.9",
+    }]})
+    stubber.add_client_error("describe_db_clusters", "DBClusterNotFoundFault", "not found", 404)
+    stubber.add_client_error("describe_db_instances", *not_found)
+
+    instance = plan_restore(client, INSTANCE, snapshot_id="last-year", new_identifier="prod-copy", now=now())
+    aurora = plan_restore(client, CLUSTER, snapshot_id="aurora-last-year", new_identifier="aurora-copy", now=now())
+
+    assert instance.restore_call.parameters == {"DBInstanceIdentifier": "prod-copy", "DBSnapshotIdentifier": "last-year", "DBInstanceClass": "db.t3.medium"}
+    assert instance.notes == ("snapshot last-year holds postgres 14.9, the source now runs 15.4: the new instance gets the default parameter group",)
+    assert aurora.restore_call.parameters == {"DBClusterIdentifier": "aurora-copy", "SnapshotIdentifier": "aurora-last-year", "Engine": "aurora-postgresql"}
+    assert "DBParameterGroupName" not in aurora.instance_call.parameters
+    assert aurora.notes == (
+        "snapshot aurora-last-year holds aurora-postgresql 14.9, the source now runs 15.4: the new cluster and instance get default parameter groups",
+    )
