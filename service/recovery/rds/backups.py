@@ -29,7 +29,7 @@ class Snapshot:
     engine_version: str | None = None
     progress_percent: int | None = None
     engine: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # to tell a job's own snapshot; not listed (tags are the account's business)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,7 +41,6 @@ class Snapshot:
             "engine": self.engine,
             "engine_version": self.engine_version,
             "progress_percent": self.progress_percent,
-            "tags": dict(self.tags),
         }
 
 
