@@ -1,69 +1,107 @@
 """`restore` jobs (runbook procedure C): an RDS snapshot or point in time restored to a NEW instance,
-and the separately approved cut-over that swaps names.
+and the separately approved cut-over that swaps names; and the snapshot a deploy takes before it
+applies migrations.
 
 No step waits on AWS: each task run makes at most a few API calls and, while AWS works, raises
 Deferred so the task runs again after a short pause. Every start is idempotent (the resources
 carry the job's tag), so a worker that dies after an API call but before journaling it resumes.
+Nothing is polled for ever: a restore not available within RESTORE_TIME_LIMIT, a snapshot within
+SNAPSHOT_TIME_LIMIT, or a rename within RENAME_TIME_LIMIT ends the job blocked, saying why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from service.config import RdsSettings
 from service.jobs.states import Verdict
 from service.jobs.steps import AwaitingApproval, Deferred, JobRun
-from service.recovery import rds
+from service.recovery.rds.client import RdsUnavailable, RestoreRefused
+from service.recovery.rds.cutover import (
+    RENAME_TIME_LIMIT,
+    CutoverPlan,
+    CutoverState,
+    CutoverStatus,
+    StuckRename,
+    plan_cutover,
+    poll_rename,
+    rename_new_in,
+    rename_old_away,
+    stuck_rename,
+)
+from service.recovery.rds.resources import ApiCall, State, deadline_passed, job_tags, source_name
+from service.recovery.rds.restore import RESTORE_TIME_LIMIT, RestorePlan, plan_restore, poll_restore, start_restore, start_restore_instance
+from service.recovery.rds.snapshot import SNAPSHOT_TIME_LIMIT, default_snapshot_identifier, poll_snapshot, start_snapshot
 from service.store import repository
 
-RdsClientFactory = Callable[[RdsSettings], Any]
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+
+RdsClientFactory = Callable[[RdsSettings], "RDSClient"]
+Clock = Callable[[], datetime]
 # How long a job waits before it asks AWS again.
 POLL_SECONDS = 30.0
 # After a throttle or an AWS outage.
 UNAVAILABLE_RETRY_SECONDS = 60.0
 
 
-def run_restore(run: JobRun, client_for: RdsClientFactory, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> tuple[Verdict, list[str]]:
-    client = client_for(run.target.rds)
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def run_restore(run: JobRun, client_for: RdsClientFactory, now: Clock = _utc_now) -> tuple[Verdict, list[str]]:
     try:
+        client = client_for(_settings(run))
         if run.job.params.get("action") == "cutover":
             return _cutover(run, client, now)
         return _restore(run, client, now)
-    except rds.RestoreRefused as refused:
+    except RestoreRefused as refused:
         return Verdict.BLOCKED, [str(refused)]
-    except rds.RdsUnavailable as error:
+    except RdsUnavailable as error:
         raise Deferred(UNAVAILABLE_RETRY_SECONDS, f"AWS is not answering: {error}") from None
 
 
-def snapshot_before_apply(run: JobRun, client_for: RdsClientFactory, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict[str, Any]:
-    """Take a manual snapshot tagged with the deploy and wait (in short steps) until it is available."""
-    settings = run.target.rds
+def snapshot_before_apply(run: JobRun, client_for: RdsClientFactory, now: Clock = _utc_now) -> dict[str, Any]:
+    """Take a manual snapshot tagged with the deploy and wait (in short steps) until it is available.
+
+    Raises RestoreRefused, which blocks the deploy before anything is applied, when the snapshot
+    fails or is not available within SNAPSHOT_TIME_LIMIT.
+    """
+    settings = _settings(run)
     client = client_for(settings)
-    source = settings.cluster or settings.instance
+    source = source_name(settings)
     try:
-        planned = run.step("snapshot", lambda: {"snapshot_id": rds.default_snapshot_identifier(source, now()), "source": source})
+        planned = run.step("snapshot", lambda: {"snapshot_id": default_snapshot_identifier(source, now()), "source": source})
         snapshot_id = planned["snapshot_id"]
-        run.step("snapshot:start", lambda: rds.start_snapshot(client, settings, snapshot_id, rds.job_tags(run.job.id, source)).to_dict())
-        status = rds.poll_snapshot(client, settings, snapshot_id)
-    except rds.RdsUnavailable as error:
+        run.step("snapshot:start", lambda: start_snapshot(client, settings, snapshot_id, job_tags(run.job.id, source)).to_dict())
+        status = poll_snapshot(client, settings, snapshot_id)
+    except RdsUnavailable as error:
         raise Deferred(UNAVAILABLE_RETRY_SECONDS, f"AWS is not answering: {error}") from None
-    if status.state is rds.State.FAILED:
-        raise rds.RestoreRefused(f"the snapshot {snapshot_id} before apply failed ({status.status})")
-    if status.state is not rds.State.AVAILABLE:
-        _journal_poll(run, "snapshot:poll:", status.to_dict())
-        raise Deferred(POLL_SECONDS, f"snapshot {snapshot_id} is {status.status}")
-    return run.step("snapshot:available", lambda: status.to_dict())
+    if status.state is State.FAILED:
+        raise RestoreRefused(f"the snapshot {snapshot_id} before apply failed ({status.status})")
+    if status.state is State.AVAILABLE:
+        return run.step("snapshot:available", lambda: status.to_dict())
+    if _deadline_passed(run, "snapshot:start", now, SNAPSHOT_TIME_LIMIT):
+        progress = f", {status.progress_percent}% done" if status.progress_percent is not None else ""
+        why = (
+            f"the snapshot {snapshot_id} was not available after {_in_words(SNAPSHOT_TIME_LIMIT)} (AWS reports {status.status}{progress}); "
+            "nothing was applied. AWS may still finish the snapshot; deploy again to take a new one"
+        )
+        run.step("snapshot:timed_out", lambda: {**status.to_dict(), "reason": why})
+        raise RestoreRefused(why)
+    _journal_poll(run, "snapshot:poll:", status.to_dict())
+    raise Deferred(POLL_SECONDS, f"snapshot {snapshot_id} is {status.status}")
 
 
-def _restore(run: JobRun, client: Any, now: Callable[[], datetime]) -> tuple[Verdict, list[str]]:
+def _restore(run: JobRun, client: RDSClient, now: Clock) -> tuple[Verdict, list[str]]:
     params = run.job.params
     plan_data = run.step(
         "plan",
-        lambda: rds.plan_restore(
+        lambda: plan_restore(
             client,
-            run.target.rds,
+            _settings(run),
             snapshot_id=params.get("snapshot_id"),
             point_in_time=datetime.fromisoformat(params["point_in_time"]) if params.get("point_in_time") else None,
             use_latest=bool(params.get("use_latest_restorable_time")),
@@ -71,7 +109,7 @@ def _restore(run: JobRun, client: Any, now: Callable[[], datetime]) -> tuple[Ver
             now=now(),
         ).to_dict(),
     )
-    plan = rds.RestorePlan.from_dict(plan_data)
+    plan = RestorePlan.from_dict(plan_data)
     reasons = [plan.summary]
     if run.target.policy.restores_need_approval:
         approval = run.approval("start")
@@ -80,21 +118,18 @@ def _restore(run: JobRun, client: Any, now: Callable[[], datetime]) -> tuple[Ver
             if plan.instance_call:
                 steps.append(f"then AWS call: {plan.instance_call.operation}({_parameters(plan.instance_call)})")
             raise AwaitingApproval("start", steps, reasons, {"restore": plan_data})
-        reasons.append(f"approved by {approval['by']}" + (f": {approval['comment']}" if approval.get("comment") else ""))
-    tags = rds.job_tags(run.job.id, plan.source)
-    run.step("start", lambda: rds.start_restore(client, plan, tags).to_dict())
+        reasons.append(_approved(approval))
+    tags = job_tags(run.job.id, plan.source)
+    run.step("start", lambda: start_restore(client, plan, tags).to_dict())
     run.tell("restore_started", run.job, source=plan.source, new_instance=plan.new_identifier, summary=plan.summary)
     if plan.aurora:
-        run.step("start_instance", lambda: rds.start_restore_instance(client, plan, tags).to_dict())
-    status = rds.poll_restore(client, plan)
-    started_at = _step_time(run, "start") or now()
-    if status.state is rds.State.FAILED or (
-        status.state is not rds.State.AVAILABLE and rds.deadline_passed(started_at, now(), rds.RESTORE_TIME_LIMIT)
-    ):
-        why = f"AWS reports {status.status}" if status.state is rds.State.FAILED else f"not available after {rds.RESTORE_TIME_LIMIT}"
+        run.step("start_instance", lambda: start_restore_instance(client, plan, tags).to_dict())
+    status = poll_restore(client, plan)
+    if status.state is State.FAILED or (status.state is not State.AVAILABLE and _deadline_passed(run, "start", now, RESTORE_TIME_LIMIT)):
+        why = f"AWS reports {status.status}" if status.state is State.FAILED else f"not available after {_in_words(RESTORE_TIME_LIMIT)}"
         run.tell("restore_failed", run.job, error=why, new_instance=plan.new_identifier)
         return Verdict.BLOCKED, reasons + [f"the restore to {plan.new_identifier} failed: {why}"]
-    if status.state is not rds.State.AVAILABLE:
+    if status.state is not State.AVAILABLE:
         _journal_poll(run, "poll:", status.to_dict())
         raise Deferred(POLL_SECONDS, f"{plan.new_identifier} is {status.status}")
     result = run.step("endpoint", lambda: {**status.to_dict(), "new_identifier": plan.new_identifier, "source": plan.source})
@@ -106,31 +141,53 @@ def _restore(run: JobRun, client: Any, now: Callable[[], datetime]) -> tuple[Ver
     ]
 
 
-def _cutover(run: JobRun, client: Any, now: Callable[[], datetime]) -> tuple[Verdict, list[str]]:
-    settings = run.target.rds
+def _cutover(run: JobRun, client: RDSClient, now: Clock) -> tuple[Verdict, list[str]]:
     new_identifier = run.job.params["new_identifier"]
-    plan_data = run.step("plan", lambda: rds.plan_cutover(client, settings, new_identifier, now()).to_dict())
-    plan = rds.CutoverPlan.from_dict(plan_data)
+    plan_data = run.step("plan", lambda: plan_cutover(client, _settings(run), new_identifier, now()).to_dict())
+    plan = CutoverPlan.from_dict(plan_data)
     reasons = [plan.summary]
     # Always approved, whatever the policy: it moves production's name.
     approval = run.approval("cutover")
     if approval is None:
         raise AwaitingApproval("cutover", [plan.summary], reasons, {"cutover": plan_data})
-    reasons.append(f"approved by {approval['by']}" + (f": {approval['comment']}" if approval.get("comment") else ""))
-    run.step("cutover:rename_old", lambda: rds.rename_old_away(client, plan).to_dict())
-    status = rds.poll_rename(client, plan)
-    if status.state in (rds.CutoverState.READY, rds.CutoverState.RENAMING_OLD):
-        _journal_poll(run, "cutover:poll:", status.to_dict())
-        raise Deferred(POLL_SECONDS, f"renaming {plan.name} to {plan.old_renamed_to}: {status.status}")
-    run.step("cutover:rename_new", lambda: rds.rename_new_in(client, plan).to_dict())
-    status = rds.poll_rename(client, plan)
-    if status.state is not rds.CutoverState.DONE:
-        _journal_poll(run, "cutover:poll:", status.to_dict())
-        raise Deferred(POLL_SECONDS, f"renaming {plan.new_identifier} to {plan.name}: {status.status}")
+    reasons.append(_approved(approval))
+    run.step("cutover:rename_old", lambda: rename_old_away(client, plan).to_dict())
+    status = poll_rename(client, plan)
+    if status.state in (CutoverState.READY, CutoverState.RENAMING_OLD):
+        return _wait_for_rename(run, client, plan, status, "cutover:rename_old", f"renaming {plan.name} to {plan.old_renamed_to}", now, reasons)
+    run.step("cutover:rename_new", lambda: rename_new_in(client, plan).to_dict())
+    status = poll_rename(client, plan)
+    if status.state is not CutoverState.DONE:
+        return _wait_for_rename(run, client, plan, status, "cutover:rename_new", f"renaming {plan.new_identifier} to {plan.name}", now, reasons)
     done = run.step("cutover:done", lambda: status.to_dict())
     return Verdict.PROCEED, reasons + [
         f"{plan.name} is now the restored database (endpoint {done['endpoint']}:{done['port']}); the old one is {plan.old_renamed_to}"
     ]
+
+
+def _wait_for_rename(
+    run: JobRun, client: RDSClient, plan: CutoverPlan, status: CutoverStatus, rename_step: str, renaming: str, now: Clock, reasons: list[str]
+) -> tuple[Verdict, list[str]]:
+    """Poll the rename again later; past RENAME_TIME_LIMIT, stop and journal where the names stand and what a person must do."""
+    if not _deadline_passed(run, rename_step, now, RENAME_TIME_LIMIT):
+        _journal_poll(run, "cutover:poll:", status.to_dict())
+        raise Deferred(POLL_SECONDS, f"{renaming}: {status.status}")
+    why = f"{renaming} did not finish within {_in_words(RENAME_TIME_LIMIT)} ({status.status})"
+    stuck = StuckRename.from_dict(run.step("cutover:stuck", lambda: {"reason": why, **stuck_rename(client, plan).to_dict()}))
+    run.tell("restore_failed", run.job, error=f"the cut-over stopped: {why}", new_instance=plan.new_identifier)
+    return Verdict.BLOCKED, reasons + [f"the cut-over stopped: {why}", *stuck.lines]
+
+
+def _settings(run: JobRun) -> RdsSettings:
+    if run.target.rds is None:
+        raise RestoreRefused(f"target {run.target.name} names no RDS instance or cluster")
+    return run.target.rds
+
+
+def _deadline_passed(run: JobRun, started_step: str, now: Clock, limit: timedelta) -> bool:
+    """Whether the AWS work `started_step` began has been polled for longer than `limit` (from its journal entry)."""
+    started_at = repository.step_finished_at(run.store, run.job.id, started_step)
+    return started_at is not None and deadline_passed(started_at, now(), limit)
 
 
 def _journal_poll(run: JobRun, prefix: str, data: dict[str, Any]) -> None:
@@ -138,9 +195,16 @@ def _journal_poll(run: JobRun, prefix: str, data: dict[str, Any]) -> None:
     run.step(f"{prefix}{count + 1}", lambda: data)
 
 
-def _step_time(run: JobRun, step: str) -> datetime | None:
-    return repository.step_finished_at(run.store, run.job.id, step)
+def _approved(approval: dict[str, Any]) -> str:
+    return f"approved by {approval['by']}" + (f": {approval['comment']}" if approval.get("comment") else "")
 
 
-def _parameters(call: rds.ApiCall) -> str:
+def _in_words(limit: timedelta) -> str:
+    minutes = int(limit.total_seconds()) // 60
+    if minutes % 60:
+        return f"{minutes} minutes"
+    return f"{minutes // 60} hour{'s' if minutes != 60 else ''}"
+
+
+def _parameters(call: ApiCall) -> str:
     return ", ".join(f"{key}={value!r}" for key, value in call.parameters.items())

@@ -52,7 +52,7 @@ from service.prisma.status import MigrationState, read_status
 from service.recovery.failure import RollbackVerifier
 from service.recovery.blockers import exclusive_lock_holders
 from service.recovery.postcondition import unusable_indexes
-from service.recovery.rds import RestoreRefused, rds_client
+from service.recovery.rds.client import RestoreRefused, rds_client
 from service.store import repository
 from service.store.repository import Job
 

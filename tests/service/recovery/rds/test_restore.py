@@ -1,138 +1,18 @@
-"""RDS restores, snapshots and cut-overs against moto's server; Stubber for what moto cannot do."""
+"""Restores of an instance or an Aurora cluster to a new resource: moto's server, and Stubber for what moto cannot do."""
 
 from __future__ import annotations
 
 import json
-import socket
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 from service.config import RdsSettings
-from service.recovery.rds import (
-    JOB_TAG,
-    SOURCE_TAG,
-    ApiCall,
-    CutoverPlan,
-    CutoverState,
-    RdsError,
-    RdsUnavailable,
-    RestorePlan,
-    RestoreRefused,
-    State,
-    check_identifier,
-    deadline_passed,
-    default_restore_identifier,
-    job_tags,
-    list_snapshots,
-    plan_cutover,
-    plan_restore,
-    poll_rename,
-    poll_restore,
-    poll_snapshot,
-    rds_client,
-    rename_new_in,
-    rename_old_away,
-    restorable_window,
-    start_restore,
-    start_restore_instance,
-    start_snapshot,
-)
+from service.recovery.rds.client import RdsUnavailable, RestoreRefused
+from service.recovery.rds.resources import JOB_TAG, SOURCE_TAG, State, check_identifier, deadline_passed, job_tags
+from service.recovery.rds.restore import RestorePlan, default_restore_identifier, plan_restore, poll_restore, start_restore, start_restore_instance
 from tests.aws import CLUSTER, INSTANCE, REGION, describe_cluster, describe_instance
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def tags_of(resource: dict[str, Any]) -> dict[str, str]:
-    return {tag["Key"]: tag["Value"] for tag in resource.get("TagList", [])}
-
-
-@pytest.fixture
-def client(moto_endpoint: str, aws_credentials: None, aws) -> Any:
-    """The client the module builds for itself, pointed at moto."""
-    return rds_client(INSTANCE, endpoint_url=moto_endpoint)
-
-
-def restore_instance_copy(client, job: str = "job-1", new_identifier: str = "prod-copy") -> RestorePlan:
-    """A finished snapshot restore of `prod`, as a restore job leaves it."""
-    snapshot = list_snapshots(client, INSTANCE)[0]
-    plan = plan_restore(client, INSTANCE, snapshot_id=snapshot.id, new_identifier=new_identifier, now=now())
-    start_restore(client, plan, job_tags(job, "prod"))
-    assert poll_restore(client, plan).state is State.AVAILABLE
-    return plan
-
-
-def restore_cluster_copy(client, job: str = "job-1", new_identifier: str = "aurora-copy") -> RestorePlan:
-    plan = plan_restore(client, CLUSTER, use_latest=True, new_identifier=new_identifier, now=now())
-    start_restore(client, plan, job_tags(job, "aurora-prod"))
-    start_restore_instance(client, plan, job_tags(job, "aurora-prod"))
-    assert poll_restore(client, plan).state is State.AVAILABLE
-    return plan
-
-
-# Listing backups and the restorable window
-
-
-def test_list_snapshots_of_an_instance_newest_first(client, rds_api, instance, network):
-    rds_api.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="before-release-1")
-    rds_api.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="before-release-2")
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="staging", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="not-a-real-password", AllocatedStorage=20, BackupRetentionPeriod=1,
-    )
-    rds_api.create_db_snapshot(DBInstanceIdentifier="staging", DBSnapshotIdentifier="staging-snap")
-
-    snapshots = list_snapshots(client, instance)
-
-    assert [s.id for s in snapshots][:2] == ["before-release-2", "before-release-1"]
-    assert {s.type for s in snapshots} == {"manual", "automated"}
-    assert all(s.source == "prod" and s.status == "available" for s in snapshots)
-    assert "staging-snap" not in {s.id for s in snapshots}
-    times = [s.created_at for s in snapshots]
-    assert times == sorted(times, reverse=True)
-    assert all(t.tzinfo is not None for t in times)
-    document = json.loads(json.dumps([s.to_dict() for s in snapshots]))
-    assert document[0]["id"] == "before-release-2" and document[0]["type"] == "manual"
-
-
-def test_list_snapshots_of_an_aurora_cluster(client, rds_api, cluster):
-    rds_api.create_db_cluster_snapshot(DBClusterIdentifier="aurora-prod", DBClusterSnapshotIdentifier="aurora-before-release")
-
-    snapshots = list_snapshots(client, cluster)
-
-    assert snapshots[0].id == "aurora-before-release"
-    assert snapshots[0].type == "manual"
-    assert {s.type for s in snapshots[1:]} == {"automated"}
-    assert all(s.source == "aurora-prod" for s in snapshots)
-
-
-def test_restorable_window_of_an_instance_and_a_cluster(client, rds_api, instance, cluster):
-    created = describe_instance(rds_api, "prod")["InstanceCreateTime"]
-    window = restorable_window(client, instance)
-    assert window is not None
-    assert window.earliest >= created - timedelta(seconds=1)
-    assert window.earliest <= window.latest <= now() + timedelta(seconds=1)
-    assert window.contains(window.latest) and not window.contains(window.earliest - timedelta(seconds=1))
-
-    cluster_window = restorable_window(client, cluster)
-    assert cluster_window is not None
-    assert cluster_window.earliest == describe_cluster(rds_api, "aurora-prod")["EarliestRestorableTime"]
-    assert set(cluster_window.to_dict()) == {"earliest", "latest"}
-
-
-def test_an_instance_without_automated_backups_has_no_window_and_no_point_in_time_restore(client, rds_api, network):
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="prod", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="not-a-real-password", AllocatedStorage=20, BackupRetentionPeriod=0,
-    )
-    assert restorable_window(client, INSTANCE) is None
-    with pytest.raises(RestoreRefused, match="no automated backups"):
-        plan_restore(client, INSTANCE, use_latest=True, now=now())
-
+from tests.service.recovery.rds.helpers import aurora_plan, instance_plan, instance_response, now, restore_cluster_copy, restore_instance_copy, tags_of
 
 # Restoring an instance
 
@@ -421,176 +301,6 @@ def test_aurora_steps_after_a_crash_recognise_their_cluster_and_writer(client, r
     assert [m["DBInstanceIdentifier"] for m in members] == ["aurora-copy-instance-1"]
 
 
-# The snapshot taken before applying migrations
-
-
-@pytest.mark.parametrize("settings", [INSTANCE, CLUSTER], ids=["instance", "cluster"])
-def test_snapshot_before_apply_is_started_polled_and_resumed(client, rds_api, instance, cluster, settings):
-    tags = job_tags("job-31", settings.instance or settings.cluster)
-
-    first = start_snapshot(client, settings, "Before-Deploy-42", tags)
-    again = start_snapshot(client, settings, "before-deploy-42", tags)
-    status = poll_snapshot(client, settings, "before-deploy-42")
-
-    assert first.to_dict() == {"action": "snapshot", "identifier": "before-deploy-42", "resumed": False}
-    assert again.resumed is True
-    assert status.state is State.AVAILABLE and status.status == "available"
-    assert [s.id for s in list_snapshots(client, settings) if s.type == "manual"] == ["before-deploy-42"]
-    with pytest.raises(RestoreRefused, match="made by job job-31"):
-        start_snapshot(client, settings, "before-deploy-42", job_tags("job-32", "x"))
-    assert poll_snapshot(client, settings, "never-made").state is State.FAILED
-
-
-def test_start_snapshot_refuses_a_snapshot_of_another_source_or_a_missing_source(client, rds_api, instance):
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="staging", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
-    )
-    rds_api.create_db_snapshot(DBInstanceIdentifier="staging", DBSnapshotIdentifier="shared-name")
-    with pytest.raises(RestoreRefused, match="belongs to staging, not prod"):
-        start_snapshot(client, instance, "shared-name", job_tags("job-33", "prod"))
-    with pytest.raises(RestoreRefused, match="no RDS instance named gone"):
-        start_snapshot(client, RdsSettings(REGION, instance="gone"), "gone-snap", job_tags("job-33", "gone"))
-    with pytest.raises(RestoreRefused, match="not valid"):
-        start_snapshot(client, instance, "bad--name", job_tags("job-33", "prod"))
-
-
-# Cut-over
-
-
-def test_cutover_of_an_instance_ends_with_the_copy_under_the_old_name(client, rds_api, instance):
-    restore_instance_copy(client, job="job-41", new_identifier="prod-copy")
-    old_endpoint = describe_instance(rds_api, "prod")["Endpoint"]["Address"]
-
-    plan = plan_cutover(client, instance, "prod-copy", datetime(2030, 5, 1, 9, 30, tzinfo=UTC))
-
-    assert (plan.name, plan.old_renamed_to, plan.new_identifier, plan.new_job) == ("prod", "prod-old-203005010930", "prod-copy", "job-41")
-    assert plan.rename_old_call.to_dict() == {
-        "operation": "modify_db_instance",
-        "parameters": {"DBInstanceIdentifier": "prod", "NewDBInstanceIdentifier": "prod-old-203005010930", "ApplyImmediately": True},
-    }
-    assert CutoverPlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
-    assert poll_rename(client, plan).state is CutoverState.READY
-    with pytest.raises(RestoreRefused, match="rename it away first"):
-        rename_new_in(client, plan)
-
-    assert rename_old_away(client, plan).resumed is False
-    assert rename_old_away(client, plan).resumed is True
-    assert poll_rename(client, plan).state is CutoverState.OLD_AWAY
-    assert rename_new_in(client, plan).resumed is False
-    assert rename_new_in(client, plan).resumed is True
-    assert rename_old_away(client, plan).resumed is True
-    done = poll_rename(client, plan)
-
-    assert done.state is CutoverState.DONE
-    assert done.endpoint == old_endpoint and done.port == 5432
-    assert tags_of(describe_instance(rds_api, "prod"))[JOB_TAG] == "job-41"
-    assert tags_of(describe_instance(rds_api, "prod-old-203005010930")) == {"team": "care"}
-    names = sorted(i["DBInstanceIdentifier"] for i in rds_api.describe_db_instances()["DBInstances"])
-    assert names == ["prod", "prod-old-203005010930"]
-
-
-def test_cutover_resumes_after_a_crash_between_the_rename_and_its_journal(client, rds_api, instance):
-    restore_instance_copy(client, job="job-42", new_identifier="prod-copy")
-    plan = plan_cutover(client, instance, "prod-copy", now())
-    # A worker ran each rename's AWS call and died before journaling it.
-    rds_api.modify_db_instance(**plan.rename_old_call.parameters)
-    assert rename_old_away(client, plan).resumed is True
-    rds_api.modify_db_instance(**plan.rename_new_call.parameters)
-    assert rename_new_in(client, plan).resumed is True
-    assert poll_rename(client, plan).state is CutoverState.DONE
-
-
-def test_cutover_of_an_aurora_cluster_renames_the_clusters(client, rds_api, cluster):
-    restore_cluster_copy(client, job="job-43", new_identifier="aurora-copy")
-    old_endpoint = describe_cluster(rds_api, "aurora-prod")["Endpoint"]
-
-    plan = plan_cutover(client, cluster, "aurora-copy", now(), old_renamed_to="aurora-prod-broken")
-
-    assert plan.aurora and plan.rename_new_call.operation == "modify_db_cluster"
-    assert plan.rename_new_call.parameters == {
-        "DBClusterIdentifier": "aurora-copy", "NewDBClusterIdentifier": "aurora-prod", "ApplyImmediately": True,
-    }
-    rename_old_away(client, plan)
-    assert poll_rename(client, plan).state is CutoverState.OLD_AWAY
-    rename_new_in(client, plan)
-    done = poll_rename(client, plan)
-
-    assert done.state is CutoverState.DONE
-    assert done.endpoint == describe_cluster(rds_api, "aurora-prod")["Endpoint"] != old_endpoint
-    assert done.endpoint.startswith("aurora-prod.")
-    assert tags_of(describe_cluster(rds_api, "aurora-prod"))[JOB_TAG] == "job-43"
-    assert tags_of(describe_cluster(rds_api, "aurora-prod-broken")) == {"team": "care"}
-
-
-def test_plan_cutover_refuses_what_it_cannot_do_safely(client, rds_api, instance):
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="hand-made", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
-    )
-    with pytest.raises(RestoreRefused, match="was not restored from prod by deploy-gate"):
-        plan_cutover(client, instance, "hand-made", now())
-    with pytest.raises(RestoreRefused, match="does not exist"):
-        plan_cutover(client, instance, "prod-copy", now())
-    with pytest.raises(RestoreRefused, match="nothing to cut over"):
-        plan_cutover(client, instance, "prod", now())
-    restore_instance_copy(client, new_identifier="prod-copy")
-    with pytest.raises(RestoreRefused, match="hand-made already exists"):
-        plan_cutover(client, instance, "prod-copy", now(), old_renamed_to="hand-made")
-    with pytest.raises(RestoreRefused, match="not valid"):
-        plan_cutover(client, instance, "prod-copy", now(), old_renamed_to="prod-old-")
-
-
-def test_rename_old_away_refuses_when_its_target_name_was_taken_after_planning(client, rds_api, instance):
-    restore_instance_copy(client, new_identifier="prod-copy")
-    plan = plan_cutover(client, instance, "prod-copy", now(), old_renamed_to="prod-old")
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="prod-old", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
-    )
-    with pytest.raises(RestoreRefused, match="prod-old was taken"):
-        rename_old_away(client, plan)
-    assert describe_instance(rds_api, "prod")["DBInstanceIdentifier"] == "prod"
-
-
-# What moto cannot produce: AWS-side failures, slow restores, throttling, an unreachable endpoint
-
-
-@pytest.fixture
-def stubbed() -> Any:
-    client = boto3.client("rds", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
-
-
-def api_call(operation: str, **parameters: Any) -> ApiCall:
-    return ApiCall(operation, parameters)
-
-
-def instance_plan() -> RestorePlan:
-    return RestorePlan(
-        region=REGION, source="prod", aurora=False, kind="snapshot", snapshot_id="before-release",
-        restore_time=None, latest_restorable_time=None, new_identifier="prod-copy", new_instance_identifier=None,
-        instance_class="db.t3.medium", instance_call=None,
-        restore_call=api_call("restore_db_instance_from_db_snapshot", DBInstanceIdentifier="prod-copy", DBSnapshotIdentifier="before-release"),
-    )
-
-
-def aurora_plan() -> RestorePlan:
-    return RestorePlan(
-        region=REGION, source="aurora-prod", aurora=True, kind="point_in_time", snapshot_id=None,
-        restore_time=None, latest_restorable_time=None, new_identifier="aurora-copy",
-        new_instance_identifier="aurora-copy-instance-1", instance_class="db.r6g.large",
-        restore_call=api_call("restore_db_cluster_to_point_in_time", DBClusterIdentifier="aurora-copy", SourceDBClusterIdentifier="aurora-prod", UseLatestRestorableTime=True),
-        instance_call=api_call("create_db_instance", DBInstanceIdentifier="aurora-copy-instance-1", DBClusterIdentifier="aurora-copy", Engine="aurora-postgresql", DBInstanceClass="db.r6g.large"),
-    )
-
-
-def instance_response(status: str, **extra: Any) -> dict[str, Any]:
-    return {"DBInstances": [{"DBInstanceIdentifier": "prod-copy", "DBInstanceStatus": status, **extra}]}
-
-
 @pytest.mark.parametrize(
     "status",
     ["failed", "incompatible-restore", "incompatible-parameters", "storage-full", "inaccessible-encryption-credentials"],
@@ -649,18 +359,6 @@ def test_an_aurora_restore_waits_for_the_cluster_then_the_writer(stubbed):
     assert (third.state, third.status) == (State.FAILED, "cluster inaccessible-encryption-credentials")
 
 
-def test_throttling_and_aws_side_errors_are_unavailable_for_the_runner_to_retry(stubbed):
-    client, stubber = stubbed
-    stubber.add_client_error("describe_db_instances", "ThrottlingException", "Rate exceeded", 400)
-    stubber.add_client_error("describe_db_instances", "Throttling", "Rate exceeded", 400)
-    stubber.add_client_error("describe_db_instances", "InternalFailure", "oops", 500)
-
-    for code in ("ThrottlingException", "Throttling", "InternalFailure"):
-        with pytest.raises(RdsUnavailable) as caught:
-            poll_restore(client, instance_plan())
-        assert caught.value.code == code
-
-
 def test_throttling_while_starting_is_unavailable_and_can_be_run_again(stubbed):
     client, stubber = stubbed
     plan = instance_plan()
@@ -677,53 +375,48 @@ def test_throttling_while_starting_is_unavailable_and_can_be_run_again(stubbed):
     assert start_restore(client, plan, tags).resumed is False
 
 
-def test_a_busy_resource_is_unavailable_but_a_refusal_by_aws_is_not(stubbed):
-    client, stubber = stubbed
-    stubber.add_client_error("describe_db_instances", "InvalidDBInstanceState", "instance is backing-up", 400)
-    stubber.add_client_error("describe_db_instances", "AccessDenied", "not authorized to perform rds:DescribeDBInstances", 403)
-
-    with pytest.raises(RdsUnavailable, match="backing-up"):
-        poll_restore(client, instance_plan())
-    with pytest.raises(RdsError) as caught:
-        poll_restore(client, instance_plan())
-    assert not isinstance(caught.value, RdsUnavailable) and caught.value.code == "AccessDenied"
-
-
-def test_a_snapshot_still_being_made_or_failed(stubbed):
-    client, stubber = stubbed
-    snapshot = {"DBSnapshotIdentifier": "before-deploy", "DBInstanceIdentifier": "prod"}
-    stubber.add_response("describe_db_snapshots", {"DBSnapshots": [{**snapshot, "Status": "creating", "PercentProgress": 40}]})
-    stubber.add_response("describe_db_snapshots", {"DBSnapshots": [{**snapshot, "Status": "failed"}]})
-
-    creating = poll_snapshot(client, INSTANCE, "before-deploy")
-    failed = poll_snapshot(client, INSTANCE, "before-deploy")
-
-    assert (creating.state, creating.progress_percent) == (State.CREATING, 40)
-    assert (failed.state, failed.status) == (State.FAILED, "failed")
-
-
 def test_a_snapshot_that_is_not_available_cannot_be_restored(stubbed):
     client, stubber = stubbed
-    stubber.add_response("describe_db_instances", {"DBInstances": [{"DBInstanceIdentifier": "prod", "DBInstanceClass": "db.t3.medium", "DBInstanceStatus": "available"}]})
-    stubber.add_response("describe_db_snapshots", {"DBSnapshots": [{"DBSnapshotIdentifier": "half-done", "DBInstanceIdentifier": "prod", "Status": "creating"}]})
+    source = {"DBInstanceIdentifier": "prod", "DBInstanceClass": "db.t3.medium", "DBInstanceStatus": "available"}
+    stubber.add_response("describe_db_instances", {"DBInstances": [source]})
+    half_done = {"DBSnapshotIdentifier": "half-done", "DBInstanceIdentifier": "prod", "Status": "creating"}
+    stubber.add_response("describe_db_snapshots", {"DBSnapshots": [half_done]})
 
     with pytest.raises(RestoreRefused, match="half-done is creating, not available"):
         plan_restore(client, INSTANCE, snapshot_id="half-done", now=now())
 
 
-def test_an_unreachable_endpoint_is_unavailable(aws_credentials):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = rds_client(INSTANCE, endpoint_url=f"http://127.0.0.1:{port}", max_attempts=1, connect_timeout=1, read_timeout=1)
+def test_a_snapshot_of_an_older_major_version_gets_default_parameter_groups_instance_and_cluster_alike(stubbed):
+    client, stubber = stubbed
+    not_found = ("DBInstanceNotFound", "not found", 404)
+    stubber.add_response("describe_db_instances", {"DBInstances": [{
+        "DBInstanceIdentifier": "prod", "DBInstanceClass": "db.t3.medium", "Engine": "postgres", "EngineVersion": "15.4",
+        "DBParameterGroups": [{"DBParameterGroupName": "prod-pg15"}], "OptionGroupMemberships": [{"OptionGroupName": "prod-options"}],
+    }]})
+    stubber.add_response("describe_db_snapshots", {"DBSnapshots": [
+        {"DBSnapshotIdentifier": "last-year", "DBInstanceIdentifier": "prod", "Status": "available", "Engine": "postgres", "EngineVersion": "14.9"},
+    ]})
+    stubber.add_client_error("describe_db_instances", *not_found)
+    stubber.add_response("describe_db_clusters", {"DBClusters": [{
+        "DBClusterIdentifier": "aurora-prod", "Engine": "aurora-postgresql", "EngineVersion": "15.4", "DBClusterParameterGroup": "aurora-cluster-pg",
+        "DBClusterMembers": [{"DBInstanceIdentifier": "aurora-prod-writer", "IsClusterWriter": True}],
+    }]})
+    writer = {"DBInstanceIdentifier": "aurora-prod-writer", "DBInstanceClass": "db.r6g.large", "DBParameterGroups": [{"DBParameterGroupName": "aurora-pg"}]}
+    stubber.add_response("describe_db_instances", {"DBInstances": [writer]})
+    stubber.add_response("describe_db_cluster_snapshots", {"DBClusterSnapshots": [{
+        "DBClusterSnapshotIdentifier": "aurora-last-year", "DBClusterIdentifier": "aurora-prod", "Status": "available",
+        "Engine": "aurora-postgresql", "EngineVersion": "14.9",
+    }]})
+    stubber.add_client_error("describe_db_clusters", "DBClusterNotFoundFault", "not found", 404)
+    stubber.add_client_error("describe_db_instances", *not_found)
 
-    with pytest.raises(RdsUnavailable, match="cannot reach RDS"):
-        list_snapshots(client, INSTANCE)
+    instance = plan_restore(client, INSTANCE, snapshot_id="last-year", new_identifier="prod-copy", now=now())
+    aurora = plan_restore(client, CLUSTER, snapshot_id="aurora-last-year", new_identifier="aurora-copy", now=now())
 
-
-def test_the_client_retries_briefly_and_uses_the_targets_region(aws_credentials):
-    client = rds_client(RdsSettings("eu-central-1", cluster="aurora-prod"))
-
-    assert client.meta.region_name == "eu-central-1"
-    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
-    assert client.meta.config.connect_timeout == 5 and client.meta.config.read_timeout == 30
+    assert instance.restore_call.parameters == {"DBInstanceIdentifier": "prod-copy", "DBSnapshotIdentifier": "last-year", "DBInstanceClass": "db.t3.medium"}
+    assert instance.notes == ("snapshot last-year holds postgres 14.9, the source now runs 15.4: the new instance gets the default parameter group",)
+    assert aurora.restore_call.parameters == {"DBClusterIdentifier": "aurora-copy", "SnapshotIdentifier": "aurora-last-year", "Engine": "aurora-postgresql"}
+    assert "DBParameterGroupName" not in aurora.instance_call.parameters
+    assert aurora.notes == (
+        "snapshot aurora-last-year holds aurora-postgresql 14.9, the source now runs 15.4: the new cluster and instance get default parameter groups",
+    )
