@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 EXIT_UNHEALTHY = 1
 EXIT_CANNOT_RUN = 2
 
-Command = TypeVar("Command", bound=Callable[..., Any])
+CommandFunction = TypeVar("CommandFunction", bound=Callable[..., Any])
 
 # Errors that are the history's verdict rather than a failure to run the command.
 _HISTORY_ERRORS = (
@@ -93,7 +93,7 @@ migrations_option = click.option(
 )
 
 
-def common_options(command: Command) -> Command:
+def common_options(command: CommandFunction) -> CommandFunction:
     command = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")(command)
     command = click.option(
         "--database-url",
