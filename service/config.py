@@ -21,7 +21,7 @@ see `service.notifications`) when a job needs attention:
 | --- | --- | --- |
 | `url_env` | yes | the environment variable holding the webhook URL (http or https; a secret, never logged) |
 | `secret_env` | yes | the environment variable holding the HMAC-SHA256 key (at least 16 characters) |
-| `events` | no | which of `verdict_blocked`, `approval_needed`, `restore_started`, `restore_finished`, `restore_failed` to send (default: all; `[]` sends none) |
+| `events` | no | which of `verdict_blocked`, `approval_needed`, `restore_started`, `restore_finished`, `restore_failed` to send (default all; `[]`: none) |
 | `public_url` | no | the service's base URL, for links to the job and its report |
 
 `[targets.NAME.notifications]` takes the same keys and overrides the table for that target; keys it
@@ -42,7 +42,7 @@ names:
 | `integrations.vercel.team_id` | no | sent as `teamId` on every Vercel API call |
 | `integrations.vercel.api_url` | no | default `https://api.vercel.com` |
 | `integrations.vercel.check_name` | no | the check's name in Vercel (default `deploy-gate`) |
-| `integrations.vercel.projects` | yes | `[[...projects]]` entries: `project_id` and `targets`, a table from Vercel's target (`production`, `staging`, `preview` for a preview deployment) to a deploy-gate target |
+| `integrations.vercel.projects` | yes | `[[...projects]]`: `project_id`, and `targets` from Vercel's target (`production`, `preview`, …) to ours |
 | `integrations.github.webhook_secret_env` | yes | the variable holding the GitHub App's webhook secret (16+ characters) |
 | `integrations.github.app_id` | yes | the GitHub App's id |
 | `integrations.github.private_key_env` | yes | the variable holding the App's private key (PEM; `\\n` escapes are read as newlines) |
@@ -59,6 +59,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -272,7 +273,7 @@ class _RdsSchema(Schema):
     cluster = fields.String()
 
     @validates_schema
-    def _one_of(self, data, **kwargs):
+    def _one_of(self, data: dict[str, Any], **kwargs: object) -> None:
         if bool(data.get("instance")) == bool(data.get("cluster")):
             raise ValidationError("name exactly one of instance or cluster")
 
@@ -344,9 +345,9 @@ class _ConfigSchema(Schema):
     integrations = fields.Nested(_IntegrationsSchema)
 
 
-def _flatten(messages, prefix: str = "") -> list[str]:
+def _flatten(messages: object, prefix: str = "") -> list[str]:
     if isinstance(messages, dict):
-        flat = []
+        flat: list[str] = []
         for key, value in messages.items():
             # marshmallow files a Dict field's errors under "key" and "value"; people think in paths.
             if key == "value":
@@ -406,7 +407,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     return Config(targets, tokens, notifications, _integrations(data, path, environ, notifications, link_secret), link_secret)
 
 
-def _notifications(data: dict, path: Path, environ: Mapping[str, str], link_secret: str | None) -> Notifications:
+def _notifications(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], link_secret: str | None) -> Notifications:
     default_spec = data.get("notifications")
     default = _webhook(default_spec, f"{path}: notifications", environ, link_secret) if default_spec else None
     per_target = {}
@@ -418,7 +419,7 @@ def _notifications(data: dict, path: Path, environ: Mapping[str, str], link_secr
     return Notifications(default, per_target)
 
 
-def _webhook(spec: dict, where: str, environ: Mapping[str, str], link_secret: str | None) -> Webhook:
+def _webhook(spec: Mapping[str, Any], where: str, environ: Mapping[str, str], link_secret: str | None) -> Webhook:
     for key in ("url_env", "secret_env"):
         if key not in spec:
             raise ConfigError(f"{where}.{key}: Missing data for required field (and no [notifications] table gives it).")
@@ -451,14 +452,14 @@ def _is_web_url(text: str, *, base: bool = False) -> bool:
 
 
 def _same_database(one: DatabaseTarget, other: DatabaseTarget) -> bool:
-    def key(target: DatabaseTarget) -> tuple:
+    def key(target: DatabaseTarget) -> tuple[str, str, str]:
         params = target.params
         return (params.get("host", ""), params.get("port", "5432"), params.get("dbname", params.get("user", "")))
 
     return key(one) == key(other)
 
 
-def _integrations(data: dict, path: Path, environ: Mapping[str, str], notifications: Notifications, link_secret: str | None) -> Integrations:
+def _integrations(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], notifications: Notifications, link_secret: str | None) -> Integrations:
     public_url = data.get("public_url", "")
     if public_url and not _is_web_url(public_url, base=True):
         raise ConfigError(f"{path}: public_url: must be an http:// or https:// URL with a host, no credentials, query or fragment")
@@ -488,13 +489,13 @@ def _api_url(url: str, where: str) -> str:
     return url.rstrip("/")
 
 
-def _known_target(name: str, where: str, targets: dict) -> str:
+def _known_target(name: str, where: str, targets: Mapping[str, object]) -> str:
     if name not in targets:
         raise ConfigError(f"{where}: no target named {name!r} is configured")
     return name
 
 
-def _vercel(spec: dict, where: str, targets: dict, environ: Mapping[str, str]) -> VercelIntegration:
+def _vercel(spec: Mapping[str, Any], where: str, targets: Mapping[str, object], environ: Mapping[str, str]) -> VercelIntegration:
     secret = _signing_secret(spec["webhook_secret_env"], f"{where}.webhook_secret_env", environ)
     token = None
     if "token_env" in spec:
@@ -517,7 +518,7 @@ def _vercel(spec: dict, where: str, targets: dict, environ: Mapping[str, str]) -
     )
 
 
-def _github(spec: dict, where: str, targets: dict, environ: Mapping[str, str]) -> GitHubIntegration:
+def _github(spec: Mapping[str, Any], where: str, targets: Mapping[str, object], environ: Mapping[str, str]) -> GitHubIntegration:
     secret = _signing_secret(spec["webhook_secret_env"], f"{where}.webhook_secret_env", environ)
     key_env = spec["private_key_env"]
     private_key = environ.get(key_env, "")

@@ -13,10 +13,10 @@ import importlib
 import json
 import pkgutil
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 EXIT_UNHEALTHY = 1
 EXIT_CANNOT_RUN = 2
+
+CommandFunction = TypeVar("CommandFunction", bound=Callable[..., Any])
 
 # Errors that are the history's verdict rather than a failure to run the command.
 _HISTORY_ERRORS = (
@@ -64,11 +66,11 @@ class Output:
         if not self.as_json:
             click.echo(self.secret_free(text), err=True)
 
-    def document(self, payload: dict) -> None:
+    def document(self, payload: Mapping[str, object]) -> None:
         if self.as_json:
             click.echo(self.secret_free(json.dumps(payload, indent=2, default=str)))
 
-    def error(self, code: str | None, message: str, exit_code: int, headline: str | None = None) -> None:
+    def error(self, code: str | None, message: str, exit_code: int, headline: str | None = None) -> NoReturn:
         message = self.secret_free(message)
         if self.as_json:
             click.echo(json.dumps({"error": {"code": code, "message": message}}, indent=2))
@@ -91,7 +93,7 @@ migrations_option = click.option(
 )
 
 
-def common_options(command: Callable) -> Callable:
+def common_options(command: CommandFunction) -> CommandFunction:
     command = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")(command)
     command = click.option(
         "--database-url",
@@ -131,7 +133,6 @@ def read_local_migrations(output: Output, migrations_dir: Path) -> LocalMigratio
         return read_migrations_directory(migrations_dir)
     except errors.MigrateError as error:
         output.error(error.code, error.message, EXIT_CANNOT_RUN, error.headline)
-        raise  # unreachable: output.error exits
 
 
 def first_line(error: BaseException) -> str:

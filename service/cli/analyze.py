@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from service.analysis.facts import analyze_migration
-from service.analysis.rollback import rollback_plan
+from service.analysis.facts import MigrationFacts, analyze_migration
+from service.analysis.rollback import RollbackPlan, rollback_plan
 from service.cli import EXIT_CANNOT_RUN, Output, main, read_local_migrations
 
 
@@ -37,7 +37,7 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def _print_facts(output: Output, facts, plan) -> None:
+def _print_facts(output: Output, facts: MigrationFacts, plan: RollbackPlan) -> None:
     output.line(f"{facts.name}")
     for problem in facts.problems:
         output.line(f"  does not parse: line {problem.position.line}, column {problem.position.column}: {problem.message}")

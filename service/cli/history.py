@@ -36,6 +36,16 @@ _STATE_LABELS = {
 }
 
 
+_lock_wait_option = click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_LOCK_WAIT_SECONDS,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for Prisma's advisory lock.",
+)
+
+
 @main.command()
 @common_options
 def status(migrations_dir: Path, database_url: str | None, as_json: bool) -> None:
@@ -101,7 +111,7 @@ def _print_status(output: Output, report: HistoryStatus, target: DatabaseTarget,
 @common_options
 @click.option("--lock-timeout", type=click.IntRange(min=0), metavar="MS", help="lock_timeout for each migration, in ms.")
 @click.option("--statement-timeout", type=click.IntRange(min=0), metavar="MS", help="statement_timeout for each migration, in ms.")
-@click.option("--lock-wait", type=click.FloatRange(min=0.1), default=DEFAULT_LOCK_WAIT_SECONDS, show_default=True, metavar="SECONDS", help="How long to wait for Prisma's advisory lock.")
+@_lock_wait_option
 def deploy_command(
     migrations_dir: Path,
     database_url: str | None,
@@ -156,7 +166,7 @@ def _print_deploy(output: Output, outcome: DeployOutcome) -> None:
 @common_options
 @click.option("--rolled-back", "rolled_back", metavar="NAME", help="Mark a failed migration as rolled back.")
 @click.option("--applied", metavar="NAME", help="Record a migration as applied without running it.")
-@click.option("--lock-wait", type=click.FloatRange(min=0.1), default=DEFAULT_LOCK_WAIT_SECONDS, show_default=True, metavar="SECONDS", help="How long to wait for Prisma's advisory lock.")
+@_lock_wait_option
 def resolve(
     migrations_dir: Path,
     database_url: str | None,
@@ -177,6 +187,7 @@ def resolve(
             name, action = rolled_back, "rolled_back"
             text = f"Migration {rolled_back} marked as rolled back."
         else:
+            assert applied, "exactly one of --rolled-back and --applied is given (checked above)"
             ids = [resolve_applied(conn, target.schema, local, applied, lock_wait=lock_wait)]
             name, action = applied, "applied"
             text = f"Migration {applied} marked as applied."

@@ -6,6 +6,7 @@ Exit 0 verified, 1 not verified (or no rollback SQL to verify), 2 the command ca
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -104,7 +105,7 @@ def _describe_plan(plan: RollbackPlan | None, rollback_file: Path | None) -> dic
     return described
 
 
-def _report_no_rollback(output: Output, document: dict, name: str, plan: RollbackPlan | None) -> None:
+def _report_no_rollback(output: Output, document: Mapping[str, object], name: str, plan: RollbackPlan | None) -> None:
     reasons = [reason.message for reason in plan.reasons] if plan else ["the rollback file is empty"]
     output.document({**document, "verified": False, "errors": [f"No rollback SQL for {name}."]})
     output.line(f"Rollback of {name} NOT verified: there is no rollback SQL to verify.")

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import ParamSpec, TypeVar
 
-from flask import current_app, g, request
+from flask import g, request
 
+from service.http.extension import deploy_gate
 from service.http.problems import Problem
 from service.links import report_token_valid
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def authenticate(scope: str) -> None:
@@ -18,7 +23,7 @@ def authenticate(scope: str) -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "Unauthorized", "Send `Authorization: Bearer <token>`.", headers={"WWW-Authenticate": "Bearer"})
-    found = current_app.extensions["deploy_gate"].config.token_for(token.strip())
+    found = deploy_gate().config.token_for(token.strip())
     if found is None:
         raise Problem(401, "Unauthorized", "The token is not valid.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if scope not in found.scopes:
@@ -26,10 +31,10 @@ def authenticate(scope: str) -> None:
     g.principal = found.name
 
 
-def require_scope(scope: str) -> Callable:
-    def decorate(view: Callable) -> Callable:
+def require_scope(scope: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @wraps(view)
-        def checked(*args, **kwargs):
+        def checked(*args: P.args, **kwargs: P.kwargs) -> R:
             authenticate(scope)
             return view(*args, **kwargs)
 
@@ -38,25 +43,27 @@ def require_scope(scope: str) -> Callable:
     return decorate
 
 
-def require_scope_or_report_link(scope: str) -> Callable:
+def require_scope_or_report_link(scope: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """A bearer token with `scope`, or, without an Authorization header, `?token=` signed for the
     `job_id` in the path (a report link). A link token that does not match, or any link token when
     no report-link secret is configured, is 401 like a missing bearer token."""
 
-    def decorate(view: Callable) -> Callable:
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @wraps(view)
-        def checked(*args, job_id: str, **kwargs):
+        def checked(*args: P.args, **kwargs: P.kwargs) -> R:
             presented = request.args.get("token")
             if presented is None or "Authorization" in request.headers:
                 authenticate(scope)
             else:
-                secret = current_app.extensions["deploy_gate"].config.report_link_secret
+                secret = deploy_gate().config.report_link_secret
+                job_id = str(kwargs["job_id"])  # the route's <job_id>: Flask passes path variables by name
                 if not report_token_valid(secret, job_id, presented):
                     detail = "The link's token does not open this report; or send `Authorization: Bearer <token>`."
                     raise Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
-            return view(*args, job_id=job_id, **kwargs)
+            return view(*args, **kwargs)
 
-        checked.accepts_report_link = True
+        # tests/test_openapi.py reads the mark; mypy does not model attributes set on a function.
+        checked.accepts_report_link = True  # type: ignore[attr-defined]
         return checked
 
     return decorate

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
+from flask.typing import ResponseReturnValue
 
 from service.http.auth import require_scope
+from service.http.extension import deploy_gate
 from service.http.problems import Problem
-from service.http.schemas import DEPLOY_REQUEST, JOB
+from service.http.schemas import DEPLOY_REQUEST, job_document
 from service.jobs.submit import DeployRequest
 from service.prisma.migrations import migrations_from_bundle
 
@@ -15,7 +17,7 @@ bp = Blueprint("deploys", __name__, url_prefix="/v1/deploys")
 
 @bp.post("")
 @require_scope("deploy")
-def create_deploy():
+def create_deploy() -> ResponseReturnValue:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Problem(400, "Bad Request", "The body must be a JSON object.")
@@ -35,6 +37,6 @@ def create_deploy():
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
         raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 printable characters.")
-    extension = current_app.extensions["deploy_gate"]
+    extension = deploy_gate()
     job, created = extension.intake.submit_deploy(extension.config, deploy_request, g.principal, key)
-    return JOB.dump(job), 202 if created else 200, {"Location": f"/v1/jobs/{job.id}"}
+    return job_document(job), 202 if created else 200, {"Location": f"/v1/jobs/{job.id}"}

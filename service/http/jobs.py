@@ -6,23 +6,27 @@ import base64
 import json
 import uuid
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, current_app, request
+from flask.typing import ResponseReturnValue
 
 from service.http.auth import require_scope
+from service.http.extension import deploy_gate
 from service.http.problems import Problem
-from service.http.schemas import JOB, JOB_EVENTS, JOB_LIST_QUERY, JOBS, WAIT_QUERY
+from service.http.schemas import JOB_EVENTS, JOB_LIST_QUERY, JOBS, WAIT_QUERY, job_document
 from service.http.store import briefly, give_back, store
 from service.jobs.cache import CachedJob
 from service.jobs.states import TERMINAL, JobKind, JobState
 from service.jobs.watch import JobWatcher, wait_for_change
 from service.store import repository
+from service.store.repository import Job, JobEvent
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
 
-def _with_events(job, events) -> dict:
-    document = JOB.dump(job)
+def _with_events(job: Job, events: list[JobEvent]) -> dict[str, Any]:
+    document = job_document(job)
     document["events"] = JOB_EVENTS.dump(events)
     return document
 
@@ -39,9 +43,9 @@ def _job_document(watcher: JobWatcher, job_id: str, *, cached: bool = True) -> C
 
 @bp.get("/<job_id>")
 @require_scope("read")
-def get_job(job_id: str):
+def get_job(job_id: str) -> ResponseReturnValue:
     wait = WAIT_QUERY.load(request.args)
-    extension = current_app.extensions["deploy_gate"]
+    extension = deploy_gate()
     current = _job_document(extension.watcher, job_id)
     if wait > 0 and current.job.state not in TERMINAL:
         # A parked request holds no store connection: the process's watcher wakes it, and each
@@ -56,7 +60,7 @@ def get_job(job_id: str):
 
 @bp.get("")
 @require_scope("read")
-def list_jobs():
+def list_jobs() -> ResponseReturnValue:
     query = JOB_LIST_QUERY.load(request.args)
     before = _decode_cursor(query["cursor"]) if "cursor" in query else None
     jobs = repository.list_jobs(
@@ -74,12 +78,12 @@ def list_jobs():
 
 @bp.post("/<job_id>/cancel")
 @require_scope("deploy")
-def cancel_job(job_id: str):
+def cancel_job(job_id: str) -> ResponseReturnValue:
     job = repository.transition(store(), job_id, JobState.CANCELED, data={"by": "api"})
-    return JOB.dump(job)
+    return job_document(job)
 
 
-def _encode_cursor(job) -> str:
+def _encode_cursor(job: Job) -> str:
     raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

@@ -11,8 +11,8 @@ from service.integrations import InvalidPayload
 from service.integrations.github import CallbackRefused
 from service.jobs.states import IllegalTransition
 from service.jobs.submit import IdempotencyKeyReused, NoBundle, UnknownTarget
-from service.prisma.errors import MigrateError
 from service.jobs.submit_recovery import NoRdsConfigured, NotRestored
+from service.prisma.errors import MigrateError
 from service.store.repository import JobNotFound, NotWaitingForApproval
 
 PROBLEM_JSON = "application/problem+json"
@@ -72,7 +72,7 @@ def _detail(error: Exception) -> str:
     return str(error)
 
 
-def _flatten(messages, prefix: str = "") -> list[str]:
+def _flatten(messages: object, prefix: str = "") -> list[str]:
     if isinstance(messages, dict):
         return [item for key, value in messages.items() for item in _flatten(value, f"{prefix}.{key}" if prefix else str(key))]
     if isinstance(messages, list):

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from typing import Any
+
+from flask import Blueprint, g, request
+from flask.typing import ResponseReturnValue
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from service.http.auth import require_scope
+from service.http.extension import deploy_gate
 from service.http.problems import Problem
-from service.http.schemas import JOB, MIGRATION_NAME, NO_NUL
+from service.http.schemas import MIGRATION_NAME, NO_NUL, job_document
 from service.http.store import store
 from service.jobs.runner import hand_verdict_to_parent
 from service.jobs.submit_recovery import submit_cutover, submit_recovery, submit_restore, submit_rollback
 from service.store import repository
+from service.store.repository import Job
 
 bp = Blueprint("recovery", __name__, url_prefix="/v1")
 
-RDS_IDENTIFIER = validate.Regexp(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$", error="an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter")
+RDS_IDENTIFIER = validate.Regexp(
+    r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$", error="an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter"
+)
 
 
 class ApprovalSchema(Schema):
@@ -54,7 +61,7 @@ class RestoreRequestSchema(Schema):
     new_identifier = fields.String(load_default=None, allow_none=True, validate=RDS_IDENTIFIER)
 
     @validates_schema
-    def _one_source(self, data, **kwargs):
+    def _one_source(self, data: dict[str, Any], **kwargs: object) -> None:
         chosen = [bool(data["snapshot_id"]), data["point_in_time"] is not None, data["use_latest_restorable_time"]]
         if sum(chosen) != 1:
             raise ValidationError("give exactly one of snapshot_id, point_in_time, use_latest_restorable_time")
@@ -67,11 +74,12 @@ ROLLBACK_REQUEST = RollbackRequestSchema()
 RESTORE_REQUEST = RestoreRequestSchema()
 
 
-def _body(schema: Schema) -> dict:
+def _body(schema: Schema) -> dict[str, Any]:
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
         raise Problem(400, "Bad Request", "The body must be a JSON object.")
-    return schema.load(body)
+    data: dict[str, Any] = schema.load(body)
+    return data
 
 
 def _key() -> str | None:
@@ -81,61 +89,61 @@ def _key() -> str | None:
     return key
 
 
-def _accepted(job, created: bool):
+def _accepted(job: Job, created: bool) -> ResponseReturnValue:
     if created:
-        current_app.extensions["deploy_gate"].enqueue(job.id)
-    return JOB.dump(job), 202 if created else 200, {"Location": f"/v1/jobs/{job.id}"}
+        deploy_gate().enqueue(job.id)
+    return job_document(job), 202 if created else 200, {"Location": f"/v1/jobs/{job.id}"}
 
 
 @bp.post("/jobs/<job_id>/approve")
 @require_scope("approve")
-def approve(job_id: str):
+def approve(job_id: str) -> ResponseReturnValue:
     comment = _body(APPROVAL)["comment"]
     job = repository.record_approval(store(), job_id, approved=True, by=g.principal, comment=comment)
-    current_app.extensions["deploy_gate"].enqueue(job.id)
-    return JOB.dump(job)
+    deploy_gate().enqueue(job.id)
+    return job_document(job)
 
 
 @bp.post("/jobs/<job_id>/reject")
 @require_scope("approve")
-def reject(job_id: str):
+def reject(job_id: str) -> ResponseReturnValue:
     comment = _body(APPROVAL)["comment"]
     reason = f"rejected by {g.principal}" + (f": {comment}" if comment else "")
     job = repository.record_approval(store(), job_id, approved=False, by=g.principal, comment=comment, reasons=[reason])
     hand_verdict_to_parent(store(), job)
-    return JOB.dump(job)
+    return job_document(job)
 
 
 @bp.post("/targets/<name>/recoveries")
 @require_scope("deploy")
-def create_recovery(name: str):
+def create_recovery(name: str) -> ResponseReturnValue:
     data = _body(RECOVERY_REQUEST)
-    extension = current_app.extensions["deploy_gate"]
+    extension = deploy_gate()
     return _accepted(*submit_recovery(store(), extension.config, name, g.principal, apply=data["apply"], key=_key()))
 
 
 @bp.post("/targets/<name>/rollbacks")
 @require_scope("deploy")
-def create_rollback(name: str):
+def create_rollback(name: str) -> ResponseReturnValue:
     data = _body(ROLLBACK_REQUEST)
-    extension = current_app.extensions["deploy_gate"]
+    extension = deploy_gate()
     return _accepted(*submit_rollback(store(), extension.config, name, data["migration"], g.principal, key=_key()))
 
 
 @bp.post("/targets/<name>/restores")
 @require_scope("deploy")
-def create_restore(name: str):
+def create_restore(name: str) -> ResponseReturnValue:
     data = _body(RESTORE_REQUEST)
     params = {key: value for key, value in data.items() if value not in (None, False)}
     if "point_in_time" in params:
         params["point_in_time"] = params["point_in_time"].isoformat()
-    extension = current_app.extensions["deploy_gate"]
+    extension = deploy_gate()
     return _accepted(*submit_restore(store(), extension.config, name, params, g.principal, key=_key()))
 
 
 @bp.post("/jobs/<job_id>/cutover")
 @require_scope("deploy")
-def create_cutover(job_id: str):
+def create_cutover(job_id: str) -> ResponseReturnValue:
     _body(EMPTY)
-    extension = current_app.extensions["deploy_gate"]
+    extension = deploy_gate()
     return _accepted(*submit_cutover(store(), extension.config, job_id, g.principal, key=_key()))

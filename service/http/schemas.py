@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, missing, post_load, validate
 
 from service.jobs.states import JobKind, JobState, Verdict
+from service.store.repository import Job
 
 MIGRATION_NAME = validate.Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$", error="a migration folder name: letters, digits, '_', '-', '.', spaces"
@@ -14,7 +18,7 @@ TARGET_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", error="a tar
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
 
 
-class Migration(fields.Field):
+class Migration(fields.Field[dict[str, str]]):
     """One migration of a bundle: `{"name": its folder's name, "sql": its migration.sql}`.
 
     A field holding its own fields rather than a nested schema: loading a schema for each item
@@ -22,20 +26,24 @@ class Migration(fields.Field):
     """
 
     default_error_messages = {"invalid": "Not a valid migration: an object with a name and its sql."}
-    FIELDS = {
+    FIELDS: ClassVar[dict[str, fields.String]] = {
         "name": fields.String(required=True, validate=MIGRATION_NAME),
         "sql": fields.String(required=True, validate=NO_NUL),
     }
 
-    def _deserialize(self, value, attr, data, **kwargs) -> dict[str, str]:
+    def _deserialize(self, value: object, attr: str | None, data: Mapping[str, Any] | None, **kwargs: object) -> dict[str, str]:
         if not isinstance(value, dict):
             raise self.make_error("invalid")
-        loaded, errors = {}, {key: ["Unknown field."] for key in value if key not in self.FIELDS}
+        loaded: dict[str, str] = {}
+        errors: dict[str, object] = {key: ["Unknown field."] for key in value if key not in self.FIELDS}
         for key, field in self.FIELDS.items():
             try:
-                loaded[key] = field.deserialize(value.get(key, missing))
+                text = field.deserialize(value.get(key, missing))
             except ValidationError as error:
                 errors[key] = error.messages
+            else:
+                assert text is not None, "the fields do not allow null: deserializing one raises"
+                loaded[key] = text
         if errors:
             raise ValidationError(errors)
         return loaded
@@ -79,8 +87,9 @@ class WaitQuerySchema(Schema):
     wait = fields.Float(load_default=0, validate=validate.Range(min=0, max=25))
 
     @post_load
-    def _plain(self, data, **kwargs):
-        return data["wait"]
+    def _plain(self, data: dict[str, Any], **kwargs: object) -> float:
+        wait: float = data["wait"]
+        return wait
 
 
 class JobEventSchema(Schema):
@@ -110,7 +119,7 @@ class JobSchema(Schema):
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
 
-    def _url(self, job) -> str:
+    def _url(self, job: Job) -> str:
         return f"/v1/jobs/{job.id}"
 
 
@@ -126,3 +135,9 @@ WAIT_QUERY = WaitQuerySchema()
 JOB = JobSchema()
 JOBS = JobSchema(many=True)
 JOB_EVENTS = JobEventSchema(many=True)
+
+
+def job_document(job: Job) -> dict[str, Any]:
+    """The job as the API shows it (openapi.yaml's `Job`)."""
+    document: dict[str, Any] = JOB.dump(job)
+    return document

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
+from flask.typing import ResponseReturnValue
 
+from service.config import Target
 from service.http.auth import require_scope
+from service.http.extension import deploy_gate
 from service.http.problems import Problem
-from service.http.schemas import CHECK_REQUEST, JOB
+from service.http.schemas import CHECK_REQUEST, job_document
 from service.http.store import store
 from service.jobs.submit import UnknownTarget, submit_check
 from service.store import repository
@@ -14,8 +17,8 @@ from service.store import repository
 bp = Blueprint("targets", __name__, url_prefix="/v1/targets")
 
 
-def _target(name: str):
-    target = current_app.extensions["deploy_gate"].config.targets.get(name)
+def _target(name: str) -> Target:
+    target = deploy_gate().config.targets.get(name)
     if target is None:
         raise UnknownTarget(name)
     return target
@@ -23,8 +26,8 @@ def _target(name: str):
 
 @bp.get("")
 @require_scope("read")
-def list_targets():
-    targets = current_app.extensions["deploy_gate"].config.targets.values()
+def list_targets() -> ResponseReturnValue:
+    targets = deploy_gate().config.targets.values()
     return {
         "targets": [
             {
@@ -41,23 +44,23 @@ def list_targets():
 
 @bp.get("/<name>/status")
 @require_scope("read")
-def target_status(name: str):
+def target_status(name: str) -> ResponseReturnValue:
     _target(name)
     latest = repository.latest_check(store(), name)
     if latest is None:
         raise Problem(404, "No check yet", f"Target {name} has not been checked; POST /v1/targets/{name}/checks.")
-    return {"target": name, "job": JOB.dump(latest), "status": latest.facts["status"]}
+    return {"target": name, "job": job_document(latest), "status": latest.facts["status"]}
 
 
 @bp.post("/<name>/checks")
 @require_scope("deploy")
-def create_check(name: str):
+def create_check(name: str) -> ResponseReturnValue:
     _target(name)
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
         raise Problem(400, "Bad Request", "The body must be a JSON object.")
     data = CHECK_REQUEST.load(body)
-    extension = current_app.extensions["deploy_gate"]
+    extension = deploy_gate()
     job = submit_check(store(), extension.config, name, g.principal, data["phase"])
     extension.enqueue(job.id)
-    return JOB.dump(job), 202, {"Location": f"/v1/jobs/{job.id}"}
+    return job_document(job), 202, {"Location": f"/v1/jobs/{job.id}"}

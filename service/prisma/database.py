@@ -71,7 +71,7 @@ def parse_database_url(url: str) -> DatabaseTarget:
                 f"The database URL must start with postgresql:// or postgres://, not {parts.scheme}://."
             )
         try:
-            parts.port
+            _ = parts.port  # urlsplit checks the port only when it is read
         except ValueError:
             raise InvalidDatabaseUrl("The database URL is not valid: its port is not a number from 0 to 65535.") from None
         kept = []
@@ -130,13 +130,14 @@ def connect(target: DatabaseTarget, *, connect_timeout: int = 10) -> psycopg.Con
     """
     import psycopg
     from psycopg import sql
+    from psycopg.conninfo import make_conninfo
 
     params = dict(target.params)
     params.setdefault("connect_timeout", str(connect_timeout))
     # Prisma's driver always speaks UTF-8, and migration files are UTF-8 text.
     params["client_encoding"] = "UTF8"
     try:
-        conn = psycopg.connect(**params, autocommit=True)
+        conn = psycopg.connect(make_conninfo(**params), autocommit=True)
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(
             f"Cannot connect to {target.display}: {_connection_reason(error, target)}"
@@ -152,3 +153,10 @@ def _connection_reason(error: psycopg.OperationalError, target: DatabaseTarget) 
     lines = [re.sub(r"^(connection failed: )?(connection to server at .*? failed: )?", "", line) for line in lines]
     reason = " ".join(line if line.endswith((".", "?")) else line + "." for line in lines if line)
     return redact_text(reason or "unknown error.", target)
+
+
+def current_setting(conn: psycopg.Connection, name: str) -> str:
+    """The session's value of the setting `name` (`lock_timeout`, `statement_timeout`, …)."""
+    row = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+    assert row is not None, "a SELECT without FROM answers exactly one row"
+    return str(row[0])

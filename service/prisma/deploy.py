@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from service.prisma import history
+from service.prisma import DEFAULT_LOCK_WAIT_SECONDS, history
+from service.prisma.database import current_setting
 from service.prisma.errors import DatabaseSchemaNotEmpty, DatabaseUnavailable, FoundFailedMigrations
 from service.prisma.history import HistoryRow
-from service.prisma.lock import DEFAULT_LOCK_WAIT_SECONDS, advisory_lock
+from service.prisma.lock import advisory_lock
 from service.prisma.logs import APPLY_FAILED_HEADER, parse_failure_logs, render_apply_failure
 from service.prisma.migrations import LocalMigration, LocalMigrations
 
@@ -178,9 +179,7 @@ def session_timeouts(conn: psycopg.Connection, timeouts: SessionTimeouts) -> Ite
     """The timeouts set on the session (not a transaction: statements like CREATE INDEX
     CONCURRENTLY refuse one) for the statements inside, and the previous values put back."""
     settings = timeouts.settings()
-    previous = {
-        name: conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0] for name in settings
-    }
+    previous = {name: current_setting(conn, name) for name in settings}
     for name, value in settings.items():
         conn.execute("SELECT set_config(%s, %s, false)", (name, value))
     try:
@@ -205,7 +204,7 @@ def _refuse_failed(rows: list[HistoryRow]) -> None:
     failures = []
     for row in failed:
         parsed = parse_failure_logs(row.logs)
-        failures.append((row.migration_name, parsed and parsed.sqlstate, parsed and parsed.message))
+        failures.append((row.migration_name, parsed.sqlstate if parsed else None, parsed.message if parsed else None))
     raise FoundFailedMigrations(details, failures)
 
 

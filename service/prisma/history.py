@@ -68,7 +68,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _table(schema: str) -> sql.Composed:
+def _table(schema: str) -> sql.Identifier:
     return sql.Identifier(schema, MIGRATIONS_TABLE)
 
 
@@ -79,6 +79,7 @@ def table_exists(conn: psycopg.Connection, schema: str) -> bool:
         " WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p'))",
         (schema, MIGRATIONS_TABLE),
     ).fetchone()
+    assert row is not None, "SELECT EXISTS answers exactly one row"
     return bool(row[0])
 
 

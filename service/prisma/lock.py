@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from service.prisma import DEFAULT_LOCK_WAIT_SECONDS
+from service.prisma.database import current_setting
 from service.prisma.errors import AdvisoryLockTimeout
 
 PRISMA_ADVISORY_LOCK_ID = 72707369
@@ -107,7 +108,7 @@ def advisory_lock(
     The wait is PostgreSQL's own `lock_timeout`, so waiters queue fairly behind the holder
     instead of polling; on timeout the error names the holder.
     """
-    previous = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
+    previous = current_setting(conn, "lock_timeout")
     conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{max(1, int(wait_seconds * 1000))}ms",))
     try:
         conn.execute("SELECT pg_advisory_lock(%s)", (lock_id,))

@@ -76,10 +76,7 @@ def parse_failure_logs(logs: str | None) -> FailureDetails | None:
     if sqlstate == "none":
         sqlstate = None
     message_match = _MESSAGE.search(logs) or _ADAPTER_MESSAGE.search(logs)
-    if message_match:
-        message = _SEVERITY_PREFIX.sub("", message_match.group(1).strip())
-    else:
-        message = logs.strip().splitlines()[-1]
+    message = _SEVERITY_PREFIX.sub("", message_match.group(1).strip()) if message_match else logs.strip().splitlines()[-1]
     return FailureDetails(sqlstate=sqlstate, message=message or None)
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from service.prisma.errors import (
     MigrationFileNotFound,
@@ -21,6 +22,9 @@ from service.prisma.errors import (
     MigrationsDirectoryError,
     ProviderSwitched,
 )
+
+if TYPE_CHECKING:
+    import pyuca
 
 MIGRATION_FILE_NAME = "migration.sql"
 LOCK_FILE_NAME = "migration_lock.toml"
@@ -51,7 +55,7 @@ def script_matches_checksum(script: str, checksum: str) -> bool:
 
 
 @cache
-def _collator():
+def _collator() -> pyuca.Collator:
     # Loading the collation table takes ~0.1 s; do it once, and only for names that need it.
     import pyuca
 
@@ -73,7 +77,7 @@ def _ascii_key(name: str) -> tuple[str, str, str]:
     return (name.translate(_PRIMARY), name.translate(_CASE), name)
 
 
-def _uca_key(name: str) -> tuple:
+def _uca_key(name: str) -> tuple[tuple[int, ...], str]:
     return (_collator().sort_key(name), name)
 
 
@@ -117,7 +121,7 @@ class LocalMigrations:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {m.name: m for m in self.migrations})
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[LocalMigration]:
         return iter(self.migrations)
 
     def __len__(self) -> int:

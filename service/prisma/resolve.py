@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from service.prisma import history
+from service.prisma import DEFAULT_LOCK_WAIT_SECONDS, history
 from service.prisma.errors import (
     CannotRollBackSucceededMigration,
     CannotRollBackUnappliedMigration,
@@ -12,7 +12,7 @@ from service.prisma.errors import (
     MigrationToMarkAppliedNotFound,
     NoMigrationsTable,
 )
-from service.prisma.lock import DEFAULT_LOCK_WAIT_SECONDS, advisory_lock
+from service.prisma.lock import advisory_lock
 from service.prisma.migrations import LocalMigrations
 
 

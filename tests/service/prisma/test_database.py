@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from service.prisma.database import connect, parse_database_url, redact_text
+from service.prisma.database import connect, current_setting, parse_database_url, redact_text
 from service.prisma.errors import DatabaseUnavailable, InvalidDatabaseUrl
 
 
@@ -128,3 +128,14 @@ def test_connection_uses_the_schema_as_search_path(scratch_db):
     with connect(parse_database_url(scratch_db.url + "?schema=Tenant")) as conn:
         assert conn.execute("SHOW search_path").fetchone()[0] == '"Tenant"'
         assert conn.autocommit
+
+
+def test_a_password_with_spaces_quotes_and_backslashes_reaches_libpq_intact(scratch_db):
+    target = parse_database_url(scratch_db.url.replace("@", ":it%27s%20a%20p%5Css@", 1))
+    with connect(target) as conn:
+        assert conn.info.password == "it's a p\\ss"
+
+
+def test_current_setting_reads_the_sessions_value(conn):
+    conn.execute("SET lock_timeout = '1234ms'")
+    assert current_setting(conn, "lock_timeout") == "1234ms"
