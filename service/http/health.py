@@ -61,7 +61,7 @@ def healthz():
 def readyz():
     checks = {}
     try:
-        store().execute("SELECT 1")
+        repository.check_store_answers(store())
         checks["database"] = "ok"
     except Exception as error:  # noqa: BLE001 - any failure means not ready; the kind is reported
         checks["database"] = type(error).__name__

@@ -38,7 +38,7 @@ def run_recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier 
     if verdict is Verdict.PROCEED:
         verdict, reasons = proceed_if_settled(run, conn, _settled_by(run), replay, reasons)
     # Read the history again after acting: what the report shows as "history updated".
-    run.step("recheck", lambda: read_status(conn, run.target.database.schema, run.local).to_dict())
+    run.step("recheck", lambda: read_status(conn, run.target.database.schema, run.migrations).to_dict())
     return verdict, reasons
 
 
@@ -55,7 +55,7 @@ def proceed_if_settled(
         return Verdict.PROCEED, reasons
 
     def check() -> dict[str, Any]:
-        return check_settled(conn, run.target.database.schema, run.local, names, replay)
+        return check_settled(conn, run.target.database.schema, run.migrations, names, replay)
 
     checked = run.step("postcondition", check)
     if not checked["problems"]:
@@ -108,7 +108,7 @@ def _recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | N
                 continue
             waits = repository.count_finished_steps(run.store, run.job.id, "wait_for_lock:")
             evidence = gather_failure_facts(
-                conn, schema, run.local, row, rows, run.target.policy, verify=verify, replay=replay, lock_waits=waits,
+                conn, schema, run.migrations, row, rows, run.target.policy, verify=verify, replay=replay, lock_waits=waits,
                 interrupted_here=not (row.logs or "").strip() and row.migration_name in run.interrupted_applies(),
             )
             decision = decide(evidence.facts)
@@ -145,7 +145,7 @@ def _act(
     if action is Action.NONE:
         return Verdict.BLOCKED, reasons + [f"proposed: {step}" for step in decided["plan"]]
     if action is Action.MARK_APPLIED:
-        run.step(f"{prefix}:mark_applied", lambda: actions.mark_applied(conn, schema, run.local, name, lock_wait))
+        run.step(f"{prefix}:mark_applied", lambda: actions.mark_applied(conn, schema, run.migrations, name, lock_wait))
         return _continue_deploy(run, conn, prefix, reasons)
     timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
 
@@ -188,8 +188,8 @@ def _act(
             run.step(
                 f"{prefix}:rollback_sql",
                 lambda: actions.run_rollback_sql(
-                    conn, schema, run.local, name, sql, timeouts=timeouts, lock_wait=lock_wait, approved_objects=approved,
-                    pre_existing=existed_before(replay, run.local, name),
+                    conn, schema, run.migrations, name, sql, timeouts=timeouts, lock_wait=lock_wait, approved_objects=approved,
+                    pre_existing=existed_before(replay, run.migrations, name),
                 ),
             )
         except actions.RollbackFailed as error:
@@ -227,7 +227,7 @@ def _nothing_failed(run: JobRun, conn: psycopg.Connection, round_number: int) ->
         if not outcome["succeeded"]:
             return None
         return Verdict.PROCEED, ["no failed migration"] + _applied(outcome)
-    status = run.step("recheck", lambda: read_status(conn, run.target.database.schema, run.local).to_dict())
+    status = run.step("recheck", lambda: read_status(conn, run.target.database.schema, run.migrations).to_dict())
     pending = status["to_deploy"]
     if round_number == 1:
         return Verdict.PROCEED, ["no failed migration"] + ([f"pending: {', '.join(pending)}"] if pending else [])
@@ -246,7 +246,7 @@ def _deploy_step(run: JobRun, conn: psycopg.Connection, step: str) -> dict[str, 
 
     def apply() -> dict[str, Any]:
         try:
-            outcome = deploy(conn, run.target.database.schema, run.local, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=on_progress)
+            outcome = deploy(conn, run.target.database.schema, run.migrations, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=on_progress)
         except FoundFailedMigrations as error:
             # A run of this step that died mid-migration left a failed row: the next round settles it.
             return {"succeeded": False, "applied": [], "error": error.headline}

@@ -59,15 +59,15 @@ def run_rollback(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier
 
     def execute() -> dict[str, Any]:
         return actions.run_rollback_sql(
-            conn, schema, run.local, name, plan["sql"], timeouts=timeouts, lock_wait=policy.lock_wait_seconds, finished_row=True,
-            approved_objects=approved_objects, pre_existing=existed_before(replay, run.local, name),
+            conn, schema, run.migrations, name, plan["sql"], timeouts=timeouts, lock_wait=policy.lock_wait_seconds, finished_row=True,
+            approved_objects=approved_objects, pre_existing=existed_before(replay, run.migrations, name),
         )
 
     try:
         run.step("execute", execute)
     except actions.RollbackFailed as error:
         return Verdict.BLOCKED, reasons + [error.headline]
-    status = run.step("recheck", lambda: read_status(conn, schema, run.local).to_dict())
+    status = run.step("recheck", lambda: read_status(conn, schema, run.migrations).to_dict())
     state = next((m["state"] for m in status["migrations"] if m["name"] == name), None)
     return Verdict.PROCEED, reasons + [
         f"{name} was rolled back and is recorded so ({state}); remove it from the migrations or fix forward, or the next deploy applies it again"
@@ -93,7 +93,7 @@ def _plan(conn: psycopg.Connection, run: JobRun, name: str, replay: ReplayCache 
         return {"refused": refused, "sql": "", "source": "none"}
     schema = run.target.database.schema
     analysis = analyze_migration(migration.script, name)
-    ownership = applied_migration_ownership(analysis, schema, pre_existing=existed_before(replay, run.local, name))
+    ownership = applied_migration_ownership(analysis, schema, pre_existing=existed_before(replay, run.migrations, name))
     plan = owned_rollback_plan(migration.script, analysis, ownership)
     if not plan.complete:
         refused.append(f"the rollback of {name} is incomplete: " + "; ".join(r.message for r in plan.reasons[:3]))
@@ -114,7 +114,7 @@ def _plan(conn: psycopg.Connection, run: JobRun, name: str, replay: ReplayCache 
 
 
 def _verify(run: JobRun, name: str, sql: str, verify: RollbackVerifier | None) -> dict[str, Any]:
-    outcome = verify(run.local, name, sql) if verify is not None else None
+    outcome = verify(run.migrations, name, sql) if verify is not None else None
     if outcome is None:
         return {"verified": None, "problems": []}
     verified, details = outcome

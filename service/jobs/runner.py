@@ -12,9 +12,7 @@ recover job hands its verdict back when it ends, so a build polling the deploy s
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,9 +56,6 @@ from service.store.repository import Job
 
 __all__ = ["AwaitingApproval", "Deferred", "RetryableError", "run_job"]
 
-# Advisory locks in the store: (namespace, hashed target name) serialises jobs writing to one target.
-TARGET_LOCK_NAMESPACE = 0x4447  # "DG"
-
 Linter = Callable[[LocalMigrations, dict[str, str]], list[dict[str, Any]]]
 
 
@@ -97,20 +92,20 @@ def run_job(
                 if job.kind in (JobKind.RECOVER, JobKind.ROLLBACK):
                     if local is None:
                         raise MigrateError("the job has no migrations bundle")
-                    with _target_lock(store, target.name):
+                    with repository.target_lock(store, target.name):
                         if job.kind is JobKind.RECOVER:
                             verdict, reasons = run_recover(run, conn, _shadow_verifier(target), shadow_replay(target))
                         else:
                             verdict, reasons = run_rollback(run, conn, _shadow_verifier(target), shadow_replay(target))
                 elif job.kind is JobKind.DEPLOY and job.params.get("apply", True):
-                    with _target_lock(store, target.name):
+                    with repository.target_lock(store, target.name):
                         verdict, reasons = _deploy(run, conn, linter, rds_client_for)
                 else:
                     verdict, reasons = _check(run, conn, linter)
         elif job.kind is JobKind.RESTORE:
             if target.rds is None:
                 return _fail(store, job, f"target {target.name} names no RDS instance or cluster")
-            with _target_lock(store, target.name):
+            with repository.target_lock(store, target.name):
                 verdict, reasons = run_restore(run, rds_client_for)
         else:
             return _fail(store, job, f"{job.kind.value} jobs are not handled by this runner")
@@ -358,13 +353,3 @@ def _resume_interrupted_migration(run: JobRun, conn: psycopg.Connection) -> None
                 repository.record_step(run.store, run.job.id, step, "failed", {"interrupted": True, "resolution": f"left failed: effects {probe.state}"})
 
 
-@contextmanager
-def _target_lock(store: psycopg.Connection, target: str) -> Iterator[None]:
-    """Serialise jobs that write to one target, across every worker on every machine."""
-    key = zlib.crc32(target.encode()) & 0x7FFFFFFF
-    store.execute("SELECT pg_advisory_lock(%s, %s)", (TARGET_LOCK_NAMESPACE, key))
-    try:
-        yield
-    finally:
-        if not store.closed and not store.broken:
-            store.execute("SELECT pg_advisory_unlock(%s, %s)", (TARGET_LOCK_NAMESPACE, key))

@@ -81,6 +81,13 @@ class JobRun:
         opened.subtract(e.step for e in events if e.kind in ("step_finished", "step_failed") and e.step in opened)
         return {step.removeprefix("apply:") for step, count in opened.items() if count > 0}
 
+    @property
+    def migrations(self) -> LocalMigrations:
+        """The job's bundle, for the steps that work with one; the runner starts those jobs only with it."""
+        if self.local is None:
+            raise MigrateError("the job has no migrations bundle")
+        return self.local
+
     def stop_if_canceled(self) -> None:
         if repository.get_job(self.store, self.job.id).state is JobState.CANCELED:
             raise JobCanceled(self.job.id)

@@ -36,7 +36,8 @@ def _create(store: psycopg.Connection, kind: JobKind, target: str, requested_by:
     job, created = repository.create_job(
         store, kind=kind, target=target, requested_by=requested_by, params=params, bundle_digest=digest, idempotency_key=key, parent_id=parent_id
     )
-    if not created and (job.kind, job.target, job.params) != (kind, target, params):
+    # Only a key brings back an earlier job, so `key` is set whenever `created` is False.
+    if not created and key is not None and (job.kind, job.target, job.params) != (kind, target, params):
         raise IdempotencyKeyReused(key)
     return job, created
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import psycopg
 
 from service.jobs.cache import JobDocuments
-from service.store.repository import JOB_CHANNEL, Job
+from service.store.repository import Job, listen_for_job_changes
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class JobWatcher:
         while not self._done():
             try:
                 with self._connect() as conn:
-                    conn.execute(f"LISTEN {JOB_CHANNEL}")
+                    listen_for_job_changes(conn)
                     # Whatever committed before LISTEN took effect sent no notification we saw.
                     self.documents.reset(listening=True)
                     self._wake(None)

@@ -7,29 +7,8 @@ import pytest
 from service.jobs.states import IllegalTransition, JobKind, JobState, Verdict
 from service.prisma.migrations import migrations_from_bundle
 from service.store import repository
-from service.store.repository import JOB_CHANNEL, JobNotFound, NewJob
-
-
-@pytest.fixture
-def store(scratch_db):
-    with scratch_db.connect() as conn:
-        repository.migrate_store(conn)
-        yield conn
-
-
-def new_job(store, **overrides):
-    values = {"kind": JobKind.DEPLOY, "target": "staging", "requested_by": "ci"}
-    values.update(overrides)
-    job, created = repository.create_job(store, **values)
-    assert created
-    return job
-
-
-def test_store_schema_is_applied_once_with_our_own_deploy(store):
-    assert repository.migrate_store(store).applied == []
-    names = [row[0] for row in store.execute("SELECT migration_name FROM _prisma_migrations").fetchall()]
-    assert names == sorted(path.name for path in repository.STORE_MIGRATIONS.iterdir() if path.is_dir())
-    assert names[0] == "20261123000000_jobs"
+from service.store.repository import JobNotFound, NewJob
+from tests.service.store.repository.helpers import new_job
 
 
 def test_created_job_is_queued_with_its_first_event(store):
@@ -69,22 +48,6 @@ def test_illegal_transition_changes_nothing(store):
     assert len(repository.job_events(store, job.id)) == 1
 
 
-def test_journal_is_append_only(store):
-    job = new_job(store)
-    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
-        store.execute("UPDATE job_event SET kind = 'note' WHERE job_id = %s", (job.id,))
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        store.execute("DELETE FROM job_event WHERE job_id = %s", (job.id,))
-
-
-def test_steps_are_journaled_and_finished_steps_remembered(store):
-    job = new_job(store)
-    repository.record_step(store, job.id, "apply:1_a", "started")
-    repository.record_step(store, job.id, "apply:1_a", "finished", {"ok": True})
-    repository.record_step(store, job.id, "apply:2_b", "started")
-    assert repository.finished_steps(store, job.id) == {"apply:1_a": {"ok": True}}
-
-
 def test_unknown_job_is_not_found(store):
     with pytest.raises(JobNotFound):
         repository.get_job(store, "00000000-0000-4000-8000-000000000000")
@@ -101,37 +64,6 @@ def test_list_filters_and_pages(store):
     assert len(first_page) == 2 and len(second_page) == 2
     assert not {j.id for j in first_page} & {j.id for j in second_page}
     assert repository.list_jobs(store, state=JobState.RUNNING) == []
-
-
-def test_bundles_are_content_addressed(store):
-    local = migrations_from_bundle({"1_a": "CREATE TABLE a (id int);", "2_b": "SELECT 1;"}, 'provider = "postgresql"')
-    digest = repository.store_bundle(store, local)
-    assert repository.store_bundle(store, local) == digest
-    loaded = repository.load_bundle(store, digest)
-    assert loaded.names == ["1_a", "2_b"] and loaded.get("1_a").checksum == local.get("1_a").checksum
-    assert loaded.lock_provider == "postgresql"
-    new_job(store, bundle_digest=digest, target="prod")
-    assert repository.latest_bundle_digest(store, "prod") == digest
-    assert repository.latest_bundle_digest(store, "staging") is None
-
-
-def test_transition_notifies_listeners_on_commit(store, scratch_db):
-    job = new_job(store)
-    heard = []
-    with psycopg.connect(scratch_db.conninfo, autocommit=True) as listener:
-        listener.execute(f"LISTEN {JOB_CHANNEL}")
-        thread = threading.Thread(target=lambda: repository.transition(store, job.id, JobState.RUNNING))
-        thread.start()
-        for notification in listener.notifies(timeout=5, stop_after=1):
-            heard.append(notification.payload)
-        thread.join()
-    assert heard == [job.id]
-
-
-def test_webhook_deliveries_are_seen_once(store):
-    assert repository.remember_delivery(store, "github", "d-1")
-    assert not repository.remember_delivery(store, "github", "d-1")
-    assert repository.remember_delivery(store, "vercel", "d-1")
 
 
 def test_a_job_with_its_bundle_is_one_statement(store):

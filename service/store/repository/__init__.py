@@ -1,0 +1,120 @@
+"""All SQL against the service's own store, by record kind. Every function takes a psycopg connection.
+
+- `jobs`: the job records, their creation, reads and state changes (with approvals);
+- `journal`: each job's append-only journal of events, and the NOTIFY that announces a change;
+- `bundles`: migration bundles, stored once per content;
+- `deliveries`: the platforms' webhook deliveries, each seen once;
+- `integration_reports`: the verdicts owed to the platforms;
+- `target_locks`: the lock that serialises the jobs writing to one target;
+- `schema`: the store's own schema, and the probe that the store answers.
+
+Callers use this package, `from service.store import repository`, and the names below; the
+modules are how it is kept, not part of its interface.
+"""
+
+from service.store.repository.bundles import bundle_digest, latest_bundle_digest, load_bundle, store_bundle
+from service.store.repository.deliveries import delivery_events, delivery_job, delivery_jobs, describe_delivery, link_delivery, remember_delivery
+from service.store.repository.integration_reports import (
+    IntegrationReport,
+    abandon_integration_report,
+    due_integration_reports,
+    get_integration_report,
+    latest_report_for_remote,
+    lock_integration_report,
+    open_integration_report,
+    open_reports_about,
+    report_failed,
+    report_progress,
+)
+from service.store.repository.job_ids import JobNotFound
+from service.store.repository.jobs import (
+    Job,
+    NewJob,
+    NotWaitingForApproval,
+    count_jobs,
+    create_job,
+    create_jobs,
+    get_job,
+    job_with_journal,
+    latest_check,
+    list_jobs,
+    record_approval,
+    stale_jobs,
+    transition,
+)
+from service.store.repository.journal import (
+    JOB_CHANNEL,
+    JobEvent,
+    approval_for,
+    count_finished_steps,
+    finished_steps,
+    job_events,
+    listen_for_job_changes,
+    record_note,
+    record_notification_outcome,
+    record_step,
+    step_durations,
+    step_finished_at,
+)
+from service.store.repository.schema import STORE_MIGRATIONS, check_store_answers, migrate_store
+from service.store.repository.target_locks import target_lock
+
+__all__ = [
+    # jobs
+    "Job",
+    "JobNotFound",
+    "NewJob",
+    "NotWaitingForApproval",
+    "count_jobs",
+    "create_job",
+    "create_jobs",
+    "get_job",
+    "job_with_journal",
+    "latest_check",
+    "list_jobs",
+    "record_approval",
+    "stale_jobs",
+    "transition",
+    # journal
+    "JOB_CHANNEL",
+    "JobEvent",
+    "approval_for",
+    "count_finished_steps",
+    "finished_steps",
+    "job_events",
+    "listen_for_job_changes",
+    "record_note",
+    "record_notification_outcome",
+    "record_step",
+    "step_durations",
+    "step_finished_at",
+    # bundles
+    "bundle_digest",
+    "latest_bundle_digest",
+    "load_bundle",
+    "store_bundle",
+    # deliveries
+    "delivery_events",
+    "delivery_job",
+    "delivery_jobs",
+    "describe_delivery",
+    "link_delivery",
+    "remember_delivery",
+    # integration reports
+    "IntegrationReport",
+    "abandon_integration_report",
+    "due_integration_reports",
+    "get_integration_report",
+    "latest_report_for_remote",
+    "lock_integration_report",
+    "open_integration_report",
+    "open_reports_about",
+    "report_failed",
+    "report_progress",
+    # target locks
+    "target_lock",
+    # schema
+    "STORE_MIGRATIONS",
+    "check_store_answers",
+    "migrate_store",
+]
