@@ -15,7 +15,7 @@ from service.http.health import Metrics
 from service.jobs.cache import JobDocuments
 from service.jobs.submit import JobIntake, enqueue_committed
 from service.jobs.watch import JobWatcher
-from service.store.schema import require_current_store
+from service.store.repository import require_current_store
 
 
 @dataclass

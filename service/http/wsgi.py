@@ -8,7 +8,7 @@ from flask import Flask
 
 from service.config import ConfigError
 from service.http import create_app
-from service.store.schema import StoreNotMigrated
+from service.store.repository import StoreNotMigrated
 
 # gunicorn stops (instead of restarting workers forever) when a worker exits with this code.
 APP_LOAD_ERROR = 4

@@ -6,7 +6,7 @@
 - `deliveries`: the platforms' webhook deliveries, each seen once;
 - `integration_reports`: the verdicts owed to the platforms;
 - `target_locks`: the lock that serialises the jobs writing to one target;
-- `schema`: the store's own schema, and the probe that the store answers.
+- `schema`: the store's own schema (applied by `deploy-gate migrate-store`, checked by the API), and the probe that the store answers.
 
 Callers use this package, `from service.store import repository`, and the names below; the
 modules are how it is kept, not part of its interface.
@@ -56,7 +56,14 @@ from service.store.repository.journal import (
     step_durations,
     step_finished_at,
 )
-from service.store.repository.schema import STORE_MIGRATIONS, check_store_answers, migrate_store
+from service.store.repository.schema import (
+    STORE_MIGRATIONS,
+    StoreNotMigrated,
+    check_store_answers,
+    migrate_store,
+    pending_store_migrations,
+    require_current_store,
+)
 from service.store.repository.target_locks import target_lock
 
 __all__ = [
@@ -115,6 +122,9 @@ __all__ = [
     "target_lock",
     # schema
     "STORE_MIGRATIONS",
+    "StoreNotMigrated",
     "check_store_answers",
     "migrate_store",
+    "pending_store_migrations",
+    "require_current_store",
 ]

@@ -1,4 +1,9 @@
-"""The store's own schema, brought up to date at start-up, and the probe that the store answers."""
+"""The store's own schema and the probe that the store answers.
+
+Applying the store's migrations is a release step (`deploy-gate migrate-store`: the Procfile's
+`release:`, compose's `migrate` service, `make run`), run once per release; the API only checks that
+the schema is current, and refuses to start, naming the command, when it is not.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import psycopg
 
 from service.prisma.deploy import DeployOutcome, deploy
 from service.prisma.migrations import read_migrations_directory
+from service.prisma.status import read_status
 
 STORE_MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
@@ -18,6 +24,24 @@ def migrate_store(conn: psycopg.Connection, schema: str = "public") -> DeployOut
     if outcome.failure:
         raise RuntimeError(f"the store migration {outcome.failure.migration_name} failed: {outcome.failure.message}")
     return outcome
+
+
+class StoreNotMigrated(RuntimeError):
+    """The store's schema is behind this release (or its history failed): run `deploy-gate migrate-store`."""
+
+
+def pending_store_migrations(conn: psycopg.Connection, schema: str = "public") -> list[str]:
+    """The store migrations this release has that the store has not applied, or that failed there."""
+    status = read_status(conn, schema, read_migrations_directory(STORE_MIGRATIONS))
+    return [*status.to_deploy, *(name for name in status.failed if name not in status.to_deploy)]
+
+
+def require_current_store(conn: psycopg.Connection, schema: str = "public") -> None:
+    pending = pending_store_migrations(conn, schema)
+    if pending:
+        raise StoreNotMigrated(
+            f"the store's schema is not current ({len(pending)} migration(s) not applied: {', '.join(pending)}); run `deploy-gate migrate-store` first"
+        )
 
 
 def check_store_answers(conn: psycopg.Connection) -> None:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service.store.schema import pending_store_migrations
+from service.store.repository import pending_store_migrations
 
 DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
 SAME_CODE = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
