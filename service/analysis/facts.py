@@ -21,7 +21,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType, OnConflictAction, TransactionStmtKind
 from pglast.stream import RawStream
 
-from service.analysis.parsing import OpaqueSql, ParsedMigration, ParseProblem, Statement, parse_migration
+from service.analysis.parsing import OpaqueSql, ParsedMigration, ParseProblem, Statement, StatementNode, parse_migration
 
 
 @dataclass(frozen=True)
@@ -563,8 +563,8 @@ def _negated(where, sublink) -> bool:
     )
 
 
-def iter_nodes(node) -> Iterator[ast.Node]:
-    """Every AST node below `node`, depth first."""
+def iter_nodes(node: object) -> Iterator[ast.Node]:
+    """Every AST node below `node` (a node, a tuple or list of them, or anything else: none), depth first."""
     if node is None:
         return
     if isinstance(node, (tuple, list)):
@@ -589,7 +589,7 @@ _OUTSIDE_TRANSACTION = {
 }
 
 
-def outside_transaction_reason(node: ast.Node) -> str | None:
+def outside_transaction_reason(node: StatementNode) -> str | None:
     """Why a statement runs outside any transaction block, if it must."""
     if isinstance(node, ast.IndexStmt) and node.concurrent:
         return "CREATE INDEX CONCURRENTLY runs outside a transaction; a failure leaves an INVALID index"

@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.parser import ParseError, parse_plpgsql_json
@@ -45,7 +46,7 @@ class Guard:
     def checks_catalog(self) -> bool:
         return self.kind == "if" and bool(_CATALOG_CHECK.search(self.text))
 
-    def covers(self, node: ast.Node) -> bool:
+    def covers(self, node: StatementNode) -> bool:
         """Whether this guard makes re-running the statement harmless.
 
         An IF must look at the catalog; a handler must catch what a second run raises
@@ -65,7 +66,14 @@ class OpaqueSql:
     text: str
 
 
-def duplicate_conditions(node) -> frozenset[str]:
+# What a statement holds: pglast's node, or SQL nobody can parse because it is built at run time.
+StatementNode = ast.Node | OpaqueSql
+
+# The PL/pgSQL parser's JSON tree, as json.loads gives it.
+PlpgsqlTree = Any
+
+
+def duplicate_conditions(node: StatementNode) -> frozenset[str]:
     """The condition names a second run of a creating statement raises."""
     from pglast.enums import AlterTableType, ConstrType
 
@@ -83,9 +91,11 @@ def duplicate_conditions(node) -> frozenset[str]:
         case ast.AlterTableStmt():
             needed: set[str] = set()
             for command in node.cmds or ():
+                if not isinstance(command, ast.AlterTableCmd):
+                    return frozenset()
                 if command.subtype == AlterTableType.AT_AddColumn:
                     needed.add("duplicate_column")
-                elif command.subtype == AlterTableType.AT_AddConstraint:
+                elif command.subtype == AlterTableType.AT_AddConstraint and isinstance(command.def_, ast.Constraint):
                     contype = command.def_.contype
                     if contype == ConstrType.CONSTR_PRIMARY:
                         needed.add("invalid_table_definition")  # 42P16: multiple primary keys
@@ -111,7 +121,7 @@ _CATALOG_CHECK = re.compile(
 class Statement:
     """One SQL statement of a migration (or inside one of its DO blocks)."""
 
-    node: ast.Node
+    node: StatementNode
     text: str
     position: Position
     # For a statement inside a DO block: the DO statement's index, and the guards around it.
@@ -177,13 +187,19 @@ def parse_migration(script: str, name: str = "") -> ParsedMigration:
         raw_end = raw_start + raw_statement.stmt_len if raw_statement.stmt_len else len(script)
         # libpg_query counts a statement from the end of the previous one, comments included.
         start = _skip_comments(script, raw_start)
-        statement = Statement(raw_statement.stmt, script[start:raw_end].strip(), position_of(script, start))
+        statement = Statement(_statement_node(raw_statement), script[start:raw_end].strip(), position_of(script, start))
         statements.append(statement)
         if isinstance(raw_statement.stmt, ast.DoStmt):
             inner, inner_problems = _parse_do_block(script, raw_statement.stmt, index, start)
             nested.extend(inner)
             problems.extend(inner_problems)
     return ParsedMigration(name, script, tuple(statements), tuple(problems), tuple(nested))
+
+
+def _statement_node(raw_statement: ast.RawStmt) -> ast.Node:
+    # pglast types every attribute as optional; libpg_query always fills a RawStmt's statement.
+    assert raw_statement.stmt is not None
+    return raw_statement.stmt
 
 
 def _parse_error_parts(error: ParseError) -> tuple[str, int]:
@@ -208,12 +224,15 @@ def _skip_comments(script: str, offset: int) -> int:
 
 def do_block_body(node: ast.DoStmt) -> tuple[str | None, str]:
     """(body, language) of a DO statement."""
-    body, language = None, "plpgsql"
+    body: str | None = None
+    language = "plpgsql"
     for arg in node.args or ():
+        if not (isinstance(arg, ast.DefElem) and isinstance(arg.arg, ast.String)):
+            continue
         if arg.defname == "as":
             body = arg.arg.sval
         elif arg.defname == "language":
-            language = arg.arg.sval
+            language = arg.arg.sval or language
     return body, language
 
 
@@ -249,7 +268,14 @@ def _parse_do_block(
     return found, problems
 
 
-def _walk_plpgsql(node, guards, index, where, found, problems) -> None:
+def _walk_plpgsql(
+    node: PlpgsqlTree,
+    guards: tuple[Guard, ...],
+    index: int,
+    where: tuple[Position, int],
+    found: list[Statement],
+    problems: list[ParseProblem],
+) -> None:
     """Collect SQL run by a PL/pgSQL body, with the IF conditions and handlers around it."""
     if isinstance(node, list):
         for item in node:
@@ -287,14 +313,14 @@ def _walk_plpgsql(node, guards, index, where, found, problems) -> None:
             _walk_plpgsql(value, guards, index, where, found, problems)
 
 
-def _line_in_body(where: tuple[Position, int], statement: dict) -> tuple[Position, int]:
+def _line_in_body(where: tuple[Position, int], statement: dict[str, PlpgsqlTree]) -> tuple[Position, int]:
     do_position, body_line = where
     lineno = statement.get("lineno")
     return (Position(body_line + lineno - 1, 1) if lineno else do_position), body_line
 
 
-def _handled_conditions(block: dict) -> list[str]:
-    names = []
+def _handled_conditions(block: dict[str, PlpgsqlTree]) -> list[str]:
+    names: list[str] = []
     for handler in (block.get("exceptions") or {}).get("PLpgSQL_exception_block", {}).get("exc_list", []):
         for condition in handler.get("PLpgSQL_exception", {}).get("conditions", []):
             name = condition.get("PLpgSQL_condition", {}).get("condname")
@@ -303,9 +329,9 @@ def _handled_conditions(block: dict) -> list[str]:
     return names
 
 
-def _expr_text(expr) -> str:
+def _expr_text(expr: PlpgsqlTree) -> str:
     if isinstance(expr, dict):
-        return expr.get("PLpgSQL_expr", {}).get("query", "") or ""
+        return str(expr.get("PLpgSQL_expr", {}).get("query", "") or "")
     return ""
 
 
@@ -318,24 +344,33 @@ def _string_literal(text: str) -> str | None:
     return match.group(2) if match else None
 
 
-def _add_sql(text, guards, index, where, found, problems, *, dynamic) -> None:
-    where = where[0]
+def _add_sql(
+    text: str,
+    guards: tuple[Guard, ...],
+    index: int,
+    where: tuple[Position, int],
+    found: list[Statement],
+    problems: list[ParseProblem],
+    *,
+    dynamic: bool,
+) -> None:
+    position = where[0]
     if not text.strip():
         return
     try:
         raw = parse_sql(text)
     except ParseError as error:
         message, _ = _parse_error_parts(error)
-        problems.append(ParseProblem(f"in DO block: {message}", where, in_do_block=True))
+        problems.append(ParseProblem(f"in DO block: {message}", position, in_do_block=True))
         return
     for raw_statement in raw:
         start = raw_statement.stmt_location or 0
         length = raw_statement.stmt_len or (len(text) - start)
         found.append(
             Statement(
-                raw_statement.stmt,
+                _statement_node(raw_statement),
                 text[start : start + length].strip(),
-                where,
+                position,
                 parent_index=index,
                 guards=tuple(guards),
                 dynamic=dynamic,

@@ -71,7 +71,9 @@ def blocking_locks(context: LintContext, statement: Statement) -> list[TableLock
         foreign_keys = [
             command.def_
             for command in commands
-            if command.subtype == AlterTableType.AT_AddConstraint and command.def_.contype == ConstrType.CONSTR_FOREIGN
+            if command.subtype == AlterTableType.AT_AddConstraint
+            and isinstance(command.def_, ast.Constraint)
+            and command.def_.contype == ConstrType.CONSTR_FOREIGN
         ]
         heavy = [command for command in commands if command.subtype not in _LIGHT_ALTERS]
         if heavy:
@@ -112,9 +114,9 @@ def blocking_locks(context: LintContext, statement: Statement) -> list[TableLock
             lock(target.relation, ACCESS_EXCLUSIVE)
     elif isinstance(node, ast.ReindexStmt) and not any(p.defname == "concurrently" for p in node.params or ()):
         lock(node.relation, SHARE)
-    elif isinstance(node, ast.LockStmt) and node.mode >= SHARE:
+    elif isinstance(node, ast.LockStmt) and (node.mode or 0) >= SHARE:
         for relation in node.relations or ():
-            lock(relation, node.mode)
+            lock(relation, node.mode or 0)
     return locks
 
 
@@ -131,7 +133,7 @@ def first_lock_without(context: LintContext, setting: str) -> tuple[Statement, T
     return None
 
 
-def _is_zero(args) -> bool:
+def _is_zero(args: tuple[ast.Node, ...] | None) -> bool:
     """`SET x = 0` and `SET x = '0'` turn a timeout off."""
     values = [arg.val for arg in args or () if isinstance(arg, ast.A_Const)]
     return len(values) == 1 and str(getattr(values[0], "ival", getattr(values[0], "sval", ""))).strip() in ("0", "0ms", "0s")

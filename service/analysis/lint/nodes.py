@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeGuard
 
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType
 
 from service.analysis.facts import iter_nodes, outside_transaction_reason
-from service.analysis.parsing import Statement
+from service.analysis.parsing import Statement, StatementNode
+
+
+def names_of(parts: tuple[ast.Node, ...] | None) -> list[str]:
+    """The strings of a qualified name as pglast holds it (`("public", "Role")` for `"public"."Role"`)."""
+    return [part.sval for part in parts or () if isinstance(part, ast.String) and part.sval is not None]
 
 
 def quoted(*names: str | None) -> str:
@@ -25,14 +31,14 @@ def type_name(type_node: ast.TypeName | None) -> str:
     if type_node is None or not type_node.names:
         return ""
     last = type_node.names[-1]
-    return last.sval.lower() if isinstance(last, ast.String) else ""
+    return (last.sval or "").lower() if isinstance(last, ast.String) else ""
 
 
 def has_length(type_node: ast.TypeName) -> bool:
     return bool(type_node.typmods)
 
 
-def is_table_alter(node: ast.Node) -> bool:
+def is_table_alter(node: StatementNode) -> TypeGuard[ast.AlterTableStmt]:
     """ALTER TABLE proper, not ALTER INDEX / SEQUENCE / VIEW / FOREIGN TABLE, which share the node type."""
     return isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_TABLE
 
@@ -79,16 +85,16 @@ def typed_columns(statement: Statement) -> Iterator[tuple[str | None, ast.TypeNa
             yield command.name, command.def_.typeName, command.def_
 
 
-def function_names(node: ast.Node) -> Iterator[str]:
+def function_names(node: object) -> Iterator[str]:
     """Names (lower case, unqualified) of every function called below `node`."""
     for found in iter_nodes(node):
         if isinstance(found, ast.FuncCall) and found.funcname:
             last = found.funcname[-1]
-            if isinstance(last, ast.String):
+            if isinstance(last, ast.String) and last.sval is not None:
                 yield last.sval.lower()
 
 
-def string_constants(node: ast.Node) -> Iterator[ast.A_Const]:
+def string_constants(node: object) -> Iterator[ast.A_Const]:
     """String literals below `node` (not identifiers, which pglast also holds as String)."""
     for found in iter_nodes(node):
         if isinstance(found, ast.A_Const) and isinstance(found.val, ast.String):
@@ -98,7 +104,7 @@ def string_constants(node: ast.Node) -> Iterator[ast.A_Const]:
 SERIAL_TYPES = frozenset({"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"})
 
 
-def refuses_transaction_block(node: ast.Node) -> str | None:
+def refuses_transaction_block(node: StatementNode) -> str | None:
     """Why PostgreSQL refuses to run the statement inside a transaction block, if it does."""
     if isinstance(node, ast.VacuumStmt) and not node.is_vacuumcmd:
         # ANALYZE shares VACUUM's node but runs inside a transaction block.
@@ -106,7 +112,7 @@ def refuses_transaction_block(node: ast.Node) -> str | None:
     return outside_transaction_reason(node)
 
 
-def is_concurrent_form(node: ast.Node) -> bool:
+def is_concurrent_form(node: StatementNode) -> bool:
     """Whether the statement is one of the CONCURRENTLY forms that refuse a transaction block."""
     if not refuses_transaction_block(node):
         return False
@@ -129,9 +135,16 @@ def dropped_names(node: ast.DropStmt) -> Iterator[list[str]]:
             parts = (target,)
         else:
             parts = target
-        names = [part.sval for part in parts or () if isinstance(part, ast.String)]
+        names = [part.sval for part in parts or () if isinstance(part, ast.String) and part.sval is not None]
         if names:
             yield names
+
+
+def altered_table(statement: Statement) -> ast.RangeVar:
+    """The table of an ALTER TABLE statement, such as those `LintContext.alter_commands` gives."""
+    node = statement.node
+    assert isinstance(node, ast.AlterTableStmt) and node.relation is not None, "not an ALTER TABLE statement"
+    return node.relation
 
 
 def range_var(parts: list[str]) -> ast.RangeVar:

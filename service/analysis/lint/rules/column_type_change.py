@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pglast import ast
 from pglast.enums import AlterTableType
 
 from service.analysis.facts import deparse
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
-from service.analysis.lint.nodes import quoted, relation_name
+from service.analysis.lint.nodes import altered_table, quoted, relation_name
 from service.analysis.lint.registry import rule
 
 
@@ -37,8 +38,8 @@ from service.analysis.lint.registry import rule
 )
 def column_type_change(context: LintContext) -> Iterator[Violation]:
     for statement, command in context.alter_commands(AlterTableType.AT_AlterColumnType):
-        table = statement.node.relation
-        if context.is_empty_table(table, statement):
+        table = altered_table(statement)
+        if context.is_empty_table(table, statement) or not isinstance(command.def_, ast.ColumnDef) or command.def_.typeName is None:
             continue
         new_type = deparse(command.def_.typeName)
         yield Violation(

@@ -33,17 +33,16 @@ from service.analysis.lint.registry import rule
     help="Write CREATE TABLE IF NOT EXISTS so a retried migration does not fail with 42P07.",
 )
 def create_table_without_if_not_exists(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.CreateStmt, ast.CreateTableAsStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.CreateStmt, ast.CreateTableAsStmt):
         if isinstance(node, ast.CreateTableAsStmt):
             if node.objtype != ObjectType.OBJECT_TABLE:
                 continue
-            relation = node.into.rel
+            relation = node.into.rel if node.into is not None else None
         else:
             relation = node.relation
         if node.if_not_exists or guarded_against(statement, DUPLICATE_TABLE):
             continue
-        if context.dropped_earlier_if_exists("table", relation.relname, statement):
+        if context.dropped_earlier_if_exists("table", relation.relname if relation is not None else None, statement):
             continue
         yield Violation(
             f"CREATE TABLE {relation_name(relation)} fails if the table already exists{missed_by_handlers(statement, DUPLICATE_TABLE)}",

@@ -25,7 +25,7 @@ from pglast import ast
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_OBJECT, guarded_against, missed_by_handlers
-from service.analysis.lint.nodes import quoted
+from service.analysis.lint.nodes import names_of, quoted
 from service.analysis.lint.registry import rule
 
 
@@ -36,16 +36,17 @@ from service.analysis.lint.registry import rule
     help="Wrap it in DO $$ BEGIN … EXCEPTION WHEN duplicate_object THEN NULL; END $$.",
 )
 def create_type_without_guard(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.CreateEnumStmt, ast.CompositeTypeStmt, ast.CreateDomainStmt):
+    for statement, node in context.of_type(ast.CreateEnumStmt, ast.CompositeTypeStmt, ast.CreateDomainStmt):
         if guarded_against(statement, DUPLICATE_OBJECT):
             continue
-        node = statement.node
+        names: list[str | None]
         if isinstance(node, ast.CompositeTypeStmt):
-            names, kind = [node.typevar.schemaname, node.typevar.relname], "type"
+            typevar = node.typevar
+            names, kind = [typevar.schemaname, typevar.relname] if typevar is not None else [], "type"
         elif isinstance(node, ast.CreateDomainStmt):
-            names, kind = [name.sval for name in node.domainname], "domain"
+            names, kind = list(names_of(node.domainname)), "domain"
         else:
-            names, kind = [name.sval for name in node.typeName], "type"
+            names, kind = list(names_of(node.typeName)), "type"
         if context.dropped_earlier_if_exists(kind, names[-1], statement):
             continue
         yield Violation(

@@ -32,8 +32,7 @@ from service.analysis.lint.registry import rule
 )
 def create_without_if_not_exists(context: LintContext) -> Iterator[Violation]:
     kinds = (ast.CreateSeqStmt, ast.CreateSchemaStmt, ast.CreateExtensionStmt, ast.CreateTableAsStmt)
-    for statement in context.of_type(*kinds):
-        node = statement.node
+    for statement, node in context.of_type(*kinds):
         if node.if_not_exists:
             continue
         if isinstance(node, ast.CreateSeqStmt):
@@ -43,7 +42,7 @@ def create_without_if_not_exists(context: LintContext) -> Iterator[Violation]:
         elif isinstance(node, ast.CreateExtensionStmt):
             what, error = f"EXTENSION {quoted(node.extname)}", DUPLICATE_OBJECT
         elif node.objtype == ObjectType.OBJECT_MATVIEW:
-            what, error = f"MATERIALIZED VIEW {relation_name(node.into.rel)}", DUPLICATE_TABLE
+            what, error = f"MATERIALIZED VIEW {relation_name(node.into.rel if node.into else None)}", DUPLICATE_TABLE
         else:
             continue
         if not guarded_against(statement, error):

@@ -30,7 +30,7 @@ from service.analysis.lint.guards import (
     guarded_against,
     missed_by_handlers,
 )
-from service.analysis.lint.nodes import dropped_names, quoted, relation_name
+from service.analysis.lint.nodes import altered_table, dropped_names, quoted, relation_name
 from service.analysis.lint.registry import rule
 
 # The effect kinds facts.py gives created objects, for the object types a DROP names.
@@ -72,13 +72,12 @@ _MISSING = {
     help="Write DROP … IF EXISTS so a retried migration does not fail on what is already gone.",
 )
 def drop_without_if_exists(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.DropStmt):
-        node = statement.node
-        if not node.missing_ok:
+    for statement, node in context.of_type(ast.DropStmt):
+        if not node.missing_ok and node.removeType is not None:
             errors = _MISSING.get(node.removeType, (UNDEFINED_OBJECT,))
             if guarded_against(statement, *errors):
                 continue
-            kind = ObjectType(node.removeType).name.removeprefix("OBJECT_").replace("_", " ")
+            kind = node.removeType.name.removeprefix("OBJECT_").replace("_", " ")
             for name in dropped_names(node):
                 if context.created_earlier(_EFFECT_KINDS.get(node.removeType, ""), name[-1], statement):
                     continue
@@ -91,7 +90,7 @@ def drop_without_if_exists(context: LintContext) -> Iterator[Violation]:
             continue
         what = "COLUMN" if is_column else "CONSTRAINT"
         yield Violation(
-            f"DROP {what} {quoted(command.name)} of {relation_name(statement.node.relation)} fails if it does not exist"
+            f"DROP {what} {quoted(command.name)} of {relation_name(altered_table(statement))} fails if it does not exist"
             f"{missed_by_handlers(statement, error)}",
             statement,
             help=f"Write DROP {what} IF EXISTS so a retried migration does not fail on what is already gone.",

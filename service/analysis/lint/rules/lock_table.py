@@ -27,12 +27,12 @@ from service.analysis.lint.registry import rule
 
 @rule("lock-table", severity="warning", family="locking", help="Drop the explicit lock, or set lock_timeout first and keep the migration short.")
 def lock_table(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.LockStmt):
-        node = statement.node
-        if node.mode < SHARE:
+    for statement, node in context.of_type(ast.LockStmt):
+        mode = node.mode or 0
+        if mode < SHARE:
             continue
         tables = [relation for relation in node.relations or () if not context.is_empty_table(relation, statement)]
         if tables:
             names = ", ".join(relation_name(relation) for relation in tables)
-            blocks = "reads and writes" if node.mode == max(LOCK_MODES) else "writes"
-            yield Violation(f"LOCK TABLE {names} IN {LOCK_MODES[node.mode]} MODE blocks {blocks} until the migration commits", statement)
+            blocks = "reads and writes" if mode == max(LOCK_MODES) else "writes"
+            yield Violation(f"LOCK TABLE {names} IN {LOCK_MODES[mode]} MODE blocks {blocks} until the migration commits", statement)

@@ -31,11 +31,11 @@ from service.analysis.lint.registry import rule
     help="Keep the column name (Prisma @map) or add a new column and move to it in steps.",
 )
 def rename_column(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.RenameStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.RenameStmt):
         if node.renameType != ObjectType.OBJECT_COLUMN or node.relationType != ObjectType.OBJECT_TABLE:
             continue
-        if context.is_new_table(node.relation, statement) or context.created_earlier("column", node.subname, statement, parent=node.relation.relname):
+        table = node.relation.relname if node.relation is not None else None
+        if context.is_new_table(node.relation, statement) or context.created_earlier("column", node.subname, statement, parent=table):
             continue
         yield Violation(
             f"renaming {relation_name(node.relation)}.{quoted(node.subname)} to {quoted(node.newname)} breaks queries of the running application",

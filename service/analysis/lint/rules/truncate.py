@@ -26,8 +26,7 @@ from service.analysis.lint.registry import rule
 
 @rule("truncate", severity="error", family="danger", help="Delete only the rows you mean to, with a WHERE, or empty the table by hand with a backup.")
 def truncate(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.TruncateStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.TruncateStmt):
         existing = [relation for relation in node.relations or () if not context.is_new_table(relation, statement)]
         if not existing:
             continue

@@ -24,8 +24,7 @@ from service.analysis.lint.registry import rule
 
 @rule("vacuum-full", severity="warning", family="locking", help="Run VACUUM FULL (or pg_repack) by hand in a maintenance window, not in a migration.")
 def vacuum_full(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.VacuumStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.VacuumStmt):
         if not node.is_vacuumcmd or not any(option.defname == "full" for option in node.options or ()):
             continue
         tables = ", ".join(relation_name(target.relation) for target in node.rels or ()) or "every table of the database"
