@@ -14,14 +14,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType, OnConflictAction, TransactionStmtKind
 from pglast.stream import RawStream
 
-from service.analysis.parsing import OpaqueSql, ParsedMigration, ParseProblem, Statement, StatementNode, parse_migration
+from service.analysis.parsing import OpaqueSql, ParsedMigration, ParseProblem, Statement, StatementNode, parse_migration, required
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def analyze_migration(script: str, name: str = "") -> MigrationFacts:
     data: list[DataChange] = []
     unguarded: list[Reason] = []
     irreversible: list[Reason] = []
-    dropped_if_exists: set[tuple] = set()
+    dropped_if_exists: set[_EffectKey] = set()
     for index, statement in enumerate(parsed.statements):
         inner = [s for s in parsed.nested if s.parent_index == index]
         described = describe_statement(statement, index)
@@ -159,11 +160,14 @@ def analyze_migration(script: str, name: str = "") -> MigrationFacts:
     )
 
 
-def _key(effect: Effect) -> tuple:
+_EffectKey = tuple[str, str | None, str | None, str]
+
+
+def _key(effect: Effect) -> _EffectKey:
     return (effect.kind, effect.schema, effect.parent, effect.name)
 
 
-def _guarded_by_earlier_drop(described: Described, dropped: set[tuple]) -> Described:
+def _guarded_by_earlier_drop(described: Described, dropped: set[_EffectKey]) -> Described:
     """`DROP … IF EXISTS x; CREATE x` re-runs fine: the create is guarded by the drop before it."""
     if described.idempotent or not described.effects:
         return described
@@ -207,8 +211,9 @@ class Described:
             self.unguarded_reason = other.unguarded_reason
 
 
-def _names(items) -> list[str]:
-    return [item.sval for item in items or () if isinstance(item, ast.String)]
+def names_of(items: tuple[ast.Node, ...] | None) -> list[str]:
+    """The strings of a qualified name as pglast holds it (`["public", "Role"]` for `"public"."Role"`)."""
+    return [item.sval for item in items or () if isinstance(item, ast.String) and item.sval is not None]
 
 
 def _split(names: list[str]) -> tuple[str | None, str]:
@@ -224,6 +229,27 @@ def deparse(node: ast.Node) -> str:
     return RawStream()(node)
 
 
+class _AddEffect(Protocol):
+    """Records one effect of the statement `describe_statement` describes."""
+
+    def __call__(
+        self,
+        action: str,
+        kind: str,
+        name: str | None,
+        schema: str | None = None,
+        parent: str | None = None,
+        guarded: bool = False,
+        *,
+        labels: tuple[str, ...] = (),
+        detail: str | None = None,
+    ) -> Effect: ...
+
+
+# Records why the statement cannot run twice, or cannot be reversed.
+_Note = Callable[[str], None]
+
+
 def describe_statement(statement: Statement, index: int, in_do_block: bool = False) -> Described:
     """The effects of one statement. Inside a DO block, its guards count as IF [NOT] EXISTS."""
     node = statement.node
@@ -231,8 +257,18 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
     outer_guard = in_do_block and statement.guarded
     described = Described()
 
-    def effect(action, kind, name, schema=None, parent=None, guarded=False, **extra) -> Effect:
-        made = Effect(action, kind, name or "", schema, parent, guarded=guarded or outer_guard, line=line, statement=index, **extra)
+    def effect(
+        action: str,
+        kind: str,
+        name: str | None,
+        schema: str | None = None,
+        parent: str | None = None,
+        guarded: bool = False,
+        *,
+        labels: tuple[str, ...] = (),
+        detail: str | None = None,
+    ) -> Effect:
+        made = Effect(action, kind, name or "", schema, parent, labels=labels, detail=detail, guarded=guarded or outer_guard, line=line, statement=index)
         described.effects.append(made)
         return made
 
@@ -246,23 +282,24 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
 
     match node:
         case ast.CreateStmt():
-            relation = node.relation
+            relation = required(node.relation)
             effect("create", "table", relation.relname, relation.schemaname, guarded=bool(node.if_not_exists))
             if not node.if_not_exists:
                 not_idempotent(f"CREATE TABLE {relation.relname} has no IF NOT EXISTS")
         case ast.CreateEnumStmt():
-            schema, name = _split(_names(node.typeName))
-            effect("create", "type", name, schema, labels=tuple(_names(node.vals)))
+            schema, name = _split(names_of(node.typeName))
+            effect("create", "type", name, schema, labels=tuple(names_of(node.vals)))
             not_idempotent(f"CREATE TYPE {name} fails if the type exists (guard it in a DO block)")
         case ast.CompositeTypeStmt():
-            effect("create", "type", node.typevar.relname, node.typevar.schemaname)
-            not_idempotent(f"CREATE TYPE {node.typevar.relname} fails if the type exists")
+            typevar = required(node.typevar)
+            effect("create", "type", typevar.relname, typevar.schemaname)
+            not_idempotent(f"CREATE TYPE {typevar.relname} fails if the type exists")
         case ast.CreateDomainStmt():
-            schema, name = _split(_names(node.domainname))
+            schema, name = _split(names_of(node.domainname))
             effect("create", "domain", name, schema)
             not_idempotent(f"CREATE DOMAIN {name} fails if it exists")
         case ast.AlterEnumStmt():
-            schema, type_name = _split(_names(node.typeName))
+            schema, type_name = _split(names_of(node.typeName))
             if node.oldVal:
                 effect("rename", "enum_value", node.oldVal, schema, type_name, detail=node.newVal)
                 not_idempotent(f"renaming enum value {node.oldVal} fails once it is renamed")
@@ -274,7 +311,7 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
         case ast.AlterTableStmt():
             _describe_alter_table(node, effect, not_idempotent, cannot_reverse)
         case ast.IndexStmt():
-            relation = node.relation
+            relation = required(node.relation)
             effect(
                 "create",
                 "index",
@@ -293,26 +330,28 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
         case ast.RenameStmt():
             _describe_rename(node, effect, not_idempotent)
         case ast.ViewStmt():
-            effect("create", "view", node.view.relname, node.view.schemaname, guarded=bool(node.replace))
+            view = required(node.view)
+            effect("create", "view", view.relname, view.schemaname, guarded=bool(node.replace))
             if not node.replace:
-                not_idempotent(f"CREATE VIEW {node.view.relname} has no OR REPLACE")
+                not_idempotent(f"CREATE VIEW {view.relname} has no OR REPLACE")
         case ast.CreateTableAsStmt():
             kind = "materialized_view" if node.objtype == ObjectType.OBJECT_MATVIEW else "table"
-            relation = node.into.rel
+            relation = required(required(node.into).rel)
             effect("create", kind, relation.relname, relation.schemaname, guarded=bool(node.if_not_exists))
             if not node.if_not_exists:
                 not_idempotent(f"CREATE {kind.replace('_', ' ').upper()} {relation.relname} has no IF NOT EXISTS")
         case ast.CreateSeqStmt():
-            effect("create", "sequence", node.sequence.relname, node.sequence.schemaname, guarded=bool(node.if_not_exists))
+            sequence = required(node.sequence)
+            effect("create", "sequence", sequence.relname, sequence.schemaname, guarded=bool(node.if_not_exists))
             if not node.if_not_exists:
-                not_idempotent(f"CREATE SEQUENCE {node.sequence.relname} has no IF NOT EXISTS")
+                not_idempotent(f"CREATE SEQUENCE {sequence.relname} has no IF NOT EXISTS")
         case ast.AlterSeqStmt():
-            sequence = node.sequence
+            sequence = required(node.sequence)
             options = " ".join(option.defname.upper() for option in node.options or ())
             effect("alter", "sequence", sequence.relname, sequence.schemaname, guarded=bool(node.missing_ok), detail=options)
             cannot_reverse(f"the previous options of sequence {sequence.relname} are not in the file")
         case ast.CreateFunctionStmt():
-            schema, name = _split(_names(node.funcname))
+            schema, name = _split(names_of(node.funcname))
             arguments = ", ".join(
                 deparse(p.argType) for p in node.parameters or () if p.mode not in ("o", "t")
             )
@@ -321,7 +360,8 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
             if not node.replace:
                 not_idempotent(f"CREATE {kind.upper()} {name} has no OR REPLACE")
         case ast.CreateTrigStmt():
-            effect("create", "trigger", node.trigname, node.relation.schemaname, node.relation.relname, guarded=bool(node.replace))
+            relation = required(node.relation)
+            effect("create", "trigger", node.trigname, relation.schemaname, relation.relname, guarded=bool(node.replace))
             if not node.replace:
                 not_idempotent(f"CREATE TRIGGER {node.trigname} has no OR REPLACE")
         case ast.CreateExtensionStmt():
@@ -333,22 +373,24 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
             if not node.if_not_exists:
                 not_idempotent(f"CREATE SCHEMA {node.schemaname} has no IF NOT EXISTS")
         case ast.CreatePolicyStmt():
-            effect("create", "policy", node.policy_name, node.table.schemaname, node.table.relname)
+            table = required(node.table)
+            effect("create", "policy", node.policy_name, table.schemaname, table.relname)
             not_idempotent(f"CREATE POLICY {node.policy_name} fails if it exists")
         case ast.InsertStmt() | ast.UpdateStmt() | ast.DeleteStmt() | ast.MergeStmt():
             kind = type(node).__name__.removesuffix("Stmt").lower()
             guarded = _dml_guarded(node)
             columns = tuple(t.name for t in node.targetList or ()) if isinstance(node, ast.UpdateStmt) else ()
-            described.data.append(DataChange(kind, node.relation.relname, node.relation.schemaname, guarded or outer_guard, line, index, columns))
+            relation = required(node.relation)
+            described.data.append(DataChange(kind, relation.relname or "", relation.schemaname, guarded or outer_guard, line, index, columns))
             if not guarded:
-                not_idempotent(f"{kind.upper()} on {node.relation.relname} would change rows again if re-run")
-            cannot_reverse(f"{kind.upper()} on {node.relation.relname} changes data that SQL alone cannot restore")
+                not_idempotent(f"{kind.upper()} on {relation.relname} would change rows again if re-run")
+            cannot_reverse(f"{kind.upper()} on {relation.relname} changes data that SQL alone cannot restore")
         case ast.TruncateStmt():
             for relation in node.relations or ():
-                described.data.append(DataChange("truncate", relation.relname, relation.schemaname, True, line, index))
+                described.data.append(DataChange("truncate", relation.relname or "", relation.schemaname, True, line, index))
                 cannot_reverse(f"TRUNCATE {relation.relname} deletes every row")
         case ast.CopyStmt() if node.is_from:
-            described.data.append(DataChange("copy", node.relation.relname if node.relation else "", None, False, line, index))
+            described.data.append(DataChange("copy", (node.relation.relname if node.relation else None) or "", None, False, line, index))
             not_idempotent("COPY FROM loads the rows again if re-run")
             cannot_reverse("COPY FROM loads data that SQL alone cannot remove")
         case OpaqueSql():
@@ -377,8 +419,8 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
     return described
 
 
-def _describe_alter_table(node: ast.AlterTableStmt, effect, not_idempotent, cannot_reverse) -> None:
-    relation = node.relation
+def _describe_alter_table(node: ast.AlterTableStmt, effect: _AddEffect, not_idempotent: _Note, cannot_reverse: _Note) -> None:
+    relation = required(node.relation)
     table, schema = relation.relname, relation.schemaname
     for command in node.cmds or ():
         subtype = command.subtype
@@ -445,21 +487,21 @@ _DROP_KINDS = {
 }
 
 
-def _describe_drop(node: ast.DropStmt, effect, not_idempotent, cannot_reverse) -> None:
-    kind = _DROP_KINDS.get(node.removeType, ObjectType(node.removeType).name.removeprefix("OBJECT_").lower())
+def _describe_drop(node: ast.DropStmt, effect: _AddEffect, not_idempotent: _Note, cannot_reverse: _Note) -> None:
+    kind = _object_kind(_DROP_KINDS, node.removeType)
     for target in node.objects or ():
         parent = None
         detail = None
         if isinstance(target, ast.ObjectWithArgs):
-            names = _names(target.objname)
+            names = names_of(target.objname)
             if not target.args_unspecified:
                 detail = "(" + ", ".join(deparse(argument) for argument in target.objargs or ()) + ")"
         elif isinstance(target, ast.TypeName):
-            names = _names(target.names)
+            names = names_of(target.names)
         elif isinstance(target, ast.String):
-            names = [target.sval]
+            names = names_of((target,))
         else:
-            names = _names(target)
+            names = names_of(target)
         if kind in ("trigger", "policy") and len(names) >= 2:
             parent, names = names[-2], names[:-2] + names[-1:]
         schema, name = _split(names) if names else (None, "")
@@ -485,10 +527,17 @@ _RENAME_KINDS = {
 }
 
 
-def _describe_rename(node: ast.RenameStmt, effect, not_idempotent) -> None:
-    kind = _RENAME_KINDS.get(node.renameType, ObjectType(node.renameType).name.removeprefix("OBJECT_").lower())
+def _object_kind(kinds: dict[ObjectType, str], object_type: ObjectType | None) -> str:
+    """The effect kind for a DROP or RENAME of `object_type`: from `kinds`, else PostgreSQL's name in lower case."""
+    object_type = required(object_type)
+    return kinds.get(object_type, object_type.name.removeprefix("OBJECT_").lower())
+
+
+def _describe_rename(node: ast.RenameStmt, effect: _AddEffect, not_idempotent: _Note) -> None:
+    kind = _object_kind(_RENAME_KINDS, node.renameType)
     relation = node.relation
     if kind in ("column", "constraint"):
+        relation = required(relation)
         effect("rename", kind, node.subname, relation.schemaname, relation.relname, detail=node.newname)
     elif relation is not None:
         effect("rename", kind, relation.relname, relation.schemaname, detail=node.newname)
@@ -497,23 +546,24 @@ def _describe_rename(node: ast.RenameStmt, effect, not_idempotent) -> None:
     else:
         target = node.object
         if isinstance(target, ast.ObjectWithArgs):
-            names = _names(target.objname)
+            names = names_of(target.objname)
         elif isinstance(target, ast.TypeName):
-            names = _names(target.names)
+            names = names_of(target.names)
         elif isinstance(target, tuple):
-            names = _names(target)
+            names = names_of(target)
         else:
-            names = _names(getattr(target, "names", ()))
+            names = names_of(getattr(target, "names", ()))
         schema, name = _split(names) if names else (None, "")
         effect("rename", kind, name, schema, detail=node.newname)
     not_idempotent(f"RENAME of {kind} fails once it is renamed")
 
 
-def _column_refs(node) -> set[str]:
-    return {ref.fields[-1].sval for ref in iter_nodes(node) if isinstance(ref, ast.ColumnRef) and isinstance(ref.fields[-1], ast.String)}
+def _column_refs(node: object) -> set[str]:
+    """The (unqualified) names of the columns `node` refers to."""
+    return {name for ref in iter_nodes(node) if isinstance(ref, ast.ColumnRef) for name in names_of((ref.fields or ())[-1:])}
 
 
-def _dml_guarded(node) -> bool:
+def _dml_guarded(node: ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt | ast.MergeStmt) -> bool:
     """Whether re-running the statement changes nothing more than the first run did."""
     if isinstance(node, ast.DeleteStmt):
         return True
@@ -534,7 +584,7 @@ def _dml_guarded(node) -> bool:
             # DO UPDATE is idempotent when it sets what was proposed, not when it adds to the row.
             values = [target.val for target in conflict.targetList or ()]
             return not any(
-                isinstance(ref, ast.ColumnRef) and not (len(ref.fields) > 1 and _names(ref.fields[:1]) == ["excluded"])
+                isinstance(ref, ast.ColumnRef) and not (ref.fields and len(ref.fields) > 1 and names_of(ref.fields[:1]) == ["excluded"])
                 for ref in iter_nodes(values)
             )
         select = node.selectStmt
@@ -547,16 +597,16 @@ def _dml_guarded(node) -> bool:
 _VOLATILE_FUNCTIONS = {"now", "random", "gen_random_uuid", "uuid_generate_v4", "nextval", "clock_timestamp", "statement_timestamp", "timeofday", "current_timestamp"}
 
 
-def _calls_volatile(node) -> bool:
+def _calls_volatile(node: object) -> bool:
     for found in iter_nodes(node):
-        if isinstance(found, ast.FuncCall) and _names(found.funcname)[-1:] and _names(found.funcname)[-1].lower() in _VOLATILE_FUNCTIONS:
+        if isinstance(found, ast.FuncCall) and any(name.lower() in _VOLATILE_FUNCTIONS for name in names_of(found.funcname)[-1:]):
             return True
         if isinstance(found, ast.SQLValueFunction):
             return True
     return False
 
 
-def _negated(where, sublink) -> bool:
+def _negated(where: ast.Node | None, sublink: ast.SubLink) -> bool:
     return any(
         isinstance(expr, ast.BoolExpr) and expr.boolop == 2 and sublink in (expr.args or ())
         for expr in iter_nodes(where)

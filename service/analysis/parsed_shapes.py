@@ -19,8 +19,8 @@ from pglast import ast, parse_sql
 from pglast.enums import AlterTableType, ConstrType, SortByDir, SortByNulls
 from pglast.parser import ParseError
 
-from service.analysis.facts import Effect, MigrationFacts, deparse, describe_statement
-from service.analysis.parsing import Statement
+from service.analysis.facts import Effect, MigrationFacts, deparse, describe_statement, names_of
+from service.analysis.parsing import Statement, StatementNode
 
 # SERIAL is shorthand for an integer column with a sequence default; the catalog shows the integer.
 _SERIAL_TYPES = {"serial": "integer", "serial4": "integer", "bigserial": "bigint", "serial8": "bigint", "smallserial": "smallint", "serial2": "smallint"}
@@ -73,12 +73,12 @@ def creating_statement(facts: MigrationFacts | None, effect: Effect) -> ast.Node
         return None
     node = facts.parsed.statements[effect.statement].node
     if not isinstance(node, ast.DoStmt):
-        return node
+        return node if isinstance(node, ast.Node) else None
     wanted = _identity(effect)
     candidates = {
         deparse(nested.node): nested.node
         for nested in facts.parsed.nested
-        if nested.parent_index == effect.statement and wanted in _objects_created(nested, effect.statement)
+        if nested.parent_index == effect.statement and isinstance(nested.node, ast.Node) and wanted in _objects_created(nested, effect.statement)
     }
     return next(iter(candidates.values())) if len(candidates) == 1 else None
 
@@ -129,13 +129,14 @@ def index_matches(node: ast.Node | None, definition: str) -> bool | None:
     return wanted_shape == found_shape
 
 
-def constraint_matches(node: ast.Node | None, name: str, definition: str) -> bool | None:
+def constraint_matches(node: ast.Node | None, name: str, definition: str | None) -> bool | None:
     """Whether the catalog's constraint (`pg_get_constraintdef`) is the one the statement adds."""
     wanted = _added_constraint(node, name)
-    found = _parse_one(f"ALTER TABLE t ADD CONSTRAINT c {definition}")
-    if wanted is None or not isinstance(found, ast.AlterTableStmt):
+    if wanted is None or definition is None:
         return None
-    found = found.cmds[0].def_
+    found = _added_constraint(_parse_one(f"ALTER TABLE t ADD CONSTRAINT c {definition}"), "c")
+    if found is None:
+        return None
     if wanted.contype != found.contype:
         return False
     if wanted.contype in (ConstrType.CONSTR_PRIMARY, ConstrType.CONSTR_UNIQUE):
@@ -143,15 +144,19 @@ def constraint_matches(node: ast.Node | None, name: str, definition: str) -> boo
     if wanted.contype == ConstrType.CONSTR_FOREIGN:
         return (
             _strings(wanted.fk_attrs) == _strings(found.fk_attrs)
-            and wanted.pktable.relname == found.pktable.relname
+            and _referenced_table(wanted) == _referenced_table(found)
             # Without the referenced columns, the primary key is meant; the catalog names it.
             and (not wanted.pk_attrs or _strings(wanted.pk_attrs) == _strings(found.pk_attrs))
             and wanted.fk_del_action == found.fk_del_action
             and wanted.fk_upd_action == found.fk_upd_action
         )
-    if wanted.contype == ConstrType.CONSTR_CHECK:
+    if wanted.contype == ConstrType.CONSTR_CHECK and wanted.raw_expr is not None and found.raw_expr is not None:
         return True if deparse(wanted.raw_expr) == deparse(found.raw_expr) else None
     return None
+
+
+def _referenced_table(foreign_key: ast.Constraint) -> str | None:
+    return foreign_key.pktable.relname if foreign_key.pktable is not None else None
 
 
 def routine_body_matches(node: ast.Node | None, body: str | None) -> bool | None:
@@ -164,11 +169,14 @@ def routine_body_matches(node: ast.Node | None, body: str | None) -> bool | None
     return written[0].sval == body
 
 
-def _identity(effect: Effect) -> tuple:
+_Identity = tuple[str, str | None, str | None, str]
+
+
+def _identity(effect: Effect) -> _Identity:
     return effect.kind, effect.schema, effect.parent, effect.name
 
 
-def _objects_created(statement: Statement, index: int) -> set[tuple]:
+def _objects_created(statement: Statement, index: int) -> set[_Identity]:
     """The objects a statement creates, a created table's columns included."""
     described = describe_statement(statement, index, in_do_block=True).effects
     created = [effect for effect in described if effect.action == "create"]
@@ -177,11 +185,11 @@ def _objects_created(statement: Statement, index: int) -> set[tuple]:
     return {_identity(effect) for effect in created}
 
 
-def _created_columns(node: ast.Node | None, table: Effect) -> list[Effect]:
+def _created_columns(node: StatementNode | None, table: Effect) -> list[Effect]:
     if not isinstance(node, ast.CreateStmt):
         return []
     return [
-        Effect("create", "column", element.colname, table.schema, table.name, guarded=table.guarded, line=table.line, statement=table.statement)
+        Effect("create", "column", element.colname or "", table.schema, table.name, guarded=table.guarded, line=table.line, statement=table.statement)
         for element in node.tableElts or ()
         if isinstance(element, ast.ColumnDef) and element.typeName is not None
     ]
@@ -204,14 +212,13 @@ def _column_definition(node: ast.Node | None, name: str) -> tuple[ast.ColumnDef 
 
 
 def _is_null(expression: ast.Node) -> bool:
-    if isinstance(expression, ast.TypeCast):
-        expression = expression.arg
-    return isinstance(expression, ast.A_Const) and bool(expression.isnull)
+    value = expression.arg if isinstance(expression, ast.TypeCast) else expression
+    return isinstance(value, ast.A_Const) and bool(value.isnull)
 
 
 # What format_type calls the types a sequence may have, and their ranges.
 _SEQUENCE_TYPES = {"int2": "smallint", "int4": "integer", "int8": "bigint"}
-_TYPE_RANGES = {"smallint": (-(2**15), 2**15 - 1), "integer": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
+_TYPE_RANGES: dict[str, tuple[int | None, int | None]] = {"smallint": (-(2**15), 2**15 - 1), "integer": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 
 
 def _stated_sequence(node: ast.CreateSeqStmt) -> dict[str, object]:
@@ -220,7 +227,7 @@ def _stated_sequence(node: ast.CreateSeqStmt) -> dict[str, object]:
     data_type = _sequence_type(options["as"]) if "as" in options else "bigint"
     increment = _number(options.get("increment"), 1)
     ascending = None if increment is None else increment > 0
-    low, high = _TYPE_RANGES.get(data_type, (None, None))
+    low, high = _TYPE_RANGES.get(data_type or "", (None, None))
     # NO MINVALUE / NO MAXVALUE (an option without a value) mean the default.
     minvalue = _number(options.get("minvalue"), {True: 1, False: low, None: None}[ascending])
     maxvalue = _number(options.get("maxvalue"), {True: high, False: -1, None: None}[ascending])
@@ -249,7 +256,7 @@ def _number(value: ast.Node | None, default: int | None) -> int | None:
         return default
     if isinstance(value, ast.Integer):
         return value.ival
-    if isinstance(value, ast.Float):
+    if isinstance(value, ast.Float) and value.fval is not None:
         try:
             number = Decimal(value.fval)
         except InvalidOperation:
@@ -276,7 +283,7 @@ def _added_constraint(node: ast.Node | None, name: str) -> ast.Constraint | None
     return None
 
 
-def _index_shape(node: ast.IndexStmt) -> tuple | None:
+def _index_shape(node: ast.IndexStmt) -> tuple[object, ...] | None:
     if node.whereClause is not None:
         return None
     columns = []
@@ -293,8 +300,8 @@ def _index_shape(node: ast.IndexStmt) -> tuple | None:
     return (bool(node.unique), (node.accessMethod or "btree").lower(), tuple(columns), including, bool(node.nulls_not_distinct))
 
 
-def _strings(items) -> tuple[str, ...]:
-    return tuple(item.sval for item in items or () if isinstance(item, ast.String))
+def _strings(items: tuple[ast.Node, ...] | None) -> tuple[str, ...]:
+    return tuple(names_of(items))
 
 
 def _parse_one(text: str) -> ast.Node | None:

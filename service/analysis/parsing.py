@@ -12,10 +12,19 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from pglast import ast, parse_sql
 from pglast.parser import ParseError, parse_plpgsql_json
+
+
+T = TypeVar("T")
+
+
+def required(value: T | None) -> T:
+    """A node attribute the grammar always gives (a CREATE TABLE's relation), which pglast types as optional."""
+    assert value is not None, "pglast left out a part the grammar requires"
+    return value
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,7 @@ def _apply_and_roll_back(
         rolled_back = catalog_fingerprint(conn, schemas=None)
 
     differences = tuple(diff(before, rolled_back))
-    notes = ()
+    notes: tuple[str, ...] = ()
     if not migration_changes:
         notes = ("The migration changes nothing the catalog fingerprint sees (data changes are not compared).",)
     return _Outcome(not differences, differences=differences, migration_changes=migration_changes, notes=notes)

@@ -8,13 +8,8 @@ from typing import TypeGuard
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType
 
-from service.analysis.facts import iter_nodes, outside_transaction_reason
+from service.analysis.facts import iter_nodes, names_of, outside_transaction_reason
 from service.analysis.parsing import Statement, StatementNode
-
-
-def names_of(parts: tuple[ast.Node, ...] | None) -> list[str]:
-    """The strings of a qualified name as pglast holds it (`("public", "Role")` for `"public"."Role"`)."""
-    return [part.sval for part in parts or () if isinstance(part, ast.String) and part.sval is not None]
 
 
 def quoted(*names: str | None) -> str:
@@ -135,7 +130,7 @@ def dropped_names(node: ast.DropStmt) -> Iterator[list[str]]:
             parts = (target,)
         else:
             parts = target
-        names = [part.sval for part in parts or () if isinstance(part, ast.String) and part.sval is not None]
+        names = names_of(parts)
         if names:
             yield names
 

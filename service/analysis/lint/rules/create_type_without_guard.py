@@ -22,10 +22,11 @@ from collections.abc import Iterator
 
 from pglast import ast
 
+from service.analysis.facts import names_of
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_OBJECT, guarded_against, missed_by_handlers
-from service.analysis.lint.nodes import names_of, quoted
+from service.analysis.lint.nodes import quoted
 from service.analysis.lint.registry import rule
 
 

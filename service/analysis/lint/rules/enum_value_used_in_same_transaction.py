@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from pglast import ast
 from pglast.enums import TransactionStmtKind
 
+from service.analysis.facts import names_of
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
-from service.analysis.lint.nodes import names_of, quoted, string_constants
+from service.analysis.lint.nodes import quoted, string_constants
 from service.analysis.lint.registry import rule
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pglast import ast
 from pglast.enums import ObjectType
 
+from service.analysis.facts import names_of
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import (
@@ -33,7 +34,7 @@ from service.analysis.lint.guards import (
     guarded_against,
     missed_by_handlers,
 )
-from service.analysis.lint.nodes import names_of, quoted, relation_name
+from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
 
 # What renaming something whose old name is gone raises, for the kinds that differ from the rest.
