@@ -22,7 +22,17 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType, OnConflictAction, TransactionStmtKind
 from pglast.stream import RawStream
 
-from service.analysis.parsing import OpaqueSql, ParsedMigration, ParseProblem, Statement, StatementNode, parse_migration, required
+from service.analysis.parsing import (
+    OpaqueSql,
+    ParsedMigration,
+    ParseProblem,
+    Statement,
+    StatementNode,
+    nodes_of,
+    parse_migration,
+    required,
+    required_node,
+)
 
 
 @dataclass(frozen=True)
@@ -347,13 +357,13 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
                 not_idempotent(f"CREATE SEQUENCE {sequence.relname} has no IF NOT EXISTS")
         case ast.AlterSeqStmt():
             sequence = required(node.sequence)
-            options = " ".join(option.defname.upper() for option in node.options or ())
+            options = " ".join((option.defname or "").upper() for option in nodes_of(node.options, ast.DefElem))
             effect("alter", "sequence", sequence.relname, sequence.schemaname, guarded=bool(node.missing_ok), detail=options)
             cannot_reverse(f"the previous options of sequence {sequence.relname} are not in the file")
         case ast.CreateFunctionStmt():
             schema, name = _split(names_of(node.funcname))
             arguments = ", ".join(
-                deparse(p.argType) for p in node.parameters or () if p.mode not in ("o", "t")
+                deparse(required(p.argType)) for p in nodes_of(node.parameters, ast.FunctionParameter) if p.mode not in ("o", "t")
             )
             kind = "procedure" if node.is_procedure else "function"
             effect("create", kind, name, schema, guarded=bool(node.replace), detail=f"({arguments})")
@@ -386,7 +396,7 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
                 not_idempotent(f"{kind.upper()} on {relation.relname} would change rows again if re-run")
             cannot_reverse(f"{kind.upper()} on {relation.relname} changes data that SQL alone cannot restore")
         case ast.TruncateStmt():
-            for relation in node.relations or ():
+            for relation in nodes_of(node.relations, ast.RangeVar):
                 described.data.append(DataChange("truncate", relation.relname or "", relation.schemaname, True, line, index))
                 cannot_reverse(f"TRUNCATE {relation.relname} deletes every row")
         case ast.CopyStmt() if node.is_from:
@@ -422,11 +432,11 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
 def _describe_alter_table(node: ast.AlterTableStmt, effect: _AddEffect, not_idempotent: _Note, cannot_reverse: _Note) -> None:
     relation = required(node.relation)
     table, schema = relation.relname, relation.schemaname
-    for command in node.cmds or ():
-        subtype = command.subtype
+    for command in nodes_of(node.cmds, ast.AlterTableCmd):
+        subtype = required(command.subtype)
         if subtype == AlterTableType.AT_AddColumn:
-            column = command.def_
-            effect("create", "column", column.colname, schema, table, guarded=bool(command.missing_ok), detail=deparse(column.typeName))
+            column = required_node(command.def_, ast.ColumnDef)
+            effect("create", "column", column.colname, schema, table, guarded=bool(command.missing_ok), detail=deparse(required(column.typeName)))
             if not command.missing_ok:
                 not_idempotent(f"ADD COLUMN {column.colname} has no IF NOT EXISTS")
         elif subtype == AlterTableType.AT_DropColumn:
@@ -435,24 +445,25 @@ def _describe_alter_table(node: ast.AlterTableStmt, effect: _AddEffect, not_idem
                 not_idempotent(f"DROP COLUMN {command.name} has no IF EXISTS")
             cannot_reverse(f"dropping column {table}.{command.name} loses its data")
         elif subtype == AlterTableType.AT_AlterColumnType:
-            effect("alter", "column", command.name, schema, table, detail=f"TYPE {deparse(command.def_.typeName)}")
+            new_type = required(required_node(command.def_, ast.ColumnDef).typeName)
+            effect("alter", "column", command.name, schema, table, detail=f"TYPE {deparse(new_type)}")
             cannot_reverse(f"changing the type of {table}.{command.name} may lose data and its old type is not in the file")
         elif subtype in (AlterTableType.AT_SetNotNull, AlterTableType.AT_DropNotNull):
             detail = "SET NOT NULL" if subtype == AlterTableType.AT_SetNotNull else "DROP NOT NULL"
             effect("alter", "column", command.name, schema, table, detail=detail)
         elif subtype == AlterTableType.AT_ColumnDefault:
-            detail = f"SET DEFAULT {deparse(command.def_)}" if command.def_ else "DROP DEFAULT"
+            detail = f"SET DEFAULT {deparse(command.def_)}" if isinstance(command.def_, ast.Node) else "DROP DEFAULT"
             effect("alter", "column", command.name, schema, table, detail=detail)
             cannot_reverse(f"the previous default of {table}.{command.name} is not in the file")
         elif subtype == AlterTableType.AT_AddConstraint:
-            constraint = command.def_
+            constraint = required_node(command.def_, ast.Constraint)
             kind = {
                 ConstrType.CONSTR_PRIMARY: "primary key",
                 ConstrType.CONSTR_UNIQUE: "unique",
                 ConstrType.CONSTR_FOREIGN: "foreign key",
                 ConstrType.CONSTR_CHECK: "check",
                 ConstrType.CONSTR_EXCLUSION: "exclusion",
-            }.get(constraint.contype, "constraint")
+            }.get(required(constraint.contype), "constraint")
             effect("create", "constraint", constraint.conname, schema, table, detail=kind)
             not_idempotent(f"ADD CONSTRAINT {constraint.conname or ''} fails if it exists (no IF NOT EXISTS in PostgreSQL)".replace("  ", " "))
             if not constraint.conname:
@@ -495,7 +506,7 @@ def _describe_drop(node: ast.DropStmt, effect: _AddEffect, not_idempotent: _Note
         if isinstance(target, ast.ObjectWithArgs):
             names = names_of(target.objname)
             if not target.args_unspecified:
-                detail = "(" + ", ".join(deparse(argument) for argument in target.objargs or ()) + ")"
+                detail = "(" + ", ".join(deparse(argument) for argument in nodes_of(target.objargs, ast.TypeName)) + ")"
         elif isinstance(target, ast.TypeName):
             names = names_of(target.names)
         elif isinstance(target, ast.String):
@@ -568,8 +579,8 @@ def _dml_guarded(node: ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt | ast.Me
     if isinstance(node, ast.DeleteStmt):
         return True
     if isinstance(node, ast.UpdateStmt):
-        targets = {target.name for target in node.targetList or ()}
-        values = [target.val for target in node.targetList or ()]
+        targets = {target.name for target in nodes_of(node.targetList, ast.ResTarget)}
+        values = [target.val for target in nodes_of(node.targetList, ast.ResTarget)]
         if targets & _column_refs(values):
             return False  # `SET price = price * 100` compounds on every run, whatever the WHERE says
         if node.whereClause is not None and targets & _column_refs(node.whereClause):
@@ -582,7 +593,7 @@ def _dml_guarded(node: ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt | ast.Me
             return True
         if conflict is not None:
             # DO UPDATE is idempotent when it sets what was proposed, not when it adds to the row.
-            values = [target.val for target in conflict.targetList or ()]
+            values = [target.val for target in nodes_of(conflict.targetList, ast.ResTarget)]
             return not any(
                 isinstance(ref, ast.ColumnRef) and not (ref.fields and len(ref.fields) > 1 and names_of(ref.fields[:1]) == ["excluded"])
                 for ref in iter_nodes(values)
@@ -594,7 +605,9 @@ def _dml_guarded(node: ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt | ast.Me
     return False
 
 
-_VOLATILE_FUNCTIONS = {"now", "random", "gen_random_uuid", "uuid_generate_v4", "nextval", "clock_timestamp", "statement_timestamp", "timeofday", "current_timestamp"}
+_VOLATILE_FUNCTIONS = {
+    "now", "random", "gen_random_uuid", "uuid_generate_v4", "nextval", "clock_timestamp", "statement_timestamp", "timeofday", "current_timestamp",
+}
 
 
 def _calls_volatile(node: object) -> bool:
@@ -645,12 +658,12 @@ def outside_transaction_reason(node: StatementNode) -> str | None:
         return "CREATE INDEX CONCURRENTLY runs outside a transaction; a failure leaves an INVALID index"
     if isinstance(node, ast.DropStmt) and node.concurrent:
         return "DROP INDEX CONCURRENTLY cannot run inside a transaction block"
-    if isinstance(node, ast.ReindexStmt) and any(p.defname == "concurrently" for p in node.params or ()):
+    if isinstance(node, ast.ReindexStmt) and any(p.defname == "concurrently" for p in nodes_of(node.params, ast.DefElem)):
         return "REINDEX CONCURRENTLY cannot run inside a transaction block"
     if isinstance(node, ast.AlterTableStmt):
-        for command in node.cmds or ():
-            partition = getattr(command, "def_", None)
-            if command.subtype == AlterTableType.AT_DetachPartition and getattr(partition, "concurrent", False):
+        for command in nodes_of(node.cmds, ast.AlterTableCmd):
+            partition = command.def_
+            if command.subtype == AlterTableType.AT_DetachPartition and isinstance(partition, ast.PartitionCmd) and partition.concurrent:
                 return "DETACH PARTITION CONCURRENTLY cannot run inside a transaction block"
     if isinstance(node, ast.VacuumStmt) and not node.is_vacuumcmd:
         return None  # ANALYZE shares the node but runs inside a transaction
@@ -701,7 +714,8 @@ def _transaction_facts(parsed: ParsedMigration) -> tuple[list[Reason], list[Reas
                 keyword = " ".join(statement.text.split()[:4])
                 fails.append(Reason(f"{keyword} cannot run in the transaction of a multi-statement file (25001)", statement.position.line))
     if open_transaction is not None:
-        fails.append(Reason("BEGIN without COMMIT leaves the transaction open; deploy-gate rolls it back and records a failure", open_transaction.position.line))
+        leaves_open = "BEGIN without COMMIT leaves the transaction open; deploy-gate rolls it back and records a failure"
+        fails.append(Reason(leaves_open, open_transaction.position.line))
     fails.extend(_enum_values_used_early(parsed))
     return not_transactional, fails
 

@@ -20,7 +20,7 @@ from pglast.enums import AlterTableType, ConstrType, SortByDir, SortByNulls
 from pglast.parser import ParseError
 
 from service.analysis.facts import Effect, MigrationFacts, deparse, describe_statement, names_of
-from service.analysis.parsing import Statement, StatementNode
+from service.analysis.parsing import Statement, StatementNode, nodes_of
 
 # SERIAL is shorthand for an integer column with a sequence default; the catalog shows the integer.
 _SERIAL_TYPES = {"serial": "integer", "serial4": "integer", "bigserial": "bigint", "serial8": "bigint", "smallserial": "smallint", "serial2": "smallint"}
@@ -89,8 +89,9 @@ def column_shape(node: ast.Node | None, name: str) -> ColumnShape | None:
     if definition is None or definition.typeName is None:
         return None
     type_name = deparse(definition.typeName)
-    kinds = {constraint.contype for constraint in definition.constraints or ()}
-    default = next((c.raw_expr for c in definition.constraints or () if c.contype == ConstrType.CONSTR_DEFAULT), None)
+    constraints = nodes_of(definition.constraints, ast.Constraint)
+    kinds = {constraint.contype for constraint in constraints}
+    default = next((c.raw_expr for c in constraints if c.contype == ConstrType.CONSTR_DEFAULT), None)
     return ColumnShape(
         _SERIAL_TYPES.get(type_name.lower(), type_name),
         bool(kinds & {ConstrType.CONSTR_NOTNULL, ConstrType.CONSTR_PRIMARY}) or in_primary_key,
@@ -163,8 +164,8 @@ def routine_body_matches(node: ast.Node | None, body: str | None) -> bool | None
     """Whether a function's stored body (`prosrc`) is the one CREATE FUNCTION gives it."""
     if not isinstance(node, ast.CreateFunctionStmt) or body is None:
         return None
-    written = next((option.arg for option in node.options or () if option.defname == "as"), None)
-    if not written or not isinstance(written[0], ast.String):
+    written = next((option.arg for option in nodes_of(node.options, ast.DefElem) if option.defname == "as"), None)
+    if not isinstance(written, tuple) or not written or not isinstance(written[0], ast.String):
         return None  # a body in SQL-standard form, or a C function: the catalog keeps it otherwise
     return written[0].sval == body
 
@@ -205,8 +206,8 @@ def _column_definition(node: ast.Node | None, name: str) -> tuple[ast.ColumnDef 
         )
         return definition, primary_key
     if isinstance(node, ast.AlterTableStmt):
-        for command in node.cmds or ():
-            if command.subtype == AlterTableType.AT_AddColumn and command.def_.colname == name:
+        for command in nodes_of(node.cmds, ast.AlterTableCmd):
+            if command.subtype == AlterTableType.AT_AddColumn and isinstance(command.def_, ast.ColumnDef) and command.def_.colname == name:
                 return command.def_, False
     return None, False
 
@@ -223,7 +224,7 @@ _TYPE_RANGES: dict[str, tuple[int | None, int | None]] = {"smallint": (-(2**15),
 
 def _stated_sequence(node: ast.CreateSeqStmt) -> dict[str, object]:
     """Each option the sequence gets, by CREATE SEQUENCE's rules for the omitted ones; None: unknown."""
-    options = {option.defname: option.arg for option in node.options or ()}
+    options = {option.defname: option.arg for option in nodes_of(node.options, ast.DefElem)}
     data_type = _sequence_type(options["as"]) if "as" in options else "bigint"
     increment = _number(options.get("increment"), 1)
     ascending = None if increment is None else increment > 0
@@ -244,14 +245,16 @@ def _stated_sequence(node: ast.CreateSeqStmt) -> dict[str, object]:
     }
 
 
-def _sequence_type(type_name: ast.Node) -> str | None:
-    names = _strings(getattr(type_name, "names", ()))
-    if getattr(type_name, "arrayBounds", None) or not names or names[:-1] not in ((), ("pg_catalog",)):
+def _sequence_type(type_name: object) -> str | None:
+    if not isinstance(type_name, ast.TypeName) or type_name.arrayBounds:
+        return None
+    names = _strings(type_name.names)
+    if not names or names[:-1] not in ((), ("pg_catalog",)):
         return None
     return _SEQUENCE_TYPES.get(names[-1])
 
 
-def _number(value: ast.Node | None, default: int | None) -> int | None:
+def _number(value: object, default: int | None) -> int | None:
     if value is None:
         return default
     if isinstance(value, ast.Integer):
@@ -273,7 +276,7 @@ def _option_text(value: object) -> str:
 
 def _added_constraint(node: ast.Node | None, name: str) -> ast.Constraint | None:
     if isinstance(node, ast.AlterTableStmt):
-        for command in node.cmds or ():
+        for command in nodes_of(node.cmds, ast.AlterTableCmd):
             if isinstance(command.def_, ast.Constraint) and command.def_.conname == name:
                 return command.def_
     if isinstance(node, ast.CreateStmt):
@@ -287,7 +290,7 @@ def _index_shape(node: ast.IndexStmt) -> tuple[object, ...] | None:
     if node.whereClause is not None:
         return None
     columns = []
-    for element in node.indexParams or ():
+    for element in nodes_of(node.indexParams, ast.IndexElem):
         if element.name is None or element.opclass or element.collation:
             return None
         descending = element.ordering == SortByDir.SORTBY_DESC
@@ -295,7 +298,7 @@ def _index_shape(node: ast.IndexStmt) -> tuple[object, ...] | None:
             element.nulls_ordering == SortByNulls.SORTBY_NULLS_DEFAULT and descending
         )
         columns.append((element.name, descending, nulls_first))
-    including = tuple(element.name for element in node.indexIncludingParams or ())
+    including = tuple(element.name for element in nodes_of(node.indexIncludingParams, ast.IndexElem))
     # The table is compared by the caller, which follows renames later in the migration.
     return (bool(node.unique), (node.accessMethod or "btree").lower(), tuple(columns), including, bool(node.nulls_not_distinct))
 

@@ -17,14 +17,27 @@ from typing import Any, TypeVar
 from pglast import ast, parse_sql
 from pglast.parser import ParseError, parse_plpgsql_json
 
-
+# pglast types every node attribute as optional, a node-valued one as any node, and list elements as Any;
+# these narrow them to what the grammar gives.
 T = TypeVar("T")
+N = TypeVar("N", bound=ast.Node)
 
 
 def required(value: T | None) -> T:
-    """A node attribute the grammar always gives (a CREATE TABLE's relation), which pglast types as optional."""
+    """A node attribute the grammar always gives (a CREATE TABLE's relation)."""
     assert value is not None, "pglast left out a part the grammar requires"
     return value
+
+
+def required_node(value: object, node_type: type[N]) -> N:
+    """A node attribute the grammar always makes a `node_type` (an ADD COLUMN's definition is a ColumnDef)."""
+    assert isinstance(value, node_type), f"pglast gave {type(value).__name__} where the grammar gives {node_type.__name__}"
+    return value
+
+
+def nodes_of(items: tuple[Any, ...] | None, node_type: type[N]) -> list[N]:
+    """The `node_type` elements of a list attribute (a CREATE TABLE's columns among its elements)."""
+    return [item for item in items or () if isinstance(item, node_type)]
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from pglast.parser import ParseError
 from psycopg import sql
 from psycopg.abc import Params
 
-from service.analysis.facts import DataChange, Effect, MigrationFacts, deparse
+from service.analysis.facts import DataChange, Effect, MigrationFacts, deparse, names_of
 from service.analysis.parsed_shapes import (
     SequenceOptions,
     column_shape,
@@ -346,21 +346,21 @@ def _account_for_later(earlier: _Planned, current: _Planned) -> None:
         _drop_matching(earlier, lambda e: not e.exists and e.ref.same_object(new), "its name is taken again later in this migration")
         return
     for made in later_expectations:
-        if made.attribute is not None:
-            _drop_matching(
-                earlier,
-                lambda e: e.attribute == made.attribute and e.ref.same_object(made.ref),
-                "changed again later in this migration",
-            )
-        elif made.exists:
-            _drop_matching(earlier, lambda e: not e.exists and e.ref.same_object(made.ref), "created again later in this migration")
-        else:
-            # Whatever belonged to the dropped object is gone either way, so its checks tell nothing.
-            _drop_matching(
-                earlier,
-                lambda e: (e.exists and e.ref.same_object(made.ref)) or e.ref.belongs_to(made.ref),
-                "dropped later in this migration (itself or what holds it)",
-            )
+        matches, note = _superseded_by(made)
+        _drop_matching(earlier, matches, note)
+
+
+def _superseded_by(made: _Expectation) -> tuple[Callable[[_Expectation], bool], str]:
+    """Which earlier expectations a later one makes moot, and the note saying why."""
+    if made.attribute is not None:
+        return (lambda e: e.attribute == made.attribute and e.ref.same_object(made.ref)), "changed again later in this migration"
+    if made.exists:
+        return (lambda e: not e.exists and e.ref.same_object(made.ref)), "created again later in this migration"
+    # Whatever belonged to the dropped object is gone either way, so its checks tell nothing.
+    return (
+        (lambda e: (e.exists and e.ref.same_object(made.ref)) or e.ref.belongs_to(made.ref)),
+        "dropped later in this migration (itself or what holds it)",
+    )
 
 
 def _with_label_renamed(expectation: _Expectation, old: _Ref, new: _Ref) -> _Expectation:
@@ -835,7 +835,7 @@ class _Catalog:
         """The type oid and typmod PostgreSQL would store for a type as written; None if unsure."""
         if type_name is None or type_name.setof or type_name.pct_type:
             return None
-        names = [part.sval for part in type_name.names or () if isinstance(part, ast.String)]
+        names = names_of(type_name.names)
         if not names or len(names) > 3:
             return None
         schemas = ["pg_catalog", self.schema] if len(names) == 1 else [names[-2]]

@@ -325,7 +325,8 @@ def _derive(facts: MigrationFacts) -> RollbackPlan:
     created_tables = {(e.schema, e.name) for e in facts.effects if e.action == "create" and e.kind == "table"}
     for effect in reversed(facts.effects):
         # Dropping a table created by the same migration takes its columns, indexes and constraints.
-        if effect.parent and effect.kind in ("column", "index", "constraint", "trigger", "policy") and (effect.schema, effect.parent) in created_tables and effect.action == "create":
+        part_of_created_table = effect.parent and (effect.schema, effect.parent) in created_tables
+        if part_of_created_table and effect.kind in ("column", "index", "constraint", "trigger", "policy") and effect.action == "create":
             continue
         statement = inverse_of(effect)
         if statement is not None:

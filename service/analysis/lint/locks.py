@@ -16,7 +16,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType, VariableSetKind
 
 from service.analysis.lint.nodes import dropped_names, is_table_alter, quoted, range_var, relation_name
-from service.analysis.parsing import Statement
+from service.analysis.parsing import Statement, nodes_of
 
 if TYPE_CHECKING:
     from service.analysis.lint.context import LintContext
@@ -45,6 +45,10 @@ _LIGHT_ALTERS = {
 }
 
 
+# RENAME of a table, or of one of its columns or constraints, locks the table.
+_RENAMES_IN_A_TABLE = (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN, ObjectType.OBJECT_TABCONSTRAINT)
+
+
 @dataclass(frozen=True)
 class TableLock:
     """A lock a statement takes on a table other sessions use."""
@@ -67,7 +71,7 @@ def blocking_locks(context: LintContext, statement: Statement) -> list[TableLock
             locks.append(TableLock(relation_name(relation), mode))
 
     if is_table_alter(node):
-        commands = [command for command in node.cmds or () if isinstance(command, ast.AlterTableCmd)]
+        commands = nodes_of(node.cmds, ast.AlterTableCmd)
         foreign_keys = [
             command.def_
             for command in commands
@@ -95,27 +99,23 @@ def blocking_locks(context: LintContext, statement: Statement) -> list[TableLock
             if not context.created_earlier("index", parts[-1], statement):
                 locks.append(TableLock(f"the table of index {quoted(*parts)}", ACCESS_EXCLUSIVE))
     elif isinstance(node, ast.TruncateStmt):
-        for relation in node.relations or ():
+        for relation in nodes_of(node.relations, ast.RangeVar):
             lock(relation, ACCESS_EXCLUSIVE)
-    elif isinstance(node, ast.RenameStmt) and node.renameType in (
-        ObjectType.OBJECT_TABLE,
-        ObjectType.OBJECT_COLUMN,
-        ObjectType.OBJECT_TABCONSTRAINT,
+    elif (isinstance(node, ast.RenameStmt) and node.renameType in _RENAMES_IN_A_TABLE) or (
+        isinstance(node, ast.AlterObjectSchemaStmt) and node.objectType == ObjectType.OBJECT_TABLE
     ):
-        lock(node.relation, ACCESS_EXCLUSIVE)
-    elif isinstance(node, ast.AlterObjectSchemaStmt) and node.objectType == ObjectType.OBJECT_TABLE:
         lock(node.relation, ACCESS_EXCLUSIVE)
     elif isinstance(node, ast.CreateTrigStmt):
         lock(node.relation, SHARE_ROW_EXCLUSIVE)
     elif isinstance(node, ast.ClusterStmt):
         lock(node.relation, ACCESS_EXCLUSIVE)
-    elif isinstance(node, ast.VacuumStmt) and any(option.defname == "full" for option in node.options or ()):
-        for target in node.rels or ():
+    elif isinstance(node, ast.VacuumStmt) and any(option.defname == "full" for option in nodes_of(node.options, ast.DefElem)):
+        for target in nodes_of(node.rels, ast.VacuumRelation):
             lock(target.relation, ACCESS_EXCLUSIVE)
-    elif isinstance(node, ast.ReindexStmt) and not any(p.defname == "concurrently" for p in node.params or ()):
+    elif isinstance(node, ast.ReindexStmt) and not any(p.defname == "concurrently" for p in nodes_of(node.params, ast.DefElem)):
         lock(node.relation, SHARE)
     elif isinstance(node, ast.LockStmt) and (node.mode or 0) >= SHARE:
-        for relation in node.relations or ():
+        for relation in nodes_of(node.relations, ast.RangeVar):
             lock(relation, node.mode or 0)
     return locks
 

@@ -23,6 +23,7 @@ from service.analysis.lint.findings import Violation
 from service.analysis.lint.locks import LOCK_MODES, SHARE
 from service.analysis.lint.nodes import relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import nodes_of
 
 
 @rule("lock-table", severity="warning", family="locking", help="Drop the explicit lock, or set lock_timeout first and keep the migration short.")
@@ -31,7 +32,7 @@ def lock_table(context: LintContext) -> Iterator[Violation]:
         mode = node.mode or 0
         if mode < SHARE:
             continue
-        tables = [relation for relation in node.relations or () if not context.is_empty_table(relation, statement)]
+        tables = [relation for relation in nodes_of(node.relations, ast.RangeVar) if not context.is_empty_table(relation, statement)]
         if tables:
             names = ", ".join(relation_name(relation) for relation in tables)
             blocks = "reads and writes" if mode == max(LOCK_MODES) else "writes"

@@ -19,6 +19,7 @@ from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import nodes_of
 
 
 @rule(
@@ -29,7 +30,7 @@ from service.analysis.lint.registry import rule
 )
 def reindex_without_concurrently(context: LintContext) -> Iterator[Violation]:
     for statement, node in context.of_type(ast.ReindexStmt):
-        if any(param.defname == "concurrently" for param in node.params or ()):
+        if any(param.defname == "concurrently" for param in nodes_of(node.params, ast.DefElem)):
             continue
         kind = node.kind.name.removeprefix("REINDEX_OBJECT_") if node.kind is not None else ""
         target = relation_name(node.relation) if node.relation is not None else quoted(node.name)
