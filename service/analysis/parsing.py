@@ -209,19 +209,13 @@ def parse_migration(script: str, name: str = "") -> ParsedMigration:
         raw_end = raw_start + raw_statement.stmt_len if raw_statement.stmt_len else len(script)
         # libpg_query counts a statement from the end of the previous one, comments included.
         start = _skip_comments(script, raw_start)
-        statement = Statement(_statement_node(raw_statement), script[start:raw_end].strip(), position_of(script, start))
+        statement = Statement(required(raw_statement.stmt), script[start:raw_end].strip(), position_of(script, start))
         statements.append(statement)
         if isinstance(raw_statement.stmt, ast.DoStmt):
             inner, inner_problems = _parse_do_block(script, raw_statement.stmt, index, start)
             nested.extend(inner)
             problems.extend(inner_problems)
     return ParsedMigration(name, script, tuple(statements), tuple(problems), tuple(nested))
-
-
-def _statement_node(raw_statement: ast.RawStmt) -> ast.Node:
-    # pglast types every attribute as optional; libpg_query always fills a RawStmt's statement.
-    assert raw_statement.stmt is not None
-    return raw_statement.stmt
 
 
 def _parse_error_parts(error: ParseError) -> tuple[str, int]:
@@ -248,8 +242,8 @@ def do_block_body(node: ast.DoStmt) -> tuple[str | None, str]:
     """(body, language) of a DO statement."""
     body: str | None = None
     language = "plpgsql"
-    for arg in node.args or ():
-        if not (isinstance(arg, ast.DefElem) and isinstance(arg.arg, ast.String)):
+    for arg in nodes_of(node.args, ast.DefElem):
+        if not isinstance(arg.arg, ast.String):
             continue
         if arg.defname == "as":
             body = arg.arg.sval
@@ -390,7 +384,7 @@ def _add_sql(
         length = raw_statement.stmt_len or (len(text) - start)
         found.append(
             Statement(
-                _statement_node(raw_statement),
+                required(raw_statement.stmt),
                 text[start : start + length].strip(),
                 position,
                 parent_index=index,

@@ -16,7 +16,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType, VariableSetKind
 
 from service.analysis.lint.nodes import dropped_names, is_table_alter, quoted, range_var, relation_name
-from service.analysis.parsing import Statement, nodes_of
+from service.analysis.parsing import Statement, nodes_of, required
 
 if TYPE_CHECKING:
     from service.analysis.lint.context import LintContext
@@ -114,9 +114,9 @@ def blocking_locks(context: LintContext, statement: Statement) -> list[TableLock
             lock(target.relation, ACCESS_EXCLUSIVE)
     elif isinstance(node, ast.ReindexStmt) and not any(p.defname == "concurrently" for p in nodes_of(node.params, ast.DefElem)):
         lock(node.relation, SHARE)
-    elif isinstance(node, ast.LockStmt) and (node.mode or 0) >= SHARE:
+    elif isinstance(node, ast.LockStmt) and required(node.mode) >= SHARE:
         for relation in nodes_of(node.relations, ast.RangeVar):
-            lock(relation, node.mode or 0)
+            lock(relation, required(node.mode))
     return locks
 
 
@@ -135,5 +135,5 @@ def first_lock_without(context: LintContext, setting: str) -> tuple[Statement, T
 
 def _is_zero(args: tuple[ast.Node, ...] | None) -> bool:
     """`SET x = 0` and `SET x = '0'` turn a timeout off."""
-    values = [arg.val for arg in args or () if isinstance(arg, ast.A_Const)]
+    values = [arg.val for arg in nodes_of(args, ast.A_Const)]
     return len(values) == 1 and str(getattr(values[0], "ival", getattr(values[0], "sval", ""))).strip() in ("0", "0ms", "0s")

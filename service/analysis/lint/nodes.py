@@ -9,7 +9,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType
 
 from service.analysis.facts import iter_nodes, names_of, outside_transaction_reason
-from service.analysis.parsing import Statement, StatementNode
+from service.analysis.parsing import Statement, StatementNode, nodes_of, required, required_node
 
 
 def quoted(*names: str | None) -> str:
@@ -41,7 +41,7 @@ def is_table_alter(node: StatementNode) -> TypeGuard[ast.AlterTableStmt]:
 def table_commands(statement: Statement) -> Iterator[ast.AlterTableCmd]:
     """Every subcommand of an ALTER TABLE statement; nothing for other statements."""
     if is_table_alter(statement.node):
-        yield from (command for command in statement.node.cmds or () if isinstance(command, ast.AlterTableCmd))
+        yield from nodes_of(statement.node.cmds, ast.AlterTableCmd)
 
 
 def alter_commands(statement: Statement, *subtypes: AlterTableType) -> Iterator[ast.AlterTableCmd]:
@@ -50,7 +50,7 @@ def alter_commands(statement: Statement, *subtypes: AlterTableType) -> Iterator[
 
 
 def column_constraints(column: ast.ColumnDef, *types: ConstrType) -> list[ast.Constraint]:
-    return [c for c in column.constraints or () if isinstance(c, ast.Constraint) and c.contype in types]
+    return [c for c in nodes_of(column.constraints, ast.Constraint) if c.contype in types]
 
 
 def added_columns(statement: Statement) -> Iterator[ast.ColumnDef]:
@@ -64,7 +64,7 @@ def defined_columns(statement: Statement) -> Iterator[ast.ColumnDef]:
     """Columns a CREATE TABLE or ALTER TABLE … ADD COLUMN defines."""
     node = statement.node
     if isinstance(node, ast.CreateStmt):
-        yield from (element for element in node.tableElts or () if isinstance(element, ast.ColumnDef))
+        yield from nodes_of(node.tableElts, ast.ColumnDef)
     else:
         yield from added_columns(statement)
 
@@ -137,9 +137,7 @@ def dropped_names(node: ast.DropStmt) -> Iterator[list[str]]:
 
 def altered_table(statement: Statement) -> ast.RangeVar:
     """The table of an ALTER TABLE statement, such as those `LintContext.alter_commands` gives."""
-    node = statement.node
-    assert isinstance(node, ast.AlterTableStmt) and node.relation is not None, "not an ALTER TABLE statement"
-    return node.relation
+    return required(required_node(statement.node, ast.AlterTableStmt).relation)
 
 
 def range_var(parts: list[str]) -> ast.RangeVar:

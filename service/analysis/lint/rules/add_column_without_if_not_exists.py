@@ -21,6 +21,7 @@ from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_COLUMN, guarded_against, missed_by_handlers
 from service.analysis.lint.nodes import altered_table, quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required_node
 
 
 @rule(
@@ -33,9 +34,7 @@ def add_column_without_if_not_exists(context: LintContext) -> Iterator[Violation
     for statement, command in context.alter_commands(AlterTableType.AT_AddColumn):
         if command.missing_ok or guarded_against(statement, DUPLICATE_COLUMN):
             continue
-        column = command.def_
-        if not isinstance(column, ast.ColumnDef):
-            continue
+        column = required_node(command.def_, ast.ColumnDef)
         yield Violation(
             f"ADD COLUMN {quoted(column.colname)} to {relation_name(altered_table(statement))} fails if the column already exists"
             f"{missed_by_handlers(statement, DUPLICATE_COLUMN)}",

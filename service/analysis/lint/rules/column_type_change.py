@@ -28,6 +28,7 @@ from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import altered_table, quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required, required_node
 
 
 @rule(
@@ -39,9 +40,9 @@ from service.analysis.lint.registry import rule
 def column_type_change(context: LintContext) -> Iterator[Violation]:
     for statement, command in context.alter_commands(AlterTableType.AT_AlterColumnType):
         table = altered_table(statement)
-        if context.is_empty_table(table, statement) or not isinstance(command.def_, ast.ColumnDef) or command.def_.typeName is None:
+        if context.is_empty_table(table, statement):
             continue
-        new_type = deparse(command.def_.typeName)
+        new_type = deparse(required(required_node(command.def_, ast.ColumnDef).typeName))
         yield Violation(
             f"changing {relation_name(table)}.{quoted(command.name)} to {new_type} rewrites the table under an ACCESS EXCLUSIVE lock",
             statement,

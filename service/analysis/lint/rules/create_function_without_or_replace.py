@@ -23,6 +23,7 @@ from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_FUNCTION, DUPLICATE_OBJECT, DUPLICATE_TABLE, guarded_against, missed_by_handlers
 from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 
 @rule(
@@ -41,12 +42,13 @@ def create_function_without_or_replace(context: LintContext) -> Iterator[Violati
             label = quoted(*names)
             dropped = context.dropped_earlier_if_exists(kind.lower(), name, statement)
         elif isinstance(node, ast.ViewStmt):
-            kind, name, label, error = "VIEW", node.view.relname if node.view else None, relation_name(node.view), DUPLICATE_TABLE
+            view = required(node.view)
+            kind, name, label, error = "VIEW", view.relname, relation_name(view), DUPLICATE_TABLE
             dropped = context.dropped_earlier_if_exists("view", name, statement)
         else:
             kind, name, error = "TRIGGER", node.trigname, DUPLICATE_OBJECT
-            label = f"{quoted(name)} on {relation_name(node.relation)}"
-            table = node.relation.relname if node.relation else None
-            dropped = context.dropped_earlier_if_exists("trigger", name, statement, parent=table)
+            table = required(node.relation)
+            label = f"{quoted(name)} on {relation_name(table)}"
+            dropped = context.dropped_earlier_if_exists("trigger", name, statement, parent=table.relname)
         if not dropped and not guarded_against(statement, error):
             yield Violation(f"CREATE {kind} {label} fails if it already exists{missed_by_handlers(statement, error)}", statement)

@@ -24,6 +24,7 @@ from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_TABLE, guarded_against, missed_by_handlers
 from service.analysis.lint.nodes import relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 
 @rule(
@@ -37,12 +38,12 @@ def create_table_without_if_not_exists(context: LintContext) -> Iterator[Violati
         if isinstance(node, ast.CreateTableAsStmt):
             if node.objtype != ObjectType.OBJECT_TABLE:
                 continue
-            relation = node.into.rel if node.into is not None else None
+            relation = required(required(node.into).rel)
         else:
-            relation = node.relation
+            relation = required(node.relation)
         if node.if_not_exists or guarded_against(statement, DUPLICATE_TABLE):
             continue
-        if context.dropped_earlier_if_exists("table", relation.relname if relation is not None else None, statement):
+        if context.dropped_earlier_if_exists("table", relation.relname, statement):
             continue
         yield Violation(
             f"CREATE TABLE {relation_name(relation)} fails if the table already exists{missed_by_handlers(statement, DUPLICATE_TABLE)}",

@@ -28,6 +28,7 @@ from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_OBJECT, guarded_against, missed_by_handlers
 from service.analysis.lint.nodes import quoted
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 
 @rule(
@@ -42,8 +43,8 @@ def create_type_without_guard(context: LintContext) -> Iterator[Violation]:
             continue
         names: list[str | None]
         if isinstance(node, ast.CompositeTypeStmt):
-            typevar = node.typevar
-            names, kind = [typevar.schemaname, typevar.relname] if typevar is not None else [], "type"
+            typevar = required(node.typevar)
+            names, kind = [typevar.schemaname, typevar.relname], "type"
         elif isinstance(node, ast.CreateDomainStmt):
             names, kind = list(names_of(node.domainname)), "domain"
         else:

@@ -22,6 +22,7 @@ from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_OBJECT, DUPLICATE_SCHEMA, DUPLICATE_TABLE, guarded_against, missed_by_handlers
 from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 
 @rule(
@@ -42,7 +43,7 @@ def create_without_if_not_exists(context: LintContext) -> Iterator[Violation]:
         elif isinstance(node, ast.CreateExtensionStmt):
             what, error = f"EXTENSION {quoted(node.extname)}", DUPLICATE_OBJECT
         elif node.objtype == ObjectType.OBJECT_MATVIEW:
-            what, error = f"MATERIALIZED VIEW {relation_name(node.into.rel if node.into else None)}", DUPLICATE_TABLE
+            what, error = f"MATERIALIZED VIEW {relation_name(required(node.into).rel)}", DUPLICATE_TABLE
         else:
             continue
         if not guarded_against(statement, error):

@@ -32,6 +32,7 @@ from service.analysis.lint.guards import (
 )
 from service.analysis.lint.nodes import altered_table, dropped_names, quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 # The effect kinds facts.py gives created objects, for the object types a DROP names.
 _EFFECT_KINDS = {
@@ -73,15 +74,16 @@ _MISSING = {
 )
 def drop_without_if_exists(context: LintContext) -> Iterator[Violation]:
     for statement, node in context.of_type(ast.DropStmt):
-        if not node.missing_ok and node.removeType is not None:
-            errors = _MISSING.get(node.removeType, (UNDEFINED_OBJECT,))
+        if not node.missing_ok:
+            remove_type = required(node.removeType)
+            errors = _MISSING.get(remove_type, (UNDEFINED_OBJECT,))
             if guarded_against(statement, *errors):
                 continue
-            kind = node.removeType.name.removeprefix("OBJECT_").replace("_", " ")
+            kind = remove_type.name.removeprefix("OBJECT_").replace("_", " ")
             for name in dropped_names(node):
-                if context.created_earlier(_EFFECT_KINDS.get(node.removeType, ""), name[-1], statement):
+                if context.created_earlier(_EFFECT_KINDS.get(remove_type, ""), name[-1], statement):
                     continue
-                label = f"{quoted(name[-1])} on {quoted(*name[:-1])}" if node.removeType in _ON_TABLE else quoted(*name)
+                label = f"{quoted(name[-1])} on {quoted(*name[:-1])}" if remove_type in _ON_TABLE else quoted(*name)
                 yield Violation(f"DROP {kind} {label} fails if it does not exist{missed_by_handlers(statement, *errors)}", statement)
     for statement, command in context.alter_commands(AlterTableType.AT_DropColumn, AlterTableType.AT_DropConstraint):
         is_column = command.subtype == AlterTableType.AT_DropColumn

@@ -23,13 +23,13 @@ from service.analysis.lint.findings import Violation
 from service.analysis.lint.locks import LOCK_MODES, SHARE
 from service.analysis.lint.nodes import relation_name
 from service.analysis.lint.registry import rule
-from service.analysis.parsing import nodes_of
+from service.analysis.parsing import nodes_of, required
 
 
 @rule("lock-table", severity="warning", family="locking", help="Drop the explicit lock, or set lock_timeout first and keep the migration short.")
 def lock_table(context: LintContext) -> Iterator[Violation]:
     for statement, node in context.of_type(ast.LockStmt):
-        mode = node.mode or 0
+        mode = required(node.mode)
         if mode < SHARE:
             continue
         tables = [relation for relation in nodes_of(node.relations, ast.RangeVar) if not context.is_empty_table(relation, statement)]

@@ -19,7 +19,7 @@ from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
-from service.analysis.parsing import nodes_of
+from service.analysis.parsing import nodes_of, required
 
 
 @rule(
@@ -32,6 +32,6 @@ def reindex_without_concurrently(context: LintContext) -> Iterator[Violation]:
     for statement, node in context.of_type(ast.ReindexStmt):
         if any(param.defname == "concurrently" for param in nodes_of(node.params, ast.DefElem)):
             continue
-        kind = node.kind.name.removeprefix("REINDEX_OBJECT_") if node.kind is not None else ""
+        kind = required(node.kind).name.removeprefix("REINDEX_OBJECT_")
         target = relation_name(node.relation) if node.relation is not None else quoted(node.name)
         yield Violation(f"REINDEX {kind} {target} blocks writes, and reads through the rebuilt indexes, until it ends", statement)

@@ -22,6 +22,7 @@ from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 
 @rule(
@@ -34,8 +35,8 @@ def rename_column(context: LintContext) -> Iterator[Violation]:
     for statement, node in context.of_type(ast.RenameStmt):
         if node.renameType != ObjectType.OBJECT_COLUMN or node.relationType != ObjectType.OBJECT_TABLE:
             continue
-        table = node.relation.relname if node.relation is not None else None
-        if context.is_new_table(node.relation, statement) or context.created_earlier("column", node.subname, statement, parent=table):
+        table = required(node.relation)
+        if context.is_new_table(table, statement) or context.created_earlier("column", node.subname, statement, parent=table.relname):
             continue
         yield Violation(
             f"renaming {relation_name(node.relation)}.{quoted(node.subname)} to {quoted(node.newname)} breaks queries of the running application",

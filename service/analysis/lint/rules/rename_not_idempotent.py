@@ -36,6 +36,7 @@ from service.analysis.lint.guards import (
 )
 from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 # What renaming something whose old name is gone raises, for the kinds that differ from the rest.
 _MISSING = {ObjectType.OBJECT_COLUMN: UNDEFINED_COLUMN, ObjectType.OBJECT_TABCONSTRAINT: UNDEFINED_OBJECT}
@@ -57,15 +58,14 @@ def rename_not_idempotent(context: LintContext) -> Iterator[Violation]:
                     statement,
                 )
             continue
-        if node.renameType is None:
-            continue
         if node.missing_ok and node.relation is not None and not node.subname:
             # ALTER TABLE / INDEX IF EXISTS … RENAME TO skips quietly once the old name is gone.
             continue
-        error = _MISSING.get(node.renameType, UNDEFINED_TABLE if node.relation is not None and not node.subname else UNDEFINED_OBJECT)
+        rename_type = required(node.renameType)
+        error = _MISSING.get(rename_type, UNDEFINED_TABLE if node.relation is not None and not node.subname else UNDEFINED_OBJECT)
         if guarded_against(statement, error):
             continue
-        kind = node.renameType.name.removeprefix("OBJECT_").replace("_", " ").replace("TABCONSTRAINT", "CONSTRAINT")
+        kind = rename_type.name.removeprefix("OBJECT_").replace("_", " ").replace("TABCONSTRAINT", "CONSTRAINT")
         if node.relation is not None and node.subname:
             old = f"{quoted(node.subname)} of {relation_name(node.relation)}"
         elif node.relation is not None:

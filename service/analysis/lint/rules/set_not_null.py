@@ -27,7 +27,7 @@ from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import altered_table, quoted, relation_name
 from service.analysis.lint.registry import rule
-from service.analysis.parsing import Statement
+from service.analysis.parsing import Statement, required_node
 
 
 @rule(
@@ -56,9 +56,7 @@ def _proven_not_null(context: LintContext, at: Statement, table: str | None, col
             continue
         if command.subtype == AlterTableType.AT_ValidateConstraint:
             return True
-        constraint = command.def_
-        if not isinstance(constraint, ast.Constraint):
-            continue
+        constraint = required_node(command.def_, ast.Constraint)
         if constraint.contype == ConstrType.CONSTR_CHECK and not constraint.skip_validation and _checks_not_null(constraint, column):
             return True
     return False
