@@ -14,14 +14,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType, OnConflictAction, TransactionStmtKind
 from pglast.stream import RawStream
 
-from service.analysis.parsing import OpaqueSql, ParsedMigration, ParseProblem, Statement, parse_migration
+from service.analysis.parsing import (
+    OpaqueSql,
+    ParsedMigration,
+    ParseProblem,
+    Statement,
+    StatementNode,
+    nodes_of,
+    parse_migration,
+    required,
+    required_node,
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +136,7 @@ def analyze_migration(script: str, name: str = "") -> MigrationFacts:
     data: list[DataChange] = []
     unguarded: list[Reason] = []
     irreversible: list[Reason] = []
-    dropped_if_exists: set[tuple] = set()
+    dropped_if_exists: set[_EffectKey] = set()
     for index, statement in enumerate(parsed.statements):
         inner = [s for s in parsed.nested if s.parent_index == index]
         described = describe_statement(statement, index)
@@ -159,11 +170,14 @@ def analyze_migration(script: str, name: str = "") -> MigrationFacts:
     )
 
 
-def _key(effect: Effect) -> tuple:
+_EffectKey = tuple[str, str | None, str | None, str]
+
+
+def _key(effect: Effect) -> _EffectKey:
     return (effect.kind, effect.schema, effect.parent, effect.name)
 
 
-def _guarded_by_earlier_drop(described: Described, dropped: set[tuple]) -> Described:
+def _guarded_by_earlier_drop(described: Described, dropped: set[_EffectKey]) -> Described:
     """`DROP … IF EXISTS x; CREATE x` re-runs fine: the create is guarded by the drop before it."""
     if described.idempotent or not described.effects:
         return described
@@ -207,8 +221,9 @@ class Described:
             self.unguarded_reason = other.unguarded_reason
 
 
-def _names(items) -> list[str]:
-    return [item.sval for item in items or () if isinstance(item, ast.String)]
+def names_of(items: tuple[ast.Node, ...] | None) -> list[str]:
+    """The strings of a qualified name as pglast holds it (`["public", "Role"]` for `"public"."Role"`)."""
+    return [item.sval for item in items or () if isinstance(item, ast.String) and item.sval is not None]
 
 
 def _split(names: list[str]) -> tuple[str | None, str]:
@@ -224,6 +239,27 @@ def deparse(node: ast.Node) -> str:
     return RawStream()(node)
 
 
+class _AddEffect(Protocol):
+    """Records one effect of the statement `describe_statement` describes."""
+
+    def __call__(
+        self,
+        action: str,
+        kind: str,
+        name: str | None,
+        schema: str | None = None,
+        parent: str | None = None,
+        guarded: bool = False,
+        *,
+        labels: tuple[str, ...] = (),
+        detail: str | None = None,
+    ) -> Effect: ...
+
+
+# Records why the statement cannot run twice, or cannot be reversed.
+_Note = Callable[[str], None]
+
+
 def describe_statement(statement: Statement, index: int, in_do_block: bool = False) -> Described:
     """The effects of one statement. Inside a DO block, its guards count as IF [NOT] EXISTS."""
     node = statement.node
@@ -231,8 +267,18 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
     outer_guard = in_do_block and statement.guarded
     described = Described()
 
-    def effect(action, kind, name, schema=None, parent=None, guarded=False, **extra) -> Effect:
-        made = Effect(action, kind, name or "", schema, parent, guarded=guarded or outer_guard, line=line, statement=index, **extra)
+    def effect(
+        action: str,
+        kind: str,
+        name: str | None,
+        schema: str | None = None,
+        parent: str | None = None,
+        guarded: bool = False,
+        *,
+        labels: tuple[str, ...] = (),
+        detail: str | None = None,
+    ) -> Effect:
+        made = Effect(action, kind, name or "", schema, parent, labels=labels, detail=detail, guarded=guarded or outer_guard, line=line, statement=index)
         described.effects.append(made)
         return made
 
@@ -246,23 +292,24 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
 
     match node:
         case ast.CreateStmt():
-            relation = node.relation
+            relation = required(node.relation)
             effect("create", "table", relation.relname, relation.schemaname, guarded=bool(node.if_not_exists))
             if not node.if_not_exists:
                 not_idempotent(f"CREATE TABLE {relation.relname} has no IF NOT EXISTS")
         case ast.CreateEnumStmt():
-            schema, name = _split(_names(node.typeName))
-            effect("create", "type", name, schema, labels=tuple(_names(node.vals)))
+            schema, name = _split(names_of(node.typeName))
+            effect("create", "type", name, schema, labels=tuple(names_of(node.vals)))
             not_idempotent(f"CREATE TYPE {name} fails if the type exists (guard it in a DO block)")
         case ast.CompositeTypeStmt():
-            effect("create", "type", node.typevar.relname, node.typevar.schemaname)
-            not_idempotent(f"CREATE TYPE {node.typevar.relname} fails if the type exists")
+            typevar = required(node.typevar)
+            effect("create", "type", typevar.relname, typevar.schemaname)
+            not_idempotent(f"CREATE TYPE {typevar.relname} fails if the type exists")
         case ast.CreateDomainStmt():
-            schema, name = _split(_names(node.domainname))
+            schema, name = _split(names_of(node.domainname))
             effect("create", "domain", name, schema)
             not_idempotent(f"CREATE DOMAIN {name} fails if it exists")
         case ast.AlterEnumStmt():
-            schema, type_name = _split(_names(node.typeName))
+            schema, type_name = _split(names_of(node.typeName))
             if node.oldVal:
                 effect("rename", "enum_value", node.oldVal, schema, type_name, detail=node.newVal)
                 not_idempotent(f"renaming enum value {node.oldVal} fails once it is renamed")
@@ -274,7 +321,7 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
         case ast.AlterTableStmt():
             _describe_alter_table(node, effect, not_idempotent, cannot_reverse)
         case ast.IndexStmt():
-            relation = node.relation
+            relation = required(node.relation)
             effect(
                 "create",
                 "index",
@@ -293,35 +340,38 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
         case ast.RenameStmt():
             _describe_rename(node, effect, not_idempotent)
         case ast.ViewStmt():
-            effect("create", "view", node.view.relname, node.view.schemaname, guarded=bool(node.replace))
+            view = required(node.view)
+            effect("create", "view", view.relname, view.schemaname, guarded=bool(node.replace))
             if not node.replace:
-                not_idempotent(f"CREATE VIEW {node.view.relname} has no OR REPLACE")
+                not_idempotent(f"CREATE VIEW {view.relname} has no OR REPLACE")
         case ast.CreateTableAsStmt():
             kind = "materialized_view" if node.objtype == ObjectType.OBJECT_MATVIEW else "table"
-            relation = node.into.rel
+            relation = required(required(node.into).rel)
             effect("create", kind, relation.relname, relation.schemaname, guarded=bool(node.if_not_exists))
             if not node.if_not_exists:
                 not_idempotent(f"CREATE {kind.replace('_', ' ').upper()} {relation.relname} has no IF NOT EXISTS")
         case ast.CreateSeqStmt():
-            effect("create", "sequence", node.sequence.relname, node.sequence.schemaname, guarded=bool(node.if_not_exists))
+            sequence = required(node.sequence)
+            effect("create", "sequence", sequence.relname, sequence.schemaname, guarded=bool(node.if_not_exists))
             if not node.if_not_exists:
-                not_idempotent(f"CREATE SEQUENCE {node.sequence.relname} has no IF NOT EXISTS")
+                not_idempotent(f"CREATE SEQUENCE {sequence.relname} has no IF NOT EXISTS")
         case ast.AlterSeqStmt():
-            sequence = node.sequence
-            options = " ".join(option.defname.upper() for option in node.options or ())
+            sequence = required(node.sequence)
+            options = " ".join((option.defname or "").upper() for option in nodes_of(node.options, ast.DefElem))
             effect("alter", "sequence", sequence.relname, sequence.schemaname, guarded=bool(node.missing_ok), detail=options)
             cannot_reverse(f"the previous options of sequence {sequence.relname} are not in the file")
         case ast.CreateFunctionStmt():
-            schema, name = _split(_names(node.funcname))
+            schema, name = _split(names_of(node.funcname))
             arguments = ", ".join(
-                deparse(p.argType) for p in node.parameters or () if p.mode not in ("o", "t")
+                deparse(required(p.argType)) for p in nodes_of(node.parameters, ast.FunctionParameter) if p.mode not in ("o", "t")
             )
             kind = "procedure" if node.is_procedure else "function"
             effect("create", kind, name, schema, guarded=bool(node.replace), detail=f"({arguments})")
             if not node.replace:
                 not_idempotent(f"CREATE {kind.upper()} {name} has no OR REPLACE")
         case ast.CreateTrigStmt():
-            effect("create", "trigger", node.trigname, node.relation.schemaname, node.relation.relname, guarded=bool(node.replace))
+            relation = required(node.relation)
+            effect("create", "trigger", node.trigname, relation.schemaname, relation.relname, guarded=bool(node.replace))
             if not node.replace:
                 not_idempotent(f"CREATE TRIGGER {node.trigname} has no OR REPLACE")
         case ast.CreateExtensionStmt():
@@ -333,22 +383,24 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
             if not node.if_not_exists:
                 not_idempotent(f"CREATE SCHEMA {node.schemaname} has no IF NOT EXISTS")
         case ast.CreatePolicyStmt():
-            effect("create", "policy", node.policy_name, node.table.schemaname, node.table.relname)
+            table = required(node.table)
+            effect("create", "policy", node.policy_name, table.schemaname, table.relname)
             not_idempotent(f"CREATE POLICY {node.policy_name} fails if it exists")
         case ast.InsertStmt() | ast.UpdateStmt() | ast.DeleteStmt() | ast.MergeStmt():
             kind = type(node).__name__.removesuffix("Stmt").lower()
             guarded = _dml_guarded(node)
             columns = tuple(t.name for t in node.targetList or ()) if isinstance(node, ast.UpdateStmt) else ()
-            described.data.append(DataChange(kind, node.relation.relname, node.relation.schemaname, guarded or outer_guard, line, index, columns))
+            relation = required(node.relation)
+            described.data.append(DataChange(kind, relation.relname or "", relation.schemaname, guarded or outer_guard, line, index, columns))
             if not guarded:
-                not_idempotent(f"{kind.upper()} on {node.relation.relname} would change rows again if re-run")
-            cannot_reverse(f"{kind.upper()} on {node.relation.relname} changes data that SQL alone cannot restore")
+                not_idempotent(f"{kind.upper()} on {relation.relname} would change rows again if re-run")
+            cannot_reverse(f"{kind.upper()} on {relation.relname} changes data that SQL alone cannot restore")
         case ast.TruncateStmt():
-            for relation in node.relations or ():
-                described.data.append(DataChange("truncate", relation.relname, relation.schemaname, True, line, index))
+            for relation in nodes_of(node.relations, ast.RangeVar):
+                described.data.append(DataChange("truncate", relation.relname or "", relation.schemaname, True, line, index))
                 cannot_reverse(f"TRUNCATE {relation.relname} deletes every row")
         case ast.CopyStmt() if node.is_from:
-            described.data.append(DataChange("copy", node.relation.relname if node.relation else "", None, False, line, index))
+            described.data.append(DataChange("copy", (node.relation.relname if node.relation else None) or "", None, False, line, index))
             not_idempotent("COPY FROM loads the rows again if re-run")
             cannot_reverse("COPY FROM loads data that SQL alone cannot remove")
         case OpaqueSql():
@@ -377,14 +429,14 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
     return described
 
 
-def _describe_alter_table(node: ast.AlterTableStmt, effect, not_idempotent, cannot_reverse) -> None:
-    relation = node.relation
+def _describe_alter_table(node: ast.AlterTableStmt, effect: _AddEffect, not_idempotent: _Note, cannot_reverse: _Note) -> None:
+    relation = required(node.relation)
     table, schema = relation.relname, relation.schemaname
-    for command in node.cmds or ():
-        subtype = command.subtype
+    for command in nodes_of(node.cmds, ast.AlterTableCmd):
+        subtype = required(command.subtype)
         if subtype == AlterTableType.AT_AddColumn:
-            column = command.def_
-            effect("create", "column", column.colname, schema, table, guarded=bool(command.missing_ok), detail=deparse(column.typeName))
+            column = required_node(command.def_, ast.ColumnDef)
+            effect("create", "column", column.colname, schema, table, guarded=bool(command.missing_ok), detail=deparse(required(column.typeName)))
             if not command.missing_ok:
                 not_idempotent(f"ADD COLUMN {column.colname} has no IF NOT EXISTS")
         elif subtype == AlterTableType.AT_DropColumn:
@@ -393,24 +445,25 @@ def _describe_alter_table(node: ast.AlterTableStmt, effect, not_idempotent, cann
                 not_idempotent(f"DROP COLUMN {command.name} has no IF EXISTS")
             cannot_reverse(f"dropping column {table}.{command.name} loses its data")
         elif subtype == AlterTableType.AT_AlterColumnType:
-            effect("alter", "column", command.name, schema, table, detail=f"TYPE {deparse(command.def_.typeName)}")
+            new_type = required(required_node(command.def_, ast.ColumnDef).typeName)
+            effect("alter", "column", command.name, schema, table, detail=f"TYPE {deparse(new_type)}")
             cannot_reverse(f"changing the type of {table}.{command.name} may lose data and its old type is not in the file")
         elif subtype in (AlterTableType.AT_SetNotNull, AlterTableType.AT_DropNotNull):
             detail = "SET NOT NULL" if subtype == AlterTableType.AT_SetNotNull else "DROP NOT NULL"
             effect("alter", "column", command.name, schema, table, detail=detail)
         elif subtype == AlterTableType.AT_ColumnDefault:
-            detail = f"SET DEFAULT {deparse(command.def_)}" if command.def_ else "DROP DEFAULT"
+            detail = f"SET DEFAULT {deparse(command.def_)}" if isinstance(command.def_, ast.Node) else "DROP DEFAULT"
             effect("alter", "column", command.name, schema, table, detail=detail)
             cannot_reverse(f"the previous default of {table}.{command.name} is not in the file")
         elif subtype == AlterTableType.AT_AddConstraint:
-            constraint = command.def_
+            constraint = required_node(command.def_, ast.Constraint)
             kind = {
                 ConstrType.CONSTR_PRIMARY: "primary key",
                 ConstrType.CONSTR_UNIQUE: "unique",
                 ConstrType.CONSTR_FOREIGN: "foreign key",
                 ConstrType.CONSTR_CHECK: "check",
                 ConstrType.CONSTR_EXCLUSION: "exclusion",
-            }.get(constraint.contype, "constraint")
+            }.get(required(constraint.contype), "constraint")
             effect("create", "constraint", constraint.conname, schema, table, detail=kind)
             not_idempotent(f"ADD CONSTRAINT {constraint.conname or ''} fails if it exists (no IF NOT EXISTS in PostgreSQL)".replace("  ", " "))
             if not constraint.conname:
@@ -445,21 +498,21 @@ _DROP_KINDS = {
 }
 
 
-def _describe_drop(node: ast.DropStmt, effect, not_idempotent, cannot_reverse) -> None:
-    kind = _DROP_KINDS.get(node.removeType, ObjectType(node.removeType).name.removeprefix("OBJECT_").lower())
+def _describe_drop(node: ast.DropStmt, effect: _AddEffect, not_idempotent: _Note, cannot_reverse: _Note) -> None:
+    kind = _object_kind(_DROP_KINDS, node.removeType)
     for target in node.objects or ():
         parent = None
         detail = None
         if isinstance(target, ast.ObjectWithArgs):
-            names = _names(target.objname)
+            names = names_of(target.objname)
             if not target.args_unspecified:
-                detail = "(" + ", ".join(deparse(argument) for argument in target.objargs or ()) + ")"
+                detail = "(" + ", ".join(deparse(argument) for argument in nodes_of(target.objargs, ast.TypeName)) + ")"
         elif isinstance(target, ast.TypeName):
-            names = _names(target.names)
+            names = names_of(target.names)
         elif isinstance(target, ast.String):
-            names = [target.sval]
+            names = names_of((target,))
         else:
-            names = _names(target)
+            names = names_of(target)
         if kind in ("trigger", "policy") and len(names) >= 2:
             parent, names = names[-2], names[:-2] + names[-1:]
         schema, name = _split(names) if names else (None, "")
@@ -485,10 +538,17 @@ _RENAME_KINDS = {
 }
 
 
-def _describe_rename(node: ast.RenameStmt, effect, not_idempotent) -> None:
-    kind = _RENAME_KINDS.get(node.renameType, ObjectType(node.renameType).name.removeprefix("OBJECT_").lower())
+def _object_kind(kinds: dict[ObjectType, str], object_type: ObjectType | None) -> str:
+    """The effect kind for a DROP or RENAME of `object_type`: from `kinds`, else PostgreSQL's name in lower case."""
+    object_type = required(object_type)
+    return kinds.get(object_type, object_type.name.removeprefix("OBJECT_").lower())
+
+
+def _describe_rename(node: ast.RenameStmt, effect: _AddEffect, not_idempotent: _Note) -> None:
+    kind = _object_kind(_RENAME_KINDS, node.renameType)
     relation = node.relation
     if kind in ("column", "constraint"):
+        relation = required(relation)
         effect("rename", kind, node.subname, relation.schemaname, relation.relname, detail=node.newname)
     elif relation is not None:
         effect("rename", kind, relation.relname, relation.schemaname, detail=node.newname)
@@ -497,29 +557,30 @@ def _describe_rename(node: ast.RenameStmt, effect, not_idempotent) -> None:
     else:
         target = node.object
         if isinstance(target, ast.ObjectWithArgs):
-            names = _names(target.objname)
+            names = names_of(target.objname)
         elif isinstance(target, ast.TypeName):
-            names = _names(target.names)
+            names = names_of(target.names)
         elif isinstance(target, tuple):
-            names = _names(target)
+            names = names_of(target)
         else:
-            names = _names(getattr(target, "names", ()))
+            names = names_of(getattr(target, "names", ()))
         schema, name = _split(names) if names else (None, "")
         effect("rename", kind, name, schema, detail=node.newname)
     not_idempotent(f"RENAME of {kind} fails once it is renamed")
 
 
-def _column_refs(node) -> set[str]:
-    return {ref.fields[-1].sval for ref in iter_nodes(node) if isinstance(ref, ast.ColumnRef) and isinstance(ref.fields[-1], ast.String)}
+def _column_refs(node: object) -> set[str]:
+    """The (unqualified) names of the columns `node` refers to."""
+    return {name for ref in iter_nodes(node) if isinstance(ref, ast.ColumnRef) for name in names_of((ref.fields or ())[-1:])}
 
 
-def _dml_guarded(node) -> bool:
+def _dml_guarded(node: ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt | ast.MergeStmt) -> bool:
     """Whether re-running the statement changes nothing more than the first run did."""
     if isinstance(node, ast.DeleteStmt):
         return True
     if isinstance(node, ast.UpdateStmt):
-        targets = {target.name for target in node.targetList or ()}
-        values = [target.val for target in node.targetList or ()]
+        targets = {target.name for target in nodes_of(node.targetList, ast.ResTarget)}
+        values = [target.val for target in nodes_of(node.targetList, ast.ResTarget)]
         if targets & _column_refs(values):
             return False  # `SET price = price * 100` compounds on every run, whatever the WHERE says
         if node.whereClause is not None and targets & _column_refs(node.whereClause):
@@ -532,9 +593,9 @@ def _dml_guarded(node) -> bool:
             return True
         if conflict is not None:
             # DO UPDATE is idempotent when it sets what was proposed, not when it adds to the row.
-            values = [target.val for target in conflict.targetList or ()]
+            values = [target.val for target in nodes_of(conflict.targetList, ast.ResTarget)]
             return not any(
-                isinstance(ref, ast.ColumnRef) and not (len(ref.fields) > 1 and _names(ref.fields[:1]) == ["excluded"])
+                isinstance(ref, ast.ColumnRef) and not (ref.fields and len(ref.fields) > 1 and names_of(ref.fields[:1]) == ["excluded"])
                 for ref in iter_nodes(values)
             )
         select = node.selectStmt
@@ -544,27 +605,29 @@ def _dml_guarded(node) -> bool:
     return False
 
 
-_VOLATILE_FUNCTIONS = {"now", "random", "gen_random_uuid", "uuid_generate_v4", "nextval", "clock_timestamp", "statement_timestamp", "timeofday", "current_timestamp"}
+_VOLATILE_FUNCTIONS = {
+    "now", "random", "gen_random_uuid", "uuid_generate_v4", "nextval", "clock_timestamp", "statement_timestamp", "timeofday", "current_timestamp",
+}
 
 
-def _calls_volatile(node) -> bool:
+def _calls_volatile(node: object) -> bool:
     for found in iter_nodes(node):
-        if isinstance(found, ast.FuncCall) and _names(found.funcname)[-1:] and _names(found.funcname)[-1].lower() in _VOLATILE_FUNCTIONS:
+        if isinstance(found, ast.FuncCall) and any(name.lower() in _VOLATILE_FUNCTIONS for name in names_of(found.funcname)[-1:]):
             return True
         if isinstance(found, ast.SQLValueFunction):
             return True
     return False
 
 
-def _negated(where, sublink) -> bool:
+def _negated(where: ast.Node | None, sublink: ast.SubLink) -> bool:
     return any(
         isinstance(expr, ast.BoolExpr) and expr.boolop == 2 and sublink in (expr.args or ())
         for expr in iter_nodes(where)
     )
 
 
-def iter_nodes(node) -> Iterator[ast.Node]:
-    """Every AST node below `node`, depth first."""
+def iter_nodes(node: object) -> Iterator[ast.Node]:
+    """Every AST node below `node` (a node, a tuple or list of them, or anything else: none), depth first."""
     if node is None:
         return
     if isinstance(node, (tuple, list)):
@@ -589,18 +652,18 @@ _OUTSIDE_TRANSACTION = {
 }
 
 
-def outside_transaction_reason(node: ast.Node) -> str | None:
+def outside_transaction_reason(node: StatementNode) -> str | None:
     """Why a statement runs outside any transaction block, if it must."""
     if isinstance(node, ast.IndexStmt) and node.concurrent:
         return "CREATE INDEX CONCURRENTLY runs outside a transaction; a failure leaves an INVALID index"
     if isinstance(node, ast.DropStmt) and node.concurrent:
         return "DROP INDEX CONCURRENTLY cannot run inside a transaction block"
-    if isinstance(node, ast.ReindexStmt) and any(p.defname == "concurrently" for p in node.params or ()):
+    if isinstance(node, ast.ReindexStmt) and any(p.defname == "concurrently" for p in nodes_of(node.params, ast.DefElem)):
         return "REINDEX CONCURRENTLY cannot run inside a transaction block"
     if isinstance(node, ast.AlterTableStmt):
-        for command in node.cmds or ():
-            partition = getattr(command, "def_", None)
-            if command.subtype == AlterTableType.AT_DetachPartition and getattr(partition, "concurrent", False):
+        for command in nodes_of(node.cmds, ast.AlterTableCmd):
+            partition = command.def_
+            if command.subtype == AlterTableType.AT_DetachPartition and isinstance(partition, ast.PartitionCmd) and partition.concurrent:
                 return "DETACH PARTITION CONCURRENTLY cannot run inside a transaction block"
     if isinstance(node, ast.VacuumStmt) and not node.is_vacuumcmd:
         return None  # ANALYZE shares the node but runs inside a transaction
@@ -651,7 +714,8 @@ def _transaction_facts(parsed: ParsedMigration) -> tuple[list[Reason], list[Reas
                 keyword = " ".join(statement.text.split()[:4])
                 fails.append(Reason(f"{keyword} cannot run in the transaction of a multi-statement file (25001)", statement.position.line))
     if open_transaction is not None:
-        fails.append(Reason("BEGIN without COMMIT leaves the transaction open; deploy-gate rolls it back and records a failure", open_transaction.position.line))
+        leaves_open = "BEGIN without COMMIT leaves the transaction open; deploy-gate rolls it back and records a failure"
+        fails.append(Reason(leaves_open, open_transaction.position.line))
     fails.extend(_enum_values_used_early(parsed))
     return not_transactional, fails
 

@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 
@@ -306,7 +307,7 @@ def catalog_fingerprint(conn: psycopg.Connection, schemas: Iterable[str] | None 
     return Fingerprint(tuple(names), ordered)
 
 
-def _type_definition(row: tuple) -> dict[str, object]:
+def _type_definition(row: tuple[Any, ...]) -> dict[str, object]:
     _, _, typtype, labels, base, not_null, default, constraints, attributes, subtype = row
     kind = _TYPE_KINDS[typtype]
     if kind == "enum":
@@ -347,7 +348,7 @@ def diff(before: Fingerprint, after: Fingerprint) -> list[Difference]:
             change = "missing" if key in old else "added"
             if category in TABLE_PARTS and table_of(category, key, old.get(key) or new[key]) in whole_tables[change]:
                 continue
-            details = ()
+            details: tuple[str, ...] = ()
             if category == "tables":
                 whole_tables[change].add(key)
                 details = _parts_of_table(key, before if change == "missing" else after)
@@ -360,8 +361,8 @@ def table_of(category: str, key: Key, definition: Mapping[str, object]) -> Key:
     if category == "indexes":
         return (key[0], str(definition["table"]))
     if category == "sequences":
-        owner = definition["owned_by"]
-        return tuple(owner[:2]) if owner else ()
+        owner = definition["owned_by"]  # [schema, table, column], or None
+        return tuple(owner[:2]) if isinstance(owner, (list, tuple)) and owner else ()
     return key[:2]
 
 

@@ -19,8 +19,8 @@ from pglast import ast, parse_sql
 from pglast.enums import AlterTableType, ConstrType, SortByDir, SortByNulls
 from pglast.parser import ParseError
 
-from service.analysis.facts import Effect, MigrationFacts, deparse, describe_statement
-from service.analysis.parsing import Statement
+from service.analysis.facts import Effect, MigrationFacts, deparse, describe_statement, names_of
+from service.analysis.parsing import Statement, StatementNode, nodes_of
 
 # SERIAL is shorthand for an integer column with a sequence default; the catalog shows the integer.
 _SERIAL_TYPES = {"serial": "integer", "serial4": "integer", "bigserial": "bigint", "serial8": "bigint", "smallserial": "smallint", "serial2": "smallint"}
@@ -73,12 +73,12 @@ def creating_statement(facts: MigrationFacts | None, effect: Effect) -> ast.Node
         return None
     node = facts.parsed.statements[effect.statement].node
     if not isinstance(node, ast.DoStmt):
-        return node
+        return node if isinstance(node, ast.Node) else None
     wanted = _identity(effect)
     candidates = {
         deparse(nested.node): nested.node
         for nested in facts.parsed.nested
-        if nested.parent_index == effect.statement and wanted in _objects_created(nested, effect.statement)
+        if nested.parent_index == effect.statement and isinstance(nested.node, ast.Node) and wanted in _objects_created(nested, effect.statement)
     }
     return next(iter(candidates.values())) if len(candidates) == 1 else None
 
@@ -89,8 +89,9 @@ def column_shape(node: ast.Node | None, name: str) -> ColumnShape | None:
     if definition is None or definition.typeName is None:
         return None
     type_name = deparse(definition.typeName)
-    kinds = {constraint.contype for constraint in definition.constraints or ()}
-    default = next((c.raw_expr for c in definition.constraints or () if c.contype == ConstrType.CONSTR_DEFAULT), None)
+    constraints = nodes_of(definition.constraints, ast.Constraint)
+    kinds = {constraint.contype for constraint in constraints}
+    default = next((c.raw_expr for c in constraints if c.contype == ConstrType.CONSTR_DEFAULT), None)
     return ColumnShape(
         _SERIAL_TYPES.get(type_name.lower(), type_name),
         bool(kinds & {ConstrType.CONSTR_NOTNULL, ConstrType.CONSTR_PRIMARY}) or in_primary_key,
@@ -129,13 +130,14 @@ def index_matches(node: ast.Node | None, definition: str) -> bool | None:
     return wanted_shape == found_shape
 
 
-def constraint_matches(node: ast.Node | None, name: str, definition: str) -> bool | None:
+def constraint_matches(node: ast.Node | None, name: str, definition: str | None) -> bool | None:
     """Whether the catalog's constraint (`pg_get_constraintdef`) is the one the statement adds."""
     wanted = _added_constraint(node, name)
-    found = _parse_one(f"ALTER TABLE t ADD CONSTRAINT c {definition}")
-    if wanted is None or not isinstance(found, ast.AlterTableStmt):
+    if wanted is None or definition is None:
         return None
-    found = found.cmds[0].def_
+    found = _added_constraint(_parse_one(f"ALTER TABLE t ADD CONSTRAINT c {definition}"), "c")
+    if found is None:
+        return None
     if wanted.contype != found.contype:
         return False
     if wanted.contype in (ConstrType.CONSTR_PRIMARY, ConstrType.CONSTR_UNIQUE):
@@ -143,32 +145,39 @@ def constraint_matches(node: ast.Node | None, name: str, definition: str) -> boo
     if wanted.contype == ConstrType.CONSTR_FOREIGN:
         return (
             _strings(wanted.fk_attrs) == _strings(found.fk_attrs)
-            and wanted.pktable.relname == found.pktable.relname
+            and _referenced_table(wanted) == _referenced_table(found)
             # Without the referenced columns, the primary key is meant; the catalog names it.
             and (not wanted.pk_attrs or _strings(wanted.pk_attrs) == _strings(found.pk_attrs))
             and wanted.fk_del_action == found.fk_del_action
             and wanted.fk_upd_action == found.fk_upd_action
         )
-    if wanted.contype == ConstrType.CONSTR_CHECK:
+    if wanted.contype == ConstrType.CONSTR_CHECK and wanted.raw_expr is not None and found.raw_expr is not None:
         return True if deparse(wanted.raw_expr) == deparse(found.raw_expr) else None
     return None
+
+
+def _referenced_table(foreign_key: ast.Constraint) -> str | None:
+    return foreign_key.pktable.relname if foreign_key.pktable is not None else None
 
 
 def routine_body_matches(node: ast.Node | None, body: str | None) -> bool | None:
     """Whether a function's stored body (`prosrc`) is the one CREATE FUNCTION gives it."""
     if not isinstance(node, ast.CreateFunctionStmt) or body is None:
         return None
-    written = next((option.arg for option in node.options or () if option.defname == "as"), None)
-    if not written or not isinstance(written[0], ast.String):
+    written = next((option.arg for option in nodes_of(node.options, ast.DefElem) if option.defname == "as"), None)
+    if not isinstance(written, tuple) or not written or not isinstance(written[0], ast.String):
         return None  # a body in SQL-standard form, or a C function: the catalog keeps it otherwise
     return written[0].sval == body
 
 
-def _identity(effect: Effect) -> tuple:
+_Identity = tuple[str, str | None, str | None, str]
+
+
+def _identity(effect: Effect) -> _Identity:
     return effect.kind, effect.schema, effect.parent, effect.name
 
 
-def _objects_created(statement: Statement, index: int) -> set[tuple]:
+def _objects_created(statement: Statement, index: int) -> set[_Identity]:
     """The objects a statement creates, a created table's columns included."""
     described = describe_statement(statement, index, in_do_block=True).effects
     created = [effect for effect in described if effect.action == "create"]
@@ -177,11 +186,11 @@ def _objects_created(statement: Statement, index: int) -> set[tuple]:
     return {_identity(effect) for effect in created}
 
 
-def _created_columns(node: ast.Node | None, table: Effect) -> list[Effect]:
+def _created_columns(node: StatementNode | None, table: Effect) -> list[Effect]:
     if not isinstance(node, ast.CreateStmt):
         return []
     return [
-        Effect("create", "column", element.colname, table.schema, table.name, guarded=table.guarded, line=table.line, statement=table.statement)
+        Effect("create", "column", element.colname or "", table.schema, table.name, guarded=table.guarded, line=table.line, statement=table.statement)
         for element in node.tableElts or ()
         if isinstance(element, ast.ColumnDef) and element.typeName is not None
     ]
@@ -197,30 +206,29 @@ def _column_definition(node: ast.Node | None, name: str) -> tuple[ast.ColumnDef 
         )
         return definition, primary_key
     if isinstance(node, ast.AlterTableStmt):
-        for command in node.cmds or ():
-            if command.subtype == AlterTableType.AT_AddColumn and command.def_.colname == name:
+        for command in nodes_of(node.cmds, ast.AlterTableCmd):
+            if command.subtype == AlterTableType.AT_AddColumn and isinstance(command.def_, ast.ColumnDef) and command.def_.colname == name:
                 return command.def_, False
     return None, False
 
 
 def _is_null(expression: ast.Node) -> bool:
-    if isinstance(expression, ast.TypeCast):
-        expression = expression.arg
-    return isinstance(expression, ast.A_Const) and bool(expression.isnull)
+    value = expression.arg if isinstance(expression, ast.TypeCast) else expression
+    return isinstance(value, ast.A_Const) and bool(value.isnull)
 
 
 # What format_type calls the types a sequence may have, and their ranges.
 _SEQUENCE_TYPES = {"int2": "smallint", "int4": "integer", "int8": "bigint"}
-_TYPE_RANGES = {"smallint": (-(2**15), 2**15 - 1), "integer": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
+_TYPE_RANGES: dict[str, tuple[int | None, int | None]] = {"smallint": (-(2**15), 2**15 - 1), "integer": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 
 
 def _stated_sequence(node: ast.CreateSeqStmt) -> dict[str, object]:
     """Each option the sequence gets, by CREATE SEQUENCE's rules for the omitted ones; None: unknown."""
-    options = {option.defname: option.arg for option in node.options or ()}
+    options = {option.defname: option.arg for option in nodes_of(node.options, ast.DefElem)}
     data_type = _sequence_type(options["as"]) if "as" in options else "bigint"
     increment = _number(options.get("increment"), 1)
     ascending = None if increment is None else increment > 0
-    low, high = _TYPE_RANGES.get(data_type, (None, None))
+    low, high = _TYPE_RANGES.get(data_type or "", (None, None))
     # NO MINVALUE / NO MAXVALUE (an option without a value) mean the default.
     minvalue = _number(options.get("minvalue"), {True: 1, False: low, None: None}[ascending])
     maxvalue = _number(options.get("maxvalue"), {True: high, False: -1, None: None}[ascending])
@@ -237,19 +245,21 @@ def _stated_sequence(node: ast.CreateSeqStmt) -> dict[str, object]:
     }
 
 
-def _sequence_type(type_name: ast.Node) -> str | None:
-    names = _strings(getattr(type_name, "names", ()))
-    if getattr(type_name, "arrayBounds", None) or not names or names[:-1] not in ((), ("pg_catalog",)):
+def _sequence_type(type_name: object) -> str | None:
+    if not isinstance(type_name, ast.TypeName) or type_name.arrayBounds:
+        return None
+    names = _strings(type_name.names)
+    if not names or names[:-1] not in ((), ("pg_catalog",)):
         return None
     return _SEQUENCE_TYPES.get(names[-1])
 
 
-def _number(value: ast.Node | None, default: int | None) -> int | None:
+def _number(value: object, default: int | None) -> int | None:
     if value is None:
         return default
     if isinstance(value, ast.Integer):
         return value.ival
-    if isinstance(value, ast.Float):
+    if isinstance(value, ast.Float) and value.fval is not None:
         try:
             number = Decimal(value.fval)
         except InvalidOperation:
@@ -266,7 +276,7 @@ def _option_text(value: object) -> str:
 
 def _added_constraint(node: ast.Node | None, name: str) -> ast.Constraint | None:
     if isinstance(node, ast.AlterTableStmt):
-        for command in node.cmds or ():
+        for command in nodes_of(node.cmds, ast.AlterTableCmd):
             if isinstance(command.def_, ast.Constraint) and command.def_.conname == name:
                 return command.def_
     if isinstance(node, ast.CreateStmt):
@@ -276,11 +286,11 @@ def _added_constraint(node: ast.Node | None, name: str) -> ast.Constraint | None
     return None
 
 
-def _index_shape(node: ast.IndexStmt) -> tuple | None:
+def _index_shape(node: ast.IndexStmt) -> tuple[object, ...] | None:
     if node.whereClause is not None:
         return None
     columns = []
-    for element in node.indexParams or ():
+    for element in nodes_of(node.indexParams, ast.IndexElem):
         if element.name is None or element.opclass or element.collation:
             return None
         descending = element.ordering == SortByDir.SORTBY_DESC
@@ -288,13 +298,13 @@ def _index_shape(node: ast.IndexStmt) -> tuple | None:
             element.nulls_ordering == SortByNulls.SORTBY_NULLS_DEFAULT and descending
         )
         columns.append((element.name, descending, nulls_first))
-    including = tuple(element.name for element in node.indexIncludingParams or ())
+    including = tuple(element.name for element in nodes_of(node.indexIncludingParams, ast.IndexElem))
     # The table is compared by the caller, which follows renames later in the migration.
     return (bool(node.unique), (node.accessMethod or "btree").lower(), tuple(columns), including, bool(node.nulls_not_distinct))
 
 
-def _strings(items) -> tuple[str, ...]:
-    return tuple(item.sval for item in items or () if isinstance(item, ast.String))
+def _strings(items: tuple[ast.Node, ...] | None) -> tuple[str, ...]:
+    return tuple(names_of(items))
 
 
 def _parse_one(text: str) -> ast.Node | None:

@@ -12,9 +12,32 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, TypeVar
 
 from pglast import ast, parse_sql
 from pglast.parser import ParseError, parse_plpgsql_json
+
+# pglast types every node attribute as optional, a node-valued one as any node, and list elements as Any;
+# these narrow them to what the grammar gives.
+T = TypeVar("T")
+N = TypeVar("N", bound=ast.Node)
+
+
+def required(value: T | None) -> T:
+    """A node attribute the grammar always gives (a CREATE TABLE's relation)."""
+    assert value is not None, "pglast left out a part the grammar requires"
+    return value
+
+
+def required_node(value: object, node_type: type[N]) -> N:
+    """A node attribute the grammar always makes a `node_type` (an ADD COLUMN's definition is a ColumnDef)."""
+    assert isinstance(value, node_type), f"pglast gave {type(value).__name__} where the grammar gives {node_type.__name__}"
+    return value
+
+
+def nodes_of(items: tuple[Any, ...] | None, node_type: type[N]) -> list[N]:
+    """The `node_type` elements of a list attribute (a CREATE TABLE's columns among its elements)."""
+    return [item for item in items or () if isinstance(item, node_type)]
 
 
 @dataclass(frozen=True)
@@ -45,7 +68,7 @@ class Guard:
     def checks_catalog(self) -> bool:
         return self.kind == "if" and bool(_CATALOG_CHECK.search(self.text))
 
-    def covers(self, node: ast.Node) -> bool:
+    def covers(self, node: StatementNode) -> bool:
         """Whether this guard makes re-running the statement harmless.
 
         An IF must look at the catalog; a handler must catch what a second run raises
@@ -65,7 +88,14 @@ class OpaqueSql:
     text: str
 
 
-def duplicate_conditions(node) -> frozenset[str]:
+# What a statement holds: pglast's node, or SQL nobody can parse because it is built at run time.
+StatementNode = ast.Node | OpaqueSql
+
+# The PL/pgSQL parser's JSON tree, as json.loads gives it.
+PlpgsqlTree = Any
+
+
+def duplicate_conditions(node: StatementNode) -> frozenset[str]:
     """The condition names a second run of a creating statement raises."""
     from pglast.enums import AlterTableType, ConstrType
 
@@ -83,9 +113,11 @@ def duplicate_conditions(node) -> frozenset[str]:
         case ast.AlterTableStmt():
             needed: set[str] = set()
             for command in node.cmds or ():
+                if not isinstance(command, ast.AlterTableCmd):
+                    return frozenset()
                 if command.subtype == AlterTableType.AT_AddColumn:
                     needed.add("duplicate_column")
-                elif command.subtype == AlterTableType.AT_AddConstraint:
+                elif command.subtype == AlterTableType.AT_AddConstraint and isinstance(command.def_, ast.Constraint):
                     contype = command.def_.contype
                     if contype == ConstrType.CONSTR_PRIMARY:
                         needed.add("invalid_table_definition")  # 42P16: multiple primary keys
@@ -111,7 +143,7 @@ _CATALOG_CHECK = re.compile(
 class Statement:
     """One SQL statement of a migration (or inside one of its DO blocks)."""
 
-    node: ast.Node
+    node: StatementNode
     text: str
     position: Position
     # For a statement inside a DO block: the DO statement's index, and the guards around it.
@@ -177,7 +209,7 @@ def parse_migration(script: str, name: str = "") -> ParsedMigration:
         raw_end = raw_start + raw_statement.stmt_len if raw_statement.stmt_len else len(script)
         # libpg_query counts a statement from the end of the previous one, comments included.
         start = _skip_comments(script, raw_start)
-        statement = Statement(raw_statement.stmt, script[start:raw_end].strip(), position_of(script, start))
+        statement = Statement(required(raw_statement.stmt), script[start:raw_end].strip(), position_of(script, start))
         statements.append(statement)
         if isinstance(raw_statement.stmt, ast.DoStmt):
             inner, inner_problems = _parse_do_block(script, raw_statement.stmt, index, start)
@@ -208,12 +240,15 @@ def _skip_comments(script: str, offset: int) -> int:
 
 def do_block_body(node: ast.DoStmt) -> tuple[str | None, str]:
     """(body, language) of a DO statement."""
-    body, language = None, "plpgsql"
-    for arg in node.args or ():
+    body: str | None = None
+    language = "plpgsql"
+    for arg in nodes_of(node.args, ast.DefElem):
+        if not isinstance(arg.arg, ast.String):
+            continue
         if arg.defname == "as":
             body = arg.arg.sval
         elif arg.defname == "language":
-            language = arg.arg.sval
+            language = arg.arg.sval or language
     return body, language
 
 
@@ -249,7 +284,14 @@ def _parse_do_block(
     return found, problems
 
 
-def _walk_plpgsql(node, guards, index, where, found, problems) -> None:
+def _walk_plpgsql(
+    node: PlpgsqlTree,
+    guards: tuple[Guard, ...],
+    index: int,
+    where: tuple[Position, int],
+    found: list[Statement],
+    problems: list[ParseProblem],
+) -> None:
     """Collect SQL run by a PL/pgSQL body, with the IF conditions and handlers around it."""
     if isinstance(node, list):
         for item in node:
@@ -287,14 +329,14 @@ def _walk_plpgsql(node, guards, index, where, found, problems) -> None:
             _walk_plpgsql(value, guards, index, where, found, problems)
 
 
-def _line_in_body(where: tuple[Position, int], statement: dict) -> tuple[Position, int]:
+def _line_in_body(where: tuple[Position, int], statement: dict[str, PlpgsqlTree]) -> tuple[Position, int]:
     do_position, body_line = where
     lineno = statement.get("lineno")
     return (Position(body_line + lineno - 1, 1) if lineno else do_position), body_line
 
 
-def _handled_conditions(block: dict) -> list[str]:
-    names = []
+def _handled_conditions(block: dict[str, PlpgsqlTree]) -> list[str]:
+    names: list[str] = []
     for handler in (block.get("exceptions") or {}).get("PLpgSQL_exception_block", {}).get("exc_list", []):
         for condition in handler.get("PLpgSQL_exception", {}).get("conditions", []):
             name = condition.get("PLpgSQL_condition", {}).get("condname")
@@ -303,9 +345,9 @@ def _handled_conditions(block: dict) -> list[str]:
     return names
 
 
-def _expr_text(expr) -> str:
+def _expr_text(expr: PlpgsqlTree) -> str:
     if isinstance(expr, dict):
-        return expr.get("PLpgSQL_expr", {}).get("query", "") or ""
+        return str(expr.get("PLpgSQL_expr", {}).get("query", "") or "")
     return ""
 
 
@@ -318,24 +360,33 @@ def _string_literal(text: str) -> str | None:
     return match.group(2) if match else None
 
 
-def _add_sql(text, guards, index, where, found, problems, *, dynamic) -> None:
-    where = where[0]
+def _add_sql(
+    text: str,
+    guards: tuple[Guard, ...],
+    index: int,
+    where: tuple[Position, int],
+    found: list[Statement],
+    problems: list[ParseProblem],
+    *,
+    dynamic: bool,
+) -> None:
+    position = where[0]
     if not text.strip():
         return
     try:
         raw = parse_sql(text)
     except ParseError as error:
         message, _ = _parse_error_parts(error)
-        problems.append(ParseProblem(f"in DO block: {message}", where, in_do_block=True))
+        problems.append(ParseProblem(f"in DO block: {message}", position, in_do_block=True))
         return
     for raw_statement in raw:
         start = raw_statement.stmt_location or 0
         length = raw_statement.stmt_len or (len(text) - start)
         found.append(
             Statement(
-                raw_statement.stmt,
+                required(raw_statement.stmt),
                 text[start : start + length].strip(),
-                where,
+                position,
                 parent_index=index,
                 guards=tuple(guards),
                 dynamic=dynamic,

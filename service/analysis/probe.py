@@ -29,16 +29,18 @@ caller decides whether the data change matters (in a transactional migration it 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 import psycopg
 from pglast import ast, parse_sql
 from pglast.parser import ParseError
 from psycopg import sql
+from psycopg.abc import Params
 
-from service.analysis.facts import DataChange, Effect, MigrationFacts, deparse
+from service.analysis.facts import DataChange, Effect, MigrationFacts, deparse, names_of
 from service.analysis.parsed_shapes import (
     SequenceOptions,
     column_shape,
@@ -344,21 +346,21 @@ def _account_for_later(earlier: _Planned, current: _Planned) -> None:
         _drop_matching(earlier, lambda e: not e.exists and e.ref.same_object(new), "its name is taken again later in this migration")
         return
     for made in later_expectations:
-        if made.attribute is not None:
-            _drop_matching(
-                earlier,
-                lambda e: e.attribute == made.attribute and e.ref.same_object(made.ref),
-                "changed again later in this migration",
-            )
-        elif made.exists:
-            _drop_matching(earlier, lambda e: not e.exists and e.ref.same_object(made.ref), "created again later in this migration")
-        else:
-            # Whatever belonged to the dropped object is gone either way, so its checks tell nothing.
-            _drop_matching(
-                earlier,
-                lambda e: (e.exists and e.ref.same_object(made.ref)) or e.ref.belongs_to(made.ref),
-                "dropped later in this migration (itself or what holds it)",
-            )
+        matches, note = _superseded_by(made)
+        _drop_matching(earlier, matches, note)
+
+
+def _superseded_by(made: _Expectation) -> tuple[Callable[[_Expectation], bool], str]:
+    """Which earlier expectations a later one makes moot, and the note saying why."""
+    if made.attribute is not None:
+        return (lambda e: e.attribute == made.attribute and e.ref.same_object(made.ref)), "changed again later in this migration"
+    if made.exists:
+        return (lambda e: not e.exists and e.ref.same_object(made.ref)), "created again later in this migration"
+    # Whatever belonged to the dropped object is gone either way, so its checks tell nothing.
+    return (
+        (lambda e: (e.exists and e.ref.same_object(made.ref)) or e.ref.belongs_to(made.ref)),
+        "dropped later in this migration (itself or what holds it)",
+    )
 
 
 def _with_label_renamed(expectation: _Expectation, old: _Ref, new: _Ref) -> _Expectation:
@@ -370,7 +372,7 @@ def _with_label_renamed(expectation: _Expectation, old: _Ref, new: _Ref) -> _Exp
     return expectation
 
 
-def _drop_matching(planned: _Planned, matches, note: str) -> None:
+def _drop_matching(planned: _Planned, matches: Callable[[_Expectation], bool], note: str) -> None:
     kept = [expectation for expectation in planned.expectations if not matches(expectation)]
     if len(kept) != len(planned.expectations):
         planned.expectations = kept
@@ -561,9 +563,8 @@ def _compare_default(ref: _Ref, actual: str | None, wanted: object) -> _Finding:
 
 def _normalized_default(expression: str) -> str:
     """A default as SQL text, without the cast PostgreSQL adds to coerce a constant to the column's type."""
-    try:
-        node = parse_sql(f"SELECT {expression}")[0].stmt.targetList[0].val
-    except (ParseError, AttributeError, IndexError):
+    node = _selected_expression(expression)
+    if node is None:
         return expression
     if isinstance(node, ast.TypeCast) and isinstance(node.arg, ast.A_Const):
         node = node.arg
@@ -595,7 +596,7 @@ def _evaluate_type(catalog: _Catalog, expectation: _Expectation) -> _Finding:
     ref = expectation.ref
     found = catalog.type(ref.schema, ref.name)
     exists = found is not None and (ref.kind != "domain" or found.typtype == "d")
-    if not exists or not expectation.exists:
+    if found is None or not exists or not expectation.exists:
         return _existence(expectation, exists)
     if expectation.labels:
         if found.typtype != "e":
@@ -626,27 +627,40 @@ def _evaluate_routine(catalog: _Catalog, expectation: _Expectation) -> _Finding:
     wanted = catalog.resolve_arguments(expectation.arguments)
     if wanted is None:
         return _Finding(None, f"{ref.describe()} exists; cannot resolve the argument types {expectation.arguments} to compare")
-    body = next((body for argument_types, _, body in overloads if argument_types == wanted), False)
-    if body is not False:
-        if routine_body_matches(expectation.node, body) is False:
+    bodies = [body for argument_types, _, body in overloads if argument_types == wanted]
+    if bodies:
+        if routine_body_matches(expectation.node, bodies[0]) is False:
             return _Finding(False, f"{ref.describe()}{expectation.arguments} exists with another body", other_shape=True)
         return _Finding(True)
     signatures = ", ".join(f"({text})" for _, text, _ in overloads)
     return _Finding(False, f"{ref.describe()} exists only as {signatures}, not {expectation.arguments}")
 
 
-def _parse_type_name(text: str) -> ast.TypeName | None:
+def _selected_expression(expression: str) -> ast.Node | None:
+    """The expression of `SELECT <expression>`; None when that is not one expression."""
     try:
-        return parse_sql(f"SELECT NULL::{text}")[0].stmt.targetList[0].val.typeName
-    except (ParseError, AttributeError, IndexError):
+        statement = parse_sql(f"SELECT {expression}")[0].stmt
+    except (ParseError, IndexError):
         return None
+    if not isinstance(statement, ast.SelectStmt) or not statement.targetList:
+        return None
+    target = statement.targetList[0]
+    return target.val if isinstance(target, ast.ResTarget) else None
+
+
+def _parse_type_name(text: str) -> ast.TypeName | None:
+    cast = _selected_expression(f"NULL::{text}")
+    return cast.typeName if isinstance(cast, ast.TypeCast) else None
 
 
 def _parse_argument_types(arguments: str) -> tuple[ast.TypeName, ...] | None:
     try:
-        return tuple(parse_sql(f"DROP FUNCTION f{arguments}")[0].stmt.objects[0].objargs or ())
-    except (ParseError, AttributeError, IndexError):
+        statement = parse_sql(f"DROP FUNCTION f{arguments}")[0].stmt
+    except (ParseError, IndexError):
         return None
+    if not isinstance(statement, ast.DropStmt) or not statement.objects or not isinstance(statement.objects[0], ast.ObjectWithArgs):
+        return None
+    return tuple(argument for argument in statement.objects[0].objargs or () if isinstance(argument, ast.TypeName))
 
 
 @dataclass(frozen=True)
@@ -752,45 +766,48 @@ LIMIT 1
 
 
 class _Catalog:
-    """Every query the probe runs, against pg_catalog, with parameters."""
+    """Every query the probe runs, against pg_catalog, with parameters.
+
+    A name given as None is SQL NULL, which matches no row: the object is reported missing.
+    """
 
     def __init__(self, conn: psycopg.Connection, schema: str) -> None:
         self.conn = conn
         self.schema = schema
 
-    def _one(self, query: str, params: tuple) -> tuple | None:
+    def _one(self, query: str, params: Params) -> tuple[Any, ...] | None:
         return self.conn.execute(query, params).fetchone()
 
-    def relkind(self, schema: str, name: str) -> str | None:
+    def relkind(self, schema: str | None, name: str | None) -> str | None:
         row = self._one(_RELKIND, (schema, name))
         return row[0] if row else None
 
-    def row_security(self, schema: str, name: str) -> tuple[bool, bool]:
+    def row_security(self, schema: str | None, name: str | None) -> tuple[bool, bool]:
         row = self._one(_ROW_SECURITY, (schema, name))
         return (row[0], row[1]) if row else (False, False)
 
-    def index(self, schema: str, name: str) -> tuple[bool, str, str] | None:
+    def index(self, schema: str | None, name: str | None) -> tuple[bool, str, str] | None:
         """(valid and ready, table, definition) of an index."""
         row = self._one(_INDEX, (schema, name))
         return (row[0], row[1], row[2]) if row else None
 
-    def sequence(self, schema: str, name: str) -> SequenceOptions | None:
+    def sequence(self, schema: str | None, name: str | None) -> SequenceOptions | None:
         row = self._one(_SEQUENCE, (schema, name))
         return SequenceOptions(*row) if row else None
 
-    def column(self, schema: str, table: str, name: str) -> _Column | None:
+    def column(self, schema: str | None, table: str | None, name: str | None) -> _Column | None:
         row = self._one(_COLUMN, (schema, table, name))
         return _Column(*row) if row else None
 
-    def table_child(self, kind: str, schema: str, table: str, name: str) -> _TableChild | None:
+    def table_child(self, kind: str, schema: str | None, table: str | None, name: str | None) -> _TableChild | None:
         row = self._one(_TABLE_CHILD[kind], (schema, table, name))
         return _TableChild(row[0], row[1]) if row else None
 
-    def type(self, schema: str, name: str) -> _Type | None:
+    def type(self, schema: str | None, name: str | None) -> _Type | None:
         row = self._one(_TYPE, (schema, name))
         return _Type(row[0], tuple(row[1])) if row else None
 
-    def routines(self, schema: str, name: str, prokinds: tuple[str, ...]) -> list[tuple[list[int], str, str]]:
+    def routines(self, schema: str | None, name: str | None, prokinds: tuple[str, ...]) -> list[tuple[list[int], str, str]]:
         """(argument type oids, argument types as text, body) of each overload."""
         rows = self.conn.execute(_ROUTINES, (schema, name, list(prokinds))).fetchall()
         return [(list(row[0]), row[1], row[2]) for row in rows]
@@ -818,7 +835,7 @@ class _Catalog:
         """The type oid and typmod PostgreSQL would store for a type as written; None if unsure."""
         if type_name is None or type_name.setof or type_name.pct_type:
             return None
-        names = [part.sval for part in type_name.names or () if isinstance(part, ast.String)]
+        names = names_of(type_name.names)
         if not names or len(names) > 3:
             return None
         schemas = ["pg_catalog", self.schema] if len(names) == 1 else [names[-2]]
@@ -832,8 +849,8 @@ class _Catalog:
             type_oid = array_oid
         if not with_typmod or not type_name.typmods:
             return type_oid, -1
-        modifiers = [_modifier_text(modifier) for modifier in type_name.typmods]
-        if typmodin is None or None in modifiers:
+        modifiers = [text for text in map(_modifier_text, type_name.typmods) if text is not None]
+        if typmodin is None or len(modifiers) != len(type_name.typmods):
             return None
         typmod = self._typmod(typmodin_schema, typmodin, modifiers)
         return (type_oid, typmod) if typmod is not None else None

@@ -131,7 +131,13 @@ class ReplayCache:
                 return self._fingerprint(name)  # another job built the same replay meanwhile
             building = ""
             admin.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(sql.Identifier(name)))
-            comment = {"label": self.label, "schema": self.schema, "migrations": count, "last": local.names[count - 1] if count else None, "built_at": datetime.now(UTC).isoformat()}
+            comment = {
+                "label": self.label,
+                "schema": self.schema,
+                "migrations": count,
+                "last": local.names[count - 1] if count else None,
+                "built_at": datetime.now(UTC).isoformat(),
+            }
             admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(json.dumps(comment))))
         finally:
             if building:

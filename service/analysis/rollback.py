@@ -147,23 +147,24 @@ def extract_rollback_section(script: str) -> RollbackSection | None:
     lines = _comment_lines(script)
     if lines is None:
         return None
-    banner_index = None
+    banner: tuple[int, _CommentLine] | None = None
     banner_rest = ""
     for index, line in enumerate(lines):
         if line is None:
             continue
         match = _BANNER.match(line.text)
         if match and not _looks_like_sql(line.text.strip()):
-            banner_index, banner_rest = index, match.group("rest").strip()
-    if banner_index is None:
+            banner, banner_rest = (index, line), match.group("rest").strip()
+    if banner is None:
         return None
+    banner_index, banner_line = banner
 
     sql_lines: list[tuple[str, Position]] = []
     prose: list[str] = []
     if banner_rest:
-        rest_position = lines[banner_index].position
+        rest_position = banner_line.position
         if _looks_like_sql(banner_rest):
-            column = lines[banner_index].text.find(banner_rest)
+            column = banner_line.text.find(banner_rest)
             sql_lines.append((banner_rest, Position(rest_position.line, rest_position.column + max(column, 0))))
         else:
             prose.append(banner_rest)
@@ -182,7 +183,7 @@ def extract_rollback_section(script: str) -> RollbackSection | None:
             prose.append(text)
     sql = "\n".join(text for text, _ in sql_lines)
     return RollbackSection(
-        line=lines[banner_index].position.line,
+        line=banner_line.position.line,
         sql=sql,
         prose=tuple(prose),
         problems=_problems_at_file_positions(sql, sql_lines),
@@ -286,10 +287,14 @@ def _what_to_undo(facts: MigrationFacts, leave_out: LeaveOut | None) -> _Undo:
     uncertain: list[Reason] = []
     notes: list[Reason] = []
     left_lines: set[int] = set()
-    for item in (*facts.effects, *facts.data_changes):
+    items: tuple[Effect | DataChange, ...] = (*facts.effects, *facts.data_changes)
+    for item in items:
         left = leave_out(item)
         if left is None:
-            (kept if isinstance(item, Effect) else kept_data).append(item)
+            if isinstance(item, Effect):
+                kept.append(item)
+            else:
+                kept_data.append(item)
             continue
         left_lines.add(item.line)
         reason = Reason(left.reason, item.line)
@@ -320,7 +325,8 @@ def _derive(facts: MigrationFacts) -> RollbackPlan:
     created_tables = {(e.schema, e.name) for e in facts.effects if e.action == "create" and e.kind == "table"}
     for effect in reversed(facts.effects):
         # Dropping a table created by the same migration takes its columns, indexes and constraints.
-        if effect.parent and effect.kind in ("column", "index", "constraint", "trigger", "policy") and (effect.schema, effect.parent) in created_tables and effect.action == "create":
+        part_of_created_table = effect.parent and (effect.schema, effect.parent) in created_tables
+        if part_of_created_table and effect.kind in ("column", "index", "constraint", "trigger", "policy") and effect.action == "create":
             continue
         statement = inverse_of(effect)
         if statement is not None:
@@ -393,6 +399,6 @@ def rollback_plan(script: str, facts: MigrationFacts | None = None, leave_out: L
     derived = derive_inverse(facts, leave_out)
     if section is not None:
         hint = "; ".join(section.prose) or "(empty)"
-        reasons = (Reason(f"the rollback section is prose, not SQL: {hint}", section.line),) + derived.reasons
-        return RollbackPlan(derived.sql, "derived", derived.complete, reasons, section, derived.notes)
+        prose_reason = Reason(f"the rollback section is prose, not SQL: {hint}", section.line)
+        return RollbackPlan(derived.sql, "derived", derived.complete, (prose_reason, *derived.reasons), section, derived.notes)
     return derived

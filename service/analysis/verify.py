@@ -138,9 +138,8 @@ def verify_rollback(
             error = f"Migration {failure.details['migration_name']} failed while replaying (SQLSTATE {failure.details['sqlstate']}): {failure.details['error']}"
             step.fail(error)
             return run.result(_Outcome(verified=False, errors=(error,)))
-    with run.scratch_database(replays, before.template) as scratch:
-        with connect(scratch) as conn:
-            outcome = _apply_and_roll_back(run, conn, schema, local, position, rollback_sql, before.fingerprint)
+    with run.scratch_database(replays, before.template) as scratch, connect(scratch) as conn:
+        outcome = _apply_and_roll_back(run, conn, schema, local, position, rollback_sql, before.fingerprint)
     return run.result(outcome)
 
 
@@ -183,7 +182,7 @@ def _apply_and_roll_back(
         rolled_back = catalog_fingerprint(conn, schemas=None)
 
     differences = tuple(diff(before, rolled_back))
-    notes = ()
+    notes: tuple[str, ...] = ()
     if not migration_changes:
         notes = ("The migration changes nothing the catalog fingerprint sees (data changes are not compared).",)
     return _Outcome(not differences, differences=differences, migration_changes=migration_changes, notes=notes)

@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
-from pglast import ast
 from pglast.enums import DropBehavior
 
 from service.analysis.facts import Effect, analyze_migration, iter_nodes
+from service.analysis.parsing import StatementNode
 from service.recovery.live_objects import HeldData, ObjectRef, held_data, object_exists, owning_table
 from service.recovery.ownership import Ownership
 
@@ -151,7 +151,7 @@ def _as_now_named(ref: ObjectRef, renamed: dict[ObjectRef, ObjectRef]) -> Object
     return ref
 
 
-def _cascades(node: ast.Node) -> bool:
+def _cascades(node: StatementNode) -> bool:
     return any(getattr(found, "behavior", None) == DropBehavior.DROP_CASCADE for found in iter_nodes(node))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar, overload
 
 from pglast import ast
 from pglast.enums import AlterTableType
@@ -16,6 +16,11 @@ from service.analysis.lint.nodes import table_commands, typed_columns
 from service.analysis.lint.suppressions import Suppressions
 from service.analysis.parsing import ParsedMigration, Statement
 from service.analysis.rollback import RollbackSection, extract_rollback_section
+
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+D = TypeVar("D")
 
 
 class ColumnType(NamedTuple):
@@ -51,9 +56,19 @@ class LintContext:
     def all_statements(self) -> tuple[Statement, ...]:
         return self.parsed.all_statements
 
-    def of_type(self, *node_types: type) -> Iterator[Statement]:
-        """Statements (top-level and inside DO blocks) whose node is one of these types."""
-        return (statement for statement in self.all_statements if isinstance(statement.node, node_types))
+    # One overload per number of types, so a rule gets its nodes typed as the union of what it asked for.
+    @overload
+    def of_type(self, a: type[A], /) -> Iterator[tuple[Statement, A]]: ...
+    @overload
+    def of_type(self, a: type[A], b: type[B], /) -> Iterator[tuple[Statement, A | B]]: ...
+    @overload
+    def of_type(self, a: type[A], b: type[B], c: type[C], /) -> Iterator[tuple[Statement, A | B | C]]: ...
+    @overload
+    def of_type(self, a: type[A], b: type[B], c: type[C], d: type[D], /) -> Iterator[tuple[Statement, A | B | C | D]]: ...
+
+    def of_type(self, *node_types: type) -> Iterator[tuple[Statement, Any]]:
+        """(statement, node) for the statements (top-level and inside DO blocks) whose node is one of these types."""
+        return ((statement, statement.node) for statement in self.all_statements if isinstance(statement.node, node_types))
 
     # Several rules ask the same questions of every statement; each is answered once per migration.
 
@@ -64,6 +79,14 @@ class LintContext:
     def alter_commands(self, *subtypes: AlterTableType) -> Iterator[tuple[Statement, ast.AlterTableCmd]]:
         """(statement, command) for each ALTER TABLE subcommand of these subtypes, in file order."""
         return ((statement, command) for statement, command in self._table_commands if command.subtype in subtypes)
+
+    def added_constraints(self) -> Iterator[tuple[Statement, ast.Constraint]]:
+        """(statement, constraint) for each constraint an ALTER TABLE … ADD CONSTRAINT adds, in file order."""
+        return (
+            (statement, command.def_)
+            for statement, command in self.alter_commands(AlterTableType.AT_AddConstraint)
+            if isinstance(command.def_, ast.Constraint)
+        )
 
     def added_columns(self) -> Iterator[tuple[Statement, ast.ColumnDef]]:
         """(statement, column) for each column an ALTER TABLE … ADD COLUMN adds, in file order."""

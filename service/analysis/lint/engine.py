@@ -22,6 +22,7 @@ def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | 
     """
     levels = effective_levels(severities)
     facts = analyze_migration(script, name)
+    assert facts.parsed is not None, "analyze_migration keeps what it parsed"
     context = LintContext(name, script, facts.parsed, facts, find_suppressions(facts.parsed), enabled(levels))
     findings = []
     # Rules that judge the suppressions run once the others' findings have used them.

@@ -16,7 +16,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType, VariableSetKind
 
 from service.analysis.lint.nodes import dropped_names, is_table_alter, quoted, range_var, relation_name
-from service.analysis.parsing import Statement
+from service.analysis.parsing import Statement, nodes_of, required
 
 if TYPE_CHECKING:
     from service.analysis.lint.context import LintContext
@@ -45,6 +45,10 @@ _LIGHT_ALTERS = {
 }
 
 
+# RENAME of a table, or of one of its columns or constraints, locks the table.
+_RENAMES_IN_A_TABLE = (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN, ObjectType.OBJECT_TABCONSTRAINT)
+
+
 @dataclass(frozen=True)
 class TableLock:
     """A lock a statement takes on a table other sessions use."""
@@ -67,11 +71,13 @@ def blocking_locks(context: LintContext, statement: Statement) -> list[TableLock
             locks.append(TableLock(relation_name(relation), mode))
 
     if is_table_alter(node):
-        commands = [command for command in node.cmds or () if isinstance(command, ast.AlterTableCmd)]
+        commands = nodes_of(node.cmds, ast.AlterTableCmd)
         foreign_keys = [
             command.def_
             for command in commands
-            if command.subtype == AlterTableType.AT_AddConstraint and command.def_.contype == ConstrType.CONSTR_FOREIGN
+            if command.subtype == AlterTableType.AT_AddConstraint
+            and isinstance(command.def_, ast.Constraint)
+            and command.def_.contype == ConstrType.CONSTR_FOREIGN
         ]
         heavy = [command for command in commands if command.subtype not in _LIGHT_ALTERS]
         if heavy:
@@ -93,28 +99,24 @@ def blocking_locks(context: LintContext, statement: Statement) -> list[TableLock
             if not context.created_earlier("index", parts[-1], statement):
                 locks.append(TableLock(f"the table of index {quoted(*parts)}", ACCESS_EXCLUSIVE))
     elif isinstance(node, ast.TruncateStmt):
-        for relation in node.relations or ():
+        for relation in nodes_of(node.relations, ast.RangeVar):
             lock(relation, ACCESS_EXCLUSIVE)
-    elif isinstance(node, ast.RenameStmt) and node.renameType in (
-        ObjectType.OBJECT_TABLE,
-        ObjectType.OBJECT_COLUMN,
-        ObjectType.OBJECT_TABCONSTRAINT,
+    elif (isinstance(node, ast.RenameStmt) and node.renameType in _RENAMES_IN_A_TABLE) or (
+        isinstance(node, ast.AlterObjectSchemaStmt) and node.objectType == ObjectType.OBJECT_TABLE
     ):
-        lock(node.relation, ACCESS_EXCLUSIVE)
-    elif isinstance(node, ast.AlterObjectSchemaStmt) and node.objectType == ObjectType.OBJECT_TABLE:
         lock(node.relation, ACCESS_EXCLUSIVE)
     elif isinstance(node, ast.CreateTrigStmt):
         lock(node.relation, SHARE_ROW_EXCLUSIVE)
     elif isinstance(node, ast.ClusterStmt):
         lock(node.relation, ACCESS_EXCLUSIVE)
-    elif isinstance(node, ast.VacuumStmt) and any(option.defname == "full" for option in node.options or ()):
-        for target in node.rels or ():
+    elif isinstance(node, ast.VacuumStmt) and any(option.defname == "full" for option in nodes_of(node.options, ast.DefElem)):
+        for target in nodes_of(node.rels, ast.VacuumRelation):
             lock(target.relation, ACCESS_EXCLUSIVE)
-    elif isinstance(node, ast.ReindexStmt) and not any(p.defname == "concurrently" for p in node.params or ()):
+    elif isinstance(node, ast.ReindexStmt) and not any(p.defname == "concurrently" for p in nodes_of(node.params, ast.DefElem)):
         lock(node.relation, SHARE)
-    elif isinstance(node, ast.LockStmt) and node.mode >= SHARE:
-        for relation in node.relations or ():
-            lock(relation, node.mode)
+    elif isinstance(node, ast.LockStmt) and required(node.mode) >= SHARE:
+        for relation in nodes_of(node.relations, ast.RangeVar):
+            lock(relation, required(node.mode))
     return locks
 
 
@@ -131,7 +133,7 @@ def first_lock_without(context: LintContext, setting: str) -> tuple[Statement, T
     return None
 
 
-def _is_zero(args) -> bool:
+def _is_zero(args: tuple[ast.Node, ...] | None) -> bool:
     """`SET x = 0` and `SET x = '0'` turn a timeout off."""
-    values = [arg.val for arg in args or () if isinstance(arg, ast.A_Const)]
+    values = [arg.val for arg in nodes_of(args, ast.A_Const)]
     return len(values) == 1 and str(getattr(values[0], "ival", getattr(values[0], "sval", ""))).strip() in ("0", "0ms", "0s")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeGuard
 
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType
 
-from service.analysis.facts import iter_nodes, outside_transaction_reason
-from service.analysis.parsing import Statement
+from service.analysis.facts import iter_nodes, names_of, outside_transaction_reason
+from service.analysis.parsing import Statement, StatementNode, nodes_of, required, required_node
 
 
 def quoted(*names: str | None) -> str:
@@ -25,14 +26,14 @@ def type_name(type_node: ast.TypeName | None) -> str:
     if type_node is None or not type_node.names:
         return ""
     last = type_node.names[-1]
-    return last.sval.lower() if isinstance(last, ast.String) else ""
+    return (last.sval or "").lower() if isinstance(last, ast.String) else ""
 
 
 def has_length(type_node: ast.TypeName) -> bool:
     return bool(type_node.typmods)
 
 
-def is_table_alter(node: ast.Node) -> bool:
+def is_table_alter(node: StatementNode) -> TypeGuard[ast.AlterTableStmt]:
     """ALTER TABLE proper, not ALTER INDEX / SEQUENCE / VIEW / FOREIGN TABLE, which share the node type."""
     return isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_TABLE
 
@@ -40,7 +41,7 @@ def is_table_alter(node: ast.Node) -> bool:
 def table_commands(statement: Statement) -> Iterator[ast.AlterTableCmd]:
     """Every subcommand of an ALTER TABLE statement; nothing for other statements."""
     if is_table_alter(statement.node):
-        yield from (command for command in statement.node.cmds or () if isinstance(command, ast.AlterTableCmd))
+        yield from nodes_of(statement.node.cmds, ast.AlterTableCmd)
 
 
 def alter_commands(statement: Statement, *subtypes: AlterTableType) -> Iterator[ast.AlterTableCmd]:
@@ -49,7 +50,7 @@ def alter_commands(statement: Statement, *subtypes: AlterTableType) -> Iterator[
 
 
 def column_constraints(column: ast.ColumnDef, *types: ConstrType) -> list[ast.Constraint]:
-    return [c for c in column.constraints or () if isinstance(c, ast.Constraint) and c.contype in types]
+    return [c for c in nodes_of(column.constraints, ast.Constraint) if c.contype in types]
 
 
 def added_columns(statement: Statement) -> Iterator[ast.ColumnDef]:
@@ -63,7 +64,7 @@ def defined_columns(statement: Statement) -> Iterator[ast.ColumnDef]:
     """Columns a CREATE TABLE or ALTER TABLE … ADD COLUMN defines."""
     node = statement.node
     if isinstance(node, ast.CreateStmt):
-        yield from (element for element in node.tableElts or () if isinstance(element, ast.ColumnDef))
+        yield from nodes_of(node.tableElts, ast.ColumnDef)
     else:
         yield from added_columns(statement)
 
@@ -79,16 +80,16 @@ def typed_columns(statement: Statement) -> Iterator[tuple[str | None, ast.TypeNa
             yield command.name, command.def_.typeName, command.def_
 
 
-def function_names(node: ast.Node) -> Iterator[str]:
+def function_names(node: object) -> Iterator[str]:
     """Names (lower case, unqualified) of every function called below `node`."""
     for found in iter_nodes(node):
         if isinstance(found, ast.FuncCall) and found.funcname:
             last = found.funcname[-1]
-            if isinstance(last, ast.String):
+            if isinstance(last, ast.String) and last.sval is not None:
                 yield last.sval.lower()
 
 
-def string_constants(node: ast.Node) -> Iterator[ast.A_Const]:
+def string_constants(node: object) -> Iterator[ast.A_Const]:
     """String literals below `node` (not identifiers, which pglast also holds as String)."""
     for found in iter_nodes(node):
         if isinstance(found, ast.A_Const) and isinstance(found.val, ast.String):
@@ -98,7 +99,7 @@ def string_constants(node: ast.Node) -> Iterator[ast.A_Const]:
 SERIAL_TYPES = frozenset({"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"})
 
 
-def refuses_transaction_block(node: ast.Node) -> str | None:
+def refuses_transaction_block(node: StatementNode) -> str | None:
     """Why PostgreSQL refuses to run the statement inside a transaction block, if it does."""
     if isinstance(node, ast.VacuumStmt) and not node.is_vacuumcmd:
         # ANALYZE shares VACUUM's node but runs inside a transaction block.
@@ -106,7 +107,7 @@ def refuses_transaction_block(node: ast.Node) -> str | None:
     return outside_transaction_reason(node)
 
 
-def is_concurrent_form(node: ast.Node) -> bool:
+def is_concurrent_form(node: StatementNode) -> bool:
     """Whether the statement is one of the CONCURRENTLY forms that refuse a transaction block."""
     if not refuses_transaction_block(node):
         return False
@@ -129,9 +130,14 @@ def dropped_names(node: ast.DropStmt) -> Iterator[list[str]]:
             parts = (target,)
         else:
             parts = target
-        names = [part.sval for part in parts or () if isinstance(part, ast.String)]
+        names = names_of(parts)
         if names:
             yield names
+
+
+def altered_table(statement: Statement) -> ast.RangeVar:
+    """The table of an ALTER TABLE statement, such as those `LintContext.alter_commands` gives."""
+    return required(required_node(statement.node, ast.AlterTableStmt).relation)
 
 
 def range_var(parts: list[str]) -> ast.RangeVar:

@@ -15,10 +15,10 @@ dollar-quoted DO bodies is never mistaken for one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from pglast.parser import ParseError, scan
+from pglast.parser import ParseError, Token, scan
 
 from service.analysis.parsing import ParsedMigration, Position, position_of
 
@@ -98,7 +98,7 @@ def _statement_spans(parsed: ParsedMigration) -> list[tuple[int, int]]:
     return spans
 
 
-def _covered_statements(script: str, tokens, index: int, spans: list[tuple[int, int]]) -> tuple[int, ...]:
+def _covered_statements(script: str, tokens: Sequence[Token], index: int, spans: list[tuple[int, int]]) -> tuple[int, ...]:
     comment = tokens[index]
     inside = tuple(number for number, (start, end) in enumerate(spans) if start < comment.start < end)
     if inside:

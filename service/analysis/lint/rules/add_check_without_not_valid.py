@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast.enums import AlterTableType, ConstrType
+from pglast.enums import ConstrType
 
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
-from service.analysis.lint.nodes import quoted, relation_name
+from service.analysis.lint.nodes import altered_table, quoted, relation_name
 from service.analysis.lint.registry import rule
 
 
@@ -31,9 +31,8 @@ from service.analysis.lint.registry import rule
     help="Add the CHECK constraint NOT VALID, then VALIDATE CONSTRAINT in a later migration.",
 )
 def add_check_without_not_valid(context: LintContext) -> Iterator[Violation]:
-    for statement, command in context.alter_commands(AlterTableType.AT_AddConstraint):
-        constraint = command.def_
-        table = statement.node.relation
+    for statement, constraint in context.added_constraints():
+        table = altered_table(statement)
         if constraint.contype != ConstrType.CONSTR_CHECK or constraint.skip_validation or context.is_empty_table(table, statement):
             continue
         name = quoted(constraint.conname) if constraint.conname else "a CHECK constraint"

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pglast import ast
 from pglast.enums import AlterTableType
 
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_COLUMN, guarded_against, missed_by_handlers
-from service.analysis.lint.nodes import quoted, relation_name
+from service.analysis.lint.nodes import altered_table, quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required_node
 
 
 @rule(
@@ -32,9 +34,9 @@ def add_column_without_if_not_exists(context: LintContext) -> Iterator[Violation
     for statement, command in context.alter_commands(AlterTableType.AT_AddColumn):
         if command.missing_ok or guarded_against(statement, DUPLICATE_COLUMN):
             continue
-        column = command.def_
+        column = required_node(command.def_, ast.ColumnDef)
         yield Violation(
-            f"ADD COLUMN {quoted(column.colname)} to {relation_name(statement.node.relation)} fails if the column already exists"
+            f"ADD COLUMN {quoted(column.colname)} to {relation_name(altered_table(statement))} fails if the column already exists"
             f"{missed_by_handlers(statement, DUPLICATE_COLUMN)}",
             statement,
             node=column,

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pglast import ast
-from pglast.enums import AlterTableType, ConstrType
+from pglast.enums import ConstrType
 
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
@@ -34,7 +34,7 @@ from service.analysis.lint.guards import (
     guarded_against,
     missed_by_handlers,
 )
-from service.analysis.lint.nodes import quoted, relation_name
+from service.analysis.lint.nodes import altered_table, quoted, relation_name
 from service.analysis.lint.registry import rule
 
 
@@ -45,9 +45,8 @@ from service.analysis.lint.registry import rule
     help="DROP CONSTRAINT IF EXISTS first, or add it in a DO block that checks pg_constraint.",
 )
 def add_constraint_without_guard(context: LintContext) -> Iterator[Violation]:
-    for statement, command in context.alter_commands(AlterTableType.AT_AddConstraint):
-        constraint = command.def_
-        table = statement.node.relation
+    for statement, constraint in context.added_constraints():
+        table = altered_table(statement)
         errors = second_run_errors(constraint)
         if guarded_against(statement, *errors):
             continue

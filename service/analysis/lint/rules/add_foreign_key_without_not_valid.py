@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast.enums import AlterTableType, ConstrType
+from pglast.enums import ConstrType
 
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
-from service.analysis.lint.nodes import column_constraints, quoted, relation_name
+from service.analysis.lint.nodes import altered_table, column_constraints, quoted, relation_name
 from service.analysis.lint.registry import rule
 
 
@@ -32,8 +32,8 @@ from service.analysis.lint.registry import rule
     help="Add the foreign key NOT VALID, then VALIDATE CONSTRAINT in a later migration.",
 )
 def add_foreign_key_without_not_valid(context: LintContext) -> Iterator[Violation]:
-    for statement, command in context.alter_commands(AlterTableType.AT_AddConstraint):
-        constraint, table = command.def_, statement.node.relation
+    for statement, constraint in context.added_constraints():
+        table = altered_table(statement)
         if constraint.contype != ConstrType.CONSTR_FOREIGN or constraint.skip_validation or context.is_empty_table(table, statement):
             continue
         name = quoted(constraint.conname) if constraint.conname else "a foreign key"
@@ -44,7 +44,7 @@ def add_foreign_key_without_not_valid(context: LintContext) -> Iterator[Violatio
             node=constraint,
         )
     for statement, column in context.added_columns():
-        if context.is_empty_table(statement.node.relation, statement):
+        if context.is_empty_table(altered_table(statement), statement):
             continue
         for constraint in column_constraints(column, ConstrType.CONSTR_FOREIGN):
             yield Violation(

@@ -22,7 +22,7 @@ from pglast.enums import ConstrType
 
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
-from service.analysis.lint.nodes import SERIAL_TYPES, column_constraints, quoted, relation_name, type_name
+from service.analysis.lint.nodes import SERIAL_TYPES, altered_table, column_constraints, quoted, relation_name, type_name
 from service.analysis.lint.registry import rule
 
 
@@ -34,7 +34,7 @@ from service.analysis.lint.registry import rule
 )
 def add_not_null_without_default(context: LintContext) -> Iterator[Violation]:
     for statement, column in context.added_columns():
-        table = statement.node.relation
+        table = altered_table(statement)
         if context.is_empty_table(table, statement):
             continue
         required = column.is_not_null or column_constraints(column, ConstrType.CONSTR_NOTNULL, ConstrType.CONSTR_PRIMARY)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast.enums import AlterTableType, ConstrType
+from pglast.enums import ConstrType
 
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
-from service.analysis.lint.nodes import column_constraints, quoted, relation_name
+from service.analysis.lint.nodes import altered_table, column_constraints, quoted, relation_name
 from service.analysis.lint.registry import rule
 
 
@@ -31,14 +31,14 @@ from service.analysis.lint.registry import rule
     help="CREATE UNIQUE INDEX CONCURRENTLY in its own migration, then ADD CONSTRAINT … PRIMARY KEY USING INDEX.",
 )
 def add_primary_key(context: LintContext) -> Iterator[Violation]:
-    for statement, command in context.alter_commands(AlterTableType.AT_AddConstraint):
-        constraint, table = command.def_, statement.node.relation
+    for statement, constraint in context.added_constraints():
+        table = altered_table(statement)
         if constraint.contype == ConstrType.CONSTR_PRIMARY and not constraint.indexname and not context.is_empty_table(table, statement):
             yield Violation(
                 f"adding a primary key to {relation_name(table)} builds its index under an ACCESS EXCLUSIVE lock", statement, node=constraint
             )
     for statement, column in context.added_columns():
-        table = statement.node.relation
+        table = altered_table(statement)
         if column_constraints(column, ConstrType.CONSTR_PRIMARY) and not context.is_empty_table(table, statement):
             yield Violation(
                 f"ADD COLUMN {quoted(column.colname)} … PRIMARY KEY builds an index on {relation_name(table)} under an ACCESS EXCLUSIVE lock",

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast.enums import AlterTableType, ConstrType
+from pglast.enums import ConstrType
 
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
-from service.analysis.lint.nodes import column_constraints, quoted, relation_name
+from service.analysis.lint.nodes import altered_table, column_constraints, quoted, relation_name
 from service.analysis.lint.registry import rule
 
 
@@ -32,13 +32,13 @@ from service.analysis.lint.registry import rule
     help="CREATE UNIQUE INDEX CONCURRENTLY in its own migration, then ADD CONSTRAINT … UNIQUE USING INDEX.",
 )
 def add_unique_constraint(context: LintContext) -> Iterator[Violation]:
-    for statement, command in context.alter_commands(AlterTableType.AT_AddConstraint):
-        constraint, table = command.def_, statement.node.relation
+    for statement, constraint in context.added_constraints():
+        table = altered_table(statement)
         if constraint.contype == ConstrType.CONSTR_UNIQUE and not constraint.indexname and not context.is_empty_table(table, statement):
             name = quoted(constraint.conname) if constraint.conname else "a UNIQUE constraint"
             yield Violation(f"adding {name} to {relation_name(table)} builds its index under an ACCESS EXCLUSIVE lock", statement, node=constraint)
     for statement, column in context.added_columns():
-        table = statement.node.relation
+        table = altered_table(statement)
         if column_constraints(column, ConstrType.CONSTR_UNIQUE) and not context.is_empty_table(table, statement):
             yield Violation(
                 f"ADD COLUMN {quoted(column.colname)} … UNIQUE builds an index on {relation_name(table)} under an ACCESS EXCLUSIVE lock",

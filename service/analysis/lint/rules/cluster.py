@@ -24,8 +24,8 @@ from service.analysis.lint.registry import rule
 
 @rule("cluster", severity="warning", family="locking", help="Run CLUSTER (or pg_repack) by hand in a maintenance window, not in a migration.")
 def cluster(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.ClusterStmt):
-        relation = statement.node.relation
+    for statement, node in context.of_type(ast.ClusterStmt):
+        relation = node.relation
         if relation is not None and context.is_empty_table(relation, statement):
             continue
         target = relation_name(relation) if relation is not None else "every clustered table"

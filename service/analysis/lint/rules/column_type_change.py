@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pglast import ast
 from pglast.enums import AlterTableType
 
 from service.analysis.facts import deparse
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
-from service.analysis.lint.nodes import quoted, relation_name
+from service.analysis.lint.nodes import altered_table, quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required, required_node
 
 
 @rule(
@@ -37,10 +39,10 @@ from service.analysis.lint.registry import rule
 )
 def column_type_change(context: LintContext) -> Iterator[Violation]:
     for statement, command in context.alter_commands(AlterTableType.AT_AlterColumnType):
-        table = statement.node.relation
+        table = altered_table(statement)
         if context.is_empty_table(table, statement):
             continue
-        new_type = deparse(command.def_.typeName)
+        new_type = deparse(required(required_node(command.def_, ast.ColumnDef).typeName))
         yield Violation(
             f"changing {relation_name(table)}.{quoted(command.name)} to {new_type} rewrites the table under an ACCESS EXCLUSIVE lock",
             statement,

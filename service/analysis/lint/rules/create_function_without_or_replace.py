@@ -17,11 +17,13 @@ from collections.abc import Iterator
 
 from pglast import ast
 
+from service.analysis.facts import names_of
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_FUNCTION, DUPLICATE_OBJECT, DUPLICATE_TABLE, guarded_against, missed_by_handlers
 from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 
 @rule(
@@ -31,20 +33,22 @@ from service.analysis.lint.registry import rule
     help="Write CREATE OR REPLACE so a retried migration does not fail on what it created before.",
 )
 def create_function_without_or_replace(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.CreateFunctionStmt, ast.ViewStmt, ast.CreateTrigStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.CreateFunctionStmt, ast.ViewStmt, ast.CreateTrigStmt):
         if node.replace:
             continue
         if isinstance(node, ast.CreateFunctionStmt):
-            kind, name, error = ("PROCEDURE" if node.is_procedure else "FUNCTION"), node.funcname[-1].sval, DUPLICATE_FUNCTION
-            label = quoted(*(part.sval for part in node.funcname))
+            names = names_of(node.funcname)
+            kind, name, error = ("PROCEDURE" if node.is_procedure else "FUNCTION"), names[-1] if names else None, DUPLICATE_FUNCTION
+            label = quoted(*names)
             dropped = context.dropped_earlier_if_exists(kind.lower(), name, statement)
         elif isinstance(node, ast.ViewStmt):
-            kind, name, label, error = "VIEW", node.view.relname, relation_name(node.view), DUPLICATE_TABLE
+            view = required(node.view)
+            kind, name, label, error = "VIEW", view.relname, relation_name(view), DUPLICATE_TABLE
             dropped = context.dropped_earlier_if_exists("view", name, statement)
         else:
             kind, name, error = "TRIGGER", node.trigname, DUPLICATE_OBJECT
-            label = f"{quoted(name)} on {relation_name(node.relation)}"
-            dropped = context.dropped_earlier_if_exists("trigger", name, statement, parent=node.relation.relname)
+            table = required(node.relation)
+            label = f"{quoted(name)} on {relation_name(table)}"
+            dropped = context.dropped_earlier_if_exists("trigger", name, statement, parent=table.relname)
         if not dropped and not guarded_against(statement, error):
             yield Violation(f"CREATE {kind} {label} fails if it already exists{missed_by_handlers(statement, error)}", statement)

@@ -31,8 +31,7 @@ from service.analysis.lint.registry import rule
     help="Write CREATE INDEX IF NOT EXISTS \"name\" so a retried migration does not fail with 42P07.",
 )
 def create_index_without_if_not_exists(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.IndexStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.IndexStmt):
         if node.if_not_exists or guarded_against(statement, DUPLICATE_TABLE):
             continue
         if not node.idxname:

@@ -24,6 +24,7 @@ from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_TABLE, guarded_against, missed_by_handlers
 from service.analysis.lint.nodes import relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 
 @rule(
@@ -33,14 +34,13 @@ from service.analysis.lint.registry import rule
     help="Write CREATE TABLE IF NOT EXISTS so a retried migration does not fail with 42P07.",
 )
 def create_table_without_if_not_exists(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.CreateStmt, ast.CreateTableAsStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.CreateStmt, ast.CreateTableAsStmt):
         if isinstance(node, ast.CreateTableAsStmt):
             if node.objtype != ObjectType.OBJECT_TABLE:
                 continue
-            relation = node.into.rel
+            relation = required(required(node.into).rel)
         else:
-            relation = node.relation
+            relation = required(node.relation)
         if node.if_not_exists or guarded_against(statement, DUPLICATE_TABLE):
             continue
         if context.dropped_earlier_if_exists("table", relation.relname, statement):

@@ -22,11 +22,13 @@ from collections.abc import Iterator
 
 from pglast import ast
 
+from service.analysis.facts import names_of
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_OBJECT, guarded_against, missed_by_handlers
 from service.analysis.lint.nodes import quoted
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 
 @rule(
@@ -36,16 +38,17 @@ from service.analysis.lint.registry import rule
     help="Wrap it in DO $$ BEGIN … EXCEPTION WHEN duplicate_object THEN NULL; END $$.",
 )
 def create_type_without_guard(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.CreateEnumStmt, ast.CompositeTypeStmt, ast.CreateDomainStmt):
+    for statement, node in context.of_type(ast.CreateEnumStmt, ast.CompositeTypeStmt, ast.CreateDomainStmt):
         if guarded_against(statement, DUPLICATE_OBJECT):
             continue
-        node = statement.node
+        names: list[str | None]
         if isinstance(node, ast.CompositeTypeStmt):
-            names, kind = [node.typevar.schemaname, node.typevar.relname], "type"
+            typevar = required(node.typevar)
+            names, kind = [typevar.schemaname, typevar.relname], "type"
         elif isinstance(node, ast.CreateDomainStmt):
-            names, kind = [name.sval for name in node.domainname], "domain"
+            names, kind = list(names_of(node.domainname)), "domain"
         else:
-            names, kind = [name.sval for name in node.typeName], "type"
+            names, kind = list(names_of(node.typeName)), "type"
         if context.dropped_earlier_if_exists(kind, names[-1], statement):
             continue
         yield Violation(

@@ -22,6 +22,7 @@ from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_OBJECT, DUPLICATE_SCHEMA, DUPLICATE_TABLE, guarded_against, missed_by_handlers
 from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 
 @rule(
@@ -32,8 +33,7 @@ from service.analysis.lint.registry import rule
 )
 def create_without_if_not_exists(context: LintContext) -> Iterator[Violation]:
     kinds = (ast.CreateSeqStmt, ast.CreateSchemaStmt, ast.CreateExtensionStmt, ast.CreateTableAsStmt)
-    for statement in context.of_type(*kinds):
-        node = statement.node
+    for statement, node in context.of_type(*kinds):
         if node.if_not_exists:
             continue
         if isinstance(node, ast.CreateSeqStmt):
@@ -43,7 +43,7 @@ def create_without_if_not_exists(context: LintContext) -> Iterator[Violation]:
         elif isinstance(node, ast.CreateExtensionStmt):
             what, error = f"EXTENSION {quoted(node.extname)}", DUPLICATE_OBJECT
         elif node.objtype == ObjectType.OBJECT_MATVIEW:
-            what, error = f"MATERIALIZED VIEW {relation_name(node.into.rel)}", DUPLICATE_TABLE
+            what, error = f"MATERIALIZED VIEW {relation_name(required(node.into).rel)}", DUPLICATE_TABLE
         else:
             continue
         if not guarded_against(statement, error):

@@ -26,7 +26,6 @@ from service.analysis.lint.registry import rule
 
 @rule("delete-without-where", severity="error", family="danger", help="Add a WHERE clause that picks the rows to delete.")
 def delete_without_where(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.DeleteStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.DeleteStmt):
         if node.whereClause is None and not context.is_empty_table(node.relation, statement):
             yield Violation(f"DELETE without WHERE deletes every row of {relation_name(node.relation)}", statement)

@@ -21,7 +21,7 @@ from pglast.enums import AlterTableType
 
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
-from service.analysis.lint.nodes import quoted, relation_name
+from service.analysis.lint.nodes import altered_table, quoted, relation_name
 from service.analysis.lint.registry import rule
 
 
@@ -33,7 +33,7 @@ from service.analysis.lint.registry import rule
 )
 def drop_column(context: LintContext) -> Iterator[Violation]:
     for statement, command in context.alter_commands(AlterTableType.AT_DropColumn):
-        table = statement.node.relation
+        table = altered_table(statement)
         if context.is_new_table(table, statement):
             continue
         if context.created_earlier("column", command.name, statement, parent=table.relname):

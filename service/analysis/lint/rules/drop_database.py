@@ -24,5 +24,5 @@ from service.analysis.lint.registry import rule
 
 @rule("drop-database", severity="error", family="danger", help="Remove it: databases belong to provisioning, not to migrations.")
 def drop_database(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.DropdbStmt):
-        yield Violation(f"DROP DATABASE {quoted(statement.node.dbname)} deletes a whole database", statement)
+    for statement, node in context.of_type(ast.DropdbStmt):
+        yield Violation(f"DROP DATABASE {quoted(node.dbname)} deletes a whole database", statement)

@@ -31,8 +31,7 @@ from service.analysis.lint.registry import rule
     help="Use DROP INDEX CONCURRENTLY IF EXISTS, alone in its own migration.",
 )
 def drop_index_without_concurrently(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.DropStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.DropStmt):
         if node.removeType != ObjectType.OBJECT_INDEX or node.concurrent:
             continue
         for names in dropped_names(node):

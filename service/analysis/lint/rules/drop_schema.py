@@ -30,8 +30,7 @@ from service.analysis.lint.registry import rule
     help="Drop the objects you mean to drop one by one; drop a whole schema by hand with a fresh backup.",
 )
 def drop_schema(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.DropStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.DropStmt):
         if node.removeType != ObjectType.OBJECT_SCHEMA:
             continue
         cascade = " and everything in it" if node.behavior == DropBehavior.DROP_CASCADE else ""

@@ -33,8 +33,7 @@ from service.analysis.lint.registry import rule
     help="Release code that no longer uses the table first, and keep its data (rename or copy) until you are sure.",
 )
 def drop_table(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.DropStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.DropStmt):
         if node.removeType != ObjectType.OBJECT_TABLE:
             continue
         for names in dropped_names(node):

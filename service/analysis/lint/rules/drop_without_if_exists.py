@@ -30,8 +30,9 @@ from service.analysis.lint.guards import (
     guarded_against,
     missed_by_handlers,
 )
-from service.analysis.lint.nodes import dropped_names, quoted, relation_name
+from service.analysis.lint.nodes import altered_table, dropped_names, quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 # The effect kinds facts.py gives created objects, for the object types a DROP names.
 _EFFECT_KINDS = {
@@ -72,17 +73,17 @@ _MISSING = {
     help="Write DROP … IF EXISTS so a retried migration does not fail on what is already gone.",
 )
 def drop_without_if_exists(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.DropStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.DropStmt):
         if not node.missing_ok:
-            errors = _MISSING.get(node.removeType, (UNDEFINED_OBJECT,))
+            remove_type = required(node.removeType)
+            errors = _MISSING.get(remove_type, (UNDEFINED_OBJECT,))
             if guarded_against(statement, *errors):
                 continue
-            kind = ObjectType(node.removeType).name.removeprefix("OBJECT_").replace("_", " ")
+            kind = remove_type.name.removeprefix("OBJECT_").replace("_", " ")
             for name in dropped_names(node):
-                if context.created_earlier(_EFFECT_KINDS.get(node.removeType, ""), name[-1], statement):
+                if context.created_earlier(_EFFECT_KINDS.get(remove_type, ""), name[-1], statement):
                     continue
-                label = f"{quoted(name[-1])} on {quoted(*name[:-1])}" if node.removeType in _ON_TABLE else quoted(*name)
+                label = f"{quoted(name[-1])} on {quoted(*name[:-1])}" if remove_type in _ON_TABLE else quoted(*name)
                 yield Violation(f"DROP {kind} {label} fails if it does not exist{missed_by_handlers(statement, *errors)}", statement)
     for statement, command in context.alter_commands(AlterTableType.AT_DropColumn, AlterTableType.AT_DropConstraint):
         is_column = command.subtype == AlterTableType.AT_DropColumn
@@ -91,7 +92,7 @@ def drop_without_if_exists(context: LintContext) -> Iterator[Violation]:
             continue
         what = "COLUMN" if is_column else "CONSTRAINT"
         yield Violation(
-            f"DROP {what} {quoted(command.name)} of {relation_name(statement.node.relation)} fails if it does not exist"
+            f"DROP {what} {quoted(command.name)} of {relation_name(altered_table(statement))} fails if it does not exist"
             f"{missed_by_handlers(statement, error)}",
             statement,
             help=f"Write DROP {what} IF EXISTS so a retried migration does not fail on what is already gone.",

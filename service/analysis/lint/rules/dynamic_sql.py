@@ -30,7 +30,7 @@ from service.analysis.parsing import OpaqueSql
     help="Write the statements out so they can be checked, or make each generated one idempotent.",
 )
 def dynamic_sql(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(OpaqueSql):
-        built = " ".join(statement.node.text.split())
+    for statement, node in context.of_type(OpaqueSql):
+        built = " ".join(node.text.split())
         shown = built if len(built) <= 80 else built[:79] + "…"
         yield Violation(f"EXECUTE runs SQL built at run time ({shown}), which deploy-gate cannot check", statement)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from pglast import ast
 
+from service.analysis.facts import names_of
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_OBJECT, guarded_against, missed_by_handlers
@@ -29,11 +30,10 @@ from service.analysis.lint.registry import rule
     help="Write ALTER TYPE … ADD VALUE IF NOT EXISTS 'label'.",
 )
 def enum_add_value_without_if_not_exists(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.AlterEnumStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.AlterEnumStmt):
         if node.oldVal or node.skipIfNewValExists or guarded_against(statement, DUPLICATE_OBJECT):
             continue
-        type_name = quoted(*(name.sval for name in node.typeName))
+        type_name = quoted(*names_of(node.typeName))
         yield Violation(
             f"ADD VALUE '{node.newVal}' to {type_name} fails if the label already exists{missed_by_handlers(statement, DUPLICATE_OBJECT)}",
             statement,

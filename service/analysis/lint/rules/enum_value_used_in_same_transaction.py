@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pglast import ast
 from pglast.enums import TransactionStmtKind
 
+from service.analysis.facts import names_of
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import quoted, string_constants
@@ -40,13 +41,13 @@ def enum_value_used_in_same_transaction(context: LintContext) -> Iterator[Violat
         node = statement.node
         if not isinstance(node, ast.AlterEnumStmt) or node.oldVal or not node.newVal:
             continue
-        names = [name.sval for name in node.typeName]
+        names = names_of(node.typeName)
         for later in statements[position + 1 :]:
             if isinstance(later.node, ast.TransactionStmt) and later.node.kind == TransactionStmtKind.TRANS_STMT_COMMIT:
                 break
             if isinstance(later.node, ast.AlterEnumStmt):
                 continue
-            use = next((const for const in string_constants(later.node) if const.val.sval == node.newVal), None)
+            use = next((const for const in string_constants(later.node) if isinstance(const.val, ast.String) and const.val.sval == node.newVal), None)
             if use is not None:
                 yield Violation(
                     f"'{node.newVal}' is added to {quoted(*names)} here and used at line {later.position.line} in the same "

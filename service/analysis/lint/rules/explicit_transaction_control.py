@@ -54,10 +54,10 @@ def explicit_transaction_control(context: LintContext) -> Iterator[Violation]:
         keyword = _keyword(statement)
         later = statements[index + 1 :]
         if node.kind in _STARTS:
-            ends = [s for s in later if isinstance(s.node, ast.TransactionStmt) and s.node.kind in (*_COMMITS, *_ROLLS_BACK)]
+            ends = [s for s in later if _transaction_kind(s) in (*_COMMITS, *_ROLLS_BACK)]
             if not ends:
                 yield Violation(f"{keyword} is never committed, so the transaction is still open when the file ends", statement)
-            elif ends[0] is statements[-1] and ends[0].node.kind in _COMMITS and index == 0:
+            elif ends[0] is statements[-1] and _transaction_kind(ends[0]) in _COMMITS and index == 0:
                 yield Violation(f"{keyword} … {_keyword(ends[0])} around the whole file is redundant: Prisma already runs it as one transaction", statement)
         elif node.kind in _COMMITS:
             if later:
@@ -71,8 +71,11 @@ def explicit_transaction_control(context: LintContext) -> Iterator[Violation]:
 
 
 def _opened_at_start(statements: tuple[Statement, ...]) -> bool:
-    first = statements[0].node
-    return isinstance(first, ast.TransactionStmt) and first.kind in _STARTS
+    return _transaction_kind(statements[0]) in _STARTS
+
+
+def _transaction_kind(statement: Statement) -> TransactionStmtKind | None:
+    return statement.node.kind if isinstance(statement.node, ast.TransactionStmt) else None
 
 
 def _keyword(statement: Statement) -> str:

@@ -32,8 +32,7 @@ from service.analysis.lint.registry import rule
     help="Use CREATE INDEX CONCURRENTLY, alone in its own migration.",
 )
 def index_without_concurrently(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.IndexStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.IndexStmt):
         if node.concurrent or context.is_empty_table(node.relation, statement):
             continue
         name = f"index {quoted(node.idxname)}" if node.idxname else "an index"

@@ -23,16 +23,17 @@ from service.analysis.lint.findings import Violation
 from service.analysis.lint.locks import LOCK_MODES, SHARE
 from service.analysis.lint.nodes import relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import nodes_of, required
 
 
 @rule("lock-table", severity="warning", family="locking", help="Drop the explicit lock, or set lock_timeout first and keep the migration short.")
 def lock_table(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.LockStmt):
-        node = statement.node
-        if node.mode < SHARE:
+    for statement, node in context.of_type(ast.LockStmt):
+        mode = required(node.mode)
+        if mode < SHARE:
             continue
-        tables = [relation for relation in node.relations or () if not context.is_empty_table(relation, statement)]
+        tables = [relation for relation in nodes_of(node.relations, ast.RangeVar) if not context.is_empty_table(relation, statement)]
         if tables:
             names = ", ".join(relation_name(relation) for relation in tables)
-            blocks = "reads and writes" if node.mode == max(LOCK_MODES) else "writes"
-            yield Violation(f"LOCK TABLE {names} IN {LOCK_MODES[node.mode]} MODE blocks {blocks} until the migration commits", statement)
+            blocks = "reads and writes" if mode == max(LOCK_MODES) else "writes"
+            yield Violation(f"LOCK TABLE {names} IN {LOCK_MODES[mode]} MODE blocks {blocks} until the migration commits", statement)

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pglast import ast
-from pglast.enums import ReindexObjectType
 
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import nodes_of, required
 
 
 @rule(
@@ -29,10 +29,9 @@ from service.analysis.lint.registry import rule
     help="Use REINDEX … CONCURRENTLY alone in its own migration, or reindex by hand outside the deploy.",
 )
 def reindex_without_concurrently(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.ReindexStmt):
-        node = statement.node
-        if any(param.defname == "concurrently" for param in node.params or ()):
+    for statement, node in context.of_type(ast.ReindexStmt):
+        if any(param.defname == "concurrently" for param in nodes_of(node.params, ast.DefElem)):
             continue
-        kind = ReindexObjectType(node.kind).name.removeprefix("REINDEX_OBJECT_")
+        kind = required(node.kind).name.removeprefix("REINDEX_OBJECT_")
         target = relation_name(node.relation) if node.relation is not None else quoted(node.name)
         yield Violation(f"REINDEX {kind} {target} blocks writes, and reads through the rebuilt indexes, until it ends", statement)

@@ -22,6 +22,7 @@ from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 
 @rule(
@@ -31,11 +32,11 @@ from service.analysis.lint.registry import rule
     help="Keep the column name (Prisma @map) or add a new column and move to it in steps.",
 )
 def rename_column(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.RenameStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.RenameStmt):
         if node.renameType != ObjectType.OBJECT_COLUMN or node.relationType != ObjectType.OBJECT_TABLE:
             continue
-        if context.is_new_table(node.relation, statement) or context.created_earlier("column", node.subname, statement, parent=node.relation.relname):
+        table = required(node.relation)
+        if context.is_new_table(table, statement) or context.created_earlier("column", node.subname, statement, parent=table.relname):
             continue
         yield Violation(
             f"renaming {relation_name(node.relation)}.{quoted(node.subname)} to {quoted(node.newname)} breaks queries of the running application",

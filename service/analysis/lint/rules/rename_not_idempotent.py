@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pglast import ast
 from pglast.enums import ObjectType
 
+from service.analysis.facts import names_of
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import (
@@ -35,6 +36,7 @@ from service.analysis.lint.guards import (
 )
 from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import required
 
 # What renaming something whose old name is gone raises, for the kinds that differ from the rest.
 _MISSING = {ObjectType.OBJECT_COLUMN: UNDEFINED_COLUMN, ObjectType.OBJECT_TABCONSTRAINT: UNDEFINED_OBJECT}
@@ -47,11 +49,10 @@ _MISSING = {ObjectType.OBJECT_COLUMN: UNDEFINED_COLUMN, ObjectType.OBJECT_TABCON
     help="Rename inside a DO block that checks the catalog for the old name first.",
 )
 def rename_not_idempotent(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.RenameStmt, ast.AlterEnumStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.RenameStmt, ast.AlterEnumStmt):
         if isinstance(node, ast.AlterEnumStmt):
             if node.oldVal and not guarded_against(statement, INVALID_PARAMETER_VALUE):
-                type_name = quoted(*(name.sval for name in node.typeName))
+                type_name = quoted(*names_of(node.typeName))
                 yield Violation(
                     f"RENAME VALUE '{node.oldVal}' of {type_name} fails once it is renamed{missed_by_handlers(statement, INVALID_PARAMETER_VALUE)}",
                     statement,
@@ -60,10 +61,11 @@ def rename_not_idempotent(context: LintContext) -> Iterator[Violation]:
         if node.missing_ok and node.relation is not None and not node.subname:
             # ALTER TABLE / INDEX IF EXISTS … RENAME TO skips quietly once the old name is gone.
             continue
-        error = _MISSING.get(node.renameType, UNDEFINED_TABLE if node.relation is not None and not node.subname else UNDEFINED_OBJECT)
+        rename_type = required(node.renameType)
+        error = _MISSING.get(rename_type, UNDEFINED_TABLE if node.relation is not None and not node.subname else UNDEFINED_OBJECT)
         if guarded_against(statement, error):
             continue
-        kind = ObjectType(node.renameType).name.removeprefix("OBJECT_").replace("_", " ").replace("TABCONSTRAINT", "CONSTRAINT")
+        kind = rename_type.name.removeprefix("OBJECT_").replace("_", " ").replace("TABCONSTRAINT", "CONSTRAINT")
         if node.relation is not None and node.subname:
             old = f"{quoted(node.subname)} of {relation_name(node.relation)}"
         elif node.relation is not None:

@@ -32,8 +32,7 @@ from service.analysis.lint.registry import rule
     help="Keep the table name (Prisma @@map) or rename in steps behind a view; old code still uses it.",
 )
 def rename_table(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.RenameStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.RenameStmt):
         if node.renameType == ObjectType.OBJECT_TABLE and not context.is_new_table(node.relation, statement):
             yield Violation(
                 f"renaming {relation_name(node.relation)} to {quoted(node.newname)} breaks queries of the running application",

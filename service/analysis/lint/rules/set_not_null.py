@@ -25,9 +25,9 @@ from pglast.enums import AlterTableType, ConstrType, NullTestType
 from service.analysis.facts import iter_nodes
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
-from service.analysis.lint.nodes import quoted, relation_name
+from service.analysis.lint.nodes import altered_table, quoted, relation_name
 from service.analysis.lint.registry import rule
-from service.analysis.parsing import Statement
+from service.analysis.parsing import Statement, required_node
 
 
 @rule(
@@ -38,7 +38,7 @@ from service.analysis.parsing import Statement
 )
 def set_not_null(context: LintContext) -> Iterator[Violation]:
     for statement, command in context.alter_commands(AlterTableType.AT_SetNotNull):
-        table = statement.node.relation
+        table = altered_table(statement)
         if context.is_empty_table(table, statement) or _proven_not_null(context, statement, table.relname, command.name):
             continue
         yield Violation(
@@ -47,26 +47,27 @@ def set_not_null(context: LintContext) -> Iterator[Violation]:
         )
 
 
-def _proven_not_null(context: LintContext, at: Statement, table: str, column: str) -> bool:
+def _proven_not_null(context: LintContext, at: Statement, table: str | None, column: str | None) -> bool:
     """Whether an earlier statement leaves a valid constraint on `table` that can prove `column` is not null."""
     for statement, command in context.alter_commands(AlterTableType.AT_ValidateConstraint, AlterTableType.AT_AddConstraint):
         if context.order(statement) >= context.order(at):
             break
-        if statement.node.relation.relname != table:
+        if altered_table(statement).relname != table:
             continue
         if command.subtype == AlterTableType.AT_ValidateConstraint:
             return True
-        constraint = command.def_
+        constraint = required_node(command.def_, ast.Constraint)
         if constraint.contype == ConstrType.CONSTR_CHECK and not constraint.skip_validation and _checks_not_null(constraint, column):
             return True
     return False
 
 
-def _checks_not_null(constraint: ast.Constraint, column: str) -> bool:
+def _checks_not_null(constraint: ast.Constraint, column: str | None) -> bool:
     return any(
         isinstance(node, ast.NullTest)
         and node.nulltesttype == NullTestType.IS_NOT_NULL
         and isinstance(node.arg, ast.ColumnRef)
+        and node.arg.fields
         and isinstance(node.arg.fields[-1], ast.String)
         and node.arg.fields[-1].sval == column
         for node in iter_nodes(constraint.raw_expr)

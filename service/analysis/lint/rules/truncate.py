@@ -22,13 +22,13 @@ from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import nodes_of
 
 
 @rule("truncate", severity="error", family="danger", help="Delete only the rows you mean to, with a WHERE, or empty the table by hand with a backup.")
 def truncate(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.TruncateStmt):
-        node = statement.node
-        existing = [relation for relation in node.relations or () if not context.is_new_table(relation, statement)]
+    for statement, node in context.of_type(ast.TruncateStmt):
+        existing = [relation for relation in nodes_of(node.relations, ast.RangeVar) if not context.is_new_table(relation, statement)]
         if not existing:
             continue
         names = ", ".join(relation_name(relation) for relation in existing)

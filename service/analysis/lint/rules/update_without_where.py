@@ -32,7 +32,6 @@ from service.analysis.lint.registry import rule
     help="Add a WHERE that picks only the rows needing the change; backfill large tables in batches.",
 )
 def update_without_where(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.UpdateStmt):
-        node = statement.node
+    for statement, node in context.of_type(ast.UpdateStmt):
         if node.whereClause is None and not context.is_empty_table(node.relation, statement):
             yield Violation(f"UPDATE without WHERE rewrites every row of {relation_name(node.relation)}", statement)

@@ -20,13 +20,13 @@ from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import relation_name
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import nodes_of
 
 
 @rule("vacuum-full", severity="warning", family="locking", help="Run VACUUM FULL (or pg_repack) by hand in a maintenance window, not in a migration.")
 def vacuum_full(context: LintContext) -> Iterator[Violation]:
-    for statement in context.of_type(ast.VacuumStmt):
-        node = statement.node
-        if not node.is_vacuumcmd or not any(option.defname == "full" for option in node.options or ()):
+    for statement, node in context.of_type(ast.VacuumStmt):
+        if not node.is_vacuumcmd or not any(option.defname == "full" for option in nodes_of(node.options, ast.DefElem)):
             continue
-        tables = ", ".join(relation_name(target.relation) for target in node.rels or ()) or "every table of the database"
+        tables = ", ".join(relation_name(target.relation) for target in nodes_of(node.rels, ast.VacuumRelation)) or "every table of the database"
         yield Violation(f"VACUUM FULL rewrites {tables} under an ACCESS EXCLUSIVE lock", statement)

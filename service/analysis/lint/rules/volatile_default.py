@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pglast import ast
 from pglast.enums import ConstrType
 
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
-from service.analysis.lint.nodes import SERIAL_TYPES, column_constraints, function_names, quoted, relation_name, type_name
+from service.analysis.lint.nodes import SERIAL_TYPES, altered_table, column_constraints, function_names, quoted, relation_name, type_name
 from service.analysis.lint.registry import rule
 
 VOLATILE_FUNCTIONS = frozenset(
@@ -53,7 +54,7 @@ VOLATILE_FUNCTIONS = frozenset(
 )
 def volatile_default(context: LintContext) -> Iterator[Violation]:
     for statement, column in context.added_columns():
-        table = statement.node.relation
+        table = altered_table(statement)
         if context.is_empty_table(table, statement):
             continue
         reason = _volatile_value(column)
@@ -65,7 +66,7 @@ def volatile_default(context: LintContext) -> Iterator[Violation]:
             )
 
 
-def _volatile_value(column) -> str | None:
+def _volatile_value(column: ast.ColumnDef) -> str | None:
     kind = type_name(column.typeName)
     if kind in SERIAL_TYPES:
         return f"is {kind}, whose default nextval() differs per row"
@@ -74,7 +75,7 @@ def _volatile_value(column) -> str | None:
     if column_constraints(column, ConstrType.CONSTR_GENERATED):
         return "is a stored generated column, computed row by row"
     for default in column_constraints(column, ConstrType.CONSTR_DEFAULT):
-        volatile = sorted(set(function_names(default.raw_expr)) & VOLATILE_FUNCTIONS)
+        volatile = sorted(set(function_names(default.raw_expr) if default.raw_expr is not None else ()) & VOLATILE_FUNCTIONS)
         if volatile:
             return f"has a default calling {volatile[0]}(), which differs per row"
     return None

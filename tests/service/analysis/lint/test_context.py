@@ -14,7 +14,7 @@ def test_nested_statements_belong_to_their_do_block_and_keep_file_order():
     assert [context.top_index(s) for s in context.all_statements] == [0, 1, 1, 1, 2]
     orders = [context.order(s) for s in context.all_statements]
     assert orders == sorted(orders)
-    assert [s.kind for s in context.of_type(ast.IndexStmt)] == ["IndexStmt", "IndexStmt"]
+    assert [(s.kind, type(node)) for s, node in context.of_type(ast.IndexStmt)] == [("IndexStmt", ast.IndexStmt)] * 2
 
 
 def test_objects_created_or_dropped_earlier_are_known_by_kind_name_and_order():
