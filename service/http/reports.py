@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from service.http.auth import require_scope_or_report_link
 from service.http.problems import Problem
 from service.http.store import store
-from service.recovery.report import build_report
+from service.reports.build import build_report
 from service.store import repository
 
 bp = Blueprint("reports", __name__, url_prefix="/v1/jobs")

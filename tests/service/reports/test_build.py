@@ -19,7 +19,8 @@ from service.jobs.states import JobKind, JobState, Verdict
 from service.prisma.database import parse_database_url
 from service.analysis.lint import lint_migrations
 from service.prisma.migrations import migrations_from_bundle
-from service.recovery.report import CHECKLIST, build_report
+from service.reports.build import build_report
+from service.reports.model import CHECKLIST
 from service.store import repository
 from tests.conftest import ADMIN_URL
 from tests.service.jobs.test_recover import (
