@@ -32,14 +32,11 @@ def _wanted() -> str:
 
 @bp.get("/<job_id>/report")
 @require_scope_or_report_link("read")
-def get_report(job_id: str):
+def get_report(job_id: str) -> Response:
     wanted = _wanted()
     job, events = repository.job_with_journal(store(), job_id)
     report = build_report(job, events)
-    if wanted == MARKDOWN:
-        response = Response(report.to_markdown(), mimetype=MARKDOWN)
-    else:
-        response = jsonify(report.to_dict())
+    response = Response(report.to_markdown(), mimetype=MARKDOWN) if wanted == MARKDOWN else jsonify(report.to_dict())
     response.vary.add("Accept")
     # A report link carries its token in the URL: kept out of shared caches and Referer headers.
     response.headers["Cache-Control"] = "private, no-store"

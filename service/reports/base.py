@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from service.jobs.states import JobState
-from service.reports.journal import Journal
+from service.reports.events import ApprovalShown
+from service.reports.journal import Approval, Journal, StepRun
 from service.reports.model import (
     CHECKLIST,
     Action,
@@ -31,8 +32,7 @@ from service.reports.model import (
     RollbackSql,
     TimelineEntry,
 )
-from service.reports.steps import ApprovalShown, LintStep, RecoverStep, SnapshotStep, StatusStep, text_or_none
-from service.reports.journal import Approval, StepRun
+from service.reports.steps import LintStep, RecoverStep, SnapshotStep, StatusStep, text_or_none
 from service.reports.words import NOT_CHECKED, step_summary, timeline_summary, told_words, when
 from service.store.repository import Job
 
@@ -85,10 +85,7 @@ class JobReport:
             checklist=self.checklist(),
             migrations=self.migrations(),
             lint=self.lint(),
-            applied=[
-                AppliedMigration(run.step.partition(":")[2], run.started_at, run.ended_at, run.outcome)
-                for run in self.journal.family("apply")
-            ],
+            applied=[AppliedMigration(run.step.partition(":")[2], run.started_at, run.ended_at, run.outcome) for run in self.journal.family("apply")],
             recovery=self.recovery(),
         )
 

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from service.reports.steps import ApprovalEvent, Notified, StepFailure
+from service.reports.events import ApprovalEvent, Notified
+from service.reports.steps import StepFailure
 from service.store.repository import JobEvent
 
 # Steps that only read: everything else a job journals changed something (or tried to).
-READING_STEPS = frozenset({"facts", "decide", "plan", "verify", "recheck", "wait_for_lock", "wait_for_blockers", "wait_for_catalog", "poll", "endpoint", "status", "lint"})
+READING_STEPS = frozenset(
+    {"facts", "decide", "plan", "verify", "recheck", "wait_for_lock", "wait_for_blockers", "wait_for_catalog", "poll", "endpoint", "status", "lint"}
+)
 # Sub-steps that only record what AWS said (`cutover:poll:2`, `snapshot:available`).
 READING_PARTS = frozenset({"poll", "available", "done"})
 NOTIFICATION_STEPS = ("notify", "notification")

@@ -133,7 +133,12 @@ class RecoverReport(IncidentJobReport):
         facts = read.facts
         name = facts.migration_name
         if not facts.in_bundle:
-            return item("sql_reviewed", False, None, f"the bundle has no {name}/migration.sql with the checksum of the run that failed, so its SQL could not be reviewed")
+            return item(
+                "sql_reviewed",
+                False,
+                None,
+                f"the bundle has no {name}/migration.sql with the checksum of the run that failed, so its SQL could not be reviewed",
+            )
         if not facts.parses:
             return item("sql_reviewed", False, None, f"{name} does not parse, so its statements could not be reviewed")
         statements = "?" if read.statement_count is None else read.statement_count
@@ -160,10 +165,17 @@ class RecoverReport(IncidentJobReport):
         facts_run, read = next((run, read) for run, read, decided in rounds if decided is not None and decided.step == decision.step)
         verified = read.facts.rollback_verified
         if verified is True:
-            return item("rollback_tested", True, facts_run.at, "the rollback SQL was verified on the shadow server: the catalog after migration and rollback matched the one before")
+            return item(
+                "rollback_tested",
+                True,
+                facts_run.at,
+                "the rollback SQL was verified on the shadow server: the catalog after migration and rollback matched the one before",
+            )
         if verified is False:
             problems = read.verification_errors
-            return item("rollback_tested", False, None, "the rollback SQL did not pass on the shadow server" + (f": {'; '.join(problems[:3])}" if problems else ""))
+            return item(
+                "rollback_tested", False, None, "the rollback SQL did not pass on the shadow server" + (f": {'; '.join(problems[:3])}" if problems else "")
+            )
         approved = self.approval_of(f"act:{facts_run.last_part}")
         extra = f"; {approved.by} approved running it at {when(approved.at)}" if approved is not None and approved.approved else ""
         return item("rollback_tested", False, None, f"not tested: no shadow server is configured to verify the rollback SQL{extra}")

@@ -58,7 +58,9 @@ class RestoreReport(IncidentJobReport):
     def backup_accessible(self) -> ChecklistItem:
         restore = self.restore()
         if restore.action == "cutover":
-            return item("backup_accessible", None, None, "a cut-over swaps in an instance already restored; the backup it came from is in its restore job's report")
+            return item(
+                "backup_accessible", None, None, "a cut-over swaps in an instance already restored; the backup it came from is in its restore job's report"
+            )
         run, plan = self.journal.finished("plan"), self.plan()
         if run is not None and plan is not None:
             source = plan.source or "the source"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from service.reports.base import IncidentJobReport, item
+from service.reports.events import ApprovalShown
 from service.reports.journal import StepRun
 from service.reports.model import ChecklistItem, Decision, RollbackJobFacts, RollbackSql
-from service.reports.steps import ApprovalShown, HistoryWrite, RollbackPlan, VerifyStep
+from service.reports.steps import HistoryWrite, RollbackPlan, VerifyStep
 from service.reports.words import source_words, step_summary
 
 
@@ -76,7 +77,12 @@ class RollbackReport(IncidentJobReport):
             return item("migration_identified", False, None, self.waiting_note())
         if plan.source in (None, "none"):
             return item("migration_identified", False, None, "not settled: the rollback was refused: " + "; ".join(self.refused()))
-        return item("migration_identified", True, run.at, f"{self.migration()}, named by {self.job.requested_by}: its applied row in _prisma_migrations matches the bundle's file")
+        return item(
+            "migration_identified",
+            True,
+            run.at,
+            f"{self.migration()}, named by {self.job.requested_by}: its applied row in _prisma_migrations matches the bundle's file",
+        )
 
     def sql_reviewed(self) -> ChecklistItem:
         plan = self.plan()

@@ -27,12 +27,17 @@ def text_or_none(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def _texts(value: Any) -> tuple[str, ...]:
+def texts(value: Any) -> tuple[str, ...]:
     return tuple(str(item) for item in value or ())
 
 
-def _mapping(value: Any) -> Data:
+def mapping(value: Any) -> Data:
     return value if isinstance(value, Mapping) else {}
+
+
+def plain(record: Any) -> dict[str, Any]:
+    """A flat record's fields as JSON values (tuples as lists), under the journal's keys (the field names)."""
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in vars(record).items()}
 
 
 def _time(value: Any) -> datetime | None:
@@ -100,31 +105,22 @@ class FailureFacts:
             effects=text_or_none(data.get("effects")),
             fully_probed=bool(data.get("fully_probed", True)),
             transactional=bool(data.get("transactional")),
-            not_transactional_because=_texts(data.get("not_transactional_because")),
+            not_transactional_because=texts(data.get("not_transactional_because")),
             idempotent=bool(data.get("idempotent")),
-            unguarded=_texts(data.get("unguarded")),
+            unguarded=texts(data.get("unguarded")),
             rollback_source=text_or_none(data.get("rollback_source")),
             rollback_complete=None if data.get("rollback_complete") is None else bool(data["rollback_complete"]),
             rollback_verified=data.get("rollback_verified"),
-            rollback_gaps=_texts(data.get("rollback_gaps")),
+            rollback_gaps=texts(data.get("rollback_gaps")),
             max_automatic_retries=data.get("max_automatic_retries"),
             retries_left=data.get("retries_left"),
             automatic_rollback=bool(data.get("automatic_rollback")),
-            invalid_indexes=_texts(data.get("invalid_indexes")),
+            invalid_indexes=texts(data.get("invalid_indexes")),
             lock_holder=text_or_none(data.get("lock_holder")),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "migration_name": self.migration_name, "sqlstate": self.sqlstate, "message": self.message, "error_class": self.error_class,
-            "attempts": self.attempts, "in_bundle": self.in_bundle, "parses": self.parses, "effects": self.effects,
-            "fully_probed": self.fully_probed, "transactional": self.transactional,
-            "not_transactional_because": list(self.not_transactional_because), "idempotent": self.idempotent,
-            "unguarded": list(self.unguarded), "rollback_source": self.rollback_source, "rollback_complete": self.rollback_complete,
-            "rollback_verified": self.rollback_verified, "rollback_gaps": list(self.rollback_gaps),
-            "max_automatic_retries": self.max_automatic_retries, "retries_left": self.retries_left,
-            "automatic_rollback": self.automatic_rollback, "invalid_indexes": list(self.invalid_indexes), "lock_holder": self.lock_holder,
-        }  # fmt: skip
+        return plain(self)
 
 
 @dataclass(frozen=True)
@@ -143,8 +139,8 @@ class RollbackPlan:
             source=text_or_none(data.get("source")),
             sql=str(data.get("sql", "")),
             complete=None if data.get("complete") is None else bool(data["complete"]),
-            refused=_texts(data["refused"]) if "refused" in data else None,
-            reasons=_texts(data.get("reasons")),
+            refused=texts(data["refused"]) if "refused" in data else None,
+            reasons=texts(data.get("reasons")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,15 +164,15 @@ class FactsStep:
 
     @classmethod
     def from_dict(cls, data: Data) -> Self:
-        facts = _mapping(data.get("facts"))
-        rollback = _mapping(data.get("rollback"))
+        facts = mapping(data.get("facts"))
+        rollback = mapping(data.get("rollback"))
         return cls(
             facts=FailureFacts.from_dict(facts),
             raw_facts=dict(facts),
-            run_started_at=_time(_mapping(data.get("history_row")).get("started_at")),
-            statement_count=_mapping(data.get("analysis")).get("statement_count"),
+            run_started_at=_time(mapping(data.get("history_row")).get("started_at")),
+            statement_count=mapping(data.get("analysis")).get("statement_count"),
             rollback=RollbackPlan.from_dict(rollback) if rollback else None,
-            verification_errors=_texts(_mapping(data.get("verification")).get("errors")),
+            verification_errors=texts(mapping(data.get("verification")).get("errors")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -202,12 +198,12 @@ class DecideStep:
     @classmethod
     def from_dict(cls, data: Data) -> Self:
         return cls(
-            text_or_none(data.get("action")), text_or_none(data.get("verdict")), _texts(data.get("reasons")), _texts(data.get("plan")),
+            text_or_none(data.get("action")), text_or_none(data.get("verdict")), texts(data.get("reasons")), texts(data.get("plan")),
             bool(data.get("needs_approval")),
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "verdict": self.verdict, "reasons": list(self.reasons), "plan": list(self.plan), "needs_approval": self.needs_approval}
+        return plain(self)
 
 
 @dataclass(frozen=True)
@@ -219,7 +215,7 @@ class LockWaitStep:
 
     @classmethod
     def from_dict(cls, data: Data) -> Self:
-        holder = _mapping(data.get("lock_holder"))
+        holder = mapping(data.get("lock_holder"))
         return cls(holder.get("pid"), text_or_none(holder.get("application_name")))
 
     def to_dict(self) -> dict[str, Any]:
@@ -238,7 +234,7 @@ class MigrationRead:
 
     @classmethod
     def from_dict(cls, data: Data) -> Self:
-        failure = _mapping(data.get("failure"))
+        failure = mapping(data.get("failure"))
         return cls(text_or_none(data.get("name")), text_or_none(data.get("state")), bool(data.get("edited")), failure.get("sqlstate"), failure.get("message"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -259,8 +255,8 @@ class StatusStep:
     def from_dict(cls, data: Data) -> Self:
         return cls(
             tuple(MigrationRead.from_dict(m) for m in data.get("migrations") or ()),
-            _texts(data.get("to_deploy")),
-            _texts(_mapping(data.get("summary")).get("failed")),
+            texts(data.get("to_deploy")),
+            texts(mapping(data.get("summary")).get("failed")),
             data.get("up_to_date"),
         )
 
@@ -294,10 +290,7 @@ class Finding:
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "migration": self.migration, "line": self.line, "column": self.column, "rule": self.rule, "severity": self.severity,
-            "message": self.message, "help": self.help,
-        }  # fmt: skip
+        return plain(self)
 
 
 @dataclass(frozen=True)
@@ -366,7 +359,7 @@ class PostconditionStep:
 
     @classmethod
     def from_dict(cls, data: Data) -> Self:
-        return cls(_texts(data.get("migrations")), _texts(data.get("problems")), text_or_none(data.get("basis")))
+        return cls(texts(data.get("migrations")), texts(data.get("problems")), text_or_none(data.get("basis")))
 
     def to_dict(self) -> dict[str, Any]:
         return {"migrations": list(self.migrations), "problems": list(self.problems), "basis": self.basis}
@@ -381,40 +374,10 @@ class VerifyStep:
 
     @classmethod
     def from_dict(cls, data: Data) -> Self:
-        return cls(data.get("verified"), _texts(data.get("problems")))
+        return cls(data.get("verified"), texts(data.get("problems")))
 
     def to_dict(self) -> dict[str, Any]:
         return {"verified": self.verified, "problems": list(self.problems)}
-
-
-@dataclass(frozen=True)
-class Notified:
-    """A notification as journaled: the job's `notify:*` step, or the delivery task's note."""
-
-    notification: str | None = None
-    outcome: str | None = None  # the note's outcome, or the step's handoff
-    status: int | None = None  # the receiver's HTTP status
-    attempt: int | None = None
-    error: str | None = None
-    reason: str | None = None
-
-    @classmethod
-    def from_step(cls, data: Data) -> Self:
-        return cls(text_or_none(data.get("notification")), text_or_none(data.get("handoff")), data.get("status"), data.get("attempt"),
-                   text_or_none(data.get("error")), text_or_none(data.get("reason")))  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, data: Data) -> Self:
-        """A delivery note (repository.record_notification_outcome)."""
-        return cls(text_or_none(data.get("notification")), text_or_none(data.get("outcome")), data.get("status"), data.get("attempt"),
-                   text_or_none(data.get("error")), text_or_none(data.get("reason")))  # fmt: skip
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"notification": self.notification, "outcome": self.outcome, "status": self.status, "attempt": self.attempt, "error": self.error, "reason": self.reason}
-
-    @staticmethod
-    def is_delivery(data: Data) -> bool:
-        return "notification" in data and "outcome" in data
 
 
 @dataclass(frozen=True)
@@ -438,18 +401,18 @@ class HistoryWrite:
 
     @classmethod
     def from_dict(cls, data: Data) -> Self:
-        failure = _mapping(data.get("failure"))
+        failure = mapping(data.get("failure"))
         probe = data.get("probe")
         return cls(
-            marked_rolled_back=_texts(data.get("marked_rolled_back")) if "marked_rolled_back" in data else None,
+            marked_rolled_back=texts(data.get("marked_rolled_back")) if "marked_rolled_back" in data else None,
             marked_applied=bool(data["marked_applied"]) if "marked_applied" in data else None,
-            dropped=_texts(data.get("dropped")),
-            rolled_back_rows=_texts(data.get("rolled_back_rows")) if "rolled_back_rows" in data else None,
-            effects_left=text_or_none(_mapping(probe).get("state")),
+            dropped=texts(data.get("dropped")),
+            rolled_back_rows=texts(data.get("rolled_back_rows")) if "rolled_back_rows" in data else None,
+            effects_left=text_or_none(mapping(probe).get("state")),
             probed=probe is not None,
             note=text_or_none(data.get("note")),
             succeeded=bool(data["succeeded"]) if "succeeded" in data else None,
-            applied=_texts(data.get("applied")),
+            applied=texts(data.get("applied")),
             failed_migration=text_or_none(failure.get("migration_name")),
             failed_sqlstate=text_or_none(failure.get("sqlstate")),
             failed_message=text_or_none(failure.get("message")),
@@ -493,7 +456,7 @@ class RestoreFacts:
 
     @classmethod
     def from_dict(cls, data: Data) -> Self:
-        inner = _mapping(data.get("plan"))
+        inner = mapping(data.get("plan"))
         return cls(
             **{name: text_or_none(data.get(name)) for name in _RESTORE_KEYS},
             plan=RestoreFacts.from_dict(inner) if inner else None,
@@ -537,58 +500,3 @@ def _find_keys(data: Any, keys: tuple[str, ...], depth: int = 2) -> str | None:
             if found:
                 return found
     return None
-
-
-@dataclass(frozen=True)
-class ApprovalEvent:
-    """An `approval` event: a person's answer to a step that waited."""
-
-    approved: bool = False
-    by: str | None = None
-    comment: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Data) -> Self:
-        return cls(bool(data.get("approved")), text_or_none(data.get("by")), text_or_none(data.get("comment")))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"approved": self.approved, "by": self.by, "comment": self.comment}
-
-
-@dataclass(frozen=True)
-class ApprovalShown:
-    """The job's `approval` facts: the step that waits and what the person was shown (service.jobs.runner)."""
-
-    step: str | None = None
-    plan: tuple[str, ...] = ()
-    showed_sql: bool = False
-
-    @classmethod
-    def from_dict(cls, data: Data) -> Self:
-        showed = bool(data.get("sql") or _mapping(data.get("rollback")).get("sql"))
-        return cls(text_or_none(data.get("step")), _texts(data.get("plan")), showed)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "plan": list(self.plan), "sql": "(shown)" if self.showed_sql else None}
-
-
-@dataclass(frozen=True)
-class Transition:
-    """A `transition` event's data: the job's creation, or a move between states and who made it."""
-
-    kind: str = ""
-    target: str = ""
-    verdict: str | None = None
-    by: tuple[tuple[str, str], ...] = field(default=())  # (words, who), in _BY's order
-
-    @classmethod
-    def from_dict(cls, data: Data) -> Self:
-        by = tuple((words, str(data[key])) for key, words in _BY if data.get(key))
-        return cls(str(data.get("kind", "")), str(data.get("target", "")), text_or_none(data.get("verdict")), by)
-
-    def to_dict(self) -> dict[str, Any]:
-        keys = {words: key for key, words in _BY}
-        return {"kind": self.kind, "target": self.target, "verdict": self.verdict, **{keys[words]: who for words, who in self.by}}
-
-
-_BY = (("approved_by", "approved by"), ("rejected_by", "rejected by"), ("decided_by", "verdict from job"), ("by", "by"))

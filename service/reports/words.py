@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from service.recovery.blockers import describe_wait
 from service.recovery.decide import SYNTAX_ERROR
-from service.reports.journal import NOTIFICATION_STEPS, StepRun, Told, handed_on, is_delivery, delivery
+from service.reports.events import ApprovalEvent, Transition
+from service.reports.journal import NOTIFICATION_STEPS, StepRun, Told, delivery, handed_on, is_delivery
 from service.reports.steps import (
     ApplyStep,
-    ApprovalEvent,
     CatalogWaitStep,
     DecideStep,
     FactsStep,
@@ -29,7 +29,6 @@ from service.reports.steps import (
     RecoverStep,
     RollbackPlan,
     StatusStep,
-    Transition,
     VerifyStep,
 )
 from service.store.repository import JobEvent
@@ -118,7 +117,9 @@ def history_words(run: StepRun) -> str:
         rows = wrote.rolled_back_rows or ()
         return f"{len(rows)} failed history row(s) marked rolled back, in the rollback SQL's own transaction" if rows else "already recorded as rolled back"
     if run.last_part in ("deploy", "deploy_pending"):
-        words = ([f"finished rows for {', '.join(wrote.applied)}"] if wrote.applied else []) + ([f"a failed row for {wrote.failed_migration}"] if wrote.failed else [])
+        words = ([f"finished rows for {', '.join(wrote.applied)}"] if wrote.applied else []) + (
+            [f"a failed row for {wrote.failed_migration}"] if wrote.failed else []
+        )
         return "; ".join(words) or "nothing pending, no history row written"
     return step_summary(run)
 
@@ -211,7 +212,8 @@ def _writing_summary(run: StepRun) -> str | None:
         rows = wrote.rolled_back_rows or ()
         if not rows:
             return wrote.note or "nothing left to roll back"
-        return f"rollback SQL ran in one transaction under Prisma's lock; effects left afterwards: {wrote.effects_left}; {len(rows)} history row(s) marked rolled back"
+        ran = "rollback SQL ran in one transaction under Prisma's lock"
+        return f"{ran}; effects left afterwards: {wrote.effects_left}; {len(rows)} history row(s) marked rolled back"
     if last in ("deploy", "deploy_pending") and wrote.succeeded is not None:
         applied = ", ".join(wrote.applied)
         if wrote.succeeded:
@@ -256,7 +258,6 @@ def timeline_summary(event: JobEvent) -> str:
     return str(data.get("message") or data.get("notification") or generic_summary(data))
 
 
-
 def fact_lines(decision: Decision) -> list[str]:
     """A decision's facts in plain words (the JSON carries them all)."""
     facts = decision.read
@@ -276,7 +277,9 @@ def fact_lines(decision: Decision) -> list[str]:
     verified = facts.rollback_verified
     nothing = nothing_to_roll_back(facts)
     if nothing:
-        rollback = f"Rollback SQL: {nothing}" + (f"; its {source_words(facts.rollback_source)} is not to be run" if facts.rollback_source not in (None, "none") else "")
+        rollback = f"Rollback SQL: {nothing}" + (
+            f"; its {source_words(facts.rollback_source)} is not to be run" if facts.rollback_source not in (None, "none") else ""
+        )
     else:
         rollback = f"Rollback SQL: {facts.rollback_source}, {'complete' if facts.rollback_complete else 'incomplete'}, " + (
             "verified on the shadow server" if verified else "failed verification" if verified is False else "not verified"

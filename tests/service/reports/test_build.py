@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from service.analysis.lint import lint_migrations
 from service.config import Config, Notifications, Webhook
 from service.jobs.runner import run_job
-from service.notifications import make_notifier
 from service.jobs.states import JobKind, JobState, Verdict
+from service.notifications import make_notifier
 from service.prisma.database import parse_database_url
-from service.analysis.lint import lint_migrations
 from service.prisma.migrations import migrations_from_bundle
 from service.reports.build import build_report
 from service.reports.model import CHECKLIST
