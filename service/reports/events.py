@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from service.reports.steps import Data, mapping, text_or_none, texts
+from service.reports.steps import Data, mapping, plain, text_or_none, texts
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,7 @@ class Notified:
                    text_or_none(data.get("error")), text_or_none(data.get("reason")))  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "notification": self.notification,
-            "outcome": self.outcome,
-            "status": self.status,
-            "attempt": self.attempt,
-            "error": self.error,
-            "reason": self.reason,
-        }
+        return plain(self)
 
     @staticmethod
     def is_delivery(data: Data) -> bool:
@@ -61,7 +54,7 @@ class ApprovalEvent:
         return cls(bool(data.get("approved")), text_or_none(data.get("by")), text_or_none(data.get("comment")))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"approved": self.approved, "by": self.by, "comment": self.comment}
+        return plain(self)
 
 
 @dataclass(frozen=True)

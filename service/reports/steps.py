@@ -36,8 +36,16 @@ def mapping(value: Any) -> Data:
 
 
 def plain(record: Any) -> dict[str, Any]:
-    """A flat record's fields as JSON values (tuples as lists), under the journal's keys (the field names)."""
-    return {name: list(value) if isinstance(value, tuple) else value for name, value in vars(record).items()}
+    """A flat record's fields under the journal's keys (the field names), as JSON values (tuples as lists).
+
+    Fields that read as missing (None, empty) are left out, so that what a record writes is a part of
+    what the step journaled, and reads back as the same record.
+    """
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in vars(record).items() if value not in (None, "", ())}
+
+
+def plain_mapping(data: Data) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def _time(value: Any) -> datetime | None:
@@ -62,7 +70,7 @@ class StepFailure:
         return cls(text_or_none(data.get("error")), text_or_none(data.get("resolution")), text_or_none(data.get("code")))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"error": self.error, "resolution": self.resolution, "code": self.code}
+        return plain(self)
 
 
 @dataclass(frozen=True)
@@ -144,9 +152,9 @@ class RollbackPlan:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"source": self.source, "sql": self.sql, "complete": self.complete, "reasons": list(self.reasons)}
-        if self.refused is not None:
-            data["refused"] = list(self.refused)
+        data = plain(self)
+        if self.refused == ():
+            data["refused"] = []
         return data
 
 
@@ -219,7 +227,7 @@ class LockWaitStep:
         return cls(holder.get("pid"), text_or_none(holder.get("application_name")))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lock_holder": {"pid": self.pid, "application_name": self.application_name}}
+        return {"lock_holder": plain(self)}
 
 
 @dataclass(frozen=True)
@@ -238,8 +246,8 @@ class MigrationRead:
         return cls(text_or_none(data.get("name")), text_or_none(data.get("state")), bool(data.get("edited")), failure.get("sqlstate"), failure.get("message"))
 
     def to_dict(self) -> dict[str, Any]:
-        failure = {"sqlstate": self.sqlstate, "message": self.message} if self.sqlstate or self.message else None
-        return {"name": self.name, "state": self.state, "edited": self.edited, "failure": failure}
+        failure = {key: value for key, value in (("sqlstate", self.sqlstate), ("message", self.message)) if value is not None}
+        return {"name": self.name, "state": self.state, "edited": self.edited, **({"failure": failure} if failure else {})}
 
 
 @dataclass(frozen=True)
@@ -261,10 +269,8 @@ class StatusStep:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "migrations": [m.to_dict() for m in self.migrations], "to_deploy": list(self.to_deploy),
-            "summary": {"failed": list(self.failed)}, "up_to_date": self.up_to_date,
-        }  # fmt: skip
+        data = {"migrations": [m.to_dict() for m in self.migrations], "to_deploy": list(self.to_deploy), "summary": {"failed": list(self.failed)}}
+        return data | ({"up_to_date": self.up_to_date} if self.up_to_date is not None else {})
 
     def state_of(self, name: str) -> str | None:
         return next((m.state for m in self.migrations if m.name == name), None)
@@ -317,7 +323,7 @@ class RecoverStep:
         return cls(text_or_none(data.get("job")), text_or_none(data.get("because")))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"job": self.job, "because": self.because}
+        return plain(self)
 
 
 @dataclass(frozen=True)
@@ -331,7 +337,7 @@ class ApplyStep:
         return cls(text_or_none(data.get("resolution")))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"resolution": self.resolution}
+        return plain(self)
 
 
 @dataclass(frozen=True)
@@ -346,7 +352,7 @@ class CatalogWaitStep:
         return cls(text_or_none(data.get("message")), data.get("next_look_in_seconds"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"message": self.message, "next_look_in_seconds": self.next_look_in_seconds}
+        return plain(self)
 
 
 @dataclass(frozen=True)
@@ -362,7 +368,7 @@ class PostconditionStep:
         return cls(texts(data.get("migrations")), texts(data.get("problems")), text_or_none(data.get("basis")))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"migrations": list(self.migrations), "problems": list(self.problems), "basis": self.basis}
+        return plain(self)
 
 
 @dataclass(frozen=True)
@@ -377,7 +383,7 @@ class VerifyStep:
         return cls(data.get("verified"), texts(data.get("problems")))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verified": self.verified, "problems": list(self.problems)}
+        return plain(self)
 
 
 @dataclass(frozen=True)
@@ -421,19 +427,17 @@ class HistoryWrite:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"dropped": list(self.dropped), "note": self.note, "applied": list(self.applied), "error": self.error}
-        if self.marked_rolled_back is not None:
-            data["marked_rolled_back"] = list(self.marked_rolled_back)
-        if self.marked_applied is not None:
-            data["marked_applied"] = self.marked_applied
-        if self.rolled_back_rows is not None:
-            data["rolled_back_rows"] = list(self.rolled_back_rows)
+        data = plain(self)
+        for derived in ("effects_left", "probed", "failed_migration", "failed_sqlstate", "failed_message", "failed"):
+            data.pop(derived, None)
+        if self.marked_rolled_back == ():
+            data["marked_rolled_back"] = []
+        if self.rolled_back_rows == ():
+            data["rolled_back_rows"] = []
         if self.probed:
-            data["probe"] = {"state": self.effects_left}
-        if self.succeeded is not None:
-            data["succeeded"] = self.succeeded
+            data["probe"] = plain_mapping({"state": self.effects_left})
         if self.failed:
-            data["failure"] = {"migration_name": self.failed_migration, "sqlstate": self.failed_sqlstate, "message": self.failed_message}
+            data["failure"] = plain_mapping({"migration_name": self.failed_migration, "sqlstate": self.failed_sqlstate, "message": self.failed_message})
         return data
 
 
@@ -463,10 +467,8 @@ class RestoreFacts:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {name: getattr(self, name) for name in _RESTORE_KEYS}
-        if self.plan is not None:
-            data["plan"] = self.plan.to_dict()
-        return data
+        data = {name: getattr(self, name) for name in _RESTORE_KEYS if getattr(self, name) is not None}
+        return data | ({"plan": self.plan.to_dict()} if self.plan is not None else {})
 
 
 _RESTORE_KEYS = (
