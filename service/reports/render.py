@@ -27,7 +27,7 @@ def fenced(text: str, language: str) -> str:
 
 
 # Markdown is not HTML: nothing to escape; its own escaping is the filters' (`cell`, `fenced`).
-_markdown = Environment(
+markdown_environment = Environment(
     loader=PackageLoader("service.reports"),
     autoescape=False,
     undefined=StrictUndefined,
@@ -35,9 +35,9 @@ _markdown = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-_markdown.filters.update(when=when, inline=inline, cell=cell, fenced=fenced, source_words=source_words)
-_markdown.globals.update(fact_lines=fact_lines, TERMINAL=TERMINAL)
+markdown_environment.filters.update(when=when, inline=inline, cell=cell, fenced=fenced, source_words=source_words)
+markdown_environment.globals.update(fact_lines=fact_lines, TERMINAL=TERMINAL)
 
 
 def render_markdown(report: IncidentReport) -> str:
-    return _markdown.get_template("report.md.j2").render(report=report)
+    return markdown_environment.get_template("report.md.j2").render(report=report)
