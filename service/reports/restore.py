@@ -29,7 +29,7 @@ class RestoreReport(IncidentJobReport):
             found: list[str | None] = [getattr(source, key) for source in sources for key in keys]
             return next((value for value in found if value), None)
 
-        host, port = pick("endpoint"), pick("port")
+        host, port = pick("endpoint"), next((str(source.port) for source in sources if source.port), None)
         return Restore(
             action=pick("action") or "restore",
             source=pick("source"),

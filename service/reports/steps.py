@@ -455,7 +455,7 @@ class RestoreFacts:
     latest_restorable_time: str | None = None
     new_identifier: str | None = None
     endpoint: str | None = None
-    port: str | None = None
+    port: int | None = None
     summary: str | None = None
     plan: RestoreFacts | None = None  # the plan a `restore` fact or an endpoint carries inside it
 
@@ -463,7 +463,8 @@ class RestoreFacts:
     def from_dict(cls, data: Data) -> Self:
         inner = mapping(data.get("plan"))
         return cls(
-            **{name: text_or_none(data.get(name)) for name in _RESTORE_KEYS},
+            **{name: text_or_none(data.get(name)) for name in _RESTORE_KEYS if name != "port"},
+            port=data["port"] if isinstance(data.get("port"), int) else None,
             plan=RestoreFacts.from_dict(inner) if inner else None,
         )
 

@@ -11,7 +11,9 @@ import pytest
 
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
+from service.jobs.submit_recovery import submit_cutover, submit_restore
 from service.prisma.database import parse_database_url
+from service.recovery.rds import rds_client
 from service.reports.events import ApprovalEvent, ApprovalShown, Notified, Transition
 from service.reports.steps import (
     ApplyStep,
@@ -34,8 +36,10 @@ from service.reports.steps import (
     VerifyStep,
 )
 from service.store import repository
+from tests.aws import INSTANCE
 from tests.conftest import ADMIN_URL
 from tests.service.jobs.test_recover import BASE, HeldLock, applied_base, deploy_then_recover, make_config
+from tests.service.jobs.test_restore import make_config as make_rds_config
 from tests.service.jobs.test_rollback import deployed, rollback_job
 from tests.service.reports.test_build import ADD_EMAIL, gate_job
 
@@ -75,7 +79,7 @@ RECORDS = [
     HistoryWrite(rolled_back_rows=("row-1",), effects_left="none", probed=True),
     HistoryWrite(succeeded=False, applied=("20240101_base",), failed_migration="20240102_x", failed_sqlstate="23502", failed_message="null value", failed=True),
     RestoreFacts(
-        source="prod-db", snapshot_id="rds:prod-db-1", new_identifier="prod-db-restore-1", endpoint="h", port="5432", plan=RestoreFacts(summary="restore")
+        source="prod-db", snapshot_id="rds:prod-db-1", new_identifier="prod-db-restore-1", endpoint="h", port=5432, plan=RestoreFacts(summary="restore")
     ),
     SnapshotStep("rds:prod-db-1"),
     Notified("verdict", "delivered", 200, 2, None, None),
@@ -207,3 +211,27 @@ def test_real_check_and_deploy_journals_read_through_the_records(store, target_d
     assert "recover" in read_journal(store, deploy.id)
     assert RecoverStep.from_dict(finished(store, deploy.id, "recover")).job == recovered.id
     read_journal(store, recovered.id)
+
+
+@pytest.fixture
+def client_for(moto_endpoint):
+    return lambda settings: rds_client(settings, endpoint_url=moto_endpoint)
+
+
+def test_real_restore_and_cutover_journals_read_through_the_records(store, target_db, rds_api, instance, client_for):
+    config = make_rds_config(target_db, INSTANCE, restores_need_approval=False)
+    restore, _ = submit_restore(store, config, "prod", {"use_latest_restorable_time": True, "new_identifier": "prod-recovery"}, "ops")
+    assert run_job(store, config, restore.id, rds_client_for=client_for).verdict is Verdict.PROCEED
+    cutover, _ = submit_cutover(store, config, restore.id, "ops")
+    run_job(store, config, cutover.id, rds_client_for=client_for)
+    repository.record_approval(store, cutover.id, approved=True, by="oncall", comment=None)
+    assert run_job(store, config, cutover.id, rds_client_for=client_for).verdict is Verdict.PROCEED
+
+    for job_id, step in ((restore.id, "plan"), (restore.id, "endpoint"), (cutover.id, "plan"), (cutover.id, "cutover:done")):
+        data = finished(store, job_id, step)
+        assert contained(RestoreFacts.from_dict(data).to_dict(), data), step
+    plan = RestoreFacts.from_dict(finished(store, restore.id, "plan"))
+    assert (plan.source, plan.new_identifier) == ("prod", "prod-recovery") and plan.latest_restorable_time and plan.summary
+    endpoint = RestoreFacts.from_dict(finished(store, restore.id, "endpoint"))
+    assert endpoint.endpoint and endpoint.endpoint.startswith("prod-recovery.") and endpoint.port
+    assert RestoreFacts.from_dict(finished(store, cutover.id, "cutover:done")).endpoint
