@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from service.http.auth import require_scope_or_report_link
 from service.http.problems import Problem
 from service.http.store import store
-from service.recovery.report import build_report
+from service.reports.build import build_report
 from service.store import repository
 
 bp = Blueprint("reports", __name__, url_prefix="/v1/jobs")
@@ -32,14 +32,11 @@ def _wanted() -> str:
 
 @bp.get("/<job_id>/report")
 @require_scope_or_report_link("read")
-def get_report(job_id: str):
+def get_report(job_id: str) -> Response:
     wanted = _wanted()
     job, events = repository.job_with_journal(store(), job_id)
     report = build_report(job, events)
-    if wanted == MARKDOWN:
-        response = Response(report.to_markdown(), mimetype=MARKDOWN)
-    else:
-        response = jsonify(report.to_dict())
+    response = Response(report.to_markdown(), mimetype=MARKDOWN) if wanted == MARKDOWN else jsonify(report.to_dict())
     response.vary.add("Accept")
     # A report link carries its token in the URL: kept out of shared caches and Referer headers.
     response.headers["Cache-Control"] = "private, no-store"

@@ -25,6 +25,7 @@ from service.recovery import actions
 from service.recovery.decide import Action, decide
 from service.recovery.failure import RollbackVerifier, existed_before, first_failed, gather_failure_facts
 from service.recovery.postcondition import check_settled
+from service.reports.steps import PostconditionStep
 from service.store import repository
 
 # How long a job waits before it looks at a held lock again.
@@ -57,24 +58,24 @@ def proceed_if_settled(
     def check() -> dict[str, Any]:
         return check_settled(conn, run.target.database.schema, run.migrations, names, replay)
 
-    checked = run.step("postcondition", check)
-    if not checked["problems"]:
+    checked = PostconditionStep.from_dict(run.step("postcondition", check))
+    if not checked.problems:
         return Verdict.PROCEED, reasons
-    basis = "compared with the shadow's replay" if checked["basis"] == "replay" else "compared with the shapes their SQL states"
-    found = [f"not as the migrations leave it ({basis}): {problem}" for problem in checked["problems"]]
+    basis = "compared with the shadow's replay" if checked.basis == "replay" else "compared with the shapes their SQL states"
+    found = [f"not as the migrations leave it ({basis}): {problem}" for problem in checked.problems]
     approval = run.approval("postcondition")
     if approval is None:
         plan = [
-            f"look at each object named: {', '.join(checked['migrations'])} ran, but left it otherwise than the migrations define it (an object made by hand before, say)",
+            f"look at each object named: {', '.join(checked.migrations)} ran, but left it otherwise than the migrations define it (an object made by hand before, say)",
             "make it what the migrations define (re-create it, rebuild an INVALID index with REINDEX INDEX CONCURRENTLY), or fix forward with a new migration",
             "approve to check again: proceed if every effect is in place then, blocked if not",
             "or reject: blocked; the migrations stay recorded as applied",
         ]
-        raise AwaitingApproval("postcondition", plan, reasons + found, {"migrations": checked["migrations"], "problems": checked["problems"]})
+        raise AwaitingApproval("postcondition", plan, reasons + found, {"migrations": list(checked.migrations), "problems": list(checked.problems)})
     approved = f"approved by {approval['by']}" + (f": {approval['comment']}" if approval.get("comment") else "")
-    rechecked = run.step("postcondition:recheck", check)
-    if rechecked["problems"]:
-        return Verdict.BLOCKED, reasons + [approved] + [f"still not as the migrations leave it: {problem}" for problem in rechecked["problems"]]
+    rechecked = PostconditionStep.from_dict(run.step("postcondition:recheck", check))
+    if rechecked.problems:
+        return Verdict.BLOCKED, reasons + [approved] + [f"still not as the migrations leave it: {problem}" for problem in rechecked.problems]
     return Verdict.PROCEED, reasons + [approved, "checked again: every effect is in place"]
 
 

@@ -24,6 +24,7 @@ from service.recovery import actions
 from service.recovery.failure import RollbackVerifier, existed_before
 from service.recovery.ownership import applied_migration_ownership, owned_rollback_plan
 from service.recovery.rollback_targets import check_rollback_targets
+from service.reports.steps import VerifyStep
 
 
 def run_rollback(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | None, replay: ReplayCache | None = None) -> tuple[Verdict, list[str]]:
@@ -31,18 +32,18 @@ def run_rollback(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier
     plan = run.step("plan", lambda: _plan(conn, run, name, replay))
     if plan["refused"]:
         return Verdict.BLOCKED, plan["refused"]
-    checked = run.step("verify", lambda: _verify(run, name, plan["sql"], verify))
-    if checked["verified"] is False:
-        return Verdict.BLOCKED, [f"the rollback SQL of {name} did not pass on the shadow server: " + "; ".join(checked["problems"][:3])]
+    checked = VerifyStep.from_dict(run.step("verify", lambda: _verify(run, name, plan["sql"], verify)))
+    if checked.verified is False:
+        return Verdict.BLOCKED, [f"the rollback SQL of {name} did not pass on the shadow server: " + "; ".join(checked.problems[:3])]
     reasons = [f"rollback SQL of {name} from its {plan['source']}"]
-    reasons.append("verified on the shadow server" if checked["verified"] else "not verified: the target has no shadow server")
+    reasons.append("verified on the shadow server" if checked.verified else "not verified: the target has no shadow server")
     targets = plan.get("rollback_targets", [])
     # Dropping an object the migration did not make, or data, is for a person, whatever the policy.
     needs_person = [t["needs_approval"] for t in targets if t.get("needs_approval")]
     reasons.extend(f"a person must approve: it {note}" for note in needs_person)
     policy = run.target.policy
     approved_objects = None
-    if policy.rollbacks_need_approval or not checked["verified"] or needs_person:
+    if policy.rollbacks_need_approval or not checked.verified or needs_person:
         approval = run.approval("execute")
         if approval is None:
             steps = [f"check: it {note}" for note in needs_person] + [
@@ -116,7 +117,7 @@ def _plan(conn: psycopg.Connection, run: JobRun, name: str, replay: ReplayCache 
 def _verify(run: JobRun, name: str, sql: str, verify: RollbackVerifier | None) -> dict[str, Any]:
     outcome = verify(run.migrations, name, sql) if verify is not None else None
     if outcome is None:
-        return {"verified": None, "problems": []}
+        return VerifyStep(None).to_dict()
     verified, details = outcome
-    problems = list(details.get("errors", [])) + [str(d) for d in details.get("differences", [])]
-    return {"verified": verified, "problems": problems, "details": details}
+    problems = [str(e) for e in details.get("errors", [])] + [str(d) for d in details.get("differences", [])]
+    return {**VerifyStep(verified, tuple(problems)).to_dict(), "details": details}

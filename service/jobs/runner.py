@@ -51,6 +51,7 @@ from service.recovery.failure import RollbackVerifier
 from service.recovery.blockers import exclusive_lock_holders
 from service.recovery.postcondition import unusable_indexes
 from service.recovery.rds.client import RestoreRefused, rds_client
+from service.reports.steps import RecoverStep
 from service.store import repository
 from service.store.repository import Job
 
@@ -292,8 +293,8 @@ def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None, rds_cl
                 return proceed_if_settled(run, conn, [*earlier, *outcome.applied], shadow_replay(run.target), [])
             failure = outcome.failure
             failed = f"migration {failure.migration_name} failed ({failure.sqlstate or 'no SQLSTATE'}: {failure.message})"
-        run.step("recover", lambda: {"job": _start_recovery(run).id, "because": failed})
-    child = repository.get_job(run.store, run.finished["recover"]["job"])
+        run.step("recover", lambda: RecoverStep(_start_recovery(run).id, failed).to_dict())
+    child = repository.get_job(run.store, str(RecoverStep.from_dict(run.finished["recover"]).job))
     if child.state in TERMINAL and child.verdict is not None:
         return child.verdict, [f"recover job {child.id}: {reason}" for reason in child.reasons]
     # Still recovering: the recover job hands its verdict to this job when it ends (see _finish).

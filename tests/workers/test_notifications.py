@@ -14,7 +14,7 @@ import pytest
 from service.config import Settings
 from service.jobs.states import JobKind, JobState, Verdict
 from service.notifications import notification_event, verify_signature
-from service.recovery.report import build_report
+from service.reports.build import build_report
 from service.store import repository
 from tests.service.test_notifications import SECRET, Receiver, make_job
 from tests.workers.test_tasks import AUTH, MIGRATIONS, wait_for_verdict

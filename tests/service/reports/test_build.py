@@ -12,14 +12,15 @@ from datetime import UTC, datetime
 
 import pytest
 
+from service.analysis.lint import lint_migrations
 from service.config import Config, Notifications, Webhook
 from service.jobs.runner import run_job
-from service.notifications import make_notifier
 from service.jobs.states import JobKind, JobState, Verdict
+from service.notifications import make_notifier
 from service.prisma.database import parse_database_url
-from service.analysis.lint import lint_migrations
 from service.prisma.migrations import migrations_from_bundle
-from service.recovery.report import CHECKLIST, build_report
+from service.reports.build import build_report
+from service.reports.model import CHECKLIST
 from service.store import repository
 from tests.conftest import ADMIN_URL
 from tests.service.jobs.test_recover import (
@@ -444,6 +445,19 @@ def test_a_restore_journal_is_reported_generically(store):
     assert report.actions[1].summary == "copied_to: eu-west-1"
     assert [e.step for e in report.timeline if e.event == "step_finished"] == ["plan", "start", "poll:1", "endpoint", "snapshot_copy"]
     assert "- Snapshot: rds:prod-db-2026-01-01" in markdown_lines(report)
+
+
+def test_a_wait_that_ran_out_is_not_an_action_taken(store):
+    """`cutover:stuck` and `snapshot:timed_out` record that AWS never finished: nothing was changed by them."""
+    job, _ = repository.create_job(store, kind=JobKind.RESTORE, target="production", requested_by="ops", params={"action": "cutover"})
+    repository.transition(store, job.id, JobState.RUNNING)
+    record(store, job.id, "cutover:rename_old", {"identifier": "prod-db", "to": "prod-db-old-1"})
+    record(store, job.id, "cutover:poll:1", {"state": "modifying"})
+    record(store, job.id, "cutover:stuck", {"reason": "the rename of prod-db was not finished after 30 minutes"})
+    repository.transition(store, job.id, JobState.SUCCEEDED, verdict=Verdict.BLOCKED, reasons=["the cut-over is stuck"])
+    report = report_of(store, job.id)
+    assert [a.step for a in report.actions] == ["cutover:rename_old"]
+    assert "cutover:stuck" in [e.step for e in report.timeline if e.event == "step_finished"]
 
 
 def test_a_restore_refused_before_planning_has_no_backup(store):
