@@ -46,7 +46,7 @@ from urllib.parse import quote, urlencode
 import psycopg
 
 from service.config import Config, Integrations, VercelIntegration
-from service.integrations import ApiRefused, InvalidPayload, Receipt, Transport, call_api, verdict_passed, verdict_summary
+from service.integrations import ApiRefused, InvalidPayload, Receipt, call_api, verdict_passed, verdict_summary
 from service.jobs.states import TERMINAL, JobState
 from service.jobs.submit import DeployRequest, NoBundle, submit_deploy
 from service.jobs.submit_recovery import submit_recovery
@@ -258,16 +258,15 @@ _HANDLERS = {
 class VercelClient:
     """The checks part of Vercel's REST API, on `api_url` with the integration's token."""
 
-    def __init__(self, api_url: str, token: str, team_id: str | None, transport: Transport) -> None:
+    def __init__(self, api_url: str, token: str, team_id: str | None) -> None:
         self.api_url = api_url.rstrip("/")
         self._token = token
         self.team_id = team_id
-        self.transport = transport
 
     def _call(self, method: str, path: str, what: str, payload: Any = None) -> Any:
         query = f"?{urlencode({'teamId': self.team_id})}" if self.team_id else ""
         headers = {"Authorization": f"Bearer {self._token}"}
-        return call_api(self.transport, method, f"{self.api_url}{path}{query}", what=what, headers=headers, payload=payload)
+        return call_api(method, f"{self.api_url}{path}{query}", what=what, headers=headers, payload=payload)
 
     @staticmethod
     def _checks_path(deployment_id: str) -> str:
@@ -300,13 +299,13 @@ def conclusion_for(job: Job) -> str:
 
 
 def sync_check(
-    store: psycopg.Connection, integrations: Integrations, report: IntegrationReport, job: Job, transport: Transport, keep_fresh_seconds: float
+    store: psycopg.Connection, integrations: Integrations, report: IntegrationReport, job: Job, keep_fresh_seconds: float
 ) -> str:
     """Create the check if needed, then tell Vercel it runs (kept fresh) or how it ended."""
     integration = integrations.vercel
     if integration is None or not integration.token:
         raise ApiRefused("the Vercel integration or its token is no longer configured")
-    client = VercelClient(integration.api_url, integration.token, integration.team_id, transport)
+    client = VercelClient(integration.api_url, integration.token, integration.team_id)
     deployment_id = report.subject
     details_url = job_links(job.id, integrations.public_url, integrations.report_link_secret)["report"]
     if report.remote_id is None:

@@ -9,7 +9,7 @@ import pytest
 
 from service.config import Settings
 from service.http import create_app
-from service.integrations import ApiRefused, ApiUnavailable, InvalidPayload, RetryLater, sync_report, urllib_transport, vercel
+from service.integrations import ApiRefused, ApiUnavailable, InvalidPayload, RetryLater, sync_report, vercel
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
 from service.links import report_token
@@ -72,7 +72,7 @@ def test_payloads_that_are_not_vercel_s_are_refused(body, complaint):
 
 def test_the_client_speaks_vercel_s_checks_api(vercel_api):
     vercel_api.add_deployment("dpl_1")
-    client = vercel.VercelClient(vercel_api.url, VERCEL_TOKEN, TEAM, urllib_transport)
+    client = vercel.VercelClient(vercel_api.url, VERCEL_TOKEN, TEAM)
     assert client.find_check("dpl_1", "job-1") is None
     check_id = client.create_check("dpl_1", name="deploy-gate", details_url="https://gate.example.com/v1/jobs/job-1/report", external_id="job-1")
     assert client.find_check("dpl_1", "job-1") == check_id
@@ -89,14 +89,14 @@ def test_the_client_speaks_vercel_s_checks_api(vercel_api):
     vercel_api.fail(503)
     with pytest.raises(ApiUnavailable, match="503"):
         client.find_check("dpl_1", "job-1")
-    wrong = vercel.VercelClient(vercel_api.url, "stolen", TEAM, urllib_transport)
+    wrong = vercel.VercelClient(vercel_api.url, "stolen", TEAM)
     with pytest.raises(ApiUnavailable, match="403") as raised:
         wrong.find_check("dpl_1", "job-1")
     assert "stolen" not in str(raised.value) and VERCEL_TOKEN not in str(raised.value)
 
 
 def test_a_network_error_is_worth_another_try():
-    client = vercel.VercelClient("http://127.0.0.1:1", VERCEL_TOKEN, None, urllib_transport)
+    client = vercel.VercelClient("http://127.0.0.1:1", VERCEL_TOKEN, None)
     with pytest.raises(ApiUnavailable, match="network error"):
         client.find_check("dpl_1", "job")
 
