@@ -238,10 +238,7 @@ def render_message(event: Mapping[str, Any], public_url: str = "", report_link_s
     if details:
         fields = [f"*{_escape(key)}*\n{_escape(_plain(value))}" for key, value in list(details.items())[:10]]
         blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": field[:2000]} for field in fields]})
-    if public_url:
-        context = f"<{links['job']}|Job> · <{links['report']}|Report>"
-    else:
-        context = f"Job: `{links['job']}` · Report: `{links['report']}`"
+    context = f"<{links['job']}|Job> · <{links['report']}|Report>" if public_url else f"Job: `{links['job']}` · Report: `{links['report']}`"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     return {"text": summary, "blocks": blocks, "deploy_gate": {**event, "links": links}}
 

@@ -105,9 +105,7 @@ def request(
 
     sent = {"User-Agent": USER_AGENT, **(headers or {})}
     try:
-        response = _pool().request(
-            method, url, body=body, headers=sent, timeout=timeout, retries=_policy(), redirect=False, preload_content=False
-        )
+        response = _pool().request(method, url, body=body, headers=sent, timeout=timeout, retries=_policy(), redirect=False, preload_content=False)
     except LocationValueError:
         raise UnusableUrl("the URL cannot be used (it needs http or https and a host)") from None
     except (HTTPError, OSError) as error:

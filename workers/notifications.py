@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 import psycopg
-from celery import shared_task
+from celery import Task, shared_task
 
 from service.backoff import backoff_seconds
 from service.notifications import Delivery, DeliveryFailed, DeliveryRejected, deliver, log_line, make_notifier
@@ -47,7 +47,7 @@ notify = make_notifier(state.config, enqueue_notification)
 
 
 @shared_task(name=NOTIFY_TASK, bind=True, max_retries=None, ignore_result=True)
-def deliver_notification(self, event: dict[str, Any]) -> str:
+def deliver_notification(self: Task[[dict[str, Any]], str], event: dict[str, Any]) -> str:
     ids = {"kind": event.get("event"), "job_id": event.get("job_id"), "delivery_id": event.get("delivery_id")}
     attempt = self.request.retries + 1
     webhook = state.config().notifications.for_target(event.get("target", ""))
@@ -79,5 +79,6 @@ def _journal(event: dict[str, Any], outcome: Delivery, **details: Any) -> str:
                 store, event["job_id"], notification=event["event"], delivery_id=event.get("delivery_id"), outcome=outcome.value, **details
             )
     except (psycopg.Error, repository.JobNotFound) as error:
-        log.warning(log_line("notification_not_journaled", outcome=outcome, error=type(error).__name__, job_id=event.get("job_id"), delivery_id=event.get("delivery_id")))
+        ids = {"job_id": event.get("job_id"), "delivery_id": event.get("delivery_id")}
+        log.warning(log_line("notification_not_journaled", outcome=outcome, error=type(error).__name__, **ids))
     return outcome.value
