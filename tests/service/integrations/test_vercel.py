@@ -17,6 +17,7 @@ from service.store import repository
 from tests.contract import ContractClient
 from tests.service.integrations.conftest import PUBLIC_URL, VERCEL_TOKEN, store_bundle_for
 from tests.service.integrations.payloads import COMMIT, PROJECT, TEAM, VERCEL_SECRET, encode, vercel_event, vercel_signature
+from tests.service.test_outbound import Server
 from tests.store import migrated_store
 
 LINK_SECRET = "report-link-secret-0123456789"
@@ -99,6 +100,14 @@ def test_a_network_error_is_worth_another_try():
     client = vercel.VercelClient("http://127.0.0.1:1", VERCEL_TOKEN, None)
     with pytest.raises(ApiUnavailable, match="network error"):
         client.find_check("dpl_1", "job")
+
+
+def test_a_redirect_is_refused_and_the_token_never_follows_it():
+    with Server() as elsewhere, Server(status=307, headers={"Location": f"{elsewhere.url}/v1/deployments/dpl_1/checks"}) as api:
+        with pytest.raises(ApiRefused, match="list the deployment's checks: 307") as refused:
+            vercel.VercelClient(api.url, VERCEL_TOKEN, None).find_check("dpl_1", "job")
+    assert len(api.requests) == 1 and elsewhere.requests == []
+    assert VERCEL_TOKEN not in str(refused.value) and api.url not in str(refused.value)
 
 
 def test_a_check_is_created_kept_running_and_completed_with_the_verdict(store, config, vercel_api):
