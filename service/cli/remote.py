@@ -19,7 +19,7 @@ import click
 
 from service import outbound
 from service.backoff import backoff_seconds
-from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, main
+from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, CommandFunction, Output, main
 from service.recovery.blockers import describe_wait
 
 _TERMINAL = ("succeeded", "failed", "canceled")
@@ -135,8 +135,9 @@ def _problem_text(answer: outbound.Answer) -> str:
     return f"{answer.status} {problem.get('title', phrase)}{detail}"
 
 
-def _client_options(command):
-    command = click.option("--token", envvar="DEPLOY_GATE_TOKEN", show_envvar=True, help="A bearer token with the read scope (gate: deploy and read; jobs approve|reject: approve).")(command)
+def _client_options(command: CommandFunction) -> CommandFunction:
+    scopes = "A bearer token with the read scope (gate: deploy and read; jobs approve|reject: approve)."
+    command = click.option("--token", envvar="DEPLOY_GATE_TOKEN", show_envvar=True, help=scopes)(command)
     command = click.option(
         "--url", "base_url", envvar="DEPLOY_GATE_URL", show_envvar=True, default="http://127.0.0.1:8080", show_default=True, help="The service."
     )(command)
@@ -155,7 +156,7 @@ def jobs() -> None:
 @click.option("--kind", type=click.Choice(["check", "deploy", "recover", "rollback", "restore"]))
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def list_jobs(base_url: str, token: str | None, target, state, kind, limit: int, as_json: bool) -> None:
+def list_jobs(base_url: str, token: str | None, target: str | None, state: str | None, kind: str | None, limit: int, as_json: bool) -> None:
     """Newest jobs first."""
     output = Output(as_json)
     try:
@@ -231,7 +232,8 @@ def describe_event(event: dict[str, Any], job: str | None = None) -> str:
         return f"{at}{describe_wait(event['data'])}"
     if event["kind"] == "step_finished" and (event["step"] or "").startswith("wait_for_catalog:") and event["data"].get("message"):
         data = event["data"]
-        return f"{at}{data['message']}; next look in {data.get('next_look_in_seconds')} s ({data.get('waited_seconds')} of {data.get('bound_seconds')} s waited)"
+        waited = f"{data.get('waited_seconds')} of {data.get('bound_seconds')} s waited"
+        return f"{at}{data['message']}; next look in {data.get('next_look_in_seconds')} s ({waited})"
     phase = event["kind"].removeprefix("step_")
     return f"{at}{event['step']} {phase}"
 
