@@ -5,7 +5,7 @@ secret; `X-GitHub-Delivery` is the delivery's id and `X-GitHub-Event` its event.
 
 | event | what deploy-gate does |
 | --- | --- |
-| `deployment_protection_rule` (action `requested`) | a `check` job (phase `pre`) on the target configured for `"<repository.full_name>:<environment>"`; when it ends, the rule is answered |
+| `deployment_protection_rule` (`requested`) | a `check` job (phase `pre`) on the target of `"<owner/repo>:<environment>"`; its end answers the rule |
 | `ping` | answered (recorded) |
 | anything else | acknowledged and ignored |
 
@@ -123,7 +123,7 @@ def parse_delivery(integration: GitHubIntegration, delivery_id: str | None, even
         raise CallbackRefused(
             f"deployment_callback_url must be {integration.api_url}/repos/{repository_name}/actions/runs/<run id>/deployment_protection_rule"
         )
-    deployment = data.get("deployment") if isinstance(data.get("deployment"), dict) else {}
+    deployment: dict[str, Any] = data["deployment"] if isinstance(data.get("deployment"), dict) else {}
     sha = deployment.get("sha") if isinstance(deployment.get("sha"), str) else None
     deployment_id = deployment.get("id")
     rule = ProtectionRule(
@@ -137,7 +137,7 @@ def parse_delivery(integration: GitHubIntegration, delivery_id: str | None, even
     return GitHubDelivery(delivery, name, action, rule)
 
 
-def _object(data: dict, key: str) -> dict:
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     if not isinstance(value, dict):
         raise InvalidPayload(f"{key}: must be an object")
@@ -209,9 +209,10 @@ class GitHubApp:
         answer = call_api(
             "POST", f"{self.api_url}{path}", what="get an installation token", headers=self._headers(self.app_jwt()), payload=body
         )
-        if not isinstance(answer, dict) or not isinstance(answer.get("token"), str):
+        token = answer.get("token") if isinstance(answer, dict) else None
+        if not isinstance(token, str):
             raise ApiRefused("get an installation token: the answer has no token")
-        return answer["token"]
+        return token
 
     def review_protection_rule(self, callback_url: str, token: str, *, environment_name: str, state: str, comment: str) -> None:
         body = {"environment_name": environment_name, "state": state, "comment": comment}
