@@ -41,15 +41,13 @@ import hmac
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from http.client import HTTPException
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from service import outbound
 from service.config import NOTIFICATION_EVENTS, Config, Webhook
 from service.links import job_links
 from service.prisma.database import redact_text
@@ -66,7 +64,8 @@ EVENT_HEADER = "X-Deploy-Gate-Event"
 DEFAULT_TOLERANCE_SECONDS = 300
 # Short: a slow receiver costs a worker slot, and the task retries anyway.
 TIMEOUT_SECONDS = 5.0
-USER_AGENT = "deploy-gate-webhook/1"
+# The receiver's answer matters for its status only.
+_MAX_ANSWER_BYTES = 64 * 1024
 # Slack refuses a section text above 3,000 characters; the machine-readable object keeps everything.
 _MAX_SECTION_CHARS = 2900
 _MAX_LISTED_REASONS = 10
@@ -239,10 +238,7 @@ def render_message(event: Mapping[str, Any], public_url: str = "", report_link_s
     if details:
         fields = [f"*{_escape(key)}*\n{_escape(_plain(value))}" for key, value in list(details.items())[:10]]
         blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": field[:2000]} for field in fields]})
-    if public_url:
-        context = f"<{links['job']}|Job> · <{links['report']}|Report>"
-    else:
-        context = f"Job: `{links['job']}` · Report: `{links['report']}`"
+    context = f"<{links['job']}|Job> · <{links['report']}|Report>" if public_url else f"Job: `{links['job']}` · Report: `{links['report']}`"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     return {"text": summary, "blocks": blocks, "deploy_gate": {**event, "links": links}}
 
@@ -310,15 +306,6 @@ def verify_signature(
     return hmac.compare_digest(sign(secret, stamp, body).encode("ascii"), header.strip().lower().encode("ascii", "replace"))
 
 
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect would resend a signed body somewhere not configured; treat it as a refusal.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_OPENER = urllib.request.build_opener(_RefuseRedirects)
-
-
 def deliver(
     webhook: Webhook,
     event: Mapping[str, Any],
@@ -326,43 +313,29 @@ def deliver(
     now: Callable[[], float] = time.time,
     timeout: float = TIMEOUT_SECONDS,
 ) -> int:
-    """POST the signed message once; the receiver's 2xx status, or `DeliveryFailed`/`DeliveryRejected`.
+    """POST the signed message once (through `service.outbound`); the receiver's 2xx status, or `DeliveryFailed`/`DeliveryRejected`.
 
-    Error messages name the status or the kind of network failure, never the URL.
+    A redirect is a refusal: it would resend the signed body somewhere not configured. Error
+    messages name the status or the kind of network failure, never the URL.
     """
     body = encode(render_message(event, webhook.public_url, webhook.report_link_secret))
     timestamp = int(now())
-    request = urllib.request.Request(
-        webhook.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(webhook.secret, timestamp, body),
-            TIMESTAMP_HEADER: str(timestamp),
-            DELIVERY_HEADER: event["delivery_id"],
-            "Idempotency-Key": event["delivery_id"],
-            EVENT_HEADER: event["event"],
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(webhook.secret, timestamp, body),
+        TIMESTAMP_HEADER: str(timestamp),
+        DELIVERY_HEADER: event["delivery_id"],
+        "Idempotency-Key": event["delivery_id"],
+        EVENT_HEADER: event["event"],
+    }
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            response.read(64 * 1024)
-            return response.status
-    except urllib.error.HTTPError as error:
-        status, retry_after = error.code, _retry_after(error.headers.get("Retry-After") if error.headers else None)
-        error.close()
-        if status == 429 or status >= 500:
-            raise DeliveryFailed(f"the receiver answered {status}", status=status, retry_after=retry_after) from None
-        raise DeliveryRejected(f"the receiver answered {status}", status=status) from None
-    except urllib.error.URLError as error:
-        raise DeliveryFailed(f"network error ({type(error.reason).__name__})") from None
-    except (OSError, HTTPException) as error:
-        raise DeliveryFailed(f"network error ({type(error).__name__})") from None
-
-
-def _retry_after(value: str | None) -> float | None:
-    # Seconds only; for an HTTP date the task's own backoff is good enough.
-    value = (value or "").strip()
-    return float(value) if value.isdigit() else None
+        answer = outbound.request("POST", webhook.url, headers=headers, body=body, timeout=timeout, max_body=_MAX_ANSWER_BYTES)
+    except outbound.ResponseTooLarge as error:
+        raise DeliveryFailed(str(error), status=error.status) from None
+    except outbound.OutboundError as error:
+        raise DeliveryFailed(str(error)) from None
+    if 200 <= answer.status < 300:
+        return answer.status
+    if answer.status == 429 or answer.status >= 500:
+        raise DeliveryFailed(f"the receiver answered {answer.status}", status=answer.status, retry_after=answer.retry_after)
+    raise DeliveryRejected(f"the receiver answered {answer.status}", status=answer.status)

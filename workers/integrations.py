@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from service.integrations import KEEP_FRESH_SECONDS, RetryLater, sync_report
 from service.store import repository
@@ -31,7 +31,7 @@ PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "i
 
 
 @shared_task(name=SYNC_REPORT_TASK, bind=True, max_retries=None, ignore_result=True)
-def sync_integration_report(self, job_id: str, source: str) -> str:
+def sync_integration_report(self: Task[[str, str], str], job_id: str, source: str) -> str:
     with state.store() as store:
         try:
             return sync_report(store, state.config(), job_id, source, keep_fresh_seconds=KEEP_FRESH_SECONDS)
@@ -42,7 +42,7 @@ def sync_integration_report(self, job_id: str, source: str) -> str:
 
 
 @shared_task(name=SYNC_DUE_TASK, bind=True, ignore_result=True)
-def sync_integration_reports(self) -> int:
+def sync_integration_reports(self: Task[[], int]) -> int:
     with state.store() as store:
         due = repository.due_integration_reports(store, fresh_seconds=KEEP_FRESH_SECONDS)
     for job_id, source in due:

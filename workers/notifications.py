@@ -4,8 +4,9 @@
 never waits on the receiver, and a broker error is logged, not raised. The task runs on the app's
 default queue (`service.config.TASK_QUEUE`, beside the jobs), looks the webhook up in this worker's
 configuration (the URL and key never travel through the broker) and posts once per attempt:
-2xx delivered, 429/5xx/network errors retried with exponential backoff and jitter, any other 4xx
-(or a redirect) given up. Retries are explicit rather than `autoretry_for`, so a receiver's
+2xx delivered, 429/5xx/network errors retried with the project's backoff (`service.backoff`:
+Celery's exponential backoff with jitter, never sooner than the first wait), any other 4xx (or a
+redirect) given up. Retries are explicit rather than `autoretry_for`, so a receiver's
 `Retry-After` is honoured and the backoff may be under a second in tests. The outcome (delivered,
 rejected, gave up, dropped) is journaled on the job, which has usually ended by then: its report
 counts the team as notified only on a journaled delivery.
@@ -14,12 +15,12 @@ counts the team as notified only on a journaled delivery.
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
 import psycopg
-from celery import shared_task
+from celery import Task, shared_task
 
+from service.backoff import backoff_seconds
 from service.notifications import Delivery, DeliveryFailed, DeliveryRejected, deliver, log_line, make_notifier
 from service.store import repository
 from workers import state
@@ -28,17 +29,11 @@ log = logging.getLogger(__name__)
 
 NOTIFY_TASK = "deploy_gate.notify"
 MAX_RETRIES = 8
-# Attempt n+1 waits between half and all of min(max, base * 2**n): about 8.5 minutes in all at most.
+# Attempt n+1 waits between base and min(max, base * 2**n): about 8.5 minutes in all at most.
 RETRY_BACKOFF_SECONDS = 2.0
 RETRY_BACKOFF_MAX_SECONDS = 300.0
 # Publishing is retried briefly: the job is waiting on this call.
 _PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
-
-
-def backoff_seconds(retries: int) -> float:
-    """Exponential with "equal jitter": it always grows, and workers retrying together spread out."""
-    ceiling = min(RETRY_BACKOFF_MAX_SECONDS, RETRY_BACKOFF_SECONDS * 2**retries)
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 def enqueue_notification(event: dict[str, Any]) -> None:
@@ -52,7 +47,7 @@ notify = make_notifier(state.config, enqueue_notification)
 
 
 @shared_task(name=NOTIFY_TASK, bind=True, max_retries=None, ignore_result=True)
-def deliver_notification(self, event: dict[str, Any]) -> str:
+def deliver_notification(self: Task[[dict[str, Any]], str], event: dict[str, Any]) -> str:
     ids = {"kind": event.get("event"), "job_id": event.get("job_id"), "delivery_id": event.get("delivery_id")}
     attempt = self.request.retries + 1
     webhook = state.config().notifications.for_target(event.get("target", ""))
@@ -68,7 +63,8 @@ def deliver_notification(self, event: dict[str, Any]) -> str:
         if self.request.retries >= MAX_RETRIES:
             log.warning(log_line("notification_gave_up", error=str(error), attempt=attempt, **ids))
             return _journal(event, Delivery.GAVE_UP, status=error.status, error=str(error), attempt=attempt)
-        countdown = max(backoff_seconds(self.request.retries), min(error.retry_after or 0.0, RETRY_BACKOFF_MAX_SECONDS))
+        backoff = backoff_seconds(self.request.retries, RETRY_BACKOFF_SECONDS, RETRY_BACKOFF_MAX_SECONDS, floor=RETRY_BACKOFF_SECONDS)
+        countdown = max(backoff, min(error.retry_after or 0.0, RETRY_BACKOFF_MAX_SECONDS))
         log.info(log_line("notification_retry", error=str(error), attempt=attempt, retry_in_seconds=round(countdown, 3), **ids))
         raise self.retry(countdown=countdown) from None
     log.info(log_line("notification_delivered", status=status, attempt=attempt, **ids))
@@ -83,5 +79,6 @@ def _journal(event: dict[str, Any], outcome: Delivery, **details: Any) -> str:
                 store, event["job_id"], notification=event["event"], delivery_id=event.get("delivery_id"), outcome=outcome.value, **details
             )
     except (psycopg.Error, repository.JobNotFound) as error:
-        log.warning(log_line("notification_not_journaled", outcome=outcome, error=type(error).__name__, job_id=event.get("job_id"), delivery_id=event.get("delivery_id")))
+        ids = {"job_id": event.get("job_id"), "delivery_id": event.get("delivery_id")}
+        log.warning(log_line("notification_not_journaled", outcome=outcome, error=type(error).__name__, **ids))
     return outcome.value

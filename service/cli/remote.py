@@ -7,20 +7,19 @@ error, a failed or canceled job, or a timeout.
 
 from __future__ import annotations
 
-import http.client
 import json
-import random
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import click
 
-from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, main
+from service import outbound
+from service.backoff import backoff_seconds
+from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, CommandFunction, Output, main
 from service.recovery.blockers import describe_wait
 
 _TERMINAL = ("succeeded", "failed", "canceled")
@@ -32,6 +31,8 @@ _BLOCKER_LOOK = "wait_for_blockers:"
 # Answers worth asking again: rate limited, or a proxy in front of the service that could not reach it.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 RETRY_CAP_SECONDS = 30.0
+# A job's journal can be long; a list of 200 of them too.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 
 class ServiceError(Exception):
@@ -39,12 +40,13 @@ class ServiceError(Exception):
 
 
 class ServiceClient:
-    """JSON over HTTP with a bearer token.
+    """JSON over HTTP with a bearer token, through `service.outbound` (a redirect is an error, never followed).
 
-    With `retries`, network errors and RETRY_STATUSES are asked again after `backoff` seconds,
-    doubling (with jitter, at most RETRY_CAP_SECONDS, or longer if Retry-After says so within
-    the cap); `on_retry(problem, delay, attempt)` hears about each one. Only requests that are
-    safe to repeat should be sent so: reads, and posts that carry an Idempotency-Key.
+    With `retries`, network errors and RETRY_STATUSES are asked again after `service.backoff`'s
+    wait: from `backoff` seconds, doubling, with jitter, at most RETRY_CAP_SECONDS (or longer if
+    Retry-After says so, within the cap); `on_retry(problem, delay, attempt)` hears about each
+    one. Only requests that are safe to repeat should be sent so: reads, and posts that carry an
+    Idempotency-Key.
     """
 
     def __init__(
@@ -71,67 +73,71 @@ class ServiceClient:
     def get(self, path: str, **query: Any) -> dict[str, Any]:
         parameters = {key: value for key, value in query.items() if value is not None}
         url = f"{self.base_url}{path}" + (f"?{urllib.parse.urlencode(parameters)}" if parameters else "")
-        return self._send(urllib.request.Request(url, headers={"Accept": "application/json"}))
+        return self._send("GET", url, {"Accept": "application/json"})
 
     def post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
         headers = {"Accept": "application/json", "Content-Type": "application/json", **(headers or {})}
-        return self._send(urllib.request.Request(f"{self.base_url}{path}", data=json.dumps(body).encode(), headers=headers, method="POST"))
+        return self._send("POST", f"{self.base_url}{path}", headers, json.dumps(body).encode())
 
-    def _send(self, request: urllib.request.Request) -> dict[str, Any]:
+    def _send(self, method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> dict[str, Any]:
         if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
+            headers = {**headers, "Authorization": f"Bearer {self.token}"}
         attempt = 0
         while True:
             retry_after = None
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    self.last_status = response.status
-                    return _json_answer(response, self.display_url)
-            except urllib.error.HTTPError as error:
-                problem, retry_after = _problem_text(error), _seconds(error.headers.get("Retry-After"))
-                error.close()
-                if error.code not in RETRY_STATUSES or attempt >= self.retries:
-                    raise ServiceError(problem) from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as error:
-                reason = getattr(error, "reason", None) or error
-                problem = f"cannot reach {self.display_url}: {reason}"
+                answer = outbound.request(method, url, headers=headers, body=body, timeout=self.timeout, max_body=MAX_ANSWER_BYTES)
+            except outbound.UnusableUrl as error:
+                raise ServiceError(f"cannot use the URL {self.display_url}: {error}") from None
+            except outbound.ResponseTooLarge as error:
+                raise ServiceError(f"{self.display_url}: {error}") from None
+            except outbound.Unreachable as error:
+                problem = f"cannot reach {self.display_url}: {error.reason}"
                 if attempt >= self.retries:
                     raise ServiceError(problem) from None
-            except ValueError as error:  # urlopen's answer to a URL it cannot use
-                raise ServiceError(f"cannot use the URL {self.display_url}: {error}") from None
+            else:
+                if 200 <= answer.status < 300:
+                    self.last_status = answer.status
+                    return _json_answer(answer, self.display_url)
+                problem, retry_after = _problem_text(answer), answer.retry_after
+                if answer.status not in RETRY_STATUSES or attempt >= self.retries:
+                    raise ServiceError(problem)
+            delay = min(RETRY_CAP_SECONDS, max(backoff_seconds(attempt, self.backoff, RETRY_CAP_SECONDS, floor=self.backoff), retry_after or 0.0))
             attempt += 1
-            delay = min(RETRY_CAP_SECONDS, max(self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0), retry_after or 0.0))
             if self.on_retry:
                 self.on_retry(problem, delay, attempt)
             time.sleep(delay)
 
 
-def _json_answer(response: http.client.HTTPResponse, base_url: str) -> dict[str, Any]:
+def _json_answer(answer: outbound.Answer, base_url: str) -> dict[str, Any]:
     try:
-        return json.load(response)
+        document = json.loads(answer.body)
     except ValueError:
-        raise ServiceError(f"{base_url} answered {response.status} with something other than JSON") from None
+        document = None
+    if not isinstance(document, dict):
+        raise ServiceError(f"{base_url} answered {answer.status} with something other than a JSON object")
+    return document
 
 
-def _seconds(retry_after: str | None) -> float | None:
-    """Retry-After in seconds (its HTTP-date form is left to the backoff)."""
+def _problem_text(answer: outbound.Answer) -> str:
+    """`<status> <title>: <detail>` from the service's problem document, or the status's own phrase."""
     try:
-        return max(0.0, float(retry_after)) if retry_after else None
+        phrase = HTTPStatus(answer.status).phrase
     except ValueError:
-        return None
-
-
-def _problem_text(error: urllib.error.HTTPError) -> str:
+        phrase = "(unknown status)"
     try:
-        problem = json.load(error)
-        detail = f": {problem['detail']}" if problem.get("detail") else ""
-        return f"{error.code} {problem.get('title', error.reason)}{detail}"
-    except (ValueError, KeyError, AttributeError):
-        return f"{error.code} {error.reason}"
+        problem = json.loads(answer.body)
+    except ValueError:
+        problem = None
+    if not isinstance(problem, dict):
+        return f"{answer.status} {phrase}"
+    detail = f": {problem['detail']}" if problem.get("detail") else ""
+    return f"{answer.status} {problem.get('title', phrase)}{detail}"
 
 
-def _client_options(command):
-    command = click.option("--token", envvar="DEPLOY_GATE_TOKEN", show_envvar=True, help="A bearer token with the read scope (gate: deploy and read; jobs approve|reject: approve).")(command)
+def _client_options(command: CommandFunction) -> CommandFunction:
+    scopes = "A bearer token with the read scope (gate: deploy and read; jobs approve|reject: approve)."
+    command = click.option("--token", envvar="DEPLOY_GATE_TOKEN", show_envvar=True, help=scopes)(command)
     command = click.option(
         "--url", "base_url", envvar="DEPLOY_GATE_URL", show_envvar=True, default="http://127.0.0.1:8080", show_default=True, help="The service."
     )(command)
@@ -150,7 +156,7 @@ def jobs() -> None:
 @click.option("--kind", type=click.Choice(["check", "deploy", "recover", "rollback", "restore"]))
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def list_jobs(base_url: str, token: str | None, target, state, kind, limit: int, as_json: bool) -> None:
+def list_jobs(base_url: str, token: str | None, target: str | None, state: str | None, kind: str | None, limit: int, as_json: bool) -> None:
     """Newest jobs first."""
     output = Output(as_json)
     try:
@@ -226,7 +232,8 @@ def describe_event(event: dict[str, Any], job: str | None = None) -> str:
         return f"{at}{describe_wait(event['data'])}"
     if event["kind"] == "step_finished" and (event["step"] or "").startswith("wait_for_catalog:") and event["data"].get("message"):
         data = event["data"]
-        return f"{at}{data['message']}; next look in {data.get('next_look_in_seconds')} s ({data.get('waited_seconds')} of {data.get('bound_seconds')} s waited)"
+        waited = f"{data.get('waited_seconds')} of {data.get('bound_seconds')} s waited"
+        return f"{at}{data['message']}; next look in {data.get('next_look_in_seconds')} s ({waited})"
     phase = event["kind"].removeprefix("step_")
     return f"{at}{event['step']} {phase}"
 

@@ -12,25 +12,24 @@ the webhook and then from a beat task, and its failures are retried (`RetryLater
 platform refuses, end the report (`abandoned`, with the reason). Nothing here ever changes a job:
 a platform that cannot be reached changes what it is told, never the verdict.
 
-Plain HTTP: a `Transport` is a callable (method, url, headers, body) -> `HttpResponse`; the default
-uses urllib, refuses redirects (a token must not follow one elsewhere) and has a short timeout.
-Errors name the call and the platform's status and error code, never a token or a secret.
+Calls go through `service.outbound` (short timeout, redirects refused: a token must not follow
+one elsewhere, bounded answers). Errors name the call and the platform's status and error code,
+never a token or a secret.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.client import HTTPException
 from typing import Any
 
 import psycopg
 
+from service import outbound
+from service.backoff import backoff_seconds
 from service.config import Config
 from service.jobs.states import JobState, Verdict
 from service.store import repository
@@ -38,11 +37,9 @@ from service.store.repository import Job
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "deploy-gate/1"
 # Short: a slow platform costs a worker slot, and the task tries again anyway.
 TIMEOUT_SECONDS = 10.0
-_MAX_RESPONSE_BYTES = 1024 * 1024
-# A failed report is tried again after min(max, base * 2**attempts) seconds, for a day at most.
+# A failed report is tried again after service.backoff's wait (base, doubling up to max), for a day at most.
 RETRY_BASE_SECONDS = 5.0
 RETRY_MAX_SECONDS = 300.0
 GIVE_UP_AFTER = timedelta(days=1)
@@ -75,54 +72,23 @@ class RetryLater(ApiUnavailable):
         self.retry_in = retry_in
 
 
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    body: bytes
-    headers: Mapping[str, str]
-
-
-Transport = Callable[[str, str, Mapping[str, str], "bytes | None"], HttpResponse]
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_OPENER = urllib.request.build_opener(_RefuseRedirects)
-
-
-def urllib_transport(method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> HttpResponse:
-    request = urllib.request.Request(url, data=body, method=method, headers={"User-Agent": USER_AGENT, **headers})
-    try:
-        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
-            return HttpResponse(response.status, response.read(_MAX_RESPONSE_BYTES), dict(response.headers.items()))
-    except urllib.error.HTTPError as error:
-        try:
-            return HttpResponse(error.code, error.read(_MAX_RESPONSE_BYTES), dict(error.headers.items()) if error.headers else {})
-        finally:
-            error.close()
-    except urllib.error.URLError as error:
-        raise ApiUnavailable(f"network error ({type(error.reason).__name__})") from None
-    except (OSError, HTTPException) as error:
-        raise ApiUnavailable(f"network error ({type(error).__name__})") from None
-
-
 # Statuses worth another try. 401 and 403 too: a token or key being rotated or given a missing
 # permission must not lose the verdict owed; the report gives up after GIVE_UP_AFTER anyway.
 _RETRYABLE = {401, 403, 408, 429}
 
 
-def call_api(
-    transport: Transport, method: str, url: str, *, what: str, headers: Mapping[str, str], payload: Any = None
-) -> Any:
-    """One JSON call: the parsed body of a 2xx (None when empty), else ApiUnavailable or ApiRefused."""
+def call_api(method: str, url: str, *, what: str, headers: Mapping[str, str], payload: Any = None) -> Any:
+    """One JSON call: the parsed body of a 2xx (None when empty), else ApiUnavailable or ApiRefused (a redirect too)."""
     body = None if payload is None else json.dumps(payload, separators=(",", ":")).encode("utf-8")
     sent_headers = {"Accept": "application/json", **headers}
     if body is not None:
         sent_headers["Content-Type"] = "application/json"
-    response = transport(method, url, sent_headers, body)
+    try:
+        response = outbound.request(method, url, headers=sent_headers, body=body, timeout=TIMEOUT_SECONDS)
+    except (outbound.Unreachable, outbound.ResponseTooLarge) as error:
+        raise ApiUnavailable(f"{what}: {error}") from None
+    except outbound.UnusableUrl as error:
+        raise ApiRefused(f"{what}: {error}") from None
     if 200 <= response.status < 300:
         if not response.body.strip():
             return None
@@ -132,7 +98,7 @@ def call_api(
             raise ApiUnavailable(f"{what}: the answer ({response.status}) is not JSON") from None
     message = f"{what}: {response.status}{_error_code(response.body)}"
     if response.status in _RETRYABLE or response.status >= 500:
-        raise ApiUnavailable(message, retry_after=_retry_after(response.headers))
+        raise ApiUnavailable(message, retry_after=response.retry_after)
     raise ApiRefused(message)
 
 
@@ -152,13 +118,9 @@ def _error_code(body: bytes) -> str:
     return f" ({': '.join(parts)[:200]})" if parts else ""
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "").strip()
-    return min(float(value), RETRY_MAX_SECONDS) if value.isdigit() else None
-
-
-def retry_delay(attempts: int) -> float:
-    return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempts)
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    """When a report that failed `attempts` times before is due again: the backoff, or later if the platform asked, within the max."""
+    return max(backoff_seconds(attempts, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS, floor=RETRY_BASE_SECONDS), min(retry_after or 0.0, RETRY_MAX_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -210,7 +172,6 @@ def sync_report(
     job_id: str,
     source: str,
     *,
-    transport: Transport = urllib_transport,
     keep_fresh_seconds: float = KEEP_FRESH_SECONDS,
 ) -> str:
     """Take one open report one step forward and say what was done.
@@ -230,7 +191,7 @@ def sync_report(
             return "nothing to do"
         job = repository.get_job(store, job_id)
         try:
-            outcome = syncers[source](store, config.integrations, report, job, transport, keep_fresh_seconds)
+            outcome = syncers[source](store, config.integrations, report, job, keep_fresh_seconds)
         except ApiRefused as error:
             repository.abandon_integration_report(store, job_id, source, reason=str(error))
             log.warning(_log_line("integration_report_abandoned", job_id=job_id, source=source, error=str(error)))
@@ -240,7 +201,7 @@ def sync_report(
                 repository.abandon_integration_report(store, job_id, source, reason=f"gave up after a day: {error}")
                 log.warning(_log_line("integration_report_gave_up", job_id=job_id, source=source, error=str(error)))
                 return "abandoned"
-            delay = max(retry_delay(report.attempts), error.retry_after or 0.0)
+            delay = retry_delay(report.attempts, error.retry_after)
             repository.report_failed(store, job_id, source, error=str(error), retry_in_seconds=delay)
             log.info(_log_line("integration_report_retry", job_id=job_id, source=source, error=str(error), retry_in_seconds=delay))
             failure = RetryLater(str(error), delay)

@@ -5,7 +5,7 @@ secret; `X-GitHub-Delivery` is the delivery's id and `X-GitHub-Event` its event.
 
 | event | what deploy-gate does |
 | --- | --- |
-| `deployment_protection_rule` (action `requested`) | a `check` job (phase `pre`) on the target configured for `"<repository.full_name>:<environment>"`; when it ends, the rule is answered |
+| `deployment_protection_rule` (`requested`) | a `check` job (phase `pre`) on the target of `"<owner/repo>:<environment>"`; its end answers the rule |
 | `ping` | answered (recorded) |
 | anything else | acknowledged and ignored |
 
@@ -41,7 +41,7 @@ import jwt
 import psycopg
 
 from service.config import Config, GitHubIntegration, Integrations
-from service.integrations import ApiRefused, InvalidPayload, Receipt, Transport, call_api, verdict_outcome, verdict_passed
+from service.integrations import ApiRefused, InvalidPayload, Receipt, call_api, verdict_outcome, verdict_passed
 from service.jobs.states import TERMINAL
 from service.jobs.submit import DeployRequest, NoBundle, submit_deploy
 from service.links import job_links
@@ -123,7 +123,7 @@ def parse_delivery(integration: GitHubIntegration, delivery_id: str | None, even
         raise CallbackRefused(
             f"deployment_callback_url must be {integration.api_url}/repos/{repository_name}/actions/runs/<run id>/deployment_protection_rule"
         )
-    deployment = data.get("deployment") if isinstance(data.get("deployment"), dict) else {}
+    deployment: dict[str, Any] = data["deployment"] if isinstance(data.get("deployment"), dict) else {}
     sha = deployment.get("sha") if isinstance(deployment.get("sha"), str) else None
     deployment_id = deployment.get("id")
     rule = ProtectionRule(
@@ -137,7 +137,7 @@ def parse_delivery(integration: GitHubIntegration, delivery_id: str | None, even
     return GitHubDelivery(delivery, name, action, rule)
 
 
-def _object(data: dict, key: str) -> dict:
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     if not isinstance(value, dict):
         raise InvalidPayload(f"{key}: must be an object")
@@ -187,11 +187,10 @@ def receive(store: psycopg.Connection, config: Config, delivery: GitHubDelivery)
 class GitHubApp:
     """A GitHub App on `api_url`: its JWT, installation tokens, and the protection rule's review."""
 
-    def __init__(self, api_url: str, app_id: int, private_key: str, transport: Transport, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, api_url: str, app_id: int, private_key: str, clock: Callable[[], float] = time.time) -> None:
         self.api_url = api_url.rstrip("/")
         self.app_id = app_id
         self._private_key = private_key
-        self.transport = transport
         self.clock = clock
 
     def app_jwt(self) -> str:
@@ -208,15 +207,16 @@ class GitHubApp:
         path = f"/app/installations/{int(installation_id)}/access_tokens"
         body = {"repositories": [repository.split("/", 1)[1]], "permissions": {"deployments": "write"}}
         answer = call_api(
-            self.transport, "POST", f"{self.api_url}{path}", what="get an installation token", headers=self._headers(self.app_jwt()), payload=body
+            "POST", f"{self.api_url}{path}", what="get an installation token", headers=self._headers(self.app_jwt()), payload=body
         )
-        if not isinstance(answer, dict) or not isinstance(answer.get("token"), str):
+        token = answer.get("token") if isinstance(answer, dict) else None
+        if not isinstance(token, str):
             raise ApiRefused("get an installation token: the answer has no token")
-        return answer["token"]
+        return token
 
     def review_protection_rule(self, callback_url: str, token: str, *, environment_name: str, state: str, comment: str) -> None:
         body = {"environment_name": environment_name, "state": state, "comment": comment}
-        call_api(self.transport, "POST", callback_url, what=f"answer the protection rule ({state})", headers=self._headers(token), payload=body)
+        call_api("POST", callback_url, what=f"answer the protection rule ({state})", headers=self._headers(token), payload=body)
 
 
 def comment_for(job: Job, public_url: str, report_link_secret: str | None = None) -> str:
@@ -233,7 +233,7 @@ def comment_for(job: Job, public_url: str, report_link_secret: str | None = None
 
 
 def answer_rule(
-    store: psycopg.Connection, integrations: Integrations, report: IntegrationReport, job: Job, transport: Transport, keep_fresh_seconds: float
+    store: psycopg.Connection, integrations: Integrations, report: IntegrationReport, job: Job, keep_fresh_seconds: float
 ) -> str:
     """Once the job has ended, approve or reject the deployment on the rule's callback."""
     if job.state not in TERMINAL:
@@ -241,7 +241,7 @@ def answer_rule(
     integration = integrations.github
     if integration is None:
         raise ApiRefused("the GitHub integration is no longer configured")
-    app = GitHubApp(integration.api_url, integration.app_id, integration.private_key, transport)
+    app = GitHubApp(integration.api_url, integration.app_id, integration.private_key)
     state = "approved" if verdict_passed(job) else "rejected"
     token = app.installation_token(report.details["installation_id"], report.details["repository"])
     app.review_protection_rule(

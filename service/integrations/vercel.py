@@ -8,10 +8,10 @@ delivery's id (Vercel retries a delivery for up to a day), and the payload carri
 
 | event | what deploy-gate does |
 | --- | --- |
-| `deployment.created` | a `check` job (phase `pre`) on the target configured for the project and Vercel target; with a token, a blocking check on the deployment that carries the job's verdict |
+| `deployment.created` | a `check` job (phase `pre`) on the target of the project and Vercel target; with a token, a blocking check carrying the job's verdict |
 | `deployment.error` | a `recover` job on that target; the deployment's open check is no longer reported |
 | `deployment.check-rerequested` | the check's job again as a new job, reported on the same check |
-| `deployment.succeeded`, `.ready`, `.promoted`, `.canceled` | recorded: on the delivery row, and as a note in the journal of each job the deployment started (canceled: its open check is no longer reported) |
+| `deployment.succeeded`, `.ready`, `.promoted`, `.canceled` | recorded, and noted on each job of the deployment (canceled: its check is no longer reported) |
 | anything else | acknowledged and ignored |
 
 Jobs use the target's last stored bundle. With none stored yet nothing can be checked: the
@@ -46,7 +46,7 @@ from urllib.parse import quote, urlencode
 import psycopg
 
 from service.config import Config, Integrations, VercelIntegration
-from service.integrations import ApiRefused, InvalidPayload, Receipt, Transport, call_api, verdict_passed, verdict_summary
+from service.integrations import ApiRefused, InvalidPayload, Receipt, call_api, verdict_passed, verdict_summary
 from service.jobs.states import TERMINAL, JobState
 from service.jobs.submit import DeployRequest, NoBundle, submit_deploy
 from service.jobs.submit_recovery import submit_recovery
@@ -88,6 +88,13 @@ class VercelEvent:
     check_id: str | None = None
     commit: str | None = None
 
+    @property
+    def deployment(self) -> str:
+        """The deployment's id: every `deployment.*` event has one (parse_event checks), and only those reach a handler."""
+        if self.deployment_id is None:
+            raise InvalidPayload("payload.deployment.id: missing")
+        return self.deployment_id
+
 
 def parse_event(body: bytes) -> VercelEvent:
     """The parts of a delivery deploy-gate uses, checked against Vercel's documented shape."""
@@ -110,7 +117,7 @@ def parse_event(body: bytes) -> VercelEvent:
     target = payload.get("target")
     if target is not None:
         target = _text(target, "payload.target")
-    meta = deployment.get("meta") if isinstance(deployment.get("meta"), dict) else {}
+    meta: dict[str, Any] = deployment["meta"] if isinstance(deployment.get("meta"), dict) else {}
     commit = next((meta[key] for key in _COMMIT_KEYS if isinstance(meta.get(key), str) and meta[key]), None)
     project = payload.get("project")
     project_id = _text(project.get("id"), "payload.project.id") if isinstance(project, dict) else None
@@ -119,7 +126,7 @@ def parse_event(body: bytes) -> VercelEvent:
     return replace(event, project_id=project_id, target=target, commit=commit[:200] if commit else None)
 
 
-def _object(payload: dict, key: str) -> dict:
+def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
     value = payload.get(key)
     if not isinstance(value, dict):
         raise InvalidPayload(f"payload.{key}: must be an object")
@@ -166,7 +173,7 @@ def _not_checked(event: VercelEvent, target: str, error: NoBundle) -> Receipt:
     return Receipt(event.id, event.type, "not_checked", f"{error}; post a deploy with the migrations to check deployments of {target}")
 
 
-def _created(store, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
+def _created(store: psycopg.Connection, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
     target = _mapped_target(integration, event)
     if target is None:
         return _unmapped(event)
@@ -185,13 +192,13 @@ def _created(store, config: Config, integration: VercelIntegration, event: Verce
             detail += f"; no Vercel check, the deployment has ended ({', '.join(sorted(ended))})"
         else:
             details = {"project_id": event.project_id, "vercel_target": event.target or "preview"}
-            repository.open_integration_report(store, job_id=job.id, source=SOURCE, subject=event.deployment_id, details=details)
+            repository.open_integration_report(store, job_id=job.id, source=SOURCE, subject=event.deployment, details=details)
             report = SOURCE
             detail += "; its verdict goes to a blocking Vercel check"
     return Receipt(event.id, event.type, "accepted", detail, job.id, run=True, report=report)
 
 
-def _error(store, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
+def _error(store: psycopg.Connection, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
     _abandon_checks(store, event, "the deployment failed (deployment.error)")
     _note_on_jobs(store, event)
     target = _mapped_target(integration, event)
@@ -206,8 +213,8 @@ def _error(store, config: Config, integration: VercelIntegration, event: VercelE
     return Receipt(event.id, event.type, "accepted", f"recover job {job.id} on target {target}", job.id, run=True)
 
 
-def _check_rerequested(store, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
-    previous = repository.latest_report_for_remote(store, SOURCE, event.check_id)
+def _check_rerequested(store: psycopg.Connection, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
+    previous = repository.latest_report_for_remote(store, SOURCE, event.check_id) if event.check_id else None
     if previous is None or previous.subject != event.deployment_id:
         return Receipt(event.id, event.type, "ignored", f"check {event.check_id} is not one of deploy-gate's")
     if previous.status == "open":
@@ -225,10 +232,11 @@ def _check_rerequested(store, config: Config, integration: VercelIntegration, ev
     repository.open_integration_report(
         store, job_id=job.id, source=SOURCE, subject=event.deployment_id, remote_id=event.check_id, details={**previous.details, "rerun_of": before.id}
     )
-    return Receipt(event.id, event.type, "accepted", f"check job {job.id} on target {before.target}, reported on check {event.check_id}", job.id, run=created, report=SOURCE)
+    detail = f"check job {job.id} on target {before.target}, reported on check {event.check_id}"
+    return Receipt(event.id, event.type, "accepted", detail, job.id, run=created, report=SOURCE)
 
 
-def _recorded(store, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
+def _recorded(store: psycopg.Connection, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
     if event.type in ENDING_EVENTS:
         _abandon_checks(store, event, f"the deployment ended ({event.type})")
     noted = _note_on_jobs(store, event)
@@ -236,14 +244,14 @@ def _recorded(store, config: Config, integration: VercelIntegration, event: Verc
 
 
 def _note_on_jobs(store: psycopg.Connection, event: VercelEvent) -> int:
-    jobs = repository.delivery_jobs(store, SOURCE, event.deployment_id)
+    jobs = repository.delivery_jobs(store, SOURCE, event.deployment)
     for job_id in jobs:
         repository.record_note(store, job_id, {"webhook": SOURCE, "event": event.type, "delivery": event.id, "deployment_id": event.deployment_id})
     return len(jobs)
 
 
 def _abandon_checks(store: psycopg.Connection, event: VercelEvent, reason: str) -> None:
-    for report in repository.open_reports_about(store, SOURCE, event.deployment_id):
+    for report in repository.open_reports_about(store, SOURCE, event.deployment):
         repository.abandon_integration_report(store, report.job_id, SOURCE, reason=reason)
 
 
@@ -258,16 +266,15 @@ _HANDLERS = {
 class VercelClient:
     """The checks part of Vercel's REST API, on `api_url` with the integration's token."""
 
-    def __init__(self, api_url: str, token: str, team_id: str | None, transport: Transport) -> None:
+    def __init__(self, api_url: str, token: str, team_id: str | None) -> None:
         self.api_url = api_url.rstrip("/")
         self._token = token
         self.team_id = team_id
-        self.transport = transport
 
     def _call(self, method: str, path: str, what: str, payload: Any = None) -> Any:
         query = f"?{urlencode({'teamId': self.team_id})}" if self.team_id else ""
         headers = {"Authorization": f"Bearer {self._token}"}
-        return call_api(self.transport, method, f"{self.api_url}{path}{query}", what=what, headers=headers, payload=payload)
+        return call_api(method, f"{self.api_url}{path}{query}", what=what, headers=headers, payload=payload)
 
     @staticmethod
     def _checks_path(deployment_id: str) -> str:
@@ -277,16 +284,18 @@ class VercelClient:
         found = self._call("GET", self._checks_path(deployment_id), "list the deployment's checks")
         checks = found.get("checks") if isinstance(found, dict) else None
         for check in checks or []:
-            if isinstance(check, dict) and check.get("externalId") == external_id and isinstance(check.get("id"), str):
-                return check["id"]
+            check_id = check.get("id") if isinstance(check, dict) else None
+            if isinstance(check_id, str) and check.get("externalId") == external_id:
+                return check_id
         return None
 
     def create_check(self, deployment_id: str, *, name: str, details_url: str, external_id: str) -> str:
         body = {"name": name, "blocking": True, "detailsUrl": details_url, "externalId": external_id, "rerequestable": True}
         created = self._call("POST", self._checks_path(deployment_id), "create the check", body)
-        if not isinstance(created, dict) or not isinstance(created.get("id"), str):
+        check_id = created.get("id") if isinstance(created, dict) else None
+        if not isinstance(check_id, str):
             raise ApiRefused("create the check: the answer has no check id")
-        return created["id"]
+        return check_id
 
     def update_check(self, deployment_id: str, check_id: str, fields: dict[str, Any]) -> None:
         path = f"{self._checks_path(deployment_id)}/{quote(check_id, safe='')}"
@@ -300,16 +309,17 @@ def conclusion_for(job: Job) -> str:
 
 
 def sync_check(
-    store: psycopg.Connection, integrations: Integrations, report: IntegrationReport, job: Job, transport: Transport, keep_fresh_seconds: float
+    store: psycopg.Connection, integrations: Integrations, report: IntegrationReport, job: Job, keep_fresh_seconds: float
 ) -> str:
     """Create the check if needed, then tell Vercel it runs (kept fresh) or how it ended."""
     integration = integrations.vercel
     if integration is None or not integration.token:
         raise ApiRefused("the Vercel integration or its token is no longer configured")
-    client = VercelClient(integration.api_url, integration.token, integration.team_id, transport)
+    client = VercelClient(integration.api_url, integration.token, integration.team_id)
     deployment_id = report.subject
     details_url = job_links(job.id, integrations.public_url, integrations.report_link_secret)["report"]
-    if report.remote_id is None:
+    check_id = report.remote_id
+    if check_id is None:
         check_id = client.find_check(deployment_id, job.id) or client.create_check(
             deployment_id, name=integration.check_name, details_url=details_url, external_id=job.id
         )
@@ -321,13 +331,13 @@ def sync_check(
         if len(name) > _MAX_CHECK_NAME:
             name = name[: _MAX_CHECK_NAME - 1] + "…"
         fields = {"status": "completed", "conclusion": conclusion, "name": name, "detailsUrl": details_url, "externalId": job.id}
-        client.update_check(deployment_id, report.remote_id, fields)
+        client.update_check(deployment_id, check_id, fields)
         repository.report_progress(store, job.id, SOURCE, reported_state="completed", done=True)
         return f"completed: {conclusion}"
     age = (datetime.now(UTC) - report.reported_at).total_seconds() if report.reported_at else None
     if report.reported_state != "running" or age is None or age >= keep_fresh_seconds:
         fields = {"status": "running", "name": integration.check_name, "detailsUrl": details_url, "externalId": job.id}
-        client.update_check(deployment_id, report.remote_id, fields)
+        client.update_check(deployment_id, check_id, fields)
         repository.report_progress(store, job.id, SOURCE, reported_state="running")
         return "running"
     return "fresh"

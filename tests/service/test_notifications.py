@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import socket
@@ -297,6 +298,14 @@ def test_too_many_requests_is_retried_after_what_the_receiver_asks(receiver):
     with pytest.raises(DeliveryFailed) as failed:
         deliver(webhook(receiver.url), notification_event("verdict_blocked", make_job()))
     assert (failed.value.status, failed.value.retry_after) == (429, 7.0)
+
+
+def test_a_retry_after_date_is_read_as_the_seconds_until_then(receiver):
+    receiver.answer(503)
+    receiver.extra_headers["Retry-After"] = email.utils.formatdate(time.time() + 60, usegmt=True)
+    with pytest.raises(DeliveryFailed) as failed:
+        deliver(webhook(receiver.url), notification_event("verdict_blocked", make_job()))
+    assert failed.value.status == 503 and 58 <= failed.value.retry_after <= 60
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 410])

@@ -183,3 +183,12 @@ def test_credentials_in_the_url_are_never_printed():
     result = run("wait", "x", url="http://ops:Sup3r-S3cret@127.0.0.1:1")
     assert result.returncode == 2 and "cannot reach http://127.0.0.1:1" in result.stderr
     assert "Sup3r-S3cret" not in result.stdout + result.stderr
+
+
+def test_a_redirect_is_an_error_and_the_token_never_follows_it():
+    from tests.service.test_outbound import Server
+
+    with Server() as elsewhere, Server(status=302, headers={"Location": f"{elsewhere.url}/v1/jobs"}) as service:
+        result = run("jobs", "list", url=service.url, token="ci-token")
+    assert result.returncode == 2 and result.stderr == "error: 302 Found\n"
+    assert len(service.requests) == 1 and elsewhere.requests == []

@@ -15,7 +15,9 @@ BUNDLE = [("20240101_patients", 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch):
-    monkeypatch.setattr(integrations, "RETRY_BASE_SECONDS", 0.01)
+    # Short, yet long enough (a random wait from this up to its double) that a report which just
+    # failed is not due again before a test looks.
+    monkeypatch.setattr(integrations, "RETRY_BASE_SECONDS", 0.5)
 
 
 def make_config(target_db, vercel_api=None, github_api=None, github_key=None, *, token=VERCEL_TOKEN) -> Config:

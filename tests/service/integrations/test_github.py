@@ -6,7 +6,7 @@ from dataclasses import replace
 import jwt
 import pytest
 
-from service.integrations import ApiUnavailable, InvalidPayload, RetryLater, github, sync_report, urllib_transport
+from service.integrations import ApiUnavailable, InvalidPayload, RetryLater, github, sync_report
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
 from service.links import report_token
@@ -81,7 +81,7 @@ def test_the_installation_token_only_goes_to_the_configured_api(config, github_a
 
 
 def test_the_app_jwt_is_rs256_signed_with_the_app_key_and_short_lived(config, github_key):
-    app = github.GitHubApp("https://api.github.com", APP_ID, config.integrations.github.private_key, urllib_transport, clock=lambda: 1_700_000_000)
+    app = github.GitHubApp("https://api.github.com", APP_ID, config.integrations.github.private_key, clock=lambda: 1_700_000_000)
     token = app.app_jwt()
     assert jwt.get_unverified_header(token)["alg"] == "RS256"
     claims = jwt.decode(token, github_key.public_key, algorithms=["RS256"], options={"verify_exp": False, "verify_iat": False})
@@ -89,7 +89,7 @@ def test_the_app_jwt_is_rs256_signed_with_the_app_key_and_short_lived(config, gi
 
 
 def test_an_installation_token_is_asked_for_one_repository_and_deployments_only(config, github_api):
-    app = github.GitHubApp(github_api.url, APP_ID, config.integrations.github.private_key, urllib_transport)
+    app = github.GitHubApp(github_api.url, APP_ID, config.integrations.github.private_key)
     token = app.installation_token(INSTALLATION, REPOSITORY)
     assert token in github_api.tokens and github_api.violations == []
     [call] = github_api.calls
@@ -98,7 +98,7 @@ def test_an_installation_token_is_asked_for_one_repository_and_deployments_only(
     assert github_api.jwt_claims[0]["iss"] == str(APP_ID) and github_api.jwt_claims[0]["exp"] > time.time()
     with pytest.raises(github.ApiRefused, match="404"):
         app.installation_token(INSTALLATION + 1, REPOSITORY)
-    other_key = github.GitHubApp(github_api.url, APP_ID, _other_key(), urllib_transport)
+    other_key = github.GitHubApp(github_api.url, APP_ID, _other_key())
     with pytest.raises(ApiUnavailable, match="401"):
         other_key.installation_token(INSTALLATION, REPOSITORY)
 

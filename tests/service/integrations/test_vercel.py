@@ -9,7 +9,7 @@ import pytest
 
 from service.config import Settings
 from service.http import create_app
-from service.integrations import ApiRefused, ApiUnavailable, InvalidPayload, RetryLater, sync_report, urllib_transport, vercel
+from service.integrations import ApiRefused, ApiUnavailable, InvalidPayload, RetryLater, sync_report, vercel
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
 from service.links import report_token
@@ -17,6 +17,7 @@ from service.store import repository
 from tests.contract import ContractClient
 from tests.service.integrations.conftest import PUBLIC_URL, VERCEL_TOKEN, store_bundle_for
 from tests.service.integrations.payloads import COMMIT, PROJECT, TEAM, VERCEL_SECRET, encode, vercel_event, vercel_signature
+from tests.service.test_outbound import Server
 from tests.store import migrated_store
 
 LINK_SECRET = "report-link-secret-0123456789"
@@ -72,7 +73,7 @@ def test_payloads_that_are_not_vercel_s_are_refused(body, complaint):
 
 def test_the_client_speaks_vercel_s_checks_api(vercel_api):
     vercel_api.add_deployment("dpl_1")
-    client = vercel.VercelClient(vercel_api.url, VERCEL_TOKEN, TEAM, urllib_transport)
+    client = vercel.VercelClient(vercel_api.url, VERCEL_TOKEN, TEAM)
     assert client.find_check("dpl_1", "job-1") is None
     check_id = client.create_check("dpl_1", name="deploy-gate", details_url="https://gate.example.com/v1/jobs/job-1/report", external_id="job-1")
     assert client.find_check("dpl_1", "job-1") == check_id
@@ -89,16 +90,24 @@ def test_the_client_speaks_vercel_s_checks_api(vercel_api):
     vercel_api.fail(503)
     with pytest.raises(ApiUnavailable, match="503"):
         client.find_check("dpl_1", "job-1")
-    wrong = vercel.VercelClient(vercel_api.url, "stolen", TEAM, urllib_transport)
+    wrong = vercel.VercelClient(vercel_api.url, "stolen", TEAM)
     with pytest.raises(ApiUnavailable, match="403") as raised:
         wrong.find_check("dpl_1", "job-1")
     assert "stolen" not in str(raised.value) and VERCEL_TOKEN not in str(raised.value)
 
 
 def test_a_network_error_is_worth_another_try():
-    client = vercel.VercelClient("http://127.0.0.1:1", VERCEL_TOKEN, None, urllib_transport)
+    client = vercel.VercelClient("http://127.0.0.1:1", VERCEL_TOKEN, None)
     with pytest.raises(ApiUnavailable, match="network error"):
         client.find_check("dpl_1", "job")
+
+
+def test_a_redirect_is_refused_and_the_token_never_follows_it():
+    with Server() as elsewhere, Server(status=307, headers={"Location": f"{elsewhere.url}/v1/deployments/dpl_1/checks"}) as api:
+        with pytest.raises(ApiRefused, match="list the deployment's checks: 307") as refused:
+            vercel.VercelClient(api.url, VERCEL_TOKEN, None).find_check("dpl_1", "job")
+    assert len(api.requests) == 1 and elsewhere.requests == []
+    assert VERCEL_TOKEN not in str(refused.value) and api.url not in str(refused.value)
 
 
 def test_a_check_is_created_kept_running_and_completed_with_the_verdict(store, config, vercel_api):
