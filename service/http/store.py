@@ -6,8 +6,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import psycopg
-from flask import Flask, current_app, g
+from flask import Flask, g
 from psycopg_pool import ConnectionPool
+
+from service.http.extension import deploy_gate
 
 T = TypeVar("T")
 
@@ -28,17 +30,19 @@ _LISTEN_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interv
 
 
 def listen_connection(pool: ConnectionPool) -> psycopg.Connection:
-    """A connection of its own (not the pool's) for the process's LISTEN thread."""
-    return psycopg.connect(pool.conninfo, **{**pool.kwargs, **_LISTEN_KEEPALIVES, "application_name": "deploy-gate-api-listen"})
+    """A connection of its own (not the pool's) for the process's LISTEN thread, like the pool's."""
+    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+    kwargs = (pool.kwargs() if callable(pool.kwargs) else pool.kwargs) or {}
+    return psycopg.connect(conninfo, **{**kwargs, **_LISTEN_KEEPALIVES, "application_name": "deploy-gate-api-listen"})
 
 
 def store() -> psycopg.Connection:
     """This request's store connection, taken from the pool on first use."""
     if "store_conn" not in g:
-        pool = current_app.extensions["deploy_gate"].pool
-        g.store_context = pool.connection()
+        g.store_context = deploy_gate().pool.connection()
         g.store_conn = g.store_context.__enter__()
-    return g.store_conn
+    conn: psycopg.Connection = g.store_conn
+    return conn
 
 
 def give_back() -> None:

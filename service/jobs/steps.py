@@ -78,7 +78,7 @@ class JobRun:
         events = repository.job_events(self.store, self.job.id)
         # Counted, not compared as sets: a recover job applies one migration more than once.
         opened = Counter(e.step for e in events if e.kind == "step_started" and e.step and e.step.startswith("apply:"))
-        opened.subtract(e.step for e in events if e.kind in ("step_finished", "step_failed") and e.step in opened)
+        opened.subtract(e.step for e in events if e.kind in ("step_finished", "step_failed") and e.step is not None and e.step in opened)
         return {step.removeprefix("apply:") for step, count in opened.items() if count > 0}
 
     @property
