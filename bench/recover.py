@@ -91,7 +91,7 @@ def one_run(port: int, token: str, store_url: str, target_url: str) -> float:
     try:
         job = request(port, "POST", "/v1/deploys", token, {"target": "bench", "apply": True, "migrations": [BASE, ADD_EMAIL]})
         result: dict = {}
-        poller = threading.Thread(target=lambda: result.update(zip(("job", "at"), wait_for_verdict(port, token, job["id"]))))
+        poller = threading.Thread(target=lambda: result.update(zip(("job", "at"), wait_for_verdict(port, token, job["id"]), strict=True)))
         poller.start()
         failed_at = failure_time(store_url, job["id"], f"apply:{ADD_EMAIL['name']}")
         holder.rollback()
@@ -152,7 +152,7 @@ def main() -> None:
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", "deploy_gate", "--pool", "threads",
              "--concurrency", "2", "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "warning"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(workdir / "worker.log", "w"),
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(workdir / "worker.log", "w"),  # noqa: SIM115 - the worker writes to it for its whole life
         )
         one_run(port, token, db_url(store_db), db_url(target_db))  # warm-up: imports, pools, prepared statements
         seconds = [one_run(port, token, db_url(store_db), db_url(target_db)) for _ in range(args.runs)]

@@ -91,7 +91,7 @@ def test_vercel_script_gates_the_build(tmp_path, verdict, exit_code):
 @pytest.mark.parametrize("name", ["deploy.yml", "protected-deploy.yml"])
 def test_workflows_install_deploy_gate_then_run_commands_it_has(name):
     document = workflow(name)
-    for job_name, job in document["jobs"].items():
+    for job in document["jobs"].values():
         runs = [step["run"] for step in job["steps"] if "run" in step]
         commands = [command for run in runs for command in deploy_gate_commands(run)]
         if not commands:

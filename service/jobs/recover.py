@@ -114,7 +114,8 @@ def _recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | N
             )
             decision = decide(evidence.facts)
             if decision.action is Action.WAIT_FOR_LOCK:
-                run.step(f"wait_for_lock:{waits + 1}", lambda: {"lock_holder": evidence.details["lock_holder"], "reasons": list(decision.reasons)})
+                # run.step calls it at once, before the loop moves on.
+                run.step(f"wait_for_lock:{waits + 1}", lambda: {"lock_holder": evidence.details["lock_holder"], "reasons": list(decision.reasons)})  # noqa: B023
                 raise Deferred(LOCK_RECHECK_SECONDS, decision.reasons[0])
             run.step(f"facts:{round_number}", evidence.to_dict)
             decided = run.step(f"decide:{round_number}", decision.to_dict)

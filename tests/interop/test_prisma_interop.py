@@ -300,10 +300,10 @@ def test_p3015_folder_without_migration_file(conn, url, write_migrations):
 @pytest.mark.parametrize(
     "args, code, error, call",
     [
-        (["--rolled-back", "9_none"], "P3011", CannotRollBackUnappliedMigration, lambda c, l: resolve_rolled_back(c, "public", "9_none")),
-        (["--rolled-back", "1_a"], "P3012", CannotRollBackSucceededMigration, lambda c, l: resolve_rolled_back(c, "public", "1_a")),
-        (["--applied", "1_a"], "P3008", MigrationAlreadyApplied, lambda c, l: resolve_applied(c, "public", l, "1_a")),
-        (["--applied", "9_none"], "P3017", MigrationToMarkAppliedNotFound, lambda c, l: resolve_applied(c, "public", l, "9_none")),
+        (["--rolled-back", "9_none"], "P3011", CannotRollBackUnappliedMigration, lambda c, local: resolve_rolled_back(c, "public", "9_none")),
+        (["--rolled-back", "1_a"], "P3012", CannotRollBackSucceededMigration, lambda c, local: resolve_rolled_back(c, "public", "1_a")),
+        (["--applied", "1_a"], "P3008", MigrationAlreadyApplied, lambda c, local: resolve_applied(c, "public", local, "1_a")),
+        (["--applied", "9_none"], "P3017", MigrationToMarkAppliedNotFound, lambda c, local: resolve_applied(c, "public", local, "9_none")),
     ],
 )
 def test_resolve_preconditions_agree(conn, url, write_migrations, args, code, error, call):

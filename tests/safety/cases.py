@@ -254,7 +254,7 @@ def shape_injections(step: MigrationStep) -> list[tuple[str, str, tuple[str, ...
         injections.append((f"view.{name}", name, (*_schema(schema), f'CREATE VIEW {ident(schema, name)} AS SELECT 1 AS "safetyOther"')))
     for (schema, name) in added.get("materialized_views", {}):
         injections.append((f"materialized_view.{name}", name, (*_schema(schema), f'CREATE MATERIALIZED VIEW {ident(schema, name)} AS SELECT 1 AS "safetyOther"')))
-    for (schema, signature), definition in added.get("functions", {}).items():
+    for schema, signature in added.get("functions", {}):
         name, arguments = signature.split("(", 1)
         injections.append((f"function.{name}", name, (f"CREATE FUNCTION {ident(schema, name)}({arguments} RETURNS integer LANGUAGE sql AS 'SELECT 1'",)))
     for (schema, table, name) in added.get("triggers", {}):

@@ -1,8 +1,8 @@
 import pytest
 
+from service.analysis.facts import Effect, analyze_migration
 from service.analysis.parsing import Position
 from service.analysis.rollback import LeftOut, derive_inverse, extract_rollback_section, rollback_plan
-from service.analysis.facts import Effect, analyze_migration
 
 TABLE_AND_INDEX = 'CREATE TABLE "Visit" ("id" INT);\nCREATE INDEX "Patient_name_idx" ON "Patient" ("name");\n'
 

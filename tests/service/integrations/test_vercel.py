@@ -103,9 +103,12 @@ def test_a_network_error_is_worth_another_try():
 
 
 def test_a_redirect_is_refused_and_the_token_never_follows_it():
-    with Server() as elsewhere, Server(status=307, headers={"Location": f"{elsewhere.url}/v1/deployments/dpl_1/checks"}) as api:
-        with pytest.raises(ApiRefused, match="list the deployment's checks: 307") as refused:
-            vercel.VercelClient(api.url, VERCEL_TOKEN, None).find_check("dpl_1", "job")
+    with (
+        Server() as elsewhere,
+        Server(status=307, headers={"Location": f"{elsewhere.url}/v1/deployments/dpl_1/checks"}) as api,
+        pytest.raises(ApiRefused, match="list the deployment's checks: 307") as refused,
+    ):
+        vercel.VercelClient(api.url, VERCEL_TOKEN, None).find_check("dpl_1", "job")
     assert len(api.requests) == 1 and elsewhere.requests == []
     assert VERCEL_TOKEN not in str(refused.value) and api.url not in str(refused.value)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from service.jobs.runner import run_job
-from service.prisma.deploy import SessionTimeouts
-from service.recovery import actions
 from service.jobs.states import JobKind, JobState, Verdict
 from service.prisma.database import parse_database_url
+from service.prisma.deploy import SessionTimeouts
 from service.prisma.migrations import migrations_from_bundle
+from service.recovery import actions
 from service.store import repository
 from tests.conftest import ADMIN_URL
 from tests.service.jobs.test_recover import BASE, assert_prisma_agrees, make_config, rows_of

@@ -2,7 +2,6 @@ import threading
 import time
 
 import psycopg
-
 import pytest
 
 from service.config import Config, Policy, Target

@@ -5,7 +5,7 @@ from service.jobs.states import ACTIVE, ALLOWED_TRANSITIONS, TERMINAL, IllegalTr
 
 def test_every_state_has_a_row_and_terminal_states_go_nowhere():
     assert set(ALLOWED_TRANSITIONS) == set(JobState)
-    assert TERMINAL | ACTIVE == set(JobState) and not TERMINAL & ACTIVE
+    assert set(JobState) == TERMINAL | ACTIVE and not TERMINAL & ACTIVE
     for state in TERMINAL:
         assert ALLOWED_TRANSITIONS[state] == frozenset()
 

@@ -17,7 +17,7 @@ def history_rows(conn: psycopg.Connection, schema: str = "public") -> list[dict]
         prepare=False,
     )
     names = [column.name for column in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 @contextmanager

@@ -31,7 +31,7 @@ def test_successful_deploy_writes_rows_as_prisma_does(conn):
     assert outcome.created_migrations_table
     rows = history_rows(conn)
     assert [row["migration_name"] for row in rows] == ["1_init", "2_post"]
-    for row, migration in zip(rows, local):
+    for row, migration in zip(rows, local, strict=True):
         assert uuid.UUID(row["id"]).version == 4
         assert row["checksum"] == render_checksum(migration.script)
         assert row["finished_at"] >= row["started_at"]
@@ -225,9 +225,8 @@ def test_mixed_case_and_hyphenated_names_apply_in_prisma_order(conn, write_migra
 
 
 def test_waits_for_the_advisory_lock_and_names_the_holder(conn, scratch_db):
-    with lock_held_elsewhere(scratch_db.conninfo, "prisma-migrate") as pid:
-        with pytest.raises(AdvisoryLockTimeout) as raised:
-            deploy(conn, "public", migrations_from_bundle({"1_init": INIT}), lock_wait=0.3)
+    with lock_held_elsewhere(scratch_db.conninfo, "prisma-migrate") as pid, pytest.raises(AdvisoryLockTimeout) as raised:
+        deploy(conn, "public", migrations_from_bundle({"1_init": INIT}), lock_wait=0.3)
     assert raised.value.holder.pid == pid
     assert f"pid {pid} (prisma-migrate)" in raised.value.message
     assert not table_exists(conn, "_prisma_migrations")

@@ -21,9 +21,8 @@ def test_timeout_restores_the_sessions_lock_timeout(conn, scratch_db):
     conn.execute("SET lock_timeout = '7s'")
     with psycopg.connect(scratch_db.conninfo, autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(%s)", (PRISMA_ADVISORY_LOCK_ID,))
-        with pytest.raises(AdvisoryLockTimeout):
-            with advisory_lock(conn, wait_seconds=0.1):
-                pass
+        with pytest.raises(AdvisoryLockTimeout), advisory_lock(conn, wait_seconds=0.1):
+            pass
     assert conn.execute("SHOW lock_timeout").fetchone()[0] == "7s"
 
 

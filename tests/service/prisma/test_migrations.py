@@ -2,8 +2,8 @@ import hashlib
 import random
 import string
 
-import pyuca
 import pytest
+import pyuca
 
 from service.prisma.errors import (
     MigrationFileNotFound,

@@ -107,9 +107,8 @@ def test_applied_checks_the_provider(conn):
 
 
 def test_resolve_waits_for_the_lock_then_fails_naming_the_holder(conn, scratch_db, failed_history):
-    with lock_held_elsewhere(scratch_db.conninfo, "prisma-migrate-deploy") as pid:
-        with pytest.raises(AdvisoryLockTimeout) as raised:
-            resolve_rolled_back(conn, "public", "2_fail", lock_wait=0.2)
+    with lock_held_elsewhere(scratch_db.conninfo, "prisma-migrate-deploy") as pid, pytest.raises(AdvisoryLockTimeout) as raised:
+        resolve_rolled_back(conn, "public", "2_fail", lock_wait=0.2)
     assert raised.value.holder.pid == pid
     assert "prisma-migrate-deploy" in str(raised.value)
     assert all(row["rolled_back_at"] is None for row in history_rows(conn))
