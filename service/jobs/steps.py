@@ -11,6 +11,7 @@ import psycopg
 
 from service.config import Target
 from service.jobs.states import JobState
+from service.log_config import enter_step, step_context
 from service.notifications import Notify, no_notifier
 from service.prisma.errors import MigrateError
 from service.prisma.migrations import LocalMigrations
@@ -63,15 +64,28 @@ class JobRun:
         if name in self.finished:
             return self.finished[name]
         self.stop_if_canceled()
-        repository.record_step(self.store, self.job.id, name, "started")
-        try:
-            result = action()
-        except MigrateError as error:
-            repository.record_step(self.store, self.job.id, name, "failed", {"code": error.code, "error": error.headline})
-            raise
-        repository.record_step(self.store, self.job.id, name, "finished", result)
+        with step_context(name):
+            repository.record_step(self.store, self.job.id, name, "started")
+            try:
+                result = action()
+            except MigrateError as error:
+                repository.record_step(self.store, self.job.id, name, "failed", {"code": error.code, "error": error.headline})
+                raise
+            repository.record_step(self.store, self.job.id, name, "finished", result)
         self.finished[name] = result
         return result
+
+    def record_apply(self, event: str, name: str) -> None:
+        """`deploy`'s progress callback: each migration is journaled as its own step, `apply:NAME`.
+
+        A cancel stops between migrations, never inside one.
+        """
+        step = f"apply:{name}"
+        if event == "applying":
+            enter_step(step)
+        repository.record_step(self.store, self.job.id, step, {"applying": "started", "applied": "finished", "failed": "failed"}[event])
+        if event == "applied":
+            self.stop_if_canceled()
 
     def interrupted_applies(self) -> set[str]:
         """Migrations this job started applying and never saw end (its worker died meanwhile)."""
