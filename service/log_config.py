@@ -61,10 +61,10 @@ def json_formatter() -> structlog.stdlib.ProcessorFormatter:
     """The formatter every handler uses: a record becomes one JSON object."""
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
-            structlog.contextvars.merge_contextvars,
             structlog.stdlib.add_logger_name,
             structlog.stdlib.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.contextvars.merge_contextvars,
             add_record_fields,
         ],
         processors=[
