@@ -12,9 +12,15 @@ lines and the access log (one JSON object per request, from the request's fields
 """
 
 import os
+import sys
 
-from service.config import Settings
+from service.config import ConfigError, Settings
 from service.log_config import logging_config
+
+try:
+    settings = Settings.from_env()
+except ConfigError as error:
+    sys.exit(f"deploy-gate: configuration error: {error}")
 
 worker_class = "gevent"
 # One gevent worker per core of a 2-core machine; gunicorn's own WEB_CONCURRENCY variable sets it elsewhere.
@@ -25,4 +31,4 @@ timeout = 60
 # A listening socket per worker: the kernel spreads new connections over the workers.
 reuse_port = True
 # Also turns the access log on (to the root logger's JSON handler): no `accesslog` needed.
-logconfig_dict = logging_config(Settings.from_env().log_level)
+logconfig_dict = logging_config(settings.log_level)

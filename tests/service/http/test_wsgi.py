@@ -34,6 +34,17 @@ def test_a_bad_targets_file_stops_gunicorn_with_one_clear_line(tmp_path, scratch
     assert "Traceback" not in result.stderr
 
 
+def test_a_bad_log_level_stops_gunicorn_with_one_clear_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "DEPLOY_GATE_LOG_LEVEL": "loud"}
+    result = subprocess.run(
+        [GUNICORN, "service.http.wsgi:application()", "--bind", "127.0.0.1:0", "--workers", "1"],
+        capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
+    )
+    assert result.returncode != 0
+    assert "deploy-gate: configuration error: DEPLOY_GATE_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_store_that_is_not_migrated_stops_gunicorn_with_what_to_run(tmp_path, scratch_db):
     config = tmp_path / "deploy-gate.toml"
     config.write_text("")
