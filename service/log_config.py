@@ -7,10 +7,11 @@ come out in it too; the Celery worker applies it with `configure_logging` from C
 prints for people and configures nothing.
 
 Code logs with the standard library (`logging.getLogger(__name__)`); fields beyond the message go in
-`extra={...}`. structlog's `ProcessorFormatter` renders every record, ours and libraries' alike, with
-the level, the logger's name, a UTC timestamp, and the context bound with `job_context` and
-`step_context` (contextvars), so every line written while a job runs names its job, kind, target
-and step. Passwords written in a database URL are removed from every line, tracebacks included.
+`extra={...}` (inside a job, `job_id`, `kind`, `target` and `step` keep the job's values).
+structlog's `ProcessorFormatter` renders every record, ours and libraries' alike, with the level,
+the logger's name, a UTC timestamp, and the context bound with `job_context` and `step_context`
+(contextvars), so every line written while a job runs names its job, kind, target and step.
+Passwords written in a database URL are removed from every line, tracebacks included.
 """
 
 from __future__ import annotations
