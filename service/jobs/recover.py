@@ -241,7 +241,9 @@ def _deploy_step(run: JobRun, conn: psycopg.Connection, step: str) -> dict[str, 
 
     def apply() -> dict[str, Any]:
         try:
-            outcome = deploy(conn, run.target.database.schema, run.migrations, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=run.record_apply)
+            outcome = deploy(
+                conn, run.target.database.schema, run.migrations, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=run.record_apply
+            )
         except FoundFailedMigrations as error:
             # A run of this step that died mid-migration left a failed row: the next round settles it.
             return {"succeeded": False, "applied": [], "error": error.headline}
