@@ -5,9 +5,22 @@ line win over them.
 gevent workers: a parked long-poll (`GET /v1/jobs/{id}?wait=N`) costs a greenlet, not a thread, so
 hundreds of them leave a process free to answer everything else, `/healthz` included. psycopg
 (3.1.14 and later), its pool and redis-py cooperate with gevent's patched sockets and threads.
+
+Logging: gunicorn applies the service's one logging configuration (service.log_config), so its own
+lines and the access log (one JSON object per request, from the request's fields rather than
+`access_log_format`) come out like every other line of the API and the workers.
 """
 
 import os
+import sys
+
+from service.config import ConfigError, Settings
+from service.log_config import logging_config
+
+try:
+    settings = Settings.from_env()
+except ConfigError as error:
+    sys.exit(f"deploy-gate: configuration error: {error}")
 
 worker_class = "gevent"
 # One gevent worker per core of a 2-core machine; gunicorn's own WEB_CONCURRENCY variable sets it elsewhere.
@@ -17,3 +30,5 @@ worker_connections = int(os.environ.get("WEB_CONNECTIONS", "1000"))
 timeout = 60
 # A listening socket per worker: the kernel spreads new connections over the workers.
 reuse_port = True
+# Also turns the access log on (to the root logger's JSON handler): no `accesslog` needed.
+logconfig_dict = logging_config(settings.log_level)

@@ -9,6 +9,7 @@ Settings (12-factor, shared by the web process and the workers):
 | `DEPLOY_GATE_CONFIG` | `deploy-gate.toml` | the targets and tokens file |
 | `DEPLOY_GATE_MAX_BUNDLE_BYTES` | 10485760 | the largest migrations bundle a request may carry |
 | `DEPLOY_GATE_VISIBILITY_TIMEOUT` | 7200 | seconds before an unacknowledged task goes to another worker |
+| `DEPLOY_GATE_LOG_LEVEL` | `INFO` | the lowest level logged by the API and the workers: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` |
 
 The targets file names each target, the environment variable holding its database URL (secrets
 never sit in the file), and its policy; `[tokens.NAME]` entries hold SHA-256 hashes of bearer
@@ -74,6 +75,7 @@ SCOPES = ("deploy", "read", "approve")
 # The broker queue jobs travel on; the API reports its depth.
 TASK_QUEUE = "deploy_gate"
 LINT_LEVELS = ("error", "warning", "info", "off")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 NOTIFICATION_EVENTS = ("verdict_blocked", "approval_needed", "restore_started", "restore_finished", "restore_failed")
 # An HMAC key shorter than this is guessable enough to forge signatures offline.
 MIN_WEBHOOK_SECRET_LENGTH = 16
@@ -97,6 +99,7 @@ class Settings:
     job_cache_seconds: float = 5.0
     # A task unacknowledged this long is handed to another worker: above the longest step.
     visibility_timeout_seconds: int = 2 * 60 * 60
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -116,6 +119,12 @@ class Settings:
                 raise ConfigError(f"{name} must be between 0 and 3600 seconds")
             return value
 
+        def log_level(name: str, default: str) -> str:
+            value = environ.get(name, default).strip().upper()
+            if value not in LOG_LEVELS:
+                raise ConfigError(f"{name} must be one of {', '.join(LOG_LEVELS)}")
+            return value
+
         return cls(
             database_url=environ.get("DEPLOY_GATE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/deploy_gate"),
             redis_url=environ.get("DEPLOY_GATE_REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -123,6 +132,7 @@ class Settings:
             max_bundle_bytes=whole_number("DEPLOY_GATE_MAX_BUNDLE_BYTES", 10 * 1024 * 1024),
             visibility_timeout_seconds=whole_number("DEPLOY_GATE_VISIBILITY_TIMEOUT", 2 * 60 * 60),
             job_cache_seconds=seconds("DEPLOY_GATE_JOB_CACHE_SECONDS", 5.0),
+            log_level=log_level("DEPLOY_GATE_LOG_LEVEL", "INFO"),
         )
 
 

@@ -15,6 +15,7 @@ import pytest
 from service.config import Config, Policy, Settings, Target, Token, hash_token
 from service.http import create_app
 from service.jobs.runner import RetryableError, run_job
+from service.log_config import json_formatter
 from service.prisma.database import parse_database_url
 from tests.store import migrated_store
 
@@ -65,6 +66,8 @@ def test_no_password_in_responses_logs_or_the_journal(scratch_db, target_db, cap
         app.extensions["deploy_gate"].pool.close()
     seen.extend(record.getMessage() for record in caplog.records)
     seen.extend(str(record.args) for record in caplog.records)
+    # As the processes write them: one JSON object per line, tracebacks and fields included.
+    seen.extend(json_formatter().format(record) for record in caplog.records)
     assert any('"verdict": "blocked"' in text or "blocked" in text for text in seen)
     leaks = [text[:200] for text in seen if PASSWORD in text]
     assert leaks == []

@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
+
+from celery import Celery, signals
 
 from service.config import TASK_QUEUE, Settings
-
+from service.log_config import configure_logging
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -32,6 +34,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
             "unacked_restore_throttle": 1,
         },
         broker_connection_retry_on_startup=True,
+        # Celery configures no logging while setup_logging has a receiver (below); without one it would still leave the root's handlers alone.
         worker_hijack_root_logger=False,
         beat_schedule={
             "reconcile-jobs": {"task": "deploy_gate.reconcile", "schedule": 30.0},
@@ -40,6 +43,13 @@ def make_celery(settings: Settings | None = None) -> Celery:
         },
     )
     return app
+
+
+@signals.setup_logging.connect
+def use_the_service_logging(**_: Any) -> None:
+    """The worker logs as the API does (service.log_config): a receiver here stops Celery installing its
+    own handlers. DEPLOY_GATE_LOG_LEVEL sets the level; the worker's --loglevel is not used."""
+    configure_logging(Settings.from_env().log_level)
 
 
 celery = make_celery()

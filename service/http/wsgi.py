@@ -1,7 +1,11 @@
-"""The gunicorn entry point: the app from the environment, or one clear line when it is misconfigured."""
+"""The gunicorn entry point: the app from the environment, or one clear log line when it is misconfigured.
+
+Logging is configured by gunicorn (gunicorn.conf.py's `logconfig_dict`) before the app loads.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from flask import Flask
@@ -13,13 +17,15 @@ from service.store.repository import StoreNotMigrated
 # gunicorn stops (instead of restarting workers forever) when a worker exits with this code.
 APP_LOAD_ERROR = 4
 
+log = logging.getLogger(__name__)
+
 
 def application() -> Flask:
     try:
         return create_app()
     except ConfigError as error:
-        print(f"deploy-gate: configuration error: {error}", file=sys.stderr)
+        log.critical("deploy-gate: configuration error: %s", error)
         sys.exit(APP_LOAD_ERROR)
     except StoreNotMigrated as error:
-        print(f"deploy-gate: {error}", file=sys.stderr)
+        log.critical("deploy-gate: %s", error)
         sys.exit(APP_LOAD_ERROR)

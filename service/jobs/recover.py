@@ -240,15 +240,11 @@ def _deploy_step(run: JobRun, conn: psycopg.Connection, step: str) -> dict[str, 
     policy = run.target.policy
     timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
 
-    def on_progress(event: str, name: str) -> None:
-        phase = {"applying": "started", "applied": "finished", "failed": "failed"}[event]
-        repository.record_step(run.store, run.job.id, f"apply:{name}", phase)
-        if event == "applied":
-            run.stop_if_canceled()
-
     def apply() -> dict[str, Any]:
         try:
-            outcome = deploy(conn, run.target.database.schema, run.migrations, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=on_progress)
+            outcome = deploy(
+                conn, run.target.database.schema, run.migrations, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=run.record_apply
+            )
         except FoundFailedMigrations as error:
             # A run of this step that died mid-migration left a failed row: the next round settles it.
             return {"succeeded": False, "applied": [], "error": error.headline}

@@ -35,6 +35,7 @@ from service.jobs.steps import (
     JobRun,
     RetryableError,
 )
+from service.log_config import job_context
 from service.notifications import Notify, no_notifier
 from service.prisma import history
 from service.prisma.database import DatabaseTarget, connect
@@ -77,6 +78,21 @@ def run_job(
     and RetryableError on infrastructure trouble. A job needing approval is left waiting.
     """
     job = repository.get_job(store, job_id)
+    with job_context(job.id, job.kind.value, job.target):
+        return _run(store, config, job, linter=linter, connect_target=connect_target, enqueue=enqueue, notify=notify, rds_client_for=rds_client_for)
+
+
+def _run(
+    store: psycopg.Connection,
+    config: Config,
+    job: Job,
+    *,
+    linter: Linter | None,
+    connect_target: Callable[[DatabaseTarget], psycopg.Connection],
+    enqueue: Callable[[str], None],
+    notify: Notify,
+    rds_client_for: RdsClientFactory,
+) -> Job:
     if job.state in TERMINAL or job.state is JobState.WAITING_APPROVAL:
         return job
     target = config.targets.get(job.target)
@@ -273,16 +289,9 @@ def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None, rds_cl
     policy = run.target.policy
     timeouts = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms)
 
-    def on_progress(event: str, name: str) -> None:
-        phase = {"applying": "started", "applied": "finished", "failed": "failed"}[event]
-        repository.record_step(run.store, run.job.id, f"apply:{name}", phase)
-        if event == "applied":
-            # A cancel stops between migrations, never inside one.
-            run.stop_if_canceled()
-
     if "recover" not in run.finished:
         try:
-            outcome = deploy(conn, schema, run.local, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=on_progress)
+            outcome = deploy(conn, schema, run.local, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=run.record_apply)
         except FoundFailedMigrations as error:
             failed = error.headline
         else:

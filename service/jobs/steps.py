@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,11 +13,14 @@ import psycopg
 
 from service.config import Target
 from service.jobs.states import JobState
+from service.log_config import enter_step, step_context
 from service.notifications import Notify, no_notifier
 from service.prisma.errors import MigrateError
 from service.prisma.migrations import LocalMigrations
 from service.store import repository
 from service.store.repository import Job
+
+log = logging.getLogger(__name__)
 
 
 class RetryableError(Exception):
@@ -63,15 +68,34 @@ class JobRun:
         if name in self.finished:
             return self.finished[name]
         self.stop_if_canceled()
-        repository.record_step(self.store, self.job.id, name, "started")
-        try:
-            result = action()
-        except MigrateError as error:
-            repository.record_step(self.store, self.job.id, name, "failed", {"code": error.code, "error": error.headline})
-            raise
-        repository.record_step(self.store, self.job.id, name, "finished", result)
+        with step_context(name):
+            repository.record_step(self.store, self.job.id, name, "started")
+            started = time.monotonic()
+            try:
+                result = action()
+            except MigrateError as error:
+                repository.record_step(self.store, self.job.id, name, "failed", {"code": error.code, "error": error.headline})
+                log.warning("step failed: %s", error.headline, extra={"code": error.code, "duration_ms": _since(started)})
+                raise
+            repository.record_step(self.store, self.job.id, name, "finished", result)
+            log.info("step finished", extra={"duration_ms": _since(started)})
         self.finished[name] = result
         return result
+
+    def record_apply(self, event: str, name: str) -> None:
+        """`deploy`'s progress callback: each migration is journaled as its own step, `apply:NAME`.
+
+        A cancel stops between migrations, never inside one.
+        """
+        step = f"apply:{name}"
+        if event == "applying":
+            enter_step(step)
+        repository.record_step(self.store, self.job.id, step, {"applying": "started", "applied": "finished", "failed": "failed"}[event])
+        if event == "failed":
+            log.warning("step failed")
+        if event == "applied":
+            log.info("step finished")
+            self.stop_if_canceled()
 
     def interrupted_applies(self) -> set[str]:
         """Migrations this job started applying and never saw end (its worker died meanwhile)."""
@@ -107,3 +131,7 @@ class JobRun:
             return {"notification": kind, "handoff": str(handoff) if handoff else None}
 
         self.step(step or f"notify:{kind}", send)
+
+
+def _since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 3)

@@ -116,6 +116,13 @@ NOTIFY_ENV = {
 NOTIFY_TARGETS = '[targets.staging]\ndatabase_url_env = "STAGING_DATABASE_URL"\n\n[targets.production]\ndatabase_url_env = "PRODUCTION_DATABASE_URL"\n'
 
 
+def test_log_level_from_environment():
+    assert Settings.from_env({}).log_level == "INFO"
+    assert Settings.from_env({"DEPLOY_GATE_LOG_LEVEL": " debug "}).log_level == "DEBUG"
+    with pytest.raises(ConfigError, match="DEPLOY_GATE_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"):
+        Settings.from_env({"DEPLOY_GATE_LOG_LEVEL": "verbose"})
+
+
 def test_notifications_with_a_per_target_override(tmp_path):
     path = write(
         tmp_path,

@@ -34,6 +34,17 @@ def test_a_bad_targets_file_stops_gunicorn_with_one_clear_line(tmp_path, scratch
     assert "Traceback" not in result.stderr
 
 
+def test_a_bad_log_level_stops_gunicorn_with_one_clear_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "DEPLOY_GATE_LOG_LEVEL": "loud"}
+    result = subprocess.run(
+        [GUNICORN, "service.http.wsgi:application()", "--bind", "127.0.0.1:0", "--workers", "1"],
+        capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
+    )
+    assert result.returncode != 0
+    assert "deploy-gate: configuration error: DEPLOY_GATE_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_store_that_is_not_migrated_stops_gunicorn_with_what_to_run(tmp_path, scratch_db):
     config = tmp_path / "deploy-gate.toml"
     config.write_text("")
@@ -130,6 +141,27 @@ def test_parked_long_polls_leave_the_server_free_to_answer(served, scratch_db):
         thread.join(30)
     assert len(answers) == 60 and {(status, body["state"]) for status, body in answers} == {(200, "running")}
     assert get(port, f"/v1/jobs/{job.id}", headers)[1]["state"] == "running"
+
+
+def test_gunicorn_writes_one_json_object_per_line_and_a_json_access_line_per_request(served, tmp_path):
+    port, headers = served
+    assert get(port, "/healthz")[0] == 200
+    # A report link's token is a capability: the access line keeps the parameter, not its value.
+    assert get(port, "/v1/jobs/no-such-job/report?format=markdown&token=c0ffee-capability", headers)[0] == 404
+    log = tmp_path / "gunicorn.log"
+    deadline = time.monotonic() + 10
+    while "/v1/jobs/no-such-job/report" not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    text = log.read_text()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert {"gunicorn.error", "gunicorn.access"} <= {line["logger"] for line in lines}
+    assert all({"event", "level", "logger", "timestamp"} <= line.keys() for line in lines)
+    requests = {line["path"]: line for line in lines if line["logger"] == "gunicorn.access"}
+    assert requests["/healthz"]["method"] == "GET" and requests["/healthz"]["status"] == 200 and requests["/healthz"]["event"] == "request"
+    assert requests["/v1/jobs/no-such-job/report"]["status"] == 404
+    assert requests["/v1/jobs/no-such-job/report"]["query"] == "format=markdown&token=****"
+    assert "c0ffee-capability" not in text and headers["Authorization"] not in text and "wsgi-test-token" not in text
 
 
 def test_gunicorn_settings_are_in_one_file_that_every_launcher_uses():
