@@ -123,10 +123,6 @@ class DeliveryRejected(Exception):
         self.status = status
 
 
-def log_line(event: str, **fields: Any) -> str:
-    """One JSON object per log line; callers pass ids and statuses, never a URL or a key."""
-    return json.dumps({"event": event, **fields}, sort_keys=True, default=str)
-
 
 def make_notifier(config: Callable[[], Config], enqueue: Callable[[dict[str, Any]], None]) -> Notify:
     """The runner's `notify`: build the event if the target wants this kind, hand it to `enqueue`, say which (`Handoff`).
@@ -139,7 +135,7 @@ def make_notifier(config: Callable[[], Config], enqueue: Callable[[dict[str, Any
     def notify(kind: str, job: Job, /, **details: Any) -> Handoff:
         try:
             if kind not in NOTIFICATION_EVENTS:
-                log.warning(log_line("notification_unknown_kind", kind=kind, job_id=job.id))
+                log.warning("notification_unknown_kind", extra=dict(notification=kind, job_id=job.id))
                 return Handoff.FAILED
             loaded = config()
             webhook = loaded.notifications.for_target(job.target)
@@ -149,13 +145,11 @@ def make_notifier(config: Callable[[], Config], enqueue: Callable[[dict[str, Any
             redact = (lambda text: redact_text(text, target.database)) if target else redact_text
             event = notification_event(kind, job, details, redact=redact)
             enqueue(event)
-            log.info(log_line("notification_enqueued", kind=kind, job_id=job.id, target=job.target, delivery_id=event["delivery_id"]))
+            log.info("notification_enqueued", extra=dict(notification=kind, job_id=job.id, target=job.target, delivery_id=event["delivery_id"]))
             return Handoff.ENQUEUED
         except Exception as error:  # noqa: BLE001 - see the docstring: never into the job
             log.warning(
-                log_line(
-                    "notification_not_enqueued",
-                    kind=kind,
+                "notification_not_enqueued", extra=dict(notification=kind,
                     job_id=getattr(job, "id", None),
                     error=type(error).__name__,
                     detail=redact_text(str(error))[:200],

@@ -21,7 +21,7 @@ import psycopg
 from celery import Task, shared_task
 
 from service.backoff import backoff_seconds
-from service.notifications import Delivery, DeliveryFailed, DeliveryRejected, deliver, log_line, make_notifier
+from service.notifications import Delivery, DeliveryFailed, DeliveryRejected, deliver, make_notifier
 from service.store import repository
 from workers import state
 
@@ -48,26 +48,26 @@ notify = make_notifier(state.config, enqueue_notification)
 
 @shared_task(name=NOTIFY_TASK, bind=True, max_retries=None, ignore_result=True)
 def deliver_notification(self: Task[[dict[str, Any]], str], event: dict[str, Any]) -> str:
-    ids = {"kind": event.get("event"), "job_id": event.get("job_id"), "delivery_id": event.get("delivery_id")}
+    ids = {"notification": event.get("event"), "job_id": event.get("job_id"), "delivery_id": event.get("delivery_id")}
     attempt = self.request.retries + 1
     webhook = state.config().notifications.for_target(event.get("target", ""))
     if webhook is None or event.get("event") not in webhook.events:
-        log.info(log_line("notification_dropped", reason="no longer configured for this target", **ids))
+        log.info("notification_dropped", extra=dict(reason="no longer configured for this target", **ids))
         return _journal(event, Delivery.DROPPED, reason="no webhook for this target and kind where it was delivered")
     try:
         status = deliver(webhook, event)
     except DeliveryRejected as error:
-        log.warning(log_line("notification_rejected", status=error.status, attempt=attempt, **ids))
+        log.warning("notification_rejected", extra=dict(status=error.status, attempt=attempt, **ids))
         return _journal(event, Delivery.REJECTED, status=error.status, attempt=attempt)
     except DeliveryFailed as error:
         if self.request.retries >= MAX_RETRIES:
-            log.warning(log_line("notification_gave_up", error=str(error), attempt=attempt, **ids))
+            log.warning("notification_gave_up", extra=dict(error=str(error), attempt=attempt, **ids))
             return _journal(event, Delivery.GAVE_UP, status=error.status, error=str(error), attempt=attempt)
         backoff = backoff_seconds(self.request.retries, RETRY_BACKOFF_SECONDS, RETRY_BACKOFF_MAX_SECONDS, floor=RETRY_BACKOFF_SECONDS)
         countdown = max(backoff, min(error.retry_after or 0.0, RETRY_BACKOFF_MAX_SECONDS))
-        log.info(log_line("notification_retry", error=str(error), attempt=attempt, retry_in_seconds=round(countdown, 3), **ids))
+        log.info("notification_retry", extra=dict(error=str(error), attempt=attempt, retry_in_seconds=round(countdown, 3), **ids))
         raise self.retry(countdown=countdown) from None
-    log.info(log_line("notification_delivered", status=status, attempt=attempt, **ids))
+    log.info("notification_delivered", extra=dict(status=status, attempt=attempt, **ids))
     return _journal(event, Delivery.DELIVERED, status=status, attempt=attempt)
 
 
@@ -80,5 +80,5 @@ def _journal(event: dict[str, Any], outcome: Delivery, **details: Any) -> str:
             )
     except (psycopg.Error, repository.JobNotFound) as error:
         ids = {"job_id": event.get("job_id"), "delivery_id": event.get("delivery_id")}
-        log.warning(log_line("notification_not_journaled", outcome=outcome, error=type(error).__name__, **ids))
+        log.warning("notification_not_journaled", extra=dict(outcome=outcome, error=type(error).__name__, **ids))
     return outcome.value

@@ -194,22 +194,19 @@ def sync_report(
             outcome = syncers[source](store, config.integrations, report, job, keep_fresh_seconds)
         except ApiRefused as error:
             repository.abandon_integration_report(store, job_id, source, reason=str(error))
-            log.warning(_log_line("integration_report_abandoned", job_id=job_id, source=source, error=str(error)))
+            log.warning("integration_report_abandoned", extra=dict(job_id=job_id, source=source, error=str(error)))
             return "abandoned"
         except ApiUnavailable as error:
             if report.created_at < datetime.now(UTC) - GIVE_UP_AFTER:
                 repository.abandon_integration_report(store, job_id, source, reason=f"gave up after a day: {error}")
-                log.warning(_log_line("integration_report_gave_up", job_id=job_id, source=source, error=str(error)))
+                log.warning("integration_report_gave_up", extra=dict(job_id=job_id, source=source, error=str(error)))
                 return "abandoned"
             delay = retry_delay(report.attempts, error.retry_after)
             repository.report_failed(store, job_id, source, error=str(error), retry_in_seconds=delay)
-            log.info(_log_line("integration_report_retry", job_id=job_id, source=source, error=str(error), retry_in_seconds=delay))
+            log.info("integration_report_retry", extra=dict(job_id=job_id, source=source, error=str(error), retry_in_seconds=delay))
             failure = RetryLater(str(error), delay)
     if failure is not None:
         raise failure
-    log.info(_log_line("integration_report_synced", job_id=job_id, source=source, outcome=outcome))
+    log.info("integration_report_synced", extra=dict(job_id=job_id, source=source, outcome=outcome))
     return outcome
 
-
-def _log_line(event: str, **fields: Any) -> str:
-    return json.dumps({"event": event, **fields}, sort_keys=True, default=str)

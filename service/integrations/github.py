@@ -167,14 +167,14 @@ def receive(store: psycopg.Connection, config: Config, delivery: GitHubDelivery)
             return Receipt(delivery.id, delivery.name, "ignored", f"deploy-gate does not act on {delivery.name}")
         target = integration.target_for(rule.repository, rule.environment)
         if target is None:
-            log.warning(json.dumps({"event": "github_rule_unmapped", "delivery": delivery.id, "repository": rule.repository, "environment": rule.environment}))
+            log.warning("github_rule_unmapped", extra={"delivery": delivery.id, "repository": rule.repository, "environment": rule.environment})
             detail = f"no target is configured for {rule.repository}:{rule.environment}; the deployment waits for a person's review"
             return Receipt(delivery.id, delivery.name, "ignored", detail)
         request = DeployRequest(target=target, phase="pre", commit=rule.sha, deployment_id=rule.deployment_id)
         try:
             job, created = submit_deploy(store, config, request, REQUESTED_BY, f"github:{delivery.id}")
         except NoBundle as error:
-            log.warning(json.dumps({"event": "github_not_checked", "delivery": delivery.id, "target": target}))
+            log.warning("github_not_checked", extra={"delivery": delivery.id, "target": target})
             detail = f"{error}; the deployment waits for a person's review"
             return Receipt(delivery.id, delivery.name, "not_checked", detail)
         details = {"repository": rule.repository, "environment": rule.environment, "installation_id": rule.installation_id}

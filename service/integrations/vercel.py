@@ -169,7 +169,7 @@ def _unmapped(event: VercelEvent) -> Receipt:
 
 
 def _not_checked(event: VercelEvent, target: str, error: NoBundle) -> Receipt:
-    log.warning(json.dumps({"event": "vercel_not_checked", "delivery": event.id, "deployment_id": event.deployment_id, "target": target}))
+    log.warning("vercel_not_checked", extra={"delivery": event.id, "deployment_id": event.deployment_id, "target": target})
     return Receipt(event.id, event.type, "not_checked", f"{error}; post a deploy with the migrations to check deployments of {target}")
 
 

@@ -31,6 +31,7 @@ from service.notifications import (
 )
 from service.prisma.database import parse_database_url
 from service.store.repository import Job
+from tests.logs import logged_lines, logged_text
 
 SECRET = "whsec-0123456789abcdef"
 LINK_SECRET = "report-link-secret-0123456789"
@@ -389,10 +390,10 @@ def test_notifier_never_raises_and_logs_without_secrets(caplog):
     ]
     assert handoffs == [Handoff.FAILED] * 4
 
-    lines = [json.loads(record.getMessage()) for record in caplog.records]
+    lines = logged_lines(caplog)
     assert [line["event"] for line in lines] == [
         "notification_not_enqueued", "notification_not_enqueued", "notification_unknown_kind", "notification_not_enqueued",
     ]
     assert lines[0]["error"] == "ConnectionError" and lines[0]["job_id"] == make_job().id
     assert lines[1]["detail"] == "config is gone"
-    assert SECRET not in caplog.text and "hooks.example.com" not in caplog.text
+    assert SECRET not in logged_text(caplog) and "hooks.example.com" not in logged_text(caplog)

@@ -13,6 +13,7 @@ from service import integrations
 from service.config import Settings
 from service.http import create_app, webhooks
 from tests.contract import ContractClient
+from tests.logs import logged_text
 from tests.platforms import VERCEL_TOKEN
 from tests.service.integrations.conftest import PUBLIC_URL
 from tests.service.integrations.payloads import (
@@ -149,7 +150,7 @@ def test_a_vercel_check_is_created_kept_running_and_completed_despite_two_failur
     celery_session_app.send_task(integration_tasks.SYNC_DUE_TASK)
     time.sleep(0.5)
     assert len(vercel_api.calls) == count
-    assert VERCEL_TOKEN not in caplog.text and VERCEL_SECRET not in caplog.text
+    assert VERCEL_TOKEN not in logged_text(caplog) and VERCEL_SECRET not in logged_text(caplog)
 
 
 @pytest.mark.parametrize(
@@ -178,5 +179,5 @@ def test_a_protection_rule_is_answered_with_the_verdict(gate, celery_session_app
     assert job["verdict"] == ("proceed" if state == "approved" else "blocked")
     assert github_api.violations == [] and github_api.jwt_claims[0]["iss"] == str(APP_ID)
     for token in github_api.tokens:
-        assert token not in caplog.text
-    assert "PRIVATE KEY" not in caplog.text and GITHUB_SECRET not in caplog.text
+        assert token not in logged_text(caplog)
+    assert "PRIVATE KEY" not in logged_text(caplog) and GITHUB_SECRET not in logged_text(caplog)

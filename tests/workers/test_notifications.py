@@ -16,6 +16,7 @@ from service.jobs.states import JobKind, JobState, Verdict
 from service.notifications import notification_event, verify_signature
 from service.reports.build import build_report
 from service.store import repository
+from tests.logs import logged_lines, logged_text
 from tests.service.test_notifications import SECRET, Receiver, make_job
 from tests.workers.test_tasks import AUTH, MIGRATIONS, wait_for_verdict
 from workers import celery_app, notifications, state
@@ -107,10 +108,10 @@ def test_delivered_after_two_server_errors_with_backoff_and_one_delivery_id(noti
     assert third.at - second.at >= BACKOFF
 
     wait_for_log(caplog, "notification_delivered")
-    events = [json.loads(r.getMessage()) for r in caplog.records if r.name.endswith("notifications") and r.getMessage().startswith("{")]
+    events = logged_lines(caplog, "notifications")
     assert [e["event"] for e in events if e["event"] != "notification_enqueued"] == ["notification_retry", "notification_retry", "notification_delivered"]
     assert {e["attempt"] for e in events if e["event"] == "notification_delivered"} == {3}
-    assert receiver.url not in caplog.text and SECRET not in caplog.text and "hunter2" not in caplog.text
+    assert receiver.url not in logged_text(caplog) and SECRET not in logged_text(caplog) and "hunter2" not in logged_text(caplog)
 
     # Journaled on the job, which had ended: appended, and the job is as it was.
     note = wait_for_delivery_note(store, job.id)
@@ -140,7 +141,7 @@ def test_a_client_error_is_given_up_at_once(notifying_worker, store, caplog):
     assert (note.data["outcome"], note.data["status"], note.data["attempt"]) == ("rejected", 400, 1)
     assert len(receiver.requests) == 1
     assert repository.get_job(store, job.id).state is JobState.WAITING_APPROVAL
-    assert receiver.url not in caplog.text
+    assert receiver.url not in logged_text(caplog)
 
 
 def test_gives_up_after_the_last_retry(notifying_worker, store, caplog, monkeypatch):
@@ -237,15 +238,15 @@ def test_a_broker_that_is_down_never_reaches_the_job(monkeypatch, tmp_path, capl
     finally:
         down.close()
         state.reset()
-    [record] = [r for r in caplog.records if "notification_not_enqueued" in r.getMessage()]
-    assert json.loads(record.getMessage())["error"] == "OperationalError"
-    assert "hook-token" not in caplog.text and SECRET not in caplog.text
+    [line] = [line for line in logged_lines(caplog) if line["event"] == "notification_not_enqueued"]
+    assert line["error"] == "OperationalError"
+    assert "hook-token" not in logged_text(caplog) and SECRET not in logged_text(caplog)
 
 
 def wait_for_log(caplog, event: str, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if any(f'"event": "{event}"' in record.getMessage() for record in caplog.records):
+        if any(record.getMessage() == event for record in caplog.records):
             return
         time.sleep(0.02)
     raise AssertionError(f"no {event} log line")

@@ -15,6 +15,7 @@ from service.jobs.states import JobKind, JobState, Verdict
 from service.links import report_token
 from service.store import repository
 from tests.contract import ContractClient
+from tests.logs import logged_lines
 from tests.service.integrations.conftest import PUBLIC_URL, VERCEL_TOKEN, store_bundle_for
 from tests.service.integrations.payloads import COMMIT, PROJECT, TEAM, VERCEL_SECRET, encode, vercel_event, vercel_signature
 from tests.service.test_outbound import Server
@@ -382,7 +383,7 @@ def test_without_a_stored_bundle_nothing_is_checked(store, config, caplog):
     assert "no migrations" in receipt.detail and "post a deploy" in receipt.detail
     assert store.execute("SELECT count(*) FROM job").fetchone() == (0,)
     assert store.execute("SELECT event FROM webhook_delivery").fetchall() == [("deployment.created",)]
-    logged = [json.loads(r.getMessage()) for r in caplog.records if "vercel_not_checked" in r.getMessage()]
+    logged = [line for line in logged_lines(caplog) if line["event"] == "vercel_not_checked"]
     assert logged and logged[0]["deployment_id"] == "dpl_1"
 
 
