@@ -352,7 +352,7 @@ def scratch_service(
         env = {
             **os.environ,
             "DEPLOY_GATE_DATABASE_URL": _db_url(store_db),
-            "DEPLOY_GATE_REDIS_URL": redis_url,
+            "DEPLOY_GATE_BROKER_URL": redis_url,
             "DEPLOY_GATE_CONFIG": str(config_file),
             "BENCH_TARGET_DATABASE_URL": _db_url(target_db),
             **(env_extra or {}),
