@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from bench.api import _children, _percentile, scratch_service  # noqa: E402
 
 CELERY = str(Path(sys.executable).parent / "celery")
+APPS = {"service": "service.http.wsgi:application()", "uncombined": "bench.api_wsgi:create_uncombined_app()"}
 TARGETS = tuple(f"t{index:02d}" for index in range(50))
 WARMUP_TARGET = "warmup"  # one deploy there before the clock starts: the workers are up and warm
 TERMINAL = ("succeeded", "failed", "canceled")
@@ -184,8 +185,8 @@ def figures(values: list[float], scale: float = 1.0, digits: int = 1) -> dict:
     }
 
 
-def run(name: str, builds: int, spread: float, concurrency: int, redis_db: int, deadline_s: float) -> dict:
-    with scratch_service(redis_db, targets=(*TARGETS, WARMUP_TARGET)) as service:
+def run(name: str, builds: int, spread: float, concurrency: int, redis_db: int, deadline_s: float, app: str) -> dict:
+    with scratch_service(redis_db, app=APPS[app], targets=(*TARGETS, WARMUP_TARGET)) as service:
         worker = start_workers(service.env, service.workdir, concurrency)
         try:
             warm = build(service.port, service.token, -1, time.time(), WARMUP_TARGET)
@@ -210,6 +211,7 @@ def run(name: str, builds: int, spread: float, concurrency: int, redis_db: int, 
     finish_to_wake = [o["woke_at"] - jobs[o["job"]]["finished_at"] for o in finished if jobs.get(o["job"], {}).get("finished_at")]
     result = {
         "run": name,
+        "app": app,
         "builds": builds,
         "spread_s": spread,
         "elapsed_s": round(elapsed, 1),
@@ -240,7 +242,7 @@ def run(name: str, builds: int, spread: float, concurrency: int, redis_db: int, 
 def report(result: dict) -> None:
     post, wake, verdict, memory = result["post_ms"], result["finish_to_wake_ms"], result["post_to_verdict_s"], result["api_memory_mib"]
     targets = result["targets"]
-    print(f"## {result['run']}: {result['builds']} builds over {result['spread_s']:g} s (all done in {result['elapsed_s']} s)")
+    print(f"## {result['run']} ({result['app']} app): {result['builds']} builds over {result['spread_s']:g} s (all done in {result['elapsed_s']} s)")
     print(f"- answered: {result['posts_answered_202']}/{result['builds']} POSTs 202, {result['error_count']} errors {result['errors'] or ''}")
     print(f"- POST: p50 {post.get('p50')} ms, p99 {post.get('p99')} ms, max {post.get('max')} ms")
     once, twice = result["jobs_finished_exactly_once"], result["jobs_finished_more_than_once"]
@@ -261,6 +263,7 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=100.0, help="seconds the steady run's builds arrive over")
     parser.add_argument("--concurrency", type=int, default=4, help="Celery worker processes")
     parser.add_argument("--redis-db", type=int, default=12)
+    parser.add_argument("--uncombined", action="store_true", help="each request stores its job alone (bench.api_wsgi.create_uncombined_app)")
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds after the last arrival before unfinished builds count as lost")
     args = parser.parse_args()
     if not (1 <= args.builds <= 5000 and 0 < args.spread <= 1000 and 1 <= args.concurrency <= 16):
@@ -268,7 +271,15 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still drop the databases and stop the processes
     results = []
     for name in args.runs:
-        result = run(name, args.builds, args.spread if name == "steady" else 0.0, args.concurrency, args.redis_db, args.deadline)
+        result = run(
+            name,
+            args.builds,
+            args.spread if name == "steady" else 0.0,
+            args.concurrency,
+            args.redis_db,
+            args.deadline,
+            "uncombined" if args.uncombined else "service",
+        )
         report(result)
         results.append(result)
     steady = next((r for r in results if r["run"] == "steady"), None)
@@ -287,7 +298,9 @@ def main() -> None:
         print(f"- burst loses nothing: {'met' if burst['clean'] else 'MISSED'}")
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
-    (results_dir / "capacity.json").write_text(json.dumps({"args": vars(args), "aims": AIMS, "runs": results}, indent=2))
+    (results_dir / ("capacity-uncombined.json" if args.uncombined else "capacity.json")).write_text(
+        json.dumps({"args": vars(args), "aims": AIMS, "runs": results}, indent=2)
+    )
 
 
 if __name__ == "__main__":
