@@ -49,6 +49,10 @@ bench-api: install services
 bench-recover: install services
 	$(BIN)/python bench/recover.py
 
+.PHONY: bench-capacity
+bench-capacity: install services
+	$(BIN)/python bench/capacity.py
+
 clean:
 	rm -rf $(VENV) $(PRISMA_CLI)/node_modules
 
