@@ -1,5 +1,5 @@
-# make test — everything a fresh Debian machine needs, then the whole suite.
-# make run  — the API and a worker on this machine, against local PostgreSQL and Redis.
+# make test — everything a fresh Debian machine needs (PostgreSQL, Redis, RabbitMQ, Node), then the whole suite.
+# make run  — the API and a worker on this machine, against local PostgreSQL and Redis (the default broker).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -48,6 +48,10 @@ bench-api: install services
 .PHONY: bench-recover
 bench-recover: install services
 	$(BIN)/python bench/recover.py
+
+.PHONY: bench-capacity
+bench-capacity: install services
+	$(BIN)/python bench/capacity.py
 
 clean:
 	rm -rf $(VENV) $(PRISMA_CLI)/node_modules

@@ -47,3 +47,19 @@ def create_bench_app() -> Flask:
     app.add_url_rule(INSERT_PATH, "bench_insert", insert_one_row, methods=["POST"])
     app.add_url_rule(STORE_PATH, "bench_store", store_round_trip, methods=["GET"])
     return app
+
+
+def create_uncombined_app() -> Flask:
+    """The service's app with each deploy's job stored, and its task sent, by its request alone: what
+    bench/capacity.py runs with `--uncombined`, to measure what combining concurrent requests buys."""
+    app = create_app()
+    intake = app.extensions["deploy_gate"].intake
+
+    def alone(new):
+        (result,) = intake._store_all([new])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    intake._store = alone
+    return app

@@ -134,7 +134,7 @@ def main() -> None:
     env = {
         **os.environ,
         "DEPLOY_GATE_DATABASE_URL": db_url(store_db),
-        "DEPLOY_GATE_REDIS_URL": redis_url,
+        "DEPLOY_GATE_BROKER_URL": redis_url,
         "DEPLOY_GATE_CONFIG": str(config),
         "BENCH_TARGET_URL": db_url(target_db),
     }

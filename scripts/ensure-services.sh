@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure what the tests talk to is here and running: PostgreSQL and Redis on 127.0.0.1, and
-# Node.js with npm for the Prisma CLI interop tests. Starts what is installed but stopped and
+# Make sure what the tests talk to is here and running: PostgreSQL, Redis and RabbitMQ (the broker
+# the end-to-end test runs a deploy on besides Redis) on 127.0.0.1, and Node.js with npm for the
+# Prisma CLI interop tests. Starts what is installed but stopped and
 # installs with apt-get what is missing. Safe to run again: it only acts on what is wrong.
 set -euo pipefail
 
@@ -62,6 +63,20 @@ ensure_redis() {
   redis_ready || { say "Redis did not start on $PGHOST_ADDR:$REDIS_PORT_NUM"; exit 1; }
 }
 
+rabbitmq_ready() { as_root rabbitmqctl -q await_startup --timeout 2 >/dev/null 2>&1; }
+
+ensure_rabbitmq() {
+  command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+  if ! rabbitmq_ready; then
+    say "starting RabbitMQ"
+    # Debian's init script (no systemd in containers); it runs the server as the rabbitmq user.
+    as_root /etc/init.d/rabbitmq-server start >/dev/null 2>&1 \
+      || as_root su rabbitmq -s /bin/sh -c 'rabbitmq-server -detached' || true
+    as_root rabbitmqctl -q await_startup --timeout 60 >/dev/null 2>&1 || true
+  fi
+  rabbitmq_ready || { say "RabbitMQ did not start on $PGHOST_ADDR:5672"; exit 1; }
+}
+
 ensure_node() {
   command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 }
@@ -69,7 +84,8 @@ ensure_node() {
 case "${1:-all}" in
   postgres) ensure_postgres ;;
   redis) ensure_redis ;;
+  rabbitmq) ensure_rabbitmq ;;
   node) ensure_node ;;
-  all) ensure_postgres; ensure_redis; ensure_node ;;
-  *) say "usage: $0 [postgres|redis|node|all]"; exit 2 ;;
+  all) ensure_postgres; ensure_redis; ensure_rabbitmq; ensure_node ;;
+  *) say "usage: $0 [postgres|redis|rabbitmq|node|all]"; exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: the API (gunicorn), a Celery worker with its beat (the reconciler) on this machine,
-# against local PostgreSQL and Redis, with the development targets file (config/dev.toml).
+# against local PostgreSQL and Redis (or the broker DEPLOY_GATE_BROKER_URL names), with the
+# development targets file (config/dev.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,7 @@ for database in deploy_gate deploy_gate_target deploy_gate_shadow; do
 done
 
 export DEPLOY_GATE_DATABASE_URL="${DEPLOY_GATE_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/deploy_gate}"
-export DEPLOY_GATE_REDIS_URL="${DEPLOY_GATE_REDIS_URL:-redis://127.0.0.1:6379/0}"
+export DEPLOY_GATE_BROKER_URL="${DEPLOY_GATE_BROKER_URL:-${DEPLOY_GATE_REDIS_URL:-redis://127.0.0.1:6379/0}}"
 export DEPLOY_GATE_CONFIG="${DEPLOY_GATE_CONFIG:-config/dev.toml}"
 export LOCAL_TARGET_DATABASE_URL="${LOCAL_TARGET_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/deploy_gate_target}"
 export LOCAL_SHADOW_DATABASE_URL="${LOCAL_SHADOW_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"

@@ -5,7 +5,9 @@ Settings (12-factor, shared by the web process and the workers):
 | variable | default | meaning |
 | --- | --- | --- |
 | `DEPLOY_GATE_DATABASE_URL` | `postgresql://postgres@127.0.0.1:5432/deploy_gate` | the service's own store |
-| `DEPLOY_GATE_REDIS_URL` | `redis://127.0.0.1:6379/0` | the Celery broker |
+| `DEPLOY_GATE_BROKER_URL` | `redis://127.0.0.1:6379/0` | the Celery broker, any kombu URL (`redis://`, `rediss://`, `amqp://`, `sqs://`, ...) |
+| `DEPLOY_GATE_REDIS_URL` | | the broker's former name, read when `DEPLOY_GATE_BROKER_URL` is unset |
+| `DEPLOY_GATE_BROKER_TRANSPORT_OPTIONS` | `{}` | kombu transport options (a JSON object) over those set per broker (workers.celery_app) |
 | `DEPLOY_GATE_CONFIG` | `deploy-gate.toml` | the targets and tokens file |
 | `DEPLOY_GATE_MAX_BUNDLE_BYTES` | 10485760 | the largest migrations bundle a request may carry |
 | `DEPLOY_GATE_VISIBILITY_TIMEOUT` | 7200 | seconds before an unacknowledged task goes to another worker |
@@ -55,6 +57,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -90,7 +93,7 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class Settings:
     database_url: str
-    redis_url: str
+    broker_url: str
     config_file: Path
     max_bundle_bytes: int = 10 * 1024 * 1024
     long_poll_max_seconds: float = 25.0
@@ -100,6 +103,8 @@ class Settings:
     # A task unacknowledged this long is handed to another worker: above the longest step.
     visibility_timeout_seconds: int = 2 * 60 * 60
     log_level: str = "INFO"
+    # kombu transport options over the ones workers.celery_app sets for the broker's kind.
+    broker_transport_options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -127,13 +132,25 @@ class Settings:
 
         return cls(
             database_url=environ.get("DEPLOY_GATE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/deploy_gate"),
-            redis_url=environ.get("DEPLOY_GATE_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            broker_url=environ.get("DEPLOY_GATE_BROKER_URL") or environ.get("DEPLOY_GATE_REDIS_URL") or "redis://127.0.0.1:6379/0",
             config_file=Path(environ.get("DEPLOY_GATE_CONFIG", "deploy-gate.toml")),
             max_bundle_bytes=whole_number("DEPLOY_GATE_MAX_BUNDLE_BYTES", 10 * 1024 * 1024),
             visibility_timeout_seconds=whole_number("DEPLOY_GATE_VISIBILITY_TIMEOUT", 2 * 60 * 60),
             job_cache_seconds=seconds("DEPLOY_GATE_JOB_CACHE_SECONDS", 5.0),
             log_level=log_level("DEPLOY_GATE_LOG_LEVEL", "INFO"),
+            broker_transport_options=_json_object(environ, "DEPLOY_GATE_BROKER_TRANSPORT_OPTIONS"),
         )
+
+
+def _json_object(environ: Mapping[str, str], name: str) -> dict[str, Any]:
+    """A JSON object from the environment; the error names the variable, never its value (it may hold a password)."""
+    try:
+        value = json.loads(environ.get(name) or "{}")
+    except ValueError:
+        raise ConfigError(f"{name} must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a JSON object")
+    return value
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_compose_file_runs_web_worker_and_beat_on_postgres_and_redis():
+    """Redis is the default broker; any other is a change of DEPLOY_GATE_BROKER_URL."""
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
     assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "beat"}
@@ -19,7 +20,7 @@ def test_compose_file_runs_web_worker_and_beat_on_postgres_and_redis():
     assert services["worker"]["command"].startswith("celery -A workers.celery_app worker")
     for name in ("web", "worker", "beat"):
         environment = services[name]["environment"]
-        assert environment["DEPLOY_GATE_REDIS_URL"].startswith("redis://redis:")
+        assert environment["DEPLOY_GATE_BROKER_URL"].startswith("redis://redis:")
         assert (ROOT / environment["DEPLOY_GATE_CONFIG"].removeprefix("/app/")).exists()
     # The store's migrations run once, as a release step, before any process that uses the store.
     assert services["migrate"]["command"] == "deploy-gate migrate-store"

@@ -79,7 +79,7 @@ def test_the_document_is_valid_openapi_3_1(spec):
 
 @pytest.fixture
 def app(scratch_db):
-    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, Config({}, ()), enqueue=lambda *job_ids: None)
     yield app
     app.extensions["deploy_gate"].pool.close()
@@ -275,7 +275,7 @@ def fake():
         ("POST", "/v1/deploys", (JOB, 200, {"Location": JOB["url"]})),
         ("POST", "/v1/deploys", _problem(422, detail="phase: Must be one of: pre, post, failed.")),
         ("GET", f"/v1/jobs/{JOB_ID}?wait=1", {**JOB, "events": [EVENT]}),
-        ("GET", "/readyz", _problem(503, checks={"database": "ok", "redis": "ConnectionError"})),
+        ("GET", "/readyz", _problem(503, checks={"database": "ok", "broker": "ConnectionError"})),
     ],
 )
 def test_the_checker_accepts_documented_responses(fake, method, path, response):

@@ -37,7 +37,7 @@ def test_no_password_in_responses_logs_or_the_journal(scratch_db, target_db, cap
         },
         (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read", "approve"})),),
     )
-    settings = Settings(database_url=with_password(migrated_store(scratch_db)), redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=with_password(migrated_store(scratch_db)), broker_url="redis://127.0.0.1:6379/15", config_file=None)
     queued = []
     app = create_app(settings, config, enqueue=lambda *job_ids: queued.extend(job_ids))
     client = app.test_client()

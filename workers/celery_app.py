@@ -1,38 +1,65 @@
-"""The Celery app. Settings that keep a job safe across worker deaths live here.
+"""The Celery app, for the workers and for the web process that sends them tasks. Settings that
+keep a job safe across worker deaths live here.
 
 - `task_acks_late` + `task_reject_on_worker_lost`: a message is acknowledged only after its task
   returns, so a worker killed mid-job leaves the message to be delivered again.
 - prefetch 1: a worker holds one job at a time, so a slow deploy does not strand others.
-- Redis's visibility timeout is above the longest step (a lock wait plus a migration): a message
-  unacknowledged for longer is handed to another worker.
+- The broker is any kombu URL (`DEPLOY_GATE_BROKER_URL`). On Redis and SQS a message
+  unacknowledged for longer than the visibility timeout is handed to another worker, so it is
+  above the longest step (a lock wait plus a migration); RabbitMQ hands it on when the worker's
+  connection drops.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery import Celery, signals
 
 from service.config import TASK_QUEUE, Settings
 from service.log_config import configure_logging
 
+# The kombu transports whose unacknowledged messages wait out a visibility timeout.
+_REDIS_SCHEMES = {"redis", "rediss", "sentinel", "socket", "redis+socket"}
+_SQS_SCHEMES = {"sqs", "https+sqs"}  # kombu's sqs:// (SQS has its own visibility timeout)
 
-def make_celery(settings: Settings | None = None) -> Celery:
+
+def transport_options(settings: Settings) -> dict[str, Any]:
+    """kombu's transport options for the broker's kind, with the settings' own over them."""
+    scheme = urlsplit(settings.broker_url.split(";", 1)[0]).scheme  # failover URLs share one kind
+    timeout = settings.visibility_timeout_seconds
+    options: dict[str, Any] = {}
+    if scheme in _REDIS_SCHEMES:
+        options = {
+            "visibility_timeout": timeout,
+            # Sweep for messages whose worker died every half timeout (at most a minute),
+            # instead of kombu's default of every 100 s whatever the timeout.
+            "unacked_restore_interval": max(1, min(60, timeout // 2)),
+            "unacked_restore_throttle": 1,
+        }
+    elif scheme in _SQS_SCHEMES:
+        options = {"visibility_timeout": timeout}
+    return {**options, **settings.broker_transport_options}
+
+
+def make_celery(settings: Settings | None = None, *, set_as_current: bool = True) -> Celery:
+    """The app on the settings' broker. The web process makes one of its own (not the current app)
+    to send tasks with; it imports no task code (`include` is read by workers only)."""
     settings = settings or Settings.from_env()
-    app = Celery("deploy_gate", broker=settings.redis_url, include=["workers.tasks", "workers.notifications", "workers.integrations"])
+    app = Celery(
+        "deploy_gate",
+        broker=settings.broker_url,
+        include=["workers.tasks", "workers.notifications", "workers.integrations"],
+        set_as_current=set_as_current,
+    )
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
         task_default_queue=TASK_QUEUE,
-        broker_transport_options={
-            "visibility_timeout": settings.visibility_timeout_seconds,
-            # Sweep for messages whose worker died every half timeout (at most a minute),
-            # instead of kombu's default of every 100 s whatever the timeout.
-            "unacked_restore_interval": max(1, min(60, settings.visibility_timeout_seconds // 2)),
-            "unacked_restore_throttle": 1,
-        },
+        broker_transport_options=transport_options(settings),
         broker_connection_retry_on_startup=True,
         # Celery configures no logging while setup_logging has a receiver (below); without one it would still leave the root's handlers alone.
         worker_hijack_root_logger=False,

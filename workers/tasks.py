@@ -6,13 +6,14 @@ import logging
 
 from celery import shared_task
 
+from service.backoff import backoff_seconds
 from service.jobs.runner import Deferred, RetryableError, run_job
 from service.jobs.states import JobState
 from service.store import repository
 from service.store.repository import JobNotFound
 from workers import state
+from workers.broker import RUN_JOB_TASK, Broker
 from workers.notifications import notify
-from workers.queue import enqueue_job
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +35,17 @@ def _linter():
     return lint
 
 
-@shared_task(name="deploy_gate.run_job", bind=True, max_retries=20)
+@shared_task(name=RUN_JOB_TASK, bind=True, max_retries=20)
 def run_job_task(self, job_id: str) -> str:
+    # Follow-ups and deferred runs travel like this job: the same app, the same queue.
+    broker = Broker(self.app)
     with state.store() as store:
         try:
-            job = run_job(
-                store,
-                state.config(),
-                job_id,
-                linter=_linter(),
-                # A follow-up job travels like this one: the same app, the same queue.
-                enqueue=lambda follow_up: self.app.send_task("deploy_gate.run_job", args=[follow_up]),
-                notify=notify,
-            )
+            job = run_job(store, state.config(), job_id, linter=_linter(), enqueue=broker.enqueue, notify=notify)
         except RetryableError as error:
             log.warning("job %s will retry: %s", job_id, error)
-            raise self.retry(countdown=min(300, 5 * 2**self.request.retries)) from None
+            # Celery's exponential backoff with full jitter: 5 s doubling, at most 5 minutes.
+            raise self.retry(countdown=backoff_seconds(self.request.retries, first=5, maximum=300)) from None
         except JobNotFound:
             # A message for a job this store does not hold (another deployment's, or a stale
             # queue): nothing to run, nothing to retry.
@@ -58,18 +54,17 @@ def run_job_task(self, job_id: str) -> str:
         except Deferred as waiting:
             # A wait is not a failure: a fresh message, so it never uses up the retries.
             log.info("job %s waits %.0f s: %s", job_id, waiting.seconds, waiting.reason)
-            run_job_task.apply_async(args=[job_id], countdown=waiting.seconds)
+            broker.enqueue(job_id, countdown=waiting.seconds)
             return "deferred"
     return job.state.value
 
 
-@shared_task(name="deploy_gate.reconcile")
-def reconcile() -> int:
+@shared_task(name="deploy_gate.reconcile", bind=True)
+def reconcile(self) -> int:
     """Re-enqueue jobs whose message was lost and resume jobs whose worker died."""
     with state.store() as store:
         stale = repository.stale_jobs(store, queued_for_seconds=QUEUED_GRACE_SECONDS, running_quiet_for_seconds=RUNNING_GRACE_SECONDS)
-        for job in stale:
-            log.info("reconciler re-enqueues %s job %s (%s)", job.kind.value, job.id, job.state.value)
-            if job.state is JobState.QUEUED or job.state is JobState.RUNNING:
-                enqueue_job(job.id)
+    for job in stale:
+        log.info("reconciler re-enqueues %s job %s (%s)", job.kind.value, job.id, job.state.value)
+    Broker(self.app).enqueue(*(job.id for job in stale if job.state in (JobState.QUEUED, JobState.RUNNING)))
     return len(stale)

@@ -16,11 +16,13 @@ from service.jobs.cache import JobDocuments
 from service.jobs.submit import JobIntake, enqueue_committed
 from service.jobs.watch import JobWatcher
 from service.store.repository import require_current_store
+from workers.broker import Broker
+from workers.celery_app import make_celery
 
 
 @dataclass
 class DeployGate:
-    """What the views share: settings, targets and tokens, the store pool, the task queue, and the
+    """What the views share: settings, targets and tokens, the store pool, the broker, and the
     process's one LISTEN connection that wakes long-polls and keeps its job documents fresh."""
 
     settings: Settings
@@ -30,10 +32,12 @@ class DeployGate:
     metrics: Metrics
     watcher: JobWatcher
     intake: JobIntake  # stores and enqueues deploy requests' jobs, concurrent ones together
+    broker: Broker  # the Celery client tasks are sent with; readiness and queue depth ask it
 
     def close(self) -> None:
         self.watcher.close()
         self.pool.close()
+        self.broker.close()
 
 
 def create_app(
@@ -59,11 +63,8 @@ def create_app(
     except BaseException:
         pool.close()
         raise
-    if enqueue is None:
-        from workers.queue import TaskQueue
-
-        enqueue = TaskQueue(settings.redis_url).enqueue
-    enqueue = enqueue_committed(enqueue)
+    broker = Broker(make_celery(settings, set_as_current=False))
+    enqueue = enqueue_committed(enqueue or broker.enqueue)
     # The listener thread starts with the first long-poll, and stops when the pool is closed.
     watcher = JobWatcher(
         lambda: store_module.listen_connection(pool),
@@ -72,7 +73,7 @@ def create_app(
     )
     metrics = Metrics()
     metrics.watch_job_documents(watcher.documents)
-    app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, metrics, watcher, JobIntake(pool, enqueue))
+    app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, metrics, watcher, JobIntake(pool, enqueue), broker)
 
     problems.init_app(app)
     store_module.init_app(app)

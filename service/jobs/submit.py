@@ -53,7 +53,7 @@ class DeployRequest:
 
 class JobIntake:
     """Stores and enqueues the jobs that concurrent requests in one process submit: several to a
-    statement, and the new ones' tasks in one push once it has committed (service.combining).
+    statement, and the new ones' tasks sent together once it has committed (service.combining).
     Each call returns once its own job has committed and, if new, been handed to `enqueue`."""
 
     def __init__(self, pool: ConnectionPool, enqueue: Callable[..., None]) -> None:

@@ -50,7 +50,7 @@ def service_env(scratch_db, target_db, tmp_path, monkeypatch):
     monkeypatch.setenv(variable, target_db.url)
     monkeypatch.setenv("DEPLOY_GATE_DATABASE_URL", migrated_store(scratch_db))
     monkeypatch.setenv("DEPLOY_GATE_CONFIG", str(config_file))
-    monkeypatch.setenv("DEPLOY_GATE_REDIS_URL", f"redis://127.0.0.1:6379/{REDIS_DB}")
+    monkeypatch.setenv("DEPLOY_GATE_BROKER_URL", f"redis://127.0.0.1:6379/{REDIS_DB}")
     state.reset()
     yield
     state.reset()

@@ -1,13 +1,16 @@
 """The beat reconciler: lost messages and dead workers are found in the store and re-enqueued."""
 
+import uuid
+
+from service.config import Settings
 from service.jobs.states import JobKind, JobState
 from service.store import repository
 from workers import tasks
+from workers.broker import Broker
+from workers.celery_app import make_celery
 
 
-def test_stale_queued_and_running_jobs_are_enqueued_again(service_env, scratch_db, monkeypatch):
-    enqueued = []
-    monkeypatch.setattr(tasks, "enqueue_job", enqueued.append)
+def test_stale_queued_and_running_jobs_are_enqueued_again(service_env, scratch_db):
     with scratch_db.connect() as store:
         repository.migrate_store(store)
         lost, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")
@@ -21,6 +24,17 @@ def test_stale_queued_and_running_jobs_are_enqueued_again(service_env, scratch_d
             "UPDATE job SET updated_at = now() - interval '1 hour' WHERE id = ANY(%s)",
             ([lost.id, abandoned.id, finished.id],),
         )
-    assert tasks.reconcile.run() == 2
-    assert sorted(enqueued) == sorted([lost.id, abandoned.id])
-    assert fresh.id not in enqueued and finished.id not in enqueued
+    # The reconciler of an app whose queue no worker reads: its messages stay there to be read back.
+    app = make_celery(Settings.from_env(), set_as_current=False)
+    app.conf.task_default_queue = queue = f"dg-test-{uuid.uuid4().hex[:8]}"
+    try:
+        assert app.tasks[tasks.reconcile.name].run() == 2
+        with app.connection_for_read() as connection, connection.SimpleQueue(queue) as sent:
+            messages = [sent.get(timeout=5) for _ in range(2)]
+            for message in messages:
+                message.ack()
+        assert Broker(app).waiting() == 0  # the fresh and the finished job were not sent
+    finally:
+        app.close()
+    assert {message.headers["task"] for message in messages} == {"deploy_gate.run_job"}
+    assert sorted(message.payload[0][0] for message in messages) == sorted([lost.id, abandoned.id])

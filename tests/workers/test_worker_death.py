@@ -58,9 +58,9 @@ def wait_until(condition, seconds=30):
 @pytest.fixture
 def real_worker_env(service_env, monkeypatch):
     monkeypatch.setenv("DEPLOY_GATE_VISIBILITY_TIMEOUT", str(VISIBILITY_TIMEOUT))
-    redis.Redis.from_url(os.environ["DEPLOY_GATE_REDIS_URL"]).flushdb()
+    redis.Redis.from_url(os.environ["DEPLOY_GATE_BROKER_URL"]).flushdb()
     yield
-    redis.Redis.from_url(os.environ["DEPLOY_GATE_REDIS_URL"]).flushdb()
+    redis.Redis.from_url(os.environ["DEPLOY_GATE_BROKER_URL"]).flushdb()
 
 
 def test_killed_worker_job_finishes_once(real_worker_env, scratch_db, target_db):

@@ -188,7 +188,7 @@ def test_a_stopped_service_exits_2_after_its_retries(write_migrations):
 
 def test_no_verdict_within_the_timeout_exits_2(scratch_db, write_migrations):
     config = Config({"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),))
-    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, config, enqueue=lambda *job_ids: None)  # nothing ever runs the job
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -43,7 +43,7 @@ def service(scratch_db):
         for job_id in job_ids:
             threading.Thread(target=work, args=(job_id,), daemon=True).start()
 
-    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, config, enqueue=run_later)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -140,7 +140,7 @@ def test_unreachable_service_exits_2():
 
 def test_wait_times_out_with_exit_2(scratch_db):
     config = Config({"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),))
-    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, config, enqueue=lambda *job_ids: None)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

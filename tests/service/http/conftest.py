@@ -23,7 +23,7 @@ def enqueued():
 
 @pytest.fixture
 def app(scratch_db, config, enqueued):
-    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None, max_bundle_bytes=64 * 1024)
+    settings = Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None, max_bundle_bytes=64 * 1024)
     app = create_app(settings, config, enqueue=lambda *job_ids: enqueued.extend(job_ids))
     # Every response a test receives from this app is checked against openapi.yaml.
     app.test_client_class = ContractClient

@@ -131,7 +131,7 @@ def test_a_broker_that_is_down_fails_no_deploy_and_the_reconciler_sends_the_jobs
     def broker_down(*job_ids):
         raise redis.ConnectionError("Error 111 connecting to redis://:hunter2@broker:6379. Connection refused.")
 
-    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, config, enqueue=broker_down)
     app.test_client_class = ContractClient
     try:

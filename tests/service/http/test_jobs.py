@@ -136,7 +136,7 @@ def test_targets_and_their_latest_status(client, scratch_db):
 def test_health_endpoints(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.status_code == 200 and ready.get_json()["checks"] == {"database": "ok", "broker": "ok"}
     assert client.get("/metrics").status_code == 401
     submit(client)
     metrics = client.get("/metrics", headers=auth()).get_data(as_text=True)

@@ -204,7 +204,7 @@ LINK_SECRET = "report-link-secret-0123456789"
 @pytest.fixture
 def linked_app(scratch_db, config):
     """The same app with a report-link secret configured."""
-    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, replace(config, report_link_secret=LINK_SECRET), enqueue=lambda *job_ids: None)
     app.test_client_class = ContractClient
     yield app

@@ -257,7 +257,7 @@ def test_an_integration_that_is_not_configured_is_not_found(scratch_db, path):
     from service.http import create_app
     from tests.contract import ContractClient
 
-    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, Config({}, ()), enqueue=lambda *job_ids: None)
     app.test_client_class = ContractClient
     try:

@@ -89,7 +89,7 @@ def served(tmp_path, scratch_db, target_db):
         "PATH": "/usr/bin:/bin",
         "DEPLOY_GATE_CONFIG": str(config),
         "DEPLOY_GATE_DATABASE_URL": migrated_store(scratch_db),
-        "DEPLOY_GATE_REDIS_URL": "redis://127.0.0.1:6379/15",
+        "DEPLOY_GATE_BROKER_URL": "redis://127.0.0.1:6379/15",
         "STAGING_DATABASE_URL": target_db.url,
         "WEB_CONCURRENCY": "1",
     }

@@ -161,7 +161,7 @@ def test_with_a_report_link_secret_the_checks_details_url_opens_the_report_witho
     assert vercel_api.violations == []
 
     # What a person clicking "Details" in Vercel's dashboard gets: the check job's report, no bearer token.
-    app = create_app(Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None), config, enqueue=lambda *job_ids: None)
+    app = create_app(Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None), config, enqueue=lambda *job_ids: None)
     app.test_client_class = ContractClient
     try:
         response = app.test_client().get(signed.removeprefix(PUBLIC_URL))

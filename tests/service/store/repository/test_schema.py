@@ -26,7 +26,7 @@ def test_a_store_that_answers_passes_the_probe(store, scratch_db):
 
 
 def test_create_app_refuses_a_store_that_is_not_migrated_and_leaves_it_untouched(scratch_db):
-    settings = Settings(database_url=scratch_db.url, redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=scratch_db.url, broker_url="redis://127.0.0.1:6379/15", config_file=None)
     with pytest.raises(StoreNotMigrated, match="run `deploy-gate migrate-store` first"):
         create_app(settings, Config({}, ()), enqueue=lambda *job_ids: None)
     with scratch_db.connect() as conn:
@@ -35,7 +35,7 @@ def test_create_app_refuses_a_store_that_is_not_migrated_and_leaves_it_untouched
 
 
 def test_create_app_starts_on_a_migrated_store(scratch_db):
-    settings = Settings(database_url=migrated_store(scratch_db), redis_url="redis://127.0.0.1:6379/15", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, Config({}, ()), enqueue=lambda *job_ids: None)
     try:
         assert app.test_client().get("/healthz").status_code == 200
