@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-class _Waiting(Generic[T]):
+class _Waiting(Generic[T, R]):
     __slots__ = ("item", "ready", "leads", "result", "error")
 
     def __init__(self, item: T) -> None:
         self.item = item
         self.ready = threading.Event()
         self.leads = False
-        self.result = None
+        self.result: R | None = None  # set, with error None, once its batch ran
         self.error: BaseException | None = None
 
 
@@ -39,11 +39,11 @@ class Combiner(Generic[T, R]):
         self._run = run
         self._max_batch = max_batch
         self._lock = threading.Lock()
-        self._waiting: list[_Waiting[T]] = []
+        self._waiting: list[_Waiting[T, R]] = []
         self._busy = False
 
     def __call__(self, item: T) -> R:
-        mine = _Waiting(item)
+        mine: _Waiting[T, R] = _Waiting(item)
         with self._lock:
             self._waiting.append(mine)
             mine.leads = not self._busy
@@ -54,7 +54,8 @@ class Combiner(Generic[T, R]):
             self._run_batch()
         if mine.error is not None:
             raise mine.error
-        return mine.result
+        # Without an error, its batch set the result (which may be None itself, as R allows).
+        return cast(R, mine.result)
 
     def _run_batch(self) -> None:
         with self._lock:
@@ -63,7 +64,7 @@ class Combiner(Generic[T, R]):
             results = self._run([waiting.item for waiting in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"a batch of {len(batch)} items came back with {len(results)} results")
-            for waiting, result in zip(batch, results):
+            for waiting, result in zip(batch, results, strict=True):
                 if isinstance(result, BaseException):
                     waiting.error = result
                 else:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from typing import Any
+
+from celery import Task, shared_task
 
 from service.backoff import backoff_seconds
+from service.analysis.lint import lint_migrations
 from service.jobs.runner import Deferred, RetryableError, run_job
+from service.prisma.migrations import LocalMigrations
 from service.jobs.states import JobState
 from service.store import repository
 from service.store.repository import JobNotFound
@@ -23,48 +27,40 @@ QUEUED_GRACE_SECONDS = 60
 RUNNING_GRACE_SECONDS = 15 * 60
 
 
-def _linter():
-    try:
-        from service.analysis.lint import lint_migrations
-    except ImportError:
-        return None
-
-    def lint(local, severities):
-        return [finding.to_dict() for finding in lint_migrations(local, severities)]
-
-    return lint
+def _lint(local: LocalMigrations, severities: dict[str, str]) -> list[dict[str, Any]]:
+    return [finding.to_dict() for finding in lint_migrations(local, severities)]
 
 
 @shared_task(name=RUN_JOB_TASK, bind=True, max_retries=20)
-def run_job_task(self, job_id: str) -> str:
+def run_job_task(self: Task[[str], str], job_id: str) -> str:
     # Follow-ups and deferred runs travel like this job: the same app, the same queue.
     broker = Broker(self.app)
     with state.store() as store:
         try:
-            job = run_job(store, state.config(), job_id, linter=_linter(), enqueue=broker.enqueue, notify=notify)
+            job = run_job(store, state.config(), job_id, linter=_lint, enqueue=broker.enqueue, notify=notify)
         except RetryableError as error:
-            log.warning("job %s will retry: %s", job_id, error)
+            log.warning("job %s will retry: %s", job_id, error, extra={"job_id": job_id})
             # Celery's exponential backoff with full jitter: 5 s doubling, at most 5 minutes.
             raise self.retry(countdown=backoff_seconds(self.request.retries, first=5, maximum=300)) from None
         except JobNotFound:
             # A message for a job this store does not hold (another deployment's, or a stale
             # queue): nothing to run, nothing to retry.
-            log.warning("job %s is not in the store; message dropped", job_id)
+            log.warning("job %s is not in the store; message dropped", job_id, extra={"job_id": job_id})
             return "unknown"
         except Deferred as waiting:
             # A wait is not a failure: a fresh message, so it never uses up the retries.
-            log.info("job %s waits %.0f s: %s", job_id, waiting.seconds, waiting.reason)
+            log.info("job %s waits %.0f s: %s", job_id, waiting.seconds, waiting.reason, extra={"job_id": job_id})
             broker.enqueue(job_id, countdown=waiting.seconds)
             return "deferred"
     return job.state.value
 
 
 @shared_task(name="deploy_gate.reconcile", bind=True)
-def reconcile(self) -> int:
+def reconcile(self: Task[[], int]) -> int:
     """Re-enqueue jobs whose message was lost and resume jobs whose worker died."""
     with state.store() as store:
         stale = repository.stale_jobs(store, queued_for_seconds=QUEUED_GRACE_SECONDS, running_quiet_for_seconds=RUNNING_GRACE_SECONDS)
     for job in stale:
-        log.info("reconciler re-enqueues %s job %s (%s)", job.kind.value, job.id, job.state.value)
+        log.info("reconciler re-enqueues %s job %s (%s)", job.kind.value, job.id, job.state.value, extra={"job_id": job.id, "kind": job.kind.value, "target": job.target})
     Broker(self.app).enqueue(*(job.id for job in stale if job.state in (JobState.QUEUED, JobState.RUNNING)))
     return len(stale)

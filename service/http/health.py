@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
+from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, g, request
+from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from service.http.auth import require_scope
+from service.http.extension import deploy_gate
 from service.http.problems import problem_response
 from service.http.store import store
 from service.jobs.cache import JobDocuments
@@ -43,7 +47,7 @@ class _JobDocumentsCollector:
     def __init__(self, documents: JobDocuments) -> None:
         self.documents = documents
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         reads = CounterMetricFamily("deploy_gate_job_reads", "Job reads in this process by where the document came from", labels=["source"])
         reads.add_metric(["copy"], self.documents.hits)
         reads.add_metric(["store"], self.documents.misses)
@@ -52,20 +56,20 @@ class _JobDocumentsCollector:
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
-def readyz():
-    checks = {}
+def readyz() -> ResponseReturnValue:
+    checks: dict[str, str] = {}
     try:
         repository.check_store_answers(store())
         checks["database"] = "ok"
     except Exception as error:  # noqa: BLE001 - any failure means not ready; the kind is reported
         checks["database"] = type(error).__name__
     try:
-        current_app.extensions["deploy_gate"].broker.waiting()  # a round trip through kombu, whichever the broker
+        deploy_gate().broker.waiting()  # a round trip through kombu, whichever the broker
         checks["broker"] = "ok"
     except Exception as error:  # noqa: BLE001
         checks["broker"] = type(error).__name__
@@ -76,8 +80,8 @@ def readyz():
 
 @bp.get("/metrics")
 @require_scope("read")
-def metrics():
-    extension = current_app.extensions["deploy_gate"]
+def metrics() -> ResponseReturnValue:
+    extension = deploy_gate()
     collected = extension.metrics
     collected.jobs.clear()
     for kind, state, verdict, count in repository.count_jobs(store()):
@@ -90,16 +94,16 @@ def metrics():
     return Response(generate_latest(collected.registry), mimetype=CONTENT_TYPE_LATEST)
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     @app.before_request
     def _start_timer() -> None:
         g.request_started = time.perf_counter()
 
     @app.after_request
-    def _observe(response):
+    def _observe(response: Response) -> Response:
         started = g.pop("request_started", None)
         if started is not None:
-            app.extensions["deploy_gate"].metrics.http_latency.labels(
+            deploy_gate().metrics.http_latency.labels(
                 request.method, request.url_rule.rule if request.url_rule else "unmatched", response.status_code
             ).observe(time.perf_counter() - started)
         return response

@@ -102,6 +102,8 @@ def _run(
         job = repository.transition(store, job.id, JobState.RUNNING)
     local = repository.load_bundle(store, job.bundle_digest) if job.bundle_digest else None
     run = JobRun(store, job, target, local, repository.finished_steps(store, job.id), enqueue, notify)
+    verdict: Verdict | None  # None: a follow-up job decides (see _deploy)
+    reasons: list[str]
     try:
         if job.kind in (JobKind.CHECK, JobKind.DEPLOY, JobKind.RECOVER, JobKind.ROLLBACK):
             with connect_target(target.database) as conn:
@@ -213,8 +215,10 @@ def _shadow_verifier(target: Target) -> RollbackVerifier | None:
     if target.shadow is None:
         return None
 
-    def verify(local, name, rollback_sql):
-        result = verify_rollback(target.shadow, local, name, rollback_sql, target=target.database, replays=shadow_replay(target))
+    shadow = target.shadow
+
+    def verify(local: LocalMigrations, name: str, rollback_sql: str) -> tuple[bool, dict[str, Any]]:
+        result = verify_rollback(shadow, local, name, rollback_sql, target=target.database, replays=shadow_replay(target))
         return result.verified, result.to_dict()
 
     return verify
@@ -238,15 +242,17 @@ def _facts(run: JobRun) -> dict[str, Any]:
 
 
 def _status_step(run: JobRun, conn: psycopg.Connection, name: str = "status") -> dict[str, Any]:
-    if run.local is None:
-        raise MigrateError("the job has no migrations bundle")
-    return run.step(name, lambda: read_status(conn, run.target.database.schema, run.local).to_dict())
+    local = run.migrations
+    status: dict[str, Any] = run.step(name, lambda: read_status(conn, run.target.database.schema, local).to_dict())
+    return status
 
 
 def _lint_step(run: JobRun, linter: Linter | None) -> list[dict[str, Any]]:
-    if linter is None or run.local is None:
+    local = run.local
+    if linter is None or local is None:
         return []
-    return run.step("lint", lambda: {"findings": linter(run.local, run.target.lint_severities)})["findings"]
+    findings: list[dict[str, Any]] = run.step("lint", lambda: {"findings": linter(local, run.target.lint_severities)})["findings"]
+    return findings
 
 
 def _check(run: JobRun, conn: psycopg.Connection, linter: Linter | None) -> tuple[Verdict, list[str]]:
@@ -255,7 +261,7 @@ def _check(run: JobRun, conn: psycopg.Connection, linter: Linter | None) -> tupl
     phase = run.job.params.get("phase", "pre")
     reasons = _history_reasons(status, allow_pending=phase == "pre")
     applied = [m["name"] for m in status["migrations"] if m["state"] in (MigrationState.APPLIED, MigrationState.REAPPLIED)]
-    reasons += unusable_indexes(conn, run.target.database.schema, run.local, applied)
+    reasons += unusable_indexes(conn, run.target.database.schema, run.migrations, applied)
     reasons += [f"lint {f['rule']} in {f['migration']} line {f['line']}: {f['message']}" for f in findings if f["severity"] == "error"]
     return (Verdict.BLOCKED if reasons else Verdict.PROCEED), reasons
 
@@ -291,7 +297,7 @@ def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None, rds_cl
 
     if "recover" not in run.finished:
         try:
-            outcome = deploy(conn, schema, run.local, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=run.record_apply)
+            outcome = deploy(conn, schema, run.migrations, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=run.record_apply)
         except FoundFailedMigrations as error:
             failed = error.headline
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -48,7 +49,7 @@ class DeployRequest:
     commit: str | None = None
     deployment_id: str | None = None
     migrations: LocalMigrations | None = None  # None: the last stored bundle for this target
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class JobIntake:
@@ -86,7 +87,7 @@ class JobIntake:
     @staticmethod
     def _create(conn: psycopg.Connection, new_jobs: Sequence[NewJob]) -> list[tuple[Job, bool] | Exception]:
         try:
-            return repository.create_jobs(conn, new_jobs)
+            return [*repository.create_jobs(conn, new_jobs)]
         except psycopg.OperationalError:
             raise  # the store is unreachable: every job of the batch fails alike
         except psycopg.Error:
@@ -140,9 +141,10 @@ def _deploy_job(
         bundle.check_provider()
         digest = repository.bundle_digest(bundle)
     else:
-        digest = last_bundle_digest(request.target)
-        if digest is None:
+        last = last_bundle_digest(request.target)
+        if last is None:
             raise NoBundle(f"no migrations in the request and none stored for target {request.target}")
+        digest = last
     kind = JobKind.DEPLOY if request.apply and request.phase == "pre" else JobKind.CHECK
     if request.phase == "failed":
         kind = JobKind.RECOVER
@@ -155,7 +157,8 @@ def _deploy_job(
 def _first_use_of_key(new: NewJob, digest: str, stored: tuple[Job, bool]) -> tuple[Job, bool]:
     """`stored`, unless the key's earlier job was asked for by a different request."""
     job, created = stored
-    if not created and (job.kind, job.target, job.bundle_digest, job.params) != (new.kind, new.target, digest, new.params):
+    # An existing job comes back only for a key it was stored with.
+    if not created and new.idempotency_key is not None and (job.kind, job.target, job.bundle_digest, job.params) != (new.kind, new.target, digest, new.params):
         raise IdempotencyKeyReused(new.idempotency_key)
     return stored
 
