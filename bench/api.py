@@ -371,7 +371,10 @@ def scratch_service(
         with log.open("wb") as log_file:
             server = subprocess.Popen(
                 [GUNICORN, app, "--bind", f"127.0.0.1:{port}", *gunicorn_flags, *BENCH_ONLY_FLAGS],
-                cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
             )
         _wait_ready(port, server, log)
         store = psycopg.connect(_db_url(store_db), autocommit=True)
@@ -443,8 +446,19 @@ def connections_per_worker(port: int, workers: list[int]) -> list[int]:
 def run_wrk(script: Path, port: int, seconds: int, connections: int, workers: list[int] | None = None) -> dict:
     """One wrk run; with `workers`, also how its keep-alive connections landed on them (sampled 1 s in)."""
     # The argument after `--` makes each run's Idempotency-Keys its own.
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}",
-               "--", uuid.uuid4().hex[:12]]
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{int(seconds)}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}",
+        "--",
+        uuid.uuid4().hex[:12],
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         spread = None
@@ -700,24 +714,38 @@ def main() -> None:
     }
     clean = all(s["wrong_status"] == 0 and s["socket_errors"] == 0 for s in summary.values())
 
-    labels = {"bare": f"bare Flask `GET {BARE_PATH}`", "store": f"one store round trip `GET {STORE_PATH}`", "insert": f"the deploy's body stored as one row `POST {INSERT_PATH}`", "deploy": "`POST /v1/deploys` (2 migrations)", "job": "`GET /v1/jobs/{id}` (6 events)"}
-    print(f"{args.connections} connections (wrk, 1 thread, keep-alive), {args.rounds} interleaved rounds of {args.duration:g} s per endpoint "
-          f"after {args.warmup:g} s warm-up; gunicorn with gunicorn.conf.py {' '.join(flags)}; {os.cpu_count()} cores shared by wrk, gunicorn, "
-          f"PostgreSQL and Redis; background load before the run: {background:.2f} cores")
+    labels = {
+        "bare": f"bare Flask `GET {BARE_PATH}`",
+        "store": f"one store round trip `GET {STORE_PATH}`",
+        "insert": f"the deploy's body stored as one row `POST {INSERT_PATH}`",
+        "deploy": "`POST /v1/deploys` (2 migrations)",
+        "job": "`GET /v1/jobs/{id}` (6 events)",
+    }
+    print(
+        f"{args.connections} connections (wrk, 1 thread, keep-alive), {args.rounds} interleaved rounds of {args.duration:g} s per endpoint "
+        f"after {args.warmup:g} s warm-up; gunicorn with gunicorn.conf.py {' '.join(flags)}; {os.cpu_count()} cores shared by wrk, gunicorn, "
+        f"PostgreSQL and Redis; background load before the run: {background:.2f} cores"
+    )
     print()
     print("| endpoint | req/s | req/s range | p50 | p99 | % of bare | gunicorn CPU per request | cores used: gunicorn / PostgreSQL / wrk / rest |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for name, s in summary.items():
         cpu = s["cpu"]
-        print(f"| {labels[name]} | {s['rps']:.0f} | {s['rps_range'][0]:.0f}–{s['rps_range'][1]:.0f} | {s['p50_ms']:.1f} ms | {s['p99_ms']:.1f} ms | {s['share_of_bare'] * 100:.0f}% "
-              f"| {s['gunicorn_cpu_ms_per_request']:.2f} ms "
-              f"| {cpu['gunicorn_cores']:.2f} / {cpu['postgres_cores']:.2f} / {cpu['wrk_cores']:.2f} / {cpu['rest_cores']:.2f} |")
+        print(
+            f"| {labels[name]} | {s['rps']:.0f} | {s['rps_range'][0]:.0f}–{s['rps_range'][1]:.0f} | {s['p50_ms']:.1f} ms | {s['p99_ms']:.1f} ms | {s['share_of_bare'] * 100:.0f}% "
+            f"| {s['gunicorn_cpu_ms_per_request']:.2f} ms "
+            f"| {cpu['gunicorn_cores']:.2f} / {cpu['postgres_cores']:.2f} / {cpu['wrk_cores']:.2f} / {cpu['rest_cores']:.2f} |"
+        )
     lp = long_poll
-    print(f"| long-poll `GET /v1/jobs/{{id}}?wait={args.wait:g}`: commit → response ({lp['woken']}/{lp['trials']} woke) "
-          f"| | | {lp['p50_ms']} ms | {lp['p99_ms']} ms | | | |")
+    print(
+        f"| long-poll `GET /v1/jobs/{{id}}?wait={args.wait:g}`: commit → response ({lp['woken']}/{lp['trials']} woke) "
+        f"| | | {lp['p50_ms']} ms | {lp['p99_ms']} ms | | | |"
+    )
     print()
-    print("req/s, p50 and p99: medians over the rounds (all rounds are in bench/results/api.json). Cores: CPU time over wall time "
-          "while each endpoint ran; PostgreSQL is the store's backends; rest is Redis, the kernel and anything else on the machine.")
+    print(
+        "req/s, p50 and p99: medians over the rounds (all rounds are in bench/results/api.json). Cores: CPU time over wall time "
+        "while each endpoint ran; PostgreSQL is the store's backends; rest is Redis, the kernel and anything else on the machine."
+    )
     if background > 0.2:
         print(f"WARNING: the machine was {background:.2f} cores busy before the run; figures are skewed by other work")
     if not clean:
@@ -725,16 +753,21 @@ def main() -> None:
     if lp["problems"]:
         print(f"WARNING: long-poll trials that did not wake cleanly: {lp['problems']}")
     if parked:
-        print(f"With {parked['parked']} long-polls parked: {parked['healthz_answered_within_1s']}/"
-              f"{parked['healthz_probes']} `GET /healthz` answered within 1 s (p50 {parked['healthz_p50_ms']} ms); "
-              f"{parked['polls_answered_200']}/{parked['parked']} polls answered 200 once the job moved.")
-    spreads = "; ".join(f"{name} {' '.join('/'.join(map(str, r['connections_per_worker'] or [])) for r in s['rounds'])}"
-                        for name, s in summary.items())
-    print(f"wrk connections per gunicorn worker, round by round: {spreads}. A lopsided split (a worker under a quarter of "
-          f"its share) leaves a worker idle and lowers that round's req/s.")
+        print(
+            f"With {parked['parked']} long-polls parked: {parked['healthz_answered_within_1s']}/"
+            f"{parked['healthz_probes']} `GET /healthz` answered within 1 s (p50 {parked['healthz_p50_ms']} ms); "
+            f"{parked['polls_answered_200']}/{parked['parked']} polls answered 200 once the job moved."
+        )
+    spreads = "; ".join(f"{name} {' '.join('/'.join(map(str, r['connections_per_worker'] or [])) for r in s['rounds'])}" for name, s in summary.items())
+    print(
+        f"wrk connections per gunicorn worker, round by round: {spreads}. A lopsided split (a worker under a quarter of "
+        f"its share) leaves a worker idle and lowers that round's req/s."
+    )
     print(f"Share of bare from gunicorn CPU per request alone: deploy {deploy['cpu_share_of_bare'] * 100:.0f}%, job {job['cpu_share_of_bare'] * 100:.0f}%.")
-    print(f"Jobs: {posted} created by the deploy load, warm-up included ({deploy['requests'] - deploy['wrong_status']} measured 202s), "
-          f"{queued} tasks waiting in the broker (`/metrics`); a long-poll trial's transition call took {lp['transition_call_p50_ms']} ms (p50).")
+    print(
+        f"Jobs: {posted} created by the deploy load, warm-up included ({deploy['requests'] - deploy['wrong_status']} measured 202s), "
+        f"{queued} tasks waiting in the broker (`/metrics`); a long-poll trial's transition call took {lp['transition_call_p50_ms']} ms (p50)."
+    )
     print()
 
     def mark(passed: bool) -> str:
@@ -747,19 +780,34 @@ def main() -> None:
 
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
-    (results_dir / "api.json").write_text(json.dumps({
-        "method": {
-            "load_generator": "wrk 1 thread, keep-alive",
-            "connections": args.connections, "duration_s": args.duration, "rounds": args.rounds, "warmup_s": args.warmup,
-            "gunicorn": ["-c", "gunicorn.conf.py", *flags], "cores": os.cpu_count(), "seeded_jobs": JOBS_TO_READ,
-            "long_poll_wait_s": args.wait, "long_poll_park_s": args.park, "background_cores": background,
-        },
-        "endpoints": summary,
-        "long_poll": long_poll,
-        "parked_long_polls": parked,
-        "jobs_created_by_deploy_load": posted, "tasks_queued": queued,
-        "aims": AIMS, "verdicts": verdicts, "clean": clean,
-    }, indent=2))
+    (results_dir / "api.json").write_text(
+        json.dumps(
+            {
+                "method": {
+                    "load_generator": "wrk 1 thread, keep-alive",
+                    "connections": args.connections,
+                    "duration_s": args.duration,
+                    "rounds": args.rounds,
+                    "warmup_s": args.warmup,
+                    "gunicorn": ["-c", "gunicorn.conf.py", *flags],
+                    "cores": os.cpu_count(),
+                    "seeded_jobs": JOBS_TO_READ,
+                    "long_poll_wait_s": args.wait,
+                    "long_poll_park_s": args.park,
+                    "background_cores": background,
+                },
+                "endpoints": summary,
+                "long_poll": long_poll,
+                "parked_long_polls": parked,
+                "jobs_created_by_deploy_load": posted,
+                "tasks_queued": queued,
+                "aims": AIMS,
+                "verdicts": verdicts,
+                "clean": clean,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -157,8 +157,10 @@ def main() -> None:
         whole = "deploy-gate lint DIR" if "deploy-gate lint DIR" in results else "lint_migration"
         per_mib = results[whole] / (size / MIB)
         verdict = "meets" if per_mib < AIM_SECONDS else "misses"
-        print(f"`{whole}` {verdict} the aim of a 1 MiB corpus in under {AIM_SECONDS:.0f} s: {per_mib:.2f} s per MiB"
-              + (f" (exit code {exit_code}: the corpus has error-level findings on purpose)" if exit_code is not None else ""))
+        print(
+            f"`{whole}` {verdict} the aim of a 1 MiB corpus in under {AIM_SECONDS:.0f} s: {per_mib:.2f} s per MiB"
+            + (f" (exit code {exit_code}: the corpus has error-level findings on purpose)" if exit_code is not None else "")
+        )
         summary["verdict"] = {"measurement": whole, "seconds_per_mib": round(per_mib, 3), "meets_aim": per_mib < AIM_SECONDS}
 
         if args.profile:

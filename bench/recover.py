@@ -150,9 +150,29 @@ def main() -> None:
         port = server.server_port
         threading.Thread(target=server.serve_forever, daemon=True).start()
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", "deploy_gate", "--pool", "threads",
-             "--concurrency", "2", "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "warning"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(workdir / "worker.log", "w"),  # noqa: SIM115 - the worker writes to it for its whole life
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "-Q",
+                "deploy_gate",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(workdir / "worker.log", "w"),  # noqa: SIM115 - the worker writes to it for its whole life
         )
         one_run(port, token, db_url(store_db), db_url(target_db))  # warm-up: imports, pools, prepared statements
         seconds = [one_run(port, token, db_url(store_db), db_url(target_db)) for _ in range(args.runs)]
@@ -179,8 +199,10 @@ def main() -> None:
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "recover.json").write_text(json.dumps(result, indent=2) + "\n")
     print("| runs | median | p90 | max | aim |\n| --- | --- | --- | --- | --- |")
-    print(f"| {result['runs']} | {result['median_seconds'] * 1000:.0f} ms | {result['p90_seconds'] * 1000:.0f} ms | "
-          f"{result['max_seconds'] * 1000:.0f} ms | < {AIM_SECONDS:.0f} s: {'met' if result['met'] else 'NOT met'} |")
+    print(
+        f"| {result['runs']} | {result['median_seconds'] * 1000:.0f} ms | {result['p90_seconds'] * 1000:.0f} ms | "
+        f"{result['max_seconds'] * 1000:.0f} ms | < {AIM_SECONDS:.0f} s: {'met' if result['met'] else 'NOT met'} |"
+    )
 
 
 if __name__ == "__main__":

@@ -44,9 +44,7 @@ def write_migrations(base: Path, count: int) -> None:
     for index in range(count):
         folder = base / f"{20240101000000 + index}_step_{index}"
         folder.mkdir()
-        (folder / "migration.sql").write_text(
-            f'-- step {index}\nCREATE TABLE "T{index}" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n'
-        )
+        (folder / "migration.sql").write_text(f'-- step {index}\nCREATE TABLE "T{index}" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n')
 
 
 def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, int]:
@@ -118,8 +116,10 @@ def main() -> None:
         print("| --- | --- | --- |")
         print(f"| `deploy-gate status` | {ours['median_wall_ms']:.0f} ms | {ours['peak_rss_mib']:.0f} MiB |")
         print(f"| `prisma migrate status` 6.19.3 | {theirs['median_wall_ms']:.0f} ms | {theirs['peak_rss_mib']:.0f} MiB |")
-        print(f"deploy-gate is {speedup:.1f}x faster with {memory_ratio:.2f}x the memory; "
-              f"in-process classification of {args.migrations} migrations: {summary['classification_median_ms']} ms (median of 50)")
+        print(
+            f"deploy-gate is {speedup:.1f}x faster with {memory_ratio:.2f}x the memory; "
+            f"in-process classification of {args.migrations} migrations: {summary['classification_median_ms']} ms (median of 50)"
+        )
         results_dir = ROOT / "bench" / "results"
         results_dir.mkdir(exist_ok=True)
         (results_dir / "status.json").write_text(json.dumps(summary, indent=2))

@@ -12,7 +12,5 @@ def backoff_seconds(attempt: int, first: float, maximum: float, *, floor: float 
     from celery.utils.time import get_exponential_backoff_interval
 
     # Celery counts whole units; milliseconds keep the sub-second waits of short bounds and tests.
-    milliseconds = get_exponential_backoff_interval(
-        factor=round(first * 1000), retries=attempt, maximum=round(maximum * 1000), full_jitter=True
-    )
+    milliseconds = get_exponential_backoff_interval(factor=round(first * 1000), retries=attempt, maximum=round(maximum * 1000), full_jitter=True)
     return max(floor, milliseconds / 1000)

@@ -109,6 +109,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
+
         def whole_number(name: str, default: int) -> int:
             try:
                 return int(environ.get(name, default))

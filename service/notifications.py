@@ -123,7 +123,6 @@ class DeliveryRejected(Exception):
         self.status = status
 
 
-
 def make_notifier(config: Callable[[], Config], enqueue: Callable[[dict[str, Any]], None]) -> Notify:
     """The runner's `notify`: build the event if the target wants this kind, hand it to `enqueue`, say which (`Handoff`).
 
@@ -149,11 +148,13 @@ def make_notifier(config: Callable[[], Config], enqueue: Callable[[dict[str, Any
             return Handoff.ENQUEUED
         except Exception as error:  # noqa: BLE001 - see the docstring: never into the job
             log.warning(
-                "notification_not_enqueued", extra=dict(notification=kind,
+                "notification_not_enqueued",
+                extra=dict(
+                    notification=kind,
                     job_id=getattr(job, "id", None),
                     error=type(error).__name__,
                     detail=redact_text(str(error))[:200],
-                )
+                ),
             )
             return Handoff.FAILED
 

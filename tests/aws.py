@@ -71,8 +71,7 @@ def network(aws) -> dict[str, Any]:
     ec2 = aws("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
-        for n, zone in ((1, "a"), (2, "b"))
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"] for n, zone in ((1, "a"), (2, "b"))
     ]
     group = ec2.create_security_group(GroupName="database", Description="database", VpcId=vpc)["GroupId"]
     rds = aws("rds")
@@ -105,9 +104,7 @@ def cluster(rds_api, network) -> RdsSettings:
     rds_api.create_db_cluster_parameter_group(
         DBClusterParameterGroupName="aurora-cluster-pg", DBParameterGroupFamily="aurora-postgresql15", Description="cluster"
     )
-    rds_api.create_db_parameter_group(
-        DBParameterGroupName="aurora-instance-pg", DBParameterGroupFamily="aurora-postgresql15", Description="instance"
-    )
+    rds_api.create_db_parameter_group(DBParameterGroupName="aurora-instance-pg", DBParameterGroupFamily="aurora-postgresql15", Description="instance")
     rds_api.create_db_cluster(
         DBClusterIdentifier="aurora-prod",
         Engine="aurora-postgresql",

@@ -184,7 +184,13 @@ def _spec_constraints(spec: dict, schema: dict, required: bool) -> dict:
     schema = resolve(spec, schema)
     types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
     found = {"type": next(t for t in types if t != "null"), "nullable": "null" in types, "required": required}
-    found.update({key: schema[key] for key in ("default", "enum", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern") if key in schema})
+    found.update(
+        {
+            key: schema[key]
+            for key in ("default", "enum", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern")
+            if key in schema
+        }
+    )
     return found
 
 
@@ -256,7 +262,13 @@ def fake():
     app = Flask("fake", static_folder=None)
     app.test_client_class = ContractClient
     answer = {}
-    for rule, methods in (("/healthz", ["GET", "PUT"]), ("/undocumented", ["GET"]), ("/v1/deploys", ["POST"]), ("/v1/jobs/<job_id>", ["GET"]), ("/readyz", ["GET"])):
+    for rule, methods in (
+        ("/healthz", ["GET", "PUT"]),
+        ("/undocumented", ["GET"]),
+        ("/v1/deploys", ["POST"]),
+        ("/v1/jobs/<job_id>", ["GET"]),
+        ("/readyz", ["GET"]),
+    ):
         app.add_url_rule(rule, rule, lambda **kwargs: answer["response"], methods=methods)
     client = app.test_client()
 

@@ -58,7 +58,20 @@ def test_no_password_in_responses_logs_or_the_journal(scratch_db, target_db, cap
             run_job(store, config, queued[2])  # the recover job the failed apply started
             seen.extend(json.dumps(row, default=str) for row in store.execute("SELECT to_jsonb(job) FROM job").fetchall())
             seen.extend(json.dumps(row, default=str) for row in store.execute("SELECT to_jsonb(job_event) FROM job_event").fetchall())
-        for path in ["/v1/jobs", f"/v1/jobs/{queued[0]}", f"/v1/jobs/{queued[1]}", f"/v1/jobs/{queued[2]}", f"/v1/jobs/{queued[2]}/report", f"/v1/jobs/{queued[2]}/report?format=markdown", f"/v1/jobs/{queued[0]}/report?format=markdown", "/v1/targets", "/v1/targets/staging/status", "/readyz", "/metrics", "/v1/targets/nope/status"]:
+        for path in [
+            "/v1/jobs",
+            f"/v1/jobs/{queued[0]}",
+            f"/v1/jobs/{queued[1]}",
+            f"/v1/jobs/{queued[2]}",
+            f"/v1/jobs/{queued[2]}/report",
+            f"/v1/jobs/{queued[2]}/report?format=markdown",
+            f"/v1/jobs/{queued[0]}/report?format=markdown",
+            "/v1/targets",
+            "/v1/targets/staging/status",
+            "/readyz",
+            "/metrics",
+            "/v1/targets/nope/status",
+        ]:
             response = client.get(path, headers=AUTH)
             seen.append(response.get_data(as_text=True))
             seen.append(str(dict(response.headers)))
@@ -78,7 +91,13 @@ def test_no_password_in_cli_output(write_migrations, scratch_db):
     urls = [with_password(scratch_db.url), f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/x", f"postgresql://postgres:{PASSWORD}@127.0.0.1:notaport/x"]
     outputs = []
     for url in urls:
-        for args in (["status"], ["deploy"], ["status", "--json"], ["resolve", "--rolled-back", "2_fails"], ["verify-rollback", "2_fails", "--shadow-url", url]):
+        for args in (
+            ["status"],
+            ["deploy"],
+            ["status", "--json"],
+            ["resolve", "--rolled-back", "2_fails"],
+            ["verify-rollback", "2_fails", "--shadow-url", url],
+        ):
             result = subprocess.run([DEPLOY_GATE, *args, "--migrations", str(base), "--database-url", url], capture_output=True, text=True, timeout=60)
             outputs.append(result.stdout + result.stderr)
     assert any("42P01" in text or "22012" in text for text in outputs)

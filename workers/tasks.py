@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-
 from typing import Any
 
 from celery import Task, shared_task
 
-from service.backoff import backoff_seconds
 from service.analysis.lint import lint_migrations
+from service.backoff import backoff_seconds
 from service.jobs.runner import Deferred, RetryableError, run_job
-from service.prisma.migrations import LocalMigrations
 from service.jobs.states import JobState
+from service.prisma.migrations import LocalMigrations
 from service.store import repository
 from service.store.repository import JobNotFound
 from workers import state
@@ -61,6 +60,12 @@ def reconcile(self: Task[[], int]) -> int:
     with state.store() as store:
         stale = repository.stale_jobs(store, queued_for_seconds=QUEUED_GRACE_SECONDS, running_quiet_for_seconds=RUNNING_GRACE_SECONDS)
     for job in stale:
-        log.info("reconciler re-enqueues %s job %s (%s)", job.kind.value, job.id, job.state.value, extra={"job_id": job.id, "kind": job.kind.value, "target": job.target})
+        log.info(
+            "reconciler re-enqueues %s job %s (%s)",
+            job.kind.value,
+            job.id,
+            job.state.value,
+            extra={"job_id": job.id, "kind": job.kind.value, "target": job.target},
+        )
     Broker(self.app).enqueue(*(job.id for job in stale if job.state in (JobState.QUEUED, JobState.RUNNING)))
     return len(stale)

@@ -109,9 +109,7 @@ class MigrationFacts:
         return {
             "name": self.name,
             "parses": self.parses,
-            "problems": [
-                {"message": p.message, "line": p.position.line, "column": p.position.column} for p in self.problems
-            ],
+            "problems": [{"message": p.message, "line": p.position.line, "column": p.position.column} for p in self.problems],
             "statement_count": self.statement_count,
             "transactional": self.transactional,
             "not_transactional_because": [r.to_dict() for r in self.not_transactional_because],
@@ -181,9 +179,7 @@ def _guarded_by_earlier_drop(described: Described, dropped: set[_EffectKey]) -> 
     """`DROP … IF EXISTS x; CREATE x` re-runs fine: the create is guarded by the drop before it."""
     if described.idempotent or not described.effects:
         return described
-    upgraded = [
-        Effect(**{**e.__dict__, "guarded": True}) if e.action == "create" and _key(e) in dropped else e for e in described.effects
-    ]
+    upgraded = [Effect(**{**e.__dict__, "guarded": True}) if e.action == "create" and _key(e) in dropped else e for e in described.effects]
     if all(e.guarded for e in upgraded) and all(d.guarded for d in described.data):
         return Described(upgraded, described.data, True, None, described.irreversible)
     return described
@@ -362,9 +358,7 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
             cannot_reverse(f"the previous options of sequence {sequence.relname} are not in the file")
         case ast.CreateFunctionStmt():
             schema, name = _split(names_of(node.funcname))
-            arguments = ", ".join(
-                deparse(required(p.argType)) for p in nodes_of(node.parameters, ast.FunctionParameter) if p.mode not in ("o", "t")
-            )
+            arguments = ", ".join(deparse(required(p.argType)) for p in nodes_of(node.parameters, ast.FunctionParameter) if p.mode not in ("o", "t"))
             kind = "procedure" if node.is_procedure else "function"
             effect("create", kind, name, schema, guarded=bool(node.replace), detail=f"({arguments})")
             if not node.replace:
@@ -606,7 +600,15 @@ def _dml_guarded(node: ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt | ast.Me
 
 
 _VOLATILE_FUNCTIONS = {
-    "now", "random", "gen_random_uuid", "uuid_generate_v4", "nextval", "clock_timestamp", "statement_timestamp", "timeofday", "current_timestamp",
+    "now",
+    "random",
+    "gen_random_uuid",
+    "uuid_generate_v4",
+    "nextval",
+    "clock_timestamp",
+    "statement_timestamp",
+    "timeofday",
+    "current_timestamp",
 }
 
 
@@ -620,10 +622,7 @@ def _calls_volatile(node: object) -> bool:
 
 
 def _negated(where: ast.Node | None, sublink: ast.SubLink) -> bool:
-    return any(
-        isinstance(expr, ast.BoolExpr) and expr.boolop == 2 and sublink in (expr.args or ())
-        for expr in iter_nodes(where)
-    )
+    return any(isinstance(expr, ast.BoolExpr) and expr.boolop == 2 and sublink in (expr.args or ()) for expr in iter_nodes(where))
 
 
 def iter_nodes(node: object) -> Iterator[ast.Node]:
@@ -736,8 +735,7 @@ def _enum_values_used_early(parsed: ParsedMigration) -> list[Reason]:
             if not isinstance(later.node, ast.AlterEnumStmt) and any(literal.sval == node.newVal for literal in literals):
                 reasons.append(
                     Reason(
-                        f"enum value '{node.newVal}' is added and used in the same transaction "
-                        f"(line {later.position.line}), which PostgreSQL refuses (55P04)",
+                        f"enum value '{node.newVal}' is added and used in the same transaction (line {later.position.line}), which PostgreSQL refuses (55P04)",
                         statement.position.line,
                     )
                 )

@@ -57,19 +57,13 @@ class Fingerprint:
         return {
             "schemas": list(self.schemas),
             "digest": self.digest,
-            **{
-                category: {render_key(key): dict(definition) for key, definition in sorted(entries.items())}
-                for category, entries in self.objects.items()
-            },
+            **{category: {render_key(key): dict(definition) for key, definition in sorted(entries.items())} for category, entries in self.objects.items()},
         }
 
     @property
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of the objects: equal fingerprints, equal digests."""
-        canonical = {
-            category: [[list(key), definition] for key, definition in sorted(entries.items())]
-            for category, entries in self.objects.items()
-        }
+        canonical = {category: [[list(key), definition] for key, definition in sorted(entries.items())] for category, entries in self.objects.items()}
         return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -252,22 +246,35 @@ def catalog_fingerprint(conn: psycopg.Connection, schemas: Iterable[str] | None 
         "types": {(row[0], row[1]): _type_definition(row) for row in rows["types"]},
         "sequences": {
             (schema, name): {
-                "type": type_name, "start": start, "increment": increment, "min": minimum, "max": maximum,
-                "cache": cache, "cycle": cycle, "owned_by": owned_by,
+                "type": type_name,
+                "start": start,
+                "increment": increment,
+                "min": minimum,
+                "max": maximum,
+                "cache": cache,
+                "cycle": cycle,
+                "owned_by": owned_by,
             }
             for schema, name, type_name, start, increment, minimum, maximum, cache, cycle, owned_by in rows["sequences"]
         },
         "tables": {
             (schema, name): {
-                "kind": _RELKINDS[relkind], "unlogged": persistence == "u", "row_security": security,
-                "force_row_security": forced, "partition_of": bound,
+                "kind": _RELKINDS[relkind],
+                "unlogged": persistence == "u",
+                "row_security": security,
+                "force_row_security": forced,
+                "partition_of": bound,
             }
             for schema, name, relkind, persistence, security, forced, bound in rows["tables"]
         },
         "columns": {
             (schema, table, name): {
-                "type": type_name, "not_null": not_null, "default": default,
-                "identity": identity or None, "generated": generated or None, "collation": collation,
+                "type": type_name,
+                "not_null": not_null,
+                "default": default,
+                "identity": identity or None,
+                "generated": generated or None,
+                "collation": collation,
             }
             for schema, table, name, type_name, not_null, default, identity, generated, collation in rows["columns"]
         },
@@ -276,14 +283,8 @@ def catalog_fingerprint(conn: psycopg.Connection, schemas: Iterable[str] | None 
             (schema, name): {"table": table, "definition": definition, "valid": valid, "ready": ready}
             for schema, name, table, definition, valid, ready in rows["indexes"]
         },
-        "views": {
-            (schema, name): {"definition": definition}
-            for schema, name, relkind, definition in rows["views"] if relkind == "v"
-        },
-        "materialized_views": {
-            (schema, name): {"definition": definition}
-            for schema, name, relkind, definition in rows["views"] if relkind == "m"
-        },
+        "views": {(schema, name): {"definition": definition} for schema, name, relkind, definition in rows["views"] if relkind == "v"},
+        "materialized_views": {(schema, name): {"definition": definition} for schema, name, relkind, definition in rows["views"] if relkind == "m"},
         "functions": {
             (schema, f"{name}({arguments})"): {
                 "kind": {"f": "function", "p": "procedure", "a": "aggregate", "w": "window"}[prokind],
@@ -292,13 +293,14 @@ def catalog_fingerprint(conn: psycopg.Connection, schemas: Iterable[str] | None 
             }
             for schema, name, arguments, prokind, result, definition in rows["functions"]
         },
-        "triggers": {
-            (schema, table, name): {"definition": definition, "enabled": enabled}
-            for schema, table, name, definition, enabled in rows["triggers"]
-        },
+        "triggers": {(schema, table, name): {"definition": definition, "enabled": enabled} for schema, table, name, definition, enabled in rows["triggers"]},
         "policies": {
             (schema, table, name): {
-                "command": command, "permissive": permissive, "roles": list(roles), "using": using, "with_check": check,
+                "command": command,
+                "permissive": permissive,
+                "roles": list(roles),
+                "using": using,
+                "with_check": check,
             }
             for schema, table, name, command, permissive, roles, using, check in rows["policies"]
         },

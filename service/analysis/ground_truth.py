@@ -163,9 +163,7 @@ def _show(value: object) -> str:
     return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _status(
-    category: str, expected: Mapping[str, object] | None, found: Mapping[str, object] | None, was: Mapping[str, object] | None
-) -> CheckStatus:
+def _status(category: str, expected: Mapping[str, object] | None, found: Mapping[str, object] | None, was: Mapping[str, object] | None) -> CheckStatus:
     if found == expected:
         return CheckStatus.DONE
     if category == "indexes" and found is not None and not (found["valid"] and found["ready"]):

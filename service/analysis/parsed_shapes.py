@@ -107,8 +107,13 @@ def sequence_differences(node: ast.Node | None, found: SequenceOptions | None) -
         return None
     wanted = _stated_sequence(node)
     actual = {
-        "type": found.data_type, "start": found.start, "increment": found.increment, "minvalue": found.minvalue,
-        "maxvalue": found.maxvalue, "cache": found.cache, "cycle": found.cycle,
+        "type": found.data_type,
+        "start": found.start,
+        "increment": found.increment,
+        "minvalue": found.minvalue,
+        "maxvalue": found.maxvalue,
+        "cache": found.cache,
+        "cycle": found.cycle,
     }
     return tuple(
         f"{option} {_option_text(actual[option])}, not {_option_text(value)}"
@@ -201,9 +206,7 @@ def _column_definition(node: ast.Node | None, name: str) -> tuple[ast.ColumnDef 
     if isinstance(node, ast.CreateStmt):
         elements = node.tableElts or ()
         definition = next((e for e in elements if isinstance(e, ast.ColumnDef) and e.colname == name), None)
-        primary_key = any(
-            isinstance(e, ast.Constraint) and e.contype == ConstrType.CONSTR_PRIMARY and name in _strings(e.keys) for e in elements
-        )
+        primary_key = any(isinstance(e, ast.Constraint) and e.contype == ConstrType.CONSTR_PRIMARY and name in _strings(e.keys) for e in elements)
         return definition, primary_key
     if isinstance(node, ast.AlterTableStmt):
         for command in nodes_of(node.cmds, ast.AlterTableCmd):
@@ -294,9 +297,7 @@ def _index_shape(node: ast.IndexStmt) -> tuple[object, ...] | None:
         if element.name is None or element.opclass or element.collation:
             return None
         descending = element.ordering == SortByDir.SORTBY_DESC
-        nulls_first = element.nulls_ordering == SortByNulls.SORTBY_NULLS_FIRST or (
-            element.nulls_ordering == SortByNulls.SORTBY_NULLS_DEFAULT and descending
-        )
+        nulls_first = element.nulls_ordering == SortByNulls.SORTBY_NULLS_FIRST or (element.nulls_ordering == SortByNulls.SORTBY_NULLS_DEFAULT and descending)
         columns.append((element.name, descending, nulls_first))
     including = tuple(element.name for element in nodes_of(node.indexIncludingParams, ast.IndexElem))
     # The table is compared by the caller, which follows renames later in the migration.

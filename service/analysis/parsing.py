@@ -252,9 +252,7 @@ def do_block_body(node: ast.DoStmt) -> tuple[str | None, str]:
     return body, language
 
 
-def _parse_do_block(
-    script: str, node: ast.DoStmt, index: int, do_offset: int
-) -> tuple[list[Statement], list[ParseProblem]]:
+def _parse_do_block(script: str, node: ast.DoStmt, index: int, do_offset: int) -> tuple[list[Statement], list[ParseProblem]]:
     body, language = do_block_body(node)
     if body is None or language.lower() != "plpgsql":
         return [], []
@@ -273,9 +271,7 @@ def _parse_do_block(
         near = re.search(r'at or near "(.+)"', message)
         offset = body.find(near.group(1)) if near else -1
         body_position = position_of(body, offset if offset >= 0 else 0)
-        return [], [
-            ParseProblem(f"in DO block: {message}", Position(body_line + body_position.line - 1, body_position.column), in_do_block=True)
-        ]
+        return [], [ParseProblem(f"in DO block: {message}", Position(body_line + body_position.line - 1, body_position.column), in_do_block=True)]
     found: list[Statement] = []
     problems: list[ParseProblem] = []
     for function in tree:

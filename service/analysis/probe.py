@@ -103,11 +103,7 @@ class EffectProbe:
     @property
     def invalid_indexes(self) -> tuple[str, ...]:
         """Schema-qualified names of the INVALID indexes the migration was creating."""
-        return tuple(
-            f"{check.effect.schema or self.schema}.{check.effect.name}"
-            for check in self.checks
-            if check.status is CheckStatus.INVALID
-        )
+        return tuple(f"{check.effect.schema or self.schema}.{check.effect.name}" for check in self.checks if check.status is CheckStatus.INVALID)
 
     @property
     def unknown(self) -> tuple[EffectCheck, ...]:
@@ -157,15 +153,29 @@ _RELKINDS = {
     "index": ("i", "I"),
 }
 _RELKIND_NAMES = {
-    "r": "table", "p": "partitioned table", "f": "foreign table", "v": "view", "m": "materialized view",
-    "S": "sequence", "i": "index", "I": "partitioned index", "c": "composite type",
+    "r": "table",
+    "p": "partitioned table",
+    "f": "foreign table",
+    "v": "view",
+    "m": "materialized view",
+    "S": "sequence",
+    "i": "index",
+    "I": "partitioned index",
+    "c": "composite type",
 }
 # Kinds that belong to a table: the table is part of their identity.
 _TABLE_CHILDREN = ("column", "constraint", "trigger", "policy")
 _ROUTINE_KINDS = {"function": ("f", "w"), "procedure": ("p",)}
 _KIND_ALIASES = {"matview": "materialized_view"}
 _CHECKABLE_KINDS = {
-    *_RELKINDS, *_TABLE_CHILDREN, *_ROUTINE_KINDS, "type", "domain", "enum_value", "extension", "schema",
+    *_RELKINDS,
+    *_TABLE_CHILDREN,
+    *_ROUTINE_KINDS,
+    "type",
+    "domain",
+    "enum_value",
+    "extension",
+    "schema",
 }
 _UNSCHEMED_KINDS = ("extension", "schema")
 
@@ -192,12 +202,7 @@ class _Ref:
 
     def same_object(self, other: _Ref) -> bool:
         owned = self.kind in _TABLE_CHILDREN or self.kind == "enum_value"
-        return (
-            self.family == other.family
-            and self.name == other.name
-            and self.schema == other.schema
-            and (not owned or self.parent == other.parent)
-        )
+        return self.family == other.family and self.name == other.name and self.schema == other.schema and (not owned or self.parent == other.parent)
 
     def belongs_to(self, owner: _Ref) -> bool:
         """Whether dropping or renaming `owner` takes this object with it."""
@@ -322,9 +327,7 @@ def _account_for_later(earlier: _Planned, current: _Planned) -> None:
         changed = current.ref
         if any(e.ref.same_object(changed) and (e.shape or e.node is not None) for e in earlier.expectations):
             earlier.expectations = [
-                replace(e, node=None) if e.ref.same_object(changed) else e
-                for e in earlier.expectations
-                if not (e.shape and e.ref.same_object(changed))
+                replace(e, node=None) if e.ref.same_object(changed) else e for e in earlier.expectations if not (e.shape and e.ref.same_object(changed))
             ]
             earlier.notes.append("changed later in this migration in a way the catalog cannot show, so only its name is compared")
         return
@@ -491,8 +494,7 @@ def _evaluate_index(catalog: _Catalog, expectation: _Expectation) -> _Finding:
     if not usable:
         return _Finding(
             False,
-            f"{ref.describe()} is INVALID or not ready (left by a failed CREATE INDEX CONCURRENTLY); "
-            "drop it before the migration can be retried",
+            f"{ref.describe()} is INVALID or not ready (left by a failed CREATE INDEX CONCURRENTLY); drop it before the migration can be retried",
             invalid=True,
         )
     if matches is None:

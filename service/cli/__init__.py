@@ -148,5 +148,3 @@ def main() -> None:
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
-
-

@@ -153,10 +153,7 @@ def _print_deploy(output: Output, outcome: DeployOutcome) -> None:
             output.line(f"  {name}")
     if outcome.failure:
         failure = outcome.failure
-        output.problem(
-            f"error: P3018: Migration `{failure.migration_name}` failed to apply "
-            f"(SQLSTATE {failure.sqlstate or 'none'}): {failure.message}"
-        )
+        output.problem(f"error: P3018: Migration `{failure.migration_name}` failed to apply (SQLSTATE {failure.sqlstate or 'none'}): {failure.message}")
         return
     output.line()
     output.line("All migrations have been successfully applied." if outcome.applied else "No pending migrations to apply.")

@@ -84,8 +84,7 @@ def lint(
         output.lines(_annotation(finding, paths[finding.migration]) for finding in findings)
     elif findings:
         output.lines(
-            f"{finding.migration}:{finding.line}:{finding.column}  {finding.severity}  {finding.rule}  {finding.message}"
-            f"\n    help: {finding.help}"
+            f"{finding.migration}:{finding.line}:{finding.column}  {finding.severity}  {finding.rule}  {finding.message}\n    help: {finding.help}"
             for finding in findings
         )
     output.line(_summary(findings, counts, local))

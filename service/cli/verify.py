@@ -138,8 +138,7 @@ def _print_result(output: Output, result: RollbackVerification, plan: RollbackPl
         output.problem(f"warning: scratch database {result.scratch_database} is left on the shadow server; drop it by hand.")
     timing = f"{result.seconds:.2f} s on a scratch database"
     if result.verified:
-        output.line(f"Rollback of {result.migration_name} verified: the schema after the migration and its rollback "
-                    f"matches the schema before it ({timing}).")
+        output.line(f"Rollback of {result.migration_name} verified: the schema after the migration and its rollback matches the schema before it ({timing}).")
         return
     output.line(f"Rollback of {result.migration_name} NOT verified ({timing}).")
     if result.differences:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from flask import Blueprint, Flask, Response, g, request
 from flask.typing import ResponseReturnValue
@@ -27,14 +26,10 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.http_latency = Histogram(
-            "deploy_gate_http_request_seconds", "HTTP request latency", ["method", "endpoint", "status"], registry=self.registry
-        )
+        self.http_latency = Histogram("deploy_gate_http_request_seconds", "HTTP request latency", ["method", "endpoint", "status"], registry=self.registry)
         self.jobs = Gauge("deploy_gate_jobs", "Jobs by kind, state and verdict", ["kind", "state", "verdict"], registry=self.registry)
         self.queue_depth = Gauge("deploy_gate_queue_depth", "Tasks waiting in the broker", registry=self.registry)
-        self.step_seconds = Gauge(
-            "deploy_gate_step_seconds_avg", "Average duration of finished job steps over the last day", ["step"], registry=self.registry
-        )
+        self.step_seconds = Gauge("deploy_gate_step_seconds_avg", "Average duration of finished job steps over the last day", ["step"], registry=self.registry)
         self.long_polls = Gauge("deploy_gate_long_polls_parked", "Long-polls waiting in this process", registry=self.registry)
 
     def watch_job_documents(self, documents: JobDocuments) -> None:
@@ -103,7 +98,7 @@ def init_app(app: Flask) -> None:
     def _observe(response: Response) -> Response:
         started = g.pop("request_started", None)
         if started is not None:
-            deploy_gate().metrics.http_latency.labels(
-                request.method, request.url_rule.rule if request.url_rule else "unmatched", response.status_code
-            ).observe(time.perf_counter() - started)
+            deploy_gate().metrics.http_latency.labels(request.method, request.url_rule.rule if request.url_rule else "unmatched", response.status_code).observe(
+                time.perf_counter() - started
+            )
         return response

@@ -52,9 +52,7 @@ ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
 STORE_UNAVAILABLE = "The service's store cannot be reached. Try again shortly: a retry with the same Idempotency-Key never starts a second job."
 
 
-def problem_response(
-    status: int, title: str, detail: str | None = None, headers: dict[str, str] | None = None, **extra: object
-) -> Response:
+def problem_response(status: int, title: str, detail: str | None = None, headers: dict[str, str] | None = None, **extra: object) -> Response:
     body = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail

@@ -10,9 +10,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, missing
 from service.jobs.states import JobKind, JobState, Verdict
 from service.store.repository import Job
 
-MIGRATION_NAME = validate.Regexp(
-    r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$", error="a migration folder name: letters, digits, '_', '-', '.', spaces"
-)
+MIGRATION_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$", error="a migration folder name: letters, digits, '_', '-', '.', spaces")
 TARGET_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", error="a target name")
 # PostgreSQL text cannot hold NUL; a body carrying one is refused rather than failing in the store.
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")

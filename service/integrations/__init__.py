@@ -209,4 +209,3 @@ def sync_report(
         raise failure
     log.info("integration_report_synced", extra=dict(job_id=job_id, source=source, outcome=outcome))
     return outcome
-

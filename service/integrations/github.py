@@ -120,9 +120,7 @@ def parse_delivery(integration: GitHubIntegration, delivery_id: str | None, even
         raise InvalidPayload("installation.id: must be a positive integer")
     expected = re.compile(re.escape(f"{integration.api_url}/repos/{repository_name}/actions/runs/") + r"\d+/deployment_protection_rule", re.IGNORECASE)
     if not expected.fullmatch(callback):
-        raise CallbackRefused(
-            f"deployment_callback_url must be {integration.api_url}/repos/{repository_name}/actions/runs/<run id>/deployment_protection_rule"
-        )
+        raise CallbackRefused(f"deployment_callback_url must be {integration.api_url}/repos/{repository_name}/actions/runs/<run id>/deployment_protection_rule")
     deployment: dict[str, Any] = data["deployment"] if isinstance(data.get("deployment"), dict) else {}
     sha = deployment.get("sha") if isinstance(deployment.get("sha"), str) else None
     deployment_id = deployment.get("id")
@@ -206,9 +204,7 @@ class GitHubApp:
         """A token for one repository, allowed only to review deployments."""
         path = f"/app/installations/{int(installation_id)}/access_tokens"
         body = {"repositories": [repository.split("/", 1)[1]], "permissions": {"deployments": "write"}}
-        answer = call_api(
-            "POST", f"{self.api_url}{path}", what="get an installation token", headers=self._headers(self.app_jwt()), payload=body
-        )
+        answer = call_api("POST", f"{self.api_url}{path}", what="get an installation token", headers=self._headers(self.app_jwt()), payload=body)
         token = answer.get("token") if isinstance(answer, dict) else None
         if not isinstance(token, str):
             raise ApiRefused("get an installation token: the answer has no token")
@@ -232,9 +228,7 @@ def comment_for(job: Job, public_url: str, report_link_secret: str | None = None
     return comment if len(comment) <= _MAX_COMMENT else comment[: _MAX_COMMENT - 1] + "…"
 
 
-def answer_rule(
-    store: psycopg.Connection, integrations: Integrations, report: IntegrationReport, job: Job, keep_fresh_seconds: float
-) -> str:
+def answer_rule(store: psycopg.Connection, integrations: Integrations, report: IntegrationReport, job: Job, keep_fresh_seconds: float) -> str:
     """Once the job has ended, approve or reject the deployment on the rule's callback."""
     if job.state not in TERMINAL:
         return "waiting for the job"
@@ -245,9 +239,11 @@ def answer_rule(
     state = "approved" if verdict_passed(job) else "rejected"
     token = app.installation_token(report.details["installation_id"], report.details["repository"])
     app.review_protection_rule(
-        report.subject, token, environment_name=report.details["environment"], state=state,
+        report.subject,
+        token,
+        environment_name=report.details["environment"],
+        state=state,
         comment=comment_for(job, integrations.public_url, integrations.report_link_secret),
     )
     repository.report_progress(store, job.id, SOURCE, reported_state=state, done=True)
     return state
-

@@ -308,9 +308,7 @@ def conclusion_for(job: Job) -> str:
     return "succeeded" if verdict_passed(job) else "failed"
 
 
-def sync_check(
-    store: psycopg.Connection, integrations: Integrations, report: IntegrationReport, job: Job, keep_fresh_seconds: float
-) -> str:
+def sync_check(store: psycopg.Connection, integrations: Integrations, report: IntegrationReport, job: Job, keep_fresh_seconds: float) -> str:
     """Create the check if needed, then tell Vercel it runs (kept fresh) or how it ended."""
     integration = integrations.vercel
     if integration is None or not integration.token:

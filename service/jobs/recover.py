@@ -43,9 +43,7 @@ def run_recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier 
     return verdict, reasons
 
 
-def proceed_if_settled(
-    run: JobRun, conn: psycopg.Connection, names: list[str], replay: ReplayCache | None, reasons: list[str]
-) -> tuple[Verdict, list[str]]:
+def proceed_if_settled(run: JobRun, conn: psycopg.Connection, names: list[str], replay: ReplayCache | None, reasons: list[str]) -> tuple[Verdict, list[str]]:
     """`proceed` only when every migration the job applied or marked applied is really in place.
 
     When one is not (a guarded create that met an object of another shape, an INVALID index), the
@@ -109,7 +107,15 @@ def _recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | N
                 continue
             waits = repository.count_finished_steps(run.store, run.job.id, "wait_for_lock:")
             evidence = gather_failure_facts(
-                conn, schema, run.migrations, row, rows, run.target.policy, verify=verify, replay=replay, lock_waits=waits,
+                conn,
+                schema,
+                run.migrations,
+                row,
+                rows,
+                run.target.policy,
+                verify=verify,
+                replay=replay,
+                lock_waits=waits,
                 interrupted_here=not (row.logs or "").strip() and row.migration_name in run.interrupted_applies(),
             )
             decision = decide(evidence.facts)
@@ -125,9 +131,7 @@ def _recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | N
     return Verdict.BLOCKED, [f"gave up after {MAX_ROUNDS} rounds of recovery"]
 
 
-def _act(
-    run: JobRun, conn: psycopg.Connection, round_number: int, decided: dict[str, Any], replay: ReplayCache | None
-) -> tuple[Verdict, list[str]] | None:
+def _act(run: JobRun, conn: psycopg.Connection, round_number: int, decided: dict[str, Any], replay: ReplayCache | None) -> tuple[Verdict, list[str]] | None:
     """Carry out a decision; None when a re-apply failed again and another round must decide."""
     facts = run.finished[f"facts:{round_number}"]
     name = facts["facts"]["migration_name"]
@@ -190,7 +194,14 @@ def _act(
             run.step(
                 f"{prefix}:rollback_sql",
                 lambda: actions.run_rollback_sql(
-                    conn, schema, run.migrations, name, sql, timeouts=timeouts, lock_wait=lock_wait, approved_objects=approved,
+                    conn,
+                    schema,
+                    run.migrations,
+                    name,
+                    sql,
+                    timeouts=timeouts,
+                    lock_wait=lock_wait,
+                    approved_objects=approved,
                     pre_existing=existed_before(replay, run.migrations, name),
                 ),
             )

@@ -60,8 +60,16 @@ def run_rollback(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier
 
     def execute() -> dict[str, Any]:
         return actions.run_rollback_sql(
-            conn, schema, run.migrations, name, plan["sql"], timeouts=timeouts, lock_wait=policy.lock_wait_seconds, finished_row=True,
-            approved_objects=approved_objects, pre_existing=existed_before(replay, run.migrations, name),
+            conn,
+            schema,
+            run.migrations,
+            name,
+            plan["sql"],
+            timeouts=timeouts,
+            lock_wait=policy.lock_wait_seconds,
+            finished_row=True,
+            approved_objects=approved_objects,
+            pre_existing=existed_before(replay, run.migrations, name),
         )
 
     try:

@@ -48,8 +48,8 @@ from service.prisma.errors import (
 from service.prisma.lock import advisory_lock
 from service.prisma.migrations import LocalMigrations
 from service.prisma.status import MigrationState, read_status
-from service.recovery.failure import RollbackVerifier
 from service.recovery.blockers import exclusive_lock_holders
+from service.recovery.failure import RollbackVerifier
 from service.recovery.postcondition import unusable_indexes
 from service.recovery.rds.client import RestoreRefused, rds_client
 from service.reports.steps import RecoverStep
@@ -156,6 +156,8 @@ def bound_lock_waits(conn: psycopg.Connection, lock_timeout_ms: int | None) -> N
 
 
 _CATALOG_WAIT = "wait_for_catalog"
+
+
 def _wait_for_the_catalog(run: JobRun, error: psycopg.Error, connect_target: Callable[[DatabaseTarget], psycopg.Connection]) -> Job:
     """A lock held by another session kept the job from reading the target: look again later
     (journaled, with the sessions holding exclusive locks), blocked once the policy's
@@ -169,12 +171,21 @@ def _wait_for_the_catalog(run: JobRun, error: psycopg.Error, connect_target: Cal
     except (psycopg.Error, MigrateError):
         holders = []
     named = "; ".join(f"pid {h['pid']} ({h['application_name'] or 'no application name'}, {h['state']}) holds {h['relation']}: {h['query']}" for h in holders)
-    what = f"a lock another session holds keeps the target's catalog from being read ({error.diag.message_primary or 'lock timeout'})" + (f": {named}" if named else "")
+    what = f"a lock another session holds keeps the target's catalog from being read ({error.diag.message_primary or 'lock timeout'})" + (
+        f": {named}" if named else ""
+    )
     bound = run.target.policy.retry_wait_seconds
     if waited >= bound:
-        return _finish(run, Verdict.BLOCKED, [f"{what}; waited {waited:.0f} s, the policy's bound (retry_wait_seconds)", "next: end that session or let it finish, then deploy again"])
+        return _finish(
+            run,
+            Verdict.BLOCKED,
+            [f"{what}; waited {waited:.0f} s, the policy's bound (retry_wait_seconds)", "next: end that session or let it finish, then deploy again"],
+        )
     pause = min(backoff_seconds(looks, 1.0, 15.0), max(bound - waited, 0.0))
-    run.step(f"{_CATALOG_WAIT}:{looks + 1}", lambda: {"message": what, "holders": holders, "waited_seconds": round(waited, 3), "next_look_in_seconds": round(pause, 3), "bound_seconds": bound})
+    run.step(
+        f"{_CATALOG_WAIT}:{looks + 1}",
+        lambda: {"message": what, "holders": holders, "waited_seconds": round(waited, 3), "next_look_in_seconds": round(pause, 3), "bound_seconds": bound},
+    )
     raise Deferred(pause, what)
 
 
@@ -198,8 +209,12 @@ def hand_verdict_to_parent(store: psycopg.Connection, job: Job) -> None:
     if parent.state is JobState.RUNNING:
         try:
             repository.transition(
-                store, parent.id, JobState.SUCCEEDED, verdict=job.verdict,
-                reasons=[f"recover job {job.id}: {reason}" for reason in job.reasons], data={"decided_by": job.id},
+                store,
+                parent.id,
+                JobState.SUCCEEDED,
+                verdict=job.verdict,
+                reasons=[f"recover job {job.id}: {reason}" for reason in job.reasons],
+                data={"decided_by": job.id},
             )
         except IllegalTransition:
             pass  # canceled meanwhile
@@ -367,5 +382,3 @@ def _resume_interrupted_migration(run: JobRun, conn: psycopg.Connection) -> None
                 repository.record_step(run.store, run.job.id, step, "failed", {"interrupted": True, "resolution": "marked rolled back: no effect is present"})
             else:
                 repository.record_step(run.store, run.job.id, step, "failed", {"interrupted": True, "resolution": f"left failed: effects {probe.state}"})
-
-

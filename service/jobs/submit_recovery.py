@@ -32,7 +32,16 @@ def _target(config: Config, name: str) -> Target:
     return target
 
 
-def _create(store: psycopg.Connection, kind: JobKind, target: str, requested_by: str, params: dict[str, Any], digest: str | None, key: str | None, parent_id: str | None = None) -> tuple[Job, bool]:
+def _create(
+    store: psycopg.Connection,
+    kind: JobKind,
+    target: str,
+    requested_by: str,
+    params: dict[str, Any],
+    digest: str | None,
+    key: str | None,
+    parent_id: str | None = None,
+) -> tuple[Job, bool]:
     job, created = repository.create_job(
         store, kind=kind, target=target, requested_by=requested_by, params=params, bundle_digest=digest, idempotency_key=key, parent_id=parent_id
     )
@@ -49,7 +58,9 @@ def _latest_bundle(store: psycopg.Connection, target: str) -> str:
     return digest
 
 
-def submit_recovery(store: psycopg.Connection, config: Config, target: str, requested_by: str, *, apply: bool = False, key: str | None = None) -> tuple[Job, bool]:
+def submit_recovery(
+    store: psycopg.Connection, config: Config, target: str, requested_by: str, *, apply: bool = False, key: str | None = None
+) -> tuple[Job, bool]:
     """Decide and act on the target's failed migration, with the last bundle stored for it."""
     _target(config, target)
     return _create(store, JobKind.RECOVER, target, requested_by, {"phase": "failed", "apply": apply}, _latest_bundle(store, target), key)
@@ -61,7 +72,9 @@ def submit_rollback(store: psycopg.Connection, config: Config, target: str, migr
     return _create(store, JobKind.ROLLBACK, target, requested_by, {"migration": migration}, _latest_bundle(store, target), key)
 
 
-def submit_restore(store: psycopg.Connection, config: Config, target: str, params: dict[str, Any], requested_by: str, key: str | None = None) -> tuple[Job, bool]:
+def submit_restore(
+    store: psycopg.Connection, config: Config, target: str, params: dict[str, Any], requested_by: str, key: str | None = None
+) -> tuple[Job, bool]:
     """Restore the target's RDS snapshot or point in time to a new instance."""
     if _target(config, target).rds is None:
         raise NoRdsConfigured(target)

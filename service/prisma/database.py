@@ -67,9 +67,7 @@ def parse_database_url(url: str) -> DatabaseTarget:
     if "://" in url:
         parts = urlsplit(url)
         if parts.scheme not in ("postgresql", "postgres"):
-            raise InvalidDatabaseUrl(
-                f"The database URL must start with postgresql:// or postgres://, not {parts.scheme}://."
-            )
+            raise InvalidDatabaseUrl(f"The database URL must start with postgresql:// or postgres://, not {parts.scheme}://.")
         try:
             _ = parts.port  # urlsplit checks the port only when it is read
         except ValueError:
@@ -139,9 +137,7 @@ def connect(target: DatabaseTarget, *, connect_timeout: int = 10) -> psycopg.Con
     try:
         conn = psycopg.connect(make_conninfo(**params), autocommit=True)
     except psycopg.OperationalError as error:
-        raise DatabaseUnavailable(
-            f"Cannot connect to {target.display}: {_connection_reason(error, target)}"
-        ) from None
+        raise DatabaseUnavailable(f"Cannot connect to {target.display}: {_connection_reason(error, target)}") from None
     conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema)))
     return conn
 

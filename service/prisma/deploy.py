@@ -123,9 +123,7 @@ def deploy(
         return DeployOutcome(applied, None, created)
 
 
-def _apply_one(
-    conn: psycopg.Connection, schema: str, migration: LocalMigration, timeouts: SessionTimeouts
-) -> MigrationFailure | None:
+def _apply_one(conn: psycopg.Connection, schema: str, migration: LocalMigration, timeouts: SessionTimeouts) -> MigrationFailure | None:
     migration_id = history.record_migration_started(conn, schema, migration.name, migration.checksum)
     try:
         _run_script(conn, migration.script, timeouts)
@@ -135,10 +133,7 @@ def _apply_one(
         try:
             history.record_failed_step(conn, schema, migration_id, logs)
         except psycopg.Error:
-            raise DatabaseUnavailable(
-                f"The connection was lost while applying {migration.name}; its history row stays "
-                "failed without logs."
-            ) from None
+            raise DatabaseUnavailable(f"The connection was lost while applying {migration.name}; its history row stays failed without logs.") from None
         message = error.diag.message_primary if getattr(error, "diag", None) else None
         return MigrationFailure(migration.name, sqlstate, message or str(error).strip(), logs)
     if conn.info.transaction_status != TransactionStatus.IDLE:

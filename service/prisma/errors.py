@@ -35,8 +35,7 @@ class MigrationFileNotFound(MigrateError):
 
     def __init__(self, migration_file_path: str) -> None:
         super().__init__(
-            f"Could not find the migration file at {migration_file_path}. "
-            "Please delete the directory or restore the migration file.",
+            f"Could not find the migration file at {migration_file_path}. Please delete the directory or restore the migration file.",
             migration_file_path=migration_file_path,
         )
 
@@ -93,10 +92,7 @@ class FoundFailedMigrations(MigrateError):
 
     @property
     def headline(self) -> str:
-        described = ", ".join(
-            f"`{name}` ({sqlstate or 'no SQLSTATE'}: {message or 'no logs'})"
-            for name, sqlstate, message in self.failures
-        )
+        described = ", ".join(f"`{name}` ({sqlstate or 'no SQLSTATE'}: {message or 'no logs'})" for name, sqlstate, message in self.failures)
         return (
             f"found failed migrations in the target database, new migrations will not be applied: "
             f"{described}. Resolve them first: https://pris.ly/d/migrate-resolve"
@@ -119,7 +115,7 @@ class CannotRollBackUnappliedMigration(MigrateError):
     def __init__(self, migration_name: str) -> None:
         super().__init__(
             f"Migration `{migration_name}` cannot be rolled back because it was never applied to "
-            'the database. Hint: did you pass in the whole migration name? (example: '
+            "the database. Hint: did you pass in the whole migration name? (example: "
             '"20201207184859_initial_migration")',
             migration_name=migration_name,
         )
@@ -167,9 +163,7 @@ class AdvisoryLockTimeout(MigrateError):
     def __init__(self, waited_seconds: float, holder: object | None) -> None:
         holder_text = f" It is held by {holder}." if holder else ""
         super().__init__(
-            "Timed out trying to acquire a postgres advisory lock "
-            f"(SELECT pg_advisory_lock(72707369)). Timeout: {int(waited_seconds * 1000)}ms."
-            f"{holder_text}",
+            f"Timed out trying to acquire a postgres advisory lock (SELECT pg_advisory_lock(72707369)). Timeout: {int(waited_seconds * 1000)}ms.{holder_text}",
             holder=holder,
         )
         self.holder = holder

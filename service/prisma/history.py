@@ -117,9 +117,7 @@ def record_migration_started(conn: psycopg.Connection, schema: str, name: str, c
     """Insert the row of a migration about to run, committed before the script starts."""
     migration_id = str(uuid.uuid4())
     conn.execute(
-        sql.SQL(
-            'INSERT INTO {} ("id", "checksum", "started_at", "migration_name") VALUES (%s, %s, now(), %s)'
-        ).format(_table(schema)),
+        sql.SQL('INSERT INTO {} ("id", "checksum", "started_at", "migration_name") VALUES (%s, %s, now(), %s)').format(_table(schema)),
         (migration_id, checksum, name),
     )
     return migration_id
@@ -127,9 +125,7 @@ def record_migration_started(conn: psycopg.Connection, schema: str, name: str, c
 
 def record_successful_step(conn: psycopg.Connection, schema: str, migration_id: str) -> None:
     conn.execute(
-        sql.SQL('UPDATE {} SET "applied_steps_count" = "applied_steps_count" + 1 WHERE "id" = %s').format(
-            _table(schema)
-        ),
+        sql.SQL('UPDATE {} SET "applied_steps_count" = "applied_steps_count" + 1 WHERE "id" = %s').format(_table(schema)),
         (migration_id,),
     )
 

@@ -49,15 +49,10 @@ def render_apply_failure(migration_name: str, script: str, error: Exception) -> 
     sqlstate = getattr(error, "sqlstate", None)
     diag = getattr(error, "diag", None)
     if isinstance(error, psycopg.Error) and diag is not None and sqlstate:
-        database_error = (
-            _display(diag) + _position_excerpt(script, diag.statement_position) + "\n\n" + _debug(diag)
-        )
+        database_error = _display(diag) + _position_excerpt(script, diag.statement_position) + "\n\n" + _debug(diag)
     else:
         database_error = str(error).strip() or type(error).__name__
-    logs = (
-        f"{APPLY_FAILED_HEADER}\n\nMigration name: {migration_name}\n\n"
-        f"Database error code: {sqlstate or 'none'}\n\nDatabase error:\n{database_error}\n"
-    )
+    logs = f"{APPLY_FAILED_HEADER}\n\nMigration name: {migration_name}\n\nDatabase error code: {sqlstate or 'none'}\n\nDatabase error:\n{database_error}\n"
     return sqlstate, logs
 
 
@@ -129,9 +124,7 @@ def _position_excerpt(script: str, position: str | None) -> str:
                 separator = " " if previous_line else ""
                 numbered.append(f"\x1b[1m{number:>3}\x1b[0m{separator}{previous_line}")
             numbered_lines = "\n".join(numbered)
-            return (
-                f"\n\nPosition:\n{numbered_lines}\n\x1b[1m{line_number:>3}\x1b[1;31m {line}\x1b[0m"
-            )
+            return f"\n\nPosition:\n{numbered_lines}\n\x1b[1m{line_number:>3}\x1b[1;31m {line}\x1b[0m"
         previous = previous[1:] + [line]
     return ""
 
@@ -169,10 +162,7 @@ def _debug(diag: psycopg.errors.Diagnostic) -> str:
     if diag.statement_position:
         position = f"Some(Original({diag.statement_position}))"
     elif diag.internal_position:
-        position = (
-            f"Some(Internal {{ position: {diag.internal_position}, "
-            f"query: {_rust_str(diag.internal_query or '')} }})"
-        )
+        position = f"Some(Internal {{ position: {diag.internal_position}, query: {_rust_str(diag.internal_query or '')} }})"
     else:
         position = "None"
     line = f"Some({diag.source_line})" if diag.source_line else "None"

@@ -157,10 +157,7 @@ def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise MigrationFileUnreadable(
-            f"{path} is not valid UTF-8 text (byte {error.start}); "
-            "Prisma reads migration files as UTF-8."
-        ) from None
+        raise MigrationFileUnreadable(f"{path} is not valid UTF-8 text (byte {error.start}); Prisma reads migration files as UTF-8.") from None
 
 
 def read_migrations_directory(directory: str | os.PathLike[str]) -> LocalMigrations:
@@ -173,9 +170,7 @@ def read_migrations_directory(directory: str | os.PathLike[str]) -> LocalMigrati
     except NotADirectoryError:
         raise MigrationsDirectoryError(f"{base} is not a directory.") from None
     except OSError as error:
-        raise MigrationsDirectoryError(
-            f"Cannot read the migrations directory {base}: {error.strerror}."
-        ) from None
+        raise MigrationsDirectoryError(f"Cannot read the migrations directory {base}: {error.strerror}.") from None
 
     lock_text = None
     lock_path = base / LOCK_FILE_NAME

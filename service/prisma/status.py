@@ -184,9 +184,7 @@ def classify_history(
             edited.append(migration.name)
         state = _state_of_rows(named_rows)
         failure = _last_failure(named_rows) if state is MigrationState.FAILED else None
-        migrations.append(
-            MigrationStatus(migration.name, state, True, is_edited, tuple(named_rows), failure)
-        )
+        migrations.append(MigrationStatus(migration.name, state, True, is_edited, tuple(named_rows), failure))
 
     for name, named_rows in rows_by_name.items():
         if local.get(name) is not None:

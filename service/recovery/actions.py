@@ -40,9 +40,7 @@ def mark_rolled_back(conn: psycopg.Connection, schema: str, name: str, lock_wait
 def mark_applied(conn: psycopg.Connection, schema: str, local: LocalMigrations, name: str, lock_wait: float) -> dict[str, Any]:
     """`resolve --applied`; a finished row already there (from a run that crashed after it) is fine."""
     rows = history.read_history(conn, schema) or []
-    if any(row.migration_name == name and row.is_applied for row in rows) and not any(
-        row.migration_name == name and row.is_failed for row in rows
-    ):
+    if any(row.migration_name == name and row.is_applied for row in rows) and not any(row.migration_name == name and row.is_failed for row in rows):
         return {"marked_applied": None}
     return {"marked_applied": resolve_applied(conn, schema, local, name, lock_wait=lock_wait)}
 

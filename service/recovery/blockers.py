@@ -159,9 +159,7 @@ def locks_needed(facts: MigrationFacts, schema: str) -> dict[tuple[str, str], fr
     return {key: frozenset(modes) for key, modes in needs.items()}
 
 
-def find_blocking_sessions(
-    conn: psycopg.Connection, facts: MigrationFacts, schema: str, *, older_than_seconds: float = 0.0
-) -> BlockingSessions:
+def find_blocking_sessions(conn: psycopg.Connection, facts: MigrationFacts, schema: str, *, older_than_seconds: float = 0.0) -> BlockingSessions:
     """Other sessions holding or queueing for a conflicting lock on the tables the migration locks.
 
     Our own session is never listed. Sessions whose transaction is younger than
@@ -182,9 +180,7 @@ def find_blocking_sessions(
     if not modes_by_relid:
         return BlockingSessions({}, ())
     sessions: dict[int, dict[str, Any]] = {}
-    for relid, relation, mode, granted, pid, application, state, query, age, waiting_for in conn.execute(
-        _LOCKS_QUERY, {"relids": list(modes_by_relid)}
-    ):
+    for relid, relation, mode, granted, pid, application, state, query, age, waiting_for in conn.execute(_LOCKS_QUERY, {"relids": list(modes_by_relid)}):
         if not any(mode in CONFLICTS[needed] for needed in modes_by_relid[relid]):
             continue
         if age is not None and age < older_than_seconds:

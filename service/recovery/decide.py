@@ -193,13 +193,19 @@ def decide(facts: FailureFacts) -> Decision:
             return Decision(
                 Action.MARK_APPLIED,
                 Verdict.PROCEED,
-                (failure, f"every effect of {name} is present in the database as the shadow's replay defines it, so it is recorded as applied without running it again"),
+                (
+                    failure,
+                    f"every effect of {name} is present in the database as the shadow's replay defines it, so it is recorded as applied without running it again",
+                ),
             )
         if facts.fully_probed and facts.interrupted_here:
             return Decision(
                 Action.MARK_APPLIED,
                 Verdict.PROCEED,
-                (failure, f"this job was applying {name} when its worker stopped, and every effect is present: PostgreSQL committed the script, so it is recorded as applied"),
+                (
+                    failure,
+                    f"this job was applying {name} when its worker stopped, and every effect is present: PostgreSQL committed the script, so it is recorded as applied",
+                ),
             )
         why = (
             f"every effect of {name} is present by the shapes its SQL states, but without a replay on a shadow server their whole definitions are not confirmed"
@@ -267,8 +273,11 @@ def decide(facts: FailureFacts) -> Decision:
             else "no shadow server is configured to verify its rollback SQL"
         )
         if facts.rollback_needs_approval:
-            why_not = "it " + "; it ".join(facts.rollback_needs_approval) + ", which only a person may allow" + (
-                f" ({why_not})" if not (facts.rollback_verified and facts.automatic_rollback) else ""
+            why_not = (
+                "it "
+                + "; it ".join(facts.rollback_needs_approval)
+                + ", which only a person may allow"
+                + (f" ({why_not})" if not (facts.rollback_verified and facts.automatic_rollback) else "")
             )
         return Decision(
             Action.RUN_ROLLBACK,

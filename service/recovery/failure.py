@@ -100,8 +100,16 @@ def gather_failure_facts(
     )
     if migration is None or not in_bundle:
         facts = common(
-            in_bundle=False, parses=False, effects="unknown", fully_probed=False, invalid_indexes=(),
-            transactional=False, idempotent=False, rollback_source="none", rollback_complete=False, rollback_verified=None,
+            in_bundle=False,
+            parses=False,
+            effects="unknown",
+            fully_probed=False,
+            invalid_indexes=(),
+            transactional=False,
+            idempotent=False,
+            rollback_source="none",
+            rollback_complete=False,
+            rollback_verified=None,
         )
         return Evidence(facts, details)
 
@@ -162,9 +170,7 @@ def gather_failure_facts(
     return Evidence(facts, details)
 
 
-def compare_shapes(
-    conn: psycopg.Connection, local: LocalMigrations, name: str, replay: ReplayCache | None
-) -> tuple[dict[str, Any], Fingerprint | None]:
+def compare_shapes(conn: psycopg.Connection, local: LocalMigrations, name: str, replay: ReplayCache | None) -> tuple[dict[str, Any], Fingerprint | None]:
     """A migration's touched objects on the target against the shadow's replay before and after it,
     and the replay before it (None without one).
 

@@ -182,7 +182,11 @@ class Ownership:
             what = f"{item.kind.upper()} on {item.table}" if isinstance(item, DataChange) else str(ref or item.qualified)
             if not fate.certain:
                 return replace(fate, reason=f"{what}: {fate.reason}")
-            done = "took no effect" if isinstance(item, DataChange) else "was not " + {"create": "made", "drop": "dropped", "rename": "renamed"}.get(item.action, "changed")
+            done = (
+                "took no effect"
+                if isinstance(item, DataChange)
+                else "was not " + {"create": "made", "drop": "dropped", "rename": "renamed"}.get(item.action, "changed")
+            )
             return replace(fate, reason=f"{what} {done}; {fate.reason}")
         if ref is not None and isinstance(item, Effect) and item.action == "create":
             return self.not_owned.get(ref)
@@ -284,9 +288,7 @@ def _work_of(
     return created, changed, not_owned, lines
 
 
-def applied_migration_ownership(
-    facts: MigrationFacts, schema: str, *, pre_existing: PreExisting | Collection[ObjectRef] | None = None
-) -> Ownership:
+def applied_migration_ownership(facts: MigrationFacts, schema: str, *, pre_existing: PreExisting | Collection[ObjectRef] | None = None) -> Ownership:
     """What a migration that succeeded made: unguarded creates; guarded ones known absent before."""
     existed = _lookup(pre_existing)
     segments = transaction_segments(facts.parsed) if facts.parsed else ()
@@ -305,8 +307,17 @@ def applied_migration_ownership(
 
     created, changed, not_owned, lines = _work_of(facts, schema, persisted, why_not_created)
     return Ownership(
-        schema, "applied", "the migration succeeded, so every part of it committed", persisted, frozenset(created), frozenset(changed),
-        not_owned, rolled_back, segments=segments, created_at=lines, not_made=_not_made(facts, schema, persisted, rolled_back),
+        schema,
+        "applied",
+        "the migration succeeded, so every part of it committed",
+        persisted,
+        frozenset(created),
+        frozenset(changed),
+        not_owned,
+        rolled_back,
+        segments=segments,
+        created_at=lines,
+        not_made=_not_made(facts, schema, persisted, rolled_back),
         existed=existed,
     )
 
@@ -365,9 +376,16 @@ def failed_run_ownership(
 
     created, changed, not_owned, lines = _work_of(facts, schema, persisted, why_not_created)
     return base(
-        created=frozenset(created), changed=frozenset(changed),
-        how_known=how, persisted=persisted, not_owned=not_owned, not_persisted=not_persisted,
-        failing_statement=failing, segments=segments, created_at=lines, not_made=_not_made(facts, schema, persisted, not_persisted),
+        created=frozenset(created),
+        changed=frozenset(changed),
+        how_known=how,
+        persisted=persisted,
+        not_owned=not_owned,
+        not_persisted=not_persisted,
+        failing_statement=failing,
+        segments=segments,
+        created_at=lines,
+        not_made=_not_made(facts, schema, persisted, not_persisted),
         failing_segment=failing_segment,
     )
 

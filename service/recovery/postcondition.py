@@ -25,9 +25,7 @@ from service.prisma.errors import MigrateError
 from service.prisma.migrations import LocalMigrations
 
 
-def check_settled(
-    conn: psycopg.Connection, schema: str, local: LocalMigrations, names: list[str], replay: ReplayCache | None
-) -> dict[str, Any]:
+def check_settled(conn: psycopg.Connection, schema: str, local: LocalMigrations, names: list[str], replay: ReplayCache | None) -> dict[str, Any]:
     """The postcondition over `names` (migrations of `local`); `problems` empty means it holds."""
     positions = sorted(local.names.index(name) for name in set(names))
     if not positions:
@@ -64,7 +62,9 @@ def unusable_indexes(conn: psycopg.Connection, schema: str, local: LocalMigratio
             continue
         for effect in analyze_migration(migration.script, migration_name).effects:
             if effect.action == "create" and effect.kind == "index" and effect.schema in (None, schema) and unusable.get(effect.name) == effect.parent:
-                found.append(f"index {schema}.{effect.name} on {effect.parent}, created by {migration_name}, is INVALID or not ready: PostgreSQL does not use it; drop it and build it again")
+                found.append(
+                    f"index {schema}.{effect.name} on {effect.parent}, created by {migration_name}, is INVALID or not ready: PostgreSQL does not use it; drop it and build it again"
+                )
     return found
 
 

@@ -27,7 +27,17 @@ from service.analysis.parsing import StatementNode
 from service.recovery.live_objects import HeldData, ObjectRef, held_data, object_exists, owning_table
 from service.recovery.ownership import Ownership
 
-_VERBS = {"drop": "drop", "alter": "change", "rename": "rename", "replace": "replace", "truncate": "empty", "delete": "delete rows of", "update": "update rows of", "insert": "insert rows into", "merge": "merge rows into"}
+_VERBS = {
+    "drop": "drop",
+    "alter": "change",
+    "rename": "rename",
+    "replace": "replace",
+    "truncate": "empty",
+    "delete": "delete rows of",
+    "update": "update rows of",
+    "insert": "insert rows into",
+    "merge": "merge rows into",
+}
 # Kinds whose guarded CREATE is OR REPLACE: it replaces an object of that name if there is one.
 _REPLACEABLE = ("function", "procedure", "view", "trigger")
 
@@ -123,7 +133,9 @@ def check_rollback_targets(conn: psycopg.Connection, schema: str, rollback_sql: 
             continue
         ref = ObjectRef.of(effect.kind, effect.name, effect.schema, effect.parent, schema)
         if ref is None:
-            targets.append(RollbackTarget(action, None, effect.line, None, False, "its target cannot be told from the SQL", statement=text_of(effect.statement)))
+            targets.append(
+                RollbackTarget(action, None, effect.line, None, False, "its target cannot be told from the SQL", statement=text_of(effect.statement))
+            )
             continue
         live = _as_now_named(ref, renamed)
         if action == "rename" and effect.detail:

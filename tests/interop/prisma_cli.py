@@ -86,10 +86,7 @@ def run_prisma(
     stderr).
     """
     if not prisma_available():
-        raise RuntimeError(
-            f"Prisma CLI not installed at {PRISMA_BIN}; "
-            "run `npm ci --prefix tests/interop/prisma-cli`"
-        )
+        raise RuntimeError(f"Prisma CLI not installed at {PRISMA_BIN}; run `npm ci --prefix tests/interop/prisma-cli`")
     return subprocess.run(
         [str(PRISMA_BIN), *args, "--config", str(PRISMA_CONFIG)],
         cwd=PRISMA_CLI_DIR,

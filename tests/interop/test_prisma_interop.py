@@ -355,7 +355,7 @@ def test_views_sequences_and_enums_alone_are_an_empty_schema_for_both(conn, url,
     base = write_migrations({"1_a": A})
     result = prisma(["migrate", "deploy"], url, base)
     assert result.returncode == 0, result.stderr
-    conn.execute("DROP TABLE _prisma_migrations; DROP TABLE \"A\"")
+    conn.execute('DROP TABLE _prisma_migrations; DROP TABLE "A"')
     assert deploy(conn, "public", read_migrations_directory(base)).applied == ["1_a"]
 
 

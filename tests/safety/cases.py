@@ -117,8 +117,7 @@ def _cic_cases(step: MigrationStep) -> list[Case]:
     table = step.locked_tables[0]
     variants = [(RELEASE_ON_WAIT, "auto-rollback+shadow"), (KEEP, "no-shadow"), (RELEASE_ON_WAIT, "no-shadow"), (KEEP, "auto-rollback+shadow")]
     return [
-        Case(step.name, "cic_lock_timeout", f"{table[1]}.{release}", policy, lock=HeldLock(table, "ROW EXCLUSIVE", release))
-        for release, policy in variants
+        Case(step.name, "cic_lock_timeout", f"{table[1]}.{release}", policy, lock=HeldLock(table, "ROW EXCLUSIVE", release)) for release, policy in variants
     ]
 
 
@@ -127,11 +126,7 @@ def _after_commit_cases(step: MigrationStep) -> list[Case]:
     if step.after is None or not after_commit:
         return []
     created_later = [(detail, setup) for detail, name, setup in shape_injections(step) if name in after_commit]
-    return [
-        Case(step.name, "after_commit", detail, policy, setup=setup)
-        for detail, setup in created_later
-        for policy in POLICIES
-    ]
+    return [Case(step.name, "after_commit", detail, policy, setup=setup) for detail, setup in created_later for policy in POLICIES]
 
 
 def _prisma_lock_case(step: MigrationStep, policy: str) -> Case:
@@ -140,8 +135,12 @@ def _prisma_lock_case(step: MigrationStep, policy: str) -> Case:
     if step.locked_tables:
         table = step.locked_tables[0]
         return Case(
-            step.name, "prisma_lock", f"during-recovery.{table[1]}", policy,
-            lock=HeldLock(table, "ACCESS EXCLUSIVE", RELEASE_AFTER_FAILURE), prisma_lock="during-recovery",
+            step.name,
+            "prisma_lock",
+            f"during-recovery.{table[1]}",
+            policy,
+            lock=HeldLock(table, "ACCESS EXCLUSIVE", RELEASE_AFTER_FAILURE),
+            prisma_lock="during-recovery",
         )
     return Case(step.name, "prisma_lock", "at-deploy", policy, prisma_lock="at-deploy")
 
@@ -162,7 +161,7 @@ def _statements_after_first_commit(script: str) -> str:
     for raw in _parsed(script):
         statement = raw.stmt
         if isinstance(statement, ast.TransactionStmt) and statement.kind == TransactionStmtKind.TRANS_STMT_COMMIT:
-            return script.encode("utf-8")[raw.stmt_location + raw.stmt_len:].decode("utf-8").strip()
+            return script.encode("utf-8")[raw.stmt_location + raw.stmt_len :].decode("utf-8").strip()
     return ""
 
 
@@ -170,49 +169,92 @@ def _statements_after_first_commit(script: str) -> str:
 # (session_replication_role = replica) so parent rows need not exist.
 _PATIENT = '"Patient" ("id", "userId", "firstName", "lastName", "updatedAt"'
 DATA_VIOLATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "07_remove_rescheduled_status": ("status-RESCHEDULED", (
-        ('INSERT INTO "Appointment" ("id", "patientId", "clinicId", "providerName", "scheduledAt", "status", "updatedAt")'
-        " VALUES ('apt_safety', 'pat_safety', 'cli_safety', 'Dr Safety', now(), 'RESCHEDULED', now())"),
-    )),
-    "11_backfill_patient_mrn": ("duplicate-mrn", (
-        'ALTER TABLE "Patient" ADD COLUMN "mrn" TEXT',
-        f"INSERT INTO {_PATIENT}, \"mrn\") VALUES ('pat_a', 'usr_a', 'Ann', 'Lee', now(), 'MRN-1'), ('pat_b', 'usr_b', 'Bo', 'Lee', now(), 'MRN-1')",
-    )),
-    "12_product_price_in_cents": ("price-overflows-integer-cents", (
-        'INSERT INTO "Product" ("id", "sku", "name", "price", "updatedAt") VALUES (\'prd_safety\', \'SAFETY-1\', \'Bulk pack\', 99999999.99, now())',
-    )),
-    "13_flat_shipping_backfill": ("total-overflows", (
-        ('INSERT INTO "Order" ("id", "patientId", "totalCents", "createdAt", "updatedAt")'
-        " VALUES ('ord_safety', 'pat_safety', 2147483600, '2024-01-15', now())"),
-    )),
-    "14_seed_medication_catalog": ("product-id-taken", (
-        ('INSERT INTO "Product" ("id", "sku", "name", "priceCents", "updatedAt")'
-        " VALUES ('prd_med_metformin_500', 'SAFETY-SKU', 'Old listing', 100, now())"),
-    )),
-    "19_order_item_line_totals": ("line-total-overflows", (
-        ('INSERT INTO "OrderItem" ("id", "orderId", "productId", "quantity", "unitPriceCents")'
-        " VALUES ('itm_safety', 'ord_safety', 'prd_safety', 100000, 100000)"),
-    )),
-    "25_widen_order_totals": ("notes-too-long", (
-        ('INSERT INTO "Appointment" ("id", "patientId", "locationId", "providerName", "scheduledAt", "notes", "updatedAt")'
-        " VALUES ('apt_safety', 'pat_safety', 'loc_safety', 'Dr Safety', now(), repeat('n', 2001), now())"),
-    )),
-    "28_location_timezone_required": ("location-without-timezone", (
-        "INSERT INTO \"Location\" VALUES ('loc_safety', 'Main', '1 Main St', 'Springfield', 'IL', '62701')",
-    )),
-    "45_patient_allergies_guarded": ("too-many-allergies", (
-        'ALTER TABLE "Patient" ADD COLUMN "allergies" TEXT[] NOT NULL DEFAULT ARRAY[]::TEXT[]',
-        f"INSERT INTO {_PATIENT}, \"allergies\") VALUES ('pat_a', 'usr_a', 'Ann', 'Lee', now(), array_fill('peanut'::text, ARRAY[51]))",
-    )),
-    "47_product_defaults": ("description-too-long", (
-        ('INSERT INTO "Product" ("id", "sku", "name", "priceCents", "description", "updatedAt")'
-        " VALUES ('prd_safety', 'SAFETY-1', 'Kit', 100, repeat('d', 5001), now())"),
-    )),
-    "48_payment_reference": ("duplicate-payment-reference", (
-        'ALTER TABLE "Order" ADD COLUMN "paymentReference" TEXT',
-        ('INSERT INTO "Order" ("id", "patientId", "totalCents", "updatedAt", "paymentReference")'
-        " VALUES ('ord_a', 'pat_a', 100, now(), 'pi_1'), ('ord_b', 'pat_b', 200, now(), 'pi_1')"),
-    )),
+    "07_remove_rescheduled_status": (
+        "status-RESCHEDULED",
+        (
+            (
+                'INSERT INTO "Appointment" ("id", "patientId", "clinicId", "providerName", "scheduledAt", "status", "updatedAt")'
+                " VALUES ('apt_safety', 'pat_safety', 'cli_safety', 'Dr Safety', now(), 'RESCHEDULED', now())"
+            ),
+        ),
+    ),
+    "11_backfill_patient_mrn": (
+        "duplicate-mrn",
+        (
+            'ALTER TABLE "Patient" ADD COLUMN "mrn" TEXT',
+            f"INSERT INTO {_PATIENT}, \"mrn\") VALUES ('pat_a', 'usr_a', 'Ann', 'Lee', now(), 'MRN-1'), ('pat_b', 'usr_b', 'Bo', 'Lee', now(), 'MRN-1')",
+        ),
+    ),
+    "12_product_price_in_cents": (
+        "price-overflows-integer-cents",
+        ('INSERT INTO "Product" ("id", "sku", "name", "price", "updatedAt") VALUES (\'prd_safety\', \'SAFETY-1\', \'Bulk pack\', 99999999.99, now())',),
+    ),
+    "13_flat_shipping_backfill": (
+        "total-overflows",
+        (
+            (
+                'INSERT INTO "Order" ("id", "patientId", "totalCents", "createdAt", "updatedAt")'
+                " VALUES ('ord_safety', 'pat_safety', 2147483600, '2024-01-15', now())"
+            ),
+        ),
+    ),
+    "14_seed_medication_catalog": (
+        "product-id-taken",
+        (
+            (
+                'INSERT INTO "Product" ("id", "sku", "name", "priceCents", "updatedAt")'
+                " VALUES ('prd_med_metformin_500', 'SAFETY-SKU', 'Old listing', 100, now())"
+            ),
+        ),
+    ),
+    "19_order_item_line_totals": (
+        "line-total-overflows",
+        (
+            (
+                'INSERT INTO "OrderItem" ("id", "orderId", "productId", "quantity", "unitPriceCents")'
+                " VALUES ('itm_safety', 'ord_safety', 'prd_safety', 100000, 100000)"
+            ),
+        ),
+    ),
+    "25_widen_order_totals": (
+        "notes-too-long",
+        (
+            (
+                'INSERT INTO "Appointment" ("id", "patientId", "locationId", "providerName", "scheduledAt", "notes", "updatedAt")'
+                " VALUES ('apt_safety', 'pat_safety', 'loc_safety', 'Dr Safety', now(), repeat('n', 2001), now())"
+            ),
+        ),
+    ),
+    "28_location_timezone_required": (
+        "location-without-timezone",
+        ("INSERT INTO \"Location\" VALUES ('loc_safety', 'Main', '1 Main St', 'Springfield', 'IL', '62701')",),
+    ),
+    "45_patient_allergies_guarded": (
+        "too-many-allergies",
+        (
+            'ALTER TABLE "Patient" ADD COLUMN "allergies" TEXT[] NOT NULL DEFAULT ARRAY[]::TEXT[]',
+            f"INSERT INTO {_PATIENT}, \"allergies\") VALUES ('pat_a', 'usr_a', 'Ann', 'Lee', now(), array_fill('peanut'::text, ARRAY[51]))",
+        ),
+    ),
+    "47_product_defaults": (
+        "description-too-long",
+        (
+            (
+                'INSERT INTO "Product" ("id", "sku", "name", "priceCents", "description", "updatedAt")'
+                " VALUES ('prd_safety', 'SAFETY-1', 'Kit', 100, repeat('d', 5001), now())"
+            ),
+        ),
+    ),
+    "48_payment_reference": (
+        "duplicate-payment-reference",
+        (
+            'ALTER TABLE "Order" ADD COLUMN "paymentReference" TEXT',
+            (
+                'INSERT INTO "Order" ("id", "patientId", "totalCents", "updatedAt", "paymentReference")'
+                " VALUES ('ord_a', 'pat_a', 100, now(), 'pi_1'), ('ord_b', 'pat_b', 200, now(), 'pi_1')"
+            ),
+        ),
+    ),
 }
 
 
@@ -229,7 +271,7 @@ def shape_injections(step: MigrationStep) -> list[tuple[str, str, tuple[str, ...
     for (schema, name), definition in added.get("types", {}).items():
         if definition["kind"] == "enum":
             injections.append((f"enum.{name}", name, (*_schema(schema), f"CREATE TYPE {ident(schema, name)} AS ENUM ('SAFETY_OTHER')")))
-    for (schema, name) in added.get("tables", {}):
+    for schema, name in added.get("tables", {}):
         injections.append((f"table.{name}", name, _other_table(step, schema, name)))
     for (schema, table, name), definition in added.get("columns", {}).items():
         if (schema, table) not in new_relations:
@@ -245,24 +287,36 @@ def shape_injections(step: MigrationStep) -> list[tuple[str, str, tuple[str, ...
         if (schema, table) in new_relations or (schema, name) in backing:
             continue
         indexed = definition["definition"].split(" USING ", 1)[1]
-        column = next(column for column in _columns_before(step, schema, table) if ident(column) not in indexed and f"({column}" not in indexed and f" {column}" not in indexed)
+        column = next(
+            column
+            for column in _columns_before(step, schema, table)
+            if ident(column) not in indexed and f"({column}" not in indexed and f" {column}" not in indexed
+        )
         injections.append((f"index.{name}", name, (f"CREATE INDEX {ident(name)} ON {ident(schema, table)} ({ident(column)})",)))
     for (schema, name), definition in added.get("sequences", {}).items():
         if definition["owned_by"] is None:
             injections.append((f"sequence.{name}", name, (f"CREATE SEQUENCE {ident(schema, name)} START WITH 7 INCREMENT BY 3",)))
-    for (schema, name) in added.get("views", {}):
+    for schema, name in added.get("views", {}):
         injections.append((f"view.{name}", name, (*_schema(schema), f'CREATE VIEW {ident(schema, name)} AS SELECT 1 AS "safetyOther"')))
-    for (schema, name) in added.get("materialized_views", {}):
-        injections.append((f"materialized_view.{name}", name, (*_schema(schema), f'CREATE MATERIALIZED VIEW {ident(schema, name)} AS SELECT 1 AS "safetyOther"')))
+    for schema, name in added.get("materialized_views", {}):
+        injections.append(
+            (f"materialized_view.{name}", name, (*_schema(schema), f'CREATE MATERIALIZED VIEW {ident(schema, name)} AS SELECT 1 AS "safetyOther"'))
+        )
     for schema, signature in added.get("functions", {}):
         name, arguments = signature.split("(", 1)
         injections.append((f"function.{name}", name, (f"CREATE FUNCTION {ident(schema, name)}({arguments} RETURNS integer LANGUAGE sql AS 'SELECT 1'",)))
-    for (schema, table, name) in added.get("triggers", {}):
+    for schema, table, name in added.get("triggers", {}):
         if (schema, table) not in new_relations:
-            injections.append((f"trigger.{table}.{name}", name, (
-                f"CREATE OR REPLACE FUNCTION {ident(schema, 'safety_other_trigger')}() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'",
-                f"CREATE TRIGGER {ident(name)} AFTER INSERT ON {ident(schema, table)} FOR EACH STATEMENT EXECUTE FUNCTION {ident(schema, 'safety_other_trigger')}()",
-            )))
+            injections.append(
+                (
+                    f"trigger.{table}.{name}",
+                    name,
+                    (
+                        f"CREATE OR REPLACE FUNCTION {ident(schema, 'safety_other_trigger')}() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'",
+                        f"CREATE TRIGGER {ident(name)} AFTER INSERT ON {ident(schema, table)} FOR EACH STATEMENT EXECUTE FUNCTION {ident(schema, 'safety_other_trigger')}()",
+                    ),
+                )
+            )
     return injections
 
 

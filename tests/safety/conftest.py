@@ -93,9 +93,15 @@ def outcome_of(safety_store, shadow_server, templates, background_drops) -> Call
             outcomes.clear()  # the tests of a case run together; an older case's evidence is done with
             ran = outcomes[case.id] = run_case(case, corpus_replay(), templates, store, store_conninfo, shadow_server, background_drops)
             _OUTCOMES[case.id] = {
-                "case": case.id, "migration": case.migration, "injection": case.injection, "policy": case.policy,
-                "verdict": ran.verdict, "waiting_for_approval": ran.waiting_job is not None, "decisions": ran.decisions,
-                "not_settled_because": ran.not_settled_because or None, "seconds": round(ran.seconds, 2),
+                "case": case.id,
+                "migration": case.migration,
+                "injection": case.injection,
+                "policy": case.policy,
+                "verdict": ran.verdict,
+                "waiting_for_approval": ran.waiting_job is not None,
+                "decisions": ran.decisions,
+                "not_settled_because": ran.not_settled_because or None,
+                "seconds": round(ran.seconds, 2),
             }
         return outcomes[case.id]
 

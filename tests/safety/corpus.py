@@ -40,8 +40,20 @@ from tests.conftest import ADMIN_URL, ScratchDatabase, drop_scratch_database
 CORPUS = Path(__file__).resolve().parent.parent / "service" / "analysis" / "corpus"
 SCHEMA = "public"
 # Object categories whose keys start with their schema (extensions are database-wide).
-_SCHEMA_KEYED = ("schemas", "types", "tables", "columns", "constraints", "indexes", "sequences", "views",
-                 "materialized_views", "functions", "triggers", "policies")
+_SCHEMA_KEYED = (
+    "schemas",
+    "types",
+    "tables",
+    "columns",
+    "constraints",
+    "indexes",
+    "sequences",
+    "views",
+    "materialized_views",
+    "functions",
+    "triggers",
+    "policies",
+)
 
 
 def ident(*parts: str) -> str:
@@ -252,16 +264,16 @@ def _locked_tables(conn: psycopg.Connection, script: str) -> tuple[Key, ...]:
         try:
             with conn.transaction():
                 # By oid: a rename inside the script must not hide the table's name before it.
-                existing = dict(conn.execute(
-                    "SELECT c.oid, ARRAY[n.nspname::text, c.relname::text] FROM pg_catalog.pg_class c"
-                    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                    " WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'pg_catalog' AND c.relname <> %s",
-                    (history.MIGRATIONS_TABLE,),
-                ).fetchall())
+                existing = dict(
+                    conn.execute(
+                        "SELECT c.oid, ARRAY[n.nspname::text, c.relname::text] FROM pg_catalog.pg_class c"
+                        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'pg_catalog' AND c.relname <> %s",
+                        (history.MIGRATIONS_TABLE,),
+                    ).fetchall()
+                )
                 conn.execute(script.encode("utf-8"))
-                locked = conn.execute(
-                    "SELECT DISTINCT relation FROM pg_catalog.pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation'"
-                ).fetchall()
+                locked = conn.execute("SELECT DISTINCT relation FROM pg_catalog.pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation'").fetchall()
                 raise _TrialOver(sorted(tuple(existing[oid]) for (oid,) in locked if oid in existing))
         except _TrialOver as trial:
             found += [table for table in trial.tables if table not in found]

@@ -169,8 +169,13 @@ class BackgroundDrops:
 
 
 def run_case(
-    case: Case, replay: CorpusReplay, templates: Templates, store: psycopg.Connection, store_conninfo: str,
-    shadow: DatabaseTarget, drops: BackgroundDrops,
+    case: Case,
+    replay: CorpusReplay,
+    templates: Templates,
+    store: psycopg.Connection,
+    store_conninfo: str,
+    shadow: DatabaseTarget,
+    drops: BackgroundDrops,
 ) -> Outcome:
     started = time.monotonic()
     step = replay.steps[case.migration]
@@ -212,7 +217,12 @@ def run_case(
 def _drive(store, config: Config, outcome: Outcome, bundle: dict[str, str], watcher: LockWatcher, after_failure) -> None:
     digest = repository.store_bundle(store, migrations_from_bundle(bundle))
     deploy_job, _ = repository.create_job(
-        store, kind=JobKind.DEPLOY, target=outcome.target_name, requested_by="safety-suite", params={"apply": True}, bundle_digest=digest,
+        store,
+        kind=JobKind.DEPLOY,
+        target=outcome.target_name,
+        requested_by="safety-suite",
+        params={"apply": True},
+        bundle_digest=digest,
     )
     to_run = [str(deploy_job.id)]
 

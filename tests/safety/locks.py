@@ -148,8 +148,7 @@ class LockWatcher:
 
     def _run(self) -> None:
         try:
-            with psycopg.connect(self.database.conninfo, autocommit=True) as target, \
-                    psycopg.connect(self.store_conninfo, autocommit=True) as store:
+            with psycopg.connect(self.database.conninfo, autocommit=True) as target, psycopg.connect(self.store_conninfo, autocommit=True) as store:
                 seen: dict[str, int] = {}
                 while not self.stop.is_set():
                     for session in self.sessions:
@@ -171,7 +170,11 @@ class LockWatcher:
 
 
 def sessions_for(
-    database: ScratchDatabase, lock: HeldLock | None, prisma_lock: str | None, table_wait_bound: float, prisma_wait_bound: float,
+    database: ScratchDatabase,
+    lock: HeldLock | None,
+    prisma_lock: str | None,
+    table_wait_bound: float,
+    prisma_wait_bound: float,
 ) -> tuple[list[LockSession], Callable[[], None]]:
     """The lock sessions a case needs, and what to do once the deploy's failure is journaled."""
     table = TableLock(database, lock, table_wait_bound) if lock else None

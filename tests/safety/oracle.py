@@ -90,9 +90,7 @@ def install_audit(conn: psycopg.Connection) -> None:
 
 
 def writes_since(conn: psycopg.Connection, since: datetime) -> list[Write]:
-    rows = conn.execute(
-        f"SELECT at, pid, what, prisma_lock_holder FROM {AUDIT_SCHEMA}.write_log WHERE at >= %s ORDER BY id", (since,)
-    ).fetchall()
+    rows = conn.execute(f"SELECT at, pid, what, prisma_lock_holder FROM {AUDIT_SCHEMA}.write_log WHERE at >= %s ORDER BY id", (since,)).fetchall()
     return [Write(*row) for row in rows]
 
 

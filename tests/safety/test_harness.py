@@ -50,8 +50,8 @@ def test_the_audit_flags_writes_made_while_another_session_holds_prismas_lock(au
     writes = writes_since(conn, since)
     assert [(write.what, write.prisma_lock_holder) for write in writes] == [
         ("INSERT history row of 1_a", holder),
-        ("ALTER TABLE public.\"Order\"", holder),
-        ("DROP index public.\"Order_status_idx\"", None),
+        ('ALTER TABLE public."Order"', holder),
+        ('DROP index public."Order_status_idx"', None),
     ]
 
 
@@ -77,8 +77,11 @@ def test_proceed_with_a_migrations_objects_missing_is_caught():
     replay = corpus_replay()
     step = replay.steps["03_add_patient_contact_fields"]
     outcome = _outcome(
-        Case(step.name, "none", "", "no-shadow"), verdict=Verdict.PROCEED.value,
-        applied_before=step.history, applied_after=(*step.history, step.name), after=step.before,
+        Case(step.name, "none", "", "no-shadow"),
+        verdict=Verdict.PROCEED.value,
+        applied_before=step.history,
+        applied_after=(*step.history, step.name),
+        after=step.before,
     )
     with pytest.raises(AssertionError) as caught:
         proceed_matches_replay(outcome, replay)
@@ -89,8 +92,12 @@ def test_proceed_with_an_invalid_index_is_caught():
     replay = corpus_replay()
     step = replay.steps["16_order_status_index_concurrently"]
     outcome = _outcome(
-        Case(step.name, "none", "", "no-shadow"), verdict=Verdict.PROCEED.value, applied_before=step.history,
-        applied_after=(*step.history, step.name), after=step.after, unusable_indexes=['"Order_status_createdAt_idx" (valid: False, ready: True)'],
+        Case(step.name, "none", "", "no-shadow"),
+        verdict=Verdict.PROCEED.value,
+        applied_before=step.history,
+        applied_after=(*step.history, step.name),
+        after=step.after,
+        unusable_indexes=['"Order_status_createdAt_idx" (valid: False, ready: True)'],
     )
     with pytest.raises(AssertionError, match="unusable index left on the target"):
         proceed_matches_replay(outcome, replay)
@@ -100,7 +107,10 @@ def test_blocked_with_the_target_changed_is_caught():
     replay = corpus_replay()
     step = replay.steps["19_order_item_line_totals"]
     outcome = _outcome(
-        Case(step.name, "none", "", "no-shadow"), verdict=Verdict.BLOCKED.value, before=step.after, after=step.before,
+        Case(step.name, "none", "", "no-shadow"),
+        verdict=Verdict.BLOCKED.value,
+        before=step.after,
+        after=step.before,
         migration_state="rolled_back",
     )
     with pytest.raises(AssertionError, match="the target differs from before the deploy: column public.OrderItem.lineTotalCents missing"):

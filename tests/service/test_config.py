@@ -173,8 +173,16 @@ HOOK = '[notifications]\nurl_env = "DEPLOY_HOOK_URL"\nsecret_env = "DEPLOY_HOOK_
     "text, env, message",
     [
         ('[notifications]\nsecret_env = "DEPLOY_HOOK_SECRET"\n', NOTIFY_ENV, "notifications.url_env: Missing data"),
-        ('[notifications]\nurl_env = "NO_SUCH_HOOK"\nsecret_env = "DEPLOY_HOOK_SECRET"\n', NOTIFY_ENV, "notifications.url_env: environment variable NO_SUCH_HOOK is not set"),
-        ('[notifications]\nurl_env = "DEPLOY_HOOK_URL"\nsecret_env = "NO_SUCH_SECRET"\n', NOTIFY_ENV, "notifications.secret_env: environment variable NO_SUCH_SECRET is not set"),
+        (
+            '[notifications]\nurl_env = "NO_SUCH_HOOK"\nsecret_env = "DEPLOY_HOOK_SECRET"\n',
+            NOTIFY_ENV,
+            "notifications.url_env: environment variable NO_SUCH_HOOK is not set",
+        ),
+        (
+            '[notifications]\nurl_env = "DEPLOY_HOOK_URL"\nsecret_env = "NO_SUCH_SECRET"\n',
+            NOTIFY_ENV,
+            "notifications.secret_env: environment variable NO_SUCH_SECRET is not set",
+        ),
         (HOOK, {**NOTIFY_ENV, "DEPLOY_HOOK_URL": "ftp://hooks.example.com/hunter2"}, "DEPLOY_HOOK_URL must be an http:// or https:// URL"),
         (HOOK, {**NOTIFY_ENV, "DEPLOY_HOOK_URL": "https:///hunter2"}, "DEPLOY_HOOK_URL must be an http:// or https:// URL"),
         (HOOK, {**NOTIFY_ENV, "DEPLOY_HOOK_URL": "https://hooks.example.com:99999/hunter2"}, "DEPLOY_HOOK_URL must be an http:// or https:// URL"),

@@ -32,5 +32,8 @@ def test_links_carry_the_token_on_the_report_only_and_never_the_secret():
         "report": f"https://gate.example.com/v1/jobs/{JOB}/report?token={report_token(SECRET, JOB)}",
     }
     assert SECRET not in str(signed)
-    assert job_links(JOB, "https://gate.example.com") == {"job": f"https://gate.example.com/v1/jobs/{JOB}", "report": f"https://gate.example.com/v1/jobs/{JOB}/report"}
+    assert job_links(JOB, "https://gate.example.com") == {
+        "job": f"https://gate.example.com/v1/jobs/{JOB}",
+        "report": f"https://gate.example.com/v1/jobs/{JOB}/report",
+    }
     assert job_links(JOB, "", None)["report"] == f"/v1/jobs/{JOB}/report"

@@ -114,7 +114,7 @@ def make_job(**changes) -> Job:
         target="staging",
         state=JobState.SUCCEEDED,
         verdict=Verdict.BLOCKED,
-        reasons=["20240103_dup failed: 42P07 relation \"Visit\" already exists", "lint: drop-table in 20240104_cleanup"],
+        reasons=['20240103_dup failed: 42P07 relation "Visit" already exists', "lint: drop-table in 20240104_cleanup"],
         facts={},
         params={},
         bundle_digest=None,
@@ -147,9 +147,7 @@ def test_blocked_verdict_message_is_slack_shaped_with_machine_readable_facts():
     assert all(block["type"] in ("section", "context") for block in message["blocks"])
     headline, reasons, links = message["blocks"]
     assert "*Deploy blocked* on `staging`" in headline["text"]["text"] and "verdict *blocked*" in headline["text"]["text"]
-    assert reasons["text"]["text"] == (
-        "*Reasons*\n• 20240103_dup failed: 42P07 relation \"Visit\" already exists\n• lint: drop-table in 20240104_cleanup"
-    )
+    assert reasons["text"]["text"] == ('*Reasons*\n• 20240103_dup failed: 42P07 relation "Visit" already exists\n• lint: drop-table in 20240104_cleanup')
     assert links["elements"][0]["text"] == f"<{PUBLIC_URL}/v1/jobs/{job.id}|Job> · <{PUBLIC_URL}/v1/jobs/{job.id}/report|Report>"
 
     facts = message["deploy_gate"]
@@ -245,7 +243,7 @@ def test_signature_verifies_and_refuses_tampering_wrong_keys_and_stale_times():
     assert verify_signature(SECRET, now, body, header, now=now + 301, tolerance=600)
     # The timestamp is signed: a replay with a fresh timestamp does not verify.
     assert not verify_signature(SECRET, now + 400, body, header, now=now + 400)
-    for bad_header in (None, "", header[len("sha256="):], "sha1=" + header[7:], "sha256=zz"):
+    for bad_header in (None, "", header[len("sha256=") :], "sha1=" + header[7:], "sha256=zz"):
         assert not verify_signature(SECRET, now, body, bad_header, now=now)
     for bad_stamp in (None, "", "yesterday"):
         assert not verify_signature(SECRET, bad_stamp, body, header, now=now)
@@ -392,7 +390,10 @@ def test_notifier_never_raises_and_logs_without_secrets(caplog):
 
     lines = logged_lines(caplog)
     assert [line["event"] for line in lines] == [
-        "notification_not_enqueued", "notification_not_enqueued", "notification_unknown_kind", "notification_not_enqueued",
+        "notification_not_enqueued",
+        "notification_not_enqueued",
+        "notification_unknown_kind",
+        "notification_not_enqueued",
     ]
     assert lines[0]["error"] == "ConnectionError" and lines[0]["job_id"] == make_job().id
     assert lines[1]["detail"] == "config is gone"

@@ -50,10 +50,25 @@ def test_a_worker_logs_json_lines_and_every_line_of_a_job_names_its_job_kind_tar
     with log.open("wb") as output:
         worker = subprocess.Popen(
             # --loglevel=warning is the worker's flag, not used: DEPLOY_GATE_LOG_LEVEL is the one level.
-            [CELERY, "-A", "workers.celery_app", "worker", "--pool=solo", "--loglevel=warning", "-Q", "deploy_gate",
-             "--without-heartbeat", "--without-gossip", "--without-mingle"],
+            [
+                CELERY,
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "--pool=solo",
+                "--loglevel=warning",
+                "-Q",
+                "deploy_gate",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
             # stdout has Celery's banner, for people; logs go to stderr.
-            cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=output, start_new_session=True,
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=output,
+            start_new_session=True,
         )
     try:
         api = app.test_client()
@@ -66,7 +81,7 @@ def test_a_worker_logs_json_lines_and_every_line_of_a_job_names_its_job_kind_tar
     assert job["verdict"] == "proceed", job
     text = log.read_text()
     # Celery warns of a worker run as root (as tests are) before it sets up logging: from then on, JSON only.
-    lines = [json.loads(line) for line in text[text.index("\n{") + 1:].splitlines()]
+    lines = [json.loads(line) for line in text[text.index("\n{") + 1 :].splitlines()]
     assert any(line["logger"].startswith("celery") and line["level"] == "info" for line in lines), "Celery's own lines, at INFO"
     ours = [line for line in lines if line.get("job_id") == job["id"]]
     steps = {line["step"] for line in ours if line["event"] == "step finished"}

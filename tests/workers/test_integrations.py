@@ -71,9 +71,7 @@ def gate(integrated_env, celery_session_app, celery_session_worker, held):
     app = create_app(Settings.from_env(), enqueue=lambda *job_ids: held.extend(job_ids))
     app.test_client_class = ContractClient
     # The first sync of a new report goes to the test worker's broker and queue.
-    app.extensions[webhooks.REPORT_SYNC] = lambda job_id, source: celery_session_app.send_task(
-        integration_tasks.SYNC_REPORT_TASK, args=[job_id, source]
-    )
+    app.extensions[webhooks.REPORT_SYNC] = lambda job_id, source: celery_session_app.send_task(integration_tasks.SYNC_REPORT_TASK, args=[job_id, source])
     yield app.test_client()
     app.extensions["deploy_gate"].close()
 

@@ -200,9 +200,17 @@ def test_a_blocked_recovery_tells_the_team_and_its_report_ticks_only_the_deliver
     [request] = receiver.wait_for(1)
     assert (request.json()["deploy_gate"]["event"], request.json()["deploy_gate"]["job_id"]) == ("verdict_blocked", recover_id)
     note = wait_for_event(api, recover_id, lambda event: event["kind"] == "note")
-    assert note["data"] == {"notification": "verdict_blocked", "delivery_id": request.headers["X-Deploy-Gate-Delivery"], "outcome": "delivered", "status": 200, "attempt": 1}
+    assert note["data"] == {
+        "notification": "verdict_blocked",
+        "delivery_id": request.headers["X-Deploy-Gate-Delivery"],
+        "outcome": "delivered",
+        "status": 200,
+        "attempt": 1,
+    }
     after = api.get(f"/v1/jobs/{recover_id}", headers=AUTH).get_json()
-    assert {key: after[key] for key in ("state", "verdict", "updated_at", "finished_at")} == {key: recovered[key] for key in ("state", "verdict", "updated_at", "finished_at")}
+    assert {key: after[key] for key in ("state", "verdict", "updated_at", "finished_at")} == {
+        key: recovered[key] for key in ("state", "verdict", "updated_at", "finished_at")
+    }
 
     report = api.get(f"/v1/jobs/{recover_id}/report", headers=AUTH).get_json()
     items = {item["id"]: item for item in report["checklist"]}
@@ -223,7 +231,9 @@ def wait_for_event(api, job_id, wanted, seconds=15.0):
 def test_a_broker_that_is_down_never_reaches_the_job(monkeypatch, tmp_path, caplog):
     caplog.set_level(logging.INFO)
     config_file = tmp_path / "deploy-gate.toml"
-    config_file.write_text('[notifications]\nurl_env = "TEST_HOOK_URL"\nsecret_env = "TEST_HOOK_SECRET"\n\n[targets.staging]\ndatabase_url_env = "TEST_STAGING_URL"\n')
+    config_file.write_text(
+        '[notifications]\nurl_env = "TEST_HOOK_URL"\nsecret_env = "TEST_HOOK_SECRET"\n\n[targets.staging]\ndatabase_url_env = "TEST_STAGING_URL"\n'
+    )
     monkeypatch.setenv("DEPLOY_GATE_CONFIG", str(config_file))
     monkeypatch.setenv("TEST_HOOK_URL", "https://hooks.example.com/T0/B0/hook-token")
     monkeypatch.setenv("TEST_HOOK_SECRET", SECRET)

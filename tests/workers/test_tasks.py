@@ -5,19 +5,19 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
-from pathlib import Path
 
 from service.config import Settings
-from service.store import repository
 from service.http import create_app
+from service.store import repository
 from tests.conftest import ADMIN_URL
 from tests.contract import ContractClient
-from workers.tasks import run_job_task
 from tests.service.prisma.history_helpers import history_rows
 from workers import state
+from workers.tasks import run_job_task
 
 CELERY = str(Path(sys.executable).parent / "celery")
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,9 +74,24 @@ def test_the_default_enqueue_reaches_a_worker_started_as_make_run_starts_it(serv
     app = create_app(Settings.from_env())
     app.test_client_class = ContractClient
     worker = subprocess.Popen(
-        [CELERY, "-A", "workers.celery_app", "worker", "--pool=solo", "--loglevel=warning", "-Q", "deploy_gate",
-         "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            CELERY,
+            "-A",
+            "workers.celery_app",
+            "worker",
+            "--pool=solo",
+            "--loglevel=warning",
+            "-Q",
+            "deploy_gate",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         api = app.test_client()
@@ -179,7 +194,7 @@ def test_an_automatic_rollback_on_the_worker_never_drops_a_table_that_was_there_
     monkeypatch.setenv("SHADOW_URL_FOR_STAGING", ADMIN_URL)
     config_file.write_text(
         config_file.read_text()
-        .replace("[targets.staging.policy]\n", '[targets.staging.policy]\nautomatic_rollback = true\n')
+        .replace("[targets.staging.policy]\n", "[targets.staging.policy]\nautomatic_rollback = true\n")
         .replace("\n\n[targets.staging.policy]", '\nshadow_url_env = "SHADOW_URL_FOR_STAGING"\n\n[targets.staging.policy]')
     )
     state.reset()

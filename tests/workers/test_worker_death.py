@@ -31,7 +31,19 @@ VISIBILITY_TIMEOUT = 3
 
 def start_worker() -> subprocess.Popen:
     return subprocess.Popen(
-        [CELERY, "-A", "workers.celery_app", "worker", "--pool=solo", "--loglevel=warning", "-Q", "deploy_gate", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        [
+            CELERY,
+            "-A",
+            "workers.celery_app",
+            "worker",
+            "--pool=solo",
+            "--loglevel=warning",
+            "-Q",
+            "deploy_gate",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
         cwd=ROOT,
         env=dict(os.environ),
         stdout=subprocess.DEVNULL,

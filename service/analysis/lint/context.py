@@ -83,18 +83,12 @@ class LintContext:
     def added_constraints(self) -> Iterator[tuple[Statement, ast.Constraint]]:
         """(statement, constraint) for each constraint an ALTER TABLE … ADD CONSTRAINT adds, in file order."""
         return (
-            (statement, command.def_)
-            for statement, command in self.alter_commands(AlterTableType.AT_AddConstraint)
-            if isinstance(command.def_, ast.Constraint)
+            (statement, command.def_) for statement, command in self.alter_commands(AlterTableType.AT_AddConstraint) if isinstance(command.def_, ast.Constraint)
         )
 
     def added_columns(self) -> Iterator[tuple[Statement, ast.ColumnDef]]:
         """(statement, column) for each column an ALTER TABLE … ADD COLUMN adds, in file order."""
-        return (
-            (statement, command.def_)
-            for statement, command in self.alter_commands(AlterTableType.AT_AddColumn)
-            if isinstance(command.def_, ast.ColumnDef)
-        )
+        return ((statement, command.def_) for statement, command in self.alter_commands(AlterTableType.AT_AddColumn) if isinstance(command.def_, ast.ColumnDef))
 
     @cached_property
     def column_types(self) -> tuple[ColumnType, ...]:
@@ -163,10 +157,7 @@ class LintContext:
         cost nothing, and dropping it loses nothing."""
         if relation is None:
             return False
-        return any(
-            self.created_earlier(kind, relation.relname, statement, schema=relation.schemaname)
-            for kind in ("table", "materialized_view")
-        )
+        return any(self.created_earlier(kind, relation.relname, statement, schema=relation.schemaname) for kind in ("table", "materialized_view"))
 
     def is_empty_table(self, relation: ast.RangeVar | None, statement: Statement) -> bool:
         """Whether the table is new, or emptied by an earlier TRUNCATE of this file. TRUNCATE holds an

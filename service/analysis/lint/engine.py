@@ -32,9 +32,7 @@ def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | 
                 statement, position = _place(context, violation)
                 if context.suppressions.silence(rule.id, statement):
                     continue
-                findings.append(
-                    Finding(rule.id, levels[rule.id], violation.message, position.line, position.column, violation.help or rule.help, name)
-                )
+                findings.append(Finding(rule.id, levels[rule.id], violation.message, position.line, position.column, violation.help or rule.help, name))
     return sorted(findings, key=lambda finding: (finding.line, finding.column, finding.rule))
 
 
@@ -47,9 +45,7 @@ def _lint_one(item: tuple[str, str, Mapping[str, str] | None]) -> list[Finding]:
     return lint_migration(script, name, severities)
 
 
-def lint_migrations(
-    local: LocalMigrations, severities: Mapping[str, str] | None = None, processes: int = 1
-) -> list[Finding]:
+def lint_migrations(local: LocalMigrations, severities: Mapping[str, str] | None = None, processes: int = 1) -> list[Finding]:
     """Every finding for every migration, in Prisma's order of the migrations, then by position.
 
     Each file is linted on its own, so with `processes` > 1 a large directory is spread over
@@ -68,9 +64,7 @@ def lint_migrations(
 
 
 def _rules(levels: Mapping[str, str], after_suppressions: bool) -> Iterable[Rule]:
-    return (
-        rule for rule_id, rule in sorted(RULES.items()) if rule.after_suppressions is after_suppressions and levels[rule_id] != OFF
-    )
+    return (rule for rule_id, rule in sorted(RULES.items()) if rule.after_suppressions is after_suppressions and levels[rule_id] != OFF)
 
 
 def _place(context: LintContext, violation: Violation) -> tuple[int | None, Position]:

@@ -99,9 +99,7 @@ def rule(rule_id: str, *, severity: str, family: str, help: str, after_suppressi
             raise RuleDefinitionError(f"{where}: help must be one line")
         module_doc = getattr(sys.modules.get(check.__module__), "__doc__", None)
         summary, problem, solution = _documentation(check.__doc__ or module_doc, where)
-        RULES[rule_id] = Rule(
-            rule_id, severity, family, help.strip(), summary, problem, solution, check, check.__module__, after_suppressions
-        )
+        RULES[rule_id] = Rule(rule_id, severity, family, help.strip(), summary, problem, solution, check, check.__module__, after_suppressions)
         return check
 
     return register

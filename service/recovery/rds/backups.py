@@ -68,9 +68,7 @@ class _SnapshotNames:
     source: str
 
 
-_INSTANCE_SNAPSHOT = _SnapshotNames(
-    "instance", "describe_db_snapshots", SNAPSHOT_NOT_FOUND, "DBSnapshotIdentifier", "DBSnapshots", "DBInstanceIdentifier"
-)
+_INSTANCE_SNAPSHOT = _SnapshotNames("instance", "describe_db_snapshots", SNAPSHOT_NOT_FOUND, "DBSnapshotIdentifier", "DBSnapshots", "DBInstanceIdentifier")
 _CLUSTER_SNAPSHOT = _SnapshotNames(
     "cluster", "describe_db_cluster_snapshots", CLUSTER_SNAPSHOT_NOT_FOUND, "DBClusterSnapshotIdentifier", "DBClusterSnapshots", "DBClusterIdentifier"
 )

@@ -27,25 +27,29 @@ from service.config import RdsSettings
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
-THROTTLED = frozenset({
-    "Throttling",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "SlowDown",
-    "PriorRequestNotComplete",
-})
+THROTTLED = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
 SERVER_SIDE = frozenset({"InternalFailure", "InternalError", "ServiceUnavailable", "RequestTimeout", "RequestTimeoutException"})
 # The resource is busy (backing up, modifying, renaming): the same call can succeed later.
-BUSY = frozenset({
-    "InvalidDBInstanceState",
-    "InvalidDBInstanceStateFault",
-    "InvalidDBClusterStateFault",
-    "InvalidDBSnapshotState",
-    "InvalidDBClusterSnapshotStateFault",
-})
+BUSY = frozenset(
+    {
+        "InvalidDBInstanceState",
+        "InvalidDBInstanceStateFault",
+        "InvalidDBClusterStateFault",
+        "InvalidDBSnapshotState",
+        "InvalidDBClusterSnapshotStateFault",
+    }
+)
 INSTANCE_NOT_FOUND = frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"})
 CLUSTER_NOT_FOUND = frozenset({"DBClusterNotFoundFault", "DBClusterNotFound"})
 SNAPSHOT_NOT_FOUND = frozenset({"DBSnapshotNotFound", "DBSnapshotNotFoundFault"})

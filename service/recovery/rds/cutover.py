@@ -284,8 +284,10 @@ def stuck_rename(client: RDSClient, plan: CutoverPlan) -> StuckRename:
         advice.append(f"{plan.name} is already the restored copy: once it is available the cut-over is complete ({plan.old_renamed_to} is the old one).")
     elif at_name.holds == old_what:
         advice.append(f"{plan.name} still names the old {plan.what}; {plan.new_identifier} is untouched.")
-        advice.append(f"To finish by hand once {plan.name} is available: `{_cli(plan, plan.name, plan.old_renamed_to)}`, "
-                      f"then once {plan.old_renamed_to} is available: `{_cli(plan, plan.new_identifier, plan.name)}`.")
+        advice.append(
+            f"To finish by hand once {plan.name} is available: `{_cli(plan, plan.name, plan.old_renamed_to)}`, "
+            f"then once {plan.old_renamed_to} is available: `{_cli(plan, plan.new_identifier, plan.name)}`."
+        )
     else:
         advice.append(f"No {plan.what} answers under {plan.name}: the application cannot reach its database until one takes that name.")
         if new.holds == copy:

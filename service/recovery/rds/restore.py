@@ -49,23 +49,25 @@ if TYPE_CHECKING:
 RESTORE_TIME_LIMIT = timedelta(hours=8)
 
 # AWS statuses after which a new instance or cluster will not become available by itself.
-_FAILED_STATUSES = frozenset({
-    "failed",
-    "incompatible-restore",
-    "incompatible-parameters",
-    "incompatible-network",
-    "incompatible-option-group",
-    "incompatible-credentials",
-    "storage-full",
-    "inaccessible-encryption-credentials",
-    "inaccessible-encryption-credentials-recoverable",
-    "restore-error",
-    "cloning-failed",
-    "migration-failed",
-    "deleting",
-    "stopping",
-    "stopped",
-})
+_FAILED_STATUSES = frozenset(
+    {
+        "failed",
+        "incompatible-restore",
+        "incompatible-parameters",
+        "incompatible-network",
+        "incompatible-option-group",
+        "incompatible-credentials",
+        "storage-full",
+        "inaccessible-encryption-credentials",
+        "inaccessible-encryption-credentials-recoverable",
+        "restore-error",
+        "cloning-failed",
+        "migration-failed",
+        "deleting",
+        "stopping",
+        "stopped",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -261,13 +263,16 @@ def plan_restore(
         engine = {"Engine": snapshot.engine or source.get("Engine", "")} if aurora else {}
         restore_call = ApiCall(shape.from_snapshot, {shape.snapshot_new_parameter: new_id, shape.snapshot_parameter: snapshot.id, **engine, **copied})
     else:
-        restore_call = ApiCall(shape.to_point_in_time, {
-            shape.point_in_time_source_parameter: source_id,
-            shape.point_in_time_new_parameter: new_id,
-            **shape.point_in_time_extra,
-            **_time_parameters(shape.time_parameter, restore_time),
-            **copied,
-        })
+        restore_call = ApiCall(
+            shape.to_point_in_time,
+            {
+                shape.point_in_time_source_parameter: source_id,
+                shape.point_in_time_new_parameter: new_id,
+                **shape.point_in_time_extra,
+                **_time_parameters(shape.time_parameter, restore_time),
+                **copied,
+            },
+        )
     return RestorePlan(
         region=rds.region,
         source=source_id,
@@ -365,9 +370,7 @@ def _restorable_source(client: RDSClient, source_id: str, aurora: bool) -> tuple
     if not aurora:
         source = require_instance(client, source_id)
         if source.get("DBClusterIdentifier"):
-            raise RestoreRefused(
-                f"instance {source_id} belongs to Aurora cluster {source['DBClusterIdentifier']}: configure the target's rds.cluster instead"
-            )
+            raise RestoreRefused(f"instance {source_id} belongs to Aurora cluster {source['DBClusterIdentifier']}: configure the target's rds.cluster instead")
         return source, None
     source = require_cluster(client, source_id)
     engine = source.get("Engine", "")
@@ -469,4 +472,3 @@ def _major(version: str | None) -> str:
     """The major engine version as PostgreSQL counts it (9.6 before 10, then 10, 11, ...)."""
     parts = (version or "").split(".")
     return ".".join(parts[:2]) if parts[0] in ("9", "8") else parts[0]
-

@@ -68,13 +68,21 @@ def start_snapshot(client: RDSClient, rds: RdsSettings, snapshot_id: str, tags: 
         return Started("snapshot", snapshot_id, resumed=True)
     if rds.cluster:
         created = call(
-            client, "create_db_cluster_snapshot", absent=CLUSTER_NOT_FOUND,
-            DBClusterIdentifier=source, DBClusterSnapshotIdentifier=snapshot_id, Tags=tag_list(tags),
+            client,
+            "create_db_cluster_snapshot",
+            absent=CLUSTER_NOT_FOUND,
+            DBClusterIdentifier=source,
+            DBClusterSnapshotIdentifier=snapshot_id,
+            Tags=tag_list(tags),
         )
     else:
         created = call(
-            client, "create_db_snapshot", absent=INSTANCE_NOT_FOUND,
-            DBInstanceIdentifier=source, DBSnapshotIdentifier=snapshot_id, Tags=tag_list(tags),
+            client,
+            "create_db_snapshot",
+            absent=INSTANCE_NOT_FOUND,
+            DBInstanceIdentifier=source,
+            DBSnapshotIdentifier=snapshot_id,
+            Tags=tag_list(tags),
         )
     if created is None:
         raise RestoreRefused(f"there is no RDS {'cluster' if rds.cluster else 'instance'} named {source}")

@@ -54,8 +54,7 @@ def load_bundle(conn: psycopg.Connection, digest: str) -> LocalMigrations | None
 def latest_bundle_digest(conn: psycopg.Connection, target: str) -> str | None:
     """The bundle of the most recent job on a target that carried one."""
     row = conn.execute(
-        'SELECT "bundle_digest" FROM "job" WHERE "target" = %s AND "bundle_digest" IS NOT NULL'
-        ' ORDER BY "created_at" DESC LIMIT 1',
+        'SELECT "bundle_digest" FROM "job" WHERE "target" = %s AND "bundle_digest" IS NOT NULL ORDER BY "created_at" DESC LIMIT 1',
         (target,),
     ).fetchone()
     return str(row[0]) if row else None

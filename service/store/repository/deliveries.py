@@ -50,7 +50,5 @@ def delivery_jobs(conn: psycopg.Connection, source: str, subject: str) -> list[s
 
 def delivery_job(conn: psycopg.Connection, source: str, delivery_id: str) -> str | None:
     """The job a remembered webhook delivery started, if any."""
-    row = conn.execute(
-        'SELECT "job_id" FROM "webhook_delivery" WHERE "source" = %s AND "delivery_id" = %s', (source, delivery_id)
-    ).fetchone()
+    row = conn.execute('SELECT "job_id" FROM "webhook_delivery" WHERE "source" = %s AND "delivery_id" = %s', (source, delivery_id)).fetchone()
     return str(row[0]) if row and row[0] else None

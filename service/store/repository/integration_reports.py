@@ -30,8 +30,7 @@ class IntegrationReport:
 
 # The job id is a uuid column; the record carries it as text, like every job id.
 _REPORT_COLUMNS = (
-    '"job_id"::text AS "job_id", "source", "subject", "remote_id", "details", "status", "reported_state", "reported_at",'
-    ' "attempts", "last_error", "created_at"'
+    '"job_id"::text AS "job_id", "source", "subject", "remote_id", "details", "status", "reported_state", "reported_at", "attempts", "last_error", "created_at"'
 )
 
 
@@ -60,15 +59,12 @@ def lock_integration_report(conn: psycopg.Connection, job_id: str, source: str) 
     """An open report, locked until the caller's transaction ends; None if closed, or busy elsewhere."""
     return _one_report(
         conn,
-        f'SELECT {_REPORT_COLUMNS} FROM "integration_report" WHERE "job_id" = %s AND "source" = %s AND "status" = \'open\''
-        " FOR UPDATE SKIP LOCKED",
+        f'SELECT {_REPORT_COLUMNS} FROM "integration_report" WHERE "job_id" = %s AND "source" = %s AND "status" = \'open\' FOR UPDATE SKIP LOCKED',
         (job_id, source),
     )
 
 
-def report_progress(
-    conn: psycopg.Connection, job_id: str, source: str, *, reported_state: str, remote_id: str | None = None, done: bool = False
-) -> None:
+def report_progress(conn: psycopg.Connection, job_id: str, source: str, *, reported_state: str, remote_id: str | None = None, done: bool = False) -> None:
     """The platform now knows `reported_state`; a done report is closed. Clears past failures."""
     conn.execute(
         'UPDATE "integration_report" SET "reported_state" = %s, "remote_id" = COALESCE(%s, "remote_id"), "reported_at" = now(),'
@@ -99,8 +95,7 @@ def abandon_integration_report(conn: psycopg.Connection, job_id: str, source: st
 def open_reports_about(conn: psycopg.Connection, source: str, subject: str) -> list[IntegrationReport]:
     with conn.cursor(row_factory=class_row(IntegrationReport)) as cursor:
         return cursor.execute(
-            f'SELECT {_REPORT_COLUMNS} FROM "integration_report" WHERE "source" = %s AND "subject" = %s AND "status" = \'open\''
-            ' ORDER BY "created_at"',
+            f'SELECT {_REPORT_COLUMNS} FROM "integration_report" WHERE "source" = %s AND "subject" = %s AND "status" = \'open\' ORDER BY "created_at"',
             (source, subject),
         ).fetchall()
 

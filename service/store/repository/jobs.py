@@ -150,19 +150,21 @@ def create_jobs(conn: psycopg.Connection, new_jobs: Sequence[NewJob]) -> list[tu
             digest = digest or bundle_digest(new.bundle)
             if digest not in bundles:  # the jobs of one batch often bring the same bundle
                 bundles[digest] = bundle_row(new.bundle, digest)
-        jobs.append({
-            "ord": order,
-            "id": str(uuid.uuid4()),
-            "kind": new.kind.value,
-            "target": new.target,
-            "state": JobState.QUEUED.value,
-            "params": new.params,
-            "bundle_digest": digest,
-            "requested_by": new.requested_by,
-            "idempotency_key": new.idempotency_key,
-            "parent_id": new.parent_id,
-            "event": {"kind": new.kind.value, "target": new.target},
-        })
+        jobs.append(
+            {
+                "ord": order,
+                "id": str(uuid.uuid4()),
+                "kind": new.kind.value,
+                "target": new.target,
+                "state": JobState.QUEUED.value,
+                "params": new.params,
+                "bundle_digest": digest,
+                "requested_by": new.requested_by,
+                "idempotency_key": new.idempotency_key,
+                "parent_id": new.parent_id,
+                "event": {"kind": new.kind.value, "target": new.target},
+            }
+        )
     rows = conn.execute(_CREATE_JOBS, {"jobs": Jsonb(jobs), "bundles": Jsonb(list(bundles.values()))}).fetchall()
     results = []
     for (_order, created, job), new in zip(rows, new_jobs, strict=True):
@@ -280,7 +282,7 @@ def latest_check(conn: psycopg.Connection, target: str) -> Job | None:
     return _job_or_none(
         conn,
         f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "target" = %s AND "state" = \'succeeded\''
-        ' AND "kind" IN (\'check\', \'deploy\') AND "facts" ? \'status\' ORDER BY "created_at" DESC LIMIT 1',
+        " AND \"kind\" IN ('check', 'deploy') AND \"facts\" ? 'status' ORDER BY \"created_at\" DESC LIMIT 1",
         (target,),
     )
 
@@ -335,7 +337,7 @@ def transition(
             ' "reasons" = COALESCE(%s, "reasons"), "facts" = %s, "updated_at" = now(),'
             ' "started_at" = CASE WHEN %s = \'running\' THEN COALESCE("started_at", now()) ELSE "started_at" END,'
             ' "attempts" = "attempts" + CASE WHEN %s = \'running\' THEN 1 ELSE 0 END,'
-            ' "finished_at" = CASE WHEN %s IN (\'succeeded\', \'failed\', \'canceled\') THEN now() ELSE NULL END'
+            " \"finished_at\" = CASE WHEN %s IN ('succeeded', 'failed', 'canceled') THEN now() ELSE NULL END"
             f' WHERE "id" = %s RETURNING {_JOB_COLUMNS}',
             (
                 to_state.value,
@@ -360,9 +362,7 @@ def transition(
     return job
 
 
-def record_approval(
-    conn: psycopg.Connection, job_id: str, *, approved: bool, by: str, comment: str | None, reasons: list[str] | None = None
-) -> Job:
+def record_approval(conn: psycopg.Connection, job_id: str, *, approved: bool, by: str, comment: str | None, reasons: list[str] | None = None) -> Job:
     """A person's decision on the plan a job waits with, and the state change it causes, in one transaction.
 
     Approved, the job goes back to `running` (its task is enqueued after commit); rejected, it

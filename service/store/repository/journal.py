@@ -74,9 +74,7 @@ def record_note(conn: psycopg.Connection, job_id: str, data: dict[str, Any]) -> 
         notify(conn, job_id)
 
 
-def record_notification_outcome(
-    conn: psycopg.Connection, job_id: str, *, notification: str, delivery_id: str | None, outcome: str, **details: Any
-) -> None:
+def record_notification_outcome(conn: psycopg.Connection, job_id: str, *, notification: str, delivery_id: str | None, outcome: str, **details: Any) -> None:
     """Journal what became of a notification about a job (service.notifications.Delivery).
 
     A note, so it is appended in any state, after the job ended too (a verdict's notification is
@@ -140,4 +138,3 @@ def step_durations(conn: psycopg.Connection) -> list[tuple[str, float]]:
         """
     ).fetchall()
     return [(str(step), float(seconds)) for step, seconds in rows]
-

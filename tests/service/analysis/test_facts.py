@@ -88,7 +88,7 @@ def test_a_file_wrapped_in_begin_and_commit_fails_as_a_whole():
 @pytest.mark.parametrize(
     "sql, reason",
     [
-        ("ALTER TYPE \"Role\" ADD VALUE 'OWNER';\nUPDATE \"User\" SET \"role\" = 'OWNER' WHERE id = 1;", "55P04"),
+        ('ALTER TYPE "Role" ADD VALUE \'OWNER\';\nUPDATE "User" SET "role" = \'OWNER\' WHERE id = 1;', "55P04"),
         ("DO $$ BEGIN ALTER TYPE \"Role\" ADD VALUE 'OWNER'; END $$;\nINSERT INTO \"User\" (role) VALUES ('OWNER');", "same transaction"),
         ('CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY "i" ON t (id);', "25001"),
         ("BEGIN;\nCREATE TABLE a (id int);", "BEGIN without COMMIT"),
@@ -102,9 +102,7 @@ def test_files_postgresql_refuses_whatever_the_data(sql, reason):
 
 
 def test_enum_value_used_after_a_commit_is_fine():
-    facts = analyze_migration(
-        "ALTER TYPE \"Role\" ADD VALUE 'OWNER';\nCOMMIT;\nUPDATE \"User\" SET \"role\" = 'OWNER';"
-    )
+    facts = analyze_migration('ALTER TYPE "Role" ADD VALUE \'OWNER\';\nCOMMIT;\nUPDATE "User" SET "role" = \'OWNER\';')
     assert not any("55P04" in r.message for r in facts.fails_because)
 
 
@@ -133,9 +131,7 @@ def test_irreversible_steps_have_reasons(sql, expected):
 
 def test_renames_and_not_null_are_reversible():
     facts = analyze_migration(
-        'ALTER TABLE "User" RENAME COLUMN "name" TO "fullName";\n'
-        'ALTER TABLE "User" ALTER COLUMN "fullName" SET NOT NULL;\n'
-        'ALTER INDEX "a" RENAME TO "b";'
+        'ALTER TABLE "User" RENAME COLUMN "name" TO "fullName";\nALTER TABLE "User" ALTER COLUMN "fullName" SET NOT NULL;\nALTER INDEX "a" RENAME TO "b";'
     )
     assert facts.reversible
     assert effects_of(facts) == {
@@ -157,7 +153,7 @@ def test_update_idempotency():
     assert analyze_migration('UPDATE "User" SET "tier" = \'free\' WHERE "id" = 1;').idempotent
     assert not analyze_migration('UPDATE "User" SET "visits" = "visits" + 1;').idempotent
     assert not analyze_migration('UPDATE "User" SET "seenAt" = now();').idempotent
-    assert not analyze_migration('INSERT INTO "Plan" (name) VALUES (\'pro\');').idempotent
+    assert not analyze_migration("INSERT INTO \"Plan\" (name) VALUES ('pro');").idempotent
 
 
 def test_unparsable_file_has_no_facts_but_its_problem():
@@ -203,8 +199,7 @@ def test_drop_if_exists_before_create_guards_the_create():
 
 def test_sql_built_at_run_time_is_opaque():
     facts = analyze_migration(
-        "DO $$ DECLARE t text; BEGIN FOREACH t IN ARRAY ARRAY['A'] LOOP "
-        "EXECUTE format('ALTER TABLE %I ADD COLUMN x int', t); END LOOP; END $$;"
+        "DO $$ DECLARE t text; BEGIN FOREACH t IN ARRAY ARRAY['A'] LOOP EXECUTE format('ALTER TABLE %I ADD COLUMN x int', t); END LOOP; END $$;"
     )
     assert not facts.idempotent and not facts.reversible
     assert [(e.kind, e.name) for e in facts.effects] == [("other", "dynamic SQL")]

@@ -48,7 +48,11 @@ def test_index_shapes(migration, catalog, expected):
 @pytest.mark.parametrize(
     "migration, catalog, expected",
     [
-        ('ALTER TABLE "T" ADD CONSTRAINT "C" FOREIGN KEY ("pId") REFERENCES "P"("id") ON DELETE CASCADE', 'FOREIGN KEY ("pId") REFERENCES "P"(id) ON DELETE CASCADE', True),
+        (
+            'ALTER TABLE "T" ADD CONSTRAINT "C" FOREIGN KEY ("pId") REFERENCES "P"("id") ON DELETE CASCADE',
+            'FOREIGN KEY ("pId") REFERENCES "P"(id) ON DELETE CASCADE',
+            True,
+        ),
         ('ALTER TABLE "T" ADD CONSTRAINT "C" FOREIGN KEY ("pId") REFERENCES "P"("id") ON DELETE CASCADE', 'FOREIGN KEY ("pId") REFERENCES "P"(id)', False),
         ('ALTER TABLE "T" ADD CONSTRAINT "C" FOREIGN KEY ("pId") REFERENCES "P"("id")', 'FOREIGN KEY ("pId") REFERENCES "Q"(id)', False),
         ('ALTER TABLE "T" ADD CONSTRAINT "C" FOREIGN KEY ("pId") REFERENCES "P"', 'FOREIGN KEY ("pId") REFERENCES "P"(id)', True),
@@ -115,7 +119,11 @@ def test_a_do_block_that_creates_an_object_two_ways_gives_no_statement():
         ('ALTER TABLE "T" ADD COLUMN "a" TEXT DEFAULT NULL::text', "a", ColumnShape("text", False, None)),
         ('ALTER TABLE "T" ADD COLUMN "id" BIGSERIAL PRIMARY KEY', "id", ColumnShape("bigint", True, None)),
         ('CREATE TABLE "T" ("id" SERIAL, "at" TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY ("id"))', "id", ColumnShape("integer", True, None)),
-        ('CREATE TABLE "T" ("id" SERIAL, "at" TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY ("id"))', "at", ColumnShape("timestamp(3)", False, "CURRENT_TIMESTAMP")),
+        (
+            'CREATE TABLE "T" ("id" SERIAL, "at" TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY ("id"))',
+            "at",
+            ColumnShape("timestamp(3)", False, "CURRENT_TIMESTAMP"),
+        ),
         ('ALTER TABLE "T" ADD COLUMN "a" TEXT', "b", None),
         ('ALTER TABLE "T" ALTER COLUMN "a" TYPE TEXT', "a", None),
     ],

@@ -79,10 +79,7 @@ def test_schema_effects_with_a_data_change_are_all_but_not_fully_probed(conn):
 
 
 def test_half_applied_non_transactional_migration_is_partial(scratch_db, write_migrations):
-    script = (
-        'BEGIN;\nCREATE TABLE "A" ("id" INT);\nCOMMIT;\n'
-        'CREATE TABLE "B" ("id" INT REFERENCES "Missing"("id"));\n'
-    )
+    script = 'BEGIN;\nCREATE TABLE "A" ("id" INT);\nCOMMIT;\nCREATE TABLE "B" ("id" INT REFERENCES "Missing"("id"));\n'
     local = read_migrations_directory(write_migrations({"1_split": script}))
     with scratch_db.connect() as conn:
         outcome = deploy(conn, "public", local)
@@ -177,10 +174,7 @@ def test_later_statements_change_what_earlier_effects_look_like(conn):
 
 
 def test_column_alterations(conn):
-    conn.execute(
-        "CREATE TYPE \"Tag\" AS ENUM ('new', 'old');"
-        'CREATE TABLE "Item" ("price" INTEGER, "label" TEXT, "code" TEXT DEFAULT \'x\', "tags" TEXT[])'
-    )
+    conn.execute('CREATE TYPE "Tag" AS ENUM (\'new\', \'old\');CREATE TABLE "Item" ("price" INTEGER, "label" TEXT, "code" TEXT DEFAULT \'x\', "tags" TEXT[])')
     script = (
         'ALTER TABLE "Item" ALTER COLUMN "price" SET DATA TYPE NUMERIC(10,2),\n'
         '    ALTER COLUMN "tags" TYPE "Tag"[] USING "tags"::"Tag"[],\n'
@@ -220,8 +214,7 @@ def test_enum_values_functions_and_other_objects(conn):
 
 def test_constraints_triggers_and_policies_on_their_table(conn):
     conn.execute(
-        'CREATE TABLE "Account" ("id" INT PRIMARY KEY, "owner" INT);'
-        "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';"
+        'CREATE TABLE "Account" ("id" INT PRIMARY KEY, "owner" INT);CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS \'BEGIN RETURN NEW; END\';'
     )
     script = (
         'ALTER TABLE "Account" ADD CONSTRAINT "Account_owner_check" CHECK ("owner" > 0) NOT VALID;\n'
@@ -299,9 +292,7 @@ def test_a_sequence_is_compared_by_the_options_its_statement_gives_it(conn):
     conn.execute(PATIENT_MRN_SEQUENCE)  # IF NOT EXISTS skips it
     (met_another,) = probe(conn, PATIENT_MRN_SEQUENCE).checks
     assert met_another.status is CheckStatus.OTHER_SHAPE and met_another.present is False
-    assert met_another.note == (
-        "sequence public.patient_mrn_seq exists but is not the sequence the migration creates: start 7, not 100000; increment 3, not 1"
-    )
+    assert met_another.note == ("sequence public.patient_mrn_seq exists but is not the sequence the migration creates: start 7, not 100000; increment 3, not 1")
 
     conn.execute('DROP SEQUENCE "patient_mrn_seq"')
     conn.execute(PATIENT_MRN_SEQUENCE)
@@ -350,15 +341,15 @@ def test_an_added_column_of_another_shape(conn, existing, added, differs):
 
 
 def test_what_postgresql_made_of_an_added_column_is_its_shape(conn):
-    conn.execute("CREATE TYPE \"Status\" AS ENUM ('NEW', 'OLD'); CREATE TABLE \"Item\" (\"sku\" TEXT)")
+    conn.execute('CREATE TYPE "Status" AS ENUM (\'NEW\', \'OLD\'); CREATE TABLE "Item" ("sku" TEXT)')
     script = (
         'ALTER TABLE "Item" ADD COLUMN "id" SERIAL PRIMARY KEY,\n'
         '    ADD COLUMN "status" "Status" NOT NULL DEFAULT \'NEW\',\n'
         '    ADD COLUMN "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,\n'
         '    ADD COLUMN "note" TEXT DEFAULT NULL,\n'
-        "    ADD COLUMN \"tags\" TEXT[] NOT NULL DEFAULT ARRAY[]::TEXT[],\n"
+        '    ADD COLUMN "tags" TEXT[] NOT NULL DEFAULT ARRAY[]::TEXT[],\n'
         '    ADD COLUMN "price" DOUBLE PRECISION DEFAULT 0,\n'
-    "    ADD COLUMN \"label\" TEXT DEFAULT 'a' || 'b';\n"
+        "    ADD COLUMN \"label\" TEXT DEFAULT 'a' || 'b';\n"
         'ALTER TABLE "Item" ADD COLUMN "legacy" INTEGER DEFAULT 1;\n'
         'ALTER TABLE "Item" ALTER COLUMN "legacy" TYPE BIGINT, ALTER COLUMN "legacy" DROP DEFAULT;\n'
     )

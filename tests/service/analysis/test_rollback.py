@@ -11,11 +11,11 @@ TABLE_AND_INDEX = 'CREATE TABLE "Visit" ("id" INT);\nCREATE INDEX "Patient_name_
     "section",
     [
         '-- ROLLBACK SQL (for reference):\n-- DROP INDEX IF EXISTS "Patient_name_idx";\n-- DROP TABLE IF EXISTS "Visit";\n',
-        '-- ============================================\n-- === ROLLBACK SQL ===\n-- ============================================\n'
+        "-- ============================================\n-- === ROLLBACK SQL ===\n-- ============================================\n"
         '-- Note: run during a quiet hour.\n--\n-- DROP INDEX IF EXISTS "Patient_name_idx";\n--\n-- DROP TABLE IF EXISTS "Visit";\n',
         '/*\n * ROLLBACK SQL:\n * DROP INDEX IF EXISTS "Patient_name_idx";\n * DROP TABLE IF EXISTS "Visit";\n */\n',
         '-- Rollback:\n--   DROP INDEX IF EXISTS\n--     "Patient_name_idx";\n--   DROP TABLE IF EXISTS "Visit";\n',
-        "-- DOWN\n-- drop index if exists \"Patient_name_idx\";\n-- drop table if exists \"Visit\";\n",
+        '-- DOWN\n-- drop index if exists "Patient_name_idx";\n-- drop table if exists "Visit";\n',
     ],
     ids=["for-reference", "banner-with-notes", "block-comment", "multi-line", "down-lowercase"],
 )
@@ -75,7 +75,7 @@ def test_no_section():
 
 def test_derived_inverse_in_reverse_order():
     facts = analyze_migration(
-        'CREATE TYPE "Mood" AS ENUM (\'ok\');\n'
+        "CREATE TYPE \"Mood\" AS ENUM ('ok');\n"
         'CREATE TABLE "Note" ("id" INT, "mood" "Mood");\n'
         'CREATE INDEX "Note_mood_idx" ON "Note" ("mood");\n'
         'ALTER TABLE "Patient" ADD COLUMN "noteId" INT;\n'

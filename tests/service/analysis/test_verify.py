@@ -10,8 +10,7 @@ from service.prisma.migrations import migrations_from_bundle
 
 INIT = 'CREATE TABLE "User" ("id" SERIAL PRIMARY KEY, "email" TEXT NOT NULL);\n'
 ADD_POSTS = (
-    'CREATE TABLE "Post" ("id" SERIAL PRIMARY KEY, "authorId" INT NOT NULL REFERENCES "User"("id"));\n'
-    'CREATE INDEX "User_email_idx" ON "User"("email");\n'
+    'CREATE TABLE "Post" ("id" SERIAL PRIMARY KEY, "authorId" INT NOT NULL REFERENCES "User"("id"));\nCREATE INDEX "User_email_idx" ON "User"("email");\n'
 )
 LATER = 'ALTER TABLE "User" ADD COLUMN "name" TEXT;\n'
 MIGRATIONS = migrations_from_bundle({"1_init": INIT, "2_posts": ADD_POSTS, "3_later": LATER}, 'provider = "postgresql"\n')

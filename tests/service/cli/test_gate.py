@@ -83,8 +83,7 @@ def test_a_clean_deploy_in_a_vercel_build_applies_the_migrations_and_exits_0(ser
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == (
-        f"gate: apply 2 migrations from {directory} on target staging, commit 3f5c2a9e3f5c, "
-        "deployment dpl_7Gw5ZMBpQA8h9GF832KGp7nwbuh3, in Vercel (staging)"
+        f"gate: apply 2 migrations from {directory} on target staging, commit 3f5c2a9e3f5c, deployment dpl_7Gw5ZMBpQA8h9GF832KGp7nwbuh3, in Vercel (staging)"
     )
     assert any(line.endswith("apply:20240102_visits finished") for line in lines)
     assert lines[-1] == "verdict: proceed"
@@ -164,7 +163,10 @@ def test_the_gate_shows_a_recovery_waiting_for_a_lock_as_it_happens(waits_for_bl
     lines += rest.splitlines()
     assert process.returncode == 0, "\n".join(lines) + errors
     waiting = next(line for line in lines if "waiting for 1 session holding locks on" in line)
-    assert f': waiting for 1 session holding locks on "Patient": pid {holder_pid} (reporting, idle in transaction) `LOCK TABLE "Patient" IN ACCESS EXCLUSIVE MODE` for ' in waiting
+    assert (
+        f': waiting for 1 session holding locks on "Patient": pid {holder_pid} (reporting, idle in transaction) `LOCK TABLE "Patient" IN ACCESS EXCLUSIVE MODE` for '
+        in waiting
+    )
     assert "; next look in " in waiting and " of 60 s waited)" in waiting
     recovering = next(line for line in lines if "recovery running" in line)
     child = recovering.split("recover job ")[1].split()[0]
@@ -187,7 +189,9 @@ def test_a_stopped_service_exits_2_after_its_retries(write_migrations):
 
 
 def test_no_verdict_within_the_timeout_exits_2(scratch_db, write_migrations):
-    config = Config({"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),))
+    config = Config(
+        {"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),)
+    )
     settings = Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, config, enqueue=lambda *job_ids: None)  # nothing ever runs the job
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -239,7 +243,15 @@ class FakeService:
                     self.answer(status, {"title": "Nope", "detail": f"answer {status}"}, {"Retry-After": "0"})
 
             def do_GET(self):
-                event = {"id": 1, "at": "2024-01-01T00:00:01+00:00", "kind": "transition", "step": None, "from_state": "running", "to_state": "succeeded", "data": {}}
+                event = {
+                    "id": 1,
+                    "at": "2024-01-01T00:00:01+00:00",
+                    "kind": "transition",
+                    "step": None,
+                    "from_state": "running",
+                    "to_state": "succeeded",
+                    "data": {},
+                }
                 reasons = ["lint drop-table in 20240101_patients line 1: dropping a table loses its data"] if fake.verdict == "blocked" else []
                 self.answer(200, {**FakeService.JOB, "verdict": fake.verdict, "reasons": reasons, "events": [event]})
 
@@ -310,9 +322,16 @@ def test_build_context_from_vercel_and_github_actions():
 def test_idempotency_key_names_the_build_and_the_bundle():
     key = idempotency_key("staging", True, "abc", "dpl_1", "digest")
     assert key == idempotency_key("staging", True, "abc", "dpl_1", "digest") and len(key) <= 200
-    others = {idempotency_key(*args) for args in [("production", True, "abc", "dpl_1", "digest"), ("staging", False, "abc", "dpl_1", "digest"),
-                                                  ("staging", True, "abd", "dpl_1", "digest"), ("staging", True, "abc", "dpl_2", "digest"),
-                                                  ("staging", True, "abc", "dpl_1", "other")]}
+    others = {
+        idempotency_key(*args)
+        for args in [
+            ("production", True, "abc", "dpl_1", "digest"),
+            ("staging", False, "abc", "dpl_1", "digest"),
+            ("staging", True, "abd", "dpl_1", "digest"),
+            ("staging", True, "abc", "dpl_2", "digest"),
+            ("staging", True, "abc", "dpl_1", "other"),
+        ]
+    }
     assert key not in others and len(others) == 5
     # Without a deployment, every run is its own request.
     assert idempotency_key("staging", True, "abc", None, "digest") != idempotency_key("staging", True, "abc", None, "digest")
@@ -346,7 +365,9 @@ def test_the_gate_shows_a_recovery_waiting_for_approval_and_how_to_give_it(appro
     recover_id = lines[-1].split("deploy-gate jobs approve ")[1].split()[0]
     approved = subprocess.run(
         [DEPLOY_GATE, "jobs", "approve", recover_id, "--comment", "made by hand, same shape"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": approver, "PATH": "/usr/bin:/bin", **SAME_CODE},
     )
     assert approved.returncode == 0, approved.stderr

@@ -104,9 +104,7 @@ def test_p3009_and_p3005_are_one_line(url, write_migrations, scratch_db):
     run("deploy", "--migrations", str(base), url=url)
     blocked = run("deploy", "--migrations", str(base), url=url)
     assert blocked.returncode == 1
-    assert blocked.stderr.strip().splitlines() == [
-        blocked.stderr.strip().splitlines()[0]
-    ] and "P3009" in blocked.stderr and "`2_dup` (42P07" in blocked.stderr
+    assert blocked.stderr.strip().splitlines() == [blocked.stderr.strip().splitlines()[0]] and "P3009" in blocked.stderr and "`2_dup` (42P07" in blocked.stderr
 
     scratch_db.query("DROP TABLE _prisma_migrations")
     not_empty = run("deploy", "--migrations", str(base), url=url)

@@ -74,8 +74,7 @@ def test_github_format_prints_escaped_workflow_annotations(write_migrations):
     path = str(base / "20240102_drop" / "migration.sql").replace(":", "%3A").replace(",", "%2C")
     first, second, summary = result.stdout.splitlines()
     assert first == (
-        f"::error file={path},line=3,col=1,title=drop-table::"
-        f'DROP TABLE "Legacy" deletes the table and all of its rows%0Ahelp: {RULES["drop-table"].help}'
+        f'::error file={path},line=3,col=1,title=drop-table::DROP TABLE "Legacy" deletes the table and all of its rows%0Ahelp: {RULES["drop-table"].help}'
     )
     assert second.startswith(f"::warning file={path},line=3,col=1,title=missing-rollback-section::")
     assert summary == "2 findings in 1 of 1 migration: 1 error, 1 warning."

@@ -83,7 +83,7 @@ def test_wait_exits_1_on_blocked_with_the_reason(service):
     job_id = submit(app, MIGRATIONS + [{"name": "20240102_dup", "sql": 'CREATE TABLE "Patient" ("id" INT, "note" TEXT);'}])
     result = run("wait", job_id, url=url)
     assert result.returncode == 1
-    assert ": 20240102_dup failed with 42P07 (already-exists): relation \"Patient\" already exists" in result.stdout
+    assert ': 20240102_dup failed with 42P07 (already-exists): relation "Patient" already exists' in result.stdout
     assert result.stdout.splitlines()[-1] == "verdict: blocked"
     # The deploy waits for its recover job: `wait` follows that job's steps as they happen.
     with app.extensions["deploy_gate"].pool.connection() as conn:
@@ -139,7 +139,9 @@ def test_unreachable_service_exits_2():
 
 
 def test_wait_times_out_with_exit_2(scratch_db):
-    config = Config({"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),))
+    config = Config(
+        {"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),)
+    )
     settings = Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None)
     app = create_app(settings, config, enqueue=lambda *job_ids: None)
     server = make_server("127.0.0.1", 0, app, threaded=True)

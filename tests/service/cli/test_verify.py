@@ -11,14 +11,9 @@ import pytest
 DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
 INIT = 'CREATE TABLE "User" ("id" SERIAL PRIMARY KEY, "email" TEXT NOT NULL);\n'
 ADD_POSTS = (
-    'CREATE TABLE "Post" ("id" SERIAL PRIMARY KEY, "authorId" INT NOT NULL REFERENCES "User"("id"));\n'
-    'CREATE INDEX "User_email_idx" ON "User"("email");\n'
+    'CREATE TABLE "Post" ("id" SERIAL PRIMARY KEY, "authorId" INT NOT NULL REFERENCES "User"("id"));\nCREATE INDEX "User_email_idx" ON "User"("email");\n'
 )
-WITH_SECTION = ADD_POSTS + (
-    "\n-- ROLLBACK SQL (for reference):\n"
-    '-- DROP TABLE IF EXISTS "Post";\n'
-    '-- DROP INDEX IF EXISTS "User_email_idx";\n'
-)
+WITH_SECTION = ADD_POSTS + ('\n-- ROLLBACK SQL (for reference):\n-- DROP TABLE IF EXISTS "Post";\n-- DROP INDEX IF EXISTS "User_email_idx";\n')
 WITH_SHORT_SECTION = ADD_POSTS + '\n-- ROLLBACK SQL:\n-- DROP TABLE IF EXISTS "Post";\n'
 
 
@@ -91,7 +86,7 @@ def test_a_failing_rollback_is_reported_and_cleaned_up(shadow_url, scratch_db, w
 
 
 def test_no_rollback_sql_exits_one(shadow_url, write_migrations):
-    base = write_migrations({"1_init": INIT, "2_data": "UPDATE \"User\" SET \"email\" = lower(\"email\");\n"})
+    base = write_migrations({"1_init": INIT, "2_data": 'UPDATE "User" SET "email" = lower("email");\n'})
     result = run("verify-rollback", "2_data", "--migrations", str(base), "--shadow-url", shadow_url)
     assert result.returncode == 1
     assert "there is no rollback SQL to verify" in result.stdout
@@ -103,7 +98,12 @@ def test_no_rollback_sql_exits_one(shadow_url, write_migrations):
 def test_a_shadow_equal_to_the_target_is_refused(shadow_url, write_migrations):
     base = write_migrations({"1_init": INIT, "2_posts": WITH_SECTION})
     result = run(
-        "verify-rollback", "2_posts", "--migrations", str(base), "--shadow-url", shadow_url,
+        "verify-rollback",
+        "2_posts",
+        "--migrations",
+        str(base),
+        "--shadow-url",
+        shadow_url,
         env={"DATABASE_URL": shadow_url.replace("127.0.0.1", "localhost")},
     )
     assert result.returncode == 2

@@ -23,9 +23,7 @@ def park(app, job_id, answers, wait=25):
 
 
 def listeners(scratch_db):
-    return scratch_db.query(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'deploy-gate-api-listen'"
-    )[0][0]
+    return scratch_db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'deploy-gate-api-listen'")[0][0]
 
 
 def test_more_parked_long_polls_than_pooled_connections_leave_the_store_to_other_requests(app, client, scratch_db):

@@ -41,7 +41,9 @@ def store(app, scratch_db):
 
 def deploy(store, config, scripts):
     digest = repository.store_bundle(store, migrations_from_bundle(scripts))
-    job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True, "commit": "abc123"}, bundle_digest=digest)
+    job, _ = repository.create_job(
+        store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True, "commit": "abc123"}, bundle_digest=digest
+    )
     return run_job(store, config, job.id), digest
 
 
@@ -133,7 +135,9 @@ def test_a_queued_job_has_a_report_of_what_is_not_done_yet(client, queued_recove
 
 def test_a_rollback_job_report(client, store, config):
     _, digest = deploy(store, config, ADD_EMAIL)
-    job, _ = repository.create_job(store, kind=JobKind.ROLLBACK, target="staging", requested_by="ops", params={"migration": "20240102_add_email"}, bundle_digest=digest)
+    job, _ = repository.create_job(
+        store, kind=JobKind.ROLLBACK, target="staging", requested_by="ops", params={"migration": "20240102_add_email"}, bundle_digest=digest
+    )
     assert run_job(store, config, job.id).state is JobState.WAITING_APPROVAL  # no shadow server: always approved
     approved = client.post(f"/v1/jobs/{job.id}/approve", json={"comment": "checked"}, headers=auth("oncall-token"))
     assert approved.status_code == 200
@@ -169,7 +173,9 @@ def test_unknown_and_malformed_ids_are_404(client, job_id):
 
 def test_a_check_job_has_a_report_without_a_checklist(client, store, config):
     digest = repository.store_bundle(store, migrations_from_bundle(BASE))
-    job, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci", params={"phase": "post", "deployment_id": "dpl_1"}, bundle_digest=digest)
+    job, _ = repository.create_job(
+        store, kind=JobKind.CHECK, target="staging", requested_by="ci", params={"phase": "post", "deployment_id": "dpl_1"}, bundle_digest=digest
+    )
     assert run_job(store, config, job.id).verdict is Verdict.BLOCKED
     response = get_report(client, job.id)
     assert response.status_code == 200 and response.mimetype == "application/json"

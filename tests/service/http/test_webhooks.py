@@ -101,7 +101,10 @@ def test_deployment_created_queues_a_check_job_and_its_vercel_check(client, bund
         {"Content-Type": "application/json", "x-vercel-signature": ""},
         {"Content-Type": "application/json", "x-vercel-signature": "0" * 40},
         {"Content-Type": "application/json", "x-vercel-signature": vercel_signature(b"another body")},
-        {"Content-Type": "application/json", "x-vercel-signature": vercel_signature(encode(vercel_event("deployment.created", "dpl_1")), "not-the-secret-at-all")},
+        {
+            "Content-Type": "application/json",
+            "x-vercel-signature": vercel_signature(encode(vercel_event("deployment.created", "dpl_1")), "not-the-secret-at-all"),
+        },
     ],
 )
 def test_a_bad_or_missing_vercel_signature_stores_and_enqueues_nothing(client, bundle, enqueued, synced, scratch_db, headers):
@@ -208,7 +211,9 @@ def test_a_protection_rule_queues_a_check_job(client, bundle, enqueued, synced, 
 
 
 def test_a_ping_is_answered_and_other_events_acknowledged(client, enqueued, scratch_db):
-    ping = post_github(client, "ping", {"zen": "Practicality beats purity.", "hook_id": 292430182, "hook": {"type": "App", "events": ["deployment_protection_rule"]}})
+    ping = post_github(
+        client, "ping", {"zen": "Practicality beats purity.", "hook_id": 292430182, "hook": {"type": "App", "events": ["deployment_protection_rule"]}}
+    )
     assert (ping.status_code, ping.get_json()["status"], ping.get_json()["detail"]) == (200, "recorded", "pong")
     push = post_github(client, "push", {"ref": "refs/heads/main"})
     assert (push.status_code, push.get_json()["status"]) == (200, "ignored")
@@ -234,7 +239,10 @@ def test_a_github_delivery_without_its_headers_or_with_a_foreign_callback_stores
     del headers["X-GitHub-Delivery"]
     response = client.post("/v1/webhooks/github", data=body, headers=headers)
     assert response.status_code == 400 and "X-GitHub-Delivery" in response.get_json()["detail"]
-    foreign = {**protection_rule(github_api.url), "deployment_callback_url": "https://collector.example.net/repos/acme/shop/actions/runs/1/deployment_protection_rule"}
+    foreign = {
+        **protection_rule(github_api.url),
+        "deployment_callback_url": "https://collector.example.net/repos/acme/shop/actions/runs/1/deployment_protection_rule",
+    }
     response = post_github(client, "deployment_protection_rule", foreign)
     assert response.status_code == 422 and "deployment_callback_url must be" in response.get_json()["detail"]
     assert enqueued == [] and count(scratch_db, "webhook_delivery") == 0
@@ -242,6 +250,7 @@ def test_a_github_delivery_without_its_headers_or_with_a_foreign_callback_stores
 
 def test_a_sync_that_cannot_be_enqueued_is_left_to_the_beat_task(client, bundle, enqueued, app, caplog):
     caplog.set_level(logging.WARNING, logger=webhooks.__name__)
+
     def broker_down(job_id, source):
         raise ConnectionError("redis://:hunter2@broker:6379")
 

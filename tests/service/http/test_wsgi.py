@@ -27,7 +27,11 @@ def test_a_bad_targets_file_stops_gunicorn_with_one_clear_line(tmp_path, scratch
     env = {"PATH": "/usr/bin:/bin", "DEPLOY_GATE_CONFIG": str(config), "DEPLOY_GATE_DATABASE_URL": scratch_db.url}
     result = subprocess.run(
         [GUNICORN, "service.http.wsgi:application()", "--bind", "127.0.0.1:0", "--workers", "1"],
-        capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=ROOT,
     )
     assert result.returncode != 0
     assert f"deploy-gate: configuration error: {config}: targets.prod.database_url_env: environment variable NOT_SET_ANYWHERE is not set" in result.stderr
@@ -38,7 +42,11 @@ def test_a_bad_log_level_stops_gunicorn_with_one_clear_line(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DEPLOY_GATE_LOG_LEVEL": "loud"}
     result = subprocess.run(
         [GUNICORN, "service.http.wsgi:application()", "--bind", "127.0.0.1:0", "--workers", "1"],
-        capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=ROOT,
     )
     assert result.returncode != 0
     assert "deploy-gate: configuration error: DEPLOY_GATE_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in result.stderr
@@ -51,7 +59,11 @@ def test_a_store_that_is_not_migrated_stops_gunicorn_with_what_to_run(tmp_path, 
     env = {"PATH": "/usr/bin:/bin", "DEPLOY_GATE_CONFIG": str(config), "DEPLOY_GATE_DATABASE_URL": scratch_db.url}
     result = subprocess.run(
         [GUNICORN, "service.http.wsgi:application()", "--bind", "127.0.0.1:0", "--workers", "1"],
-        capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=ROOT,
     )
     assert result.returncode != 0
     assert "deploy-gate: the store's schema is not current" in result.stderr
@@ -81,8 +93,7 @@ def served(tmp_path, scratch_db, target_db):
     token = "wsgi-test-token"
     config = tmp_path / "deploy-gate.toml"
     config.write_text(
-        f'[tokens.ci]\nsha256 = "{hash_token(token)}"\nscopes = ["deploy", "read"]\n\n'
-        '[targets.staging]\ndatabase_url_env = "STAGING_DATABASE_URL"\n'
+        f'[tokens.ci]\nsha256 = "{hash_token(token)}"\nscopes = ["deploy", "read"]\n\n[targets.staging]\ndatabase_url_env = "STAGING_DATABASE_URL"\n'
     )
     port = free_port()
     env = {
@@ -97,7 +108,10 @@ def served(tmp_path, scratch_db, target_db):
     with log.open("wb") as output:
         server = subprocess.Popen(
             [GUNICORN, "service.http.wsgi:application()", "--bind", f"127.0.0.1:{port}", "--no-control-socket"],
-            env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 60

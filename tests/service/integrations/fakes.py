@@ -59,7 +59,14 @@ class _Fake:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw
-                call = Call(self.command, unquote(parts.path), parse_qs(parts.query, keep_blank_values=True), Headers(list(self.headers.items())), body, time.monotonic())
+                call = Call(
+                    self.command,
+                    unquote(parts.path),
+                    parse_qs(parts.query, keep_blank_values=True),
+                    Headers(list(self.headers.items())),
+                    body,
+                    time.monotonic(),
+                )
                 with fake.lock:
                     if fake._failures:
                         status, answer = fake._failures.popleft(), {"error": {"code": "internal_server_error", "message": "injected"}}
@@ -288,7 +295,12 @@ class FakeGitHub(_Fake):
         if str(claims["iss"]) != str(self.app_id):
             return self.violation(call, 401, f"iss {claims['iss']!r} is not the App id", {"message": "Integration not found"})
         if claims["exp"] - claims["iat"] > 600 or claims["iat"] > time.time() + 1:
-            return self.violation(call, 401, "exp is more than ten minutes after iat, or iat is in the future", {"message": "Expiration time' claim ('exp') is too far in the future"})
+            return self.violation(
+                call,
+                401,
+                "exp is more than ten minutes after iat, or iat is in the future",
+                {"message": "Expiration time' claim ('exp') is too far in the future"},
+            )
         if installation != str(self.installation_id):
             return 404, {"message": "Not Found"}
         fields = {

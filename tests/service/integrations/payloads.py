@@ -58,7 +58,9 @@ def signed_vercel(event: dict[str, Any], secret: str = VERCEL_SECRET) -> tuple[b
     return body, {"Content-Type": "application/json", "x-vercel-signature": vercel_signature(body, secret)}
 
 
-def protection_rule(api_url: str, *, run_id: int = 1234, environment: str = "production", repository: str = REPOSITORY, installation: int = INSTALLATION) -> dict[str, Any]:
+def protection_rule(
+    api_url: str, *, run_id: int = 1234, environment: str = "production", repository: str = REPOSITORY, installation: int = INSTALLATION
+) -> dict[str, Any]:
     """GitHub's deployment_protection_rule (action requested) payload."""
     owner, name = repository.split("/")
     return {

@@ -67,7 +67,13 @@ def test_a_valid_file(tmp_path, environ, key):
     integrations = config.integrations
     assert integrations.public_url == "https://gate.example.com"
     vercel = integrations.vercel
-    assert (vercel.webhook_secret, vercel.token, vercel.team_id, vercel.api_url, vercel.check_name) == (VERCEL_SECRET, TOKEN, "team_123", "https://vercel.internal", "deploy-gate")
+    assert (vercel.webhook_secret, vercel.token, vercel.team_id, vercel.api_url, vercel.check_name) == (
+        VERCEL_SECRET,
+        TOKEN,
+        "team_123",
+        "https://vercel.internal",
+        "deploy-gate",
+    )
     assert vercel.target_for("prj_abc", "production") == "production"
     assert vercel.target_for("prj_abc", None) == "staging", "a deployment without a target is a preview"
     assert vercel.target_for("prj_abc", "staging") is None and vercel.target_for("prj_xyz", "production") is None

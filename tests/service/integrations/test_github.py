@@ -131,7 +131,10 @@ def test_a_proceed_verdict_approves_the_deployment(store, config, github_api):
     assert (review["run_id"], review["environment_name"], review["state"]) == (1234, "production", "approved")
     assert review["comment"].startswith(f"deploy-gate approved this deployment: check job {job_id} on target production, proceed.")
     assert f"Report: {PUBLIC_URL}/v1/jobs/{job_id}/report" in review["comment"]
-    assert [c.path for c in github_api.calls] == [f"/app/installations/{INSTALLATION}/access_tokens", f"/repos/{REPOSITORY}/actions/runs/1234/deployment_protection_rule"]
+    assert [c.path for c in github_api.calls] == [
+        f"/app/installations/{INSTALLATION}/access_tokens",
+        f"/repos/{REPOSITORY}/actions/runs/1234/deployment_protection_rule",
+    ]
     assert github_api.violations == []
     report = repository.get_integration_report(store, job_id, "github")
     assert (report.status, report.reported_state) == ("done", "approved")
@@ -205,7 +208,10 @@ def test_replays_pings_other_events_and_unmapped_environments(store, config, git
     replay = github.receive(store, config, delivery(config, protection_rule(github_api.url), delivery_id="same"))
     assert (replay.status, replay.job_id, replay.run) == ("duplicate", job_id, False)
     assert store.execute("SELECT count(*) FROM job WHERE requested_by = 'github'").fetchone() == (1,)
-    assert store.execute("SELECT event, job_id::text FROM webhook_delivery WHERE delivery_id = 'same'").fetchone() == ("deployment_protection_rule.requested", job_id)
+    assert store.execute("SELECT event, job_id::text FROM webhook_delivery WHERE delivery_id = 'same'").fetchone() == (
+        "deployment_protection_rule.requested",
+        job_id,
+    )
 
     ping = github.receive(store, config, github.parse_delivery(config.integrations.github, "p", "ping", encode({"zen": "Speak like a human."})))
     assert (ping.status, ping.detail) == ("recorded", "pong")

@@ -84,7 +84,13 @@ def test_the_client_speaks_vercel_s_checks_api(vercel_api):
     created = next(call for call in vercel_api.calls if call.method == "POST")
     assert created.path == "/v1/deployments/dpl_1/checks" and created.query == {"teamId": [TEAM]}
     assert created.headers["Authorization"] == f"Bearer {VERCEL_TOKEN}"
-    assert created.body == {"name": "deploy-gate", "blocking": True, "detailsUrl": "https://gate.example.com/v1/jobs/job-1/report", "externalId": "job-1", "rerequestable": True}
+    assert created.body == {
+        "name": "deploy-gate",
+        "blocking": True,
+        "detailsUrl": "https://gate.example.com/v1/jobs/job-1/report",
+        "externalId": "job-1",
+        "rerequestable": True,
+    }
 
     with pytest.raises(ApiRefused, match="404 .not_found"):
         client.create_check("dpl_unknown", name="x", details_url="https://gate.example.com/r", external_id="j")
@@ -161,7 +167,9 @@ def test_with_a_report_link_secret_the_checks_details_url_opens_the_report_witho
     assert vercel_api.violations == []
 
     # What a person clicking "Details" in Vercel's dashboard gets: the check job's report, no bearer token.
-    app = create_app(Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None), config, enqueue=lambda *job_ids: None)
+    app = create_app(
+        Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None), config, enqueue=lambda *job_ids: None
+    )
     app.test_client_class = ContractClient
     try:
         response = app.test_client().get(signed.removeprefix(PUBLIC_URL))
@@ -348,9 +356,7 @@ def test_events_after_the_check_are_noted_on_the_deployment_s_jobs(store, config
     for kind in ("deployment.ready", "deployment.promoted"):
         assert receive(store, config, vercel_event(kind, "dpl_1", delivery=kind)).detail == "noted on 1 job of deployment dpl_1"
     notes = [event.data for event in repository.job_events(store, job_id) if event.kind == "note"]
-    assert notes == [
-        {"webhook": "vercel", "event": kind, "delivery": kind, "deployment_id": "dpl_1"} for kind in ("deployment.ready", "deployment.promoted")
-    ]
+    assert notes == [{"webhook": "vercel", "event": kind, "delivery": kind, "deployment_id": "dpl_1"} for kind in ("deployment.ready", "deployment.promoted")]
     row = store.execute("SELECT event, subject, job_id FROM webhook_delivery WHERE delivery_id = 'early'").fetchone()
     assert row == ("deployment.succeeded", "dpl_1", None)
 

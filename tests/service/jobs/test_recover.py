@@ -28,7 +28,6 @@ BASE = {
 }
 
 
-
 # Fails on every run with a statement timeout (57014, transient), with no session in its way.
 TIMES_OUT = {**BASE, "20240102_add_email": 'ALTER TABLE "Patient" ADD COLUMN "email" TEXT;\nSELECT pg_sleep(5);\n'}
 STATEMENT_TIMEOUT_MS = 500
@@ -338,10 +337,7 @@ def test_data_violation_blocks_with_a_plan(store, target_db, write_migrations):
     assert_prisma_agrees(target_db, write_migrations, scripts)
 
 
-HALF_APPLIED_IDEMPOTENT = (
-    'BEGIN;\nCREATE TABLE IF NOT EXISTS "Tag" ("id" INT);\nCOMMIT;\n'
-    'ALTER TABLE "Patient" ADD COLUMN IF NOT EXISTS "tagId" INT;\n'
-)
+HALF_APPLIED_IDEMPOTENT = 'BEGIN;\nCREATE TABLE IF NOT EXISTS "Tag" ("id" INT);\nCOMMIT;\nALTER TABLE "Patient" ADD COLUMN IF NOT EXISTS "tagId" INT;\n'
 
 
 def test_half_applied_idempotent_migration_is_retried(store, target_db, write_migrations):

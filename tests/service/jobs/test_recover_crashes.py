@@ -23,7 +23,6 @@ class WorkerDied(BaseException):
     """Not an Exception: nothing in the job may catch it, as nothing catches SIGKILL."""
 
 
-
 def failed_deploy(store, target_db, config):
     """A deploy whose migration failed on a lock timeout, and the recover job it started."""
     applied_base(target_db, store, config)

@@ -27,7 +27,7 @@ VISITS_THEN_PATIENT_AGAIN = 'BEGIN;\nCREATE TABLE "Visit" ("id" INT);\nCOMMIT;\n
 def test_a_table_that_already_existed_is_never_in_the_derived_rollback(store, target_db, write_migrations):
     config = make_config(target_db)
     applied_base(target_db, store, config)
-    target_db.query('INSERT INTO "Patient" ("name") VALUES (\'Ada\'), (\'Grace\')')
+    target_db.query("INSERT INTO \"Patient\" (\"name\") VALUES ('Ada'), ('Grace')")
     scripts = {**BASE, "20240102_patients_again": PATIENT_AGAIN}
     _, recovered = deploy_then_recover(store, config, scripts)
 

@@ -24,7 +24,6 @@ CREATE INDEX "Patient_email_idx" ON "Patient"("email");
 SCRIPTS = {**BASE, "20240102_add_email": ADD_EMAIL}
 
 
-
 def deployed(store, config, scripts=SCRIPTS):
     digest = repository.store_bundle(store, migrations_from_bundle(scripts))
     job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci", params={"apply": True}, bundle_digest=digest)
@@ -182,7 +181,9 @@ def test_a_section_that_drops_a_table_the_migration_may_not_have_made_waits_nami
     # The check runs again where the SQL runs: without the approval it refuses.
     local = migrations_from_bundle(scripts)
     with target_db.connect() as conn, pytest.raises(actions.RollbackFailed) as refused:
-        actions.run_rollback_sql(conn, "public", local, "20240102_patient_index", approval["sql"], timeouts=SessionTimeouts(1000), lock_wait=5, finished_row=True)
+        actions.run_rollback_sql(
+            conn, "public", local, "20240102_patient_index", approval["sql"], timeouts=SessionTimeouts(1000), lock_wait=5, finished_row=True
+        )
     assert note in refused.value.headline
     assert patients(target_db) == [("Ada",), ("Grace",)]
 
@@ -199,7 +200,9 @@ def test_a_rollback_that_drops_data_waits_for_approval_whatever_the_policy(store
 
 def test_with_a_shadow_the_replay_before_the_migration_tells_a_guarded_create_that_met_history_from_one_that_made_its_object(store, target_db):
     config = make_config(target_db, rollbacks_need_approval=False, shadow=parse_database_url(ADMIN_URL))
-    guarded_audit = 'CREATE TABLE IF NOT EXISTS "Audit" ("id" SERIAL PRIMARY KEY);\nCREATE TABLE IF NOT EXISTS "Patient" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n'
+    guarded_audit = (
+        'CREATE TABLE IF NOT EXISTS "Audit" ("id" SERIAL PRIMARY KEY);\nCREATE TABLE IF NOT EXISTS "Patient" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n'
+    )
     scripts = {**BASE, "20240102_audit": guarded_audit}
     digest = deployed(store, config, scripts)
 

@@ -19,7 +19,6 @@ BUNDLE = {
 }
 
 
-
 @pytest.fixture
 def config(target_db):
     target = Target("staging", parse_database_url(target_db.url), Policy(lock_timeout_ms=2000))
@@ -56,7 +55,9 @@ def test_deploy_applies_and_proceeds(store, config, target_db):
 
 def test_a_failed_apply_starts_a_recover_job_whose_verdict_the_deploy_takes(store, config):
     started = []
-    deploy_job = run_job(store, config, queue(store, scripts={**BUNDLE, "20240103_dup": 'CREATE TABLE "Visit" (id int, "note" text);'}).id, enqueue=started.append)
+    deploy_job = run_job(
+        store, config, queue(store, scripts={**BUNDLE, "20240103_dup": 'CREATE TABLE "Visit" (id int, "note" text);'}).id, enqueue=started.append
+    )
     assert deploy_job.state is JobState.RUNNING and deploy_job.verdict is None
     child_id = repository.finished_steps(store, deploy_job.id)["recover"]["job"]
     assert started == [child_id]
@@ -118,7 +119,7 @@ def test_resumes_a_migration_interrupted_by_a_dead_worker(store, config, target_
 
 
 def test_two_deploys_to_one_target_are_serialised(scratch_db, store, config, target_db):
-    jobs = [queue(store, scripts={**BUNDLE, f"2024010{3 + i}_slow": f"SELECT pg_sleep(0.5); CREATE TABLE \"T{i}\" (id int);"}) for i in range(2)]
+    jobs = [queue(store, scripts={**BUNDLE, f"2024010{3 + i}_slow": f'SELECT pg_sleep(0.5); CREATE TABLE "T{i}" (id int);'}) for i in range(2)]
     results = {}
 
     def work(job_id):

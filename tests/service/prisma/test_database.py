@@ -9,9 +9,7 @@ from service.prisma.errors import DatabaseUnavailable, InvalidDatabaseUrl
 
 
 def test_prisma_parameters_are_taken_or_dropped():
-    target = parse_database_url(
-        "postgresql://app:s3cret@db.internal:6543/shop?schema=Sales&connection_limit=5&pgbouncer=true&sslmode=require"
-    )
+    target = parse_database_url("postgresql://app:s3cret@db.internal:6543/shop?schema=Sales&connection_limit=5&pgbouncer=true&sslmode=require")
     assert target.schema == "Sales"
     assert target.params["host"] == "db.internal"
     assert target.params["port"] == "6543"
@@ -103,7 +101,7 @@ class PasswordRefusingServer:
                 payload = client.recv(length - 4)
                 if kind == b"p":
                     self.received_passwords.append(payload.rstrip(b"\0"))
-                fields = b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"app\"\0\0"
+                fields = b'SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user "app"\0\0'
                 client.sendall(b"E" + struct.pack("!I", len(fields) + 4) + fields)
 
     def close(self) -> None:

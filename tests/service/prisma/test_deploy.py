@@ -83,7 +83,7 @@ def test_duplicate_object_fails_leaves_no_effects_and_stops(conn):
     assert logs.startswith("A migration failed to apply. New migrations cannot be applied")
     assert "\n\nMigration name: 2_dup\n\nDatabase error code: 42P07\n\nDatabase error:\n" in logs
     assert 'ERROR: relation "User" already exists' in logs
-    assert "DbError { severity: \"ERROR\", parsed_severity: Some(Error), code: SqlState(E42P07)" in logs
+    assert 'DbError { severity: "ERROR", parsed_severity: Some(Error), code: SqlState(E42P07)' in logs
 
 
 def test_syntax_error_logs_the_position(conn):
@@ -201,9 +201,7 @@ def test_concurrently_is_refused_inside_the_implicit_transaction(conn):
 
 def test_single_concurrently_statement_runs(conn):
     deploy(conn, "public", migrations_from_bundle({"1_t": "CREATE TABLE t (id int);"}))
-    outcome = deploy(
-        conn, "public", migrations_from_bundle({"1_t": "CREATE TABLE t (id int);", "2_i": "CREATE INDEX CONCURRENTLY t_id ON t (id);"})
-    )
+    outcome = deploy(conn, "public", migrations_from_bundle({"1_t": "CREATE TABLE t (id int);", "2_i": "CREATE INDEX CONCURRENTLY t_id ON t (id);"}))
     assert outcome.succeeded
 
 
@@ -216,7 +214,7 @@ def test_crlf_file_is_applied_and_its_checksum_is_the_raw_text(conn, write_migra
 
 def test_mixed_case_and_hyphenated_names_apply_in_prisma_order(conn, write_migrations):
     names = ["20240101_b-two", "20240101_B", "20240101_a", "20240101-c", "20240101_A-one"]
-    base = write_migrations({name: f"CREATE TABLE \"{name}\" (id int);" for name in names})
+    base = write_migrations({name: f'CREATE TABLE "{name}" (id int);' for name in names})
     outcome = deploy(conn, "public", read_migrations_directory(base))
     # The order `names.sort((a, b) => a.localeCompare(b))` gives in Node.
     expected = ["20240101_a", "20240101_A-one", "20240101_B", "20240101_b-two", "20240101-c"]
@@ -250,10 +248,12 @@ def test_deploy_holds_the_advisory_lock_while_it_runs(conn, scratch_db):
 
 def test_an_error_inside_the_files_own_transaction_is_recorded_with_its_own_sqlstate(conn):
     """Not 25P02: the session's timeouts are put back only once the file's aborted transaction ended."""
-    local = migrations_from_bundle({
-        "20240101_init": 'CREATE TABLE "Patient" ("id" INT);\n',
-        "20240102_dup": 'BEGIN;\nALTER TABLE "Patient" ADD COLUMN "id" INT;\nCOMMIT;\n',
-    })
+    local = migrations_from_bundle(
+        {
+            "20240101_init": 'CREATE TABLE "Patient" ("id" INT);\n',
+            "20240102_dup": 'BEGIN;\nALTER TABLE "Patient" ADD COLUMN "id" INT;\nCOMMIT;\n',
+        }
+    )
     outcome = deploy(conn, "public", local, timeouts=SessionTimeouts(lock_timeout_ms=1234))
     assert (outcome.failure.migration_name, outcome.failure.sqlstate) == ("20240102_dup", "42701")
     assert "Database error code: 42701" in outcome.failure.logs

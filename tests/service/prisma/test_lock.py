@@ -35,9 +35,7 @@ def test_waiters_are_listed(conn, scratch_db):
         except psycopg.errors.LockNotAvailable as error:
             outcomes.append(error)
 
-    with psycopg.connect(scratch_db.conninfo, autocommit=True) as holder_conn, psycopg.connect(
-        scratch_db.conninfo, autocommit=True
-    ) as waiter:
+    with psycopg.connect(scratch_db.conninfo, autocommit=True) as holder_conn, psycopg.connect(scratch_db.conninfo, autocommit=True) as waiter:
         holder_pid, waiter_pid = holder_conn.info.backend_pid, waiter.info.backend_pid
         holder_conn.execute("SELECT pg_advisory_lock(%s)", (PRISMA_ADVISORY_LOCK_ID,))
         waiter.execute("SET lock_timeout = '2s'")

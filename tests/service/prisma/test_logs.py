@@ -14,7 +14,9 @@ def test_rendered_logs_follow_prismas_layout(conn):
     error = failing(conn, "SELECT * FROM missing_table;")
     sqlstate, logs = render_apply_failure("20240101_x", "SELECT * FROM missing_table;", error)
     assert sqlstate == "42P01"
-    assert logs.startswith(APPLY_FAILED_HEADER + "\n\nMigration name: 20240101_x\n\nDatabase error code: 42P01\n\nDatabase error:\nERROR: relation \"missing_table\" does not exist")
+    assert logs.startswith(
+        APPLY_FAILED_HEADER + '\n\nMigration name: 20240101_x\n\nDatabase error code: 42P01\n\nDatabase error:\nERROR: relation "missing_table" does not exist'
+    )
     assert logs.endswith(" }\n")
 
 
@@ -53,7 +55,7 @@ def test_parse_gives_back_what_render_wrote(conn, script, sqlstate):
 
 
 def test_parse_accepts_logs_without_details():
-    logs = f"{APPLY_FAILED_HEADER}\n\nMigration name: m\n\nDatabase error code: 23505\n\nDatabase error:\nERROR: duplicate key value violates unique constraint \"u\"\n"
+    logs = f'{APPLY_FAILED_HEADER}\n\nMigration name: m\n\nDatabase error code: 23505\n\nDatabase error:\nERROR: duplicate key value violates unique constraint "u"\n'
     parsed = parse_failure_logs(logs)
     assert parsed.sqlstate == "23505"
     assert parsed.message == 'duplicate key value violates unique constraint "u"'

@@ -36,9 +36,7 @@ def test_ascii_fast_path_orders_every_pair_as_the_collation_does():
 def test_ascii_fast_path_orders_random_names_as_the_collation_does():
     generator = random.Random(7)
     alphabet = string.ascii_letters + string.digits + "_-. "
-    names = {
-        "".join(generator.choice(alphabet) for _ in range(generator.randint(1, 12))) for _ in range(4000)
-    }
+    names = {"".join(generator.choice(alphabet) for _ in range(generator.randint(1, 12))) for _ in range(4000)}
     assert sort_in_prisma_order(names) == uca_sorted(names)
 
 

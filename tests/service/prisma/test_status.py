@@ -145,7 +145,7 @@ def test_history_in_a_named_schema(scratch_db):
         assert read_status(conn, "App", local).up_to_date
     assert scratch_db.query("SELECT to_regclass('\"App\"._prisma_migrations') IS NOT NULL")[0][0]
     assert scratch_db.query("SELECT to_regclass('public._prisma_migrations')")[0][0] is None
-    assert scratch_db.query("SELECT to_regclass('\"App\".\"User\"') IS NOT NULL")[0][0]
+    assert scratch_db.query('SELECT to_regclass(\'"App"."User"\') IS NOT NULL')[0][0]
 
 
 def test_provider_mismatch_is_refused(conn, write_migrations):

@@ -152,15 +152,22 @@ def test_locks_needed_from_the_migrations_statements():
 
 def test_a_look_in_words():
     blocker = {
-        "pid": 1234, "application_name": "psql", "state": "idle in transaction", "query": 'LOCK TABLE "Patient"',
-        "transaction_age_seconds": 2.14, "locks": [{"relation": '"Patient"', "mode": ACCESS_EXCLUSIVE, "granted": True}], "waiting_for": [],
+        "pid": 1234,
+        "application_name": "psql",
+        "state": "idle in transaction",
+        "query": 'LOCK TABLE "Patient"',
+        "transaction_age_seconds": 2.14,
+        "locks": [{"relation": '"Patient"', "mode": ACCESS_EXCLUSIVE, "granted": True}],
+        "waiting_for": [],
     }
     look = {"migration": "20240102_add_email", "needs": {'"Patient"': [ACCESS_EXCLUSIVE]}, "blockers": [blocker], "waited_seconds": 0.4, "bound_seconds": 30}
     assert describe_wait({**look, "outcome": "waiting", "next_look_in_seconds": 1.26}) == (
         'waiting for 1 session holding locks on "Patient": pid 1234 (psql, idle in transaction) `LOCK TABLE "Patient"` for 2.1 s, '
         'AccessExclusiveLock on "Patient"; next look in 1.3 s (0.4 of 30 s waited)'
     )
-    assert describe_wait({**look, "outcome": "gave_up", "waited_seconds": 30.2}).startswith('1 session still holds locks on "Patient" after 30.2 s (retry_wait_seconds = 30): pid 1234 (psql')
+    assert describe_wait({**look, "outcome": "gave_up", "waited_seconds": 30.2}).startswith(
+        '1 session still holds locks on "Patient" after 30.2 s (retry_wait_seconds = 30): pid 1234 (psql'
+    )
     assert describe_wait({**look, "blockers": [], "outcome": "clear", "waited_seconds": 3.0}) == (
         'no session holds a lock on "Patient" that 20240102_add_email must wait for after 3.0 s; applying it again'
     )

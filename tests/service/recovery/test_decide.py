@@ -73,7 +73,12 @@ PARTIAL = replace(FAILED, effects="partial", transactional=False, sqlstate="2351
         (replace(PARTIAL, rollback_verified=True, automatic_rollback=True), Action.RUN_ROLLBACK, Verdict.BLOCKED, False),
         (replace(PARTIAL, rollback_verified=True), Action.RUN_ROLLBACK, None, True),
         (replace(PARTIAL, rollback_verified=False, automatic_rollback=True), Action.RUN_ROLLBACK, None, True),
-        (replace(PARTIAL, rollback_verified=True, automatic_rollback=True, rollback_needs_approval=("would drop table public.A",)), Action.RUN_ROLLBACK, None, True),
+        (
+            replace(PARTIAL, rollback_verified=True, automatic_rollback=True, rollback_needs_approval=("would drop table public.A",)),
+            Action.RUN_ROLLBACK,
+            None,
+            True,
+        ),
         (replace(PARTIAL, rollback_complete=False), Action.NONE, Verdict.BLOCKED, False),
         (replace(FAILED, in_bundle=False, parses=False, effects="unknown", transactional=False), Action.NONE, Verdict.BLOCKED, False),
     ],

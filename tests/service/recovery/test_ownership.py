@@ -68,7 +68,7 @@ def test_the_error_position_in_the_logs_names_the_failing_statement(conn):
 
 
 def test_logs_without_a_position_give_none():
-    assert error_position("Database error code: 42P07\n\nDatabase error:\nERROR: relation \"A\" already exists") is None
+    assert error_position('Database error code: 42P07\n\nDatabase error:\nERROR: relation "A" already exists') is None
     assert error_position(None) is None
 
 
@@ -79,7 +79,7 @@ def test_logs_without_a_position_give_none():
         ('CREATE TABLE "A" (id int)', 'ALTER TABLE "A" ADD COLUMN "id" INT', {"column"}, "id", "A"),
         ('CREATE TABLE "A" (id int CONSTRAINT "A_c" CHECK (id > 0))', 'ALTER TABLE "A" ADD CONSTRAINT "A_c" CHECK (id > 1)', {"constraint"}, "A_c", "A"),
         ("CREATE TYPE \"Mood\" AS ENUM ('ok')", "CREATE TYPE \"Mood\" AS ENUM ('ok')", {"type"}, "Mood", None),
-        ("CREATE SCHEMA \"billing\"", 'CREATE SCHEMA "billing"', {"schema"}, "billing", None),
+        ('CREATE SCHEMA "billing"', 'CREATE SCHEMA "billing"', {"schema"}, "billing", None),
         ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", {"function"}, "f", None),
         ("CREATE TYPE \"Mood\" AS ENUM ('ok')", "ALTER TYPE \"Mood\" ADD VALUE 'ok'", {"enum_value"}, "ok", None),
     ],
@@ -149,7 +149,7 @@ def test_nothing_is_owned_when_the_catalog_cannot_tell_which_part_committed(conn
     assert not ownership.created and not ownership.persisted and ownership.failing_segment is None
     plan = owned_rollback_plan(script, facts, ownership)
     assert not plan.complete
-    assert [r.message for r in plan.reasons] == ['UPDATE on A: whether its statement (line 1) committed is unknown']
+    assert [r.message for r in plan.reasons] == ["UPDATE on A: whether its statement (line 1) committed is unknown"]
     assert [n.message for n in plan.notes] == ["table public.B was not made; its statement (line 3) did not commit: the file failed there or before"]
 
 
@@ -181,9 +181,7 @@ def test_a_migration_that_succeeded_owns_its_guarded_creates_only_when_known_abs
 
     unknown = owned_rollback_plan(GUARDED, facts, applied_migration_ownership(facts, "public"))
     assert unknown.sql == 'DROP INDEX IF EXISTS "Patient_id_idx";' and not unknown.complete
-    assert unknown.reasons[0].message == (
-        "table public.Patient may have existed before this migration: its guarded CREATE (line 1) does nothing then"
-    )
+    assert unknown.reasons[0].message == ("table public.Patient may have existed before this migration: its guarded CREATE (line 1) does nothing then")
 
     known = owned_rollback_plan(GUARDED, facts, applied_migration_ownership(facts, "public", pre_existing=before))
     assert (known.sql, known.complete) == ('DROP INDEX IF EXISTS "Patient_id_idx";', True)
@@ -194,7 +192,7 @@ def test_a_migration_that_succeeded_owns_its_guarded_creates_only_when_known_abs
 
 
 def test_objects_in_a_fingerprint(conn):
-    conn.execute("CREATE TYPE \"Mood\" AS ENUM ('ok'); CREATE TABLE \"A\" (\"id\" INT CONSTRAINT \"A_pkey\" PRIMARY KEY)")
+    conn.execute('CREATE TYPE "Mood" AS ENUM (\'ok\'); CREATE TABLE "A" ("id" INT CONSTRAINT "A_pkey" PRIMARY KEY)')
     refs = objects_in(catalog_fingerprint(conn))
     assert {
         table("A"),
@@ -241,7 +239,7 @@ def test_indexes_and_columns_of_a_table_the_migration_made_are_its_own(conn):
 
 def test_data_a_drop_would_lose_is_counted_or_estimated(conn):
     ownership = applied(conn, 'CREATE TABLE "A" ("id" INT, "note" TEXT);\n')
-    conn.execute('INSERT INTO "A" SELECT g, CASE WHEN g <= 2 THEN \'x\' END FROM generate_series(1, 50) g')
+    conn.execute("INSERT INTO \"A\" SELECT g, CASE WHEN g <= 2 THEN 'x' END FROM generate_series(1, 50) g")
     assert notes(conn, 'ALTER TABLE "A" DROP COLUMN "note";', ownership) == ("would drop column public.A.note; 2 non-null values would be lost",)
     assert notes(conn, 'DROP TABLE "A";', ownership) == ("would drop table public.A; 50 rows would be lost",)
     conn.execute('ANALYZE "A"')
@@ -255,5 +253,5 @@ def test_data_a_drop_would_lose_is_counted_or_estimated(conn):
 def test_non_null_values_of_a_dropped_column_are_counted(conn):
     conn.execute('CREATE TABLE "Hand" ("id" INT)')
     ownership = applied(conn, 'ALTER TABLE "Hand" ADD COLUMN "note" TEXT;\n')
-    conn.execute('INSERT INTO "Hand" VALUES (1, \'x\'), (2, NULL)')
+    conn.execute("INSERT INTO \"Hand\" VALUES (1, 'x'), (2, NULL)")
     assert notes(conn, 'ALTER TABLE "Hand" DROP COLUMN "note";', ownership) == ("would drop column public.Hand.note; 1 non-null value would be lost",)

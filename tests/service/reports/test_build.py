@@ -141,10 +141,15 @@ def test_a_transient_failure_retried_to_success(store, target_db):
         f"- [x] Identified the problematic migration ({when(facts_at)}): {items['migration_identified'][2]}"
     )
     assert line_starting(report, "- [ ] Team notified") == "- [ ] Team notified of rollback: no notification recorded"
-    assert line_starting(report, "- [ ] ~~Tested rollback").startswith("- [ ] ~~Tested rollback in staging/local~~ (not applicable): no rollback SQL was needed")
+    assert line_starting(report, "- [ ] ~~Tested rollback").startswith(
+        "- [ ] ~~Tested rollback in staging/local~~ (not applicable): no rollback SQL was needed"
+    )
     assert line_starting(report, "- [ ] Verified application functionality") == f"- [ ] Verified application functionality: {NOT_CHECKED}"
     assert "- SQLSTATE: `55P03` (transient error)" in markdown_lines(report)
-    assert "- Effects found in the database: none left by this run: 20240102_add_email has no transaction control, so PostgreSQL undid the whole file when it failed" in markdown_lines(report)
+    assert (
+        "- Effects found in the database: none left by this run: 20240102_add_email has no transaction control, so PostgreSQL undid the whole file when it failed"
+        in markdown_lines(report)
+    )
 
 
 def test_retries_run_out_over_two_rounds(store, target_db):
@@ -250,7 +255,9 @@ def test_an_unverified_rollback_waits_for_approval_then_runs(store, target_db):
 
     # The delivery task journals its outcome on the job, which has ended: the job stays as it was.
     ended = repository.get_job(store, done.id)
-    repository.record_notification_outcome(store, done.id, notification="verdict_blocked", delivery_id=sent[0]["delivery_id"], outcome="delivered", status=200, attempt=2)
+    repository.record_notification_outcome(
+        store, done.id, notification="verdict_blocked", delivery_id=sent[0]["delivery_id"], outcome="delivered", status=200, attempt=2
+    )
     assert ended.state is JobState.SUCCEEDED and repository.get_job(store, done.id) == ended
     report = report_of(store, done.id)
     delivered_at = report.timeline[-1].at
@@ -258,7 +265,10 @@ def test_an_unverified_rollback_waits_for_approval_then_runs(store, target_db):
         True, delivered_at,
         f"no approval_needed notification is configured for staging, so none was sent; verdict_blocked notification delivered at {when(delivered_at)} (HTTP 200, attempt 2)",
     )  # fmt: skip
-    assert (report.timeline[-1].event, report.timeline[-1].summary) == ("note", f"verdict_blocked notification delivered at {when(delivered_at)} (HTTP 200, attempt 2)")
+    assert (report.timeline[-1].event, report.timeline[-1].summary) == (
+        "note",
+        f"verdict_blocked notification delivered at {when(delivered_at)} (HTTP 200, attempt 2)",
+    )
     lines = markdown_lines(report)
     assert f"- {when(approval.at)}: approved by ops (`act:1`): checked | the section" in lines
     # In the timeline table the comment's pipe is escaped, so the row keeps its four cells.
@@ -373,7 +383,9 @@ def test_a_verified_and_approved_rollback_job_fills_every_item_it_can(store, tar
     assert items["migration_identified"][2] == "20240102_add_email, named by ops: its applied row in _prisma_migrations matches the bundle's file"
     # The plan ops approved carried the rollback SQL (facts.approval.sql).
     assert items["sql_reviewed"][:2] == (True, report.approvals[0].at)
-    assert items["sql_reviewed"][2].startswith("ops approved a plan that showed the rollback SQL (execute); deploy-gate read it: rollback SQL from its ROLLBACK SQL section")
+    assert items["sql_reviewed"][2].startswith(
+        "ops approved a plan that showed the rollback SQL (execute); deploy-gate read it: rollback SQL from its ROLLBACK SQL section"
+    )
     assert items["rollback_tested"][:2] == (True, finished_at(store, job.id, "verify"))
     execute_at = finished_at(store, job.id, "execute")
     assert items["rollback_executed"][:2] == (True, execute_at)
@@ -417,12 +429,22 @@ PLAN = {
 
 
 def test_a_restore_journal_is_reported_generically(store):
-    job, _ = repository.create_job(store, kind=JobKind.RESTORE, target="production", requested_by="ops", params={"action": "restore", "snapshot_id": "rds:prod-db-2026-01-01"})
+    job, _ = repository.create_job(
+        store, kind=JobKind.RESTORE, target="production", requested_by="ops", params={"action": "restore", "snapshot_id": "rds:prod-db-2026-01-01"}
+    )
     repository.transition(store, job.id, JobState.RUNNING)
     record(store, job.id, "plan", PLAN)
     record(store, job.id, "start", {"action": "restore", "identifier": "prod-db-restore-1", "resumed": False})
     record(store, job.id, "poll:1", {"state": "creating", "status": "creating", "identifier": "prod-db-restore-1", "endpoint": None, "port": None})
-    endpoint = {"state": "available", "status": "available", "identifier": "prod-db-restore-1", "endpoint": "prod-db-restore-1.example.rds.amazonaws.com", "port": 5432, "new_identifier": "prod-db-restore-1", "source": "prod-db"}
+    endpoint = {
+        "state": "available",
+        "status": "available",
+        "identifier": "prod-db-restore-1",
+        "endpoint": "prod-db-restore-1.example.rds.amazonaws.com",
+        "port": 5432,
+        "new_identifier": "prod-db-restore-1",
+        "source": "prod-db",
+    }
     record(store, job.id, "endpoint", endpoint)
     record(store, job.id, "snapshot_copy", {"copied_to": "eu-west-1"})  # a step this module does not know
     repository.transition(store, job.id, JobState.SUCCEEDED, verdict=Verdict.PROCEED, reasons=["restored"], facts={"restore": {**endpoint, "plan": PLAN}})
@@ -461,12 +483,18 @@ def test_a_wait_that_ran_out_is_not_an_action_taken(store):
 
 
 def test_a_restore_refused_before_planning_has_no_backup(store):
-    job, _ = repository.create_job(store, kind=JobKind.RESTORE, target="production", requested_by="ops", params={"action": "restore", "snapshot_id": "rds:gone"})
+    job, _ = repository.create_job(
+        store, kind=JobKind.RESTORE, target="production", requested_by="ops", params={"action": "restore", "snapshot_id": "rds:gone"}
+    )
     repository.transition(store, job.id, JobState.RUNNING)
     repository.record_step(store, job.id, "plan", "started")
     repository.transition(store, job.id, JobState.SUCCEEDED, verdict=Verdict.BLOCKED, reasons=["there is no snapshot named rds:gone"])
     report = report_of(store, job.id)
-    assert checklist(report)["backup_accessible"] == (False, None, "snapshot rds:gone was asked for, but the restore could not be planned: there is no snapshot named rds:gone")
+    assert checklist(report)["backup_accessible"] == (
+        False,
+        None,
+        "snapshot rds:gone was asked for, but the restore could not be planned: there is no snapshot named rds:gone",
+    )
     assert [(a.step, a.outcome) for a in report.actions] == []
     assert report.timeline[-2].step == "plan" and report.timeline[-2].summary == "started"
 

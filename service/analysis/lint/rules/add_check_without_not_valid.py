@@ -36,6 +36,4 @@ def add_check_without_not_valid(context: LintContext) -> Iterator[Violation]:
         if constraint.contype != ConstrType.CONSTR_CHECK or constraint.skip_validation or context.is_empty_table(table, statement):
             continue
         name = quoted(constraint.conname) if constraint.conname else "a CHECK constraint"
-        yield Violation(
-            f"adding {name} to {relation_name(table)} scans every row under an ACCESS EXCLUSIVE lock", statement, node=constraint
-        )
+        yield Violation(f"adding {name} to {relation_name(table)} scans every row under an ACCESS EXCLUSIVE lock", statement, node=constraint)

@@ -61,8 +61,7 @@ def add_constraint_without_guard(context: LintContext) -> Iterator[Violation]:
         if context.dropped_earlier_if_exists("constraint", constraint.conname, statement, parent=table.relname):
             continue
         yield Violation(
-            f"ADD CONSTRAINT {quoted(constraint.conname)} on {relation_name(table)} fails if it already exists"
-            f"{missed_by_handlers(statement, *errors)}",
+            f"ADD CONSTRAINT {quoted(constraint.conname)} on {relation_name(table)} fails if it already exists{missed_by_handlers(statement, *errors)}",
             statement,
             node=constraint,
         )

@@ -38,8 +38,7 @@ def add_foreign_key_without_not_valid(context: LintContext) -> Iterator[Violatio
             continue
         name = quoted(constraint.conname) if constraint.conname else "a foreign key"
         yield Violation(
-            f"adding {name} to {relation_name(table)} checks every row while blocking writes to it and to "
-            f"{relation_name(constraint.pktable)}",
+            f"adding {name} to {relation_name(table)} checks every row while blocking writes to it and to {relation_name(constraint.pktable)}",
             statement,
             node=constraint,
         )

@@ -34,9 +34,7 @@ def add_primary_key(context: LintContext) -> Iterator[Violation]:
     for statement, constraint in context.added_constraints():
         table = altered_table(statement)
         if constraint.contype == ConstrType.CONSTR_PRIMARY and not constraint.indexname and not context.is_empty_table(table, statement):
-            yield Violation(
-                f"adding a primary key to {relation_name(table)} builds its index under an ACCESS EXCLUSIVE lock", statement, node=constraint
-            )
+            yield Violation(f"adding a primary key to {relation_name(table)} builds its index under an ACCESS EXCLUSIVE lock", statement, node=constraint)
     for statement, column in context.added_columns():
         table = altered_table(statement)
         if column_constraints(column, ConstrType.CONSTR_PRIMARY) and not context.is_empty_table(table, statement):

@@ -28,7 +28,7 @@ from service.analysis.lint.registry import rule
     "create-index-without-if-not-exists",
     severity="warning",
     family="idempotency",
-    help="Write CREATE INDEX IF NOT EXISTS \"name\" so a retried migration does not fail with 42P07.",
+    help='Write CREATE INDEX IF NOT EXISTS "name" so a retried migration does not fail with 42P07.',
 )
 def create_index_without_if_not_exists(context: LintContext) -> Iterator[Violation]:
     for statement, node in context.of_type(ast.IndexStmt):
@@ -38,7 +38,7 @@ def create_index_without_if_not_exists(context: LintContext) -> Iterator[Violati
             yield Violation(
                 f"CREATE INDEX on {relation_name(node.relation)} has no name, so every run creates another index",
                 statement,
-                help="Name the index and write CREATE INDEX IF NOT EXISTS \"name\".",
+                help='Name the index and write CREATE INDEX IF NOT EXISTS "name".',
             )
             continue
         if context.dropped_earlier_if_exists("index", node.idxname, statement):

@@ -51,6 +51,4 @@ def create_type_without_guard(context: LintContext) -> Iterator[Violation]:
             names, kind = list(names_of(node.typeName)), "type"
         if context.dropped_earlier_if_exists(kind, names[-1], statement):
             continue
-        yield Violation(
-            f"CREATE {kind.upper()} {quoted(*names)} fails if it already exists{missed_by_handlers(statement, DUPLICATE_OBJECT)}", statement
-        )
+        yield Violation(f"CREATE {kind.upper()} {quoted(*names)} fails if it already exists{missed_by_handlers(statement, DUPLICATE_OBJECT)}", statement)

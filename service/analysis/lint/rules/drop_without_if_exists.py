@@ -92,8 +92,7 @@ def drop_without_if_exists(context: LintContext) -> Iterator[Violation]:
             continue
         what = "COLUMN" if is_column else "CONSTRAINT"
         yield Violation(
-            f"DROP {what} {quoted(command.name)} of {relation_name(altered_table(statement))} fails if it does not exist"
-            f"{missed_by_handlers(statement, error)}",
+            f"DROP {what} {quoted(command.name)} of {relation_name(altered_table(statement))} fails if it does not exist{missed_by_handlers(statement, error)}",
             statement,
             help=f"Write DROP {what} IF EXISTS so a retried migration does not fail on what is already gone.",
         )

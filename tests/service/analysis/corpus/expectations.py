@@ -726,8 +726,7 @@ EXPECTED: dict[str, Expected] = {
         lint_warnings={"add-column-without-if-not-exists"},
         lint_absent={"syntax-error"},
         bugs={
-            "effects": "EXECUTE format(…) in a loop is invisible to the tool, which reports no effects "
-            "instead of saying it cannot tell",
+            "effects": "EXECUTE format(…) in a loop is invisible to the tool, which reports no effects instead of saying it cannot tell",
             "lint_warnings": "the lint cannot see into SQL run through EXECUTE format(…) either: it reports dynamic-sql, not the ADD COLUMN without IF NOT EXISTS inside",
         },
     ),

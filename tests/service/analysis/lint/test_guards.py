@@ -31,9 +31,7 @@ def test_a_handler_for_another_error_is_no_guard_and_says_so():
     statement = inner(f"  {ADD_UNIQUE}\nEXCEPTION WHEN duplicate_object THEN NULL;")
     assert not guarded_against(statement, DUPLICATE_TABLE)
     assert guarded_against(statement, DUPLICATE_OBJECT)
-    assert missed_by_handlers(statement, DUPLICATE_TABLE) == (
-        "; the DO block's handler for duplicate_object does not catch 42P07 (duplicate_table)"
-    )
+    assert missed_by_handlers(statement, DUPLICATE_TABLE) == ("; the DO block's handler for duplicate_object does not catch 42P07 (duplicate_table)")
 
 
 def test_an_if_over_the_catalog_guards_against_anything_and_other_ifs_against_nothing():

@@ -34,7 +34,7 @@ def test_blocking_locks_on_existing_tables(script, locks):
 
 
 def test_the_first_lock_taken_while_a_timeout_is_off():
-    context = context_for("SET lock_timeout = '1s';\nALTER TABLE \"A\" ADD COLUMN \"b\" int;\nSET lock_timeout = 0;\nTRUNCATE \"B\";")
+    context = context_for('SET lock_timeout = \'1s\';\nALTER TABLE "A" ADD COLUMN "b" int;\nSET lock_timeout = 0;\nTRUNCATE "B";')
     statement, lock = first_lock_without(context, "lock_timeout")
     assert statement.position.line == 4 and lock.table == '"B"'
     assert first_lock_without(context_for("SELECT 1;"), "lock_timeout") is None

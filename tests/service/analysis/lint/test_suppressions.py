@@ -40,7 +40,7 @@ def test_one_directive_names_several_rules():
 
 
 def test_a_file_directive_suppresses_everywhere():
-    script = f"-- deploy-gate-ignore-file drop-table\nSELECT 1;\n{DROP}\nDROP TABLE \"Other\";\n"
+    script = f'-- deploy-gate-ignore-file drop-table\nSELECT 1;\n{DROP}\nDROP TABLE "Other";\n'
     assert "drop-table" not in rules_of(script) and "unused-suppression" not in rules_of(script)
 
 
@@ -70,11 +70,7 @@ def test_a_trailing_comment_after_two_statements_covers_both():
 
 
 def test_unused_unknown_and_empty_directives_are_reported():
-    script = (
-        f"{DROP} -- deploy-gate-ignore drop-table, truncate\n"
-        "-- deploy-gate-ignore drop-tabel\nSELECT 1;\n"
-        "-- deploy-gate-ignore\nSELECT 2;\n"
-    )
+    script = f"{DROP} -- deploy-gate-ignore drop-table, truncate\n-- deploy-gate-ignore drop-tabel\nSELECT 1;\n-- deploy-gate-ignore\nSELECT 2;\n"
     messages = [(f.line, f.message) for f in lint_migration(script) if f.rule == "unused-suppression"]
     assert messages == [
         (1, "deploy-gate-ignore truncate suppresses nothing"),

@@ -42,25 +42,45 @@ def api_call(operation: str, **parameters: Any) -> ApiCall:
 
 def instance_plan() -> RestorePlan:
     return RestorePlan(
-        region=REGION, source="prod", aurora=False, kind="snapshot", snapshot_id="before-release",
-        restore_time=None, latest_restorable_time=None, new_identifier="prod-copy", new_instance_identifier=None,
-        instance_class="db.t3.medium", instance_call=None,
+        region=REGION,
+        source="prod",
+        aurora=False,
+        kind="snapshot",
+        snapshot_id="before-release",
+        restore_time=None,
+        latest_restorable_time=None,
+        new_identifier="prod-copy",
+        new_instance_identifier=None,
+        instance_class="db.t3.medium",
+        instance_call=None,
         restore_call=api_call("restore_db_instance_from_db_snapshot", DBInstanceIdentifier="prod-copy", DBSnapshotIdentifier="before-release"),
     )
 
 
 def aurora_plan() -> RestorePlan:
     return RestorePlan(
-        region=REGION, source="aurora-prod", aurora=True, kind="point_in_time", snapshot_id=None,
-        restore_time=None, latest_restorable_time=None, new_identifier="aurora-copy",
-        new_instance_identifier="aurora-copy-instance-1", instance_class="db.r6g.large",
+        region=REGION,
+        source="aurora-prod",
+        aurora=True,
+        kind="point_in_time",
+        snapshot_id=None,
+        restore_time=None,
+        latest_restorable_time=None,
+        new_identifier="aurora-copy",
+        new_instance_identifier="aurora-copy-instance-1",
+        instance_class="db.r6g.large",
         restore_call=api_call(
             "restore_db_cluster_to_point_in_time",
-            DBClusterIdentifier="aurora-copy", SourceDBClusterIdentifier="aurora-prod", UseLatestRestorableTime=True,
+            DBClusterIdentifier="aurora-copy",
+            SourceDBClusterIdentifier="aurora-prod",
+            UseLatestRestorableTime=True,
         ),
         instance_call=api_call(
             "create_db_instance",
-            DBInstanceIdentifier="aurora-copy-instance-1", DBClusterIdentifier="aurora-copy", Engine="aurora-postgresql", DBInstanceClass="db.r6g.large",
+            DBInstanceIdentifier="aurora-copy-instance-1",
+            DBClusterIdentifier="aurora-copy",
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
         ),
     )
 

@@ -18,8 +18,13 @@ def test_list_snapshots_of_an_instance_newest_first(client, rds_api, instance, n
     rds_api.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="before-release-1")
     rds_api.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="before-release-2")
     rds_api.create_db_instance(
-        DBInstanceIdentifier="staging", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="not-a-real-password", AllocatedStorage=20, BackupRetentionPeriod=1,
+        DBInstanceIdentifier="staging",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
+        BackupRetentionPeriod=1,
     )
     rds_api.create_db_snapshot(DBInstanceIdentifier="staging", DBSnapshotIdentifier="staging-snap")
 
@@ -63,8 +68,13 @@ def test_restorable_window_of_an_instance_and_a_cluster(client, rds_api, instanc
 
 def test_an_instance_without_automated_backups_has_no_window_and_no_point_in_time_restore(client, rds_api, network):
     rds_api.create_db_instance(
-        DBInstanceIdentifier="prod", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="not-a-real-password", AllocatedStorage=20, BackupRetentionPeriod=0,
+        DBInstanceIdentifier="prod",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
+        BackupRetentionPeriod=0,
     )
     assert restorable_window(client, INSTANCE) is None
     with pytest.raises(RestoreRefused, match="no automated backups"):

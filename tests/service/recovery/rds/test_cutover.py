@@ -74,7 +74,9 @@ def test_cutover_of_an_aurora_cluster_renames_the_clusters(client, rds_api, clus
 
     assert plan.aurora and plan.rename_new_call.operation == "modify_db_cluster"
     assert plan.rename_new_call.parameters == {
-        "DBClusterIdentifier": "aurora-copy", "NewDBClusterIdentifier": "aurora-prod", "ApplyImmediately": True,
+        "DBClusterIdentifier": "aurora-copy",
+        "NewDBClusterIdentifier": "aurora-prod",
+        "ApplyImmediately": True,
     }
     rename_old_away(client, plan)
     assert poll_rename(client, plan).state is CutoverState.OLD_AWAY
@@ -90,8 +92,12 @@ def test_cutover_of_an_aurora_cluster_renames_the_clusters(client, rds_api, clus
 
 def test_plan_cutover_refuses_what_it_cannot_do_safely(client, rds_api, instance):
     rds_api.create_db_instance(
-        DBInstanceIdentifier="hand-made", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+        DBInstanceIdentifier="hand-made",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
     )
     with pytest.raises(RestoreRefused, match="was not restored from prod by deploy-gate"):
         plan_cutover(client, instance, "hand-made", now())
@@ -110,8 +116,12 @@ def test_rename_old_away_refuses_when_its_target_name_was_taken_after_planning(c
     restore_instance_copy(client, new_identifier="prod-copy")
     plan = plan_cutover(client, instance, "prod-copy", now(), old_renamed_to="prod-old")
     rds_api.create_db_instance(
-        DBInstanceIdentifier="prod-old", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+        DBInstanceIdentifier="prod-old",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
     )
     with pytest.raises(RestoreRefused, match="prod-old was taken"):
         rename_old_away(client, plan)
@@ -123,7 +133,12 @@ def test_rename_old_away_refuses_when_its_target_name_was_taken_after_planning(c
 
 def instance_cutover_plan() -> CutoverPlan:
     return CutoverPlan(
-        region=REGION, aurora=False, name="prod", old_renamed_to="prod-old", new_identifier="prod-copy", new_job="job-45",
+        region=REGION,
+        aurora=False,
+        name="prod",
+        old_renamed_to="prod-old",
+        new_identifier="prod-copy",
+        new_job="job-45",
         rename_old_call=ApiCall("modify_db_instance", {"DBInstanceIdentifier": "prod", "NewDBInstanceIdentifier": "prod-old", "ApplyImmediately": True}),
         rename_new_call=ApiCall("modify_db_instance", {"DBInstanceIdentifier": "prod-copy", "NewDBInstanceIdentifier": "prod", "ApplyImmediately": True}),
     )

@@ -178,8 +178,12 @@ def test_an_unknown_snapshot_is_refused(client, instance):
 
 def test_a_snapshot_of_another_instance_is_refused(client, rds_api, instance):
     rds_api.create_db_instance(
-        DBInstanceIdentifier="staging", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+        DBInstanceIdentifier="staging",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
     )
     rds_api.create_db_snapshot(DBInstanceIdentifier="staging", DBSnapshotIdentifier="staging-snap")
     with pytest.raises(RestoreRefused, match="is of instance staging, not of prod"):
@@ -188,7 +192,9 @@ def test_a_snapshot_of_another_instance_is_refused(client, rds_api, instance):
 
 def test_a_snapshot_of_another_cluster_is_refused(client, rds_api, cluster):
     rds_api.create_db_cluster(
-        DBClusterIdentifier="aurora-staging", Engine="aurora-postgresql", MasterUsername="app",
+        DBClusterIdentifier="aurora-staging",
+        Engine="aurora-postgresql",
+        MasterUsername="app",
         MasterUserPassword="not-a-real-password",
     )
     rds_api.create_db_cluster_snapshot(DBClusterIdentifier="aurora-staging", DBClusterSnapshotIdentifier="staging-snap")
@@ -230,8 +236,12 @@ def test_a_taken_identifier_or_the_source_itself_is_refused(client, rds_api, ins
 
 def test_an_aurora_restore_refuses_a_taken_instance_name(client, rds_api, cluster):
     rds_api.create_db_instance(
-        DBInstanceIdentifier="aurora-copy-instance-1", DBInstanceClass="db.t3.micro", Engine="postgres",
-        MasterUsername="app", MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+        DBInstanceIdentifier="aurora-copy-instance-1",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
     )
     with pytest.raises(RestoreRefused, match="aurora-copy-instance-1 already exists"):
         plan_restore(client, cluster, use_latest=True, new_identifier="aurora-copy", now=now())
@@ -272,8 +282,12 @@ def test_start_restore_refuses_an_instance_it_did_not_make(client, rds_api, inst
     plan = plan_restore(client, instance, use_latest=True, new_identifier="prod-copy", now=now())
     # Someone else takes the name between approval and start.
     rds_api.create_db_instance(
-        DBInstanceIdentifier="prod-copy", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+        DBInstanceIdentifier="prod-copy",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
     )
     with pytest.raises(RestoreRefused, match="made by someone else"):
         start_restore(client, plan, job_tags("job-22", "prod"))
@@ -389,24 +403,60 @@ def test_a_snapshot_that_is_not_available_cannot_be_restored(stubbed):
 def test_a_snapshot_of_an_older_major_version_gets_default_parameter_groups_instance_and_cluster_alike(stubbed):
     client, stubber = stubbed
     not_found = ("DBInstanceNotFound", "not found", 404)
-    stubber.add_response("describe_db_instances", {"DBInstances": [{
-        "DBInstanceIdentifier": "prod", "DBInstanceClass": "db.t3.medium", "Engine": "postgres", "EngineVersion": "15.4",
-        "DBParameterGroups": [{"DBParameterGroupName": "prod-pg15"}], "OptionGroupMemberships": [{"OptionGroupName": "prod-options"}],
-    }]})
-    stubber.add_response("describe_db_snapshots", {"DBSnapshots": [
-        {"DBSnapshotIdentifier": "last-year", "DBInstanceIdentifier": "prod", "Status": "available", "Engine": "postgres", "EngineVersion": "14.9"},
-    ]})
+    stubber.add_response(
+        "describe_db_instances",
+        {
+            "DBInstances": [
+                {
+                    "DBInstanceIdentifier": "prod",
+                    "DBInstanceClass": "db.t3.medium",
+                    "Engine": "postgres",
+                    "EngineVersion": "15.4",
+                    "DBParameterGroups": [{"DBParameterGroupName": "prod-pg15"}],
+                    "OptionGroupMemberships": [{"OptionGroupName": "prod-options"}],
+                }
+            ]
+        },
+    )
+    stubber.add_response(
+        "describe_db_snapshots",
+        {
+            "DBSnapshots": [
+                {"DBSnapshotIdentifier": "last-year", "DBInstanceIdentifier": "prod", "Status": "available", "Engine": "postgres", "EngineVersion": "14.9"},
+            ]
+        },
+    )
     stubber.add_client_error("describe_db_instances", *not_found)
-    stubber.add_response("describe_db_clusters", {"DBClusters": [{
-        "DBClusterIdentifier": "aurora-prod", "Engine": "aurora-postgresql", "EngineVersion": "15.4", "DBClusterParameterGroup": "aurora-cluster-pg",
-        "DBClusterMembers": [{"DBInstanceIdentifier": "aurora-prod-writer", "IsClusterWriter": True}],
-    }]})
+    stubber.add_response(
+        "describe_db_clusters",
+        {
+            "DBClusters": [
+                {
+                    "DBClusterIdentifier": "aurora-prod",
+                    "Engine": "aurora-postgresql",
+                    "EngineVersion": "15.4",
+                    "DBClusterParameterGroup": "aurora-cluster-pg",
+                    "DBClusterMembers": [{"DBInstanceIdentifier": "aurora-prod-writer", "IsClusterWriter": True}],
+                }
+            ]
+        },
+    )
     writer = {"DBInstanceIdentifier": "aurora-prod-writer", "DBInstanceClass": "db.r6g.large", "DBParameterGroups": [{"DBParameterGroupName": "aurora-pg"}]}
     stubber.add_response("describe_db_instances", {"DBInstances": [writer]})
-    stubber.add_response("describe_db_cluster_snapshots", {"DBClusterSnapshots": [{
-        "DBClusterSnapshotIdentifier": "aurora-last-year", "DBClusterIdentifier": "aurora-prod", "Status": "available",
-        "Engine": "aurora-postgresql", "EngineVersion": "14.9",
-    }]})
+    stubber.add_response(
+        "describe_db_cluster_snapshots",
+        {
+            "DBClusterSnapshots": [
+                {
+                    "DBClusterSnapshotIdentifier": "aurora-last-year",
+                    "DBClusterIdentifier": "aurora-prod",
+                    "Status": "available",
+                    "Engine": "aurora-postgresql",
+                    "EngineVersion": "14.9",
+                }
+            ]
+        },
+    )
     stubber.add_client_error("describe_db_clusters", "DBClusterNotFoundFault", "not found", 404)
     stubber.add_client_error("describe_db_instances", *not_found)
 

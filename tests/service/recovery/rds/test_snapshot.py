@@ -31,8 +31,12 @@ def test_snapshot_before_apply_is_started_polled_and_resumed(client, rds_api, in
 
 def test_start_snapshot_refuses_a_snapshot_of_another_source_or_a_missing_source(client, rds_api, instance):
     rds_api.create_db_instance(
-        DBInstanceIdentifier="staging", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+        DBInstanceIdentifier="staging",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
     )
     rds_api.create_db_snapshot(DBInstanceIdentifier="staging", DBSnapshotIdentifier="shared-name")
     with pytest.raises(RestoreRefused, match="belongs to staging, not prod"):

@@ -78,9 +78,7 @@ def test_a_job_with_its_bundle_is_one_statement(store):
     # A reused key writes nothing: the first job, and still one event for it.
     again, created_again = repository.create_job(store, kind=JobKind.CHECK, target="prod", requested_by="ci", bundle=local, idempotency_key="k1")
     assert (again, created_again) == (first, False)
-    assert [(e.kind, e.to_state, e.data) for e in repository.job_events(store, first.id)] == [
-        ("transition", "queued", {"kind": "check", "target": "prod"})
-    ]
+    assert [(e.kind, e.to_state, e.data) for e in repository.job_events(store, first.id)] == [("transition", "queued", {"kind": "check", "target": "prod"})]
     assert store.execute("SELECT count(*) FROM job").fetchone()[0] == 2
 
 
@@ -112,9 +110,7 @@ def test_a_concurrent_retry_with_the_same_key_gets_the_first_job(store, scratch_
         with store.transaction():
             first, created = repository.create_job(store, kind=JobKind.CHECK, target="prod", requested_by="ci", idempotency_key="k1")
             retry = threading.Thread(
-                target=lambda: answers.append(
-                    repository.create_job(other, kind=JobKind.CHECK, target="prod", requested_by="ci", idempotency_key="k1")
-                )
+                target=lambda: answers.append(repository.create_job(other, kind=JobKind.CHECK, target="prod", requested_by="ci", idempotency_key="k1"))
             )
             retry.start()
             # The retry waits on the first job's uncommitted row before this transaction commits.

@@ -43,4 +43,3 @@ def test_create_app_starts_on_a_migrated_store(scratch_db):
         app.extensions["deploy_gate"].close()
     with scratch_db.connect() as conn:
         assert pending_store_migrations(conn) == []
-

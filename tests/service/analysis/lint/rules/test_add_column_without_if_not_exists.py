@@ -15,7 +15,7 @@ def test_each_unguarded_column_is_reported_at_its_definition():
     "sql",
     [
         'ALTER TABLE "User" ADD COLUMN IF NOT EXISTS "a" TEXT;',
-        "DO $$ BEGIN\n  ALTER TABLE \"User\" ADD COLUMN \"a\" TEXT;\nEXCEPTION WHEN duplicate_column THEN NULL;\nEND $$;",
+        'DO $$ BEGIN\n  ALTER TABLE "User" ADD COLUMN "a" TEXT;\nEXCEPTION WHEN duplicate_column THEN NULL;\nEND $$;',
         'ALTER TABLE "User" DROP COLUMN IF EXISTS "a";',
     ],
 )

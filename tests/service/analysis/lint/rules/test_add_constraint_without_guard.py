@@ -4,10 +4,7 @@ from tests.service.analysis.lint.helpers import lint_ok, lint_one
 
 RULE = "add-constraint-without-guard"
 
-FOREIGN_KEY = (
-    'ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") '
-    'REFERENCES "User"("id") ON DELETE RESTRICT ON UPDATE CASCADE;'
-)
+FOREIGN_KEY = 'ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id") ON DELETE RESTRICT ON UPDATE CASCADE;'
 
 
 def test_prisma_foreign_key_is_reported_at_the_constraint():
@@ -26,8 +23,7 @@ def test_an_unnamed_constraint_is_added_again_on_every_run():
     [
         'ALTER TABLE "Post" DROP CONSTRAINT IF EXISTS "Post_authorId_fkey";\n' + FOREIGN_KEY,
         f"DO $$ BEGIN\n  {FOREIGN_KEY}\nEXCEPTION WHEN duplicate_object THEN NULL;\nEND $$;",
-        "DO $$ BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'Post_authorId_fkey') THEN\n"
-        f"    {FOREIGN_KEY}\n  END IF;\nEND $$;",
+        f"DO $$ BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'Post_authorId_fkey') THEN\n    {FOREIGN_KEY}\n  END IF;\nEND $$;",
     ],
 )
 def test_guarded_constraints_pass(sql):
@@ -42,8 +38,7 @@ def test_a_unique_constraint_needs_a_handler_for_duplicate_table(handler):
 def test_a_handler_that_catches_the_wrong_error_is_no_guard():
     finding = lint_one('DO $$ BEGIN\n  ALTER TABLE "C" ADD CONSTRAINT "k" UNIQUE ("code");\nEXCEPTION WHEN duplicate_object THEN NULL;\nEND $$;', RULE)
     assert finding.message == (
-        'ADD CONSTRAINT "k" on "C" fails if it already exists; '
-        "the DO block's handler for duplicate_object does not catch 42P07 (duplicate_table)"
+        'ADD CONSTRAINT "k" on "C" fails if it already exists; the DO block\'s handler for duplicate_object does not catch 42P07 (duplicate_table)'
     )
 
 

@@ -9,14 +9,12 @@ FOREIGN_KEY = 'ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KE
 
 def test_validated_foreign_key_on_an_existing_table_is_reported():
     finding = lint_one(FOREIGN_KEY + ";", RULE)
-    assert finding.message == (
-        'adding "Post_authorId_fkey" to "Post" checks every row while blocking writes to it and to "User"'
-    )
+    assert finding.message == ('adding "Post_authorId_fkey" to "Post" checks every row while blocking writes to it and to "User"')
 
 
 def test_a_new_column_with_references_is_reported_with_its_own_help():
     finding = lint_one('ALTER TABLE "Post" ADD COLUMN "editorId" INT REFERENCES "User"("id");', RULE)
-    assert "REFERENCES \"User\"" in finding.message and "NOT VALID" in finding.help
+    assert 'REFERENCES "User"' in finding.message and "NOT VALID" in finding.help
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ RULE = "add-not-null-without-default"
 def test_required_column_without_default_is_an_error(sql):
     finding = lint_one(sql, RULE)
     assert finding.severity == "error"
-    assert "without a DEFAULT fails (23502) if \"User\" has rows" in finding.message
+    assert 'without a DEFAULT fails (23502) if "User" has rows' in finding.message
 
 
 def test_prisma_required_field_is_reported_at_the_column():
@@ -27,7 +27,7 @@ def test_prisma_required_field_is_reported_at_the_column():
 @pytest.mark.parametrize(
     "sql",
     [
-        "ALTER TABLE \"User\" ADD COLUMN \"tier\" TEXT NOT NULL DEFAULT 'basic';",
+        'ALTER TABLE "User" ADD COLUMN "tier" TEXT NOT NULL DEFAULT \'basic\';',
         'ALTER TABLE "User" ADD COLUMN "tier" TEXT;',
         'ALTER TABLE "User" ADD COLUMN "n" SERIAL NOT NULL;',
         'ALTER TABLE "User" ADD COLUMN "n" BIGINT GENERATED ALWAYS AS IDENTITY NOT NULL;',

@@ -30,7 +30,7 @@ def test_concurrently_inside_a_do_block_always_fails():
 @pytest.mark.parametrize(
     "sql",
     [
-        "-- CreateIndex\n" + CONCURRENT_INDEX + "\n-- ROLLBACK SQL:\n-- DROP INDEX CONCURRENTLY IF EXISTS \"Post_authorId_idx\";\n",
+        "-- CreateIndex\n" + CONCURRENT_INDEX + '\n-- ROLLBACK SQL:\n-- DROP INDEX CONCURRENTLY IF EXISTS "Post_authorId_idx";\n',
         'CREATE INDEX "a" ON "Post" ("x");\nCREATE INDEX "b" ON "Post" ("y");',
         'REFRESH MATERIALIZED VIEW CONCURRENTLY "Totals";\nSELECT 1;',
     ],

@@ -21,7 +21,7 @@ def test_create_table_as_is_reported():
         'CREATE TABLE IF NOT EXISTS "User" (id int);',
         'CREATE TABLE IF NOT EXISTS "Copy" AS SELECT 1;',
         'DROP TABLE IF EXISTS "Scratch";\nCREATE TABLE "Scratch" (id int);',
-        "DO $$ BEGIN\n  IF to_regclass('\"User\"') IS NULL THEN\n    CREATE TABLE \"User\" (id int);\n  END IF;\nEND $$;",
+        'DO $$ BEGIN\n  IF to_regclass(\'"User"\') IS NULL THEN\n    CREATE TABLE "User" (id int);\n  END IF;\nEND $$;',
         'CREATE MATERIALIZED VIEW "Totals" AS SELECT 1;',
     ],
     ids=["if-not-exists", "as-if-not-exists", "dropped-first", "catalog-guard", "materialized-view-is-another-rule"],

@@ -25,9 +25,8 @@ def test_a_do_block_that_checks_nothing_is_no_guard():
     "sql",
     [
         "DO $$ BEGIN\n  CREATE TYPE \"Role\" AS ENUM ('USER');\nEXCEPTION WHEN duplicate_object THEN NULL;\nEND $$;",
-        "DO $$ BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'Role') THEN\n"
-        "    CREATE TYPE \"Role\" AS ENUM ('USER');\n  END IF;\nEND $$;",
-        "DROP TYPE IF EXISTS \"Role\";\nCREATE TYPE \"Role\" AS ENUM ('USER');",
+        "DO $$ BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'Role') THEN\n    CREATE TYPE \"Role\" AS ENUM ('USER');\n  END IF;\nEND $$;",
+        'DROP TYPE IF EXISTS "Role";\nCREATE TYPE "Role" AS ENUM (\'USER\');',
     ],
 )
 def test_guarded_type_creation_passes(sql):

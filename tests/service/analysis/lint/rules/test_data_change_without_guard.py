@@ -10,7 +10,7 @@ RULE = "data-change-without-guard"
     [
         ('UPDATE "Account" SET "balance" = "balance" + 10;', "UPDATE"),
         ('UPDATE "User" SET "token" = gen_random_uuid() WHERE "active";', "UPDATE"),
-        ("INSERT INTO \"Role\" (\"name\") VALUES ('admin');", "INSERT"),
+        ('INSERT INTO "Role" ("name") VALUES (\'admin\');', "INSERT"),
     ],
 )
 def test_changes_a_second_run_would_repeat_are_reported(sql, kind):
@@ -19,7 +19,7 @@ def test_changes_a_second_run_would_repeat_are_reported(sql, kind):
 
 
 def test_an_insert_gets_insert_specific_help():
-    finding = lint_one("INSERT INTO \"Role\" (\"name\") VALUES ('admin');", RULE)
+    finding = lint_one('INSERT INTO "Role" ("name") VALUES (\'admin\');', RULE)
     assert "ON CONFLICT DO NOTHING" in finding.help
 
 
@@ -31,9 +31,9 @@ def test_a_change_inside_a_do_block_is_reported_at_its_line():
 @pytest.mark.parametrize(
     "sql",
     [
-        "UPDATE \"User\" SET \"tier\" = 'basic' WHERE \"tier\" IS NULL;",
-        "UPDATE \"User\" SET \"tier\" = 'basic';",
-        "INSERT INTO \"Role\" (\"name\") VALUES ('admin') ON CONFLICT DO NOTHING;",
+        'UPDATE "User" SET "tier" = \'basic\' WHERE "tier" IS NULL;',
+        'UPDATE "User" SET "tier" = \'basic\';',
+        'INSERT INTO "Role" ("name") VALUES (\'admin\') ON CONFLICT DO NOTHING;',
         'INSERT INTO "Role" ("name") SELECT \'admin\' WHERE NOT EXISTS (SELECT 1 FROM "Role" WHERE "name" = \'admin\');',
         'DELETE FROM "Session" WHERE "expired";',
     ],

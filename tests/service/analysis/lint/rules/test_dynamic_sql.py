@@ -15,6 +15,6 @@ def test_execute_of_a_built_string_is_reported_at_its_line():
 
 
 def test_execute_of_a_literal_is_parsed_and_checked_instead():
-    script = "DO $$ BEGIN\n  EXECUTE 'ALTER TABLE \"Patient\" ADD COLUMN IF NOT EXISTS \"deletedAt\" TIMESTAMPTZ';\nEND $$;"
+    script = 'DO $$ BEGIN\n  EXECUTE \'ALTER TABLE "Patient" ADD COLUMN IF NOT EXISTS "deletedAt" TIMESTAMPTZ\';\nEND $$;'
     lint_ok(script, RULE)
     lint_ok('ALTER TABLE "Patient" ADD COLUMN IF NOT EXISTS "deletedAt" TIMESTAMPTZ;', RULE)

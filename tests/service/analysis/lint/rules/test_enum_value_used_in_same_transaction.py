@@ -10,9 +10,9 @@ ADD_VALUE = "ALTER TYPE \"Role\" ADD VALUE 'MODERATOR';\n"
 @pytest.mark.parametrize(
     "use",
     [
-        "ALTER TABLE \"User\" ALTER COLUMN \"role\" SET DEFAULT 'MODERATOR';",
-        "UPDATE \"User\" SET \"role\" = 'MODERATOR' WHERE \"id\" = 1;",
-        "CREATE TYPE \"Other\" AS ENUM ('A');\nALTER TYPE \"Other\" ADD VALUE 'B';\nINSERT INTO \"User\" (\"role\") VALUES ('MODERATOR');",
+        'ALTER TABLE "User" ALTER COLUMN "role" SET DEFAULT \'MODERATOR\';',
+        'UPDATE "User" SET "role" = \'MODERATOR\' WHERE "id" = 1;',
+        'CREATE TYPE "Other" AS ENUM (\'A\');\nALTER TYPE "Other" ADD VALUE \'B\';\nINSERT INTO "User" ("role") VALUES (\'MODERATOR\');',
     ],
     ids=["prisma-default", "update", "after-other-statements"],
 )
@@ -24,17 +24,17 @@ def test_a_label_used_after_it_is_added_is_an_error(use):
 
 
 def test_creating_the_type_in_the_same_file_does_not_make_an_added_label_usable():
-    lint_one("CREATE TYPE \"Role\" AS ENUM ('USER');\n" + ADD_VALUE + "CREATE TABLE \"User\" (\"role\" \"Role\" DEFAULT 'MODERATOR');", RULE)
+    lint_one("CREATE TYPE \"Role\" AS ENUM ('USER');\n" + ADD_VALUE + 'CREATE TABLE "User" ("role" "Role" DEFAULT \'MODERATOR\');', RULE)
 
 
 @pytest.mark.parametrize(
     "sql",
     [
         ADD_VALUE,
-        ADD_VALUE + "ALTER TABLE \"User\" ADD COLUMN \"MODERATOR\" int;",
-        ADD_VALUE + "COMMIT;\nUPDATE \"User\" SET \"role\" = 'MODERATOR';",
+        ADD_VALUE + 'ALTER TABLE "User" ADD COLUMN "MODERATOR" int;',
+        ADD_VALUE + 'COMMIT;\nUPDATE "User" SET "role" = \'MODERATOR\';',
         ADD_VALUE + "ALTER TYPE \"Role\" ADD VALUE 'ADMIN' AFTER 'MODERATOR';",
-        "UPDATE \"User\" SET \"role\" = 'MODERATOR';\n" + ADD_VALUE,
+        'UPDATE "User" SET "role" = \'MODERATOR\';\n' + ADD_VALUE,
     ],
     ids=["no-use", "identifier-not-literal", "after-commit", "neighbour-in-alter-type", "used-before"],
 )

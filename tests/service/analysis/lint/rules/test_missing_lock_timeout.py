@@ -33,15 +33,15 @@ def test_a_timeout_set_after_the_statement_is_too_late():
 
 
 def test_a_timeout_set_to_zero_or_reset_does_not_count():
-    lint_one("SET lock_timeout = 0;\nALTER TABLE \"User\" ADD COLUMN \"a\" INT;", RULE)
-    lint_one("SET lock_timeout = '5s';\nRESET lock_timeout;\nALTER TABLE \"User\" ADD COLUMN \"a\" INT;", RULE)
+    lint_one('SET lock_timeout = 0;\nALTER TABLE "User" ADD COLUMN "a" INT;', RULE)
+    lint_one('SET lock_timeout = \'5s\';\nRESET lock_timeout;\nALTER TABLE "User" ADD COLUMN "a" INT;', RULE)
 
 
 @pytest.mark.parametrize(
     "sql",
     [
-        "SET lock_timeout = '5s';\nALTER TABLE \"User\" ADD COLUMN \"a\" INT;",
-        "SET LOCAL lock_timeout TO 5000;\nCREATE INDEX \"i\" ON \"Post\" (\"x\");",
+        'SET lock_timeout = \'5s\';\nALTER TABLE "User" ADD COLUMN "a" INT;',
+        'SET LOCAL lock_timeout TO 5000;\nCREATE INDEX "i" ON "Post" ("x");',
         'CREATE TABLE "Scratch" (id int);\nALTER TABLE "Scratch" ADD COLUMN "a" INT;\nCREATE INDEX "i" ON "Scratch" ("a");',
         'CREATE INDEX CONCURRENTLY "i" ON "Post" ("x");',
         'ALTER TABLE "Post" VALIDATE CONSTRAINT "f";',

@@ -10,7 +10,7 @@ RULE = "missing-rollback-section"
     [
         ('SELECT 1;\nALTER TABLE "User" DROP COLUMN "legacy";', 2, "dropping column User.legacy loses its data"),
         ('ALTER TABLE "User" ALTER COLUMN "age" TYPE BIGINT;', 1, "changing the type of User.age"),
-        ("SELECT 1;\n\nUPDATE \"User\" SET \"tier\" = 'basic' WHERE \"tier\" IS NULL;", 3, "UPDATE on User"),
+        ('SELECT 1;\n\nUPDATE "User" SET "tier" = \'basic\' WHERE "tier" IS NULL;', 3, "UPDATE on User"),
     ],
 )
 def test_irreversible_migrations_without_a_section_are_reported_at_the_cause(sql, line, reason):

@@ -6,7 +6,7 @@ RULE = "missing-statement-timeout"
 
 
 def test_blocking_statement_without_statement_timeout_is_info():
-    finding = lint_one("SET lock_timeout = '5s';\nALTER TABLE \"User\" ALTER COLUMN \"age\" TYPE BIGINT;", RULE)
+    finding = lint_one('SET lock_timeout = \'5s\';\nALTER TABLE "User" ALTER COLUMN "age" TYPE BIGINT;', RULE)
     assert finding.severity == "info" and finding.line == 2
     assert "no statement_timeout" in finding.message
 
@@ -14,7 +14,7 @@ def test_blocking_statement_without_statement_timeout_is_info():
 @pytest.mark.parametrize(
     "sql",
     [
-        "SET statement_timeout = '60s';\nALTER TABLE \"User\" ALTER COLUMN \"age\" TYPE BIGINT;",
+        'SET statement_timeout = \'60s\';\nALTER TABLE "User" ALTER COLUMN "age" TYPE BIGINT;',
         'CREATE TABLE "Scratch" (id int);\nCREATE INDEX "i" ON "Scratch" ("id");',
     ],
 )

@@ -20,7 +20,7 @@ def test_refused_statements_in_a_multi_statement_file_are_errors(sql, reason):
 
 
 def test_inside_a_do_block_it_always_fails():
-    assert "inside a DO block" in lint_one('DO $$ BEGIN\n  EXECUTE \'VACUUM "Post"\';\nEND $$;', RULE).message
+    assert "inside a DO block" in lint_one("DO $$ BEGIN\n  EXECUTE 'VACUUM \"Post\"';\nEND $$;", RULE).message
 
 
 @pytest.mark.parametrize(
@@ -28,7 +28,7 @@ def test_inside_a_do_block_it_always_fails():
     [
         'VACUUM "Post";',
         'SELECT 1;\nANALYZE "Post";',
-        "SET lock_timeout = '5s';\nCREATE INDEX CONCURRENTLY \"i\" ON \"Post\" (\"x\");",
+        'SET lock_timeout = \'5s\';\nCREATE INDEX CONCURRENTLY "i" ON "Post" ("x");',
     ],
     ids=["alone", "analyze", "concurrently-is-another-rule"],
 )

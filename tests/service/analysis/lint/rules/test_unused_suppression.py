@@ -10,9 +10,7 @@ def test_a_suppression_that_silences_nothing_is_reported():
 
 
 def test_an_unknown_rule_is_reported():
-    assert lint_one("SELECT 1; -- deploy-gate-ignore-file drop-tables\n", RULE).message == (
-        "deploy-gate-ignore-file names unknown rule 'drop-tables'"
-    )
+    assert lint_one("SELECT 1; -- deploy-gate-ignore-file drop-tables\n", RULE).message == ("deploy-gate-ignore-file names unknown rule 'drop-tables'")
 
 
 def test_a_suppression_that_silences_a_finding_passes():

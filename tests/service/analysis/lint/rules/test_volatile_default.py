@@ -25,7 +25,7 @@ def test_defaults_computed_per_row_are_reported(sql, reason):
     [
         'ALTER TABLE "User" ADD COLUMN "seen" TIMESTAMPTZ DEFAULT now();',
         'ALTER TABLE "User" ADD COLUMN "seen" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP;',
-        "ALTER TABLE \"User\" ADD COLUMN \"tier\" TEXT DEFAULT 'basic';",
+        'ALTER TABLE "User" ADD COLUMN "tier" TEXT DEFAULT \'basic\';',
         'ALTER TABLE "User" ALTER COLUMN "token" SET DEFAULT gen_random_uuid();',
         'CREATE TABLE "Scratch" (id int);\nALTER TABLE "Scratch" ADD COLUMN "token" UUID DEFAULT gen_random_uuid();',
     ],
