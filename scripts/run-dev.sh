@@ -22,7 +22,7 @@ PORT="${PORT:-8080}"
 
 .venv/bin/deploy-gate migrate-store  # the release step: the API and workers only check the store is current
 
-.venv/bin/celery -A workers.celery_app worker --beat --loglevel=info --concurrency=2 -Q deploy_gate &
+.venv/bin/celery -A workers.celery_app worker --beat --concurrency=2 -Q deploy_gate &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
 
