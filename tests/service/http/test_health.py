@@ -8,6 +8,7 @@ from service.config import Settings
 from service.http import create_app
 from tests.contract import ContractClient
 from tests.service.http.conftest import auth
+from tests.store import migrated_store
 
 # Two test runs on one machine (a developer's and CI's) must not count each other's messages.
 REDIS_DB = int(os.environ.get("DEPLOY_GATE_TEST_REDIS_DB", "14"))
@@ -15,7 +16,7 @@ MIGRATIONS = [{"name": "20240101_init", "sql": 'CREATE TABLE "Patient" ("id" SER
 
 
 def make_app(scratch_db, config, broker_url):
-    app = create_app(Settings(database_url=scratch_db.url, broker_url=broker_url, config_file=None), config)
+    app = create_app(Settings(database_url=migrated_store(scratch_db), broker_url=broker_url, config_file=None), config)
     app.test_client_class = ContractClient
     return app
 
@@ -55,7 +56,7 @@ def test_a_broker_that_does_not_answer_makes_the_service_not_ready_and_fails_no_
 
 
 def test_the_settings_broker_is_the_one_the_service_sends_to(scratch_db, config):
-    settings = Settings(database_url=scratch_db.url, broker_url="amqp://guest:guest@127.0.0.1:5672//", config_file=None)
+    settings = Settings(database_url=migrated_store(scratch_db), broker_url="amqp://guest:guest@127.0.0.1:5672//", config_file=None)
     app = create_app(dataclasses.replace(settings, broker_transport_options={"confirm_publish": True}), config)
     try:
         broker_app = app.extensions["deploy_gate"].broker.app
