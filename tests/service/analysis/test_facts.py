@@ -1,6 +1,6 @@
 import pytest
 
-from service.analysis.facts import analyze_migration
+from service.analysis.facts.analyze import analyze_migration
 
 
 def test_prisma_generated_migration():
