@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.analysis.facts import analyze_migration  # noqa: E402
+from service.analysis.facts.analyze import analyze_migration  # noqa: E402
 from service.analysis.lint import lint_migration  # noqa: E402
 
 CORPUS = ROOT / "tests" / "service" / "analysis" / "corpus"

@@ -19,8 +19,9 @@ from pglast import ast, parse_sql
 from pglast.enums import AlterTableType, ConstrType, SortByDir, SortByNulls
 from pglast.parser import ParseError
 
-from service.analysis.facts import Effect, MigrationFacts, deparse, describe_statement, names_of
-from service.analysis.parsing import Statement, StatementNode, nodes_of
+from service.analysis.facts.records import Effect, MigrationFacts
+from service.analysis.facts.statements import describe_statement
+from service.analysis.parsing import Statement, StatementNode, deparse, names_of, nodes_of
 
 # SERIAL is shorthand for an integer column with a sequence default; the catalog shows the integer.
 _SERIAL_TYPES = {"serial": "integer", "serial4": "integer", "bigserial": "bigint", "serial8": "bigint", "smallserial": "smallint", "serial2": "smallint"}

@@ -3,19 +3,22 @@
 A file that does not parse becomes a `ParseProblem` with a line and column, never an exception.
 Statements inside `DO $$ … $$` bodies are parsed with the PL/pgSQL parser and returned as nested
 statements carrying what guards them (an IF condition, an exception handler), so rules and facts
-can tell a guarded `CREATE TYPE` from a bare one.
+can tell a guarded `CREATE TYPE` from a bare one. The small helpers for reading pglast nodes (names,
+child nodes, deparsed text) that the analysis modules share live here too.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
 from pglast import ast, parse_sql
 from pglast.parser import ParseError, parse_plpgsql_json
+from pglast.stream import RawStream
 
 # pglast types every node attribute as optional, a node-valued one as any node, and list elements as Any;
 # these narrow them to what the grammar gives.
@@ -38,6 +41,30 @@ def required_node(value: object, node_type: type[N]) -> N:
 def nodes_of(items: tuple[Any, ...] | None, node_type: type[N]) -> list[N]:
     """The `node_type` elements of a list attribute (a CREATE TABLE's columns among its elements)."""
     return [item for item in items or () if isinstance(item, node_type)]
+
+
+def names_of(items: tuple[ast.Node, ...] | None) -> list[str]:
+    """The strings of a qualified name as pglast holds it (`["public", "Role"]` for `"public"."Role"`)."""
+    return [item.sval for item in items or () if isinstance(item, ast.String) and item.sval is not None]
+
+
+def deparse(node: ast.Node) -> str:
+    return RawStream()(node)
+
+
+def iter_nodes(node: object) -> Iterator[ast.Node]:
+    """Every AST node below `node` (a node, a tuple or list of them, or anything else: none), depth first."""
+    if node is None:
+        return
+    if isinstance(node, (tuple, list)):
+        for item in node:
+            yield from iter_nodes(item)
+        return
+    if not isinstance(node, ast.Node):
+        return
+    yield node
+    for attribute in node:
+        yield from iter_nodes(getattr(node, attribute))
 
 
 @dataclass(frozen=True)

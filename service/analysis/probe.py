@@ -40,7 +40,7 @@ from pglast.parser import ParseError
 from psycopg import sql
 from psycopg.abc import Params
 
-from service.analysis.facts import DataChange, Effect, MigrationFacts, deparse, names_of
+from service.analysis.facts.records import DataChange, Effect, MigrationFacts
 from service.analysis.parsed_shapes import (
     SequenceOptions,
     column_shape,
@@ -50,6 +50,7 @@ from service.analysis.parsed_shapes import (
     routine_body_matches,
     sequence_differences,
 )
+from service.analysis.parsing import deparse, names_of
 from service.prisma.database import DEFAULT_SCHEMA
 
 

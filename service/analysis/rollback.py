@@ -27,7 +27,8 @@ from dataclasses import dataclass, field, replace
 
 from pglast.parser import ParseError, scan
 
-from service.analysis.facts import DataChange, Effect, MigrationFacts, Reason, analyze_migration
+from service.analysis.facts.analyze import analyze_migration
+from service.analysis.facts.records import DataChange, Effect, MigrationFacts, Reason
 from service.analysis.parsing import ParseProblem, Position, parse_migration, position_of
 
 _BANNER = re.compile(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from service.analysis.facts import MigrationFacts, analyze_migration
+from service.analysis.facts.analyze import analyze_migration
+from service.analysis.facts.records import MigrationFacts
 from service.analysis.rollback import RollbackPlan, rollback_plan
 from service.cli import EXIT_CANNOT_RUN, Output, main, read_local_migrations
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from service.analysis.facts import analyze_migration
+from service.analysis.facts.analyze import analyze_migration
 from service.backoff import backoff_seconds
 from service.jobs.states import Verdict
 from service.jobs.steps import Deferred, JobRun

@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from service.analysis.facts import analyze_migration
+from service.analysis.facts.analyze import analyze_migration
 from service.analysis.replay import ReplayCache
 from service.jobs.states import Verdict
 from service.jobs.steps import AwaitingApproval, JobRun

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from service.analysis.facts import analyze_migration
+from service.analysis.facts.analyze import analyze_migration
 from service.analysis.probe import probe_effects
 from service.analysis.replay import ReplayCache
 from service.analysis.verify import verify_rollback

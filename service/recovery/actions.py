@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from service.analysis.facts import analyze_migration
+from service.analysis.facts.analyze import analyze_migration
 from service.analysis.probe import probe_effects
 from service.prisma import history
 from service.prisma.deploy import SessionTimeouts, session_timeouts

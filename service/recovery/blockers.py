@@ -19,7 +19,7 @@ from service.prisma.lock import preview_query
 if TYPE_CHECKING:
     import psycopg
 
-    from service.analysis.facts import MigrationFacts
+    from service.analysis.facts.records import MigrationFacts
 
 ACCESS_SHARE = "AccessShareLock"
 ROW_SHARE = "RowShareLock"

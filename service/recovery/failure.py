@@ -10,7 +10,8 @@ from typing import Any
 import psycopg
 from pglast import ast
 
-from service.analysis.facts import MigrationFacts, analyze_migration
+from service.analysis.facts.analyze import analyze_migration
+from service.analysis.facts.records import MigrationFacts
 from service.analysis.fingerprint import Fingerprint
 from service.analysis.ground_truth import compare_with_replay
 from service.analysis.parsed_shapes import with_table_shapes

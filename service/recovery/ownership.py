@@ -30,7 +30,8 @@ import psycopg
 from pglast import ast
 from pglast.enums import TransactionStmtKind
 
-from service.analysis.facts import DataChange, Effect, MigrationFacts, Reason, outside_transaction_reason
+from service.analysis.facts.records import DataChange, Effect, MigrationFacts, Reason
+from service.analysis.facts.transactions import outside_transaction_reason
 from service.analysis.parsing import ParsedMigration
 from service.analysis.rollback import LeftOut, RollbackPlan, rollback_plan
 from service.prisma.logs import error_position, parse_failure_logs

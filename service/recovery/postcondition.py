@@ -16,7 +16,8 @@ from typing import Any
 
 import psycopg
 
-from service.analysis.facts import Effect, analyze_migration
+from service.analysis.facts.analyze import analyze_migration
+from service.analysis.facts.records import Effect
 from service.analysis.ground_truth import compare_with_replay, merge, touched_objects
 from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import CheckStatus, probe_effects

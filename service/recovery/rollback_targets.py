@@ -22,8 +22,9 @@ from typing import Any
 import psycopg
 from pglast.enums import DropBehavior
 
-from service.analysis.facts import Effect, analyze_migration, iter_nodes
-from service.analysis.parsing import StatementNode
+from service.analysis.facts.analyze import analyze_migration
+from service.analysis.facts.records import Effect
+from service.analysis.parsing import StatementNode, iter_nodes
 from service.recovery.live_objects import HeldData, ObjectRef, held_data, object_exists, owning_table
 from service.recovery.ownership import Ownership
 

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, TypeVar, overload
 from pglast import ast
 from pglast.enums import AlterTableType
 
-from service.analysis.facts import Effect, MigrationFacts
+from service.analysis.facts.records import Effect, MigrationFacts
 from service.analysis.lint.locks import TableLock, blocking_locks
 from service.analysis.lint.nodes import table_commands, typed_columns
 from service.analysis.lint.suppressions import Suppressions

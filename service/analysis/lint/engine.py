@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterable, Mapping
 
-from service.analysis.facts import analyze_migration
+from service.analysis.facts.analyze import analyze_migration
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import OFF, Finding, Violation
 from service.analysis.lint.registry import RULES, Rule, effective_levels, enabled

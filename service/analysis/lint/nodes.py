@@ -8,8 +8,8 @@ from typing import TypeGuard
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType
 
-from service.analysis.facts import iter_nodes, names_of, outside_transaction_reason
-from service.analysis.parsing import Statement, StatementNode, nodes_of, required, required_node
+from service.analysis.facts.transactions import outside_transaction_reason
+from service.analysis.parsing import Statement, StatementNode, iter_nodes, names_of, nodes_of, required, required_node
 
 
 def quoted(*names: str | None) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from service.analysis.facts import DataChange, Effect, MigrationFacts, analyze_migration
+from service.analysis.facts.analyze import analyze_migration
+from service.analysis.facts.records import DataChange, Effect, MigrationFacts
 from service.analysis.lint import ERROR, RULES, WARNING, Finding, lint_migration
 from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import CheckStatus, probe_effects

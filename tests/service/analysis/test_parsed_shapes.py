@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pglast import parse_sql
 
-from service.analysis.facts import analyze_migration
+from service.analysis.facts.analyze import analyze_migration
 from service.analysis.parsed_shapes import (
     ColumnShape,
     SequenceOptions,

@@ -3,7 +3,7 @@
 import psycopg
 import pytest
 
-from service.analysis.facts import analyze_migration
+from service.analysis.facts.analyze import analyze_migration
 from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import CheckStatus, EffectState, probe_effects
 from service.prisma.deploy import deploy

@@ -1,6 +1,7 @@
 import pytest
 
-from service.analysis.facts import Effect, analyze_migration
+from service.analysis.facts.analyze import analyze_migration
+from service.analysis.facts.records import Effect
 from service.analysis.parsing import Position
 from service.analysis.rollback import LeftOut, derive_inverse, extract_rollback_section, rollback_plan
 

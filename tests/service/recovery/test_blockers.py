@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from service.analysis.facts import analyze_migration
+from service.analysis.facts.analyze import analyze_migration
 from service.recovery.blockers import (
     ACCESS_EXCLUSIVE,
     QUERY_PREVIEW_CHARS,

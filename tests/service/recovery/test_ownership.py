@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from service.analysis.facts import analyze_migration
+from service.analysis.facts.analyze import analyze_migration
 from service.analysis.fingerprint import catalog_fingerprint
 from service.analysis.parsing import parse_migration
 from service.prisma.logs import error_position, render_apply_failure

@@ -23,12 +23,11 @@ from collections.abc import Iterator
 from pglast import ast
 from pglast.enums import AlterTableType
 
-from service.analysis.facts import deparse
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import altered_table, quoted, relation_name
 from service.analysis.lint.registry import rule
-from service.analysis.parsing import required, required_node
+from service.analysis.parsing import deparse, required, required_node
 
 
 @rule(

@@ -22,13 +22,12 @@ from collections.abc import Iterator
 
 from pglast import ast
 
-from service.analysis.facts import names_of
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import DUPLICATE_OBJECT, guarded_against, missed_by_handlers
 from service.analysis.lint.nodes import quoted
 from service.analysis.lint.registry import rule
-from service.analysis.parsing import required
+from service.analysis.parsing import names_of, required
 
 
 @rule(

@@ -34,7 +34,7 @@ from service.analysis.lint.nodes import altered_table, dropped_names, quoted, re
 from service.analysis.lint.registry import rule
 from service.analysis.parsing import required
 
-# The effect kinds facts.py gives created objects, for the object types a DROP names.
+# The effect kinds facts.statements gives created objects, for the object types a DROP names.
 _EFFECT_KINDS = {
     ObjectType.OBJECT_TABLE: "table",
     ObjectType.OBJECT_INDEX: "index",

@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from pglast import ast
 from pglast.enums import TransactionStmtKind
 
-from service.analysis.facts import names_of
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import quoted, string_constants
 from service.analysis.lint.registry import rule
+from service.analysis.parsing import names_of
 
 
 @rule(

@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from pglast import ast
 from pglast.enums import ObjectType
 
-from service.analysis.facts import names_of
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.guards import (
@@ -36,7 +35,7 @@ from service.analysis.lint.guards import (
 )
 from service.analysis.lint.nodes import quoted, relation_name
 from service.analysis.lint.registry import rule
-from service.analysis.parsing import required
+from service.analysis.parsing import names_of, required
 
 # What renaming something whose old name is gone raises, for the kinds that differ from the rest.
 _MISSING = {ObjectType.OBJECT_COLUMN: UNDEFINED_COLUMN, ObjectType.OBJECT_TABCONSTRAINT: UNDEFINED_OBJECT}

@@ -22,12 +22,11 @@ from collections.abc import Iterator
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, NullTestType
 
-from service.analysis.facts import iter_nodes
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
 from service.analysis.lint.nodes import altered_table, quoted, relation_name
 from service.analysis.lint.registry import rule
-from service.analysis.parsing import Statement, required_node
+from service.analysis.parsing import Statement, iter_nodes, required_node
 
 
 @rule(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.analysis.facts import analyze_migration
+from service.analysis.facts.analyze import analyze_migration
 from service.analysis.lint import RULES, Finding, LintContext, lint_migration
 
 

@@ -1,0 +1,111 @@
+"""Whether a failure can leave part of a migration behind, and what makes PostgreSQL refuse the file whatever the data."""
+
+from __future__ import annotations
+
+from pglast import ast
+from pglast.enums import AlterTableType, TransactionStmtKind
+
+from service.analysis.facts.records import Reason
+from service.analysis.parsing import ParsedMigration, Statement, StatementNode, iter_nodes, nodes_of
+
+_OUTSIDE_TRANSACTION = {
+    ast.VacuumStmt: "VACUUM cannot run inside a transaction block",
+    ast.CreatedbStmt: "CREATE DATABASE cannot run inside a transaction block",
+    ast.DropdbStmt: "DROP DATABASE cannot run inside a transaction block",
+    ast.AlterSystemStmt: "ALTER SYSTEM cannot run inside a transaction block",
+    ast.CreateTableSpaceStmt: "CREATE TABLESPACE cannot run inside a transaction block",
+    ast.DropTableSpaceStmt: "DROP TABLESPACE cannot run inside a transaction block",
+    ast.CreateSubscriptionStmt: "CREATE SUBSCRIPTION cannot run inside a transaction block",
+}
+
+
+def outside_transaction_reason(node: StatementNode) -> str | None:
+    """Why a statement runs outside any transaction block, if it must."""
+    if isinstance(node, ast.IndexStmt) and node.concurrent:
+        return "CREATE INDEX CONCURRENTLY runs outside a transaction; a failure leaves an INVALID index"
+    if isinstance(node, ast.DropStmt) and node.concurrent:
+        return "DROP INDEX CONCURRENTLY cannot run inside a transaction block"
+    if isinstance(node, ast.ReindexStmt) and any(p.defname == "concurrently" for p in nodes_of(node.params, ast.DefElem)):
+        return "REINDEX CONCURRENTLY cannot run inside a transaction block"
+    if isinstance(node, ast.AlterTableStmt):
+        for command in nodes_of(node.cmds, ast.AlterTableCmd):
+            partition = command.def_
+            if command.subtype == AlterTableType.AT_DetachPartition and isinstance(partition, ast.PartitionCmd) and partition.concurrent:
+                return "DETACH PARTITION CONCURRENTLY cannot run inside a transaction block"
+    if isinstance(node, ast.VacuumStmt) and not node.is_vacuumcmd:
+        return None  # ANALYZE shares the node but runs inside a transaction
+    for node_type, reason in _OUTSIDE_TRANSACTION.items():
+        if isinstance(node, node_type):
+            return reason
+    return None
+
+
+_ENDS_TRANSACTION = (
+    TransactionStmtKind.TRANS_STMT_COMMIT,
+    TransactionStmtKind.TRANS_STMT_ROLLBACK,
+    TransactionStmtKind.TRANS_STMT_PREPARE,
+    TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,
+)
+_STARTS_TRANSACTION = (TransactionStmtKind.TRANS_STMT_BEGIN, TransactionStmtKind.TRANS_STMT_START)
+
+
+def transaction_facts(parsed: ParsedMigration) -> tuple[list[Reason], list[Reason]]:
+    """(why a failure could leave effects behind, why the file fails whatever the data).
+
+    PostgreSQL runs a multi-statement simple query as one implicit transaction; a BEGIN in it
+    takes the statements before it along, and only a COMMIT (or ROLLBACK) followed by more
+    statements splits the file. Statements that refuse transaction blocks fail with 25001 in a
+    multi-statement file, and run outside any transaction when they are the file's only statement.
+    """
+    not_transactional: list[Reason] = []
+    fails: list[Reason] = []
+    statements = parsed.statements
+    open_transaction: Statement | None = None
+    for position, statement in enumerate(statements):
+        node = statement.node
+        if isinstance(node, ast.TransactionStmt):
+            if node.kind in _STARTS_TRANSACTION:
+                open_transaction = statement
+            elif node.kind in _ENDS_TRANSACTION:
+                open_transaction = None
+                if position + 1 < len(statements):
+                    keyword = statement.text.split()[0].upper() if statement.text else "COMMIT"
+                    not_transactional.append(
+                        Reason(f"explicit transaction control: {keyword} commits the statements before it on their own", statement.position.line)
+                    )
+        reason = outside_transaction_reason(node)
+        if reason:
+            if len(statements) == 1:
+                not_transactional.append(Reason(reason, statement.position.line))
+            else:
+                keyword = " ".join(statement.text.split()[:4])
+                fails.append(Reason(f"{keyword} cannot run in the transaction of a multi-statement file (25001)", statement.position.line))
+    if open_transaction is not None:
+        leaves_open = "BEGIN without COMMIT leaves the transaction open; deploy-gate rolls it back and records a failure"
+        fails.append(Reason(leaves_open, open_transaction.position.line))
+    fails.extend(_enum_values_used_early(parsed))
+    return not_transactional, fails
+
+
+def _enum_values_used_early(parsed: ParsedMigration) -> list[Reason]:
+    """ALTER TYPE … ADD VALUE whose label a later statement of the same transaction uses (55P04)."""
+    reasons = []
+    statements = parsed.all_statements
+    for position, statement in enumerate(statements):
+        node = statement.node
+        if not (isinstance(node, ast.AlterEnumStmt) and node.newVal and not node.oldVal):
+            continue
+        for later in statements[position + 1 :]:
+            if isinstance(later.node, ast.TransactionStmt) and later.node.kind == TransactionStmtKind.TRANS_STMT_COMMIT:
+                break
+            # Only a string literal uses the label; a column that happens to share its name does not.
+            literals = (n.val for n in iter_nodes(later.node) if isinstance(n, ast.A_Const) and isinstance(n.val, ast.String))
+            if not isinstance(later.node, ast.AlterEnumStmt) and any(literal.sval == node.newVal for literal in literals):
+                reasons.append(
+                    Reason(
+                        f"enum value '{node.newVal}' is added and used in the same transaction (line {later.position.line}), which PostgreSQL refuses (55P04)",
+                        statement.position.line,
+                    )
+                )
+                break
+    return reasons
