@@ -14,7 +14,8 @@ lines and the access log (one JSON object per request, from the request's fields
 import os
 import sys
 
-from service.config import ConfigError, Settings
+from service.config.errors import ConfigError
+from service.config.settings import Settings
 from service.log_config import logging_config
 
 try:

@@ -71,7 +71,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api_wsgi import BARE_PATH, INSERT_PATH, STORE_PATH  # noqa: E402
-from service.config import hash_token  # noqa: E402
+from service.config.records import hash_token  # noqa: E402
 from service.jobs.states import JobKind, JobState  # noqa: E402
 from service.store import repository  # noqa: E402
 

@@ -113,7 +113,8 @@ def main() -> None:
 
     from werkzeug.serving import make_server
 
-    from service.config import Settings, hash_token
+    from service.config.records import hash_token
+    from service.config.settings import Settings
     from service.http import create_app
     from service.store.repository import migrate_store
 

@@ -9,7 +9,7 @@ travel through the broker. `notify` returns a `Handoff` (enqueued, not configure
 which the runner journals; the task journals the `Delivery` outcome on the job when it is known,
 so a job's report says "notified" only for a notification that was delivered.
 
-Kinds (`service.config.NOTIFICATION_EVENTS`) and the details the runner passes:
+Kinds (`service.config.records.NOTIFICATION_EVENTS`) and the details the runner passes:
 
 | kind | when | details |
 | --- | --- | --- |
@@ -48,7 +48,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from service import outbound
-from service.config import NOTIFICATION_EVENTS, Config, Webhook
+from service.config.records import NOTIFICATION_EVENTS, Config, Webhook
 from service.links import job_links
 from service.prisma.database import redact_text
 

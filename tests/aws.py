@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from service.config import RdsSettings
+from service.config.records import RdsSettings
 
 REGION = "us-east-1"
 INSTANCE = RdsSettings(REGION, instance="prod")

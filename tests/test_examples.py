@@ -133,7 +133,7 @@ def test_the_protection_rule_note_configures_what_the_service_reads(tmp_path):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from service.config import load_config
+    from service.config.load import load_config
 
     note = (EXAMPLES / "github-actions" / "deployment-protection.md").read_text()
     snippet = note.split("```toml\n", 1)[1].split("```", 1)[0]

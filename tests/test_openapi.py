@@ -19,7 +19,8 @@ from marshmallow import fields, missing, validate
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate as validate_spec
 
-from service.config import Config, Policy, RdsSettings, Settings
+from service.config.records import Config, Policy, RdsSettings
+from service.config.settings import Settings
 from service.http import create_app
 from service.http.problems import PROBLEM_JSON
 from service.http.schemas import (

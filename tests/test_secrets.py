@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from service.config import Config, Policy, Settings, Target, Token, hash_token
+from service.config.records import Config, Policy, Target, Token, hash_token
+from service.config.settings import Settings
 from service.http import create_app
 from service.jobs.runner import RetryableError, run_job
 from service.log_config import json_formatter

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from celery import Celery, signals
 
-from service.config import TASK_QUEUE, Settings
+from service.config.settings import TASK_QUEUE, Settings
 from service.log_config import configure_logging
 
 # The kombu transports whose unacknowledged messages wait out a visibility timeout.

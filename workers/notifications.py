@@ -2,7 +2,7 @@
 
 `notify(kind, job, **details)` puts a `deploy_gate.notify` task on the broker and returns: the job
 never waits on the receiver, and a broker error is logged, not raised. The task runs on the app's
-default queue (`service.config.TASK_QUEUE`, beside the jobs), looks the webhook up in this worker's
+default queue (`service.config.settings.TASK_QUEUE`, beside the jobs), looks the webhook up in this worker's
 configuration (the URL and key never travel through the broker) and posts once per attempt:
 2xx delivered, 429/5xx/network errors retried with the project's backoff (`service.backoff`:
 Celery's exponential backoff with jitter, never sooner than the first wait), any other 4xx (or a

@@ -9,7 +9,9 @@ from functools import cache
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from service.config import Config, Settings, load_config
+from service.config.load import load_config
+from service.config.records import Config
+from service.config.settings import Settings
 
 
 @cache

@@ -17,7 +17,8 @@ def migrate_store_command(as_json: bool) -> None:
     """Apply deploy-gate's store migrations to DEPLOY_GATE_DATABASE_URL."""
     import psycopg
 
-    from service.config import ConfigError, Settings
+    from service.config.errors import ConfigError
+    from service.config.settings import Settings
     from service.prisma import errors
     from service.prisma.database import parse_database_url
     from service.store.repository import migrate_store

@@ -10,7 +10,9 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from psycopg_pool import ConnectionPool
 
-from service.config import Config, Settings, load_config
+from service.config.load import load_config
+from service.config.records import Config
+from service.config.settings import Settings
 from service.http import deploys, health, jobs, problems, recovery, reports, targets, webhooks
 from service.http import store as store_module
 from service.http.health import Metrics

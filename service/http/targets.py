@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 from flask.typing import ResponseReturnValue
 
-from service.config import Target
+from service.config.records import Target
 from service.http.auth import require_scope
 from service.http.extension import deploy_gate
 from service.http.problems import Problem

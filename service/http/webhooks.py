@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
-from service.config import GitHubIntegration, VercelIntegration
+from service.config.records import GitHubIntegration, VercelIntegration
 from service.http.extension import deploy_gate
 from service.http.problems import Problem
 from service.http.store import store

@@ -10,7 +10,7 @@ import sys
 
 from flask import Flask
 
-from service.config import ConfigError
+from service.config.errors import ConfigError
 from service.http import create_app
 from service.store.repository import StoreNotMigrated
 

@@ -30,7 +30,7 @@ import psycopg
 
 from service import outbound
 from service.backoff import backoff_seconds
-from service.config import Config
+from service.config.records import Config
 from service.jobs.states import JobState, Verdict
 from service.store import repository
 from service.store.repository import Job

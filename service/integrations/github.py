@@ -40,7 +40,7 @@ from typing import Any
 import jwt
 import psycopg
 
-from service.config import Config, GitHubIntegration, Integrations
+from service.config.records import Config, GitHubIntegration, Integrations
 from service.integrations import ApiRefused, InvalidPayload, Receipt, call_api, verdict_outcome, verdict_passed
 from service.jobs.states import TERMINAL
 from service.jobs.submit import DeployRequest, NoBundle, submit_deploy

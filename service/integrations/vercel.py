@@ -45,7 +45,7 @@ from urllib.parse import quote, urlencode
 
 import psycopg
 
-from service.config import Config, Integrations, VercelIntegration
+from service.config.records import Config, Integrations, VercelIntegration
 from service.integrations import ApiRefused, InvalidPayload, Receipt, call_api, verdict_passed, verdict_summary
 from service.jobs.states import TERMINAL, JobState
 from service.jobs.submit import DeployRequest, NoBundle, submit_deploy

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from service.config import RdsSettings
+from service.config.records import RdsSettings
 from service.jobs.states import Verdict
 from service.jobs.steps import AwaitingApproval, Deferred, JobRun
 from service.recovery.rds.client import RdsUnavailable, RestoreRefused

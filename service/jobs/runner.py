@@ -23,7 +23,7 @@ from service.analysis.probe import probe_effects
 from service.analysis.replay import ReplayCache
 from service.analysis.verify import verify_rollback
 from service.backoff import backoff_seconds
-from service.config import Config, Target
+from service.config.records import Config, Target
 from service.jobs.recover import proceed_if_settled, run_recover
 from service.jobs.restore import RdsClientFactory, run_restore, snapshot_before_apply
 from service.jobs.rollback import run_rollback

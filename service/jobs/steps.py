@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from service.config import Target
+from service.config.records import Target
 from service.jobs.states import JobState
 from service.log_config import enter_step, step_context
 from service.notifications import Notify, no_notifier

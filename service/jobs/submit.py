@@ -15,7 +15,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from service.combining import Combiner
-from service.config import Config
+from service.config.records import Config
 from service.jobs.states import JobKind
 from service.prisma.migrations import LocalMigrations
 from service.store import repository

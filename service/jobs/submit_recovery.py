@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from service.config import Config, Target
+from service.config.records import Config, Target
 from service.jobs.states import JobKind, JobState, Verdict
 from service.jobs.submit import IdempotencyKeyReused, NoBundle, UnknownTarget
 from service.store import repository

@@ -17,7 +17,7 @@ from service.analysis.ground_truth import compare_with_replay
 from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import CheckStatus, EffectProbe, probe_effects
 from service.analysis.replay import ReplayCache
-from service.config import Policy
+from service.config.records import Policy
 from service.prisma.errors import MigrateError
 from service.prisma.history import HistoryRow
 from service.prisma.lock import find_lock_holder

@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 
 from service.analysis.fingerprint import Fingerprint, catalog_fingerprint
-from service.config import Config, Policy, Target
+from service.config.records import Config, Policy, Target
 from service.jobs.runner import Deferred, RetryableError, run_job
 from service.jobs.states import TERMINAL, JobKind, JobState
 from service.prisma import history

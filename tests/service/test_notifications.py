@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from service.config import NOTIFICATION_EVENTS, Config, Notifications, Policy, Target, Webhook
+from service.config.records import NOTIFICATION_EVENTS, Config, Notifications, Policy, Target, Webhook
 from service.jobs.states import JobKind, JobState, Verdict
 from service.links import report_token
 from service.notifications import (

@@ -5,7 +5,8 @@ import uuid
 
 import pytest
 
-from service.config import Settings, hash_token
+from service.config.records import hash_token
+from service.config.settings import Settings
 from service.http import create_app
 from tests.broker import sending_through
 from tests.contract import ContractClient

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis
 
-from service.config import Settings
+from service.config.settings import Settings
 from workers.broker import Broker
 from workers.celery_app import make_celery
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from service.config import Settings
+from service.config.settings import Settings
 from service.http import create_app
 from service.log_config import logging_config
 from tests.contract import ContractClient

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from service import integrations
-from service.config import Settings
+from service.config.settings import Settings
 from service.http import create_app, webhooks
 from tests.contract import ContractClient
 from tests.logs import logged_text

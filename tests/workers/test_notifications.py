@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from service.config import Settings
+from service.config.settings import Settings
 from service.jobs.states import JobKind, JobState, Verdict
 from service.notifications import notification_event, verify_signature
 from service.reports.build import build_report

@@ -12,7 +12,7 @@ from pathlib import Path
 import kombu
 import pytest
 
-from service.config import Settings
+from service.config.settings import Settings
 from service.http import create_app
 from tests.contract import ContractClient
 from tests.service.prisma.history_helpers import history_rows

@@ -2,7 +2,7 @@
 
 import uuid
 
-from service.config import Settings
+from service.config.settings import Settings
 from service.jobs.states import JobKind, JobState
 from service.store import repository
 from workers import tasks

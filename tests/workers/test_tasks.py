@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from service.config import Settings
+from service.config.settings import Settings
 from service.http import create_app
 from service.store import repository
 from tests.conftest import ADMIN_URL

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from service.config import RdsSettings
+from service.config.records import RdsSettings
 from service.recovery.rds.client import CLUSTER_SNAPSHOT_NOT_FOUND, SNAPSHOT_NOT_FOUND, RestoreRefused, call, paginate
 from service.recovery.rds.resources import iso, require_cluster, require_instance, source_name, tags_of, utc
 

@@ -22,7 +22,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as AwsConnectionError
 
-from service.config import RdsSettings
+from service.config.records import RdsSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from service.config import RdsSettings
+from service.config.records import RdsSettings
 from service.recovery.rds.client import RdsUnavailable, RestoreRefused, call
 from service.recovery.rds.resources import (
     JOB_TAG,

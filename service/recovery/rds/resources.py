@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from service.config import RdsSettings
+from service.config.records import RdsSettings
 from service.recovery.rds.client import CLUSTER_NOT_FOUND, INSTANCE_NOT_FOUND, RestoreRefused, call
 
 if TYPE_CHECKING:

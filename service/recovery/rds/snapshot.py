@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from service.config import RdsSettings
+from service.config.records import RdsSettings
 from service.recovery.rds.backups import describe_snapshot
 from service.recovery.rds.client import CLUSTER_NOT_FOUND, INSTANCE_NOT_FOUND, RestoreRefused, call
 from service.recovery.rds.resources import (

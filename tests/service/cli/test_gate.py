@@ -18,7 +18,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from service.cli.gate import BuildContext, detect_build, idempotency_key
-from service.config import Config, Policy, Settings, Target, Token, hash_token
+from service.config.records import Config, Policy, Target, Token, hash_token
+from service.config.settings import Settings
 from service.http import create_app
 from service.jobs.states import JobKind
 from service.prisma.database import parse_database_url

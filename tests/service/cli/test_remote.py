@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from service.config import Config, Policy, Settings, Target, Token, hash_token
+from service.config.records import Config, Policy, Target, Token, hash_token
+from service.config.settings import Settings
 from service.http import create_app
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState

@@ -1,6 +1,7 @@
 import pytest
 
-from service.config import Config, Policy, Settings, Target, Token, hash_token
+from service.config.records import Config, Policy, Target, Token, hash_token
+from service.config.settings import Settings
 from service.http import create_app
 from service.prisma.database import parse_database_url
 from tests.contract import ContractClient

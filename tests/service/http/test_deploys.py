@@ -4,7 +4,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from service.config import Settings
+from service.config.settings import Settings
 from service.http import create_app
 from tests.contract import ContractClient
 from tests.service.http.conftest import auth

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from service.config import RdsSettings
+from service.config.records import RdsSettings
 from service.jobs.states import JobKind, JobState
 from service.store import repository
 from tests.service.http.conftest import auth

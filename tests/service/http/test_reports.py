@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from service.config import Config, Settings, Token, hash_token
+from service.config.records import Config, Token, hash_token
+from service.config.settings import Settings
 from service.http import create_app
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict

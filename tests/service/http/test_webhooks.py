@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from service.config import Config, Token, hash_token
+from service.config.records import Config, Token, hash_token
 from service.http import webhooks
 from tests.service.http.conftest import TOKENS, auth
 from tests.service.integrations.conftest import VERCEL_TOKEN, make_config
@@ -262,7 +262,7 @@ def test_a_sync_that_cannot_be_enqueued_is_left_to_the_beat_task(client, bundle,
 
 @pytest.mark.parametrize("path", ["/v1/webhooks/vercel", "/v1/webhooks/github"])
 def test_an_integration_that_is_not_configured_is_not_found(scratch_db, path):
-    from service.config import Settings
+    from service.config.settings import Settings
     from service.http import create_app
     from tests.contract import ContractClient
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from service.config import hash_token
+from service.config.records import hash_token
 from service.jobs.states import JobKind, JobState
 from service.store import repository
 from tests.store import migrated_store

@@ -1,7 +1,7 @@
 import pytest
 
 from service import integrations
-from service.config import Config, GitHubIntegration, Integrations, Policy, Target, VercelIntegration, VercelProject
+from service.config.records import Config, GitHubIntegration, Integrations, Policy, Target, VercelIntegration, VercelProject
 from service.jobs.submit import DeployRequest, submit_deploy
 from service.prisma.database import parse_database_url
 from service.prisma.migrations import migrations_from_bundle

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from service.config import Settings
+from service.config.settings import Settings
 from service.http import create_app
 from service.integrations import ApiRefused, ApiUnavailable, InvalidPayload, RetryLater, sync_report, vercel
 from service.jobs.runner import run_job

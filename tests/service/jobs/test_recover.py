@@ -12,7 +12,7 @@ import time
 import psycopg
 import pytest
 
-from service.config import Config, Policy, Target
+from service.config.records import Config, Policy, Target
 from service.jobs.runner import Deferred, hand_verdict_to_parent, run_job
 from service.jobs.states import JobKind, JobState, Verdict
 from service.prisma.database import parse_database_url

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from service.config import Config, Policy, Target
+from service.config.records import Config, Policy, Target
 from service.jobs.restore import run_restore, snapshot_before_apply
 from service.jobs.runner import Deferred, run_job
 from service.jobs.states import JobKind, JobState, Verdict

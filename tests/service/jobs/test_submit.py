@@ -8,7 +8,7 @@ import psycopg
 import pytest
 import redis
 
-from service.config import Config, Policy, Target
+from service.config.records import Config, Policy, Target
 from service.http.store import open_pool
 from service.jobs.states import JobKind
 from service.jobs.submit import DeployRequest, JobIntake, enqueue_committed

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from service.analysis.lint import lint_migrations
-from service.config import Config, Notifications, Webhook
+from service.config.records import Config, Notifications, Webhook
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
 from service.notifications import make_notifier

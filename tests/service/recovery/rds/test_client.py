@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from service.config import RdsSettings
+from service.config.records import RdsSettings
 from service.recovery.rds.backups import list_snapshots
 from service.recovery.rds.client import RdsError, RdsUnavailable, rds_client
 from service.recovery.rds.restore import poll_restore

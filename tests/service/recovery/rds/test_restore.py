@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.config import RdsSettings
+from service.config.records import RdsSettings
 from service.recovery.rds.client import RdsUnavailable, RestoreRefused
 from service.recovery.rds.resources import JOB_TAG, SOURCE_TAG, State, check_identifier, deadline_passed, job_tags
 from service.recovery.rds.restore import RestorePlan, default_restore_identifier, plan_restore, poll_restore, start_restore, start_restore_instance

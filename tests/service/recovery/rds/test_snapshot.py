@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import RdsSettings
+from service.config.records import RdsSettings
 from service.recovery.rds.backups import list_snapshots
 from service.recovery.rds.client import RestoreRefused
 from service.recovery.rds.resources import State, job_tags

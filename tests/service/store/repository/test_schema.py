@@ -3,7 +3,8 @@
 import psycopg
 import pytest
 
-from service.config import Config, Settings
+from service.config.records import Config
+from service.config.settings import Settings
 from service.http import create_app
 from service.store import repository
 from service.store.repository import StoreNotMigrated, pending_store_migrations

@@ -2,7 +2,9 @@
 
 import pytest
 
-from service.config import Config, ConfigError, load_config
+from service.config.errors import ConfigError
+from service.config.load import load_config
+from service.config.records import Config
 from tests.service.integrations.fakes import rsa_key
 from tests.service.integrations.payloads import GITHUB_SECRET, VERCEL_SECRET
 

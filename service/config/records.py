@@ -1,0 +1,143 @@
+"""What the targets file holds, as typed records: targets and their policies, tokens, notifications and integrations.
+
+`service.config.load` builds them from the file; secrets sit in fields kept out of `repr`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+
+from service.prisma.database import DatabaseTarget
+
+NOTIFICATION_EVENTS = ("verdict_blocked", "approval_needed", "restore_started", "restore_finished", "restore_failed")
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_automatic_retries: int = 1
+    automatic_rollback: bool = False
+    restores_need_approval: bool = True
+    rollbacks_need_approval: bool = True
+    snapshot_before_apply: bool = False
+    lock_timeout_ms: int | None = 5000
+    statement_timeout_ms: int | None = None
+    lock_wait_seconds: float = 10.0
+    # How long a retry after a transient error waits for the sessions whose locks block the
+    # migration's tables, looking again with backoff; still blocked after it: the verdict is blocked.
+    retry_wait_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class RdsSettings:
+    region: str
+    instance: str | None = None
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    database: DatabaseTarget = field(repr=False)
+    policy: Policy
+    rds: RdsSettings | None = None
+    shadow: DatabaseTarget | None = field(default=None, repr=False)
+    lint_severities: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Token:
+    name: str
+    sha256: str = field(repr=False)
+    scopes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where a target's notifications go; the URL and the key come from the environment."""
+
+    url: str = field(repr=False)
+    secret: str = field(repr=False)
+    events: frozenset[str] = frozenset(NOTIFICATION_EVENTS)
+    public_url: str = ""
+    # Signs the report link in each message (service.links); None: a plain link.
+    report_link_secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Notifications:
+    default: Webhook | None = None
+    # Targets with their own [targets.NAME.notifications] table, already merged over the default.
+    per_target: dict[str, Webhook] = field(default_factory=dict)
+
+    def for_target(self, name: str) -> Webhook | None:
+        return self.per_target.get(name, self.default)
+
+
+@dataclass(frozen=True)
+class VercelProject:
+    project_id: str
+    # Vercel's target ("production", "staging"; "preview" for a deployment without one) -> a target.
+    targets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VercelIntegration:
+    webhook_secret: str = field(repr=False)
+    projects: dict[str, VercelProject] = field(default_factory=dict)
+    # With a token, deployment checks are created and completed through Vercel's API.
+    token: str | None = field(default=None, repr=False)
+    team_id: str | None = None
+    api_url: str = "https://api.vercel.com"
+    check_name: str = "deploy-gate"
+
+    def target_for(self, project_id: str, vercel_target: str | None) -> str | None:
+        project = self.projects.get(project_id)
+        return project.targets.get(vercel_target or "preview") if project else None
+
+
+@dataclass(frozen=True)
+class GitHubIntegration:
+    webhook_secret: str = field(repr=False)
+    app_id: int
+    private_key: str = field(repr=False)
+    # "owner/repo:environment", casefolded (GitHub compares both without case) -> a target.
+    environments: dict[str, str] = field(default_factory=dict)
+    api_url: str = "https://api.github.com"
+
+    def target_for(self, repository: str, environment: str) -> str | None:
+        return self.environments.get(f"{repository}:{environment}".casefold())
+
+
+@dataclass(frozen=True)
+class Integrations:
+    vercel: VercelIntegration | None = None
+    github: GitHubIntegration | None = None
+    # The service's base URL, for the links handed to Vercel and GitHub ("" when not configured).
+    public_url: str = ""
+    # Signs the report links handed to them (service.links); None: plain links.
+    report_link_secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Config:
+    targets: dict[str, Target]
+    tokens: tuple[Token, ...]
+    notifications: Notifications = field(default_factory=Notifications)
+    integrations: Integrations = field(default_factory=Integrations)
+    # The key report links are signed with (service.links); None: a report needs a bearer token.
+    report_link_secret: str | None = field(default=None, repr=False)
+
+    def token_for(self, presented: str) -> Token | None:
+        """The configured token matching a presented bearer token, compared in constant time."""
+        digest = hash_token(presented)
+        found = None
+        for token in self.tokens:
+            if hmac.compare_digest(token.sha256, digest):
+                found = token
+        return found
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -1,0 +1,144 @@
+"""The targets file's keys: what each means, and the marshmallow schemas that validate them.
+
+The targets file names each target, the environment variable holding its database URL (secrets
+never sit in the file), and its policy; `[tokens.NAME]` entries hold SHA-256 hashes of bearer
+tokens with their scopes. It is validated at start-up, with errors that name the file and key.
+
+An optional `[notifications]` table sends an outbound webhook (Slack-compatible JSON, HMAC-signed;
+see `service.notifications`) when a job needs attention:
+
+| key | required | meaning |
+| --- | --- | --- |
+| `url_env` | yes | the environment variable holding the webhook URL (http or https; a secret, never logged) |
+| `secret_env` | yes | the environment variable holding the HMAC-SHA256 key (at least 16 characters) |
+| `events` | no | which of `verdict_blocked`, `approval_needed`, `restore_started`, `restore_finished`, `restore_failed` to send (default all; `[]`: none) |
+| `public_url` | no | the service's base URL, for links to the job and its report |
+
+`[targets.NAME.notifications]` takes the same keys and overrides the table for that target; keys it
+leaves out come from `[notifications]`.
+
+A top-level `public_url` is the service's base URL for links it hands to Vercel and GitHub (when
+absent, `[notifications].public_url` is used). A top-level `report_link_secret_env` names the
+environment variable holding the key (16+ characters) that signs report links (`service.links`):
+with it, the report links in Vercel checks, GitHub comments and notifications open the job's report
+without a bearer token; without it they need one. An optional `[integrations]` table takes Vercel
+and GitHub webhooks (see `service.integrations`); secrets come from the environment variables it
+names:
+
+| key | required | meaning |
+| --- | --- | --- |
+| `integrations.vercel.webhook_secret_env` | yes | the variable holding the secret that signs Vercel's webhooks (16+ characters) |
+| `integrations.vercel.token_env` | no | the variable holding the integration's access token: with it, deployment checks are reported (needs `public_url`) |
+| `integrations.vercel.team_id` | no | sent as `teamId` on every Vercel API call |
+| `integrations.vercel.api_url` | no | default `https://api.vercel.com` |
+| `integrations.vercel.check_name` | no | the check's name in Vercel (default `deploy-gate`) |
+| `integrations.vercel.projects` | yes | `[[...projects]]`: `project_id`, and `targets` from Vercel's target (`production`, `preview`, …) to ours |
+| `integrations.github.webhook_secret_env` | yes | the variable holding the GitHub App's webhook secret (16+ characters) |
+| `integrations.github.app_id` | yes | the GitHub App's id |
+| `integrations.github.private_key_env` | yes | the variable holding the App's private key (PEM; `\\n` escapes are read as newlines) |
+| `integrations.github.api_url` | no | default `https://api.github.com` |
+| `integrations.github.environments` | yes | `"owner/repo:environment" = "target"` |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from service.config.records import NOTIFICATION_EVENTS
+
+SCOPES = ("deploy", "read", "approve")
+LINT_LEVELS = ("error", "warning", "info", "off")
+_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", error="use letters, digits, '.', '_' or '-' (at most 63)")
+_ENV_NAME = validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]*$", error="must be an environment variable name")
+
+
+class _PolicySchema(Schema):
+    max_automatic_retries = fields.Integer(validate=validate.Range(min=0, max=10))
+    automatic_rollback = fields.Boolean()
+    restores_need_approval = fields.Boolean()
+    rollbacks_need_approval = fields.Boolean()
+    snapshot_before_apply = fields.Boolean()
+    lock_timeout_ms = fields.Integer(validate=validate.Range(min=0), allow_none=True)
+    statement_timeout_ms = fields.Integer(validate=validate.Range(min=0), allow_none=True)
+    lock_wait_seconds = fields.Float(validate=validate.Range(min=0.1, max=600))
+    retry_wait_seconds = fields.Float(validate=validate.Range(min=0, max=3600))
+
+
+class _RdsSchema(Schema):
+    region = fields.String(required=True)
+    instance = fields.String()
+    cluster = fields.String()
+
+    @validates_schema
+    def _one_of(self, data: dict[str, Any], **kwargs: object) -> None:
+        if bool(data.get("instance")) == bool(data.get("cluster")):
+            raise ValidationError("name exactly one of instance or cluster")
+
+
+class _NotificationsSchema(Schema):
+    url_env = fields.String(validate=_ENV_NAME)
+    secret_env = fields.String(validate=_ENV_NAME)
+    events = fields.List(fields.String(validate=validate.OneOf(NOTIFICATION_EVENTS)))
+    public_url = fields.String()
+
+
+class _DefaultNotificationsSchema(_NotificationsSchema):
+    url_env = fields.String(required=True, validate=_ENV_NAME)
+    secret_env = fields.String(required=True, validate=_ENV_NAME)
+
+
+class _TargetSchema(Schema):
+    database_url_env = fields.String(required=True, validate=_ENV_NAME)
+    shadow_url_env = fields.String(validate=_ENV_NAME)
+    policy = fields.Nested(_PolicySchema, load_default=dict)
+    rds = fields.Nested(_RdsSchema)
+    lint = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.OneOf(LINT_LEVELS)), load_default=dict)
+    notifications = fields.Nested(_NotificationsSchema)
+
+
+class _TokenSchema(Schema):
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits"))
+    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), required=True)
+
+
+class _VercelProjectSchema(Schema):
+    project_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,100}$", error="a Vercel project id such as prj_abc123"))
+    targets = fields.Dict(keys=fields.String(validate=_NAME), values=fields.String(validate=_NAME), required=True, validate=validate.Length(min=1))
+
+
+class _VercelSchema(Schema):
+    webhook_secret_env = fields.String(required=True, validate=_ENV_NAME)
+    token_env = fields.String(validate=_ENV_NAME)
+    team_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,100}$", error="a Vercel team id such as team_abc123"))
+    api_url = fields.String(load_default="https://api.vercel.com")
+    check_name = fields.String(load_default="deploy-gate", validate=validate.Length(min=1, max=100))
+    projects = fields.List(fields.Nested(_VercelProjectSchema), required=True, validate=validate.Length(min=1))
+
+
+class _GitHubSchema(Schema):
+    webhook_secret_env = fields.String(required=True, validate=_ENV_NAME)
+    app_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    private_key_env = fields.String(required=True, validate=_ENV_NAME)
+    api_url = fields.String(load_default="https://api.github.com")
+    environments = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+:.+$", error='use "owner/repo:environment"')),
+        values=fields.String(validate=_NAME),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+
+
+class _IntegrationsSchema(Schema):
+    vercel = fields.Nested(_VercelSchema)
+    github = fields.Nested(_GitHubSchema)
+
+
+class ConfigSchema(Schema):
+    targets = fields.Dict(keys=fields.String(validate=_NAME), values=fields.Nested(_TargetSchema), load_default=dict)
+    tokens = fields.Dict(keys=fields.String(validate=_NAME), values=fields.Nested(_TokenSchema), load_default=dict)
+    notifications = fields.Nested(_DefaultNotificationsSchema)
+    public_url = fields.String()
+    report_link_secret_env = fields.String(validate=_ENV_NAME)
+    integrations = fields.Nested(_IntegrationsSchema)

@@ -1,0 +1,92 @@
+"""Settings: one object from the environment (12-factor, shared by the web process and the workers).
+
+| variable | default | meaning |
+| --- | --- | --- |
+| `DEPLOY_GATE_DATABASE_URL` | `postgresql://postgres@127.0.0.1:5432/deploy_gate` | the service's own store |
+| `DEPLOY_GATE_BROKER_URL` | `redis://127.0.0.1:6379/0` | the Celery broker, any kombu URL (`redis://`, `rediss://`, `amqp://`, `sqs://`, ...) |
+| `DEPLOY_GATE_REDIS_URL` | | the broker's former name, read when `DEPLOY_GATE_BROKER_URL` is unset |
+| `DEPLOY_GATE_BROKER_TRANSPORT_OPTIONS` | `{}` | kombu transport options (a JSON object) over those set per broker (workers.celery_app) |
+| `DEPLOY_GATE_CONFIG` | `deploy-gate.toml` | the targets and tokens file |
+| `DEPLOY_GATE_MAX_BUNDLE_BYTES` | 10485760 | the largest migrations bundle a request may carry |
+| `DEPLOY_GATE_VISIBILITY_TIMEOUT` | 7200 | seconds before an unacknowledged task goes to another worker |
+| `DEPLOY_GATE_LOG_LEVEL` | `INFO` | the lowest level logged by the API and the workers: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from service.config.errors import ConfigError
+
+# The broker queue jobs travel on; the API reports its depth.
+TASK_QUEUE = "deploy_gate"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    broker_url: str
+    config_file: Path
+    max_bundle_bytes: int = 10 * 1024 * 1024
+    long_poll_max_seconds: float = 25.0
+    # How long a process may serve a job document it rendered before (0: never). Each entry is also
+    # dropped by the job's change notification, so this only bounds a listener that went deaf.
+    job_cache_seconds: float = 5.0
+    # A task unacknowledged this long is handed to another worker: above the longest step.
+    visibility_timeout_seconds: int = 2 * 60 * 60
+    log_level: str = "INFO"
+    # kombu transport options over the ones workers.celery_app sets for the broker's kind.
+    broker_transport_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+
+        def whole_number(name: str, default: int) -> int:
+            try:
+                return int(environ.get(name, default))
+            except ValueError:
+                raise ConfigError(f"{name} must be a whole number") from None
+
+        def seconds(name: str, default: float) -> float:
+            try:
+                value = float(environ.get(name, default))
+            except ValueError:
+                raise ConfigError(f"{name} must be a number of seconds") from None
+            if not 0 <= value <= 3600:
+                raise ConfigError(f"{name} must be between 0 and 3600 seconds")
+            return value
+
+        def log_level(name: str, default: str) -> str:
+            value = environ.get(name, default).strip().upper()
+            if value not in LOG_LEVELS:
+                raise ConfigError(f"{name} must be one of {', '.join(LOG_LEVELS)}")
+            return value
+
+        return cls(
+            database_url=environ.get("DEPLOY_GATE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/deploy_gate"),
+            broker_url=environ.get("DEPLOY_GATE_BROKER_URL") or environ.get("DEPLOY_GATE_REDIS_URL") or "redis://127.0.0.1:6379/0",
+            config_file=Path(environ.get("DEPLOY_GATE_CONFIG", "deploy-gate.toml")),
+            max_bundle_bytes=whole_number("DEPLOY_GATE_MAX_BUNDLE_BYTES", 10 * 1024 * 1024),
+            visibility_timeout_seconds=whole_number("DEPLOY_GATE_VISIBILITY_TIMEOUT", 2 * 60 * 60),
+            job_cache_seconds=seconds("DEPLOY_GATE_JOB_CACHE_SECONDS", 5.0),
+            log_level=log_level("DEPLOY_GATE_LOG_LEVEL", "INFO"),
+            broker_transport_options=_json_object(environ, "DEPLOY_GATE_BROKER_TRANSPORT_OPTIONS"),
+        )
+
+
+def _json_object(environ: Mapping[str, str], name: str) -> dict[str, Any]:
+    """A JSON object from the environment; the error names the variable, never its value (it may hold a password)."""
+    try:
+        value = json.loads(environ.get(name) or "{}")
+    except ValueError:
+        raise ConfigError(f"{name} must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a JSON object")
+    return value
