@@ -66,3 +66,7 @@ lint: $(VENV)/.installed-lint
 $(VENV)/.installed-lint: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,lint]'
 	touch $@
+
+.PHONY: bench-console
+bench-console: install services
+	$(BIN)/python bench/console.py
