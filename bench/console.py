@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+from flask.testing import FlaskClient
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,12 +80,11 @@ def fill_store(url: str, jobs: int) -> str:
         return incident.id
 
 
-def timed(client: object, path: str, runs: int) -> list[float]:
-    get = client.get  # type: ignore[attr-defined]
+def timed(client: FlaskClient, path: str, runs: int) -> list[float]:
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        response = get(path)
+        response = client.get(path)
         body = response.get_data()
         samples.append((time.perf_counter() - started) * 1000)
         if response.status_code != 200 or not body:
