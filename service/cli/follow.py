@@ -56,13 +56,18 @@ def describe_event(event: dict[str, Any], job: str | None = None) -> str:
     return f"{at}{event['step']} {phase}"
 
 
-def approval_lines(job: dict[str, Any], console_url: str) -> list[str]:
-    """Why a job waits for a person, the plan they would approve (one line), its console page, and how to decide."""
+def approval_lines(job: dict[str, Any], console_url: str, whole_plan: bool = False) -> list[str]:
+    """Why a job waits for a person, the plan they would approve, its console page, and how to decide.
+
+    A build log gets the plan in two lines at most; `jobs show` and the console have all of it.
+    """
     approval = (job.get("facts") or {}).get("approval") or {}
+    plan = [str(step) for step in approval.get("plan") or []]
+    if len(plan) > 2 and not whole_plan:
+        plan = [plan[0], f"… and {len(plan) - 1} more steps: deploy-gate jobs show {job['id']}"]
     lines = [f"  {job['kind']} job {job['id']} waits for a person to approve its plan:"]
     lines += [f"    why: {reason}" for reason in job.get("reasons") or []]
-    if approval.get("plan"):
-        lines.append("    plan: " + "; ".join(str(step) for step in approval["plan"]))
+    lines += [f"    plan: {step}" for step in plan]
     lines.append(f"    console: {console_url}")
     lines.append(f"    approve: deploy-gate jobs approve {job['id']} --comment '…'   (a token with the approve scope)")
     lines.append(f"    or reject: deploy-gate jobs reject {job['id']} --comment '…'")

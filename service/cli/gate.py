@@ -128,7 +128,9 @@ def gate(
     if client.last_status != 200:
         output.line(f"{job['kind']} job {job['id']}: {job['state']}" + (" (a new job, as --new asks)" if new_job and deployment_id else ""))
     elif job["state"] in TERMINAL:
-        output.line(f"{job['kind']} job {job['id']} was started by an earlier attempt of this build: {job['state']}; its verdict stands (--new asks for a new one)")
+        output.line(
+            f"{job['kind']} job {job['id']} was started by an earlier attempt of this build: {job['state']}; its verdict stands (--new asks for a new one)"
+        )
     else:
         output.line(f"{job['kind']} job {job['id']} was started by an earlier attempt of this build: {job['state']}")
 

@@ -62,7 +62,7 @@ def show_job(base_url: str, token: str | None, job_id: str, as_json: bool) -> No
     output.document(job)
     output.line(f"{job['kind']} job {job['id']} on {job['target']}: {job['state']}" + (f", verdict {job['verdict']}" if job["verdict"] else ""))
     if job["state"] == "waiting_approval":
-        output.lines(approval_lines(job, client.console_url(job["id"])))
+        output.lines(approval_lines(job, client.console_url(job["id"]), whole_plan=True))
     else:
         for reason in job["reasons"]:
             output.line(f"  reason: {reason}")

@@ -141,8 +141,6 @@ def client_options(command: CommandFunction) -> CommandFunction:
     return command
 
 
-
-
 def service_client(output: Output, base_url: str, token: str | None, **options: Any) -> ServiceClient:
     """The client for a command; without a token, one line saying where to give it."""
     if not token:

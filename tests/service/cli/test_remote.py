@@ -18,6 +18,7 @@ from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState
 from service.prisma.database import parse_database_url
 from service.store import repository
+from service.store.repository.journal import insert_event
 from tests.conftest import create_scratch_database, drop_scratch_database
 from tests.store import migrated_store
 
@@ -195,3 +196,102 @@ def test_a_redirect_is_an_error_and_the_token_never_follows_it():
         result = run("jobs", "list", url=service.url, token="ci-token")
     assert result.returncode == 2 and result.stderr == "error: 302 Found\n"
     assert len(service.requests) == 1 and elsewhere.requests == []
+
+
+@pytest.fixture
+def idle_service(scratch_db):
+    """The API over HTTP with nothing running its jobs: they stay as the test leaves them."""
+    config = Config(
+        {"staging": Target("staging", parse_database_url(scratch_db.url), Policy())},
+        (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})), Token("oncall", hash_token("oncall-token"), frozenset({"read", "approve"}))),
+    )
+    settings = Settings(database_url=migrated_store(scratch_db), broker_url="redis://127.0.0.1:6379/15", config_file=None)
+    app = create_app(settings, config, enqueue=lambda *job_ids: None)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", app
+    server.shutdown()
+    app.extensions["deploy_gate"].pool.close()
+
+
+def test_wait_prints_the_journal_it_has_before_it_long_polls(idle_service):
+    url, app = idle_service
+    job_id = submit(app, MIGRATIONS)
+    env = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": "ci-token", "PATH": "/usr/bin:/bin", **SAME_CODE}
+    started = time.monotonic()
+    process = subprocess.Popen([DEPLOY_GATE, "wait", job_id, "--timeout", "60"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        first = process.stdout.readline()
+        took = time.monotonic() - started
+    finally:
+        process.kill()
+        process.communicate()
+    assert first.rstrip("\n").endswith("  new -> queued")
+    assert took < 5  # not after a long-poll of 25 s
+
+
+def test_a_long_step_gets_a_line_with_its_elapsed_time(idle_service):
+    url, app = idle_service
+    with app.extensions["deploy_gate"].pool.connection() as conn:
+        job, _ = repository.create_job(conn, kind=JobKind.DEPLOY, target="staging", requested_by="ci")
+        repository.transition(conn, job.id, JobState.RUNNING)
+        insert_event(conn, job.id, "step_started", step="apply:20240101_patients")
+    env = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": "ci-token", "PATH": "/usr/bin:/bin", "DEPLOY_GATE_PROGRESS_SECONDS": "1", **SAME_CODE}
+    result = subprocess.run([DEPLOY_GATE, "wait", job.id, "--timeout", "4"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 2 and "still running after 4 s" in result.stderr
+    progress = [line for line in result.stdout.splitlines() if "apply:20240101_patients still running after " in line]
+    assert 2 <= len(progress) <= 5, result.stdout
+    assert progress[-1].split(" after ")[1].endswith("s")
+
+
+def test_jobs_show_the_waiting_plan_and_the_console_page(service):
+    url, app = service
+    job_id = waiting_job(app)
+    shown = run("jobs", "show", job_id, url=url)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert f"  recover job {job_id} waits for a person to approve its plan:" in lines
+    assert "    plan: drop it" in lines
+    assert f"    console: {url}/console/jobs/{job_id}" in lines
+    assert any(line.strip().startswith(f"approve: deploy-gate jobs approve {job_id} ") for line in lines)
+
+
+def test_jobs_report_in_markdown_and_json(service):
+    url, app = service
+    job_id = submit(app, MIGRATIONS)
+    assert run("wait", job_id, url=url).returncode == 0
+    markdown = run("jobs", "report", job_id, url=url)
+    assert markdown.returncode == 0, markdown.stderr
+    assert markdown.stdout.startswith("#") and job_id in markdown.stdout
+    document = run("jobs", "report", job_id, "--format", "json", url=url)
+    assert document.returncode == 0, document.stderr
+    assert json.loads(document.stdout)["job"]["id"] == job_id
+
+
+def test_jobs_cancel(idle_service):
+    url, app = idle_service
+    job_id = submit(app, MIGRATIONS)
+    result = run("jobs", "cancel", job_id, url=url)
+    assert result.returncode == 0 and result.stdout == f"deploy job {job_id}: canceled\n"
+    again = run("jobs", "cancel", job_id, url=url)
+    assert again.returncode == 2 and len(again.stderr.splitlines()) == 1
+
+
+def test_jobs_list_has_a_header_and_says_when_there_are_none(idle_service):
+    url, app = idle_service
+    empty = run("jobs", "list", url=url)
+    assert empty.returncode == 0 and empty.stdout == "No jobs yet.\n"
+    filtered = run("jobs", "list", "--state", "failed", url=url)
+    assert filtered.stdout == "No jobs match these filters.\n"
+    job_id = submit(app, MIGRATIONS)
+    header, row = run("jobs", "list", url=url).stdout.splitlines()
+    assert header.split() == ["ID", "CREATED", "(UTC)", "KIND", "TARGET", "STATE", "VERDICT"]
+    assert row.split()[0] == job_id and row.split()[2:] == ["deploy", "staging", "queued"]
+
+
+@pytest.mark.parametrize("args", [("jobs", "list"), ("wait", "x"), ("jobs", "report", "x")])
+def test_a_missing_token_names_the_variable_and_the_option(args):
+    env = {"DEPLOY_GATE_URL": "http://127.0.0.1:1", "PATH": "/usr/bin:/bin", **SAME_CODE}
+    result = subprocess.run([DEPLOY_GATE, *args], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "DEPLOY_GATE_TOKEN" in result.stderr and "--token" in result.stderr and len(result.stderr.splitlines()) == 1
