@@ -437,3 +437,9 @@ def test_new_asks_for_a_new_job_in_the_same_build_and_says_so(service, write_mig
     assert len(jobs) == 2
     assert again.stdout.splitlines()[1] == f"deploy job {jobs[0].id}: queued (a new job, as --new asks)"
     assert "gate: apply 0 pending migrations of 1 in the bundle" in again.stdout.splitlines()
+
+
+def test_no_token_names_the_variable_and_the_option(write_migrations):
+    result = gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), url="http://127.0.0.1:1", token="")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == "error: No token: pass --token or set DEPLOY_GATE_TOKEN (a bearer token the service's config grants).\n"
