@@ -134,14 +134,16 @@ def gate(
     else:
         output.line(f"{job['kind']} job {job['id']} was started by an earlier attempt of this build: {job['state']}")
 
+    job_id = job["id"]
+
     def count_pending(event: dict[str, Any], followed: dict[str, Any]) -> None:
-        if event["step"] == "status" and event["kind"] == "step_finished" and followed["id"] == job["id"]:
+        if event["step"] == "status" and event["kind"] == "step_finished" and followed["id"] == job_id:
             output.line(_pending_line(apply, event["data"].get("to_deploy") or [], len(local)))
 
     follower = JobFollower(output, client, on_event=count_pending)
-    job = follower.follow(job["id"], deadline)
+    job = follower.follow(job_id, deadline)
     if job["state"] not in TERMINAL:
-        output.error(None, f"job {job['id']} is still {job['state']} after {timeout:g} s (deploy-gate wait {job['id']} follows it)", EXIT_CANNOT_RUN)
+        output.error(None, f"job {job_id} is still {job['state']} after {timeout:g} s (deploy-gate wait {job_id} follows it)", EXIT_CANNOT_RUN)
     follower.exit_with_verdict(job)
 
 
