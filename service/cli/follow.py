@@ -3,7 +3,7 @@
 A job that waits for a person is said at once, with its plan, its console page and the commands
 that decide it; a long step gets a line with its elapsed time every `DEPLOY_GATE_PROGRESS_SECONDS`
 (30 by default) so a build log shows the gate is alive; a rejected job's verdict comes with the
-reasons it gathered before the person decided.
+reasons it waited with (the store keeps them, service.store.repository.record_approval).
 """
 
 from __future__ import annotations
@@ -99,8 +99,6 @@ class JobFollower:
     on_event: EventHook | None = None
     progress_seconds: float = field(default_factory=progress_interval)
     seen: dict[str, int] = field(default_factory=dict)
-    # What each job that waited for a person gave as its reasons, for the verdict after a rejection.
-    gathered: dict[str, list[str]] = field(default_factory=dict)
     last_line_at: float = field(default_factory=time.monotonic)
 
     def follow(self, job_id: str, deadline: float) -> dict[str, Any]:
@@ -174,8 +172,6 @@ class JobFollower:
         after the event that started it, before the job's own last events.
         """
         started = None
-        if job["state"] == "waiting_approval":
-            self.gathered[job["id"]] = list(job.get("reasons") or [])
         for event in job["events"]:
             if event["id"] <= self.seen.get(job["id"], 0):
                 continue
@@ -192,19 +188,6 @@ class JobFollower:
             if event["kind"] == "transition" and event["to_state"] == "waiting_approval" and job["state"] == "waiting_approval":
                 self.output.lines(approval_lines(job, self.client.console_url(job["id"])))
         return started
-
-    def exit_with_verdict(self, job: dict[str, Any]) -> None:
-        """Print a finished job's reasons and verdict; exit 0 on proceed, 1 on blocked, 2 otherwise.
-
-        A plan a person rejected: the reasons its job gave while it waited come first, since the
-        job's own reasons then only say who rejected it.
-        """
-        for waited, reasons in self.gathered.items() if job["verdict"] == "blocked" else ():
-            name = "" if waited == job["id"] else f"recover job {waited}: "
-            for reason in reasons:
-                if f"{name}{reason}" not in job["reasons"]:
-                    self.output.line(f"reason: {name}{reason} (while it waited for approval)")
-        exit_with_verdict(self.output, job)
 
 
 def exit_with_verdict(output: Output, job: dict[str, Any]) -> None:

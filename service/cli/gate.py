@@ -27,7 +27,7 @@ from typing import Any
 import click
 
 from service.cli import EXIT_CANNOT_RUN, Output, main, migrations_option, read_local_migrations
-from service.cli.follow import TERMINAL, JobFollower
+from service.cli.follow import TERMINAL, JobFollower, exit_with_verdict
 from service.cli.remote import ServiceError, client_options, service_client
 from service.prisma.migrations import LocalMigrations
 from service.store.repository import bundle_digest
@@ -144,7 +144,7 @@ def gate(
     job = follower.follow(job_id, deadline)
     if job["state"] not in TERMINAL:
         output.error(None, f"job {job_id} is still {job['state']} after {timeout:g} s (deploy-gate wait {job_id} follows it)", EXIT_CANNOT_RUN)
-    follower.exit_with_verdict(job)
+    exit_with_verdict(follower.output, job)
 
 
 def _pending_line(apply: bool, pending: list[str], in_bundle: int) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from service.cli import EXIT_CANNOT_RUN, Output, main
-from service.cli.follow import TERMINAL, JobFollower, approval_lines, describe_event
+from service.cli.follow import TERMINAL, JobFollower, approval_lines, describe_event, exit_with_verdict
 from service.cli.remote import ServiceError, client_options, service_client
 
 _LIST_COLUMNS = f"{'ID':<36}  {'CREATED (UTC)':<19}  {'KIND':<8} {'TARGET':<16} {'STATE':<16} VERDICT"
@@ -131,4 +131,4 @@ def wait(base_url: str, token: str | None, job_id: str, timeout: float) -> None:
     job = follower.follow(job_id, time.monotonic() + timeout)
     if job["state"] not in TERMINAL:
         output.error(None, f"job {job_id} is still {job['state']} after {timeout:g} s", EXIT_CANNOT_RUN)
-    follower.exit_with_verdict(job)
+    exit_with_verdict(follower.output, job)
