@@ -296,3 +296,24 @@ def test_a_link_for_an_unknown_job_is_404_and_a_bad_format_still_422(linked_clie
     unknown = "00000000-0000-4000-8000-000000000000"
     assert linked_client.get(link_of(unknown)).status_code == 404
     assert linked_client.get(link_of(unknown) + "&format=pdf").status_code == 422
+
+
+@pytest.mark.parametrize(
+    "query, accept",
+    [("?format=html", "application/json"), ("", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")],
+)
+def test_html_for_a_browser_or_on_request(client, recovered, query, accept):
+    response = get_report(client, recovered.id, query, Accept=accept)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "<h1>Incident report: recover of 20240102_name_required on staging</h1>" in html
+    assert "<h2>Migration Rollback Checklist</h2>" in html and "<table>" in html
+    assert response.headers["Cache-Control"] == "private, no-store" and "Accept" in response.headers["Vary"]
+
+
+def test_a_report_link_opens_the_html_report_in_a_browser(linked_client, two_checks):
+    job = two_checks[0]
+    response = linked_client.get(link_of(job.id), headers={"Accept": "text/html"})
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "<h1>Check report: staging</h1>" in response.get_data(as_text=True)
