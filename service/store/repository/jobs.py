@@ -302,8 +302,7 @@ def latest_deploy(conn: psycopg.Connection, target: str) -> Job | None:
     """The newest deploy job of a target that let its deploy proceed."""
     return _job_or_none(
         conn,
-        f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "target" = %s AND "kind" = \'deploy\' AND "verdict" = \'proceed\''
-        ' ORDER BY "created_at" DESC LIMIT 1',
+        f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "target" = %s AND "kind" = \'deploy\' AND "verdict" = \'proceed\' ORDER BY "created_at" DESC LIMIT 1',
         (target,),
     )
 
