@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.http.console.pages import MigrationRow, TargetOverview, sql_excerpt, readable
+from service.http.console.pages import MigrationRow, TargetOverview, readable, sql_excerpt
 from service.prisma.migrations import migrations_from_bundle
 
 
