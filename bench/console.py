@@ -117,7 +117,10 @@ def main() -> None:
             app = create_app(settings, load_config(config_file), enqueue=lambda *job_ids: None)
             try:
                 client = app.test_client()
-                signed_in = client.post("/console/login", data={"token": TOKEN})
+                # The sign-in form carries a CSRF token bound to the session, as every console form does.
+                form = client.get("/console/login").get_data(as_text=True)
+                csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+                signed_in = client.post("/console/login", data={"token": TOKEN, "csrf_token": csrf})
                 if signed_in.status_code != 303:
                     raise SystemExit(f"sign-in answered {signed_in.status_code}")
                 pages = {

@@ -19,6 +19,8 @@ export DEPLOY_GATE_CONFIG="${DEPLOY_GATE_CONFIG:-config/dev.toml}"
 export LOCAL_TARGET_DATABASE_URL="${LOCAL_TARGET_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/deploy_gate_target}"
 export DEMO_TARGET_DATABASE_URL="${DEMO_TARGET_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/deploy_gate_demo}"
 export LOCAL_SHADOW_DATABASE_URL="${LOCAL_SHADOW_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/deploy_gate_shadow}"
+# A development key for the console's session cookies (config/dev.toml); production sets its own secret.
+export DEPLOY_GATE_CONSOLE_SECRET="${DEPLOY_GATE_CONSOLE_SECRET:-dev-console-session-secret-not-for-production}"
 PORT="${PORT:-8080}"
 
 .venv/bin/deploy-gate migrate-store  # the release step: the API and workers only check the store is current
@@ -27,6 +29,6 @@ PORT="${PORT:-8080}"
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
 
-echo "run: API on http://127.0.0.1:$PORT (token: dev-token), worker pid $WORKER"
+echo "run: API on http://127.0.0.1:$PORT (token: dev-token; console: http://127.0.0.1:$PORT/console/), worker pid $WORKER"
 echo "run: the CLI is $PWD/.venv/bin/deploy-gate; in another shell: . .venv/bin/activate && export DEPLOY_GATE_TOKEN=dev-token"
 .venv/bin/gunicorn "service.http.wsgi:application()" --bind "127.0.0.1:$PORT"  # settings: gunicorn.conf.py
