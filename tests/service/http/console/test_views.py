@@ -162,7 +162,12 @@ def test_rejecting_blocks_the_job_as_the_api_does(client, store, config, enqueue
     response = post_form(client, f"/console/jobs/{job.id}/reject", f"/console/jobs/{job.id}", comment="not now")
     assert response.status_code == 303
     rejected = repository.get_job(store, job.id)
-    assert (rejected.state, rejected.verdict, rejected.reasons) == (JobState.SUCCEEDED, Verdict.BLOCKED, ["rejected by oncall: not now"])
+    waited_with = [f"{reason} (while it waited for approval)" for reason in job.reasons]
+    assert waited_with and (rejected.state, rejected.verdict, rejected.reasons) == (
+        JobState.SUCCEEDED,
+        Verdict.BLOCKED,
+        ["rejected by oncall: not now", *waited_with],
+    )
     assert enqueued == before
 
 
