@@ -1,4 +1,4 @@
-# make test — everything a fresh Debian machine needs (PostgreSQL, Redis, RabbitMQ, Node), then the whole suite.
+# make test — everything a fresh Debian machine needs (PostgreSQL, Redis, RabbitMQ, Node, Chromium), then the whole suite.
 # make run  — the API and a worker on this machine, against local PostgreSQL and Redis (the default broker).
 SHELL := /bin/bash
 PYTHON ?= python3
