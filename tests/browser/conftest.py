@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
@@ -177,7 +179,8 @@ def console(scratch_db: ScratchDatabase, target_db: ScratchDatabase, tmp_path: P
             time.sleep(0.1)
         yield Console(f"http://127.0.0.1:{port}", scratch_db, target_db, load_config(Path(environment["DEPLOY_GATE_CONFIG"])))
     finally:
-        server.terminate()
+        # Quick shutdown: a graceful one would wait out the event streams a closed page left open.
+        server.send_signal(signal.SIGQUIT)
         server.wait(30)
         state.reset()
 
@@ -225,6 +228,13 @@ def page(chromium: Browser) -> Iterator[Page]:
 def wait_for_live_updates(page: Page) -> None:
     """Until the page's EventSource is open: from then on a job's change reaches it."""
     page.wait_for_function("() => window.openedEventSources.some((source) => source.readyState === 1)", timeout=20_000)
+
+
+def expect_sign_in_page(page: Page, console: Console, after: str) -> None:
+    """The page is the sign-in form, sending the browser on to `after` once signed in."""
+    expect(page.locator("form#login-form")).to_be_visible()
+    address = urlsplit(page.url)
+    assert (f"{address.scheme}://{address.netloc}", address.path, parse_qs(address.query).get("next")) == (console.url, "/console/login", [after])
 
 
 def csrf_token(page: Page) -> str:

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from service.jobs.states import JobKind
+from service.jobs.states import JobKind, JobState
 from service.links import job_links
 from service.store import repository
 from tests.browser.conftest import REPORT_LINK_SECRET, wait_for_live_updates
@@ -45,7 +45,7 @@ def test_the_overview_shows_each_targets_verdict_and_migrations(console, page, s
     expect(page.locator(f'table#jobs tr[data-job-id="{job.id}"] .verdict')).to_have_text("blocked")
 
 
-def test_the_jobs_list_shows_a_new_job_without_a_reload(console, page, screenshot):
+def test_the_jobs_list_shows_a_job_that_changed_without_a_reload(console, page, screenshot):
     console.sign_in(page, "reader")
     page.goto(f"{console.url}/console/jobs")
     expect(page.locator("table#jobs tr[data-job-id]")).to_have_count(0)
@@ -53,9 +53,11 @@ def test_the_jobs_list_shows_a_new_job_without_a_reload(console, page, screensho
     wait_for_live_updates(page)
     with console.store.connect() as conn:
         job, _ = repository.create_job(conn, kind=JobKind.CHECK, target="staging", requested_by="ops")
+        # A worker takes it: the change is announced (a job's creation is not; nobody waits on it yet).
+        repository.transition(conn, job.id, JobState.RUNNING)
     row = page.locator(f'table#jobs tr[data-job-id="{job.id}"]')
     expect(row.locator(".kind")).to_have_text("check")
-    expect(row.locator(".state")).to_have_text("queued")
+    expect(row.locator(".state")).to_have_text("running")
     assert page.evaluate("window.stillTheSamePage === true")
     screenshot(page, "jobs")
 
