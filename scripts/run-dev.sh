@@ -18,6 +18,8 @@ export DEPLOY_GATE_BROKER_URL="${DEPLOY_GATE_BROKER_URL:-${DEPLOY_GATE_REDIS_URL
 export DEPLOY_GATE_CONFIG="${DEPLOY_GATE_CONFIG:-config/dev.toml}"
 export LOCAL_TARGET_DATABASE_URL="${LOCAL_TARGET_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/deploy_gate_target}"
 export LOCAL_SHADOW_DATABASE_URL="${LOCAL_SHADOW_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
+# A development key for the console's session cookies (config/dev.toml); production sets its own secret.
+export DEPLOY_GATE_CONSOLE_SECRET="${DEPLOY_GATE_CONSOLE_SECRET:-dev-console-session-secret-not-for-production}"
 PORT="${PORT:-8080}"
 
 .venv/bin/deploy-gate migrate-store  # the release step: the API and workers only check the store is current
@@ -26,5 +28,5 @@ PORT="${PORT:-8080}"
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
 
-echo "run: API on http://127.0.0.1:$PORT (token: dev-token), worker pid $WORKER"
+echo "run: API on http://127.0.0.1:$PORT (token: dev-token; console: http://127.0.0.1:$PORT/console/), worker pid $WORKER"
 .venv/bin/gunicorn "service.http.wsgi:application()" --bind "127.0.0.1:$PORT"  # settings: gunicorn.conf.py

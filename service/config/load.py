@@ -96,7 +96,11 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     if "report_link_secret_env" in data:
         link_secret = _signing_secret(data["report_link_secret_env"], f"{path}: report_link_secret_env", environ)
     notifications = _notifications(data, path, environ, link_secret)
-    return Config(targets, tokens, notifications, _integrations(data, path, environ, notifications, link_secret), link_secret)
+    console_secret = None
+    if environ.get(data.get("console_session_secret_env", "")):  # unset or empty: the console is off
+        console_secret = _signing_secret(data["console_session_secret_env"], f"{path}: console_session_secret_env", environ)
+    integrations = _integrations(data, path, environ, notifications, link_secret)
+    return Config(targets, tokens, notifications, integrations, link_secret, console_secret)
 
 
 def _notifications(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], link_secret: str | None) -> Notifications:

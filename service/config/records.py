@@ -128,6 +128,8 @@ class Config:
     integrations: Integrations = field(default_factory=Integrations)
     # The key report links are signed with (service.links); None: a report needs a bearer token.
     report_link_secret: str | None = field(default=None, repr=False)
+    # The key the console's session cookies are signed with; None: the console is off.
+    console_session_secret: str | None = field(default=None, repr=False)
 
     def token_for(self, presented: str) -> Token | None:
         """The configured token matching a presented bearer token, compared in constant time."""

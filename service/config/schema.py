@@ -21,7 +21,10 @@ A top-level `public_url` is the service's base URL for links it hands to Vercel 
 absent, `[notifications].public_url` is used). A top-level `report_link_secret_env` names the
 environment variable holding the key (16+ characters) that signs report links (`service.links`):
 with it, the report links in Vercel checks, GitHub comments and notifications open the job's report
-without a bearer token; without it they need one. An optional `[integrations]` table takes Vercel
+without a bearer token; without it they need one. A top-level `console_session_secret_env` names the environment variable
+holding the key (16+ characters) that signs the ops console's session cookies (service.http.console):
+the console is on when that variable holds one, off (its pages answer 404) when the key or the
+variable is unset or empty. An optional `[integrations]` table takes Vercel
 and GitHub webhooks (see `service.integrations`); secrets come from the environment variables it
 names:
 
@@ -141,4 +144,5 @@ class ConfigSchema(Schema):
     notifications = fields.Nested(_DefaultNotificationsSchema)
     public_url = fields.String()
     report_link_secret_env = fields.String(validate=_ENV_NAME)
+    console_session_secret_env = fields.String(validate=_ENV_NAME)
     integrations = fields.Nested(_IntegrationsSchema)

@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 from service.config.load import load_config
 from service.config.records import Config
 from service.config.settings import Settings
-from service.http import deploys, health, jobs, problems, recovery, reports, targets, webhooks
+from service.http import console, deploys, health, jobs, problems, recovery, reports, targets, webhooks
 from service.http import store as store_module
 from service.http.health import Metrics
 from service.jobs.cache import JobDocuments
@@ -85,4 +85,5 @@ def create_app(
     health.init_app(app)
     for blueprint in (health.bp, deploys.bp, jobs.bp, targets.bp, recovery.bp, reports.bp, webhooks.bp):
         app.register_blueprint(blueprint)
+    console.init_app(app, config.console_session_secret)
     return app

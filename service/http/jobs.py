@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from service.http.auth import require_scope
@@ -16,6 +16,7 @@ from service.http.extension import deploy_gate
 from service.http.problems import Problem
 from service.http.schemas import JOB_EVENTS, JOB_LIST_QUERY, JOBS, WAIT_QUERY, job_document
 from service.http.store import briefly, give_back, store
+from service.jobs import decisions
 from service.jobs.cache import CachedJob
 from service.jobs.states import TERMINAL, JobKind, JobState
 from service.jobs.watch import JobWatcher, wait_for_change
@@ -62,7 +63,7 @@ def get_job(job_id: str) -> ResponseReturnValue:
 @require_scope("read")
 def list_jobs() -> ResponseReturnValue:
     query = JOB_LIST_QUERY.load(request.args)
-    before = _decode_cursor(query["cursor"]) if "cursor" in query else None
+    before = decode_cursor(query["cursor"]) if "cursor" in query else None
     jobs = repository.list_jobs(
         store(),
         target=query.get("target"),
@@ -72,23 +73,22 @@ def list_jobs() -> ResponseReturnValue:
         before=before,
     )
     page, more = jobs[: query["limit"]], len(jobs) > query["limit"]
-    next_cursor = _encode_cursor(page[-1]) if more and page else None
+    next_cursor = encode_cursor(page[-1]) if more and page else None
     return {"jobs": JOBS.dump(page), "next_cursor": next_cursor}
 
 
 @bp.post("/<job_id>/cancel")
 @require_scope("deploy")
 def cancel_job(job_id: str) -> ResponseReturnValue:
-    job = repository.transition(store(), job_id, JobState.CANCELED, data={"by": "api"})
-    return job_document(job)
+    return job_document(decisions.cancel(store(), job_id, g.principal))
 
 
-def _encode_cursor(job: Job) -> str:
+def encode_cursor(job: Job) -> str:
     raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created_at, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return datetime.fromisoformat(created_at), str(uuid.UUID(str(job_id)))

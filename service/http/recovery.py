@@ -13,9 +13,8 @@ from service.http.extension import deploy_gate
 from service.http.problems import Problem
 from service.http.schemas import MIGRATION_NAME, NO_NUL, job_document
 from service.http.store import store
-from service.jobs.runner import hand_verdict_to_parent
+from service.jobs import decisions
 from service.jobs.submit_recovery import submit_cutover, submit_recovery, submit_restore, submit_rollback
-from service.store import repository
 from service.store.repository import Job
 
 bp = Blueprint("recovery", __name__, url_prefix="/v1")
@@ -99,19 +98,14 @@ def _accepted(job: Job, created: bool) -> ResponseReturnValue:
 @require_scope("approve")
 def approve(job_id: str) -> ResponseReturnValue:
     comment = _body(APPROVAL)["comment"]
-    job = repository.record_approval(store(), job_id, approved=True, by=g.principal, comment=comment)
-    deploy_gate().enqueue(job.id)
-    return job_document(job)
+    return job_document(decisions.approve(store(), job_id, g.principal, comment, deploy_gate().enqueue))
 
 
 @bp.post("/jobs/<job_id>/reject")
 @require_scope("approve")
 def reject(job_id: str) -> ResponseReturnValue:
     comment = _body(APPROVAL)["comment"]
-    reason = f"rejected by {g.principal}" + (f": {comment}" if comment else "")
-    job = repository.record_approval(store(), job_id, approved=False, by=g.principal, comment=comment, reasons=[reason])
-    hand_verdict_to_parent(store(), job)
-    return job_document(job)
+    return job_document(decisions.reject(store(), job_id, g.principal, comment))
 
 
 @bp.post("/targets/<name>/recoveries")

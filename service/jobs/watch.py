@@ -3,7 +3,8 @@
 One `JobWatcher` per process holds the only LISTEN connection, on a background thread, and wakes
 the requests waiting on a job id. A waiting request holds no store connection: it reads the job
 with a short-lived one before it parks and each time it is woken. The same notifications keep the
-process's rendered job documents (service.jobs.cache) up to date.
+process's rendered job documents (service.jobs.cache) up to date, and feed the console's event
+streams (`subscribe`), which learn which jobs changed rather than that one did.
 """
 
 from __future__ import annotations
@@ -28,6 +29,34 @@ RECONNECT_MAX_SECONDS = 2.0
 STOP_CHECK_SECONDS = 1.0
 
 
+class Subscription:
+    """The job ids announced since the subscriber last looked; `EVERY_JOB` among them when the
+    listener (re)connected, so any job may have changed unannounced."""
+
+    EVERY_JOB = ""
+
+    def __init__(self, job_id: str | None) -> None:
+        self.job_id = job_id  # None: every job
+        self._changed: set[str] = set()
+        self._lock = threading.Lock()
+        self._woken = threading.Event()
+
+    def announce(self, job_id: str | None) -> None:
+        if job_id is not None and self.job_id is not None and job_id != self.job_id:
+            return
+        with self._lock:
+            self._changed.add(self.EVERY_JOB if job_id is None else job_id)
+        self._woken.set()
+
+    def wait(self, timeout: float) -> set[str]:
+        """The ids announced since the last call, waiting up to `timeout` for one; empty when none came."""
+        self._woken.wait(timeout)
+        with self._lock:
+            self._woken.clear()
+            changed, self._changed = self._changed, set()
+        return changed
+
+
 class JobWatcher:
     """The process's LISTEN connection and the requests waiting on each job id.
 
@@ -49,6 +78,7 @@ class JobWatcher:
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._waiters: dict[str, set[threading.Event]] = {}
+        self._subscriptions: set[Subscription] = set()
         self._thread: threading.Thread | None = None
         self.connections = 0  # how many times the listener has connected, for tests and metrics
 
@@ -73,6 +103,19 @@ class JobWatcher:
                     events.discard(woken)
                     if not events:
                         del self._waiters[job_id]
+
+    @contextmanager
+    def subscribe(self, job_id: str | None = None) -> Iterator[Subscription]:
+        """The changes to one job (or to every job, `job_id` None) for as long as the block runs."""
+        subscription = Subscription(job_id)
+        with self._lock:
+            self._subscriptions.add(subscription)
+            self._start()
+        try:
+            yield subscription
+        finally:
+            with self._lock:
+                self._subscriptions.discard(subscription)
 
     def ticket(self) -> int | None:
         """`documents.ticket()`, starting the listener first if it is not running (a cached read
@@ -109,8 +152,11 @@ class JobWatcher:
                 events = [event for waiting in self._waiters.values() for event in waiting]
             else:
                 events = list(self._waiters.get(job_id, ()))
+            subscriptions = list(self._subscriptions)
         for event in events:
             event.set()
+        for subscription in subscriptions:
+            subscription.announce(job_id)
 
     def _listen(self) -> None:
         delay = RECONNECT_FIRST_SECONDS

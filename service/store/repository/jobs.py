@@ -260,13 +260,14 @@ def list_jobs(
     target: str | None = None,
     state: JobState | None = None,
     kind: JobKind | None = None,
+    verdict: Verdict | None = None,
     limit: int = 50,
     before: tuple[datetime, str] | None = None,
 ) -> list[Job]:
     """Newest first; `before` (created_at, id) of the last job seen pages through the rest."""
     clauses: list[str] = []
     params: list[object] = []
-    for column, value in (("target", target), ("state", state), ("kind", kind)):
+    for column, value in (("target", target), ("state", state), ("kind", kind), ("verdict", verdict)):
         if value is not None:
             clauses.append(f'"{column}" = %s')
             params.append(str(value))
@@ -285,6 +286,31 @@ def latest_check(conn: psycopg.Connection, target: str) -> Job | None:
         " AND \"kind\" IN ('check', 'deploy') AND \"facts\" ? 'status' ORDER BY \"created_at\" DESC LIMIT 1",
         (target,),
     )
+
+
+def latest_verdict(conn: psycopg.Connection, target: str) -> Job | None:
+    """The newest check or deploy job of a target that reached a verdict."""
+    return _job_or_none(
+        conn,
+        f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "target" = %s AND "verdict" IS NOT NULL'
+        " AND \"kind\" IN ('check', 'deploy') ORDER BY \"created_at\" DESC LIMIT 1",
+        (target,),
+    )
+
+
+def latest_deploy(conn: psycopg.Connection, target: str) -> Job | None:
+    """The newest deploy job of a target that let its deploy proceed."""
+    return _job_or_none(
+        conn,
+        f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "target" = %s AND "kind" = \'deploy\' AND "verdict" = \'proceed\' ORDER BY "created_at" DESC LIMIT 1',
+        (target,),
+    )
+
+
+def child_jobs(conn: psycopg.Connection, job_id: str) -> list[Job]:
+    """The jobs a job started (a deploy's recover job), oldest first."""
+    require_job_id(job_id)
+    return _jobs(conn, f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "parent_id" = %s ORDER BY "created_at", "id"', (job_id,))
 
 
 def stale_jobs(conn: psycopg.Connection, *, queued_for_seconds: float, running_quiet_for_seconds: float) -> list[Job]:

@@ -212,3 +212,24 @@ def test_report_link_secret_errors_name_the_key_and_never_the_secret(tmp_path, e
 def test_report_link_secret_env_must_name_a_variable(tmp_path):
     with pytest.raises(ConfigError, match="report_link_secret_env: must be an environment variable name"):
         load_config(write(tmp_path, 'report_link_secret_env = "not a name"\n'), ENV)
+
+
+CONSOLE_SECRET = "console-s3cret-0123456789abcdef"
+
+
+def test_a_console_session_secret_turns_the_console_on(tmp_path):
+    path = write(tmp_path, 'console_session_secret_env = "DEPLOY_GATE_CONSOLE_SECRET"\n' + NOTIFY_TARGETS)
+    config = load_config(path, {**NOTIFY_ENV, "DEPLOY_GATE_CONSOLE_SECRET": CONSOLE_SECRET})
+    assert config.console_session_secret == CONSOLE_SECRET and "s3cret" not in repr(config)
+
+
+@pytest.mark.parametrize("text, env", [("", {}), ('console_session_secret_env = "DEPLOY_GATE_CONSOLE_SECRET"\n', {}),
+                                       ('console_session_secret_env = "DEPLOY_GATE_CONSOLE_SECRET"\n', {"DEPLOY_GATE_CONSOLE_SECRET": ""})])  # fmt: skip
+def test_without_a_console_secret_the_console_is_off(tmp_path, text, env):
+    assert load_config(write(tmp_path, text + NOTIFY_TARGETS), {**NOTIFY_ENV, **env}).console_session_secret is None
+
+
+def test_a_short_console_secret_is_refused(tmp_path):
+    path = write(tmp_path, 'console_session_secret_env = "DEPLOY_GATE_CONSOLE_SECRET"\n' + NOTIFY_TARGETS)
+    with pytest.raises(ConfigError, match="console_session_secret_env: DEPLOY_GATE_CONSOLE_SECRET must hold at least 16 characters"):
+        load_config(path, {**NOTIFY_ENV, "DEPLOY_GATE_CONSOLE_SECRET": "short"})

@@ -1,4 +1,4 @@
-"""GET /v1/jobs/{id}/report: JSON or Markdown by `format` or Accept, the read scope, 404 and 422.
+"""GET /v1/jobs/{id}/report: JSON, Markdown or HTML by `format` or Accept, the read scope, 404 and 422.
 
 Every response is checked against openapi.yaml by the contract client, the JSON reports of real
 recover, rollback, check and deploy jobs included.
@@ -111,8 +111,10 @@ def test_accept_text_markdown_gets_markdown(client, recovered):
     [
         ("?format=markdown", "application/json", "text/markdown"),
         ("?format=json", "text/markdown", "application/json"),
-        ("", "text/html, text/markdown;q=0.5", "text/markdown"),
-        ("", "text/html", "application/json"),
+        ("", "text/html, text/markdown;q=0.5", "text/html"),
+        ("", "text/markdown, text/html;q=0.5", "text/markdown"),
+        ("", "text/html", "text/html"),
+        ("", "application/json, text/html", "application/json"),
         ("", "*/*", "application/json"),
     ],
 )
@@ -201,8 +203,8 @@ def test_a_failed_deploy_points_to_its_recover_jobs_report(client, recovered):
 
 
 def test_an_unknown_format_is_422(client, queued_recover):
-    response = get_report(client, queued_recover.id, "?format=html")
-    assert response.status_code == 422 and response.get_json()["detail"] == "format: must be one of markdown, json."
+    response = get_report(client, queued_recover.id, "?format=pdf")
+    assert response.status_code == 422 and response.get_json()["detail"] == "format: must be one of markdown, json, html."
 
 
 LINK_SECRET = "report-link-secret-0123456789"
@@ -293,4 +295,25 @@ def test_a_bearer_token_still_works_and_decides_when_both_are_sent(linked_client
 def test_a_link_for_an_unknown_job_is_404_and_a_bad_format_still_422(linked_client):
     unknown = "00000000-0000-4000-8000-000000000000"
     assert linked_client.get(link_of(unknown)).status_code == 404
-    assert linked_client.get(link_of(unknown) + "&format=html").status_code == 422
+    assert linked_client.get(link_of(unknown) + "&format=pdf").status_code == 422
+
+
+@pytest.mark.parametrize(
+    "query, accept",
+    [("?format=html", "application/json"), ("", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")],
+)
+def test_html_for_a_browser_or_on_request(client, recovered, query, accept):
+    response = get_report(client, recovered.id, query, Accept=accept)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "<h1>Incident report: recover of 20240102_name_required on staging</h1>" in html
+    assert "<h2>Migration Rollback Checklist</h2>" in html and "<table>" in html
+    assert response.headers["Cache-Control"] == "private, no-store" and "Accept" in response.headers["Vary"]
+
+
+def test_a_report_link_opens_the_html_report_in_a_browser(linked_client, two_checks):
+    job = two_checks[0]
+    response = linked_client.get(link_of(job.id), headers={"Accept": "text/html"})
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "<h1>Check report: staging</h1>" in response.get_data(as_text=True)

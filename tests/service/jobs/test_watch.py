@@ -84,3 +84,38 @@ def test_the_listener_stops_with_its_store(scratch_db, store):
     assert scratch_db.query(listening) == [(1,)]
     closed.set()
     until(lambda: scratch_db.query(listening) == [(0,)])
+
+
+def test_a_subscription_to_one_job_hears_its_changes_and_no_other_jobs(watcher, store):
+    first, second = new_job(store), new_job(store)
+    with watcher.subscribe(first.id) as subscription:
+        until(lambda: watcher.connections == 1)
+        assert subscription.wait(10) == {subscription.EVERY_JOB}  # the listener connected: anything may have changed
+        repository.transition(store, second.id, JobState.RUNNING)
+        repository.transition(store, first.id, JobState.RUNNING)
+        assert subscription.wait(10) == {first.id}
+
+
+def test_a_subscription_to_every_job_hears_which_changed(watcher, store):
+    first, second = new_job(store), new_job(store)
+    with watcher.subscribe() as subscription:
+        until(lambda: watcher.connections == 1)
+        subscription.wait(10)
+        with store.transaction():
+            repository.transition(store, first.id, JobState.RUNNING)
+            repository.transition(store, second.id, JobState.RUNNING)
+        heard: set[str] = set()
+        deadline = time.monotonic() + 10
+        while heard != {first.id, second.id} and time.monotonic() < deadline:
+            heard |= subscription.wait(1)
+        assert heard == {first.id, second.id}
+    assert subscription not in watcher._subscriptions
+
+
+def test_a_quiet_subscription_waits_out_its_timeout_empty_handed(watcher, store):
+    with watcher.subscribe(new_job(store).id) as subscription:
+        until(lambda: watcher.connections == 1)
+        subscription.wait(10)
+        started = time.monotonic()
+        assert subscription.wait(0.2) == set()
+        assert time.monotonic() - started >= 0.2

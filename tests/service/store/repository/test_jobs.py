@@ -148,3 +148,36 @@ def test_several_jobs_are_stored_by_one_statement_in_order(store):
             ("transition", "queued", {"kind": job.kind.value, "target": job.target})
         ]
     assert repository.create_jobs(store, []) == []
+
+
+def finish(store, job, verdict):
+    repository.transition(store, job.id, JobState.RUNNING)
+    return repository.transition(store, job.id, JobState.SUCCEEDED, verdict=verdict)
+
+
+def test_the_latest_verdict_and_deploy_of_a_target(store):
+    assert repository.latest_verdict(store, "staging") is None and repository.latest_deploy(store, "staging") is None
+    deployed = finish(store, new_job(store, params={"commit": "abc"}), Verdict.PROCEED)
+    checked = finish(store, new_job(store, kind=JobKind.CHECK), Verdict.BLOCKED)
+    finish(store, new_job(store), Verdict.BLOCKED)  # a deploy that did not go through
+    finish(store, new_job(store, kind=JobKind.RECOVER), Verdict.PROCEED)  # not a gate
+    new_job(store, kind=JobKind.CHECK)  # no verdict yet
+    finish(store, new_job(store, target="prod"), Verdict.PROCEED)
+    assert repository.latest_deploy(store, "staging").id == deployed.id
+    assert repository.latest_verdict(store, "staging").verdict is Verdict.BLOCKED
+    assert repository.latest_verdict(store, "staging").id != checked.id  # the blocked deploy came after the check
+
+
+def test_child_jobs_oldest_first(store):
+    parent = new_job(store)
+    children = [new_job(store, kind=JobKind.RECOVER, parent_id=parent.id) for _ in range(2)]
+    new_job(store, kind=JobKind.RECOVER)
+    assert [job.id for job in repository.child_jobs(store, parent.id)] == [job.id for job in children]
+    assert repository.child_jobs(store, children[0].id) == []
+
+
+def test_jobs_listed_by_verdict(store):
+    blocked = finish(store, new_job(store), Verdict.BLOCKED)
+    finish(store, new_job(store), Verdict.PROCEED)
+    new_job(store)
+    assert [job.id for job in repository.list_jobs(store, verdict=Verdict.BLOCKED)] == [blocked.id]

@@ -1,0 +1,119 @@
+"""What the console's pages show, as plain records built from jobs, their journals and bundles.
+
+No Flask here: the views read through the repository and hand these to the templates.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.analysis.lint.registry import load_rules
+from service.jobs.states import TERMINAL, JobState
+from service.prisma.migrations import LocalMigrations
+from service.reports.build import build_report
+from service.reports.model import IncidentReport, LintFinding
+from service.store.repository import Job, JobEvent
+
+# Migration states a person should look at; an edited migration too, whatever its state.
+ATTENTION_STATES = frozenset({"failed", "pending", "missing_locally"})
+EXCERPT_LINES = 2  # lines of SQL shown either side of a finding's line
+
+
+@dataclass(frozen=True)
+class MigrationRow:
+    name: str
+    state: str
+    edited: bool
+
+    @property
+    def attention(self) -> bool:
+        return self.edited or self.state in ATTENTION_STATES
+
+
+@dataclass(frozen=True)
+class TargetOverview:
+    name: str
+    verdict: Job | None  # the newest check or deploy job with a verdict
+    status_job: Job | None  # the newest job whose `status` step read the history
+    waiting: list[Job]
+    last_deploy: Job | None
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.status_job.facts["status"] if self.status_job else {}
+
+    @property
+    def migrations(self) -> list[MigrationRow]:
+        return [MigrationRow(m["name"], m["state"], bool(m.get("edited"))) for m in self.status.get("migrations", [])]
+
+    @property
+    def lock_holder(self) -> str | None:
+        holder = self.status.get("lock_holder")
+        return readable(holder) if holder else None
+
+
+@dataclass(frozen=True)
+class Finding:
+    finding: LintFinding
+    excerpt: str  # the SQL around the finding's line ("" when the bundle is gone)
+    explanation: str  # the rule's documented problem
+
+
+@dataclass(frozen=True)
+class JobPage:
+    job: Job
+    report: IncidentReport
+    children: list[Job] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.job.state in TERMINAL
+
+    @property
+    def waiting(self) -> bool:
+        return self.job.state is JobState.WAITING_APPROVAL
+
+    @property
+    def approval(self) -> dict[str, Any]:
+        approval: dict[str, Any] = self.job.facts.get("approval") or {}
+        return approval
+
+    @property
+    def plan_sql(self) -> str | None:
+        """The SQL the plan would run: a rollback job's, or the rollback of a recover job's decision."""
+        sql = self.approval.get("sql") or (self.approval.get("rollback") or {}).get("sql")
+        return str(sql) if sql else None
+
+    @property
+    def verification(self) -> str | None:
+        verify = self.job.facts.get("verify")
+        return readable(verify) if verify else None
+
+    @property
+    def facts(self) -> list[tuple[str, str]]:
+        return [(name, readable(value)) for name, value in self.job.facts.items()]
+
+
+def job_page(job: Job, events: list[JobEvent], children: list[Job], bundle: LocalMigrations | None) -> JobPage:
+    report = build_report(job, events)
+    rules = load_rules()
+    findings = [Finding(f, _excerpt(bundle, f.migration, f.line), rules[f.rule].problem if f.rule in rules else "") for f in report.lint or []]
+    return JobPage(job, report, children, findings)
+
+
+def _excerpt(bundle: LocalMigrations | None, migration: str, line: int | None) -> str:
+    found = bundle.get(migration) if bundle is not None else None
+    if found is None or line is None:
+        return ""
+    lines = found.script.splitlines()
+    return "\n".join(lines[max(0, line - 1 - EXCERPT_LINES) : line + EXCERPT_LINES])
+
+
+def readable(value: Any) -> str:
+    """A fact for people: text as it is, anything else as indented JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, sort_keys=True, default=str)

@@ -1,0 +1,41 @@
+// Live updates for the console's pages: listen to /console/events and swap in the fresh part of
+// the page when a job changes. The pages read fine without this script.
+(function () {
+  "use strict";
+  var body = document.body;
+  var live = body.getAttribute("data-live");
+  if (!live || !window.EventSource) return;
+  var jobId = body.getAttribute("data-job-id");
+  var source = new EventSource("/console/events" + (live === "job" ? "?job=" + encodeURIComponent(jobId) : ""));
+  var pending = false;
+
+  function swap(url, id) {
+    if (pending) return;
+    pending = true;
+    fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (html === null) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(id);
+        var current = document.getElementById(id);
+        if (fresh && current) current.replaceWith(fresh);
+      })
+      .finally(function () { pending = false; });
+  }
+
+  source.addEventListener("job", function (message) {
+    var job = JSON.parse(message.data);
+    if (live === "job" && job.id === jobId) {
+      // Approve, reject and cancel forms come and go with the state: a new state reloads the page.
+      var shown = document.getElementById("job-state");
+      if (shown && shown.textContent !== job.state) { window.location.reload(); return; }
+      swap(window.location.pathname + "?fragment=live", "job-live");
+    } else if (live === "jobs") {
+      var query = new URLSearchParams(window.location.search);
+      query.set("fragment", "live");
+      swap(window.location.pathname + "?" + query.toString(), "jobs-live");
+    } else if (live === "reload") {
+      window.location.reload();
+    }
+  });
+})();

@@ -1,0 +1,204 @@
+"""The console's pages for real jobs, and approve, reject and cancel changing the job as the API does."""
+
+import re
+
+import pytest
+
+from service.jobs.states import JobKind, JobState, Verdict
+from service.store import repository
+from tests.service.http.console.conftest import ADD_EMAIL, BASE, gate_job, post_form, sign_in, waiting_rollback
+
+DROP = {**BASE, "20240102_drop": 'DROP TABLE "Patient";\n'}
+
+
+def page(client, path):
+    response = client.get(path)
+    assert response.status_code == 200 and response.mimetype == "text/html", response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def section(html, target):
+    found = re.search(rf'<section data-target="{target}">(.*?)</section>', html, re.S)
+    assert found, f"no section for {target}"
+    return found.group(1)
+
+
+def test_the_overview_shows_each_target_as_its_last_jobs_read_it(client, store, config):
+    sign_in(client)
+    assert section(page(client, "/console/"), "staging").count('class="verdict">none<') == 1
+    gate_job(store, config, BASE, apply=True, commit="abc123", deployment_id="dpl_1")
+    gate_job(store, config, ADD_EMAIL, kind=JobKind.CHECK, phase="pre")
+    waiting = waiting_rollback(store, config)
+    staging = section(page(client, "/console/"), "staging")
+    assert '<span class="verdict">proceed</span>' in staging
+    # The newest status step is the rollback's deploy of ADD_EMAIL, which read add_email as pending.
+    assert re.search(r'<tr data-migration="20240101_patients">\s*<td>20240101_patients</td><td class="state">applied</td>', staging)
+    assert re.search(r'<tr data-migration="20240102_add_email" class="attention">\s*<td>20240102_add_email</td><td class="state">pending</td>', staging)
+    assert "lock-holder" not in staging
+    waiting_part = staging.split('class="waiting"')[1].split('class="last-deploy"')[0]
+    assert f'href="/console/jobs/{waiting.id}"' in waiting_part
+    last_deploy = staging.split('class="last-deploy"')[1]
+    assert "<code>abc123</code>" in last_deploy and "<code>dpl_1</code>" in last_deploy
+
+
+def test_the_overview_shows_who_holds_prismas_lock_and_edited_migrations(client, store):
+    sign_in(client)
+    job, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")
+    repository.transition(store, job.id, JobState.RUNNING)
+    status = {
+        "migrations": [{"name": "20240101_patients", "state": "applied", "edited": True}],
+        "lock_holder": {"pid": 4242, "application_name": "prisma-migrate"},
+    }
+    repository.transition(store, job.id, JobState.SUCCEEDED, verdict=Verdict.BLOCKED, facts={"status": status})
+    staging = section(page(client, "/console/"), "staging")
+    assert '<tr data-migration="20240101_patients" class="attention">' in staging
+    assert 'class="lock-holder"' in staging and "4242" in staging and "prisma-migrate" in staging
+
+
+def test_the_jobs_list_is_newest_first_filtered_and_paged(client, store):
+    sign_in(client, "reader-token")
+    created = [
+        job.id for job, _ in repository.create_jobs(store, [repository.NewJob(JobKind.CHECK if n % 2 else JobKind.RECOVER, "staging", "ci") for n in range(53)])
+    ]
+    html = page(client, "/console/jobs")
+    rows = re.findall(r'<tr data-job-id="([0-9a-f-]+)">', html)
+    assert len(rows) == 50 and set(rows) <= set(created)
+    assert 'id="filter-form"' in html and 'name="target"' in html and 'name="state"' in html and 'name="kind"' in html and 'name="verdict"' in html
+    next_page = re.search(r'<a id="next-page" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    rest = re.findall(r'<tr data-job-id="([0-9a-f-]+)">', page(client, next_page))
+    assert len(rest) == 3 and not set(rest) & set(rows) and set(rows) | set(rest) == set(created)
+    assert 'id="next-page"' not in page(client, next_page)
+    checks = page(client, "/console/jobs?kind=check&target=staging&state=queued")
+    assert len(re.findall(r'<td class="kind">check</td>', checks)) == 26 and '<td class="kind">recover</td>' not in checks
+    assert 'id="jobs"' in page(client, "/console/jobs?verdict=blocked") and "data-job-id" not in page(client, "/console/jobs?verdict=blocked")
+
+
+def test_a_filter_the_jobs_do_not_have_is_422(client):
+    sign_in(client, "reader-token")
+    response = client.get("/console/jobs?state=sleeping")
+    assert response.status_code == 422 and "state: must be one of" in response.get_json()["detail"]
+
+
+def test_the_jobs_list_fragment_is_the_table_alone(client, store):
+    sign_in(client, "reader-token")
+    job, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")
+    html = page(client, "/console/jobs?fragment=live")
+    assert html.lstrip().startswith('<table id="jobs">') and f'data-job-id="{job.id}"' in html and "<header>" not in html
+
+
+def test_a_check_jobs_page_shows_its_verdict_reasons_timeline_facts_and_lint(client, store, config):
+    sign_in(client, "reader-token")
+    job, _ = gate_job(store, config, DROP, kind=JobKind.CHECK, phase="pre")
+    assert job.verdict is Verdict.BLOCKED
+    html = page(client, f"/console/jobs/{job.id}")
+    assert '<strong id="job-state">succeeded</strong>' in html and '<strong id="job-verdict">blocked</strong>' in html
+    reasons = re.search(r'<ul id="reasons">(.*?)</ul>', html, re.S).group(1)
+    assert reasons.count("<li>") == len(job.reasons) and "drop-table" in reasons
+    assert '<li data-step="status"' in html and '<li data-step="lint"' in html
+    facts = re.search(r'<dl id="facts">(.*?)</dl>', html, re.S).group(1)
+    assert "<dt>status</dt>" in facts and "<dt>lint</dt>" in facts and "&#34;up_to_date&#34;: false" in facts
+    finding = re.search(r'<li class="finding severity-error">(.*?)</li>', html, re.S).group(1)
+    assert '<strong class="rule">drop-table</strong>' in finding and "<pre>DROP TABLE &#34;Patient&#34;;</pre>" in finding
+    assert 'class="explanation"' in finding
+    assert f'<a id="report-link" href="/console/jobs/{job.id}/report">' in html
+    assert 'id="plan"' not in html and 'id="cancel-form"' not in html
+
+
+def test_a_waiting_jobs_page_shows_the_plan_its_sql_and_the_forms_the_person_may_use(client, store, config):
+    job = waiting_rollback(store, config)
+    sign_in(client, "oncall-token")
+    html = page(client, f"/console/jobs/{job.id}")
+    assert '<strong id="job-state">waiting_approval</strong>' in html
+    plan = re.search(r'<section id="plan">(.*?)</section>', html, re.S).group(1)
+    assert '<pre class="sql">ALTER TABLE &#34;Patient&#34; DROP COLUMN IF EXISTS &#34;email&#34;;</pre>' in plan
+    assert "run the rollback SQL of 20240102_add_email" in plan and 'id="verification"' in plan
+    for form in ("approve", "reject"):
+        assert re.search(rf'<form id="{form}-form" method="post" action="/console/jobs/{job.id}/{form}">\s*<input type="hidden" name="csrf_token"', plan)
+        assert re.search(rf'id="{form}-form".*?<textarea name="comment"', plan, re.S)
+    assert 'id="cancel-form"' not in html  # oncall may approve, not cancel
+    sign_in(client, "ci-token")
+    html = page(client, f"/console/jobs/{job.id}")
+    assert 'id="cancel-form"' in html and 'id="approve-form"' not in html
+
+
+def test_parent_and_child_links(client, store):
+    sign_in(client, "reader-token")
+    parent, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci")
+    child, _ = repository.create_job(store, kind=JobKind.RECOVER, target="staging", requested_by="ci", parent_id=parent.id)
+    assert f'<a class="child-link" href="/console/jobs/{child.id}">' in page(client, f"/console/jobs/{parent.id}")
+    assert f'<a id="parent-link" href="/console/jobs/{parent.id}">' in page(client, f"/console/jobs/{child.id}")
+
+
+def test_the_job_fragment_is_the_live_block(client, store):
+    sign_in(client, "reader-token")
+    job, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")
+    html = page(client, f"/console/jobs/{job.id}?fragment=live")
+    assert html.lstrip().startswith('<div id="job-live">') and 'id="job-state">queued<' in html and '<ol id="timeline">' in html
+
+
+def test_no_such_job_is_404(client):
+    sign_in(client, "reader-token")
+    assert client.get("/console/jobs/00000000-0000-4000-8000-000000000000").status_code == 404
+    assert client.get("/console/jobs/not-a-uuid").status_code == 404
+
+
+def test_approving_runs_the_job_again_as_the_api_does(client, store, config, enqueued):
+    job = waiting_rollback(store, config)
+    sign_in(client, "oncall-token")
+    response = post_form(client, f"/console/jobs/{job.id}/approve", f"/console/jobs/{job.id}", comment="looked at the SQL")
+    assert response.status_code == 303 and response.headers["Location"] == f"/console/jobs/{job.id}"
+    approved, events = repository.job_with_journal(store, job.id)
+    assert approved.state is JobState.RUNNING and enqueued[-1] == job.id
+    approval = next(e for e in events if e.kind == "approval")
+    assert (approval.step, approval.data) == ("execute", {"approved": True, "by": "oncall", "comment": "looked at the SQL"})
+    again = post_form(client, f"/console/jobs/{job.id}/approve", f"/console/jobs/{job.id}")
+    assert again.status_code == 409 and "not waiting for approval" in again.get_json()["detail"]
+
+
+def test_rejecting_blocks_the_job_as_the_api_does(client, store, config, enqueued):
+    job = waiting_rollback(store, config)
+    sign_in(client, "oncall-token")
+    before = list(enqueued)
+    response = post_form(client, f"/console/jobs/{job.id}/reject", f"/console/jobs/{job.id}", comment="not now")
+    assert response.status_code == 303
+    rejected = repository.get_job(store, job.id)
+    assert (rejected.state, rejected.verdict, rejected.reasons) == (JobState.SUCCEEDED, Verdict.BLOCKED, ["rejected by oncall: not now"])
+    assert enqueued == before
+
+
+@pytest.mark.parametrize("comment", ["x" * 2001, "nul\x00"])
+def test_a_comment_the_api_would_refuse_is_refused(client, store, config, comment):
+    job = waiting_rollback(store, config)
+    sign_in(client, "oncall-token")
+    response = post_form(client, f"/console/jobs/{job.id}/approve", f"/console/jobs/{job.id}", comment=comment)
+    assert response.status_code == 422 and repository.get_job(store, job.id).state is JobState.WAITING_APPROVAL
+
+
+def test_cancelling_records_who_did(client, store):
+    job, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")
+    sign_in(client, "ci-token")
+    response = post_form(client, f"/console/jobs/{job.id}/cancel", f"/console/jobs/{job.id}")
+    assert response.status_code == 303
+    canceled, events = repository.job_with_journal(store, job.id)
+    assert canceled.state is JobState.CANCELED and events[-1].data == {"by": "ci"}
+    assert 'id="cancel-form"' not in page(client, f"/console/jobs/{job.id}")
+
+
+def test_the_incident_report_as_html(client, store, config):
+    job = waiting_rollback(store, config)
+    sign_in(client, "reader-token")
+    response = client.get(f"/console/jobs/{job.id}/report")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "<h1>Incident report: rollback of 20240102_add_email on staging</h1>" in html and "<table>" in html
+    assert response.headers["Cache-Control"] == "private, no-store"
+
+
+def test_the_static_files_are_served(client):
+    with client.get("/console/static/console.js") as script, client.get("/console/static/console.css") as style:
+        assert "EventSource" in script.get_data(as_text=True) and style.status_code == 200
+
+
+def test_an_unknown_console_page_is_a_404_problem(client):
+    response = client.get("/console/nothing-here")
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
