@@ -4,8 +4,8 @@ Each test gets the API under gunicorn's gevent worker (gunicorn.conf.py, one wor
 so Server-Sent Events stream for real; a migrated scratch store; a scratch target with a shadow
 server; and a targets file with three tokens (read; read and approve; deploy, read and approve), a
 report-link secret and a console session secret. Tests that need a job to move on after an approval
-also take `worker`: the real Celery worker (celery.contrib.pytest) on this run's Redis database,
-which gunicorn enqueues to. Chromium is Debian's (`make services` installs it); Playwright drives it
+also take `worker`: a real Celery worker (celery.contrib.testing) of the production app on this
+run's Redis database (DEPLOY_GATE_TEST_REDIS_DB), taking what gunicorn enqueues. Chromium is Debian's (`make services` installs it); Playwright drives it
 and never downloads a browser of its own.
 
 Screenshots go to $DEPLOY_GATE_SCREENSHOTS (relative to the repository; `docs/console` for the
@@ -31,20 +31,22 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
+from celery.contrib.testing.worker import TestWorkController as WorkController
+from celery.contrib.testing.worker import start_worker
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from service.config.load import load_config
 from service.config.records import Config, hash_token
+from service.config.settings import Settings
 from service.prisma.lock import PRISMA_ADVISORY_LOCK_ID
 from service.store import repository
 from service.store.repository import Job
 from tests.browser import scenarios
 from tests.conftest import ADMIN_URL, ScratchDatabase
 from tests.store import migrated_store
-
-# The Celery worker of tests/workers, on this run's Redis database (DEPLOY_GATE_TEST_REDIS_DB).
-from tests.workers.conftest import REDIS_DB, celery_config, celery_includes, celery_worker_parameters, celery_worker_pool  # noqa: F401
+from tests.workers.conftest import REDIS_DB
 from workers import state
+from workers.celery_app import make_celery
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
@@ -186,9 +188,13 @@ def console(scratch_db: ScratchDatabase, target_db: ScratchDatabase, tmp_path: P
 
 
 @pytest.fixture
-def worker(console: Console, celery_session_worker: object) -> object:
-    """The real Celery worker, for tests where a job must move on; after `console`, so it reads its store."""
-    return celery_session_worker
+def worker(console: Console) -> Iterator[WorkController]:
+    """A real Celery worker, for tests where a job must move on. The production app's, as `deploy-gate`'s
+    worker runs it: it takes what gunicorn enqueues (its queue, this run's Redis database), and reads
+    the console's store and targets file from the environment `console` set."""
+    app = make_celery(Settings.from_env(), set_as_current=False)
+    with start_worker(app, pool="threads", concurrency=1, perform_ping_check=False, shutdown_timeout=30) as controller:
+        yield controller
 
 
 @pytest.fixture(scope="session")
