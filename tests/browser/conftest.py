@@ -231,9 +231,13 @@ def page(chromium: Browser) -> Iterator[Page]:
         context.close()
 
 
-def wait_for_live_updates(page: Page) -> None:
-    """Until the page's EventSource is open: from then on a job's change reaches it."""
+def wait_for_live_updates(page: Page, console: Console) -> None:
+    """Until the page's EventSource is open and the server LISTENs on the store: from then on a job's change reaches the page."""
     page.wait_for_function("() => window.openedEventSources.some((source) => source.readyState === 1)", timeout=20_000)
+    deadline = time.monotonic() + 10
+    while not console.store.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN %'"):
+        assert time.monotonic() < deadline, "the server did not LISTEN on the store within 10 s"
+        time.sleep(0.05)
 
 
 def expect_sign_in_page(page: Page, console: Console, after: str) -> None:

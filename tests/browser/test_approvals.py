@@ -34,7 +34,7 @@ def test_approving_a_rollback_shows_its_sql_and_the_job_moves_on_without_a_reloa
         expect(page.locator("#job-state")).to_have_text("running")
         assert page.locator("form#approve-form, form#reject-form").count() == 0
         page.evaluate("window.stillTheSamePage = true")
-        wait_for_live_updates(page)
+        wait_for_live_updates(page, console)
         steps_before = page.locator("ol#timeline > li[data-step]").count()
     expect(page.locator("#job-state")).to_have_text("succeeded", timeout=60_000)
     expect(page.locator("#job-verdict")).to_have_text("proceed")

@@ -50,7 +50,7 @@ def test_the_jobs_list_shows_a_job_that_changed_without_a_reload(console, page, 
     page.goto(f"{console.url}/console/jobs")
     expect(page.locator("table#jobs tr[data-job-id]")).to_have_count(0)
     page.evaluate("window.stillTheSamePage = true")
-    wait_for_live_updates(page)
+    wait_for_live_updates(page, console)
     with console.store.connect() as conn:
         job, _ = repository.create_job(conn, kind=JobKind.CHECK, target="staging", requested_by="ops")
         # A worker takes it: the change is announced (a job's creation is not; nobody waits on it yet).
