@@ -66,3 +66,8 @@ lint: $(VENV)/.installed-lint
 $(VENV)/.installed-lint: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,lint]'
 	touch $@
+
+# make console-screenshots — the ops console's pages as tests/browser drives them, saved to docs/console (the README shows two).
+.PHONY: console-screenshots
+console-screenshots: install services
+	DEPLOY_GATE_SCREENSHOTS=docs/console $(BIN)/pytest -m browser tests/browser

@@ -223,7 +223,7 @@ _RECORD_EVENT_SOURCES = """
 
 @pytest.fixture
 def page(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context()
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
     context.add_init_script(_RECORD_EVENT_SOURCES)
     try:
         yield context.new_page()
@@ -252,18 +252,21 @@ def csrf_token(page: Page) -> str:
     return page.locator("form#logout-form input[name=csrf_token]").input_value()
 
 
-Screenshot = Callable[[Page, str], Path]
+Screenshot = Callable[..., Path]
 
 
 @pytest.fixture
 def screenshot(tmp_path: Path) -> Screenshot:
+    """take(page, name, focus=None): what a person sees (the window, scrolled to `focus`), saved as name.png."""
     configured = os.environ.get("DEPLOY_GATE_SCREENSHOTS")
     directory = ROOT / configured if configured else tmp_path / "screenshots"
     directory.mkdir(parents=True, exist_ok=True)
 
-    def take(page: Page, name: str) -> Path:
+    def take(page: Page, name: str, focus: str | None = None) -> Path:
+        if focus:
+            page.locator(focus).scroll_into_view_if_needed()
         path = directory / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path))
         return path
 
     return take

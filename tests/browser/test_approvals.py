@@ -24,7 +24,7 @@ def test_approving_a_rollback_shows_its_sql_and_the_job_moves_on_without_a_reloa
     expect(page.locator("section#plan #verification")).to_contain_text("verified")
     # The approve scope without deploy: approve and reject, no cancel.
     assert page.locator("form#cancel-form").count() == 0
-    screenshot(page, "rollback-waiting")
+    screenshot(page, "rollback-waiting", focus="section#plan")
 
     # Prisma's lock held: the worker takes the approved job and waits for the lock, running.
     with console.holding_prisma_lock():
