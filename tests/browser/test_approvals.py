@@ -83,6 +83,8 @@ def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(consol
     job = console.waiting_rollback()
     console.sign_in(page, "ops")
     page.goto(console.job_url(job.id))
+    # The deploy scope: the page offers to cancel the job, beside approve and reject.
+    expect(page.locator("form#cancel-form")).to_be_visible()
     form = {"comment": "no token"} if token is None else {"comment": "bad token", "csrf_token": token}
     for action in ("approve", "reject", "cancel"):
         response = page.request.post(f"{console.job_url(job.id)}/{action}", form=form, max_redirects=0)

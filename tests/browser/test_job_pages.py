@@ -27,6 +27,9 @@ def test_a_blocked_deploy_shows_why_on_its_page(console, page, screenshot):
     # A finished job has nothing left to cancel, approve or reject.
     assert page.locator("form#cancel-form, form#approve-form, form#reject-form").count() == 0
     screenshot(page, "blocked-deploy")
+    page.locator("a#report-link").click()
+    expect(page.locator("h2").filter(has_text="Lint findings")).to_be_visible()
+    expect(page.locator("body")).to_contain_text(job.reasons[0])
 
 
 def test_the_overview_shows_each_targets_verdict_and_migrations(console, page, screenshot):
