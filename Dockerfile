@@ -5,5 +5,6 @@ COPY service ./service
 COPY workers ./workers
 COPY config ./config
 COPY gunicorn.conf.py ./
-RUN pip install --no-cache-dir . && useradd --create-home deploygate
+# The service: the base package is the CLI alone (the light client builds install).
+RUN pip install --no-cache-dir '.[server]' && useradd --create-home deploygate
 USER deploygate

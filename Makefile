@@ -1,5 +1,7 @@
 # make test — everything a fresh Debian machine needs (PostgreSQL, Redis, RabbitMQ, Node, Chromium), then the whole suite.
-# make run  — the API and a worker on this machine, against local PostgreSQL and Redis (the default broker).
+# make run  — the API and a worker on this machine, against local PostgreSQL and Redis (the default broker);
+#             the CLI is then .venv/bin/deploy-gate (`. .venv/bin/activate` puts it on the PATH).
+# make client — the light client alone (the CLI, no server libraries) in .venv-client, as a build installs it.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +9,7 @@ BIN := $(VENV)/bin
 PRISMA_CLI := tests/interop/prisma-cli
 PYTEST_ARGS ?=
 
-.PHONY: test run install services prisma-cli bench-status bench-lint clean
+.PHONY: test run install client services prisma-cli bench-status bench-lint clean
 
 test: install services prisma-cli
 	DEPLOY_GATE_REQUIRE_PRISMA=1 $(BIN)/pytest $(PYTEST_ARGS)
@@ -21,8 +23,13 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[server,test]'
 	touch $@
+
+client:
+	$(PYTHON) -m venv .venv-client
+	.venv-client/bin/pip install --quiet --disable-pip-version-check -e .
+	@echo "the CLI: .venv-client/bin/deploy-gate"
 
 services:
 	bash scripts/ensure-services.sh
@@ -54,7 +61,7 @@ bench-capacity: install services
 	$(BIN)/python bench/capacity.py
 
 clean:
-	rm -rf $(VENV) $(PRISMA_CLI)/node_modules
+	rm -rf $(VENV) .venv-client $(PRISMA_CLI)/node_modules
 
 # make lint — the quality gate: ruff (lint and format) and mypy, configured in pyproject.toml.
 .PHONY: lint
@@ -64,10 +71,14 @@ lint: $(VENV)/.installed-lint
 	$(BIN)/mypy
 
 $(VENV)/.installed-lint: $(VENV)/.installed pyproject.toml
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,lint]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[server,test,lint]'
 	touch $@
 
 # make console-screenshots — the ops console's pages as tests/browser drives them, saved to docs/console (the README shows two).
 .PHONY: console-screenshots
 console-screenshots: install services
 	DEPLOY_GATE_SCREENSHOTS=docs/console $(BIN)/pytest -m browser tests/browser
+
+.PHONY: bench-console
+bench-console: install services
+	$(BIN)/python bench/console.py

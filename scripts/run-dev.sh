@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PGURL_ADMIN="postgresql://postgres@127.0.0.1:5432/postgres"
-for database in deploy_gate deploy_gate_target deploy_gate_shadow; do
+for database in deploy_gate deploy_gate_target deploy_gate_demo deploy_gate_shadow; do
   if ! psql "$PGURL_ADMIN" -Atqc "SELECT 1 FROM pg_database WHERE datname = '$database'" | grep -q 1; then
     psql "$PGURL_ADMIN" -qc "CREATE DATABASE $database" >/dev/null
     echo "run: created database $database"
@@ -17,7 +17,8 @@ export DEPLOY_GATE_DATABASE_URL="${DEPLOY_GATE_DATABASE_URL:-postgresql://postgr
 export DEPLOY_GATE_BROKER_URL="${DEPLOY_GATE_BROKER_URL:-${DEPLOY_GATE_REDIS_URL:-redis://127.0.0.1:6379/0}}"
 export DEPLOY_GATE_CONFIG="${DEPLOY_GATE_CONFIG:-config/dev.toml}"
 export LOCAL_TARGET_DATABASE_URL="${LOCAL_TARGET_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/deploy_gate_target}"
-export LOCAL_SHADOW_DATABASE_URL="${LOCAL_SHADOW_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
+export DEMO_TARGET_DATABASE_URL="${DEMO_TARGET_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/deploy_gate_demo}"
+export LOCAL_SHADOW_DATABASE_URL="${LOCAL_SHADOW_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/deploy_gate_shadow}"
 # A development key for the console's session cookies (config/dev.toml); production sets its own secret.
 export DEPLOY_GATE_CONSOLE_SECRET="${DEPLOY_GATE_CONSOLE_SECRET:-dev-console-session-secret-not-for-production}"
 PORT="${PORT:-8080}"
@@ -29,4 +30,5 @@ WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
 
 echo "run: API on http://127.0.0.1:$PORT (token: dev-token; console: http://127.0.0.1:$PORT/console/), worker pid $WORKER"
+echo "run: the CLI is $PWD/.venv/bin/deploy-gate; in another shell: . .venv/bin/activate && export DEPLOY_GATE_TOKEN=dev-token"
 .venv/bin/gunicorn "service.http.wsgi:application()" --bind "127.0.0.1:$PORT"  # settings: gunicorn.conf.py

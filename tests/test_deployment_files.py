@@ -44,3 +44,38 @@ def test_procfile_names_the_same_entry_points():
     assert processes["release"] == "deploy-gate migrate-store"
     assert shlex.split(processes["web"])[1] == "service.http.wsgi:application()"
     assert "workers.celery_app" in processes["worker"] and "workers.celery_app" in processes["beat"]
+
+
+def run_dev_environment() -> dict[str, str]:
+    """The database URLs scripts/run-dev.sh exports by default."""
+    script = (ROOT / "scripts" / "run-dev.sh").read_text()
+    environ = {}
+    for line in script.splitlines():
+        if line.startswith("export ") and "_DATABASE_URL=" in line:
+            name, value = line.removeprefix("export ").split("=", 1)
+            environ[name] = shlex.split(value)[0].split(":-", 1)[1].rstrip("}")
+    return environ
+
+
+def test_the_dev_targets_have_databases_of_their_own_that_make_run_and_compose_create():
+    from service.config.load import load_config
+
+    created = set(shlex.split((ROOT / "scripts" / "run-dev.sh").read_text().split("for database in ", 1)[1].split(";", 1)[0]))
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    init_sql = (ROOT / "scripts" / "compose-initdb.sql").read_text()
+    for environ, exists in (
+        (run_dev_environment(), created.__contains__),
+        (compose["x-service-environment"], lambda name: f"CREATE DATABASE {name};" in init_sql),
+    ):
+        config = load_config(ROOT / "config" / "dev.toml", environ)
+        local, demo = config.targets["local"], config.targets["demo"]
+        # The README's demo deploys to `demo`: what it creates never meets a project's own migrations on `local`.
+        assert local.database.params["dbname"] != demo.database.params["dbname"]
+        assert local.shadow is not None and local.shadow.params["dbname"] == "deploy_gate_shadow" and demo.shadow == local.shadow
+        assert all(exists(target.database.params["dbname"]) for target in (local, demo)) and exists("deploy_gate_shadow")
+
+
+def test_the_readme_demo_uses_the_demo_target():
+    readme = (ROOT / "README.md").read_text()
+    first_curl = readme.split("curl -s -X POST", 1)[1].split("\n```", 1)[0]
+    assert '"target": "demo"' in first_curl

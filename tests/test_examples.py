@@ -144,3 +144,26 @@ def test_the_protection_rule_note_configures_what_the_service_reads(tmp_path):
     environ = {"PRODUCTION_DATABASE_URL": "postgresql://app@db.internal/app", "GITHUB_WEBHOOK_SECRET": "s" * 32, "GITHUB_APP_PRIVATE_KEY": pem}
     github = load_config(config_file, environ).integrations.github
     assert github.app_id == 123456 and github.target_for("your-org/clinic-web", "production") == "production"
+
+
+def test_builds_install_the_light_client_and_the_image_the_server():
+    script = (EXAMPLES / "vercel" / "scripts" / "deploy-gate.sh").read_text()
+    installs = [line for line in script.splitlines() if "deploy-gate @ git+" in line]
+    installs += [
+        step["run"] for name in ("deploy.yml", "protected-deploy.yml") for _, step in steps_running(workflow(name)) if step["run"].startswith("pip install")
+    ]
+    assert installs and all("[server]" not in line for line in installs)
+    assert "pip install --no-cache-dir '.[server]'" in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_vercel_script_refuses_a_python_older_than_3_11(tmp_path):
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    # A python3 that is 3.10: it fails the version check and says so.
+    fake = fake_bin / "python3"
+    fake.write_text('#!/bin/sh\nif [ "$1" = "--version" ]; then echo "Python 3.10.12"; exit 0; fi\nexit 1\n')
+    fake.chmod(0o755)
+    checkout = project(tmp_path / "checkout")
+    environment = {"PATH": f"{fake_bin}:/usr/bin:/bin", "DEPLOY_GATE_URL": "http://127.0.0.1:1", "DEPLOY_GATE_TOKEN": "ci-token", **VERCEL}
+    result = subprocess.run(["bash", "scripts/deploy-gate.sh"], cwd=checkout, capture_output=True, text=True, env=environment, timeout=60)
+    assert result.returncode == 2 and result.stderr == "deploy-gate: needs Python 3.11 or newer, found Python 3.10.12\n"

@@ -7,7 +7,9 @@ no verdict within `--timeout`.
 The upload is idempotent. Its Idempotency-Key is derived from the target, the commit, the
 deployment (Vercel) or workflow run attempt (GitHub Actions) and a digest of the bundle, so a
 retried POST, or the same build step run again, gets the job the first one started. Outside a
-build that names a deployment each run asks for a new job (and its retries reuse it).
+build that names a deployment each run asks for a new job (and its retries reuse it). `--new`
+asks for a new job in a build too: the build run again after the database was fixed wants a new
+verdict, not the old job's; without it the gate says the verdict is the earlier job's.
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ from typing import Any
 import click
 
 from service.cli import EXIT_CANNOT_RUN, Output, main, migrations_option, read_local_migrations
-from service.cli.remote import ServiceClient, ServiceError, _client_options, exit_with_verdict, follow_job
+from service.cli.follow import TERMINAL, JobFollower, exit_with_verdict
+from service.cli.remote import ServiceError, client_options, service_client
 from service.prisma.migrations import LocalMigrations
 from service.store.repository import bundle_digest
-
-_TERMINAL = ("succeeded", "failed", "canceled")
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,9 @@ def detect_build(environ: Mapping[str, str]) -> BuildContext:
     return BuildContext()
 
 
-def idempotency_key(target: str, apply: bool, commit: str | None, deployment_id: str | None, digest: str) -> str:
-    """The same for every attempt of one build; a new one per run when no deployment is named."""
-    if deployment_id is None:
+def idempotency_key(target: str, apply: bool, commit: str | None, deployment_id: str | None, digest: str, new: bool = False) -> str:
+    """The same for every attempt of one build; a new one per run when no deployment is named, or with `new`."""
+    if deployment_id is None or new:
         return f"gate-{uuid.uuid4().hex}"
     material = json.dumps(["pre", target, apply, commit, deployment_id, digest])
     return f"gate-{hashlib.sha256(material.encode()).hexdigest()}"
@@ -80,12 +81,13 @@ def deploy_request(target: str, apply: bool, commit: str | None, deployment_id: 
 
 
 @main.command()
-@_client_options
+@client_options
 @click.option("--target", envvar="DEPLOY_GATE_TARGET", show_envvar=True, help="The target to gate on. Default in a Vercel build: its environment (VERCEL_ENV).")
 @migrations_option
 @click.option("--apply", is_flag=True, help="deploy-gate applies the pending migrations itself, from inside the database's network.")
 @click.option("--commit", help="The commit being built. Default: VERCEL_GIT_COMMIT_SHA or GITHUB_SHA.")
 @click.option("--deployment-id", help="The deployment being built. Default: VERCEL_DEPLOYMENT_ID, or GitHub's run id and attempt.")
+@click.option("--new", "new_job", is_flag=True, help="Ask for a new job even if this build started one already (after fixing the database, say).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds to wait for the verdict in all.")
 @click.option("--retries", type=click.IntRange(0, 20), default=5, show_default=True, help="Times to ask again after a network error or a 429/502/503/504.")
 @click.option("--backoff", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Seconds before the first retry; doubles each time (at most 30).")
@@ -97,6 +99,7 @@ def gate(
     apply: bool,
     commit: str | None,
     deployment_id: str | None,
+    new_job: bool,
     timeout: float,
     retries: int,
     backoff: float,
@@ -115,26 +118,45 @@ def gate(
     def on_retry(problem: str, delay: float, attempt: int) -> None:
         output.problem(f"{problem}; asking again in {delay:.1f} s ({attempt}/{retries})")
 
-    client = ServiceClient(base_url, token, retries=retries, backoff=backoff, on_retry=on_retry)
+    client = service_client(output, base_url, token, retries=retries, backoff=backoff, on_retry=on_retry)
     output.line(_headline(build, target, apply, commit, deployment_id, local, migrations_dir))
-    key = idempotency_key(target, apply, commit, deployment_id, bundle_digest(local))  # the service's content address
+    key = idempotency_key(target, apply, commit, deployment_id, bundle_digest(local), new_job)  # the digest is the service's content address
     try:
         job = client.post("/v1/deploys", deploy_request(target, apply, commit, deployment_id, local), headers={"Idempotency-Key": key})
     except ServiceError as error:
         output.error(None, str(error), EXIT_CANNOT_RUN)
-    if client.last_status == 200:
-        output.line(f"{job['kind']} job {job['id']} was started by an earlier attempt of this build: {job['state']}")
+    if client.last_status != 200:
+        output.line(f"{job['kind']} job {job['id']}: {job['state']}" + (" (a new job, as --new asks)" if new_job and deployment_id else ""))
+    elif job["state"] in TERMINAL:
+        output.line(
+            f"{job['kind']} job {job['id']} was started by an earlier attempt of this build: {job['state']}; its verdict stands (--new asks for a new one)"
+        )
     else:
-        output.line(f"{job['kind']} job {job['id']}: {job['state']}")
-    job = follow_job(output, client, job["id"], deadline)
-    if job["state"] not in _TERMINAL:
-        output.error(None, f"job {job['id']} is still {job['state']} after {timeout:g} s (deploy-gate wait {job['id']} follows it)", EXIT_CANNOT_RUN)
-    exit_with_verdict(output, job)
+        output.line(f"{job['kind']} job {job['id']} was started by an earlier attempt of this build: {job['state']}")
+
+    job_id = job["id"]
+
+    def count_pending(event: dict[str, Any], followed: dict[str, Any]) -> None:
+        if event["step"] == "status" and event["kind"] == "step_finished" and followed["id"] == job_id:
+            output.line(_pending_line(apply, event["data"].get("to_deploy") or [], len(local)))
+
+    follower = JobFollower(output, client, on_event=count_pending)
+    job = follower.follow(job_id, deadline)
+    if job["state"] not in TERMINAL:
+        output.error(None, f"job {job_id} is still {job['state']} after {timeout:g} s (deploy-gate wait {job_id} follows it)", EXIT_CANNOT_RUN)
+    exit_with_verdict(follower.output, job)
+
+
+def _pending_line(apply: bool, pending: list[str], in_bundle: int) -> str:
+    """After the job's status step: the migrations the target has yet to apply, not all the bundle's."""
+    count = f"{len(pending)} pending migration{'s' if len(pending) != 1 else ''} of {in_bundle} in the bundle"
+    names = f": {', '.join(pending)}" if 0 < len(pending) <= 5 else ""
+    return f"gate: {'apply' if apply else 'check'} {count}{names}"
 
 
 def _headline(build: BuildContext, target: str, apply: bool, commit: str | None, deployment_id: str | None, local: LocalMigrations, directory: Path) -> str:
     what = "apply" if apply else "check"
-    parts = [f"gate: {what} {len(local)} migration{'s' if len(local) != 1 else ''} from {directory} on target {target}"]
+    parts = [f"gate: {what} the migrations in {directory} on target {target}"]
     if commit:
         parts.append(f"commit {commit[:12]}")
     if deployment_id:

@@ -21,6 +21,12 @@ set -euo pipefail
 package="${DEPLOY_GATE_PACKAGE:-deploy-gate @ git+https://github.com/your-org/deploy-gate@main}"
 
 if ! command -v deploy-gate >/dev/null 2>&1; then
+  # The base package is the light client (the CLI; the server is deploy-gate[server]). It needs
+  # Python 3.11 or newer: Vercel's build image has it (Node.js 20 and later images ship 3.12).
+  if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "deploy-gate: needs Python 3.11 or newer, found $(python3 --version 2>&1 || echo 'no python3')" >&2
+    exit 2
+  fi
   venv="${TMPDIR:-/tmp}/deploy-gate-venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$package"

@@ -54,6 +54,7 @@ def init_sessions(app: Flask, secret: str) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        SESSION_REFRESH_EACH_REQUEST=False,  # 12 hours from signing in, however busy the person is
     )
 
 

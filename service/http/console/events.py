@@ -54,6 +54,9 @@ def events() -> Response:
     def stream() -> Iterator[str]:
         with watcher.subscribe(job_id) as subscription:
             yield ": connected\n\n"
+            # The job as it is once subscribed: a change since its page was rendered is not missed.
+            for job in read({job_id}) if job_id is not None else []:
+                yield job_event(job)
             quiet_since = time.monotonic()
             while True:
                 changed = subscription.wait(HEARTBEAT_SECONDS)

@@ -100,11 +100,11 @@ class JobPage:
 def job_page(job: Job, events: list[JobEvent], children: list[Job], bundle: LocalMigrations | None) -> JobPage:
     report = build_report(job, events)
     rules = load_rules()
-    findings = [Finding(f, _excerpt(bundle, f.migration, f.line), rules[f.rule].problem if f.rule in rules else "") for f in report.lint or []]
+    findings = [Finding(f, sql_excerpt(bundle, f.migration, f.line), rules[f.rule].problem if f.rule in rules else "") for f in report.lint or []]
     return JobPage(job, report, children, findings)
 
 
-def _excerpt(bundle: LocalMigrations | None, migration: str, line: int | None) -> str:
+def sql_excerpt(bundle: LocalMigrations | None, migration: str, line: int | None) -> str:
     found = bundle.get(migration) if bundle is not None else None
     if found is None or line is None:
         return ""

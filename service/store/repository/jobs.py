@@ -392,7 +392,8 @@ def record_approval(conn: psycopg.Connection, job_id: str, *, approved: bool, by
     """A person's decision on the plan a job waits with, and the state change it causes, in one transaction.
 
     Approved, the job goes back to `running` (its task is enqueued after commit); rejected, it
-    ends `succeeded` with a `blocked` verdict.
+    ends `succeeded` with a `blocked` verdict, and its reasons are `reasons` (who rejected it) followed
+    by the reasons it waited with, so whoever reads the verdict later learns what was at stake.
     """
     require_job_id(job_id)
     with conn.transaction():
@@ -403,4 +404,5 @@ def record_approval(conn: psycopg.Connection, job_id: str, *, approved: bool, by
         insert_event(conn, job_id, "approval", step=step, data={"approved": approved, "by": by, "comment": comment})
         if approved:
             return transition(conn, job_id, JobState.RUNNING, data={"approved_by": by})
-        return transition(conn, job_id, JobState.SUCCEEDED, verdict=Verdict.BLOCKED, reasons=reasons, data={"rejected_by": by})
+        kept = [f"{reason} (while it waited for approval)" for reason in job.reasons]
+        return transition(conn, job_id, JobState.SUCCEEDED, verdict=Verdict.BLOCKED, reasons=[*(reasons or []), *kept], data={"rejected_by": by})

@@ -84,8 +84,11 @@ def test_a_clean_deploy_in_a_vercel_build_applies_the_migrations_and_exits_0(ser
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == (
-        f"gate: apply 2 migrations from {directory} on target staging, commit 3f5c2a9e3f5c, deployment dpl_7Gw5ZMBpQA8h9GF832KGp7nwbuh3, in Vercel (staging)"
+        f"gate: apply the migrations in {directory} on target staging, commit 3f5c2a9e3f5c, deployment dpl_7Gw5ZMBpQA8h9GF832KGp7nwbuh3, in Vercel (staging)"
     )
+    # The count comes from the job's status step: the pending ones, printed once it is known.
+    status = lines.index(next(line for line in lines if line.endswith("  status finished")))
+    assert lines[status + 1] == "gate: apply 2 pending migrations of 2 in the bundle: 20240101_patients, 20240102_visits"
     assert any(line.endswith("apply:20240102_visits finished") for line in lines)
     assert lines[-1] == "verdict: proceed"
     with target_db.connect() as conn:
@@ -104,7 +107,10 @@ def test_the_same_build_step_run_again_gets_the_same_job(service, write_migratio
     assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
     [job] = deploy_jobs(app)
     assert first.stdout.splitlines()[1] == f"deploy job {job.id}: queued"
-    assert second.stdout.splitlines()[1] == f"deploy job {job.id} was started by an earlier attempt of this build: succeeded"
+    assert (
+        second.stdout.splitlines()[1]
+        == f"deploy job {job.id} was started by an earlier attempt of this build: succeeded; its verdict stands (--new asks for a new one)"
+    )
     assert second.stdout.splitlines()[-1] == "verdict: proceed"
     assert (job.params["commit"], job.params["deployment_id"]) == (GITHUB["GITHUB_SHA"], "github-run-9876543210-1")
     # A re-run of the workflow is a new attempt: a new job, nothing left to apply.
@@ -357,11 +363,15 @@ def test_the_gate_shows_a_recovery_waiting_for_approval_and_how_to_give_it(appro
     environment = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": "ci-token", "PATH": "/usr/bin:/bin", **SAME_CODE}
     command = [DEPLOY_GATE, "gate", "--target", "staging", "--migrations", str(directory), "--apply", *FAST]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
-    lines = []
+    lines, arrived = [], {}
     for line in process.stdout:
         lines.append(line.rstrip("\n"))
+        arrived[len(lines) - 1] = time.monotonic()
         if line.strip().startswith("approve: deploy-gate jobs approve "):
             break
+    # Said at once, not after a long-poll (25 s) of a recover job that waits already.
+    recovering = lines.index(next(line for line in lines if "recovery running" in line))
+    assert arrived[len(lines) - 1] - arrived[recovering] < 10
     # The person does what the gate says.
     recover_id = lines[-1].split("deploy-gate jobs approve ")[1].split()[0]
     approved = subprocess.run(
@@ -379,7 +389,57 @@ def test_the_gate_shows_a_recovery_waiting_for_approval_and_how_to_give_it(appro
     waiting = lines.index(f"  recover job {recover_id} waits for a person to approve its plan:")
     assert any("without a replay on a shadow server" in line for line in lines[waiting:] if line.startswith("    why: "))
     assert "    plan: approve to record 20240102_visits as applied" in lines[waiting:]
+    assert f"    console: {url}/console/jobs/{recover_id}" in lines[waiting:]
     assert any("act:1 approved by oncall: made by hand, same shape" in line for line in lines)
     assert lines[-1] == "verdict: proceed"
     with target_db.connect() as conn:
         assert [row["finished_at"] is not None for row in history_rows(conn) if row["migration_name"] == "20240102_visits"] == [False, True]
+
+
+def test_after_a_rejection_the_gate_prints_the_reasons_the_job_gathered(approver, service, target_db, write_migrations):
+    url, _ = service
+    assert gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), "--apply", *FAST, url=url).returncode == 0
+    target_db.query('CREATE TABLE "Visit" ("id" SERIAL PRIMARY KEY)')
+    environment = {"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": "ci-token", "PATH": "/usr/bin:/bin", **SAME_CODE}
+    command = [DEPLOY_GATE, "gate", "--target", "staging", "--migrations", str(write_migrations({**PATIENTS, **VISITS})), "--apply", *FAST]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    lines = []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.strip().startswith("approve: deploy-gate jobs approve "):
+            break
+    recover_id = lines[-1].split("deploy-gate jobs approve ")[1].split()[0]
+    rejected = subprocess.run(
+        [DEPLOY_GATE, "jobs", "reject", recover_id, "--comment", "not the shape we want"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"DEPLOY_GATE_URL": url, "DEPLOY_GATE_TOKEN": approver, "PATH": "/usr/bin:/bin", **SAME_CODE},
+    )
+    assert rejected.returncode == 0, rejected.stderr
+    rest, errors = process.communicate(timeout=120)
+    lines += rest.splitlines()
+    assert process.returncode == 1, "\n".join(lines) + errors
+    verdict = lines[lines.index(next(line for line in lines if line.startswith("reason: "))) :]
+    assert f"reason: recover job {recover_id}: rejected by oncall: not the shape we want" in verdict
+    gathered = [line for line in verdict if line.endswith("(while it waited for approval)")]
+    assert any("without a replay on a shadow server" in line for line in gathered), "\n".join(lines)
+    assert verdict[-1] == "verdict: blocked"
+
+
+def test_new_asks_for_a_new_job_in_the_same_build_and_says_so(service, write_migrations):
+    url, app = service
+    directory = write_migrations(PATIENTS)
+    first = gate("--target", "staging", "--migrations", str(directory), "--apply", *FAST, url=url, env=GITHUB)
+    again = gate("--target", "staging", "--migrations", str(directory), "--apply", "--new", *FAST, url=url, env=GITHUB)
+    assert (first.returncode, again.returncode) == (0, 0), first.stderr + again.stderr
+    jobs = deploy_jobs(app)
+    assert len(jobs) == 2
+    assert again.stdout.splitlines()[1] == f"deploy job {jobs[0].id}: queued (a new job, as --new asks)"
+    assert "gate: apply 0 pending migrations of 1 in the bundle" in again.stdout.splitlines()
+
+
+def test_no_token_names_the_variable_and_the_option(write_migrations):
+    result = gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), url="http://127.0.0.1:1", token="")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == "error: No token: pass --token or set DEPLOY_GATE_TOKEN (a bearer token the service's config grants).\n"

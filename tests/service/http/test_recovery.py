@@ -107,11 +107,13 @@ def test_approve_needs_the_approve_scope_and_resumes_the_job(client, app, enqueu
 
 def test_reject_ends_the_job_blocked(client, app, enqueued):
     job_id = waiting_job(app)
+    waited_with = client.get(f"/v1/jobs/{job_id}", headers=auth()).get_json()["reasons"]
     before = list(enqueued)
     response = client.post(f"/v1/jobs/{job_id}/reject", json={"comment": "too risky"}, headers=auth("oncall-token"))
     assert response.status_code == 200
     job = response.get_json()
-    assert (job["state"], job["verdict"], job["reasons"]) == ("succeeded", "blocked", ["rejected by oncall: too risky"])
+    rejection = ["rejected by oncall: too risky", *(f"{reason} (while it waited for approval)" for reason in waited_with)]
+    assert waited_with and (job["state"], job["verdict"], job["reasons"]) == ("succeeded", "blocked", rejection)
     assert enqueued == before
 
 

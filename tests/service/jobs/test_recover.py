@@ -417,7 +417,13 @@ def test_rejected_plan_changes_nothing(store, target_db):
     scripts = {**BASE, "20240102_invoices": HALF_APPLIED_WITH_ROLLBACK}
     _, waiting = deploy_then_recover(store, config, scripts)
     rejected = repository.record_approval(store, waiting.id, approved=False, by="ops", comment="fix by hand", reasons=["rejected by ops: fix by hand"])
-    assert (rejected.state, rejected.verdict, rejected.reasons) == (JobState.SUCCEEDED, Verdict.BLOCKED, ["rejected by ops: fix by hand"])
+    # Who rejected it, then what it waited with: the verdict says what was at stake.
+    waited_with = [f"{reason} (while it waited for approval)" for reason in waiting.reasons]
+    assert waited_with and (rejected.state, rejected.verdict, rejected.reasons) == (
+        JobState.SUCCEEDED,
+        Verdict.BLOCKED,
+        ["rejected by ops: fix by hand", *waited_with],
+    )
     assert run_job(store, config, waiting.id) == rejected
     assert table_exists(target_db, "Invoice")
     assert [row["rolled_back_at"] for row in rows_of(target_db, "20240102_invoices")] == [None]
@@ -485,9 +491,12 @@ def test_people_are_told_once_when_a_plan_waits_and_when_a_verdict_blocks(store,
     assert [(kind, job_id) for kind, job_id, _ in told] == [("approval_needed", child_id)]
     assert told[0][2]["plan"][0].startswith("run the rollback SQL of 20240102_invoices")
 
+    waited_with = repository.get_job(store, child_id).reasons
     rejected = repository.record_approval(store, child_id, approved=False, by="ops", comment=None, reasons=["rejected by ops"])
     hand_verdict_to_parent(store, rejected)
-    assert repository.get_job(store, job.id).reasons == [f"recover job {child_id}: rejected by ops"]
+    assert repository.get_job(store, job.id).reasons == [
+        f"recover job {child_id}: {reason}" for reason in ["rejected by ops", *(f"{r} (while it waited for approval)" for r in waited_with)]
+    ]
     assert run_job(store, config, job.id, notify=notify).verdict is Verdict.BLOCKED
     assert len(told) == 1  # the deploy took the recover job's verdict; that job told people already
 

@@ -34,8 +34,10 @@
       var query = new URLSearchParams(window.location.search);
       query.set("fragment", "live");
       swap(window.location.pathname + "?" + query.toString(), "jobs-live");
-    } else if (live === "reload") {
-      window.location.reload();
+    } else if (live === "reload" && !pending) {
+      // The overview summarises many jobs: one reload for a burst of changes.
+      pending = true;
+      window.setTimeout(function () { window.location.reload(); }, 2000);
     }
   });
 })();

@@ -28,13 +28,21 @@ def job(store):
     return repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")[0]
 
 
+def listening(watcher):
+    """The watcher's LISTEN connection up, so no reconnect's re-read comes between a test's events."""
+    with watcher.subscribe() as subscription:
+        while watcher.connections < 1:
+            subscription.wait(0.05)
+
+
 def test_a_change_committed_elsewhere_reaches_the_jobs_stream(client, app, job, scratch_db):
     sign_in(client, "reader-token")
+    listening(app.extensions["deploy_gate"].watcher)
     response = client.get(f"/console/events?job={job.id}", buffered=False)
     assert response.status_code == 200 and response.mimetype == "text/event-stream"
     assert response.headers["Cache-Control"] == "no-store"
     seen = job_events(response)
-    # The listener's first connection: the stream reads its job as it is.
+    # Subscribed, the stream reads its job as it is.
     first = next(seen)
     assert (first["id"], first["state"], first["verdict"]) == (job.id, "queued", None)
     with scratch_db.connect() as other:
