@@ -1,4 +1,4 @@
-# make test — everything a fresh Debian machine needs (PostgreSQL, Redis, RabbitMQ, Node), then the whole suite.
+# make test — everything a fresh Debian machine needs (PostgreSQL, Redis, RabbitMQ, Node, Chromium), then the whole suite.
 # make run  — the API and a worker on this machine, against local PostgreSQL and Redis (the default broker);
 #             the CLI is then .venv/bin/deploy-gate (`. .venv/bin/activate` puts it on the PATH).
 # make client — the light client alone (the CLI, no server libraries) in .venv-client, as a build installs it.
@@ -73,6 +73,11 @@ lint: $(VENV)/.installed-lint
 $(VENV)/.installed-lint: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[server,test,lint]'
 	touch $@
+
+# make console-screenshots — the ops console's pages as tests/browser drives them, saved to docs/console (the README shows two).
+.PHONY: console-screenshots
+console-screenshots: install services
+	DEPLOY_GATE_SCREENSHOTS=docs/console $(BIN)/pytest -m browser tests/browser
 
 .PHONY: bench-console
 bench-console: install services

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure what the tests talk to is here and running: PostgreSQL, Redis and RabbitMQ (the broker
 # the end-to-end test runs a deploy on besides Redis) on 127.0.0.1, and Node.js with npm for the
-# Prisma CLI interop tests. Starts what is installed but stopped and
+# Prisma CLI interop tests, and Debian's Chromium for the console's browser tests. Starts what is installed but stopped and
 # installs with apt-get what is missing. Safe to run again: it only acts on what is wrong.
 set -euo pipefail
 
@@ -81,11 +81,17 @@ ensure_node() {
   command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 }
 
+# The browser tests (tests/browser) drive Debian's Chromium with Playwright, which never downloads its own.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
 case "${1:-all}" in
   postgres) ensure_postgres ;;
   redis) ensure_redis ;;
   rabbitmq) ensure_rabbitmq ;;
   node) ensure_node ;;
-  all) ensure_postgres; ensure_redis; ensure_rabbitmq; ensure_node ;;
-  *) say "usage: $0 [postgres|redis|rabbitmq|node|all]"; exit 2 ;;
+  chromium) ensure_chromium ;;
+  all) ensure_postgres; ensure_redis; ensure_rabbitmq; ensure_node; ensure_chromium ;;
+  *) say "usage: $0 [postgres|redis|rabbitmq|node|chromium|all]"; exit 2 ;;
 esac
