@@ -8,9 +8,11 @@
   var jobId = body.getAttribute("data-job-id");
   var source = new EventSource("/console/events" + (live === "job" ? "?job=" + encodeURIComponent(jobId) : ""));
   var pending = false;
+  var again = false;
 
+  // One fetch at a time; a change that arrives meanwhile fetches once more when it is done.
   function swap(url, id) {
-    if (pending) return;
+    if (pending) { again = true; return; }
     pending = true;
     fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) { return response.ok ? response.text() : null; })
@@ -20,15 +22,16 @@
         var current = document.getElementById(id);
         if (fresh && current) current.replaceWith(fresh);
       })
-      .finally(function () { pending = false; });
+      .finally(function () {
+        pending = false;
+        if (again) { again = false; swap(url, id); }
+      });
   }
 
   source.addEventListener("job", function (message) {
     var job = JSON.parse(message.data);
     if (live === "job" && job.id === jobId) {
-      // Approve, reject and cancel forms come and go with the state: a new state reloads the page.
-      var shown = document.getElementById("job-state");
-      if (shown && shown.textContent !== job.state) { window.location.reload(); return; }
+      // The live part holds the state, reasons, timeline, plan and forms: they change together.
       swap(window.location.pathname + "?fragment=live", "job-live");
     } else if (live === "jobs") {
       var query = new URLSearchParams(window.location.search);

@@ -79,11 +79,13 @@ def test_a_filter_the_jobs_do_not_have_is_422(client):
     assert response.status_code == 422 and "state: must be one of" in response.get_json()["detail"]
 
 
-def test_the_jobs_list_fragment_is_the_table_alone(client, store):
+def test_the_jobs_list_fragment_is_the_live_table_alone(client, store):
     sign_in(client, "reader-token")
     job, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")
     html = page(client, "/console/jobs?fragment=live")
-    assert html.lstrip().startswith('<table id="jobs">') and f'data-job-id="{job.id}"' in html and "<header>" not in html
+    # What console.js swaps in: the element of the same id on the full page, without the page around it.
+    assert html.lstrip().startswith('<div id="jobs-live">') and '<table id="jobs">' in html
+    assert f'data-job-id="{job.id}"' in html and "<header>" not in html
 
 
 def test_a_check_jobs_page_shows_its_verdict_reasons_timeline_facts_and_lint(client, store, config):
@@ -153,6 +155,15 @@ def test_approving_runs_the_job_again_as_the_api_does(client, store, config, enq
     assert (approval.step, approval.data) == ("execute", {"approved": True, "by": "oncall", "comment": "looked at the SQL"})
     again = post_form(client, f"/console/jobs/{job.id}/approve", f"/console/jobs/{job.id}")
     assert again.status_code == 409 and "not waiting for approval" in again.get_json()["detail"]
+
+
+def test_a_waiting_jobs_live_part_carries_its_plan_and_forms(client, store, config):
+    """The plan and the forms come and go with the state: console.js swaps them in with the rest."""
+    job = waiting_rollback(store, config)
+    sign_in(client, "oncall-token")
+    html = page(client, f"/console/jobs/{job.id}?fragment=live")
+    assert html.lstrip().startswith('<div id="job-live">')
+    assert '<section id="plan">' in html and 'id="approve-form"' in html and 'id="reject-form"' in html and 'name="csrf_token"' in html
 
 
 def test_rejecting_blocks_the_job_as_the_api_does(client, store, config, enqueued):
