@@ -21,7 +21,7 @@ def test_approving_a_rollback_shows_its_sql_and_the_job_moves_on_without_a_reloa
     page.goto(console.job_url(job.id))
     expect(page.locator("#job-state")).to_have_text("waiting_approval")
     assert page.locator("section#plan pre.sql").text_content() == job.facts["approval"]["sql"]
-    expect(page.locator("section#plan #verification")).to_contain_text("verified")
+    expect(page.locator("section#plan #verification")).to_contain_text("Verified: on a scratch copy of the history")
     # The approve scope without deploy: approve and reject, no cancel.
     assert page.locator("form#cancel-form").count() == 0
     screenshot(page, "rollback-waiting", focus="section#plan")

@@ -88,9 +88,27 @@ class JobPage:
         return str(sql) if sql else None
 
     @property
-    def verification(self) -> str | None:
+    def verification(self) -> list[str]:
+        """The shadow verification in words: the verdict, what the rollback had to undo, what it left."""
         verify = self.job.facts.get("verify")
-        return readable(verify) if verify else None
+        if not isinstance(verify, dict):
+            return []
+        details = verify.get("details") if isinstance(verify.get("details"), dict) else {}
+        verified = verify.get("verified")
+        if verified is None:
+            lines = ["Not verified: the target has no shadow server to try the rollback on."]
+        elif verified:
+            lines = ["Verified: on a scratch copy of the history, the rollback SQL brings the schema back to what it was before the migration."]
+        else:
+            lines = ["Not verified: on a scratch copy of the history, the rollback SQL does not bring the schema back."]
+        lines += [str(problem) for problem in verify.get("problems") or []]
+        lines += [f"undoes: {change.get('text')}" for change in details.get("migration_changes") or [] if isinstance(change, dict)]
+        lines += [f"left different: {difference.get('text')}" for difference in details.get("differences") or [] if isinstance(difference, dict)]
+        lines += [f"error: {error}" for error in details.get("errors") or []]
+        lines += [f"note: {note}" for note in details.get("notes") or []]
+        if details.get("seconds") is not None:
+            lines.append(f"took {details['seconds']} s")
+        return lines
 
     @property
     def facts(self) -> list[tuple[str, str]]:

@@ -114,6 +114,9 @@ def test_a_waiting_jobs_page_shows_the_plan_its_sql_and_the_forms_the_person_may
     plan = re.search(r'<section id="plan">(.*?)</section>', html, re.S).group(1)
     assert '<pre class="sql">ALTER TABLE &#34;Patient&#34; DROP COLUMN IF EXISTS &#34;email&#34;;</pre>' in plan
     assert "run the rollback SQL of 20240102_add_email" in plan and 'id="verification"' in plan
+    verification = re.search(r'<div id="verification">(.*?)</div>', plan, re.S).group(1)
+    # In words, not the raw document (which names the shadow server and scratch database); this target has no shadow.
+    assert "<li>Not verified: the target has no shadow server" in verification and "{" not in verification
     for form in ("approve", "reject"):
         assert re.search(rf'<form id="{form}-form" method="post" action="/console/jobs/{job.id}/{form}">\s*<input type="hidden" name="csrf_token"', plan)
         assert re.search(rf'id="{form}-form".*?<textarea name="comment"', plan, re.S)
