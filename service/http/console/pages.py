@@ -93,7 +93,8 @@ class JobPage:
         verify = self.job.facts.get("verify")
         if not isinstance(verify, dict):
             return []
-        details = verify.get("details") if isinstance(verify.get("details"), dict) else {}
+        found = verify.get("details")
+        details: dict[str, Any] = found if isinstance(found, dict) else {}
         verified = verify.get("verified")
         if verified is None:
             lines = ["Not verified: the target has no shadow server to try the rollback on."]
