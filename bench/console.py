@@ -39,6 +39,10 @@ ADMIN_URL = os.environ.get("DEPLOY_GATE_TEST_ADMIN_URL", "postgresql://postgres@
 TOKEN = "bench-operator-token"
 TARGETS = [f"service-{index:02d}" for index in range(20)]
 KINDS = [JobKind.CHECK, JobKind.DEPLOY, JobKind.DEPLOY, JobKind.RECOVER]
+# A target's history as a status step reads it: 40 applied migrations and one pending.
+STATUS_ROWS = [{"name": f"2024{index:04d}_step", "state": "applied", "edited": False} for index in range(40)] + [
+    {"name": "20250101_next", "state": "pending", "edited": False}
+]
 
 
 def db_url(name: str) -> str:
@@ -65,7 +69,9 @@ def fill_store(url: str, jobs: int) -> str:
                     repository.record_step(conn, job.id, "status", "finished", {"up_to_date": True, "migrations": []})
                     verdict = Verdict.BLOCKED if position % 7 == 0 else Verdict.PROCEED
                     reasons = ['migration 20240102_visits failed (42P07: relation "Visit" already exists)'] if verdict is Verdict.BLOCKED else []
-                    repository.transition(conn, job.id, JobState.SUCCEEDED, verdict=verdict, reasons=reasons)
+                    # As the runner leaves it: the facts hold what the status step read.
+                    facts = {"status": {"up_to_date": verdict is Verdict.PROCEED, "migrations": STATUS_ROWS}}
+                    repository.transition(conn, job.id, JobState.SUCCEEDED, verdict=verdict, reasons=reasons, facts=facts)
                 made += len(created)
                 batch = []
         [(incident, _)] = repository.create_jobs(conn, [NewJob(JobKind.RECOVER, TARGETS[0], "ci", {"phase": "failed"})])
