@@ -46,7 +46,14 @@ class TargetOverview:
 
     @property
     def migrations(self) -> list[MigrationRow]:
-        return [MigrationRow(m["name"], m["state"], bool(m.get("edited"))) for m in self.status.get("migrations", [])]
+        """The history as the status step read it, with what the same job then applied shown applied
+        (a deploy reads the status before it applies)."""
+        apply = self.status_job.facts.get("apply") if self.status_job else None
+        applied = set(apply.get("applied") or []) if isinstance(apply, dict) else set()
+        return [
+            MigrationRow(m["name"], "applied" if m["name"] in applied and m["state"] == "pending" else m["state"], bool(m.get("edited")))
+            for m in self.status.get("migrations", [])
+        ]
 
     @property
     def lock_holder(self) -> str | None:
