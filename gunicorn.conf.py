@@ -33,3 +33,11 @@ timeout = 60
 reuse_port = True
 # Also turns the access log on (to the root logger's JSON handler): no `accesslog` needed.
 logconfig_dict = logging_config(settings.log_level)
+
+
+def post_worker_init(worker):
+    """A worker told to stop ends its console event streams within a second: left open, they would
+    hold it for the whole graceful timeout (browsers reconnect to another worker)."""
+    extension = worker.wsgi.extensions.get("deploy_gate")
+    if extension is not None:
+        extension.draining = lambda: not worker.alive

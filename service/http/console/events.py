@@ -24,6 +24,9 @@ from service.store import repository
 from service.store.repository import Job, JobNotFound
 
 HEARTBEAT_SECONDS = 15.0
+# How soon a stream notices that its server process is stopping (`DeployGate.draining`), and ends so
+# that the process does not wait out gunicorn's graceful timeout; the browser reconnects elsewhere.
+DRAIN_CHECK_SECONDS = 1.0
 
 
 def job_event(job: Job) -> str:
@@ -58,8 +61,8 @@ def events() -> Response:
             for job in read({job_id}) if job_id is not None else []:
                 yield job_event(job)
             quiet_since = time.monotonic()
-            while True:
-                changed = subscription.wait(HEARTBEAT_SECONDS)
+            while not extension.draining():
+                changed = subscription.wait(DRAIN_CHECK_SECONDS)
                 if Subscription.EVERY_JOB in changed:
                     # The listener reconnected: a job stream re-reads its job; a stream of every job
                     # cannot know which changed, and the pages reload theirs on the next event.

@@ -2,12 +2,14 @@
 
 import http.client
 import json
+import re
 import runpy
 import socket
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -87,12 +89,14 @@ def get(port, path, headers=None, timeout=5.0):
         conn.close()
 
 
-@pytest.fixture
-def served(tmp_path, scratch_db, target_db):
-    """gunicorn started as `make run` starts it (settings from ./gunicorn.conf.py), on a scratch store."""
+@contextmanager
+def gunicorn_serving(tmp_path, scratch_db, target_db):
+    """gunicorn started as `make run` starts it (settings from ./gunicorn.conf.py), on a scratch store,
+    with the console on: (port, the API's headers, the server process)."""
     token = "wsgi-test-token"
     config = tmp_path / "deploy-gate.toml"
     config.write_text(
+        'console_session_secret_env = "CONSOLE_SECRET"\n\n'
         f'[tokens.ci]\nsha256 = "{hash_token(token)}"\nscopes = ["deploy", "read"]\n\n[targets.staging]\ndatabase_url_env = "STAGING_DATABASE_URL"\n'
     )
     port = free_port()
@@ -102,6 +106,7 @@ def served(tmp_path, scratch_db, target_db):
         "DEPLOY_GATE_DATABASE_URL": migrated_store(scratch_db),
         "DEPLOY_GATE_BROKER_URL": "redis://127.0.0.1:6379/15",
         "STAGING_DATABASE_URL": target_db.url,
+        "CONSOLE_SECRET": "a-console-secret-for-the-wsgi-tests",
         "WEB_CONCURRENCY": "1",
     }
     log = tmp_path / "gunicorn.log"
@@ -124,10 +129,16 @@ def served(tmp_path, scratch_db, target_db):
                 pass
             assert time.monotonic() < deadline, "gunicorn was not ready within 60 s"
             time.sleep(0.1)
-        yield port, {"Authorization": f"Bearer {token}"}
+        yield port, {"Authorization": f"Bearer {token}"}, server
     finally:
         server.terminate()
         server.wait(30)
+
+
+@pytest.fixture
+def served(tmp_path, scratch_db, target_db):
+    with gunicorn_serving(tmp_path, scratch_db, target_db) as (port, headers, _):
+        yield port, headers
 
 
 def test_parked_long_polls_leave_the_server_free_to_answer(served, scratch_db):
@@ -189,3 +200,31 @@ def test_gunicorn_settings_are_in_one_file_that_every_launcher_uses():
         assert "deploy-gate migrate-store" in text
         assert text.index("deploy-gate migrate-store") < text.index("service.http.wsgi:application()")
     assert "COPY gunicorn.conf.py" in (ROOT / "Dockerfile").read_text()
+
+
+def test_a_worker_told_to_stop_ends_its_event_streams_and_exits_at_once(tmp_path, scratch_db, target_db):
+    """An open console page must not hold a stopping worker for gunicorn's whole graceful timeout."""
+    with gunicorn_serving(tmp_path, scratch_db, target_db) as (port, _, server):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", "/console/login")
+            login = conn.getresponse()
+            cookie = login.getheader("Set-Cookie").split(";", 1)[0]
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.read().decode()).group(1)
+            form = f"token=wsgi-test-token&csrf_token={csrf}"
+            headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+            conn.request("POST", "/console/login", body=form, headers=headers)
+            signed_in = conn.getresponse()
+            signed_in.read()
+            assert signed_in.status == 303
+            stream.request("GET", "/console/events", headers={"Cookie": signed_in.getheader("Set-Cookie").split(";", 1)[0]})
+            events = stream.getresponse()
+            assert events.status == 200 and events.readline() == b": connected\n"
+            stopping = time.monotonic()
+            server.terminate()
+            server.wait(30)
+            assert time.monotonic() - stopping < 10  # gunicorn's graceful timeout is 30 s
+        finally:
+            conn.close()
+            stream.close()
