@@ -67,16 +67,17 @@ def logout() -> ResponseReturnValue:
 @bp.get("/")
 @require("read")
 def overview() -> ResponseReturnValue:
-    conn = store()
+    names = list(deploy_gate().config.targets)
+    latest = repository.target_jobs(store(), names, waiting_limit=PAGE_SIZE)
     targets = [
         TargetOverview(
             name,
-            verdict=repository.latest_verdict(conn, name),
-            status_job=repository.latest_check(conn, name),
-            waiting=repository.list_jobs(conn, target=name, state=JobState.WAITING_APPROVAL, limit=PAGE_SIZE),
-            last_deploy=repository.latest_deploy(conn, name),
+            verdict=latest[name].verdict,
+            status_job=latest[name].status,
+            waiting=list(latest[name].waiting),
+            last_deploy=latest[name].deploy,
         )
-        for name in deploy_gate().config.targets
+        for name in names
     ]
     return render_template("console/overview.html", targets=targets)
 

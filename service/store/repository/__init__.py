@@ -31,6 +31,7 @@ from service.store.repository.jobs import (
     Job,
     NewJob,
     NotWaitingForApproval,
+    TargetJobs,
     child_jobs,
     count_jobs,
     create_job,
@@ -43,6 +44,7 @@ from service.store.repository.jobs import (
     list_jobs,
     record_approval,
     stale_jobs,
+    target_jobs,
     transition,
 )
 from service.store.repository.journal import (
@@ -84,6 +86,8 @@ __all__ = [
     "latest_check",
     "latest_deploy",
     "latest_verdict",
+    "target_jobs",
+    "TargetJobs",
     "list_jobs",
     "record_approval",
     "stale_jobs",

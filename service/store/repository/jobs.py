@@ -278,33 +278,69 @@ def list_jobs(
     return _jobs(conn, f'SELECT {_JOB_COLUMNS} FROM "job" {where} ORDER BY "created_at" DESC, "id" DESC LIMIT %s', (*params, limit))
 
 
+# What the newest job of a target is looked up for: one condition each, used alone or for many targets.
+_LATEST = {
+    # the newest finished check or deploy job that recorded the history's status
+    "status": "\"state\" = 'succeeded' AND \"kind\" IN ('check', 'deploy') AND \"facts\" ? 'status'",
+    # the newest check or deploy job that reached a verdict
+    "verdict": "\"verdict\" IS NOT NULL AND \"kind\" IN ('check', 'deploy')",
+    # the newest deploy job that let its deploy proceed
+    "deploy": "\"kind\" = 'deploy' AND \"verdict\" = 'proceed'",
+}
+
+
+def _latest(conn: psycopg.Connection, target: str, what: str) -> Job | None:
+    query = f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "target" = %s AND {_LATEST[what]} ORDER BY "created_at" DESC LIMIT 1'
+    return _job_or_none(conn, query, (target,))
+
+
 def latest_check(conn: psycopg.Connection, target: str) -> Job | None:
     """The newest finished check or deploy job of a target that recorded the history's status."""
-    return _job_or_none(
-        conn,
-        f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "target" = %s AND "state" = \'succeeded\''
-        " AND \"kind\" IN ('check', 'deploy') AND \"facts\" ? 'status' ORDER BY \"created_at\" DESC LIMIT 1",
-        (target,),
-    )
+    return _latest(conn, target, "status")
 
 
 def latest_verdict(conn: psycopg.Connection, target: str) -> Job | None:
     """The newest check or deploy job of a target that reached a verdict."""
-    return _job_or_none(
-        conn,
-        f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "target" = %s AND "verdict" IS NOT NULL'
-        " AND \"kind\" IN ('check', 'deploy') ORDER BY \"created_at\" DESC LIMIT 1",
-        (target,),
-    )
+    return _latest(conn, target, "verdict")
 
 
 def latest_deploy(conn: psycopg.Connection, target: str) -> Job | None:
     """The newest deploy job of a target that let its deploy proceed."""
-    return _job_or_none(
-        conn,
-        f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "target" = %s AND "kind" = \'deploy\' AND "verdict" = \'proceed\' ORDER BY "created_at" DESC LIMIT 1',
-        (target,),
+    return _latest(conn, target, "deploy")
+
+
+@dataclass(frozen=True)
+class TargetJobs:
+    """A target's newest jobs of each kind `_LATEST` names, and the jobs waiting for a person."""
+
+    status: Job | None = None
+    verdict: Job | None = None
+    deploy: Job | None = None
+    waiting: tuple[Job, ...] = ()
+
+
+def target_jobs(conn: psycopg.Connection, targets: Sequence[str], *, waiting_limit: int = 50) -> dict[str, TargetJobs]:
+    """`TargetJobs` for each target, in two queries whatever their number (the console's overview)."""
+    lookups = " UNION ALL ".join(
+        f'(SELECT \'{what}\' AS "what", {_JOB_COLUMNS} FROM "job" WHERE "target" = "t"."name" AND {condition} ORDER BY "created_at" DESC LIMIT 1)'
+        for what, condition in _LATEST.items()
     )
+    found: dict[str, dict[str, Any]] = {target: {} for target in targets}
+    with conn.cursor(row_factory=dict_row) as cursor:
+        rows = cursor.execute(f'SELECT "latest".* FROM unnest(%s::text[]) AS "t" ("name") CROSS JOIN LATERAL ({lookups}) AS "latest"', (list(targets),))
+        for row in rows.fetchall():
+            what = row.pop("what")
+            found[row["target"]][what] = Job.from_row(row)
+    waiting = _jobs(
+        conn,
+        f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "state" = \'waiting_approval\' AND "target" = ANY(%s) ORDER BY "created_at" DESC, "id" DESC',
+        (list(targets),),
+    )
+    for job in waiting:
+        jobs = found[job.target].setdefault("waiting", [])
+        if len(jobs) < waiting_limit:
+            jobs.append(job)
+    return {target: TargetJobs(**{**latest, "waiting": tuple(latest.get("waiting", ()))}) for target, latest in found.items()}
 
 
 def child_jobs(conn: psycopg.Connection, job_id: str) -> list[Job]:

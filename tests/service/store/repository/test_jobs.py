@@ -168,6 +168,24 @@ def test_the_latest_verdict_and_deploy_of_a_target(store):
     assert repository.latest_verdict(store, "staging").id != checked.id  # the blocked deploy came after the check
 
 
+def test_the_newest_jobs_of_many_targets_in_one_go_are_those_of_each_alone(store):
+    deployed = finish(store, new_job(store), Verdict.PROCEED)
+    checked = new_job(store, kind=JobKind.CHECK)
+    repository.transition(store, checked.id, JobState.RUNNING)
+    repository.transition(store, checked.id, JobState.SUCCEEDED, verdict=Verdict.BLOCKED, facts={"status": {"migrations": []}})
+    waiting = new_job(store, kind=JobKind.ROLLBACK)
+    repository.transition(store, waiting.id, JobState.RUNNING)
+    repository.transition(store, waiting.id, JobState.WAITING_APPROVAL, reasons=["needs a person"])
+    finish(store, new_job(store, target="prod"), Verdict.PROCEED)
+    found = repository.target_jobs(store, ["staging", "prod", "nothing-yet"])
+    for target in ("staging", "prod", "nothing-yet"):
+        alone = (repository.latest_check(store, target), repository.latest_verdict(store, target), repository.latest_deploy(store, target))
+        assert (found[target].status, found[target].verdict, found[target].deploy) == alone
+    assert (found["staging"].status.id, found["staging"].verdict.id, found["staging"].deploy.id) == (checked.id, checked.id, deployed.id)
+    assert [job.id for job in found["staging"].waiting] == [waiting.id]
+    assert found["prod"].waiting == () and found["nothing-yet"] == repository.TargetJobs()
+
+
 def test_child_jobs_oldest_first(store):
     parent = new_job(store)
     children = [new_job(store, kind=JobKind.RECOVER, parent_id=parent.id) for _ in range(2)]
