@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import subprocess
 
 import pytest
 
@@ -11,7 +10,8 @@ from service.config.settings import Settings
 from service.http import create_app
 from service.log_config import logging_config
 from tests.contract import ContractClient
-from tests.workers.test_tasks import AUTH, CELERY, MIGRATIONS, ROOT, wait_for_verdict
+from tests.workers.processes import start_worker
+from tests.workers.test_tasks import AUTH, MIGRATIONS, ROOT, wait_for_verdict
 from workers.celery_app import make_celery, transport_options
 
 
@@ -48,28 +48,8 @@ def test_a_worker_logs_json_lines_and_every_line_of_a_job_names_its_job_kind_tar
     app.test_client_class = ContractClient
     log = tmp_path / "worker.log"
     with log.open("wb") as output:
-        worker = subprocess.Popen(
-            # --loglevel=warning is the worker's flag, not used: DEPLOY_GATE_LOG_LEVEL is the one level.
-            [
-                CELERY,
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "--pool=solo",
-                "--loglevel=warning",
-                "-Q",
-                "deploy_gate",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            # stdout has Celery's banner, for people; logs go to stderr.
-            cwd=ROOT,
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=output,
-            start_new_session=True,
-        )
+        # --loglevel=warning is the worker's flag, not used: DEPLOY_GATE_LOG_LEVEL is the one level.
+        worker = start_worker("--loglevel=warning", stderr=output)
     try:
         api = app.test_client()
         response = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": MIGRATIONS}, headers=AUTH)

@@ -5,7 +5,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -16,9 +15,9 @@ from service.config.settings import Settings
 from service.http import create_app
 from tests.contract import ContractClient
 from tests.service.prisma.history_helpers import history_rows
+from tests.workers.processes import start_worker
 from tests.workers.test_tasks import AUTH, MIGRATIONS, wait_for_verdict
 
-CELERY = str(Path(sys.executable).parent / "celery")
 ROOT = Path(__file__).resolve().parents[2]
 RABBITMQ = os.environ.get("DEPLOY_GATE_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
 
@@ -71,11 +70,7 @@ def test_a_deploy_on_rabbitmq_reaches_proceed(service_env, rabbitmq_vhost, monke
         response = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": MIGRATIONS}, headers=AUTH)
         assert response.status_code == 202
         assert "deploy_gate_queue_depth 1.0" in api.get("/metrics", headers=AUTH).get_data(as_text=True)
-        worker = subprocess.Popen(
-            [CELERY, "-A", "workers.celery_app", "worker", "--pool=solo", "--loglevel=warning", "-Q", "deploy_gate",
-             "--without-heartbeat", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+        worker = start_worker()
         job = wait_for_verdict(api, response.get_json()["id"], seconds=60)
         assert "deploy_gate_queue_depth 0.0" in api.get("/metrics", headers=AUTH).get_data(as_text=True)
     finally:

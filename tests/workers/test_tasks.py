@@ -2,8 +2,6 @@
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,10 +14,10 @@ from service.store import repository
 from tests.conftest import ADMIN_URL
 from tests.contract import ContractClient
 from tests.service.prisma.history_helpers import history_rows
+from tests.workers.processes import start_worker
 from workers import state
 from workers.tasks import run_job_task
 
-CELERY = str(Path(sys.executable).parent / "celery")
 ROOT = Path(__file__).resolve().parents[2]
 
 AUTH = {"Authorization": "Bearer ci-token"}
@@ -73,26 +71,7 @@ def test_the_default_enqueue_reaches_a_worker_started_as_make_run_starts_it(serv
     """The app's own enqueue, a `celery -A workers.celery_app worker -Q deploy_gate` process: applied."""
     app = create_app(Settings.from_env())
     app.test_client_class = ContractClient
-    worker = subprocess.Popen(
-        [
-            CELERY,
-            "-A",
-            "workers.celery_app",
-            "worker",
-            "--pool=solo",
-            "--loglevel=warning",
-            "-Q",
-            "deploy_gate",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    worker = start_worker()
     try:
         api = app.test_client()
         response = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": MIGRATIONS}, headers=AUTH)

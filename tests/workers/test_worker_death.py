@@ -3,7 +3,6 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,9 +15,9 @@ from service.store import repository
 from tests.broker import sending_through
 from tests.contract import ContractClient
 from tests.service.prisma.history_helpers import history_rows
+from tests.workers.processes import start_worker
 from workers.celery_app import make_celery
 
-CELERY = str(Path(sys.executable).parent / "celery")
 ROOT = Path(__file__).resolve().parents[2]
 AUTH = {"Authorization": "Bearer ci-token"}
 MIGRATIONS = [
@@ -27,29 +26,6 @@ MIGRATIONS = [
     {"name": "20240103_notes", "sql": 'CREATE TABLE "Note" ("id" SERIAL PRIMARY KEY);'},
 ]
 VISIBILITY_TIMEOUT = 3
-
-
-def start_worker() -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            CELERY,
-            "-A",
-            "workers.celery_app",
-            "worker",
-            "--pool=solo",
-            "--loglevel=warning",
-            "-Q",
-            "deploy_gate",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 def stop(worker: subprocess.Popen, sig=signal.SIGTERM) -> None:
