@@ -23,11 +23,9 @@ GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_a_bad_targets_file_stops_gunicorn_with_one_clear_line(tmp_path, scratch_db):
-    config = tmp_path / "deploy-gate.toml"
-    config.write_text('[targets.prod]\ndatabase_url_env = "NOT_SET_ANYWHERE"\n')
-    env = {"PATH": "/usr/bin:/bin", "DEPLOY_GATE_CONFIG": str(config), "DEPLOY_GATE_DATABASE_URL": scratch_db.url}
-    result = subprocess.run(
+def gunicorn_refusing_to_start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """gunicorn started on `env` as the launchers start it, expected to stop before it serves."""
+    return subprocess.run(
         [GUNICORN, "service.http.wsgi:application()", "--bind", "127.0.0.1:0", "--workers", "1"],
         capture_output=True,
         text=True,
@@ -35,6 +33,13 @@ def test_a_bad_targets_file_stops_gunicorn_with_one_clear_line(tmp_path, scratch
         timeout=60,
         cwd=ROOT,
     )
+
+
+def test_a_bad_targets_file_stops_gunicorn_with_one_clear_line(tmp_path, scratch_db):
+    config = tmp_path / "deploy-gate.toml"
+    config.write_text('[targets.prod]\ndatabase_url_env = "NOT_SET_ANYWHERE"\n')
+    env = {"PATH": "/usr/bin:/bin", "DEPLOY_GATE_CONFIG": str(config), "DEPLOY_GATE_DATABASE_URL": scratch_db.url}
+    result = gunicorn_refusing_to_start(env)
     assert result.returncode != 0
     assert f"deploy-gate: configuration error: {config}: targets.prod.database_url_env: environment variable NOT_SET_ANYWHERE is not set" in result.stderr
     assert "Traceback" not in result.stderr
@@ -42,14 +47,7 @@ def test_a_bad_targets_file_stops_gunicorn_with_one_clear_line(tmp_path, scratch
 
 def test_a_bad_log_level_stops_gunicorn_with_one_clear_line(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DEPLOY_GATE_LOG_LEVEL": "loud"}
-    result = subprocess.run(
-        [GUNICORN, "service.http.wsgi:application()", "--bind", "127.0.0.1:0", "--workers", "1"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        cwd=ROOT,
-    )
+    result = gunicorn_refusing_to_start(env)
     assert result.returncode != 0
     assert "deploy-gate: configuration error: DEPLOY_GATE_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in result.stderr
     assert "Traceback" not in result.stderr
@@ -59,14 +57,7 @@ def test_a_store_that_is_not_migrated_stops_gunicorn_with_what_to_run(tmp_path, 
     config = tmp_path / "deploy-gate.toml"
     config.write_text("")
     env = {"PATH": "/usr/bin:/bin", "DEPLOY_GATE_CONFIG": str(config), "DEPLOY_GATE_DATABASE_URL": scratch_db.url}
-    result = subprocess.run(
-        [GUNICORN, "service.http.wsgi:application()", "--bind", "127.0.0.1:0", "--workers", "1"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        cwd=ROOT,
-    )
+    result = gunicorn_refusing_to_start(env)
     assert result.returncode != 0
     assert "deploy-gate: the store's schema is not current" in result.stderr
     assert "run `deploy-gate migrate-store` first" in result.stderr
