@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from service.jobs.states import JobState, Verdict
+from service.store import repository
 from tests.browser.conftest import csrf_token, wait_for_live_updates
 from tests.browser.scenarios import ROLLED_BACK
 
@@ -96,3 +97,17 @@ def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(consol
     page.reload()
     expect(page.locator("#job-state")).to_have_text("waiting_approval")
     assert email_column(console) and ROLLED_BACK in page.locator("section#plan").inner_text()
+
+
+def test_a_comment_being_typed_survives_a_live_update(console, page):
+    """A change to the job swaps its live part in, forms included: what the person typed stays."""
+    job = console.waiting_rollback()
+    console.sign_in(page, "oncall")
+    page.goto(console.job_url(job.id))
+    wait_for_live_updates(page, console)
+    steps_before = page.locator("ol#timeline > li[data-step]").count()
+    page.locator("form#reject-form textarea[name=comment]").fill("half-written thought")
+    with console.store.connect() as conn:  # a journal entry, announced as the runner's are
+        repository.record_step(conn, job.id, "note", "finished", {"note": "someone looked"})
+    expect(page.locator("ol#timeline > li[data-step]")).to_have_count(steps_before + 1)
+    expect(page.locator("form#reject-form textarea[name=comment]")).to_have_value("half-written thought")

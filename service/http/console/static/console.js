@@ -20,7 +20,13 @@
         if (html === null) return;
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(id);
         var current = document.getElementById(id);
-        if (fresh && current) current.replaceWith(fresh);
+        if (!fresh || !current) return;
+        // What a person is typing (an approval's comment) survives the swap, in the same form.
+        current.querySelectorAll("form[id] textarea[name], form[id] input[type=text][name]").forEach(function (field) {
+          var twin = fresh.querySelector("#" + field.form.id + " [name='" + field.name + "']");
+          if (twin && field.value) twin.value = field.value;
+        });
+        current.replaceWith(fresh);
       })
       .finally(function () {
         pending = false;
