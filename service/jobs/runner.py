@@ -35,12 +35,14 @@ from service.jobs.steps import (
     JobRun,
     RetryableError,
 )
+from service.jobs.unreachable import SHADOW, TARGET, wait_to_reach
 from service.log_config import job_context
 from service.notifications import Notify, no_notifier
 from service.prisma import history
 from service.prisma.database import DatabaseTarget, connect
 from service.prisma.deploy import SessionTimeouts, deploy
 from service.prisma.errors import (
+    CannotConnect,
     DatabaseUnavailable,
     FoundFailedMigrations,
     MigrateError,
@@ -128,6 +130,13 @@ def _run(
                 verdict, reasons = run_restore(run, rds_client_for)
         else:
             return _fail(store, job, f"{job.kind.value} jobs are not handled by this runner")
+    except CannotConnect as error:
+        # The connection the runner opens is to target.database; any other is to the shadow server.
+        server = TARGET if error.database == target.database else SHADOW
+        try:
+            verdict, reasons = wait_to_reach(run, server, error.failure)
+        except JobCanceled:
+            return repository.get_job(store, job.id)
     except DatabaseUnavailable as error:
         raise RetryableError(error.headline) from None
     except psycopg.errors.LockNotAvailable as error:

@@ -18,7 +18,7 @@ from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import CheckStatus, EffectProbe, probe_effects
 from service.analysis.replay import ReplayCache
 from service.config.records import Policy
-from service.prisma.errors import MigrateError
+from service.prisma.errors import CannotConnect, MigrateError
 from service.prisma.history import HistoryRow
 from service.prisma.lock import find_lock_holder
 from service.prisma.logs import parse_failure_logs
@@ -183,10 +183,14 @@ def compare_shapes(conn: psycopg.Connection, local: LocalMigrations, name: str, 
     position = local.names.index(name)
     try:
         before = replay.replay(local, position)
+    except CannotConnect:
+        raise  # an unreachable shadow is waited for (service.jobs.unreachable), never replaced by less evidence
     except MigrateError as error:
         return {"basis": "parsed", "why": f"the shadow's replay failed: {error.headline}"}, None
     try:
         after = replay.replay(local, position + 1)
+    except CannotConnect:
+        raise  # an unreachable shadow is waited for (service.jobs.unreachable), never replaced by less evidence
     except MigrateError as error:
         return {"basis": "parsed", "why": f"the shadow's replay failed: {error.headline}"}, before.fingerprint
     return compare_with_replay(conn, before.fingerprint, after.fingerprint).to_dict(), before.fingerprint
@@ -206,6 +210,8 @@ def existed_before(replay: ReplayCache | None, local: LocalMigrations, name: str
         return None
     try:
         return objects_in(replay.replay(local, local.names.index(name)).fingerprint)
+    except CannotConnect:
+        raise  # waited for, see compare_shapes
     except MigrateError:
         return None
 
