@@ -133,10 +133,7 @@ def _run(
     except CannotConnect as error:
         # The connection the runner opens is to target.database; any other is to the shadow server.
         server = TARGET if error.database == target.database else SHADOW
-        try:
-            verdict, reasons = wait_to_reach(run, server, error.failure)
-        except JobCanceled:
-            return repository.get_job(store, job.id)
+        verdict, reasons = wait_to_reach(run, server, error.failure)
     except DatabaseUnavailable as error:
         raise RetryableError(error.headline) from None
     except psycopg.errors.LockNotAvailable as error:

@@ -1,6 +1,6 @@
 """A target, or its shadow server, that a job cannot reach: each failed attempt journaled, then blocked.
 
-Each failed connection is a step `wait_for_target:N` (or `wait_for_shadow:N`), N counting from 1,
+Each failed connection is journaled as a finished step `wait_for_target:N` (or `wait_for_shadow:N`), N counting from 1,
 whose data says why in words (service.prisma.connection_failures: refused, unknown host, timeout,
 authentication, missing database, TLS; never a password), with Prisma's code, the attempt, the
 seconds since this job's first failed attempt and when the next one is. While the target's
@@ -56,7 +56,7 @@ def wait_to_reach(run: JobRun, server: str, failure: ConnectionFailure) -> tuple
         "timeout_seconds": bound,
     }
     if waited >= bound:
-        run.step(f"{prefix}{attempt}", lambda: {**entry, "outcome": "gave_up", "next_try_in_seconds": None, "next_try_at": None})
+        run.observe(f"{prefix}{attempt}", {**entry, "outcome": "gave_up", "next_try_in_seconds": None, "next_try_at": None})
         return Verdict.BLOCKED, [
             message,
             f"tried {attempt} time{'' if attempt == 1 else 's'} over {waited:.0f} s (unreachable_timeout_seconds = {bound:g}); "
@@ -64,5 +64,5 @@ def wait_to_reach(run: JobRun, server: str, failure: ConnectionFailure) -> tuple
         ]
     pause = min(backoff_seconds(attempt - 1, FIRST_TRY_BACKOFF_SECONDS, MAX_TRY_BACKOFF_SECONDS, floor=FIRST_TRY_BACKOFF_SECONDS), bound - waited)
     next_try_at = (now + timedelta(seconds=pause)).isoformat()
-    run.step(f"{prefix}{attempt}", lambda: {**entry, "outcome": "retrying", "next_try_in_seconds": round(pause, 3), "next_try_at": next_try_at})
+    run.observe(f"{prefix}{attempt}", {**entry, "outcome": "retrying", "next_try_in_seconds": round(pause, 3), "next_try_at": next_try_at})
     raise Deferred(pause, message)
