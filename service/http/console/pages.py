@@ -6,6 +6,7 @@ No Flask here: the views read through the repository and hand these to the templ
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,11 +124,20 @@ class JobPage:
         return [(name, readable(value)) for name, value in self.job.facts.items()]
 
 
-def job_page(job: Job, events: list[JobEvent], children: list[Job], bundle: LocalMigrations | None) -> JobPage:
+def job_page(
+    job: Job,
+    events: list[JobEvent],
+    children: list[Job] | None = None,
+    bundle: Callable[[], LocalMigrations | None] = lambda: None,
+) -> JobPage:
+    """The page's record; `bundle` is read only when there are lint findings to quote SQL for."""
     report = build_report(job, events)
+    if not report.lint:
+        return JobPage(job, report, children or [])
     rules = load_rules()
-    findings = [Finding(f, sql_excerpt(bundle, f.migration, f.line), rules[f.rule].problem if f.rule in rules else "") for f in report.lint or []]
-    return JobPage(job, report, children, findings)
+    migrations = bundle()
+    findings = [Finding(f, sql_excerpt(migrations, f.migration, f.line), rules[f.rule].problem if f.rule in rules else "") for f in report.lint]
+    return JobPage(job, report, children or [], findings)
 
 
 def sql_excerpt(bundle: LocalMigrations | None, migration: str, line: int | None) -> str:
