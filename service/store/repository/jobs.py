@@ -175,6 +175,9 @@ def create_jobs(conn: psycopg.Connection, new_jobs: Sequence[NewJob]) -> list[tu
             results.append((_job_holding_key(conn, new), False))
         else:
             results.append((_job_from_json(job), bool(created)))
+    # The console's lists show a new job at once, not only once a worker takes it.
+    if created_ids := [job.id for job, created in results if created]:
+        notify(conn, *created_ids)
     return results
 
 

@@ -136,3 +136,16 @@ def test_draining_ends_open_streams_and_any_opened_later(client, app, job):
     assert list(chunks(later)) == [": connected\n\n"]
     open_stream.close()
     later.close()
+
+
+def test_a_new_job_reaches_the_list_stream_before_any_worker_takes_it(client, app, scratch_db):
+    sign_in(client, "reader-token")
+    listening(app.extensions["deploy_gate"].watcher)
+    response = client.get("/console/events", buffered=False)
+    stream = chunks(response)
+    assert next(stream) == ": connected\n\n"
+    with scratch_db.connect() as other:
+        created, _ = repository.create_job(other, kind=JobKind.DEPLOY, target="staging", requested_by="ci")
+    event = next(job_events(response))
+    assert (event["id"], event["state"]) == (created.id, "queued")
+    response.close()
