@@ -268,7 +268,7 @@ def decide(facts: FailureFacts) -> Decision:
         why_not = (
             "the target's policy does not allow automatic rollbacks"
             if facts.rollback_verified
-            else "its rollback SQL was not verified on a shadow server"
+            else "its rollback SQL did not pass verification on the shadow server"
             if facts.rollback_verified is False
             else "no shadow server is configured to verify its rollback SQL"
         )

@@ -143,4 +143,4 @@ def test_a_verified_rollback_the_policy_allows_still_waits_when_it_drops_data_or
     assert decision.plan[:2] == tuple(f"check: it {note}" for note in needs)
     assert decision.reasons[-1] == "its rollback SQL (derived) is complete, but it " + "; it ".join(needs) + ", which only a person may allow"
     unverified = decide(replace(PARTIAL, rollback_verified=False, rollback_needs_approval=needs[:1]))
-    assert unverified.reasons[-1].endswith("which only a person may allow (its rollback SQL was not verified on a shadow server)")
+    assert unverified.reasons[-1].endswith("which only a person may allow (its rollback SQL did not pass verification on the shadow server)")
