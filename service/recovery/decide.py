@@ -282,7 +282,12 @@ def decide(facts: FailureFacts) -> Decision:
         return Decision(
             Action.RUN_ROLLBACK,
             None,
-            (failure, partial, not_idempotent, f"its rollback SQL ({facts.rollback_source}) is complete, but {why_not}"),
+            (
+                failure,
+                partial,
+                not_idempotent,
+                f"its rollback SQL ({facts.rollback_source}) is complete{' and was verified on the shadow server' if facts.rollback_verified else ''}, but {why_not}",
+            ),
             plan=plan,
             needs_approval=True,
             then_retry=retry,
