@@ -21,7 +21,7 @@ import psycopg
 from service.analysis.facts.analyze import analyze_migration
 from service.analysis.probe import probe_effects
 from service.analysis.replay import ReplayCache
-from service.analysis.verify import verify_rollback
+from service.analysis.verify import TargetFailure, verify_rollback
 from service.backoff import backoff_seconds
 from service.config.records import Config, Target
 from service.jobs.recover import proceed_if_settled, run_recover
@@ -238,8 +238,8 @@ def _shadow_verifier(target: Target) -> RollbackVerifier | None:
 
     shadow = target.shadow
 
-    def verify(local: LocalMigrations, name: str, rollback_sql: str) -> tuple[bool, dict[str, Any]]:
-        result = verify_rollback(shadow, local, name, rollback_sql, target=target.database, replays=shadow_replay(target))
+    def verify(local: LocalMigrations, name: str, rollback_sql: str, failed_with: TargetFailure | None) -> tuple[bool, dict[str, Any]]:
+        result = verify_rollback(shadow, local, name, rollback_sql, target=target.database, replays=shadow_replay(target), failed_with=failed_with)
         return result.verified, result.to_dict()
 
     return verify

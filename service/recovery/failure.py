@@ -17,6 +17,7 @@ from service.analysis.ground_truth import compare_with_replay
 from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import CheckStatus, EffectProbe, probe_effects
 from service.analysis.replay import ReplayCache
+from service.analysis.verify import TargetFailure
 from service.config.records import Policy
 from service.prisma.errors import CannotConnect, MigrateError
 from service.prisma.history import HistoryRow
@@ -31,9 +32,10 @@ from service.recovery.rollback_targets import check_rollback_targets
 # A failed row without logs: whatever applied it died before it could record an error.
 INTERRUPTED_MESSAGE = "the run was interrupted before it recorded an error (the process applying it stopped)"
 
-# (local migrations, migration name, rollback SQL) → whether the rollback verified on a shadow server,
-# with what the verification recorded; None when there is no shadow server.
-RollbackVerifier = Callable[[LocalMigrations, str, str], "tuple[bool, dict[str, Any]] | None"]
+# (local migrations, migration name, rollback SQL, how the migration failed on the target or None)
+# → whether the rollback verified on a shadow server, with what the verification
+# recorded; None when there is no shadow server.
+RollbackVerifier = Callable[[LocalMigrations, str, str, TargetFailure | None], "tuple[bool, dict[str, Any]] | None"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def gather_failure_facts(
     verified = None
     needs_rollback = effects == "partial" and not analysis.transactional
     if rollback_complete and needs_rollback and verify is not None:
-        outcome = verify(local, name, plan.sql)
+        outcome = verify(local, name, plan.sql, TargetFailure(parsed_logs.sqlstate, parsed_logs.message) if parsed_logs is not None else None)
         if outcome is not None:
             verified, details["verification"] = outcome
     facts = common(

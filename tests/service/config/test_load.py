@@ -1,8 +1,10 @@
+import re
+
 import pytest
 
 from service.config.errors import ConfigError
 from service.config.load import load_config
-from service.config.records import hash_token
+from service.config.records import Retention, hash_token
 
 GOOD = """
 [tokens.ci]
@@ -240,3 +242,26 @@ def test_a_short_console_secret_is_refused(tmp_path):
     path = write(tmp_path, 'console_session_secret_env = "DEPLOY_GATE_CONSOLE_SECRET"\n' + NOTIFY_TARGETS)
     with pytest.raises(ConfigError, match="console_session_secret_env: DEPLOY_GATE_CONSOLE_SECRET must hold at least 16 characters"):
         load_config(path, {**NOTIFY_ENV, "DEPLOY_GATE_CONSOLE_SECRET": "short"})
+
+
+def test_retention_defaults_keep_jobs_a_year_and_more_and_delivery_ids_a_month(tmp_path):
+    config = load_config(write(tmp_path, GOOD.format(ci_hash=hash_token("ci-token"), oncall_hash=hash_token("oncall-token"))), ENV)
+    assert (config.retention.jobs_days, config.retention.deliveries_days) == (400, 30)
+
+
+def test_a_retention_table_sets_both_periods(tmp_path):
+    path = write(tmp_path, "[retention]\njobs_days = 800\ndeliveries_days = 7\n")
+    assert load_config(path, {}).retention == Retention(jobs_days=800, deliveries_days=7)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("jobs_days = 0", "retention.jobs_days: Must be greater than or equal to 1"),
+        ('deliveries_days = "30"', "retention.deliveries_days: Not a valid integer."),
+        ("keep_forever = true", "retention.keep_forever: Unknown field."),
+    ],
+)
+def test_retention_errors_name_the_key(tmp_path, table, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(write(tmp_path, f"[retention]\n{table}\n"), {})
