@@ -56,3 +56,8 @@ def test_a_closed_port_is_journaled_within_seconds_and_the_job_ends_blocked_afte
     assert tried[-1]["data"]["unreachable_seconds"] >= 3 and tried[-1]["data"]["next_try_in_seconds"] is None
     assert f"tried {len(tried)} times over" in job["reasons"][1]
     assert "hunter2" not in str(job)
+    # The report's timeline says each attempt in the same words as the gate.
+    report = api.get(f"/v1/jobs/{job_id}/report", headers=AUTH).get_json()
+    said = [entry["summary"] for entry in report["timeline"] if (entry["step"] or "").startswith("wait_for_target:")]
+    assert said[0].startswith(f"target unreachable (attempt 1, P1001): connection refused by 127.0.0.1:{port}; next try in ")
+    assert said[-1].endswith(" s (unreachable_timeout_seconds = 3)") and len(said) == len(tried)
