@@ -55,3 +55,9 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
             return  # not JSON (binary, or a NaN): sent unsigned, answered 401
     header, sign = signer
     case.headers = {**(case.headers or {}), header: sign(raw)}
+
+
+@schemathesis.deserializer("text/markdown", "text/html")
+def as_text(context: Any, response: Any) -> str:
+    """A report as Markdown or HTML is text: openapi.yaml's schema for it is a string."""
+    return str(response.content.decode("utf-8"))

@@ -92,7 +92,7 @@ class JobListQuerySchema(Schema):
     state = fields.String(validate=validate.OneOf([s.value for s in JobState]))
     kind = fields.String(validate=validate.OneOf([k.value for k in JobKind]))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]+$", error="a cursor: the next_cursor of the previous page"))
+    cursor = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]+={0,2}$", error="a cursor: the next_cursor of the previous page"))
 
 
 class WaitQuerySchema(Schema):
