@@ -340,3 +340,13 @@ def test_github_headers_are_1_to_100_visible_ascii_characters(client, scratch_db
 def test_a_vercel_id_holds_no_control_character(client, scratch_db, delivery, status):
     response = post_vercel(client, {"id": delivery, "type": "integration-configuration.removed", "payload": {}})
     assert response.status_code == status, response.get_json()
+
+
+def test_a_vercel_delivery_cannot_be_replayed_under_a_fresh_id(client, bundle, enqueued, synced, scratch_db):
+    # Vercel's delivery id is inside the signed body: a replay that changes it breaks the signature
+    # (GitHub's is a header, hence its digest above).
+    body, headers = signed_vercel(vercel_event("deployment.created", "dpl_9", delivery="d-original"))
+    assert client.post("/v1/webhooks/vercel", data=body, headers=headers).status_code == 202
+    forged = body.replace(b'"d-original"', b'"d-fresh"')
+    assert client.post("/v1/webhooks/vercel", data=forged, headers=headers).status_code == 401
+    assert len(enqueued) == 1 and count(scratch_db, "webhook_delivery") == 1
