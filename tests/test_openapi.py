@@ -19,11 +19,14 @@ from marshmallow import fields, missing, validate
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate as validate_spec
 
+from service import integrations
 from service.config.records import Config, Policy, RdsSettings
 from service.config.settings import Settings
 from service.http import create_app
 from service.http.problems import PROBLEM_JSON
+from service.http.recovery import ApprovalSchema, RecoveryRequestSchema, RestoreRequestSchema, RollbackRequestSchema
 from service.http.schemas import (
+    IDEMPOTENCY_KEY,
     CheckRequestSchema,
     DeployRequestSchema,
     JobEventSchema,
@@ -33,6 +36,7 @@ from service.http.schemas import (
     WaitQuerySchema,
 )
 from service.jobs.states import JobKind, JobState, Verdict
+from service.json_body import MAX_DEPTH
 from tests.contract import SPEC_PATH, ContractClient, ContractViolation
 from tests.store import migrated_store
 
@@ -156,7 +160,15 @@ def test_a_problem_is_rfc_9457(spec):
 
 # --- the schemas in the document against the marshmallow schemas and the dataclasses -------------
 
-_TYPES = {fields.String: "string", fields.Boolean: "boolean", fields.Integer: "integer", fields.Float: "number", fields.List: "array", fields.Dict: "object"}
+_TYPES = {
+    fields.String: "string",
+    fields.Boolean: "boolean",
+    fields.Integer: "integer",
+    fields.Float: "number",
+    fields.List: "array",
+    fields.Dict: "object",
+    fields.DateTime: "string",
+}
 
 
 def _code_constraints(field: fields.Field) -> dict:
@@ -199,7 +211,15 @@ def _spec_constraints(spec: dict, schema: dict, required: bool) -> dict:
 
 @pytest.mark.parametrize(
     "name, code_fields",
-    [("DeployRequest", DeployRequestSchema().fields), ("Migration", Migration.FIELDS), ("CheckRequest", CheckRequestSchema().fields)],
+    [
+        ("DeployRequest", DeployRequestSchema().fields),
+        ("Migration", Migration.FIELDS),
+        ("CheckRequest", CheckRequestSchema().fields),
+        ("ApprovalRequest", ApprovalSchema().fields),
+        ("RecoveryRequest", RecoveryRequestSchema().fields),
+        ("RollbackRequest", RollbackRequestSchema().fields),
+        ("RestoreRequest", RestoreRequestSchema().fields),
+    ],
 )
 def test_request_bodies_match_the_marshmallow_schemas(spec, name, code_fields):
     documented = resolve(spec, {"$ref": f"#/components/schemas/{name}"})
@@ -208,6 +228,17 @@ def test_request_bodies_match_the_marshmallow_schemas(spec, name, code_fields):
     required = set(documented.get("required", []))
     described = {key: _spec_constraints(spec, value, key in required) for key, value in documented["properties"].items()}
     assert described == code
+
+
+def test_the_limits_on_headers_and_webhook_text_are_the_code_s(spec):
+    key = resolve(spec, spec["components"]["parameters"]["IdempotencyKey"])["schema"]
+    assert key["pattern"] == IDEMPOTENCY_KEY.pattern
+    webhook_text = spec["components"]["schemas"]["WebhookText"]
+    for sample in ("d-1", "d\u00a0\u4e2d\U0001f600", "", "d\x07", "d\x7f", "d\u0085", "x" * 200, "x" * 201):
+        documented = webhook_text["minLength"] <= len(sample) <= webhook_text["maxLength"] and re.fullmatch(webhook_text["pattern"], sample)
+        assert bool(documented) == (len(sample) <= 200 and bool(integrations._PLAIN_TEXT.fullmatch(sample))), repr(sample)
+    assert spec["components"]["schemas"]["GitHubHeaderValue"]["pattern"] == "^[\\x21-\\x7E]{1,100}$"
+    assert MAX_DEPTH == 64 and "64 levels" in spec["info"]["description"]
 
 
 @pytest.mark.parametrize(

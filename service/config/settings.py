@@ -9,6 +9,8 @@
 | `DEPLOY_GATE_CONFIG` | `deploy-gate.toml` | the targets and tokens file |
 | `DEPLOY_GATE_MAX_BUNDLE_BYTES` | 10485760 | the largest migrations bundle a request may carry |
 | `DEPLOY_GATE_VISIBILITY_TIMEOUT` | 7200 | seconds before an unacknowledged task goes to another worker |
+| `DEPLOY_GATE_STORE_POOL_WAIT_SECONDS` | 15 | how long an API request waits for one of its process's store connections while the store answers (a 503 after; a store found unreachable is answered 503 within about a second) |
+| `DEPLOY_GATE_STORE_CONNECT_TIMEOUT_SECONDS` | 2 | how long the API waits to open a connection to the store (libpq's `connect_timeout`; 2 is its least) |
 | `DEPLOY_GATE_LOG_LEVEL` | `INFO` | the lowest level logged by the API and the workers: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` |
 """
 
@@ -41,6 +43,10 @@ class Settings:
     # A task unacknowledged this long is handed to another worker: above the longest step.
     visibility_timeout_seconds: int = 2 * 60 * 60
     log_level: str = "INFO"
+    # A request waits this long for a pooled store connection while the store answers (a burst queues
+    # for the pool); once connecting has failed, about a second (service.http.store.StorePool).
+    store_pool_wait_seconds: float = 15.0
+    store_connect_timeout_seconds: int = 2
     # kombu transport options over the ones workers.celery_app sets for the broker's kind.
     broker_transport_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -63,6 +69,12 @@ class Settings:
                 raise ConfigError(f"{name} must be between 0 and 3600 seconds")
             return value
 
+        def connect_timeout(name: str, default: int) -> int:
+            value = whole_number(name, default)
+            if not 2 <= value <= 60:  # libpq takes 1 as 2, and 0 as no timeout at all
+                raise ConfigError(f"{name} must be a whole number of seconds from 2 to 60")
+            return value
+
         def log_level(name: str, default: str) -> str:
             value = environ.get(name, default).strip().upper()
             if value not in LOG_LEVELS:
@@ -77,6 +89,8 @@ class Settings:
             visibility_timeout_seconds=whole_number("DEPLOY_GATE_VISIBILITY_TIMEOUT", 2 * 60 * 60),
             job_cache_seconds=seconds("DEPLOY_GATE_JOB_CACHE_SECONDS", 5.0),
             log_level=log_level("DEPLOY_GATE_LOG_LEVEL", "INFO"),
+            store_pool_wait_seconds=seconds("DEPLOY_GATE_STORE_POOL_WAIT_SECONDS", 15.0),
+            store_connect_timeout_seconds=connect_timeout("DEPLOY_GATE_STORE_CONNECT_TIMEOUT_SECONDS", 2),
             broker_transport_options=_json_object(environ, "DEPLOY_GATE_BROKER_TRANSPORT_OPTIONS"),
         )
 

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from psycopg_pool import ConnectionPool
 
+from service import json_body
 from service.config.load import load_config
 from service.config.records import Config
 from service.config.settings import Settings
@@ -22,6 +23,17 @@ from service.jobs.watch import JobWatcher
 from service.store.repository import require_current_store
 from workers.broker import Broker
 from workers.celery_app import make_celery
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with request bodies parsed only when they nest at most 64 levels (every view's
+    `request.get_json`: deeper is a 400 problem, never a RecursionError), and documents kept in the
+    order their schemas give."""
+
+    sort_keys = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return json_body.loads(s, **kwargs)
 
 
 @dataclass
@@ -55,12 +67,13 @@ def create_app(
     app = Flask(__name__, static_folder=None)
     # The migrations bundle is the big part of a request; JSON adds a little around it.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_bundle_bytes + 64 * 1024
-    if isinstance(app.json, DefaultJSONProvider):  # documents keep the order their schemas give
-        app.json.sort_keys = False
+    app.json = BoundedJSONProvider(app)
     if test_config:
         app.config.update(test_config)
 
-    pool = store_module.open_pool(settings.database_url)
+    pool = store_module.open_pool(
+        settings.database_url, wait_seconds=settings.store_pool_wait_seconds, connect_timeout_seconds=settings.store_connect_timeout_seconds
+    )
     try:
         # The store's migrations are a release step (`deploy-gate migrate-store`), not every worker's.
         with pool.connection() as conn:

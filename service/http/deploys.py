@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from service.http.auth import require_scope
 from service.http.extension import deploy_gate
 from service.http.problems import Problem
-from service.http.schemas import DEPLOY_REQUEST, job_document
+from service.http.schemas import DEPLOY_REQUEST, IDEMPOTENCY_KEY, job_document
 from service.jobs.submit import DeployRequest
 from service.prisma.migrations import migrations_from_bundle
 
@@ -34,9 +34,15 @@ def create_deploy() -> ResponseReturnValue:
         deployment_id=data["deployment_id"],
         migrations=migrations,
     )
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
-        raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 printable characters.")
+    key = idempotency_key()
     extension = deploy_gate()
     job, created = extension.intake.submit_deploy(extension.config, deploy_request, g.principal, key)
     return job_document(job), 202 if created else 200, {"Location": f"/v1/jobs/{job.id}"}
+
+
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key header, if any: 400 unless 1 to 200 visible ASCII characters."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 visible ASCII characters (no spaces).")
+    return key

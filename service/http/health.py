@@ -20,6 +20,10 @@ from service.store import repository
 
 bp = Blueprint("health", __name__)
 
+# A readiness probe gives up after a second or so: a process whose store connections are all busy
+# this long, or whose store is unreachable, says so (503) rather than leaving the probe to time out.
+READINESS_STORE_WAIT_SECONDS = 0.5
+
 
 class Metrics:
     """The service's metrics, in a registry of its own so several apps can live in one process."""
@@ -59,7 +63,7 @@ def healthz() -> ResponseReturnValue:
 def readyz() -> ResponseReturnValue:
     checks: dict[str, str] = {}
     try:
-        repository.check_store_answers(store())
+        repository.check_store_answers(store(wait=READINESS_STORE_WAIT_SECONDS))
         checks["database"] = "ok"
     except Exception as error:  # noqa: BLE001 - any failure means not ready; the kind is reported
         checks["database"] = type(error).__name__

@@ -12,6 +12,7 @@ from service.integrations.github import CallbackRefused
 from service.jobs.states import IllegalTransition
 from service.jobs.submit import IdempotencyKeyReused, NoBundle, UnknownTarget
 from service.jobs.submit_recovery import NoRdsConfigured, NotRestored
+from service.json_body import UnusableJson
 from service.prisma.errors import MigrateError
 from service.store.repository import JobNotFound, NotWaitingForApproval
 
@@ -43,6 +44,7 @@ ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
     (NoRdsConfigured, 422, "The target cannot be restored"),
     (MigrateError, 422, "The migrations are not valid"),
     (InvalidPayload, 400, "Bad Request"),
+    (UnusableJson, 400, "Bad Request"),
     (CallbackRefused, 422, "The callback is not allowed"),
     # The store's connection failed or none could be had from the pool (PoolTimeout is one).
     (psycopg.OperationalError, 503, "Service Unavailable"),

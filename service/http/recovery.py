@@ -9,9 +9,10 @@ from flask.typing import ResponseReturnValue
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from service.http.auth import require_scope
+from service.http.deploys import idempotency_key
 from service.http.extension import deploy_gate
 from service.http.problems import Problem
-from service.http.schemas import MIGRATION_NAME, NO_NUL, job_document
+from service.http.schemas import MIGRATION_NAME, NO_NUL, StrictBoolean, job_document
 from service.http.store import store
 from service.jobs import decisions
 from service.jobs.submit_recovery import submit_cutover, submit_recovery, submit_restore, submit_rollback
@@ -19,9 +20,12 @@ from service.store.repository import Job
 
 bp = Blueprint("recovery", __name__, url_prefix="/v1")
 
-RDS_IDENTIFIER = validate.Regexp(
-    r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$", error="an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter"
-)
+# 1-63 letters, digits or hyphens, starting with a letter, no two hyphens together, none at the end
+# (without lookarounds, so that openapi.yaml can give the same pattern).
+RDS_IDENTIFIER = [
+    validate.Regexp(r"^[A-Za-z](?:-?[A-Za-z0-9])*$", error="an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter"),
+    validate.Length(max=63),
+]
 
 
 class ApprovalSchema(Schema):
@@ -40,7 +44,7 @@ class RecoveryRequestSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    apply = fields.Boolean(load_default=False)
+    apply = StrictBoolean(load_default=False)
 
 
 class RollbackRequestSchema(Schema):
@@ -56,7 +60,7 @@ class RestoreRequestSchema(Schema):
 
     snapshot_id = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9:.-]{1,255}$", error="a snapshot identifier"))
     point_in_time = fields.AwareDateTime(load_default=None, allow_none=True)
-    use_latest_restorable_time = fields.Boolean(load_default=False)
+    use_latest_restorable_time = StrictBoolean(load_default=False)
     new_identifier = fields.String(load_default=None, allow_none=True, validate=RDS_IDENTIFIER)
 
     @validates_schema
@@ -79,13 +83,6 @@ def _body(schema: Schema) -> dict[str, Any]:
         raise Problem(400, "Bad Request", "The body must be a JSON object.")
     data: dict[str, Any] = schema.load(body)
     return data
-
-
-def _key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
-        raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 printable characters.")
-    return key
 
 
 def _accepted(job: Job, created: bool) -> ResponseReturnValue:
@@ -113,7 +110,7 @@ def reject(job_id: str) -> ResponseReturnValue:
 def create_recovery(name: str) -> ResponseReturnValue:
     data = _body(RECOVERY_REQUEST)
     extension = deploy_gate()
-    return _accepted(*submit_recovery(store(), extension.config, name, g.principal, apply=data["apply"], key=_key()))
+    return _accepted(*submit_recovery(store(), extension.config, name, g.principal, apply=data["apply"], key=idempotency_key()))
 
 
 @bp.post("/targets/<name>/rollbacks")
@@ -121,7 +118,7 @@ def create_recovery(name: str) -> ResponseReturnValue:
 def create_rollback(name: str) -> ResponseReturnValue:
     data = _body(ROLLBACK_REQUEST)
     extension = deploy_gate()
-    return _accepted(*submit_rollback(store(), extension.config, name, data["migration"], g.principal, key=_key()))
+    return _accepted(*submit_rollback(store(), extension.config, name, data["migration"], g.principal, key=idempotency_key()))
 
 
 @bp.post("/targets/<name>/restores")
@@ -132,7 +129,7 @@ def create_restore(name: str) -> ResponseReturnValue:
     if "point_in_time" in params:
         params["point_in_time"] = params["point_in_time"].isoformat()
     extension = deploy_gate()
-    return _accepted(*submit_restore(store(), extension.config, name, params, g.principal, key=_key()))
+    return _accepted(*submit_restore(store(), extension.config, name, params, g.principal, key=idempotency_key()))
 
 
 @bp.post("/jobs/<job_id>/cutover")
@@ -140,4 +137,4 @@ def create_restore(name: str) -> ResponseReturnValue:
 def create_cutover(job_id: str) -> ResponseReturnValue:
     _body(EMPTY)
     extension = deploy_gate()
-    return _accepted(*submit_cutover(store(), extension.config, job_id, g.principal, key=_key()))
+    return _accepted(*submit_cutover(store(), extension.config, job_id, g.principal, key=idempotency_key()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -14,6 +15,18 @@ MIGRATION_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$", error=
 TARGET_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", error="a target name")
 # PostgreSQL text cannot hold NUL; a body carrying one is refused rather than failing in the store.
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
+# Visible ASCII (an HTTP header keeps it as sent: no spaces at either end to strip, nothing to decode).
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7E]{1,200}$")
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false, nothing else: marshmallow's Boolean also takes 1, "yes", "on" and friends,
+    which openapi.yaml's `type: boolean` does not."""
+
+    def _deserialize(self, value: object, attr: str | None, data: Mapping[str, Any] | None, **kwargs: object) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class Migration(fields.Field[dict[str, str]]):
@@ -53,11 +66,15 @@ class DeployRequestSchema(Schema):
 
     target = fields.String(required=True, validate=TARGET_NAME)
     phase = fields.String(load_default="pre", validate=validate.OneOf(["pre", "post", "failed"]))
-    apply = fields.Boolean(load_default=False)
+    apply = StrictBoolean(load_default=False)
     commit = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=64), NO_NUL])
     deployment_id = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=200), NO_NUL])
     migrations = fields.List(Migration(), load_default=None, allow_none=True)
-    lock_provider = fields.String(load_default="postgresql", validate=validate.Length(max=40))
+    # What the bundle's migration_lock.toml names: anything but PostgreSQL is Prisma's P3019.
+    lock_provider = fields.String(
+        load_default="postgresql",
+        validate=validate.OneOf(["postgresql"], error="P3019: migration_lock.toml names the provider {input!r}; deploy-gate gates postgresql migrations"),
+    )
 
 
 class CheckRequestSchema(Schema):
@@ -75,7 +92,7 @@ class JobListQuerySchema(Schema):
     state = fields.String(validate=validate.OneOf([s.value for s in JobState]))
     kind = fields.String(validate=validate.OneOf([k.value for k in JobKind]))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String()
+    cursor = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]+={0,2}$", error="a cursor: the next_cursor of the previous page"))
 
 
 class WaitQuerySchema(Schema):

@@ -3,23 +3,78 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from flask import Flask, g
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
+from service.config.settings import Settings
 from service.http.extension import deploy_gate
 
 T = TypeVar("T")
 
 
-def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
-    return ConnectionPool(
+# Once connecting to the store has failed (and not succeeded since), a request waits no longer
+# than this for a connection: a store that is down is answered 503 at once, not after the pool wait.
+UNREACHABLE_WAIT_SECONDS = 1.0
+
+
+class StorePool(ConnectionPool):
+    """The store's pool. A request waits up to `timeout` (the pool wait setting) for a connection
+    while the store answers: a burst of requests queues for the pool's connections. Once a connection
+    attempt has failed since the last one that succeeded, the store is taken to be unreachable and a
+    request waits UNREACHABLE_WAIT_SECONDS at most (long enough for a pooled connection to come back,
+    and each wait asks the pool to try connecting again), then gets PoolTimeout: a 503."""
+
+    def __init__(self, conninfo: str, *, wait_seconds: float, connect_timeout_seconds: int, **kwargs: Any) -> None:
+        self._errors_when_last_connected = 0
+        super().__init__(
+            conninfo,
+            timeout=wait_seconds,
+            configure=self._connected,
+            kwargs={"autocommit": True, "application_name": "deploy-gate-api", "connect_timeout": connect_timeout_seconds},
+            **kwargs,
+        )
+
+    def _connected(self, conn: psycopg.Connection) -> None:
+        self._errors_when_last_connected = self._connection_errors()
+
+    def _connection_errors(self) -> int:
+        # get_stats, never pop_stats: the count must only grow.
+        return self.get_stats().get("connections_errors", 0)
+
+    @property
+    def unreachable(self) -> bool:
+        """Has an attempt to connect failed since the last one that succeeded?"""
+        return self._connection_errors() > self._errors_when_last_connected
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection:
+        budget = self.timeout if timeout is None else timeout
+        first = min(budget, UNREACHABLE_WAIT_SECONDS)
+        try:
+            return super().getconn(first)
+        except PoolTimeout:
+            # Only after a first short wait, so a failure found meanwhile still ends this request's wait.
+            if self.unreachable or budget <= first:
+                raise
+        return super().getconn(budget - first)
+
+
+def open_pool(
+    database_url: str,
+    *,
+    wait_seconds: float = Settings.store_pool_wait_seconds,
+    connect_timeout_seconds: int = Settings.store_connect_timeout_seconds,
+    min_size: int = 1,
+    max_size: int = 10,
+) -> StorePool:
+    return StorePool(
         database_url,
+        wait_seconds=wait_seconds,
+        connect_timeout_seconds=connect_timeout_seconds,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"autocommit": True, "application_name": "deploy-gate-api"},
         open=True,
     )
 
@@ -36,10 +91,11 @@ def listen_connection(pool: ConnectionPool) -> psycopg.Connection:
     return psycopg.connect(conninfo, **{**kwargs, **_LISTEN_KEEPALIVES, "application_name": "deploy-gate-api-listen"})
 
 
-def store() -> psycopg.Connection:
-    """This request's store connection, taken from the pool on first use."""
+def store(wait: float | None = None) -> psycopg.Connection:
+    """This request's store connection, taken from the pool on first use (waiting `wait` seconds at
+    most for it, the pool's wait by default)."""
     if "store_conn" not in g:
-        g.store_context = deploy_gate().pool.connection()
+        g.store_context = deploy_gate().pool.connection(timeout=wait)
         g.store_conn = g.store_context.__enter__()
     conn: psycopg.Connection = g.store_conn
     return conn

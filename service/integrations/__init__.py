@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,26 @@ KEEP_FRESH_SECONDS = 120.0
 
 class InvalidPayload(ValueError):
     """A signed delivery whose body is not what the platform documents; nothing is stored."""
+
+
+# A delivery's names and ids: no control characters (C0, DEL, C1), as openapi.yaml's patterns say.
+_PLAIN_TEXT = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")
+# A header value GitHub sends (event names, delivery GUIDs): visible ASCII.
+_HEADER_TEXT = re.compile(r"[\x21-\x7e]+")
+
+
+def payload_text(value: Any, where: str, limit: int) -> str:
+    """A non-empty string of at most `limit` characters without control characters, or InvalidPayload."""
+    if not isinstance(value, str) or len(value) > limit or not _PLAIN_TEXT.fullmatch(value):
+        raise InvalidPayload(f"{where}: must be a non-empty string of at most {limit} characters, none of them control characters")
+    return value
+
+
+def header_text(value: str | None, where: str, limit: int) -> str:
+    """A header's non-empty value of at most `limit` visible ASCII characters, or InvalidPayload."""
+    if value is None or len(value) > limit or not _HEADER_TEXT.fullmatch(value):
+        raise InvalidPayload(f"{where}: must be 1 to {limit} visible ASCII characters")
+    return value
 
 
 class ApiUnavailable(Exception):

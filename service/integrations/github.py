@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 import time
@@ -40,8 +39,9 @@ from typing import Any
 import jwt
 import psycopg
 
+from service import json_body
 from service.config.records import Config, GitHubIntegration, Integrations
-from service.integrations import ApiRefused, InvalidPayload, Receipt, call_api, verdict_outcome, verdict_passed
+from service.integrations import ApiRefused, InvalidPayload, Receipt, call_api, header_text, payload_text, verdict_outcome, verdict_passed
 from service.jobs.states import TERMINAL
 from service.jobs.submit import DeployRequest, NoBundle, submit_deploy
 from service.links import job_links
@@ -93,6 +93,8 @@ class GitHubDelivery:
     event: str
     action: str | None = None
     rule: ProtectionRule | None = None
+    # What the signature covers (the body), with the event: a replay under a fresh delivery id has the same.
+    body_digest: str | None = None
 
     @property
     def name(self) -> str:
@@ -101,20 +103,21 @@ class GitHubDelivery:
 
 def parse_delivery(integration: GitHubIntegration, delivery_id: str | None, event: str | None, body: bytes) -> GitHubDelivery:
     """The parts of a delivery deploy-gate uses, checked against GitHub's documented shape."""
-    delivery = _text(delivery_id, f"the {DELIVERY_HEADER} header", 100)
-    name = _text(event, f"the {EVENT_HEADER} header", 100)
+    delivery = header_text(delivery_id, f"the {DELIVERY_HEADER} header", 100)
+    name = header_text(event, f"the {EVENT_HEADER} header", 100)
     try:
-        data = json.loads(body)
+        data = json_body.loads(body)
     except ValueError:
         raise InvalidPayload("the body is not JSON (send the webhook as application/json)") from None
     if not isinstance(data, dict):
         raise InvalidPayload("the body must be a JSON object")
     action = data.get("action") if isinstance(data.get("action"), str) else None
+    digest = body_digest(name, body)
     if name != PROTECTION_RULE or action != "requested":
-        return GitHubDelivery(delivery, name, action)
-    repository_name = _text(_object(data, "repository").get("full_name"), "repository.full_name", 200)
-    environment = _text(data.get("environment"), "environment", 255)
-    callback = _text(data.get("deployment_callback_url"), "deployment_callback_url", 2000)
+        return GitHubDelivery(delivery, name, action, body_digest=digest)
+    repository_name = payload_text(_object(data, "repository").get("full_name"), "repository.full_name", 200)
+    environment = payload_text(data.get("environment"), "environment", 255)
+    callback = payload_text(data.get("deployment_callback_url"), "deployment_callback_url", 2000)
     installation_id = _object(data, "installation").get("id")
     if not isinstance(installation_id, int) or isinstance(installation_id, bool) or installation_id < 1:
         raise InvalidPayload("installation.id: must be a positive integer")
@@ -132,7 +135,13 @@ def parse_delivery(integration: GitHubIntegration, delivery_id: str | None, even
         sha=sha[:200] if sha else None,
         deployment_id=str(deployment_id) if isinstance(deployment_id, int) and not isinstance(deployment_id, bool) else None,
     )
-    return GitHubDelivery(delivery, name, action, rule)
+    return GitHubDelivery(delivery, name, action, rule, digest)
+
+
+def body_digest(event: str, body: bytes) -> str:
+    """Hex SHA-256 of the event and the signed body: the same for a delivery and any replay of it,
+    whatever X-GitHub-Delivery (which the signature does not cover) the replay carries."""
+    return hashlib.sha256(event.encode("utf-8") + b"\n" + body).hexdigest()
 
 
 def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -142,21 +151,20 @@ def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def _text(value: Any, where: str, limit: int) -> str:
-    if not isinstance(value, str) or not value or len(value) > limit or not value.isprintable():
-        raise InvalidPayload(f"{where}: must be a non-empty string of at most {limit} printable characters")
-    return value
-
-
 def receive(store: psycopg.Connection, config: Config, delivery: GitHubDelivery) -> Receipt:
     """Remember the delivery and act on it, in one transaction (the caller enqueues after commit)."""
     integration = config.integrations.github
     if integration is None:
         raise LookupError("no GitHub integration is configured")
     with store.transaction():
-        if not repository.remember_delivery(store, SOURCE, delivery.id):
-            first = repository.delivery_job(store, SOURCE, delivery.id)
-            return Receipt(delivery.id, delivery.name, "duplicate", "this delivery was received before; nothing was done again", first)
+        if not repository.remember_delivery(store, SOURCE, delivery.id, delivery.body_digest):
+            first = repository.first_delivery(store, SOURCE, delivery.id, delivery.body_digest)
+            first_id, job_id = first if first else (delivery.id, None)
+            if first_id == delivery.id:
+                detail = "this delivery was received before; nothing was done again"
+            else:
+                detail = f"this signed body was delivered before (as {first_id}); nothing was done again"
+            return Receipt(delivery.id, delivery.name, "duplicate", detail, job_id)
         rule = delivery.rule
         repository.describe_delivery(store, SOURCE, delivery.id, event=delivery.name, subject=rule.callback_url if rule else None)
         if delivery.event == "ping":

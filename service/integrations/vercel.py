@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -45,8 +44,9 @@ from urllib.parse import quote, urlencode
 
 import psycopg
 
+from service import json_body
 from service.config.records import Config, Integrations, VercelIntegration
-from service.integrations import ApiRefused, InvalidPayload, Receipt, call_api, verdict_passed, verdict_summary
+from service.integrations import ApiRefused, InvalidPayload, Receipt, call_api, payload_text, verdict_passed, verdict_summary
 from service.jobs.states import TERMINAL, JobState
 from service.jobs.submit import DeployRequest, NoBundle, submit_deploy
 from service.jobs.submit_recovery import submit_recovery
@@ -99,7 +99,7 @@ class VercelEvent:
 def parse_event(body: bytes) -> VercelEvent:
     """The parts of a delivery deploy-gate uses, checked against Vercel's documented shape."""
     try:
-        data = json.loads(body)
+        data = json_body.loads(body)
     except ValueError:
         raise InvalidPayload("the body is not JSON") from None
     if not isinstance(data, dict):
@@ -134,9 +134,7 @@ def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > 200 or not value.isprintable():
-        raise InvalidPayload(f"{where}: must be a non-empty string of at most 200 printable characters")
-    return value
+    return payload_text(value, where, 200)
 
 
 def receive(store: psycopg.Connection, config: Config, event: VercelEvent) -> Receipt:

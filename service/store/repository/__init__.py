@@ -14,7 +14,15 @@ modules are how it is kept, not part of its interface.
 """
 
 from service.store.repository.bundles import bundle_digest, latest_bundle_digest, load_bundle, store_bundle
-from service.store.repository.deliveries import delivery_events, delivery_job, delivery_jobs, describe_delivery, link_delivery, remember_delivery
+from service.store.repository.deliveries import (
+    delivery_events,
+    delivery_job,
+    delivery_jobs,
+    describe_delivery,
+    first_delivery,
+    link_delivery,
+    remember_delivery,
+)
 from service.store.repository.integration_reports import (
     IntegrationReport,
     abandon_integration_report,
@@ -115,6 +123,7 @@ __all__ = [
     # deliveries
     "delivery_events",
     "delivery_job",
+    "first_delivery",
     "delivery_jobs",
     "describe_delivery",
     "link_delivery",

@@ -5,13 +5,24 @@ from __future__ import annotations
 import psycopg
 
 
-def remember_delivery(conn: psycopg.Connection, source: str, delivery_id: str) -> bool:
-    """True the first time a webhook delivery id is seen, False for a redelivery."""
+def remember_delivery(conn: psycopg.Connection, source: str, delivery_id: str, body_digest: str | None = None) -> bool:
+    """True the first time a webhook delivery is seen: neither its id nor, when given, the digest of
+    its signed body was seen before. False for a redelivery or a replay."""
     row = conn.execute(
-        'INSERT INTO "webhook_delivery" ("source", "delivery_id") VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1',
-        (source, delivery_id),
+        'INSERT INTO "webhook_delivery" ("source", "delivery_id", "body_digest") VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1',
+        (source, delivery_id, body_digest),
     ).fetchone()
     return row is not None
+
+
+def first_delivery(conn: psycopg.Connection, source: str, delivery_id: str, body_digest: str | None = None) -> tuple[str, str | None] | None:
+    """The remembered delivery a redelivery or replay repeats (same id, or same body digest): its id and its job."""
+    row = conn.execute(
+        'SELECT "delivery_id", "job_id" FROM "webhook_delivery" WHERE "source" = %s AND ("delivery_id" = %s OR "body_digest" = %s)'
+        ' ORDER BY "received_at" LIMIT 1',
+        (source, delivery_id, body_digest),
+    ).fetchone()
+    return (str(row[0]), str(row[1]) if row[1] else None) if row else None
 
 
 def link_delivery(conn: psycopg.Connection, source: str, delivery_id: str, job_id: str) -> None:

@@ -15,6 +15,7 @@ from tests.service.integrations.payloads import (
     REPOSITORY,
     TEAM,
     encode,
+    github_signature,
     protection_rule,
     signed_github,
     signed_vercel,
@@ -274,3 +275,78 @@ def test_an_integration_that_is_not_configured_is_not_found(scratch_db, path):
         assert response.status_code == 404 and "integration is configured" in response.get_json()["detail"]
     finally:
         app.extensions["deploy_gate"].close()
+
+
+def test_a_github_delivery_replayed_under_a_fresh_delivery_id_starts_nothing(client, bundle, enqueued, synced, scratch_db, fakes):
+    # X-GitHub-Delivery is a header the signature does not cover: whoever saw one signed delivery
+    # could otherwise start a check job per made-up id.
+    _, github_api = fakes
+    payload = protection_rule(github_api.url, run_id=7)
+    first = post_github(client, "deployment_protection_rule", payload, delivery="g-original")
+    assert first.status_code == 202
+    for fresh in ("g-replay-1", "g-replay-2"):
+        replay = post_github(client, "deployment_protection_rule", payload, delivery=fresh)
+        assert replay.status_code == 200, replay.get_json()
+        receipt = replay.get_json()
+        assert (receipt["status"], receipt["job_id"]) == ("duplicate", first.get_json()["job_id"])
+        assert "delivered before (as g-original)" in receipt["detail"]
+    assert enqueued == [first.get_json()["job_id"]] and count(scratch_db, "job", "requested_by = 'github'") == 1
+    # The same rule for another run is another body: a job of its own.
+    other = post_github(client, "deployment_protection_rule", protection_rule(github_api.url, run_id=8), delivery="g-other")
+    assert other.status_code == 202 and count(scratch_db, "job", "requested_by = 'github'") == 2
+
+
+def test_the_same_github_body_under_another_event_is_another_delivery(client, enqueued, scratch_db):
+    body = {"zen": "Keep it logically awesome."}
+    assert post_github(client, "ping", body, delivery="p-1").get_json()["status"] == "recorded"
+    assert post_github(client, "push", body, delivery="p-2").get_json()["status"] == "ignored"
+    assert post_github(client, "ping", body, delivery="p-3").get_json()["status"] == "duplicate"
+
+
+def deeply_nested(depth):
+    """A JSON object whose `payload` nests `depth` levels in all."""
+    return ('{"id": "d-deep", "type": "deployment.created", "payload": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}").encode()
+
+
+@pytest.mark.parametrize("depth", [65, 5000])
+def test_a_signed_body_nested_deeper_than_64_levels_is_a_400_on_both_webhooks(client, bundle, enqueued, scratch_db, depth):
+    body = deeply_nested(depth)
+    vercel = client.post("/v1/webhooks/vercel", data=body, headers={"Content-Type": "application/json", "x-vercel-signature": vercel_signature(body)})
+    _, headers = signed_github("deployment_protection_rule", {})
+    headers["X-Hub-Signature-256"] = github_signature(body)
+    github = client.post("/v1/webhooks/github", data=body, headers=headers)
+    for response in (vercel, github):
+        assert response.status_code == 400 and response.content_type == "application/problem+json"
+        assert response.get_json()["detail"] == "the JSON body nests arrays and objects deeper than 64 levels"
+    assert enqueued == [] and count(scratch_db, "webhook_delivery") == 0
+
+
+def test_the_signature_is_checked_before_the_depth(client, scratch_db):
+    body = deeply_nested(5000)
+    response = client.post("/v1/webhooks/vercel", data=body, headers={"Content-Type": "application/json", "x-vercel-signature": "0" * 40})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("header", ["X-GitHub-Delivery", "X-GitHub-Event"])
+@pytest.mark.parametrize("value", ["two words", "a" * 101, "tab\there"])
+def test_github_headers_are_1_to_100_visible_ascii_characters(client, scratch_db, header, value):
+    body, headers = signed_github("ping", {"zen": "x"})
+    response = client.post("/v1/webhooks/github", data=body, headers={**headers, header: value})
+    assert response.status_code == 400 and header in response.get_json()["detail"]
+    assert count(scratch_db, "webhook_delivery") == 0
+
+
+@pytest.mark.parametrize("delivery, status", [("d\x07bell", 400), ("d\u0085next-line", 400), ("d\u00a0\u4e2d\U0001f600", 200)])
+def test_a_vercel_id_holds_no_control_character(client, scratch_db, delivery, status):
+    response = post_vercel(client, {"id": delivery, "type": "integration-configuration.removed", "payload": {}})
+    assert response.status_code == status, response.get_json()
+
+
+def test_a_vercel_delivery_cannot_be_replayed_under_a_fresh_id(client, bundle, enqueued, synced, scratch_db):
+    # Vercel's delivery id is inside the signed body: a replay that changes it breaks the signature
+    # (GitHub's is a header, hence its digest above).
+    body, headers = signed_vercel(vercel_event("deployment.created", "dpl_9", delivery="d-original"))
+    assert client.post("/v1/webhooks/vercel", data=body, headers=headers).status_code == 202
+    forged = body.replace(b'"d-original"', b'"d-fresh"')
+    assert client.post("/v1/webhooks/vercel", data=forged, headers=headers).status_code == 401
+    assert len(enqueued) == 1 and count(scratch_db, "webhook_delivery") == 1
