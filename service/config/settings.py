@@ -9,6 +9,9 @@
 | `DEPLOY_GATE_CONFIG` | `deploy-gate.toml` | the targets and tokens file |
 | `DEPLOY_GATE_MAX_BUNDLE_BYTES` | 10485760 | the largest migrations bundle a request may carry |
 | `DEPLOY_GATE_VISIBILITY_TIMEOUT` | 7200 | seconds before an unacknowledged task goes to another worker |
+| `DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS` | 10 | how often each worker process records its heartbeat in the store |
+| `DEPLOY_GATE_WORKER_STALE_SECONDS` | 30 | a worker whose heartbeat is older is dead: its running job resumes elsewhere, and `/readyz` counts only fresher ones |
+| `DEPLOY_GATE_RECONCILE_SECONDS` | 15 | how often the beat runs the reconciler (a dead worker's job resumes within the stale age plus this) |
 | `DEPLOY_GATE_LOG_LEVEL` | `INFO` | the lowest level logged by the API and the workers: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` |
 """
 
@@ -41,6 +44,11 @@ class Settings:
     # A task unacknowledged this long is handed to another worker: above the longest step.
     visibility_timeout_seconds: int = 2 * 60 * 60
     log_level: str = "INFO"
+    # Worker liveness (workers.liveness): a heartbeat this often; older than the stale age, a worker is dead.
+    worker_heartbeat_seconds: float = 10.0
+    worker_stale_seconds: float = 30.0
+    # The beat's reconciler interval: a dead worker's running job resumes within the stale age plus this.
+    reconcile_seconds: float = 15.0
     # kombu transport options over the ones workers.celery_app sets for the broker's kind.
     broker_transport_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -69,6 +77,14 @@ class Settings:
                 raise ConfigError(f"{name} must be one of {', '.join(LOG_LEVELS)}")
             return value
 
+        heartbeat = seconds("DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS", 10.0)
+        stale = seconds("DEPLOY_GATE_WORKER_STALE_SECONDS", 30.0)
+        reconcile = seconds("DEPLOY_GATE_RECONCILE_SECONDS", 15.0)
+        if heartbeat <= 0 or reconcile <= 0:
+            raise ConfigError("DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS and DEPLOY_GATE_RECONCILE_SECONDS must be above 0")
+        if stale <= heartbeat:
+            # A worker would look dead between two of its own heartbeats, and its jobs would run twice at once.
+            raise ConfigError("DEPLOY_GATE_WORKER_STALE_SECONDS must be above DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS")
         return cls(
             database_url=environ.get("DEPLOY_GATE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/deploy_gate"),
             broker_url=environ.get("DEPLOY_GATE_BROKER_URL") or environ.get("DEPLOY_GATE_REDIS_URL") or "redis://127.0.0.1:6379/0",
@@ -77,6 +93,9 @@ class Settings:
             visibility_timeout_seconds=whole_number("DEPLOY_GATE_VISIBILITY_TIMEOUT", 2 * 60 * 60),
             job_cache_seconds=seconds("DEPLOY_GATE_JOB_CACHE_SECONDS", 5.0),
             log_level=log_level("DEPLOY_GATE_LOG_LEVEL", "INFO"),
+            worker_heartbeat_seconds=heartbeat,
+            worker_stale_seconds=stale,
+            reconcile_seconds=reconcile,
             broker_transport_options=_json_object(environ, "DEPLOY_GATE_BROKER_TRANSPORT_OPTIONS"),
         )
 

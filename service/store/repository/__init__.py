@@ -6,6 +6,7 @@
 - `deliveries`: the platforms' webhook deliveries, each seen once;
 - `integration_reports`: the verdicts owed to the platforms;
 - `target_locks`: the lock that serialises the jobs writing to one target;
+- `workers`: the workers' heartbeats, and which worker runs a job right now;
 - `schema`: the store's own schema (applied by `deploy-gate migrate-store`, checked by the API), and the probe that the store answers.
 
 Callers use this package, `from service.store import repository`, and the names below; the
@@ -29,6 +30,7 @@ from service.store.repository.integration_reports import (
 from service.store.repository.job_ids import JobNotFound
 from service.store.repository.jobs import (
     Job,
+    JobWaits,
     NewJob,
     NotWaitingForApproval,
     TargetJobs,
@@ -37,6 +39,7 @@ from service.store.repository.jobs import (
     create_job,
     create_jobs,
     get_job,
+    job_waits,
     job_with_journal,
     latest_check,
     latest_deploy,
@@ -70,6 +73,17 @@ from service.store.repository.schema import (
     require_current_store,
 )
 from service.store.repository.target_locks import target_lock
+from service.store.repository.workers import (
+    OrphanedJob,
+    claim_job,
+    forget_worker,
+    live_workers,
+    prune_workers,
+    record_heartbeat,
+    release_job,
+    release_jobs_except,
+    release_orphaned_jobs,
+)
 
 __all__ = [
     # jobs
@@ -82,6 +96,8 @@ __all__ = [
     "create_job",
     "create_jobs",
     "get_job",
+    "JobWaits",
+    "job_waits",
     "job_with_journal",
     "latest_check",
     "latest_deploy",
@@ -130,6 +146,16 @@ __all__ = [
     "report_progress",
     # target locks
     "target_lock",
+    # workers
+    "OrphanedJob",
+    "claim_job",
+    "forget_worker",
+    "live_workers",
+    "prune_workers",
+    "record_heartbeat",
+    "release_job",
+    "release_jobs_except",
+    "release_orphaned_jobs",
     # schema
     "STORE_MIGRATIONS",
     "StoreNotMigrated",

@@ -8,7 +8,7 @@ from service.config.settings import Settings
 from service.http import create_app
 from tests.contract import ContractClient
 from tests.service.http.conftest import auth
-from tests.store import migrated_store
+from tests.store import migrated_store, record_live_worker
 
 # Two test runs on one machine (a developer's and CI's) must not count each other's messages.
 REDIS_DB = int(os.environ.get("DEPLOY_GATE_TEST_REDIS_DB", "14"))
@@ -33,7 +33,9 @@ def test_metrics_report_the_tasks_waiting_in_the_broker(scratch_db, config):
             posted = client.post("/v1/deploys", json={"target": "staging", "commit": commit, "migrations": MIGRATIONS}, headers=auth())
             assert posted.status_code == 202
         assert "deploy_gate_queue_depth 2.0" in client.get("/metrics", headers=auth()).get_data(as_text=True)
-        assert client.get("/readyz").get_json()["checks"] == {"database": "ok", "broker": "ok"}
+        assert client.get("/readyz").get_json()["checks"] == {"database": "ok", "broker": "ok", "workers": "none alive"}
+        record_live_worker(scratch_db)
+        assert client.get("/readyz").get_json()["checks"] == {"database": "ok", "broker": "ok", "workers": "ok"}
     finally:
         with broker.app.connection_for_write() as connection:
             connection.default_channel.queue_purge(broker.queue)
@@ -61,5 +63,24 @@ def test_the_settings_broker_is_the_one_the_service_sends_to(scratch_db, config)
     try:
         broker_app = app.extensions["deploy_gate"].broker.app
         assert broker_app.conf.broker_url == settings.broker_url and broker_app.conf.broker_transport_options == {"confirm_publish": True}
+    finally:
+        app.extensions["deploy_gate"].close()
+
+
+def test_no_fresh_heartbeat_makes_the_service_not_ready(scratch_db, config):
+    app = make_app(scratch_db, config, f"redis://127.0.0.1:6379/{REDIS_DB}")
+    client = app.test_client()
+    try:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.get_json()["checks"] == {"database": "ok", "broker": "ok", "workers": "none alive"}
+        assert "heartbeat" in ready.get_json()["detail"]
+        record_live_worker(scratch_db)
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.get_json() == {"status": "ready", "checks": {"database": "ok", "broker": "ok", "workers": "ok"}}
+        assert "deploy_gate_workers_alive 1.0" in client.get("/metrics", headers=auth()).get_data(as_text=True)
+        # A heartbeat older than the stale age (30 s by default) is a dead worker.
+        scratch_db.query("UPDATE worker SET heartbeat_at = now() - interval '31 seconds'")
+        assert client.get("/readyz").get_json()["checks"]["workers"] == "none alive"
+        assert "deploy_gate_workers_alive 0.0" in client.get("/metrics", headers=auth()).get_data(as_text=True)
     finally:
         app.extensions["deploy_gate"].close()

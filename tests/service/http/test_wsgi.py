@@ -17,7 +17,7 @@ import pytest
 from service.config.records import hash_token
 from service.jobs.states import JobKind, JobState
 from service.store import repository
-from tests.store import migrated_store
+from tests.store import migrated_store, record_live_worker
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 ROOT = Path(__file__).resolve().parents[3]
@@ -91,10 +91,12 @@ def gunicorn_serving(tmp_path, scratch_db, target_db):
         f'[tokens.ci]\nsha256 = "{hash_token(token)}"\nscopes = ["deploy", "read"]\n\n[targets.staging]\ndatabase_url_env = "STAGING_DATABASE_URL"\n'
     )
     port = free_port()
+    store_url = migrated_store(scratch_db)
+    record_live_worker(scratch_db)  # /readyz wants a worker; none runs here
     env = {
         "PATH": "/usr/bin:/bin",
         "DEPLOY_GATE_CONFIG": str(config),
-        "DEPLOY_GATE_DATABASE_URL": migrated_store(scratch_db),
+        "DEPLOY_GATE_DATABASE_URL": store_url,
         "DEPLOY_GATE_BROKER_URL": "redis://127.0.0.1:6379/15",
         "STAGING_DATABASE_URL": target_db.url,
         "CONSOLE_SECRET": "a-console-secret-for-the-wsgi-tests",
@@ -180,7 +182,8 @@ def test_gunicorn_writes_one_json_object_per_line_and_a_json_access_line_per_req
     assert "c0ffee-capability" not in text and headers["Authorization"] not in text and "wsgi-test-token" not in text
 
 
-def test_gunicorn_settings_are_in_one_file_that_every_launcher_uses():
+def test_gunicorn_settings_are_in_one_file_that_every_launcher_uses(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # else reading the file makes a directory for its metrics
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert settings["worker_class"] == "gevent" and settings["reuse_port"] is True
     launchers = [(ROOT / "Procfile").read_text(), (ROOT / "scripts" / "run-dev.sh").read_text(), (ROOT / "docker-compose.yml").read_text()]
