@@ -123,24 +123,31 @@ def running(job_id: str) -> Iterator[str | None]:
         yield None
         return
     with heartbeat.lock:
-        heartbeat.running.add(job_id)
-        try:
-            with state.store() as store:
-                holder = repository.claim_job(store, job_id, heartbeat.worker_id, fresh_within_seconds=state.settings().worker_stale_seconds)
-        except BaseException:
-            heartbeat.running.discard(job_id)
-            raise
-    try:
+        # Another thread of this process runs it already (a thread or green pool): the claim is this worker's.
+        holder: str | None = heartbeat.worker_id if job_id in heartbeat.running else None
+        if holder is None:
+            heartbeat.running.add(job_id)
+            try:
+                with state.store() as store:
+                    holder = repository.claim_job(store, job_id, heartbeat.worker_id, fresh_within_seconds=state.settings().worker_stale_seconds)
+            except BaseException:
+                heartbeat.running.discard(job_id)
+                raise
+            if holder is not None:
+                heartbeat.running.discard(job_id)
+    if holder is not None:
         yield holder
+        return
+    try:
+        yield None
     finally:
         with heartbeat.lock:
             heartbeat.running.discard(job_id)
-        if holder is None:
-            try:
-                with state.store() as store:
-                    repository.release_job(store, job_id, heartbeat.worker_id)
-            except psycopg.Error as error:
-                log.warning("job %s: its claim is released by the next heartbeat (%s)", job_id, type(error).__name__, extra={"job_id": job_id})
+        try:
+            with state.store() as store:
+                repository.release_job(store, job_id, heartbeat.worker_id)
+        except psycopg.Error as error:
+            log.warning("job %s: its claim is released by the next heartbeat (%s)", job_id, type(error).__name__, extra={"job_id": job_id})
 
 
 @signals.worker_process_init.connect

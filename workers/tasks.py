@@ -40,10 +40,10 @@ def run_job_task(self: Task[[str], str], job_id: str) -> str:
     try:
         with liveness.running(job_id) as runs_it_already, state.store() as store:
             if runs_it_already is not None:
-                # Another live worker runs this job now (a redelivered or re-enqueued message): running
-                # it here too would run its steps twice at once. That worker's task finishes it or sends it on.
-                log.info("job %s runs on worker %s; this message is a duplicate", job_id, runs_it_already, extra={"job_id": job_id})
-                return "duplicate"
+                # A live worker runs this job now: running it here too would run its steps twice at once.
+                # This message (a redelivery) looks again once that worker's heartbeat would have gone
+                # stale: then the job has ended, or its worker died and this message resumes it.
+                raise Deferred(state.settings().worker_stale_seconds, f"it runs on worker {runs_it_already}, which is alive")
             job = run_job(store, state.config(), job_id, linter=_lint, enqueue=broker.enqueue, notify=notify)
     except RetryableError as error:
         log.warning("job %s will retry: %s", job_id, error, extra={"job_id": job_id})

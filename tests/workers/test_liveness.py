@@ -109,7 +109,7 @@ def test_a_killed_workers_job_is_resumed_by_the_reconciler_in_seconds_and_finish
 def test_a_live_workers_job_is_neither_resumed_nor_run_twice(short_liveness, scratch_db, target_db):
     """A job running longer than the stale age, on a worker whose heartbeat is fresh: the reconciler
     (running meanwhile: it resumes a dead worker's job) leaves it alone, and a second message for it
-    (a redelivery) is dropped by the other worker instead of running it at the same time."""
+    (a redelivery) is put off by the other worker instead of running it at the same time."""
     app, producer, tmp_path = short_liveness
     slow = {"name": "20240102_slow_visits", "sql": 'SELECT pg_sleep(8);\nCREATE TABLE "Visit" ("id" SERIAL PRIMARY KEY);'}
     client = app.test_client()
@@ -127,7 +127,7 @@ def test_a_live_workers_job_is_neither_resumed_nor_run_twice(short_liveness, scr
             repository.transition(store, orphan.id, JobState.RUNNING)
             store.execute("UPDATE job SET worker_id = 'gone:1:dead' WHERE id = %s", (orphan.id,))
             Broker(producer).enqueue(job_id)  # a duplicate message, as a redelivery would send
-            assert wait_until(lambda: f"job {job_id} runs on worker" in other_log.read_text(), 30), other_log.read_text()
+            assert wait_until(lambda: f"job {job_id} waits {STALE_SECONDS} s: it runs on worker " in other_log.read_text(), 30), other_log.read_text()
             assert wait_until(lambda: any(event.kind == "note" for event in journal(store, orphan.id)), 30)
             assert "apply:20240102_slow_visits" not in step_events(store, job_id, "step_finished")  # the reconciler ran while the step did
             assert wait_until(lambda: repository.get_job(store, job_id).state is JobState.SUCCEEDED, 60)
