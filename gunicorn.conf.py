@@ -21,6 +21,8 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from service.config.errors import ConfigError
@@ -51,10 +53,17 @@ logconfig_dict = logging_config(settings.log_level)
 
 def post_worker_init(worker):
     """A worker told to stop ends its console event streams within a second: left open, they would
-    hold it for the whole graceful timeout (browsers reconnect to another worker)."""
+    hold it for the whole graceful timeout (browsers reconnect to another worker). gunicorn has no
+    hook for a graceful stop, so one greenlet per worker watches `worker.alive` as gunicorn's own loop does."""
     extension = worker.wsgi.extensions.get("deploy_gate")
     if extension is not None:
-        extension.draining = lambda: not worker.alive
+        threading.Thread(target=_end_streams_once_stopping, args=(worker, extension.watcher), name="deploy-gate-drain", daemon=True).start()
+
+
+def _end_streams_once_stopping(worker, watcher):
+    while worker.alive:
+        time.sleep(1.0)
+    watcher.drain()
 
 
 def on_starting(server):

@@ -79,6 +79,19 @@ def network(aws) -> dict[str, Any]:
     return {"security_group": group, "subnet_group": "db-private"}
 
 
+def small_instance(rds_api: Any, identifier: str, **extra: Any) -> None:
+    """An instance deploy-gate did not make (another environment's, or one made by hand)."""
+    rds_api.create_db_instance(
+        DBInstanceIdentifier=identifier,
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
+        **extra,
+    )
+
+
 @pytest.fixture
 def instance(rds_api, network) -> RdsSettings:
     rds_api.create_db_parameter_group(DBParameterGroupName="prod-pg15", DBParameterGroupFamily="postgres15", Description="prod")

@@ -68,6 +68,8 @@ def make_celery(settings: Settings | None = None, *, set_as_current: bool = True
             "reconcile-jobs": {"task": "deploy_gate.reconcile", "schedule": settings.reconcile_seconds},
             # Vercel checks kept fresh and completed, GitHub protection rules answered (workers.integrations).
             "sync-integration-reports": {"task": "deploy_gate.sync_integration_reports", "schedule": 15.0},
+            # Old finished jobs, delivery ids and unused bundles deleted in short batches (service.retention).
+            "prune-store": {"task": "deploy_gate.prune_store", "schedule": 3600.0},
         },
     )
     return app

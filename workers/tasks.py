@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any
 
 from celery import Task, shared_task
@@ -12,6 +13,7 @@ from service.backoff import backoff_seconds
 from service.jobs.runner import Deferred, RetryableError, run_job
 from service.jobs.states import JobState
 from service.prisma.migrations import LocalMigrations
+from service.retention import prune_store as prune_store_rows
 from service.store import repository
 from service.store.repository import JobNotFound
 from workers import liveness, state
@@ -81,3 +83,15 @@ def reconcile(self: Task[[], int]) -> int:
     resumed = [dead.job_id for dead in orphaned]
     Broker(self.app).enqueue(*resumed, *(job.id for job in stale if job.state in (JobState.QUEUED, JobState.RUNNING) and job.id not in resumed))
     return len(orphaned) + len(stale)
+
+
+PRUNE_STORE_TASK = "deploy_gate.prune_store"
+
+
+@shared_task(name=PRUNE_STORE_TASK, ignore_result=True)
+def prune_store() -> int:
+    """Delete what the targets file's [retention] no longer keeps, in short batches (service.retention)."""
+    with state.store() as store:
+        pruned = prune_store_rows(store, state.config().retention)
+    log.info("retention pruned %s", pruned.describe(), extra={"pruned": asdict(pruned)})
+    return pruned.jobs + pruned.deliveries + pruned.bundles

@@ -23,6 +23,7 @@ from service.config.records import (
     Notifications,
     Policy,
     RdsSettings,
+    Retention,
     Target,
     Token,
     VercelIntegration,
@@ -100,7 +101,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     if environ.get(data.get("console_session_secret_env", "")):  # unset or empty: the console is off
         console_secret = _signing_secret(data["console_session_secret_env"], f"{path}: console_session_secret_env", environ)
     integrations = _integrations(data, path, environ, notifications, link_secret)
-    return Config(targets, tokens, notifications, integrations, link_secret, console_secret)
+    return Config(targets, tokens, notifications, integrations, link_secret, console_secret, Retention(**data["retention"]))
 
 
 def _notifications(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], link_secret: str | None) -> Notifications:

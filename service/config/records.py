@@ -1,4 +1,4 @@
-"""What the targets file holds, as typed records: targets and their policies, tokens, notifications and integrations.
+"""What the targets file holds, as typed records: targets and their policies, tokens, notifications, integrations and retention.
 
 `service.config.load` builds them from the file; secrets sit in fields kept out of `repr`.
 """
@@ -27,6 +27,9 @@ class Policy:
     # How long a retry after a transient error waits for the sessions whose locks block the
     # migration's tables, looking again with backoff; still blocked after it: the verdict is blocked.
     retry_wait_seconds: float = 60.0
+    # How long a job tries again to reach the target (or its shadow server) after its first failed
+    # attempt, journaling each one; still unreachable after it: the verdict is blocked.
+    unreachable_timeout_seconds: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,16 @@ class Integrations:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long the store keeps what it no longer needs (service.retention)."""
+
+    # Finished jobs and their journals, counted from when they ended: audits ask for a year.
+    jobs_days: int = 400
+    # Webhook delivery ids, counted from when they arrived: well past the platforms' redelivery windows.
+    deliveries_days: int = 30
+
+
+@dataclass(frozen=True)
 class Config:
     targets: dict[str, Target]
     tokens: tuple[Token, ...]
@@ -130,6 +143,7 @@ class Config:
     report_link_secret: str | None = field(default=None, repr=False)
     # The key the console's session cookies are signed with; None: the console is off.
     console_session_secret: str | None = field(default=None, repr=False)
+    retention: Retention = field(default_factory=Retention)
 
     def token_for(self, presented: str) -> Token | None:
         """The configured token matching a presented bearer token, compared in constant time."""

@@ -41,6 +41,17 @@ names:
 | `integrations.github.private_key_env` | yes | the variable holding the App's private key (PEM; `\\n` escapes are read as newlines) |
 | `integrations.github.api_url` | no | default `https://api.github.com` |
 | `integrations.github.environments` | yes | `"owner/repo:environment" = "target"` |
+
+An optional `[retention]` table says how long the store keeps what it no longer needs; a beat task
+(`deploy_gate.prune_store`, hourly) deletes the rest in small batches (see `service.retention`):
+
+| key | default | meaning |
+| --- | --- | --- |
+| `jobs_days` | 400 | days a finished job and its journal, approvals and reports are kept after it ended (a job still queued, running or waiting is never deleted) |
+| `deliveries_days` | 30 | days a webhook delivery id is kept to recognise a redelivery |
+
+Bundles no kept job uses are deleted with them; each target's newest job that carried a bundle is
+kept whatever its age, so its bundle stays the one a deploy without `migrations` and a webhook check reuse.
 """
 
 from __future__ import annotations
@@ -67,6 +78,7 @@ class _PolicySchema(Schema):
     statement_timeout_ms = fields.Integer(validate=validate.Range(min=0), allow_none=True)
     lock_wait_seconds = fields.Float(validate=validate.Range(min=0.1, max=600))
     retry_wait_seconds = fields.Float(validate=validate.Range(min=0, max=3600))
+    unreachable_timeout_seconds = fields.Float(validate=validate.Range(min=0, max=86400))
 
 
 class _RdsSchema(Schema):
@@ -138,6 +150,11 @@ class _IntegrationsSchema(Schema):
     github = fields.Nested(_GitHubSchema)
 
 
+class _RetentionSchema(Schema):
+    jobs_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=36500))
+    deliveries_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=36500))
+
+
 class ConfigSchema(Schema):
     targets = fields.Dict(keys=fields.String(validate=_NAME), values=fields.Nested(_TargetSchema), load_default=dict)
     tokens = fields.Dict(keys=fields.String(validate=_NAME), values=fields.Nested(_TokenSchema), load_default=dict)
@@ -146,3 +163,4 @@ class ConfigSchema(Schema):
     report_link_secret_env = fields.String(validate=_ENV_NAME)
     console_session_secret_env = fields.String(validate=_ENV_NAME)
     integrations = fields.Nested(_IntegrationsSchema)
+    retention = fields.Nested(_RetentionSchema, load_default=dict)

@@ -37,8 +37,6 @@ class DeployGate:
     watcher: JobWatcher
     intake: JobIntake  # stores and enqueues deploy requests' jobs, concurrent ones together
     broker: Broker  # the Celery client tasks are sent with; readiness and queue depth ask it
-    # True once the server process is stopping (gunicorn.conf.py sets it): open event streams end.
-    draining: Callable[[], bool] = lambda: False
 
     def close(self) -> None:
         self.watcher.close()

@@ -40,6 +40,11 @@ class Subscription:
         self._changed: set[str] = set()
         self._lock = threading.Lock()
         self._woken = threading.Event()
+        self.ended = False  # the server is stopping: the subscriber should stop too
+
+    def end(self) -> None:
+        self.ended = True
+        self._woken.set()
 
     def announce(self, job_id: str | None) -> None:
         if job_id is not None and self.job_id is not None and job_id != self.job_id:
@@ -82,6 +87,7 @@ class JobWatcher:
         self._waiters: dict[str, set[threading.Event]] = {}
         self._subscriptions: set[Subscription] = set()
         self._thread: threading.Thread | None = None
+        self._draining = False
         self.connections = 0  # how many times the listener has connected, for tests and metrics
 
     def parked(self) -> int:
@@ -115,11 +121,22 @@ class JobWatcher:
         with self._lock:
             self._subscriptions.add(subscription)
             self._start()
+            if self._draining:
+                subscription.end()
         try:
             yield subscription
         finally:
             with self._lock:
                 self._subscriptions.discard(subscription)
+
+    def drain(self) -> None:
+        """The server process is stopping: every subscription ends now, and any opened later at once,
+        so open event streams do not hold the process for its graceful timeout."""
+        with self._lock:
+            self._draining = True
+            subscriptions = list(self._subscriptions)
+        for subscription in subscriptions:
+            subscription.end()
 
     def ticket(self) -> int | None:
         """`documents.ticket()`, starting the listener first if it is not running (a cached read

@@ -3,9 +3,7 @@ and whether it can run twice or be reversed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType
@@ -43,10 +41,16 @@ def label(statement: Statement) -> str:
     return f"`{first_line[:80]}`"
 
 
-class _AddEffect(Protocol):
-    """Records one effect of the statement `describe_statement` describes."""
+@dataclass
+class _Describing:
+    """What `describe_statement` learns of one statement, recorded as it reads the statement."""
 
-    def __call__(
+    described: Described
+    line: int
+    index: int
+    outer_guard: bool  # inside a DO block whose guard makes the statement idempotent
+
+    def effect(
         self,
         action: str,
         kind: str,
@@ -57,42 +61,30 @@ class _AddEffect(Protocol):
         *,
         labels: tuple[str, ...] = (),
         detail: str | None = None,
-    ) -> Effect: ...
+    ) -> Effect:
+        made = Effect(
+            action, kind, name or "", schema, parent, labels=labels, detail=detail, guarded=guarded or self.outer_guard, line=self.line, statement=self.index
+        )
+        self.described.effects.append(made)
+        return made
 
+    def not_idempotent(self, reason: str) -> None:
+        """Why the statement cannot run twice."""
+        if not self.outer_guard:
+            self.described.idempotent = False
+            self.described.unguarded_reason = reason
 
-# Records why the statement cannot run twice, or cannot be reversed.
-_Note = Callable[[str], None]
+    def cannot_reverse(self, reason: str) -> None:
+        self.described.irreversible.append(Reason(reason, self.line))
 
 
 def describe_statement(statement: Statement, index: int, in_do_block: bool = False) -> Described:
     """The effects of one statement. Inside a DO block, its guards count as IF [NOT] EXISTS."""
     node = statement.node
     line = statement.position.line
-    outer_guard = in_do_block and statement.guarded
-    described = Described()
-
-    def effect(
-        action: str,
-        kind: str,
-        name: str | None,
-        schema: str | None = None,
-        parent: str | None = None,
-        guarded: bool = False,
-        *,
-        labels: tuple[str, ...] = (),
-        detail: str | None = None,
-    ) -> Effect:
-        made = Effect(action, kind, name or "", schema, parent, labels=labels, detail=detail, guarded=guarded or outer_guard, line=line, statement=index)
-        described.effects.append(made)
-        return made
-
-    def not_idempotent(reason: str) -> None:
-        if not outer_guard:
-            described.idempotent = False
-            described.unguarded_reason = reason
-
-    def cannot_reverse(reason: str) -> None:
-        described.irreversible.append(Reason(reason, line))
+    record = _Describing(Described(), line, index, in_do_block and statement.guarded)
+    described = record.described
+    effect, not_idempotent, cannot_reverse = record.effect, record.not_idempotent, record.cannot_reverse
 
     match node:
         case ast.CreateStmt():
@@ -123,7 +115,7 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
                     not_idempotent(f"ALTER TYPE {type_name} ADD VALUE '{node.newVal}' has no IF NOT EXISTS")
                 cannot_reverse(f"enum value '{node.newVal}' of {type_name} cannot be dropped once added")
         case ast.AlterTableStmt():
-            _describe_alter_table(node, effect, not_idempotent, cannot_reverse)
+            _describe_alter_table(node, record)
         case ast.IndexStmt():
             relation = required(node.relation)
             effect(
@@ -140,9 +132,9 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
             if not node.idxname:
                 cannot_reverse("the index has no name, so it cannot be dropped by name")
         case ast.DropStmt():
-            _describe_drop(node, effect, not_idempotent, cannot_reverse)
+            _describe_drop(node, record)
         case ast.RenameStmt():
-            _describe_rename(node, effect, not_idempotent)
+            _describe_rename(node, record)
         case ast.ViewStmt():
             view = required(node.view)
             effect("create", "view", view.relname, view.schemaname, guarded=bool(node.replace))
@@ -193,7 +185,7 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
             guarded = dml_guarded(node)
             columns = tuple(t.name for t in node.targetList or ()) if isinstance(node, ast.UpdateStmt) else ()
             relation = required(node.relation)
-            described.data.append(DataChange(kind, relation.relname or "", relation.schemaname, guarded or outer_guard, line, index, columns))
+            described.data.append(DataChange(kind, relation.relname or "", relation.schemaname, guarded or record.outer_guard, line, index, columns))
             if not guarded:
                 not_idempotent(f"{kind.upper()} on {relation.relname} would change rows again if re-run")
             cannot_reverse(f"{kind.upper()} on {relation.relname} changes data that SQL alone cannot restore")
@@ -231,7 +223,8 @@ def describe_statement(statement: Statement, index: int, in_do_block: bool = Fal
     return described
 
 
-def _describe_alter_table(node: ast.AlterTableStmt, effect: _AddEffect, not_idempotent: _Note, cannot_reverse: _Note) -> None:
+def _describe_alter_table(node: ast.AlterTableStmt, record: _Describing) -> None:
+    effect, not_idempotent, cannot_reverse = record.effect, record.not_idempotent, record.cannot_reverse
     relation = required(node.relation)
     table, schema = relation.relname, relation.schemaname
     for command in nodes_of(node.cmds, ast.AlterTableCmd):
@@ -300,7 +293,8 @@ _DROP_KINDS = {
 }
 
 
-def _describe_drop(node: ast.DropStmt, effect: _AddEffect, not_idempotent: _Note, cannot_reverse: _Note) -> None:
+def _describe_drop(node: ast.DropStmt, record: _Describing) -> None:
+    effect, not_idempotent, cannot_reverse = record.effect, record.not_idempotent, record.cannot_reverse
     kind = _object_kind(_DROP_KINDS, node.removeType)
     for target in node.objects or ():
         parent = None
@@ -346,7 +340,8 @@ def _object_kind(kinds: dict[ObjectType, str], object_type: ObjectType | None) -
     return kinds.get(object_type, object_type.name.removeprefix("OBJECT_").lower())
 
 
-def _describe_rename(node: ast.RenameStmt, effect: _AddEffect, not_idempotent: _Note) -> None:
+def _describe_rename(node: ast.RenameStmt, record: _Describing) -> None:
+    effect, not_idempotent = record.effect, record.not_idempotent
     kind = _object_kind(_RENAME_KINDS, node.renameType)
     relation = node.relation
     if kind in ("column", "constraint"):

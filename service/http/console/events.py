@@ -4,13 +4,13 @@ A stream waits on the process's job watcher (service.jobs.watch), holding no sto
 while it waits; when jobs changed it reads them with a pooled connection for that read only.
 Under gunicorn's gevent workers the wait costs a greenlet. A comment line every
 `HEARTBEAT_SECONDS` keeps proxies from closing a quiet stream and tells a closed client from a
-live one: the write to a gone client fails and the stream ends.
+live one: the write to a gone client fails and the stream ends. A stream also ends when its server
+process stops (`JobWatcher.drain`); the browser reconnects to another.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 from flask import Response, request
@@ -24,9 +24,8 @@ from service.store import repository
 from service.store.repository import Job, JobNotFound
 
 HEARTBEAT_SECONDS = 15.0
-# How soon a stream notices that its server process is stopping (`DeployGate.draining`), and ends so
-# that the process does not wait out gunicorn's graceful timeout; the browser reconnects elsewhere.
-DRAIN_CHECK_SECONDS = 1.0
+# Any job may have changed: a list's page fetches its rows again.
+JOBS_CHANGED = "event: jobs\ndata: {}\n\n"
 
 
 def job_event(job: Job) -> str:
@@ -57,23 +56,27 @@ def events() -> Response:
     def stream() -> Iterator[str]:
         with watcher.subscribe(job_id) as subscription:
             yield ": connected\n\n"
-            # The job as it is once subscribed: a change since its page was rendered is not missed.
+            # The job as it is once subscribed: a change since its page was rendered is not missed
+            # (a list's page refreshes itself once its stream is open).
             for job in read({job_id}) if job_id is not None else []:
                 yield job_event(job)
-            quiet_since = time.monotonic()
-            while not extension.draining():
-                changed = subscription.wait(DRAIN_CHECK_SECONDS)
+            while True:
+                changed = subscription.wait(HEARTBEAT_SECONDS)
+                if subscription.ended:
+                    return
+                sent = False
                 if Subscription.EVERY_JOB in changed:
-                    # The listener reconnected: a job stream re-reads its job; a stream of every job
-                    # cannot know which changed, and the pages reload theirs on the next event.
+                    # The listener (re)connected: any job may have changed unannounced.
                     changed.discard(Subscription.EVERY_JOB)
                     if job_id is not None:
                         changed.add(job_id)
+                    else:
+                        sent = True
+                        yield JOBS_CHANGED
                 for job in read(changed) if changed else []:
-                    quiet_since = time.monotonic()
+                    sent = True
                     yield job_event(job)
-                if time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
-                    quiet_since = time.monotonic()
+                if not sent:
                     yield ": heartbeat\n\n"
 
     response = Response(stream(), mimetype="text/event-stream")

@@ -6,6 +6,7 @@ No Flask here: the views read through the repository and hand these to the templ
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,8 +98,8 @@ class JobPage:
     @property
     def verification(self) -> list[str]:
         """The shadow verification in words: the verdict, what the rollback had to undo, what it left."""
-        verify = self.job.facts.get("verify")
-        if not isinstance(verify, dict):
+        verify = self._verification()
+        if verify is None:
             return []
         found = verify.get("details")
         details: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -107,9 +108,17 @@ class JobPage:
             lines = ["Not verified: the target has no shadow server to try the rollback on."]
         elif verified:
             lines = ["Verified: on a scratch copy of the history, the rollback SQL brings the schema back to what it was before the migration."]
-        else:
+        elif details.get("differences") or not details:
             lines = ["Not verified: on a scratch copy of the history, the rollback SQL does not bring the schema back."]
-        lines += [str(problem) for problem in verify.get("problems") or []]
+        else:
+            lines = ["Not verified: the verification stopped before it could compare schemas (the error says why)."]
+        if not details:
+            lines += [str(problem) for problem in verify.get("problems") or []]
+        lines += [
+            f"{step.get('name')}: {step.get('detail')}"
+            for step in details.get("steps") or []
+            if isinstance(step, dict) and step.get("ok") and step.get("detail")
+        ]
         lines += [f"undoes: {change.get('text')}" for change in details.get("migration_changes") or [] if isinstance(change, dict)]
         lines += [f"left different: {difference.get('text')}" for difference in details.get("differences") or [] if isinstance(difference, dict)]
         lines += [f"error: {error}" for error in details.get("errors") or []]
@@ -118,16 +127,38 @@ class JobPage:
             lines.append(f"took {details['seconds']} s")
         return lines
 
+    def _verification(self) -> dict[str, Any] | None:
+        """A rollback job's `verify` step, or the verification behind a recover job's latest decision
+        (its `facts:N` step), in the `verify` step's shape."""
+        verify = self.job.facts.get("verify")
+        if isinstance(verify, dict):
+            return verify
+        rounds = [name for name in self.job.facts if name.startswith("facts:") and name[6:].isdigit()]
+        latest = self.job.facts[max(rounds, key=lambda name: int(name[6:]))] if rounds else None
+        details = latest.get("verification") if isinstance(latest, dict) else None
+        if not isinstance(details, dict):
+            return None
+        return {"verified": details.get("verified"), "details": details}  # its errors and differences are in the details
+
     @property
     def facts(self) -> list[tuple[str, str]]:
         return [(name, readable(value)) for name, value in self.job.facts.items()]
 
 
-def job_page(job: Job, events: list[JobEvent], children: list[Job], bundle: LocalMigrations | None) -> JobPage:
+def job_page(
+    job: Job,
+    events: list[JobEvent],
+    children: list[Job] | None = None,
+    bundle: Callable[[], LocalMigrations | None] = lambda: None,
+) -> JobPage:
+    """The page's record; `bundle` is read only when there are lint findings to quote SQL for."""
     report = build_report(job, events)
+    if not report.lint:
+        return JobPage(job, report, children or [])
     rules = load_rules()
-    findings = [Finding(f, sql_excerpt(bundle, f.migration, f.line), rules[f.rule].problem if f.rule in rules else "") for f in report.lint or []]
-    return JobPage(job, report, children, findings)
+    migrations = bundle()
+    findings = [Finding(f, sql_excerpt(migrations, f.migration, f.line), rules[f.rule].problem if f.rule in rules else "") for f in report.lint]
+    return JobPage(job, report, children or [], findings)
 
 
 def sql_excerpt(bundle: LocalMigrations | None, migration: str, line: int | None) -> str:

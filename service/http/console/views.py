@@ -16,9 +16,11 @@ from service.http.console.pages import TargetOverview, job_page
 from service.http.extension import deploy_gate
 from service.http.jobs import decode_cursor, encode_cursor
 from service.http.problems import Problem
+from service.http.recovery import APPROVAL
 from service.http.store import store
 from service.jobs import decisions
 from service.jobs.states import JobKind, JobState, Verdict
+from service.prisma.migrations import LocalMigrations
 from service.reports.build import build_report
 from service.store import repository
 
@@ -117,10 +119,15 @@ def _choice(name: str, choices: type[E]) -> E | None:
 def job(job_id: str) -> ResponseReturnValue:
     conn = store()
     found, events = repository.job_with_journal(conn, job_id)
-    bundle = repository.load_bundle(conn, found.bundle_digest) if found.bundle_digest else None
+    if request.args.get("fragment") == "live":
+        # The part a live update swaps in shows neither the child jobs nor the lint's SQL excerpts.
+        return render_template("console/_job_live.html", page=job_page(found, events), job=found)
+
+    def bundle() -> LocalMigrations | None:
+        return repository.load_bundle(conn, found.bundle_digest) if found.bundle_digest else None
+
     page = job_page(found, events, repository.child_jobs(conn, job_id), bundle)
-    template = "console/_job_live.html" if request.args.get("fragment") == "live" else "console/job.html"
-    return render_template(template, page=page, job=found)
+    return render_template("console/job.html", page=page, job=found)
 
 
 @bp.post("/jobs/<job_id>/approve")
@@ -145,10 +152,9 @@ def cancel(job_id: str) -> ResponseReturnValue:
 
 
 def _comment() -> str | None:
-    comment = request.form.get("comment", "").strip()
-    if len(comment) > 2000 or "\x00" in comment:
-        raise Problem(422, "The request is not valid", "comment: at most 2000 characters, no NUL.")
-    return comment or None
+    """The form's comment, held to the API's rules for an approval's comment."""
+    comment: str | None = APPROVAL.load({"comment": request.form.get("comment", "").strip() or None})["comment"]
+    return comment
 
 
 @bp.get("/jobs/<job_id>/report")

@@ -5,6 +5,7 @@
 - `bundles`: migration bundles, stored once per content;
 - `deliveries`: the platforms' webhook deliveries, each seen once;
 - `integration_reports`: the verdicts owed to the platforms;
+- `retention`: deleting, in small batches, old finished jobs, old delivery ids and unused bundles;
 - `target_locks`: the lock that serialises the jobs writing to one target;
 - `workers`: the workers' heartbeats, and which worker runs a job right now;
 - `schema`: the store's own schema (applied by `deploy-gate migrate-store`, checked by the API), and the probe that the store answers.
@@ -64,6 +65,7 @@ from service.store.repository.journal import (
     step_durations,
     step_finished_at,
 )
+from service.store.repository.retention import PrunedJobs, prune_deliveries, prune_finished_jobs, prune_unused_bundles
 from service.store.repository.schema import (
     STORE_MIGRATIONS,
     StoreNotMigrated,
@@ -144,6 +146,11 @@ __all__ = [
     "open_reports_about",
     "report_failed",
     "report_progress",
+    # retention
+    "PrunedJobs",
+    "prune_deliveries",
+    "prune_finished_jobs",
+    "prune_unused_bundles",
     # target locks
     "target_lock",
     # workers

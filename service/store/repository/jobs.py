@@ -175,6 +175,9 @@ def create_jobs(conn: psycopg.Connection, new_jobs: Sequence[NewJob]) -> list[tu
             results.append((_job_holding_key(conn, new), False))
         else:
             results.append((_job_from_json(job), bool(created)))
+    # The console's lists show a new job at once, not only once a worker takes it.
+    if created_ids := [job.id for job, created in results if created]:
+        notify(conn, *created_ids)
     return results
 
 
@@ -182,7 +185,7 @@ def _job_holding_key(conn: psycopg.Connection, new: NewJob) -> Job:
     existing = _job_or_none(
         conn, f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "requested_by" = %s AND "idempotency_key" = %s', (new.requested_by, new.idempotency_key)
     )
-    if existing is None:  # jobs are never deleted, so the job that won the key is there
+    if existing is None:  # only retention deletes jobs, long after they ended, so the job that won the key is there
         raise RuntimeError(f"no job holds the idempotency key {new.idempotency_key!r} of {new.requested_by} that a job conflicted with")
     return existing
 

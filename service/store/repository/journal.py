@@ -48,9 +48,9 @@ def insert_event(
     )
 
 
-def notify(conn: psycopg.Connection, job_id: str) -> None:
-    """Announce a change to a job when the caller's transaction commits."""
-    conn.execute("SELECT pg_notify(%s, %s)", (JOB_CHANNEL, job_id))
+def notify(conn: psycopg.Connection, *job_ids: str) -> None:
+    """Announce a change to jobs (their creation too) when the caller's transaction commits."""
+    conn.execute("SELECT pg_notify(%s, id) FROM unnest(%s::text[]) AS id", (JOB_CHANNEL, list(job_ids)))
 
 
 def listen_for_job_changes(conn: psycopg.Connection) -> None:

@@ -1,8 +1,10 @@
+import re
+
 import pytest
 
 from service.config.errors import ConfigError
 from service.config.load import load_config
-from service.config.records import hash_token
+from service.config.records import Retention, hash_token
 
 GOOD = """
 [tokens.ci]
@@ -23,6 +25,7 @@ max_automatic_retries = 2
 automatic_rollback = true
 lock_timeout_ms = 3000
 retry_wait_seconds = 20
+unreachable_timeout_seconds = 45
 
 [targets.production]
 database_url_env = "PRODUCTION_DATABASE_URL"
@@ -52,6 +55,7 @@ def test_a_valid_file(tmp_path):
     assert staging.policy.max_automatic_retries == 2 and staging.policy.automatic_rollback
     assert staging.policy.lock_timeout_ms == 3000 and staging.policy.restores_need_approval
     assert (staging.policy.retry_wait_seconds, config.targets["production"].policy.retry_wait_seconds) == (20, 60)
+    assert (staging.policy.unreachable_timeout_seconds, config.targets["production"].policy.unreachable_timeout_seconds) == (45, 600)
     assert staging.database.params["host"] == "staging.internal"
     assert staging.shadow.params["host"] == "shadow.internal"
     assert staging.lint_severities == {"drop-table": "warning"}
@@ -70,6 +74,11 @@ def test_a_valid_file(tmp_path):
         ('[targets."bad name"]\ndatabase_url_env = "A"\n', ENV, "targets.bad name"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.policy]\nmax_automatic_retries = -1\n', ENV, "max_automatic_retries"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.policy]\nretry_wait_seconds = -1\n', ENV, "targets.x.policy.retry_wait_seconds"),
+        (
+            '[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.policy]\nunreachable_timeout_seconds = -1\n',
+            ENV,
+            "targets.x.policy.unreachable_timeout_seconds",
+        ),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.rds]\nregion = "eu-west-1"\n', ENV, "exactly one of instance or cluster"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\nshadow_url_env = "STAGING_DATABASE_URL"\n', ENV, "must not be the target itself"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\nlint = { "drop-table" = "fatal" }\n', ENV, "lint"),
@@ -233,3 +242,26 @@ def test_a_short_console_secret_is_refused(tmp_path):
     path = write(tmp_path, 'console_session_secret_env = "DEPLOY_GATE_CONSOLE_SECRET"\n' + NOTIFY_TARGETS)
     with pytest.raises(ConfigError, match="console_session_secret_env: DEPLOY_GATE_CONSOLE_SECRET must hold at least 16 characters"):
         load_config(path, {**NOTIFY_ENV, "DEPLOY_GATE_CONSOLE_SECRET": "short"})
+
+
+def test_retention_defaults_keep_jobs_a_year_and_more_and_delivery_ids_a_month(tmp_path):
+    config = load_config(write(tmp_path, GOOD.format(ci_hash=hash_token("ci-token"), oncall_hash=hash_token("oncall-token"))), ENV)
+    assert (config.retention.jobs_days, config.retention.deliveries_days) == (400, 30)
+
+
+def test_a_retention_table_sets_both_periods(tmp_path):
+    path = write(tmp_path, "[retention]\njobs_days = 800\ndeliveries_days = 7\n")
+    assert load_config(path, {}).retention == Retention(jobs_days=800, deliveries_days=7)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("jobs_days = 0", "retention.jobs_days: Must be greater than or equal to 1"),
+        ('deliveries_days = "30"', "retention.deliveries_days: Not a valid integer."),
+        ("keep_forever = true", "retention.keep_forever: Unknown field."),
+    ],
+)
+def test_retention_errors_name_the_key(tmp_path, table, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(write(tmp_path, f"[retention]\n{table}\n"), {})

@@ -34,12 +34,9 @@
       });
   }
 
-  source.addEventListener("job", function (message) {
-    var job = JSON.parse(message.data);
-    if (live === "job" && job.id === jobId) {
-      // The live part holds the state, reasons, timeline, plan and forms: they change together.
-      swap(window.location.pathname + "?fragment=live", "job-live");
-    } else if (live === "jobs") {
+  // A list's page refreshes on any job's change, and on `jobs` (any job may have changed).
+  function refreshList() {
+    if (live === "jobs") {
       var query = new URLSearchParams(window.location.search);
       query.set("fragment", "live");
       swap(window.location.pathname + "?" + query.toString(), "jobs-live");
@@ -48,5 +45,18 @@
       pending = true;
       window.setTimeout(function () { window.location.reload(); }, 2000);
     }
+  }
+
+  source.addEventListener("job", function (message) {
+    var job = JSON.parse(message.data);
+    if (live === "job") {
+      // The live part holds the state, reasons, timeline, plan and forms: they change together.
+      if (job.id === jobId) swap(window.location.pathname + "?fragment=live", "job-live");
+    } else {
+      refreshList();
+    }
   });
+  source.addEventListener("jobs", refreshList);
+  // Once subscribed (and after each reconnection), what changed since the rows were rendered.
+  source.addEventListener("open", function () { if (live === "jobs") refreshList(); });
 })();

@@ -96,3 +96,56 @@ def test_a_stream_for_no_such_job_is_404_and_one_needs_a_session(client, job):
     assert client.get(f"/console/events?job={job.id}").status_code == 303
     sign_in(client, "reader-token")
     assert client.get("/console/events?job=00000000-0000-4000-8000-000000000000").status_code == 404
+
+
+def test_a_list_stream_says_any_job_may_have_changed_when_the_listener_connects(client, app):
+    """Changes committed before LISTEN took effect sent no notification: the list's page refreshes."""
+    sign_in(client, "reader-token")
+    watcher = app.extensions["deploy_gate"].watcher
+    assert watcher.connections == 0
+    response = client.get("/console/events", buffered=False)
+    stream = chunks(response)
+    assert next(stream) == ": connected\n\n"
+    assert next(stream) == events.JOBS_CHANGED  # the first subscriber started the listener
+    assert watcher.connections == 1
+    response.close()
+
+
+def test_draining_ends_open_streams_and_any_opened_later(client, app, job):
+    sign_in(client, "reader-token")
+    watcher = app.extensions["deploy_gate"].watcher
+    listening(watcher)
+    open_stream = client.get(f"/console/events?job={job.id}", buffered=False)
+    pieces = chunks(open_stream)
+    assert next(pieces) == ": connected\n\n"
+    assert json.loads(next(pieces).split("data: ", 1)[1])["id"] == job.id
+    ended = threading.Event()
+
+    def read_to_the_end():
+        for _ in pieces:
+            pass
+        ended.set()
+
+    reader = threading.Thread(target=read_to_the_end)
+    reader.start()
+    watcher.drain()
+    # The stream waits up to HEARTBEAT_SECONDS (15 s) between events; draining ends it at once.
+    assert ended.wait(5)
+    reader.join()
+    later = client.get("/console/events", buffered=False)
+    assert list(chunks(later)) == [": connected\n\n"]
+    open_stream.close()
+    later.close()
+
+
+def test_a_new_job_reaches_the_list_stream_before_any_worker_takes_it(client, app, scratch_db):
+    sign_in(client, "reader-token")
+    listening(app.extensions["deploy_gate"].watcher)
+    response = client.get("/console/events", buffered=False)
+    stream = chunks(response)
+    assert next(stream) == ": connected\n\n"
+    with scratch_db.connect() as other:
+        created, _ = repository.create_job(other, kind=JobKind.DEPLOY, target="staging", requested_by="ci")
+    event = next(job_events(response))
+    assert (event["id"], event["state"]) == (created.id, "queued")
+    response.close()

@@ -31,7 +31,7 @@ def assert_only_escaped(html):
 def render_job(app, store, job_id, template):
     job, events = repository.job_with_journal(store, job_id)
     with app.test_request_context(f"/console/jobs/{job_id}"):
-        return render_template(template, page=job_page(job, events, [], None), job=job)
+        return render_template(template, page=job_page(job, events), job=job)
 
 
 def test_the_job_page_shows_reasons_plan_sql_verification_and_timeline_as_text(app, store, hostile_job):

@@ -10,22 +10,14 @@ import pytest
 from service.recovery.rds.backups import list_snapshots, restorable_window
 from service.recovery.rds.client import RestoreRefused
 from service.recovery.rds.restore import plan_restore
-from tests.aws import INSTANCE, describe_cluster, describe_instance
+from tests.aws import INSTANCE, describe_cluster, describe_instance, small_instance
 from tests.service.recovery.rds.helpers import now
 
 
 def test_list_snapshots_of_an_instance_newest_first(client, rds_api, instance, network):
     rds_api.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="before-release-1")
     rds_api.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="before-release-2")
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="staging",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="app",
-        MasterUserPassword="not-a-real-password",
-        AllocatedStorage=20,
-        BackupRetentionPeriod=1,
-    )
+    small_instance(rds_api, "staging", BackupRetentionPeriod=1)
     rds_api.create_db_snapshot(DBInstanceIdentifier="staging", DBSnapshotIdentifier="staging-snap")
 
     snapshots = list_snapshots(client, instance)
@@ -67,15 +59,7 @@ def test_restorable_window_of_an_instance_and_a_cluster(client, rds_api, instanc
 
 
 def test_an_instance_without_automated_backups_has_no_window_and_no_point_in_time_restore(client, rds_api, network):
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="prod",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="app",
-        MasterUserPassword="not-a-real-password",
-        AllocatedStorage=20,
-        BackupRetentionPeriod=0,
-    )
+    small_instance(rds_api, "prod", BackupRetentionPeriod=0)
     assert restorable_window(client, INSTANCE) is None
     with pytest.raises(RestoreRefused, match="no automated backups"):
         plan_restore(client, INSTANCE, use_latest=True, now=now())

@@ -19,7 +19,7 @@ from service.recovery.rds.cutover import (
     stuck_rename,
 )
 from service.recovery.rds.resources import JOB_TAG, ApiCall
-from tests.aws import REGION, describe_cluster, describe_instance
+from tests.aws import REGION, describe_cluster, describe_instance, small_instance
 from tests.service.recovery.rds.helpers import now, restore_cluster_copy, restore_instance_copy, tags_of
 
 
@@ -91,14 +91,7 @@ def test_cutover_of_an_aurora_cluster_renames_the_clusters(client, rds_api, clus
 
 
 def test_plan_cutover_refuses_what_it_cannot_do_safely(client, rds_api, instance):
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="hand-made",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="app",
-        MasterUserPassword="not-a-real-password",
-        AllocatedStorage=20,
-    )
+    small_instance(rds_api, "hand-made")
     with pytest.raises(RestoreRefused, match="was not restored from prod by deploy-gate"):
         plan_cutover(client, instance, "hand-made", now())
     with pytest.raises(RestoreRefused, match="does not exist"):
@@ -115,14 +108,7 @@ def test_plan_cutover_refuses_what_it_cannot_do_safely(client, rds_api, instance
 def test_rename_old_away_refuses_when_its_target_name_was_taken_after_planning(client, rds_api, instance):
     restore_instance_copy(client, new_identifier="prod-copy")
     plan = plan_cutover(client, instance, "prod-copy", now(), old_renamed_to="prod-old")
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="prod-old",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="app",
-        MasterUserPassword="not-a-real-password",
-        AllocatedStorage=20,
-    )
+    small_instance(rds_api, "prod-old")
     with pytest.raises(RestoreRefused, match="prod-old was taken"):
         rename_old_away(client, plan)
     assert describe_instance(rds_api, "prod")["DBInstanceIdentifier"] == "prod"

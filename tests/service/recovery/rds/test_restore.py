@@ -11,7 +11,7 @@ from service.config.records import RdsSettings
 from service.recovery.rds.client import RdsUnavailable, RestoreRefused
 from service.recovery.rds.resources import JOB_TAG, SOURCE_TAG, State, check_identifier, deadline_passed, job_tags
 from service.recovery.rds.restore import RestorePlan, default_restore_identifier, plan_restore, poll_restore, start_restore, start_restore_instance
-from tests.aws import CLUSTER, INSTANCE, REGION, describe_cluster, describe_instance
+from tests.aws import CLUSTER, INSTANCE, REGION, describe_cluster, describe_instance, small_instance
 from tests.service.recovery.rds.helpers import aurora_plan, instance_plan, instance_response, now, restore_cluster_copy, restore_instance_copy, tags_of
 
 # Restoring an instance
@@ -177,14 +177,7 @@ def test_an_unknown_snapshot_is_refused(client, instance):
 
 
 def test_a_snapshot_of_another_instance_is_refused(client, rds_api, instance):
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="staging",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="app",
-        MasterUserPassword="not-a-real-password",
-        AllocatedStorage=20,
-    )
+    small_instance(rds_api, "staging")
     rds_api.create_db_snapshot(DBInstanceIdentifier="staging", DBSnapshotIdentifier="staging-snap")
     with pytest.raises(RestoreRefused, match="is of instance staging, not of prod"):
         plan_restore(client, instance, snapshot_id="staging-snap", now=now())
@@ -235,14 +228,7 @@ def test_a_taken_identifier_or_the_source_itself_is_refused(client, rds_api, ins
 
 
 def test_an_aurora_restore_refuses_a_taken_instance_name(client, rds_api, cluster):
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="aurora-copy-instance-1",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="app",
-        MasterUserPassword="not-a-real-password",
-        AllocatedStorage=20,
-    )
+    small_instance(rds_api, "aurora-copy-instance-1")
     with pytest.raises(RestoreRefused, match="aurora-copy-instance-1 already exists"):
         plan_restore(client, cluster, use_latest=True, new_identifier="aurora-copy", now=now())
 
@@ -281,14 +267,7 @@ def test_start_restore_after_a_crash_recognises_its_own_instance(client, rds_api
 def test_start_restore_refuses_an_instance_it_did_not_make(client, rds_api, instance):
     plan = plan_restore(client, instance, use_latest=True, new_identifier="prod-copy", now=now())
     # Someone else takes the name between approval and start.
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="prod-copy",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="app",
-        MasterUserPassword="not-a-real-password",
-        AllocatedStorage=20,
-    )
+    small_instance(rds_api, "prod-copy")
     with pytest.raises(RestoreRefused, match="made by someone else"):
         start_restore(client, plan, job_tags("job-22", "prod"))
 

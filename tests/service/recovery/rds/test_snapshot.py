@@ -9,7 +9,7 @@ from service.recovery.rds.backups import list_snapshots
 from service.recovery.rds.client import RestoreRefused
 from service.recovery.rds.resources import State, job_tags
 from service.recovery.rds.snapshot import poll_snapshot, start_snapshot
-from tests.aws import CLUSTER, INSTANCE, REGION
+from tests.aws import CLUSTER, INSTANCE, REGION, small_instance
 
 
 @pytest.mark.parametrize("settings", [INSTANCE, CLUSTER], ids=["instance", "cluster"])
@@ -30,14 +30,7 @@ def test_snapshot_before_apply_is_started_polled_and_resumed(client, rds_api, in
 
 
 def test_start_snapshot_refuses_a_snapshot_of_another_source_or_a_missing_source(client, rds_api, instance):
-    rds_api.create_db_instance(
-        DBInstanceIdentifier="staging",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="app",
-        MasterUserPassword="not-a-real-password",
-        AllocatedStorage=20,
-    )
+    small_instance(rds_api, "staging")
     rds_api.create_db_snapshot(DBInstanceIdentifier="staging", DBSnapshotIdentifier="shared-name")
     with pytest.raises(RestoreRefused, match="belongs to staging, not prod"):
         start_snapshot(client, instance, "shared-name", job_tags("job-33", "prod"))
