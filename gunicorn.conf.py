@@ -6,15 +6,24 @@ gevent workers: a parked long-poll (`GET /v1/jobs/{id}?wait=N`) costs a greenlet
 hundreds of them leave a process free to answer everything else, `/healthz` included. psycopg
 (3.1.14 and later), its pool and redis-py cooperate with gevent's patched sockets and threads.
 
+Metrics: prometheus_client's multiprocess mode, so a scrape answered by any worker counts every
+worker's requests, and a counter never goes back when the scrape lands on another one. Each worker
+writes its values to files in `PROMETHEUS_MULTIPROC_DIR`: a directory of this server's own unless
+the launcher names one (a tmpfs, say), emptied when the server starts and, if it is ours, removed
+when it stops. A worker's file of gauges it alone knows (parked long-polls) is dropped when it exits.
+
 Logging: gunicorn applies the service's one logging configuration (service.log_config), so its own
 lines and the access log (one JSON object per request, from the request's fields rather than
 `access_log_format`) come out like every other line of the API and the workers.
 """
 
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from service.config.errors import ConfigError
 from service.config.settings import Settings
@@ -24,6 +33,11 @@ try:
     settings = Settings.from_env()
 except ConfigError as error:
     sys.exit(f"deploy-gate: configuration error: {error}")
+
+# Set before any worker imports prometheus_client, which picks its mode once, at import.
+_OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="deploy-gate-metrics-")
 
 worker_class = "gevent"
 # One gevent worker per core of a 2-core machine; gunicorn's own WEB_CONCURRENCY variable sets it elsewhere.
@@ -50,3 +64,23 @@ def _end_streams_once_stopping(worker, watcher):
     while worker.alive:
         time.sleep(1.0)
     watcher.drain()
+
+
+def on_starting(server):
+    """Counts left by an earlier server would be added to this one's."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges are gone with it; its counters and latencies still count."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

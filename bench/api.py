@@ -294,7 +294,8 @@ def _wait_ready(port: int, server: subprocess.Popen, log: Path, limit: float = 6
         if server.poll() is not None:
             sys.exit(f"gunicorn exited with {server.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            if _get(port, "/readyz", timeout=2.0)[0] == 200:
+            # /healthz: the app is loaded (its store checked); /readyz would want a Celery worker, and none runs here.
+            if _get(port, "/healthz", timeout=2.0)[0] == 200:
                 return
         except OSError:
             pass

@@ -321,7 +321,7 @@ def fake():
         ("POST", "/v1/deploys", (JOB, 200, {"Location": JOB["url"]})),
         ("POST", "/v1/deploys", _problem(422, detail="phase: Must be one of: pre, post, failed.")),
         ("GET", f"/v1/jobs/{JOB_ID}?wait=1", {**JOB, "events": [EVENT]}),
-        ("GET", "/readyz", _problem(503, checks={"database": "ok", "broker": "ConnectionError"})),
+        ("GET", "/readyz", _problem(503, checks={"database": "ok", "broker": "ConnectionError", "workers": "ok"})),
     ],
 )
 def test_the_checker_accepts_documented_responses(fake, method, path, response):

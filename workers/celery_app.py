@@ -64,7 +64,8 @@ def make_celery(settings: Settings | None = None, *, set_as_current: bool = True
         # Celery configures no logging while setup_logging has a receiver (below); without one it would still leave the root's handlers alone.
         worker_hijack_root_logger=False,
         beat_schedule={
-            "reconcile-jobs": {"task": "deploy_gate.reconcile", "schedule": 30.0},
+            # A dead worker's running job resumes within the worker stale age plus this interval.
+            "reconcile-jobs": {"task": "deploy_gate.reconcile", "schedule": settings.reconcile_seconds},
             # Vercel checks kept fresh and completed, GitHub protection rules answered (workers.integrations).
             "sync-integration-reports": {"task": "deploy_gate.sync_integration_reports", "schedule": 15.0},
             # Old finished jobs, delivery ids and unused bundles deleted in short batches (service.retention).

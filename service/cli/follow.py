@@ -2,7 +2,7 @@
 
 A job that waits for a person is said at once, with its plan, its console page and the commands
 that decide it; a long step gets a line with its elapsed time every `DEPLOY_GATE_PROGRESS_SECONDS`
-(30 by default) so a build log shows the gate is alive; a rejected job's verdict comes with the
+(30 by default) so a build log shows the gate is alive, and a job no worker has taken says so; a rejected job's verdict comes with the
 reasons it waited with (the store keeps them, service.store.repository.record_approval).
 """
 
@@ -48,6 +48,8 @@ def describe_event(event: dict[str, Any], job: str | None = None) -> str:
         data = event["data"]
         if "outcome" in data:  # what became of a notification (workers.notifications)
             return f"{at}{data.get('notification')} notification {str(data['outcome']).replace('_', ' ')}"
+        if data.get("message"):  # said for people (a dead worker's job resuming: service.store.repository.workers)
+            return f"{at}{data['message']}"
         return f"{at}note: " + (" ".join(str(data[key]) for key in ("webhook", "event") if data.get(key)) or "recorded")
     if event["kind"] == "step_finished" and (event["step"] or "").startswith(_BLOCKER_LOOK) and event["data"].get("outcome"):
         return f"{at}{describe_wait(event['data'])}"
@@ -86,8 +88,12 @@ def progress_interval() -> float:
         return _PROGRESS_SECONDS
 
 
+def _seconds_since(since: str) -> int:
+    return max(0, int((datetime.now(UTC) - datetime.fromisoformat(since)).total_seconds()))
+
+
 def _elapsed(since: str) -> str:
-    seconds = max(0, int((datetime.now(UTC) - datetime.fromisoformat(since)).total_seconds()))
+    seconds = _seconds_since(since)
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
@@ -156,7 +162,10 @@ class JobFollower:
             return
         last = job["events"][-1]
         now = datetime.now(UTC).strftime("%H:%M:%S") + "  " + (f"{name}: " if name else "")
-        if last["kind"] == "step_started":
+        if job["state"] == "queued":
+            # Queued this long: no worker runs, or every worker is busy (`/readyz` tells which).
+            self._line(f"{now}no worker has taken this job for {_seconds_since(job['created_at'])} s")
+        elif last["kind"] == "step_started":
             self._line(f"{now}{last['step']} still running after {_elapsed(last['at'])}")
         else:
             self._line(f"{now}still {job['state']} after {_elapsed(last['at'])}")

@@ -11,6 +11,9 @@
 | `DEPLOY_GATE_VISIBILITY_TIMEOUT` | 7200 | seconds before an unacknowledged task goes to another worker |
 | `DEPLOY_GATE_STORE_POOL_WAIT_SECONDS` | 15 | how long an API request waits for one of its process's store connections while the store answers (a 503 after; a store found unreachable is answered 503 within about a second) |
 | `DEPLOY_GATE_STORE_CONNECT_TIMEOUT_SECONDS` | 2 | how long the API waits to open a connection to the store (libpq's `connect_timeout`; 2 is its least) |
+| `DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS` | 10 | how often each worker process records its heartbeat in the store |
+| `DEPLOY_GATE_WORKER_STALE_SECONDS` | 30 | a worker whose heartbeat is older is dead: its running job resumes elsewhere, and `/readyz` counts only fresher ones |
+| `DEPLOY_GATE_RECONCILE_SECONDS` | 15 | how often the beat runs the reconciler (a dead worker's job resumes within the stale age plus this) |
 | `DEPLOY_GATE_LOG_LEVEL` | `INFO` | the lowest level logged by the API and the workers: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` |
 """
 
@@ -47,6 +50,11 @@ class Settings:
     # for the pool); once connecting has failed, about a second (service.http.store.StorePool).
     store_pool_wait_seconds: float = 15.0
     store_connect_timeout_seconds: int = 2
+    # Worker liveness (workers.liveness): a heartbeat this often; older than the stale age, a worker is dead.
+    worker_heartbeat_seconds: float = 10.0
+    worker_stale_seconds: float = 30.0
+    # The beat's reconciler interval: a dead worker's running job resumes within the stale age plus this.
+    reconcile_seconds: float = 15.0
     # kombu transport options over the ones workers.celery_app sets for the broker's kind.
     broker_transport_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -81,6 +89,14 @@ class Settings:
                 raise ConfigError(f"{name} must be one of {', '.join(LOG_LEVELS)}")
             return value
 
+        heartbeat = seconds("DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS", 10.0)
+        stale = seconds("DEPLOY_GATE_WORKER_STALE_SECONDS", 30.0)
+        reconcile = seconds("DEPLOY_GATE_RECONCILE_SECONDS", 15.0)
+        if heartbeat <= 0 or reconcile <= 0:
+            raise ConfigError("DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS and DEPLOY_GATE_RECONCILE_SECONDS must be above 0")
+        if stale <= heartbeat:
+            # A worker would look dead between two of its own heartbeats, and its jobs would run twice at once.
+            raise ConfigError("DEPLOY_GATE_WORKER_STALE_SECONDS must be above DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS")
         return cls(
             database_url=environ.get("DEPLOY_GATE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/deploy_gate"),
             broker_url=environ.get("DEPLOY_GATE_BROKER_URL") or environ.get("DEPLOY_GATE_REDIS_URL") or "redis://127.0.0.1:6379/0",
@@ -91,6 +107,9 @@ class Settings:
             log_level=log_level("DEPLOY_GATE_LOG_LEVEL", "INFO"),
             store_pool_wait_seconds=seconds("DEPLOY_GATE_STORE_POOL_WAIT_SECONDS", 15.0),
             store_connect_timeout_seconds=connect_timeout("DEPLOY_GATE_STORE_CONNECT_TIMEOUT_SECONDS", 2),
+            worker_heartbeat_seconds=heartbeat,
+            worker_stale_seconds=stale,
+            reconcile_seconds=reconcile,
             broker_transport_options=_json_object(environ, "DEPLOY_GATE_BROKER_TRANSPORT_OPTIONS"),
         )
 

@@ -83,14 +83,15 @@ def create_app(
         raise
     broker = Broker(make_celery(settings, set_as_current=False))
     enqueue = enqueue_committed(enqueue or broker.enqueue)
+    documents = JobDocuments(max_age=settings.job_cache_seconds)
+    metrics = Metrics(documents)
     # The listener thread starts with the first long-poll, and stops when the pool is closed.
     watcher = JobWatcher(
         lambda: store_module.listen_connection(pool),
         stopped=lambda: pool.closed,
-        documents=JobDocuments(max_age=settings.job_cache_seconds),
+        documents=documents,
+        on_parked=metrics.long_polls.inc,
     )
-    metrics = Metrics()
-    metrics.watch_job_documents(watcher.documents)
     app.extensions["deploy_gate"] = DeployGate(settings, config, pool, enqueue, metrics, watcher, JobIntake(pool, enqueue), broker)
 
     problems.init_app(app)

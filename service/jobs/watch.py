@@ -76,8 +76,10 @@ class JobWatcher:
         connect: Callable[[], psycopg.Connection],
         stopped: Callable[[], bool] = lambda: False,
         documents: JobDocuments | None = None,
+        on_parked: Callable[[int], None] = lambda change: None,
     ) -> None:
         self._connect = connect
+        self._on_parked = on_parked  # told +1 when a request parks, -1 when it leaves (the metrics)
         self._stopped = stopped
         self.documents = documents if documents is not None else JobDocuments(max_age=0)
         self._closing = threading.Event()
@@ -100,9 +102,11 @@ class JobWatcher:
         with self._lock:
             self._waiters.setdefault(job_id, set()).add(woken)
             self._start()
+        self._on_parked(1)
         try:
             yield woken
         finally:
+            self._on_parked(-1)
             with self._lock:
                 events = self._waiters.get(job_id)
                 if events is not None:

@@ -122,9 +122,10 @@ def _free_port() -> int:
 
 
 def _ready(port: int) -> bool:
+    """gunicorn serves the app (not /readyz: it wants a worker's heartbeat, and most tests run none)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
-        conn.request("GET", "/readyz")
+        conn.request("GET", "/healthz")
         return conn.getresponse().status == 200
     except OSError:
         return False

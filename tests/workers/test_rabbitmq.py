@@ -65,7 +65,8 @@ def test_a_deploy_on_rabbitmq_reaches_proceed(service_env, rabbitmq_vhost, monke
     api = app.test_client()
     worker = None
     try:
-        assert api.get("/readyz").get_json()["checks"] == {"database": "ok", "broker": "ok"}
+        # No worker yet: the store and the broker answer, and readiness says nobody would take a job.
+        assert api.get("/readyz").get_json()["checks"] == {"database": "ok", "broker": "ok", "workers": "none alive"}
         # Sent before any worker has declared the queue: Celery's client declares it, so nothing is lost.
         response = api.post("/v1/deploys", json={"target": "staging", "apply": True, "migrations": MIGRATIONS}, headers=AUTH)
         assert response.status_code == 202
@@ -73,6 +74,8 @@ def test_a_deploy_on_rabbitmq_reaches_proceed(service_env, rabbitmq_vhost, monke
         worker = start_worker()
         job = wait_for_verdict(api, response.get_json()["id"], seconds=60)
         assert "deploy_gate_queue_depth 0.0" in api.get("/metrics", headers=AUTH).get_data(as_text=True)
+        # The worker that ran the job records its heartbeat: ready.
+        assert api.get("/readyz").get_json()["checks"] == {"database": "ok", "broker": "ok", "workers": "ok"}
     finally:
         if worker is not None:
             os.killpg(worker.pid, signal.SIGTERM)

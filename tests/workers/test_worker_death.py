@@ -46,6 +46,10 @@ def wait_until(condition, seconds=30):
 @pytest.fixture
 def real_worker_env(service_env, monkeypatch):
     monkeypatch.setenv("DEPLOY_GATE_VISIBILITY_TIMEOUT", str(VISIBILITY_TIMEOUT))
+    # A redelivered message resumes a killed worker's job once that worker's heartbeat is stale
+    # (until then it looks like a live worker's job): seconds here, 30 s by default.
+    monkeypatch.setenv("DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS", "1")
+    monkeypatch.setenv("DEPLOY_GATE_WORKER_STALE_SECONDS", "3")
     redis.Redis.from_url(os.environ["DEPLOY_GATE_BROKER_URL"]).flushdb()
     yield
     redis.Redis.from_url(os.environ["DEPLOY_GATE_BROKER_URL"]).flushdb()

@@ -7,6 +7,7 @@
 - `integration_reports`: the verdicts owed to the platforms;
 - `retention`: deleting, in small batches, old finished jobs, old delivery ids and unused bundles;
 - `target_locks`: the lock that serialises the jobs writing to one target;
+- `workers`: the workers' heartbeats, and which worker runs a job right now;
 - `schema`: the store's own schema (applied by `deploy-gate migrate-store`, checked by the API), and the probe that the store answers.
 
 Callers use this package, `from service.store import repository`, and the names below; the
@@ -38,6 +39,7 @@ from service.store.repository.integration_reports import (
 from service.store.repository.job_ids import JobNotFound
 from service.store.repository.jobs import (
     Job,
+    JobWaits,
     NewJob,
     NotWaitingForApproval,
     TargetJobs,
@@ -46,6 +48,7 @@ from service.store.repository.jobs import (
     create_job,
     create_jobs,
     get_job,
+    job_waits,
     job_with_journal,
     latest_check,
     latest_deploy,
@@ -80,6 +83,17 @@ from service.store.repository.schema import (
     require_current_store,
 )
 from service.store.repository.target_locks import target_lock
+from service.store.repository.workers import (
+    OrphanedJob,
+    claim_job,
+    forget_worker,
+    live_workers,
+    prune_workers,
+    record_heartbeat,
+    release_job,
+    release_jobs_except,
+    release_orphaned_jobs,
+)
 
 __all__ = [
     # jobs
@@ -92,6 +106,8 @@ __all__ = [
     "create_job",
     "create_jobs",
     "get_job",
+    "JobWaits",
+    "job_waits",
     "job_with_journal",
     "latest_check",
     "latest_deploy",
@@ -146,6 +162,16 @@ __all__ = [
     "prune_unused_bundles",
     # target locks
     "target_lock",
+    # workers
+    "OrphanedJob",
+    "claim_job",
+    "forget_worker",
+    "live_workers",
+    "prune_workers",
+    "record_heartbeat",
+    "release_job",
+    "release_jobs_except",
+    "release_orphaned_jobs",
     # schema
     "STORE_MIGRATIONS",
     "StoreNotMigrated",

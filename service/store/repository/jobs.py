@@ -353,11 +353,13 @@ def child_jobs(conn: psycopg.Connection, job_id: str) -> list[Job]:
 
 
 def stale_jobs(conn: psycopg.Connection, *, queued_for_seconds: float, running_quiet_for_seconds: float) -> list[Job]:
-    """Jobs the reconciler should look at: queued too long (a lost message) or running but quiet."""
+    """Jobs the reconciler should look at: queued too long (a lost message) or running but quiet
+    with no worker running them (a lost deferred message). A running job a worker holds is the
+    worker's: workers.release_orphaned_jobs hands it on when that worker dies."""
     return _jobs(
         conn,
         f'SELECT {_JOB_COLUMNS} FROM "job" WHERE ("state" = \'queued\' AND "updated_at" < now() - make_interval(secs => %s))'
-        ' OR ("state" = \'running\' AND "updated_at" < now() - make_interval(secs => %s)) ORDER BY "created_at"',
+        ' OR ("state" = \'running\' AND "worker_id" IS NULL AND "updated_at" < now() - make_interval(secs => %s)) ORDER BY "created_at"',
         (queued_for_seconds, running_quiet_for_seconds),
     )
 
@@ -366,6 +368,36 @@ def count_jobs(conn: psycopg.Connection) -> list[tuple[str, str, str | None, int
     """(kind, state, verdict, count) for the metrics endpoint."""
     rows = conn.execute('SELECT "kind", "state", "verdict", count(*) FROM "job" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3').fetchall()
     return [(str(kind), str(state), verdict, int(count)) for kind, state, verdict, count in rows]
+
+
+@dataclass(frozen=True)
+class JobWaits:
+    """How long jobs have waited, and how many ended on an unreachable target (the metrics)."""
+
+    oldest_queued_seconds: float
+    oldest_waiting_approval_seconds: float
+    blocked_unreachable: int
+
+
+# The reason a job blocked by a target it could not reach starts with.
+UNREACHABLE_REASON = "target unreachable: "
+
+
+def job_waits(conn: psycopg.Connection) -> JobWaits:
+    """A queued job waits since it was created; a job waiting for approval since it last changed
+    (its move to waiting_approval). Both through the index of active jobs."""
+    row = conn.execute(
+        """
+        SELECT
+            coalesce((SELECT extract(epoch FROM now() - min("created_at")) FROM "job" WHERE "state" = 'queued'), 0)::float,
+            coalesce((SELECT extract(epoch FROM now() - min("updated_at")) FROM "job" WHERE "state" = 'waiting_approval'), 0)::float,
+            (SELECT count(*) FROM "job" WHERE "verdict" = 'blocked'
+                AND EXISTS (SELECT 1 FROM jsonb_array_elements_text("reasons") AS "reason" WHERE starts_with("reason", %s)))
+        """,
+        (UNREACHABLE_REASON,),
+    ).fetchone()
+    assert row is not None  # an aggregate answers one row
+    return JobWaits(max(0.0, float(row[0])), max(0.0, float(row[1])), int(row[2]))
 
 
 def _locked_job(conn: psycopg.Connection, job_id: str) -> Job:

@@ -226,12 +226,24 @@ def test_no_verdict_within_the_timeout_exits_2(scratch_db, write_migrations):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        result = gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), "--timeout", "2", url=f"http://127.0.0.1:{server.server_port}")
+        result = gate(
+            "--target",
+            "staging",
+            "--migrations",
+            str(write_migrations(PATIENTS)),
+            "--timeout",
+            "3",
+            url=f"http://127.0.0.1:{server.server_port}",
+            env={"DEPLOY_GATE_PROGRESS_SECONDS": "1"},
+        )
     finally:
         server.shutdown()
         app.extensions["deploy_gate"].pool.close()
     assert result.returncode == 2
-    assert result.stderr.startswith("error: job ") and "is still queued after 2 s" in result.stderr
+    assert result.stderr.startswith("error: job ") and "is still queued after 3 s" in result.stderr
+    # While it waits, the build log says why: no worker took the job, for how long.
+    waited = [int(line.split(" for ")[1].removesuffix(" s")) for line in result.stdout.splitlines() if "no worker has taken this job for " in line]
+    assert waited and waited == sorted(waited) and 1 <= waited[-1] <= 3, result.stdout
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from service.store import repository
 from tests.conftest import ADMIN_URL
 from tests.service.http.conftest import auth
 from tests.service.http.test_deploys import MIGRATIONS
+from tests.store import record_live_worker
 
 
 def until(condition, seconds=20.0):
@@ -133,10 +134,11 @@ def test_targets_and_their_latest_status(client, scratch_db):
     assert client.get("/v1/targets/elsewhere/status", headers=auth()).status_code == 404
 
 
-def test_health_endpoints(client):
+def test_health_endpoints(client, scratch_db):
     assert client.get("/healthz").get_json() == {"status": "ok"}
+    record_live_worker(scratch_db)
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert ready.status_code == 200 and ready.get_json()["checks"] == {"database": "ok", "broker": "ok", "workers": "ok"}
     assert client.get("/metrics").status_code == 401
     submit(client)
     metrics = client.get("/metrics", headers=auth()).get_data(as_text=True)

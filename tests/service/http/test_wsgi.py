@@ -17,7 +17,7 @@ import pytest
 from service.config.records import hash_token
 from service.jobs.states import JobKind, JobState
 from service.store import repository
-from tests.store import migrated_store
+from tests.store import migrated_store, record_live_worker
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 ROOT = Path(__file__).resolve().parents[3]
@@ -81,7 +81,7 @@ def get(port, path, headers=None, timeout=5.0):
 
 
 @contextmanager
-def gunicorn_serving(tmp_path, scratch_db, target_db):
+def gunicorn_serving(tmp_path, scratch_db, target_db, workers=1):
     """gunicorn started as `make run` starts it (settings from ./gunicorn.conf.py), on a scratch store,
     with the console on: (port, the API's headers, the server process)."""
     token = "wsgi-test-token"
@@ -91,14 +91,16 @@ def gunicorn_serving(tmp_path, scratch_db, target_db):
         f'[tokens.ci]\nsha256 = "{hash_token(token)}"\nscopes = ["deploy", "read"]\n\n[targets.staging]\ndatabase_url_env = "STAGING_DATABASE_URL"\n'
     )
     port = free_port()
+    store_url = migrated_store(scratch_db)
+    record_live_worker(scratch_db)  # /readyz wants a worker; none runs here
     env = {
         "PATH": "/usr/bin:/bin",
         "DEPLOY_GATE_CONFIG": str(config),
-        "DEPLOY_GATE_DATABASE_URL": migrated_store(scratch_db),
+        "DEPLOY_GATE_DATABASE_URL": store_url,
         "DEPLOY_GATE_BROKER_URL": "redis://127.0.0.1:6379/15",
         "STAGING_DATABASE_URL": target_db.url,
         "CONSOLE_SECRET": "a-console-secret-for-the-wsgi-tests",
-        "WEB_CONCURRENCY": "1",
+        "WEB_CONCURRENCY": str(workers),
     }
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as output:
@@ -159,6 +161,56 @@ def test_parked_long_polls_leave_the_server_free_to_answer(served, scratch_db):
     assert get(port, f"/v1/jobs/{job.id}", headers)[1]["state"] == "running"
 
 
+def text_of(port, path, headers):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)  # a new connection each: any worker may answer
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.read().decode()
+    finally:
+        conn.close()
+
+
+def sample(metrics, name, absent=None):
+    match = re.search(rf"^{re.escape(name)} (\S+)$", metrics, re.MULTILINE)
+    assert match or absent is not None, f"{name} not in:\n{metrics}"
+    return float(match.group(1)) if match else absent
+
+
+def test_metrics_add_up_every_gunicorn_worker_whichever_answers_the_scrape(tmp_path, scratch_db, target_db):
+    with gunicorn_serving(tmp_path, scratch_db, target_db, workers=2) as (port, headers, server):
+        workers = {int(pid) for pid in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()}
+        assert len(workers) == 2
+        healthz = 'deploy_gate_http_request_seconds_count{endpoint="/healthz",method="GET",status="200"}'
+        scraped = 'deploy_gate_http_request_seconds_count{endpoint="/metrics",method="GET",status="200"}'
+        for _ in range(40):
+            get(port, "/healthz")
+        # Each scrape counts all 40 and every scrape before it, whichever worker answers (each new
+        # connection lands on either): without adding the workers up, the counts would jump about.
+        for scrape in range(20):
+            metrics = text_of(port, "/metrics", headers)
+            assert sample(metrics, healthz) == 40.0
+            assert sample(metrics, scraped, absent=0.0) == scrape, metrics
+
+        # Parked long-polls on both workers are added up (livesum), and gone once they are answered.
+        with scratch_db.connect() as conn:
+            job, _ = repository.create_job(conn, kind=JobKind.CHECK, target="staging", requested_by="ci")
+        answers = []
+        polls = [threading.Thread(target=lambda: answers.append(get(port, f"/v1/jobs/{job.id}?wait=25", headers, timeout=40))) for _ in range(10)]
+        for poll in polls:
+            poll.start()
+        deadline = time.monotonic() + 15
+        while sample(text_of(port, "/metrics", headers), "deploy_gate_long_polls_parked") != 10.0:
+            assert time.monotonic() < deadline, text_of(port, "/metrics", headers)
+            time.sleep(0.1)
+        with scratch_db.connect() as conn:
+            repository.transition(conn, job.id, JobState.RUNNING)
+        for poll in polls:
+            poll.join(30)
+        assert len(answers) == 10
+        assert sample(text_of(port, "/metrics", headers), "deploy_gate_long_polls_parked") == 0.0
+
+
 def test_gunicorn_writes_one_json_object_per_line_and_a_json_access_line_per_request(served, tmp_path):
     port, headers = served
     assert get(port, "/healthz")[0] == 200
@@ -180,7 +232,8 @@ def test_gunicorn_writes_one_json_object_per_line_and_a_json_access_line_per_req
     assert "c0ffee-capability" not in text and headers["Authorization"] not in text and "wsgi-test-token" not in text
 
 
-def test_gunicorn_settings_are_in_one_file_that_every_launcher_uses():
+def test_gunicorn_settings_are_in_one_file_that_every_launcher_uses(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # else reading the file makes a directory for its metrics
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert settings["worker_class"] == "gevent" and settings["reuse_port"] is True
     launchers = [(ROOT / "Procfile").read_text(), (ROOT / "scripts" / "run-dev.sh").read_text(), (ROOT / "docker-compose.yml").read_text()]
