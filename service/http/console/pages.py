@@ -131,12 +131,13 @@ class JobPage:
 
     @property
     def endpoint_pending(self) -> str:
-        """Why a restore shows no endpoint yet, in words."""
+        """Why a restore or cut-over shows no endpoint yet, in words."""
+        what, doing = ("cut-over", "renaming") if self.job.params.get("action") == "cutover" else ("restore", "restoring")
         if self.waiting:
-            return "none yet: the restore starts once it is approved"
+            return f"none yet: the {what} starts once it is approved"
         if not self.finished:
-            return "none yet: AWS is restoring; it shows here when the new instance is available"
-        return "none: the restore did not finish (the reasons above say why)"
+            return f"none yet: AWS is {doing}; the endpoint shows here when it is done"
+        return f"none: the {what} did not finish (the reasons above say why)"
 
     @property
     def offers_cutover(self) -> bool:

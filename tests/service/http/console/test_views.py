@@ -282,7 +282,7 @@ def test_a_restore_jobs_page_from_approval_through_the_aws_steps_to_the_endpoint
         "AWS is restoring to the new instance prod-recovery",
         "asked AWS: prod-recovery is creating, not available yet; asking again later",
     ]
-    assert "none yet: AWS is restoring" in restore_section(html) and 'id="endpoint"' not in html
+    assert "none yet: AWS is restoring; the endpoint shows here when it is done" in restore_section(html) and 'id="endpoint"' not in html
 
     done = run_job(store, config, job.id, rds_client_for=rds_client_for)
     assert done.verdict is Verdict.PROCEED, done.reasons
@@ -317,6 +317,8 @@ def test_the_cut_over_is_asked_for_from_the_restores_page_and_waits_for_its_own_
     assert run_job(store, config, cutover_id, rds_client_for=rds_client_for).state is JobState.WAITING_APPROVAL
     html = page(client, f"/console/jobs/{cutover_id}")
     assert "<h2>Cut-over</h2>" in restore_section(html) and "Rename instance prod to prod-old-" in html and 'id="next-step"' not in html
+    assert "<h1>Cut-over job on staging</h1>" in html and f'<a id="restore-link" href="/console/jobs/{restore.id}">' in html
+    assert "none yet: the cut-over starts once it is approved" in restore_section(html)
     repository.record_approval(store, cutover_id, approved=True, by="oncall", comment=None)
     assert run_job(store, config, cutover_id, rds_client_for=rds_client_for).verdict is Verdict.PROCEED
     html = page(client, f"/console/jobs/{cutover_id}")
