@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from service.jobs.states import JobState, Verdict
+from service.store.repository.journal import notify
 from tests.aws import describe_instance, small_instance
 from tests.browser.conftest import running_worker, wait_for_live_updates
 from tests.browser.scenarios import NEW_INSTANCE, RESTORED_INSTANCE, SNAPSHOT
@@ -46,6 +47,15 @@ def test_approving_a_restore_shows_its_aws_steps_then_the_endpoint_without_a_rel
         done = console.job(job.id)
         assert (done.state, done.verdict) == (JobState.SUCCEEDED, Verdict.PROCEED)
 
+        # A person selects the endpoint; an announcement that changes nothing leaves the page, and the selection, as they are.
+        page.locator("#endpoint").click()
+        page.evaluate("document.getElementById('endpoint').seenBefore = true")  # a property: not in the HTML compared
+        assert page.evaluate("window.getSelection().toString()") == address
+        with page.expect_response(lambda response: "fragment=live" in response.url), console.store.connect() as conn:
+            notify(conn, job.id)
+        assert page.evaluate("document.getElementById('endpoint').seenBefore === true")
+        assert page.evaluate("window.getSelection().toString()") == address
+
         # The endpoint copies with one click (127.0.0.1 is a secure context: the clipboard is there).
         page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console.url)
         copy = page.locator("button[data-copy=endpoint]")
@@ -60,5 +70,4 @@ def test_approving_a_restore_shows_its_aws_steps_then_the_endpoint_without_a_rel
         expect(page.locator("h1")).to_have_text("Cut-over job on staging")
         expect(page.locator("#job-state")).to_have_text("waiting_approval")
         expect(page.locator("section#plan")).to_contain_text(f"Rename instance {RESTORED_INSTANCE} to {RESTORED_INSTANCE}-old-")
-        screenshot(page, "cutover-waiting", focus="section#plan")
     assert [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]] == [RESTORED_INSTANCE, NEW_INSTANCE]

@@ -38,7 +38,8 @@
         if (html === null) return;
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(id);
         var current = document.getElementById(id);
-        if (!fresh || !current) return;
+        // Nothing changed (a repeated announcement): keep the page as it is, a selection included.
+        if (!fresh || !current || fresh.outerHTML === current.outerHTML) return;
         // What a person is typing (an approval's comment) survives the swap, in the same form.
         current.querySelectorAll("form[id] textarea[name], form[id] input[type=text][name]").forEach(function (field) {
           var twin = fresh.querySelector("#" + field.form.id + " [name='" + field.name + "']");
