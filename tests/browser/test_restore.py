@@ -63,6 +63,7 @@ def test_approving_a_restore_shows_its_aws_steps_then_the_endpoint_without_a_rel
         expect(copy).to_have_text("Copied")
         assert page.evaluate("navigator.clipboard.readText()") == address
         copy.evaluate("button => { button.textContent = 'Copy'; }")
+        page.evaluate("window.getSelection().removeAllRanges()")
         screenshot(page, "restore", focus="section#restore")
 
         # The next step, from the same page: the cut-over, a job of its own waiting for its own approval.
