@@ -50,9 +50,12 @@ class ReplayFailed(MigrateError):
 
 
 class ShadowUnusable(MigrateError):
-    """The shadow server refused to create, reach or drop a scratch database."""
+    """The shadow server refused to create a scratch database (reaching it at all is CannotConnect).
 
-    code = "P1001"
+    Prisma's code for a shadow database it cannot create (`migrate dev`'s shadow database).
+    """
+
+    code = "P3014"
 
 
 @dataclass(frozen=True)

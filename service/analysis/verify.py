@@ -7,8 +7,11 @@ cloned into a scratch database with a unique name; the migration is applied with
 migration file runs); and the catalog is fingerprinted again. The same fingerprint as the replay's:
 the rollback is verified. The scratch database is always dropped.
 
-A migration that fails while replaying, or a rollback that errors, makes the rollback unverified
-with the error; failures to reach or use the shadow server itself raise (the command cannot run).
+A migration that failed on the target (`failed_with`: its SQLSTATE and message) is expected to fail
+the same way on the copy, leaving behind what it left on the target; the rollback must then undo that. A
+migration that fails otherwise while replaying or applying, or a rollback that errors, makes the
+rollback unverified with the error; failures to reach or use the shadow server itself raise (the
+command cannot run).
 """
 
 from __future__ import annotations
@@ -47,6 +50,14 @@ class ShadowIsTarget(MigrateError):
 class MigrationToVerifyNotFound(MigrateError):
     def __init__(self, migration_name: str, source: str) -> None:
         super().__init__(f"Migration {migration_name} is not in {source}.", migration_name=migration_name)
+
+
+@dataclass(frozen=True)
+class TargetFailure:
+    """How a migration failed on the target: the same error on the copy means the same statement failed."""
+
+    sqlstate: str | None
+    message: str | None
 
 
 @dataclass(frozen=True)
@@ -109,9 +120,11 @@ def verify_rollback(
     *,
     target: DatabaseTarget | None = None,
     replays: ReplayCache | None = None,
+    failed_with: TargetFailure | None = None,
 ) -> RollbackVerification:
     """Replay up to `migration_name` in a scratch database on `shadow`, apply it, run
-    `rollback_sql`, and compare catalogs; see the module docstring.
+    `rollback_sql`, and compare catalogs; see the module docstring. `failed_with`: how the migration
+    failed on the target, if it did.
 
     The migrations run with the target's Prisma schema as search_path (the shadow URL's `schema`
     when no target is given). `replays` is the target's cache of replays on `shadow` (one of its
@@ -139,7 +152,7 @@ def verify_rollback(
             step.fail(error)
             return run.result(_Outcome(verified=False, errors=(error,)))
     with run.scratch_database(replays, before.template) as scratch, connect(scratch) as conn:
-        outcome = _apply_and_roll_back(run, conn, schema, local, position, rollback_sql, before.fingerprint)
+        outcome = _apply_and_roll_back(run, conn, schema, local, position, rollback_sql, before.fingerprint, failed_with)
     return run.result(outcome)
 
 
@@ -153,16 +166,32 @@ class _Outcome:
 
 
 def _apply_and_roll_back(
-    run: _Run, conn: psycopg.Connection, schema: str, local: LocalMigrations, position: int, rollback_sql: str, before: Fingerprint
+    run: _Run,
+    conn: psycopg.Connection,
+    schema: str,
+    local: LocalMigrations,
+    position: int,
+    rollback_sql: str,
+    before: Fingerprint,
+    failed_with: TargetFailure | None,
 ) -> _Outcome:
     migrations = local.migrations
     with run.step(f"apply {run.migration_name}") as step:
         deployed = deploy(conn, schema, replace(local, migrations=migrations[: position + 1]))
-        if deployed.failure is not None:
-            failure = deployed.failure
+        failure = deployed.failure
+        if failure is not None and failed_with == TargetFailure(failure.sqlstate, failure.message):
+            # The copy now holds what the failed run left on the target: the rollback must undo it.
+            step.note(f"fails as it did on the target (SQLSTATE {failure.sqlstate}): {failure.message}")
+        elif failure is not None:
             error = f"Migration {run.migration_name} fails to apply (SQLSTATE {failure.sqlstate}): {failure.message}"
+            if failed_with is not None:
+                error += (
+                    f"; on the target it failed otherwise (SQLSTATE {failed_with.sqlstate}: {failed_with.message}), so the copy is not in the target's state"
+                )
             step.fail(error)
             return _Outcome(verified=False, errors=(error,))
+        elif failed_with is not None:
+            step.note(f"applies in full here, although it failed on the target (SQLSTATE {failed_with.sqlstate})")
     with run.step("fingerprint after the migration"):
         applied = catalog_fingerprint(conn, schemas=None)
     migration_changes = tuple(diff(before, applied))
@@ -217,9 +246,14 @@ def _message(error: psycopg.Error) -> str:
 class _StepRecorder:
     def __init__(self) -> None:
         self.failure: str | None = None
+        self.detail = ""
 
     def fail(self, detail: str) -> None:
         self.failure = detail
+
+    def note(self, detail: str) -> None:
+        """What a step that went as expected should say all the same."""
+        self.detail = detail
 
 
 @dataclass
@@ -241,7 +275,7 @@ class _Run:
         except BaseException as error:
             self.steps.append(Step(name, False, time.perf_counter() - started, self.shadow.redact(_describe(error))))
             raise
-        self.steps.append(Step(name, recorder.failure is None, time.perf_counter() - started, recorder.failure or ""))
+        self.steps.append(Step(name, recorder.failure is None, time.perf_counter() - started, recorder.failure or recorder.detail))
 
     @contextmanager
     def scratch_database(self, replays: ReplayCache, template: str) -> Iterator[DatabaseTarget]:

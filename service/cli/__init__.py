@@ -121,9 +121,10 @@ def target_session(output: Output, database_url: str | None, migrations_dir: Pat
         output.error(error.code, error.message, EXIT_UNHEALTHY, error.headline)
     except errors.MigrateError as error:
         output.error(error.code, error.message, EXIT_CANNOT_RUN, error.headline)
-    except psycopg.OperationalError as error:
-        output.error("P1001", f"Lost the connection to the database: {first_line(error)}", EXIT_CANNOT_RUN)
     except psycopg.Error as error:
+        if error.sqlstate is None and isinstance(error, psycopg.OperationalError):
+            # Connected, then the server went away (connect() itself raises CannotConnect): Prisma's P1017.
+            output.error("P1017", f"Server has closed the connection: {first_line(error)}", EXIT_CANNOT_RUN)
         output.error(getattr(error, "sqlstate", None), f"Database error: {first_line(error)}", EXIT_CANNOT_RUN)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output
 from service.cli.remote import ServiceClient, ServiceError
+from service.prisma.connection_failures import describe_attempt
 from service.recovery.blockers import describe_wait
 
 TERMINAL = ("succeeded", "failed", "canceled")
@@ -28,6 +29,8 @@ PROGRESS_SECONDS_ENV = "DEPLOY_GATE_PROGRESS_SECONDS"
 _PROGRESS_SECONDS = 30.0
 # The steps of a recover job looking for the sessions whose locks block a retry.
 _BLOCKER_LOOK = "wait_for_blockers:"
+# A failed attempt to reach the target or its shadow server (service.jobs.unreachable).
+_UNREACHABLE = ("wait_for_target:", "wait_for_shadow:")
 
 EventHook = Callable[[dict[str, Any], dict[str, Any]], None]
 
@@ -52,6 +55,8 @@ def describe_event(event: dict[str, Any], job: str | None = None) -> str:
         data = event["data"]
         waited = f"{data.get('waited_seconds')} of {data.get('bound_seconds')} s waited"
         return f"{at}{data['message']}; next look in {data.get('next_look_in_seconds')} s ({waited})"
+    if event["kind"] == "step_finished" and (event["step"] or "").startswith(_UNREACHABLE) and event["data"].get("reason"):
+        return f"{at}{describe_attempt(event['data'])}"
     phase = event["kind"].removeprefix("step_")
     return f"{at}{event['step']} {phase}"
 

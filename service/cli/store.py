@@ -20,6 +20,7 @@ def migrate_store_command(as_json: bool) -> None:
     from service.config.errors import ConfigError
     from service.config.settings import Settings
     from service.prisma import errors
+    from service.prisma.connection_failures import classify_connection_failure
     from service.prisma.database import parse_database_url
     from service.store.repository import migrate_store
 
@@ -34,7 +35,10 @@ def migrate_store_command(as_json: bool) -> None:
     except errors.MigrateError as error:
         output.error(error.code, error.message, EXIT_CANNOT_RUN, error.headline)
     except psycopg.OperationalError as error:
-        output.error("P1001", f"Cannot reach the store database: {first_line(error)}", EXIT_CANNOT_RUN)
+        if output.target is None or error.sqlstate is not None:
+            output.error(error.sqlstate, f"The store migration failed: {first_line(error)}", EXIT_CANNOT_RUN)
+        failure = classify_connection_failure(error, output.target)
+        output.error(failure.code, f"Cannot reach the store database: {failure.message}", EXIT_CANNOT_RUN)
     except (psycopg.Error, RuntimeError) as error:
         output.error(getattr(error, "sqlstate", None), f"The store migration failed: {first_line(error)}", EXIT_CANNOT_RUN)
     else:

@@ -27,6 +27,9 @@ class Policy:
     # How long a retry after a transient error waits for the sessions whose locks block the
     # migration's tables, looking again with backoff; still blocked after it: the verdict is blocked.
     retry_wait_seconds: float = 60.0
+    # How long a job tries again to reach the target (or its shadow server) after its first failed
+    # attempt, journaling each one; still unreachable after it: the verdict is blocked.
+    unreachable_timeout_seconds: float = 600.0
 
 
 @dataclass(frozen=True)

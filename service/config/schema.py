@@ -78,6 +78,7 @@ class _PolicySchema(Schema):
     statement_timeout_ms = fields.Integer(validate=validate.Range(min=0), allow_none=True)
     lock_wait_seconds = fields.Float(validate=validate.Range(min=0.1, max=600))
     retry_wait_seconds = fields.Float(validate=validate.Range(min=0, max=3600))
+    unreachable_timeout_seconds = fields.Float(validate=validate.Range(min=0, max=86400))
 
 
 class _RdsSchema(Schema):

@@ -123,7 +123,7 @@ def _plan(conn: psycopg.Connection, run: JobRun, name: str, replay: ReplayCache 
 
 
 def _verify(run: JobRun, name: str, sql: str, verify: RollbackVerifier | None) -> dict[str, Any]:
-    outcome = verify(run.migrations, name, sql) if verify is not None else None
+    outcome = verify(run.migrations, name, sql, None) if verify is not None else None
     if outcome is None:
         return VerifyStep(None).to_dict()
     verified, details = outcome

@@ -21,7 +21,7 @@ import psycopg
 from service.analysis.facts.analyze import analyze_migration
 from service.analysis.probe import probe_effects
 from service.analysis.replay import ReplayCache
-from service.analysis.verify import verify_rollback
+from service.analysis.verify import TargetFailure, verify_rollback
 from service.backoff import backoff_seconds
 from service.config.records import Config, Target
 from service.jobs.recover import proceed_if_settled, run_recover
@@ -35,12 +35,14 @@ from service.jobs.steps import (
     JobRun,
     RetryableError,
 )
+from service.jobs.unreachable import SHADOW, TARGET, wait_to_reach
 from service.log_config import job_context
 from service.notifications import Notify, no_notifier
 from service.prisma import history
 from service.prisma.database import DatabaseTarget, connect
 from service.prisma.deploy import SessionTimeouts, deploy
 from service.prisma.errors import (
+    CannotConnect,
     DatabaseUnavailable,
     FoundFailedMigrations,
     MigrateError,
@@ -128,6 +130,10 @@ def _run(
                 verdict, reasons = run_restore(run, rds_client_for)
         else:
             return _fail(store, job, f"{job.kind.value} jobs are not handled by this runner")
+    except CannotConnect as error:
+        # The connection the runner opens is to target.database; any other is to the shadow server.
+        server = TARGET if error.database == target.database else SHADOW
+        verdict, reasons = wait_to_reach(run, server, error.failure)
     except DatabaseUnavailable as error:
         raise RetryableError(error.headline) from None
     except psycopg.errors.LockNotAvailable as error:
@@ -232,8 +238,8 @@ def _shadow_verifier(target: Target) -> RollbackVerifier | None:
 
     shadow = target.shadow
 
-    def verify(local: LocalMigrations, name: str, rollback_sql: str) -> tuple[bool, dict[str, Any]]:
-        result = verify_rollback(shadow, local, name, rollback_sql, target=target.database, replays=shadow_replay(target))
+    def verify(local: LocalMigrations, name: str, rollback_sql: str, failed_with: TargetFailure | None) -> tuple[bool, dict[str, Any]]:
+        result = verify_rollback(shadow, local, name, rollback_sql, target=target.database, replays=shadow_replay(target), failed_with=failed_with)
         return result.verified, result.to_dict()
 
     return verify

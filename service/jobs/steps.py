@@ -82,6 +82,13 @@ class JobRun:
         self.finished[name] = result
         return result
 
+    def observe(self, name: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Journal what the job saw at once (a failed attempt to reach a server) as one finished
+        step event: no start, for nothing ran that a resumed job could find half done."""
+        repository.record_step(self.store, self.job.id, name, "finished", data)
+        self.finished[name] = data
+        return data
+
     def record_apply(self, event: str, name: str) -> None:
         """`deploy`'s progress callback: each migration is journaled as its own step, `apply:NAME`.
 

@@ -13,7 +13,8 @@ from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from service.prisma.errors import DatabaseUnavailable, InvalidDatabaseUrl
+from service.prisma.connection_failures import classify_connection_failure
+from service.prisma.errors import CannotConnect, InvalidDatabaseUrl
 
 if TYPE_CHECKING:
     import psycopg
@@ -137,18 +138,9 @@ def connect(target: DatabaseTarget, *, connect_timeout: int = 10) -> psycopg.Con
     try:
         conn = psycopg.connect(make_conninfo(**params), autocommit=True)
     except psycopg.OperationalError as error:
-        raise DatabaseUnavailable(f"Cannot connect to {target.display}: {_connection_reason(error, target)}") from None
+        raise CannotConnect(target, classify_connection_failure(error, target)) from None
     conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema)))
     return conn
-
-
-def _connection_reason(error: psycopg.OperationalError, target: DatabaseTarget) -> str:
-    # libpq says "connection failed: connection to server at "h", port p failed: <cause>" and may
-    # add a hint line; the address is already in our message, the cause and hint are what help.
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    lines = [re.sub(r"^(connection failed: )?(connection to server at .*? failed: )?", "", line) for line in lines]
-    reason = " ".join(line if line.endswith((".", "?")) else line + "." for line in lines if line)
-    return redact_text(reason or "unknown error.", target)
 
 
 def current_setting(conn: psycopg.Connection, name: str) -> str:

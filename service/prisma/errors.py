@@ -6,6 +6,12 @@ each error keeps its data as attributes so the CLI and the HTTP layer can map it
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service.prisma.connection_failures import ConnectionFailure
+    from service.prisma.database import DatabaseTarget
+
 
 class MigrateError(Exception):
     """Base of every error the history core raises on purpose."""
@@ -177,6 +183,17 @@ class DatabaseUnavailable(MigrateError):
     """The database cannot be reached or refused the connection; the message is secret-free."""
 
     code = "P1001"
+
+
+class CannotConnect(DatabaseUnavailable):
+    """A connection to `database` failed; `failure` says why, with Prisma's code for it
+    (service.prisma.connection_failures)."""
+
+    def __init__(self, database: DatabaseTarget, failure: ConnectionFailure) -> None:
+        super().__init__(failure.message, database=database.display)
+        self.code = failure.code
+        self.database = database
+        self.failure = failure
 
 
 class InvalidDatabaseUrl(MigrateError):

@@ -182,16 +182,25 @@ def read_migrations_directory(directory: str | os.PathLike[str]) -> LocalMigrati
     migrations = []
     for name in folders:
         script_path = base / name / MIGRATION_FILE_NAME
+        if script_path.is_symlink():
+            # A link may point anywhere (a key, /etc/shadow): refused unread, so no error or
+            # finding can quote what it points at.
+            raise MigrationFileUnreadable(
+                f"Migration {name}: {MIGRATION_FILE_NAME} is a symbolic link; deploy-gate reads only regular files and did not read it."
+            )
         if not script_path.is_file():
             raise MigrationFileNotFound(str(script_path))
-        script = _decode(script_path, _read_bytes(script_path))
+        script = _decode(script_path, _read_bytes(script_path, follow_links=False))
         migrations.append(LocalMigration(name=name, script=script, path=str(script_path)))
     return LocalMigrations(tuple(migrations), read_lock_provider(lock_text), source=str(base))
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, *, follow_links: bool = True) -> bytes:
     try:
-        return path.read_bytes()
+        # O_NOFOLLOW: a file swapped for a link after the check above is refused, not followed.
+        descriptor = os.open(path, os.O_RDONLY | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0)))
+        with os.fdopen(descriptor, "rb") as file:
+            return file.read()
     except OSError as error:
         raise MigrationFileUnreadable(f"Cannot read {path}: {error.strerror}.") from None
 

@@ -268,7 +268,7 @@ def decide(facts: FailureFacts) -> Decision:
         why_not = (
             "the target's policy does not allow automatic rollbacks"
             if facts.rollback_verified
-            else "its rollback SQL was not verified on a shadow server"
+            else "its rollback SQL did not pass verification on the shadow server"
             if facts.rollback_verified is False
             else "no shadow server is configured to verify its rollback SQL"
         )
@@ -282,7 +282,12 @@ def decide(facts: FailureFacts) -> Decision:
         return Decision(
             Action.RUN_ROLLBACK,
             None,
-            (failure, partial, not_idempotent, f"its rollback SQL ({facts.rollback_source}) is complete, but {why_not}"),
+            (
+                failure,
+                partial,
+                not_idempotent,
+                f"its rollback SQL ({facts.rollback_source}) is complete{' and was verified on the shadow server' if facts.rollback_verified else ''}, but {why_not}",
+            ),
             plan=plan,
             needs_approval=True,
             then_retry=retry,

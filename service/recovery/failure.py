@@ -17,8 +17,9 @@ from service.analysis.ground_truth import compare_with_replay
 from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import CheckStatus, EffectProbe, probe_effects
 from service.analysis.replay import ReplayCache
+from service.analysis.verify import TargetFailure
 from service.config.records import Policy
-from service.prisma.errors import MigrateError
+from service.prisma.errors import CannotConnect, MigrateError
 from service.prisma.history import HistoryRow
 from service.prisma.lock import find_lock_holder
 from service.prisma.logs import parse_failure_logs
@@ -31,9 +32,10 @@ from service.recovery.rollback_targets import check_rollback_targets
 # A failed row without logs: whatever applied it died before it could record an error.
 INTERRUPTED_MESSAGE = "the run was interrupted before it recorded an error (the process applying it stopped)"
 
-# (local migrations, migration name, rollback SQL) → whether the rollback verified on a shadow server,
-# with what the verification recorded; None when there is no shadow server.
-RollbackVerifier = Callable[[LocalMigrations, str, str], "tuple[bool, dict[str, Any]] | None"]
+# (local migrations, migration name, rollback SQL, how the migration failed on the target or None)
+# → whether the rollback verified on a shadow server, with what the verification
+# recorded; None when there is no shadow server.
+RollbackVerifier = Callable[[LocalMigrations, str, str, TargetFailure | None], "tuple[bool, dict[str, Any]] | None"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def gather_failure_facts(
     verified = None
     needs_rollback = effects == "partial" and not analysis.transactional
     if rollback_complete and needs_rollback and verify is not None:
-        outcome = verify(local, name, plan.sql)
+        outcome = verify(local, name, plan.sql, TargetFailure(parsed_logs.sqlstate, parsed_logs.message) if parsed_logs is not None else None)
         if outcome is not None:
             verified, details["verification"] = outcome
     facts = common(
@@ -183,10 +185,14 @@ def compare_shapes(conn: psycopg.Connection, local: LocalMigrations, name: str, 
     position = local.names.index(name)
     try:
         before = replay.replay(local, position)
+    except CannotConnect:
+        raise  # an unreachable shadow is waited for (service.jobs.unreachable), never replaced by less evidence
     except MigrateError as error:
         return {"basis": "parsed", "why": f"the shadow's replay failed: {error.headline}"}, None
     try:
         after = replay.replay(local, position + 1)
+    except CannotConnect:
+        raise  # an unreachable shadow is waited for (service.jobs.unreachable), never replaced by less evidence
     except MigrateError as error:
         return {"basis": "parsed", "why": f"the shadow's replay failed: {error.headline}"}, before.fingerprint
     return compare_with_replay(conn, before.fingerprint, after.fingerprint).to_dict(), before.fingerprint
@@ -206,6 +212,8 @@ def existed_before(replay: ReplayCache | None, local: LocalMigrations, name: str
         return None
     try:
         return objects_in(replay.replay(local, local.names.index(name)).fingerprint)
+    except CannotConnect:
+        raise  # waited for, see compare_shapes
     except MigrateError:
         return None
 

@@ -22,7 +22,7 @@ from service.analysis.ground_truth import compare_with_replay, merge, touched_ob
 from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import CheckStatus, probe_effects
 from service.analysis.replay import ReplayCache
-from service.prisma.errors import MigrateError
+from service.prisma.errors import CannotConnect, MigrateError
 from service.prisma.migrations import LocalMigrations
 
 
@@ -36,6 +36,8 @@ def check_settled(conn: psycopg.Connection, schema: str, local: LocalMigrations,
     if replay is not None:
         try:
             return _against_replay(conn, local, positions, settled, replay)
+        except CannotConnect:
+            raise  # an unreachable shadow is waited for (service.jobs.unreachable), never replaced by less evidence
         except MigrateError as error:
             why_parsed = f"the shadow's replay failed: {error.headline}"
     return {**_against_parsed_shapes(conn, schema, local, settled), "why": why_parsed}

@@ -14,7 +14,22 @@ from service.store.repository import JobEvent
 
 # Steps that only read: everything else a job journals changed something (or tried to).
 READING_STEPS = frozenset(
-    {"facts", "decide", "plan", "verify", "recheck", "wait_for_lock", "wait_for_blockers", "wait_for_catalog", "poll", "endpoint", "status", "lint"}
+    {
+        "facts",
+        "decide",
+        "plan",
+        "verify",
+        "recheck",
+        "wait_for_lock",
+        "wait_for_blockers",
+        "wait_for_catalog",
+        "wait_for_target",
+        "wait_for_shadow",
+        "poll",
+        "endpoint",
+        "status",
+        "lint",
+    }
 )
 # Sub-steps that only record what AWS said or that a wait ran out (`cutover:poll:2`, `snapshot:available`, `cutover:stuck`).
 READING_PARTS = frozenset({"poll", "available", "done", "timed_out", "stuck"})

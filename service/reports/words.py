@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from service.prisma.connection_failures import describe_attempt
 from service.recovery.blockers import describe_wait
 from service.recovery.decide import SYNTAX_ERROR
 from service.reports.events import ApprovalEvent, Transition
@@ -174,6 +175,8 @@ def _reading_summary(run: StepRun) -> str | None:
     if family == "wait_for_catalog":
         look = CatalogWaitStep.from_dict(data)
         return f"{look.message}; next look in {look.next_look_in_seconds} s" if look.message else None
+    if family in ("wait_for_target", "wait_for_shadow") and data.get("reason"):
+        return describe_attempt(data)  # service.jobs.unreachable owns that step's keys
     if family == "postcondition":
         check = PostconditionStep.from_dict(data)
         basis = "the shadow's replay" if check.basis == "replay" else "the shapes their SQL states"

@@ -2,6 +2,7 @@
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,15 @@ def api(service_env, celery_session_app):
 def celery_worker_parameters():
     # The ping check reads a task result; deploy-gate keeps no results (the store has the state).
     return {"perform_ping_check": False, "queues": ("celery",)}
+
+
+def reconfigure_staging(monkeypatch, database_url, **policy):
+    """Point service_env's staging target at `database_url`, with extra policy keys (a short
+    `unreachable_timeout_seconds`, say); the API and the worker read it afresh."""
+    config_file = Path(os.environ["DEPLOY_GATE_CONFIG"])
+    text = config_file.read_text()
+    variable = text.split('database_url_env = "', 1)[1].split('"', 1)[0]
+    monkeypatch.setenv(variable, database_url)
+    extra = "".join(f"{key} = {value!r}\n" for key, value in policy.items())
+    config_file.write_text(text.replace("[targets.staging.policy]\n", "[targets.staging.policy]\n" + extra))
+    state.reset()

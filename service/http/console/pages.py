@@ -100,8 +100,8 @@ class JobPage:
     @property
     def verification(self) -> list[str]:
         """The shadow verification in words: the verdict, what the rollback had to undo, what it left."""
-        verify = self.job.facts.get("verify")
-        if not isinstance(verify, dict):
+        verify = self._verification()
+        if verify is None:
             return []
         found = verify.get("details")
         details: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -110,9 +110,17 @@ class JobPage:
             lines = ["Not verified: the target has no shadow server to try the rollback on."]
         elif verified:
             lines = ["Verified: on a scratch copy of the history, the rollback SQL brings the schema back to what it was before the migration."]
-        else:
+        elif details.get("differences") or not details:
             lines = ["Not verified: on a scratch copy of the history, the rollback SQL does not bring the schema back."]
-        lines += [str(problem) for problem in verify.get("problems") or []]
+        else:
+            lines = ["Not verified: the verification stopped before it could compare schemas (the error says why)."]
+        if not details:
+            lines += [str(problem) for problem in verify.get("problems") or []]
+        lines += [
+            f"{step.get('name')}: {step.get('detail')}"
+            for step in details.get("steps") or []
+            if isinstance(step, dict) and step.get("ok") and step.get("detail")
+        ]
         lines += [f"undoes: {change.get('text')}" for change in details.get("migration_changes") or [] if isinstance(change, dict)]
         lines += [f"left different: {difference.get('text')}" for difference in details.get("differences") or [] if isinstance(difference, dict)]
         lines += [f"error: {error}" for error in details.get("errors") or []]
@@ -120,6 +128,19 @@ class JobPage:
         if details.get("seconds") is not None:
             lines.append(f"took {details['seconds']} s")
         return lines
+
+    def _verification(self) -> dict[str, Any] | None:
+        """A rollback job's `verify` step, or the verification behind a recover job's latest decision
+        (its `facts:N` step), in the `verify` step's shape."""
+        verify = self.job.facts.get("verify")
+        if isinstance(verify, dict):
+            return verify
+        rounds = [name for name in self.job.facts if name.startswith("facts:") and name[6:].isdigit()]
+        latest = self.job.facts[max(rounds, key=lambda name: int(name[6:]))] if rounds else None
+        details = latest.get("verification") if isinstance(latest, dict) else None
+        if not isinstance(details, dict):
+            return None
+        return {"verified": details.get("verified"), "details": details}  # its errors and differences are in the details
 
     @property
     def aws_steps(self) -> list[TimelineEntry]:

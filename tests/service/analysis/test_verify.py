@@ -3,7 +3,7 @@
 import pytest
 
 from service.analysis import verify as verify_module
-from service.analysis.verify import MigrationToVerifyNotFound, ShadowIsTarget, same_database, verify_rollback
+from service.analysis.verify import MigrationToVerifyNotFound, ShadowIsTarget, TargetFailure, same_database, verify_rollback
 from service.prisma.database import parse_database_url
 from service.prisma.errors import DatabaseUnavailable, ProviderSwitched
 from service.prisma.migrations import migrations_from_bundle
@@ -156,3 +156,43 @@ def test_the_replay_before_the_migration_is_kept_on_the_shadow_for_the_next_run(
     assert first.verified and database_exists(scratch_db, template)
     again = verify(scratch_db, 'DROP TABLE "Post";\n')
     assert not again.verified and [str(d) for d in again.differences] == ["index public.User_email_idx added"]
+
+
+PARTIAL = 'BEGIN;\nCREATE TABLE "Clinic" ("id" SERIAL PRIMARY KEY);\nCOMMIT;\nALTER TABLE "User" ADD COLUMN "clinicId" INT REFERENCES "Nowhere"("id");\n'
+FAILING = migrations_from_bundle({"1_init": INIT, "2_partial": PARTIAL}, 'provider = "postgresql"\n')
+FAILED_ON_THE_TARGET = TargetFailure("42P01", 'relation "Nowhere" does not exist')
+
+
+def test_a_migration_that_failed_on_the_target_fails_the_same_way_on_the_copy_and_its_rollback_is_verified(scratch_db, scratch_name):
+    """The copy then holds what the failed run left behind (the committed "Clinic"): the rollback must undo exactly that."""
+    result = verify(scratch_db, 'DROP TABLE IF EXISTS "Clinic";\n', migration="2_partial", migrations=FAILING, failed_with=FAILED_ON_THE_TARGET)
+    assert result.verified, result.to_dict()
+    assert [str(d) for d in result.migration_changes] == ["table public.Clinic added (1 column, 1 constraint, 1 index, 1 sequence)"]
+    applied = next(step for step in result.steps if step.name == "apply 2_partial")
+    assert applied.ok and applied.detail.startswith("fails as it did on the target (SQLSTATE 42P01)")
+    assert not database_exists(scratch_db, scratch_name)
+
+
+def test_a_rollback_that_leaves_the_failed_runs_effects_is_not_verified(scratch_db, scratch_name):
+    result = verify(scratch_db, "SELECT 1;\n", migration="2_partial", migrations=FAILING, failed_with=FAILED_ON_THE_TARGET)
+    assert not result.verified and [str(d) for d in result.differences] == ["table public.Clinic added (1 column, 1 constraint, 1 index, 1 sequence)"]
+
+
+@pytest.mark.parametrize("failed_with", [None, TargetFailure("40P01", "deadlock detected"), TargetFailure("42P01", 'relation "Elsewhere" does not exist')])
+def test_a_failure_the_target_did_not_have_leaves_the_rollback_unverified(scratch_db, scratch_name, failed_with):
+    """Without the target's own failure (or with another one), the copy is not in the target's state."""
+    result = verify(scratch_db, 'DROP TABLE IF EXISTS "Clinic";\n', migration="2_partial", migrations=FAILING, failed_with=failed_with)
+    assert not result.verified
+    (error,) = result.errors
+    assert "fails to apply (SQLSTATE 42P01)" in error
+    assert ("on the target it failed otherwise" in error) is (failed_with is not None)
+
+
+def test_a_migration_that_applies_in_full_on_the_copy_says_so(scratch_db, scratch_name):
+    """A failure of the target's own (a lock timeout, its data) does not happen on the copy: what the rollback leaves is compared."""
+    result = verify(
+        scratch_db, 'DROP TABLE "Post";\nDROP INDEX "User_email_idx";\n', failed_with=TargetFailure("55P03", "canceling statement due to lock timeout")
+    )
+    assert result.verified
+    applied = next(step for step in result.steps if step.name == "apply 2_posts")
+    assert applied.ok and applied.detail == "applies in full here, although it failed on the target (SQLSTATE 55P03)"

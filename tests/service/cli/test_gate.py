@@ -6,6 +6,7 @@ Redis db 14); the others answer with a small fake service to show retries and id
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +33,7 @@ from tests.workers.conftest import (  # noqa: F401  the real worker's fixtures
     celery_includes,
     celery_worker_parameters,
     celery_worker_pool,
+    reconfigure_staging,
     service_env,
 )
 from workers import state
@@ -97,6 +99,26 @@ def test_a_clean_deploy_in_a_vercel_build_applies_the_migrations_and_exits_0(ser
     [job] = deploy_jobs(app)
     assert job.params["commit"] == VERCEL["VERCEL_GIT_COMMIT_SHA"] and job.params["deployment_id"] == VERCEL["VERCEL_DEPLOYMENT_ID"]
     assert "ci-token" not in result.stdout + result.stderr
+
+
+def test_the_gate_prints_each_failed_attempt_to_reach_the_target_as_it_happens_then_the_blocked_verdict(service, write_migrations, monkeypatch):
+    url, _ = service
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    reconfigure_staging(monkeypatch, f"postgresql://deployer:hunter2@127.0.0.1:{port}/app", unreachable_timeout_seconds=2)
+    result = gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), "--apply", *FAST, url=url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    tried = [line[10:] for line in lines if "target unreachable (attempt" in line]
+    said = f"target unreachable (attempt 1, P1001): connection refused by 127.0.0.1:{port}; next try in "
+    assert tried[0].startswith(said) and tried[0].endswith(" s (0 of 2 s)"), lines
+    assert len(tried) >= 2 and tried[-1].startswith(
+        f"target unreachable (attempt {len(tried)}, P1001): connection refused by 127.0.0.1:{port}; giving up after "
+    )
+    assert tried[-1].endswith(" s (unreachable_timeout_seconds = 2)")
+    assert f"reason: target unreachable: connection refused by 127.0.0.1:{port}" in lines and lines[-1] == "verdict: blocked"
+    assert "hunter2" not in result.stdout + result.stderr
 
 
 def test_the_same_build_step_run_again_gets_the_same_job(service, write_migrations):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.password_postgres import password_postgres  # noqa: F401 (a fixture)
 from tests.service.prisma.history_helpers import history_rows, lock_held_elsewhere
 
 DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
@@ -117,7 +118,14 @@ def test_p3009_and_p3005_are_one_line(url, write_migrations, scratch_db):
     [
         (lambda base, url: ("status", "--migrations", str(base / "nope"), "--database-url", url), "does not exist"),
         (lambda base, url: ("status", "--migrations", str(base), "--database-url", "mysql://u:hunter2@h/d"), "postgresql://"),
-        (lambda base, url: ("status", "--migrations", str(base), "--database-url", "postgresql://u:hunter2@127.0.0.1:1/d"), "P1001: Cannot connect"),
+        (
+            lambda base, url: ("status", "--migrations", str(base), "--database-url", "postgresql://u:hunter2@127.0.0.1:1/d"),
+            "error: P1001: Can't reach database server at `127.0.0.1`:`1` (connection refused by 127.0.0.1:1)",
+        ),
+        (
+            lambda base, url: ("status", "--migrations", str(base), "--database-url", url + "_nope"),
+            "error: P1003: Database `",
+        ),
         (lambda base, url: ("status", "--migrations", str(base)), "No database URL"),
         (lambda base, url: ("resolve", "--migrations", str(base), "--database-url", url), "exactly one of"),
     ],
@@ -170,3 +178,15 @@ def test_timeouts_reach_the_session(url, write_migrations, scratch_db):
     assert "57014" in result.stderr
     with scratch_db.connect() as conn:
         assert "Database error code: 57014" in history_rows(conn)[0]["logs"]
+
+
+def test_a_wrong_password_is_p1000_as_prisma_says_it(password_postgres, write_migrations):
+    base = write_migrations({"1_init": INIT})
+    result = run("status", "--migrations", str(base), "--database-url", password_postgres.url(password="wrong-hunter2"))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: P1000: Authentication failed against database server at `127.0.0.1`, the provided database credentials for `postgres` are not valid."
+    ]
+    assert "wrong-hunter2" not in result.stdout + result.stderr
+    # The right password passes the same server: the refusal was the password's.
+    assert run("status", "--migrations", str(base), "--database-url", password_postgres.url()).returncode == 1

@@ -171,3 +171,19 @@ def test_github_annotations_escape_percent_signs_and_newlines(write_migrations):
 def test_a_bad_override_is_refused_before_the_directory_is_read(tmp_path):
     result = run(str(tmp_path / "nope"), "--severity", "drop-tables=off")
     assert result.returncode == 2 and result.stderr == "error: Unknown rule 'drop-tables'.\n"
+
+
+def test_a_symlinked_migration_sql_is_refused_in_one_line_unread(write_migrations, tmp_path):
+    # The link points at a file whose content a finding or an error would quote if it were read.
+    secret = tmp_path / "elsewhere.txt"
+    secret.write_text("SELECT 'the-secret-line' FROM nowhere WHERE;\n")
+    base = write_migrations({"20240101_visit": CLEAN, "20240102_link": None})
+    (base / "20240102_link" / "migration.sql").symlink_to(secret)
+    for args in ((str(base),), (str(base), "--json")):
+        result = run(*args)
+        assert result.returncode == 2
+        assert "the-secret-line" not in result.stdout + result.stderr
+    text = run(str(base))
+    assert text.stderr.splitlines() == [
+        "error: Migration 20240102_link: migration.sql is a symbolic link; deploy-gate reads only regular files and did not read it."
+    ]

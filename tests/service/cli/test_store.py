@@ -35,6 +35,8 @@ def test_it_applies_the_store_migrations_once(scratch_db):
 def test_an_unreachable_store_is_one_line_and_exit_2_without_the_password():
     result = migrate_store("postgresql://deploy:s3cret@127.0.0.1:1/deploy_gate")
     assert result.returncode == 2
-    assert result.stderr.startswith("error: P1001: Cannot reach the store database")
+    assert result.stderr.startswith(
+        "error: P1001: Cannot reach the store database: Can't reach database server at `127.0.0.1`:`1` (connection refused by 127.0.0.1:1)"
+    )
     assert len(result.stderr.strip().splitlines()) == 1
     assert "s3cret" not in result.stdout + result.stderr

@@ -116,7 +116,10 @@ def test_a_shadow_equal_to_the_target_is_refused(shadow_url, write_migrations):
     ("arguments", "message"),
     [
         (["--shadow-url", "mysql://u:hunter2@h/db"], "error: P1013: The database URL must start with postgresql://"),
-        (["--shadow-url", "postgresql://postgres:hunter2@127.0.0.1:1/postgres"], "error: P1001: Cannot connect to postgres@127.0.0.1:1/postgres"),
+        (
+            ["--shadow-url", "postgresql://postgres:hunter2@127.0.0.1:1/postgres"],
+            "error: P1001: Can't reach database server at `127.0.0.1`:`1` (connection refused by 127.0.0.1:1)",
+        ),
         ([], "error: P1013: No shadow database URL"),
     ],
 )

@@ -25,6 +25,7 @@ max_automatic_retries = 2
 automatic_rollback = true
 lock_timeout_ms = 3000
 retry_wait_seconds = 20
+unreachable_timeout_seconds = 45
 
 [targets.production]
 database_url_env = "PRODUCTION_DATABASE_URL"
@@ -54,6 +55,7 @@ def test_a_valid_file(tmp_path):
     assert staging.policy.max_automatic_retries == 2 and staging.policy.automatic_rollback
     assert staging.policy.lock_timeout_ms == 3000 and staging.policy.restores_need_approval
     assert (staging.policy.retry_wait_seconds, config.targets["production"].policy.retry_wait_seconds) == (20, 60)
+    assert (staging.policy.unreachable_timeout_seconds, config.targets["production"].policy.unreachable_timeout_seconds) == (45, 600)
     assert staging.database.params["host"] == "staging.internal"
     assert staging.shadow.params["host"] == "shadow.internal"
     assert staging.lint_severities == {"drop-table": "warning"}
@@ -72,6 +74,11 @@ def test_a_valid_file(tmp_path):
         ('[targets."bad name"]\ndatabase_url_env = "A"\n', ENV, "targets.bad name"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.policy]\nmax_automatic_retries = -1\n', ENV, "max_automatic_retries"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.policy]\nretry_wait_seconds = -1\n', ENV, "targets.x.policy.retry_wait_seconds"),
+        (
+            '[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.policy]\nunreachable_timeout_seconds = -1\n',
+            ENV,
+            "targets.x.policy.unreachable_timeout_seconds",
+        ),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.rds]\nregion = "eu-west-1"\n', ENV, "exactly one of instance or cluster"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\nshadow_url_env = "STAGING_DATABASE_URL"\n', ENV, "must not be the target itself"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\nlint = { "drop-table" = "fatal" }\n', ENV, "lint"),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
-from service.jobs.runner import run_job
+from service.jobs.runner import Deferred, run_job
 from service.jobs.states import JobKind, JobState, Verdict
 from service.prisma.database import parse_database_url
 from service.prisma.deploy import SessionTimeouts
@@ -214,3 +216,25 @@ def test_with_a_shadow_the_replay_before_the_migration_tells_a_guarded_create_th
     assert any("Patient" in note and "existed before" in note for note in done.facts["plan"]["left_out"]), done.facts["plan"]["left_out"]
     assert not target_db.query("SELECT 1 FROM pg_class WHERE relname = 'Audit'")
     assert target_db.query("SELECT 1 FROM pg_class WHERE relname = 'Patient'")
+
+
+def test_a_shadow_unreachable_for_verification_blocks_the_rollback_with_the_reason_and_changes_nothing(store, target_db):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    digest = deployed(store, make_config(target_db))
+    job = rollback_job(store, digest)
+    # A shadow server that is down: the rollback SQL cannot be verified, so nothing runs and the
+    # job waits for it, each attempt journaled, until the policy's bound; then blocked, never run unverified.
+    down = make_config(target_db, shadow=parse_database_url(f"postgresql://postgres:hunter2@127.0.0.1:{port}/postgres"), unreachable_timeout_seconds=30)
+    with pytest.raises(Deferred):
+        run_job(store, down, job.id)
+    assert repository.get_job(store, job.id).state is JobState.RUNNING
+    spent = make_config(target_db, shadow=parse_database_url(f"postgresql://postgres:hunter2@127.0.0.1:{port}/postgres"), unreachable_timeout_seconds=0)
+    blocked = run_job(store, spent, job.id)
+    assert (blocked.state, blocked.verdict) == (JobState.SUCCEEDED, Verdict.BLOCKED)
+    assert blocked.reasons[0] == f"shadow unreachable: connection refused by 127.0.0.1:{port}"
+    attempts = [e.data for e in repository.job_events(store, job.id) if e.kind == "step_finished" and (e.step or "").startswith("wait_for_shadow:")]
+    assert [(a["attempt"], a["outcome"]) for a in attempts] == [(1, "retrying"), (2, "gave_up")]
+    assert email_column(target_db)  # nothing was rolled back
+    assert "hunter2" not in str(attempts) + str(blocked.reasons)

@@ -1,3 +1,4 @@
+import socket
 import threading
 import time
 
@@ -5,12 +6,13 @@ import psycopg
 import pytest
 
 from service.config.records import Config, Policy, Target
-from service.jobs.runner import RetryableError, run_job
+from service.jobs.runner import Deferred, run_job
 from service.jobs.states import JobKind, JobState, Verdict
 from service.prisma.database import parse_database_url
 from service.prisma.deploy import deploy
 from service.prisma.migrations import migrations_from_bundle
 from service.store import repository
+from tests.password_postgres import password_postgres  # noqa: F401 (a fixture)
 from tests.service.prisma.history_helpers import history_rows
 
 BUNDLE = {
@@ -87,13 +89,77 @@ def test_unknown_target_fails_the_job(store, config):
     assert job.state is JobState.FAILED and job.reasons == ["target nowhere is not configured"]
 
 
-def test_unreachable_target_is_retryable(store):
-    config = Config({"staging": Target("staging", parse_database_url("postgresql://u:hunter2@127.0.0.1:1/x"), Policy())}, ())
+def unreachable(store, url, *, shadow=None, timeout=600.0):
+    policy = Policy(lock_timeout_ms=2000, unreachable_timeout_seconds=timeout)
+    target = Target("staging", parse_database_url(url), policy, shadow=parse_database_url(shadow) if shadow else None)
+    return Config({"staging": target}, ())
+
+
+def closed_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def journaled_attempts(store, job_id, server="target"):
+    return [e for e in repository.job_events(store, job_id) if e.kind == "step_finished" and e.step and e.step.startswith(f"wait_for_{server}:")]
+
+
+def test_an_unreachable_target_is_journaled_and_waited_for_without_a_secret(store):
+    port = closed_port()
+    config = unreachable(store, f"postgresql://u:hunter2@127.0.0.1:{port}/x")
     job = queue(store)
-    with pytest.raises(RetryableError) as raised:
-        run_job(store, config, job.id)
-    assert "hunter2" not in str(raised.value)
+    for attempt in (1, 2):
+        with pytest.raises(Deferred) as deferred:
+            run_job(store, config, job.id)
+        assert 1.0 <= deferred.value.seconds <= 2.0**attempt
     assert repository.get_job(store, job.id).state is JobState.RUNNING
+    first, second = (e.data for e in journaled_attempts(store, job.id))
+    assert first["reason"] == f"connection refused by 127.0.0.1:{port}" and (first["code"], first["failure"]) == ("P1001", "refused")
+    assert (first["attempt"], second["attempt"], second["first_failed_at"]) == (1, 2, first["first_failed_at"])
+    assert (first["outcome"], second["outcome"], second["next_try_in_seconds"]) == ("retrying", "retrying", round(deferred.value.seconds, 3))
+    assert "hunter2" not in str([e.data for e in repository.job_events(store, job.id)])
+
+
+def test_an_unreachable_target_ends_blocked_once_the_timeout_is_spent(store):
+    port = closed_port()
+    job = run_job(store, unreachable(store, f"postgresql://u:hunter2@127.0.0.1:{port}/x", timeout=0), queue(store).id)
+    assert (job.state, job.verdict) == (JobState.SUCCEEDED, Verdict.BLOCKED)
+    assert job.reasons[0] == f"target unreachable: connection refused by 127.0.0.1:{port}"
+    assert job.reasons[1].startswith("tried 1 time over 0 s (unreachable_timeout_seconds = 0)")
+    (attempt,) = journaled_attempts(store, job.id)
+    assert (attempt.data["outcome"], attempt.data["next_try_at"]) == ("gave_up", None)
+
+
+def test_a_wrong_password_and_a_missing_database_are_journaled_in_their_own_words(store, password_postgres, target_db):
+    for url, code, reason in (
+        (password_postgres.url(password="wrong-hunter2"), "P1000", f"authentication failed for user postgres at 127.0.0.1:{password_postgres.port}"),
+        (target_db.url + "_nope", "P1003", f"database {target_db.name}_nope does not exist on 127.0.0.1:5432"),
+    ):
+        job = queue(store)
+        with pytest.raises(Deferred):
+            run_job(store, unreachable(store, url), job.id)
+        (attempt,) = journaled_attempts(store, job.id)
+        assert (attempt.data["code"], attempt.data["reason"], attempt.data["message"]) == (code, reason, f"target unreachable: {reason}")
+        assert "wrong-hunter2" not in str(attempt.data)
+
+
+def test_an_unreachable_shadow_is_waited_for_then_blocks_never_proceeding_on_less_evidence(store, target_db):
+    port = closed_port()
+    shadow = f"postgresql://postgres:hunter2@127.0.0.1:{port}/postgres"
+    job = queue(store)
+    # The migrations apply; the shadow's replay, the postcondition's ground truth, cannot be reached.
+    with pytest.raises(Deferred):
+        run_job(store, unreachable(store, target_db.url, shadow=shadow), job.id)
+    (attempt,) = journaled_attempts(store, job.id, "shadow")
+    assert (attempt.step, attempt.data["server"], attempt.data["reason"]) == ("wait_for_shadow:1", "shadow", f"connection refused by 127.0.0.1:{port}")
+    assert journaled_attempts(store, job.id, "target") == []
+
+    finished = run_job(store, unreachable(store, target_db.url, shadow=shadow, timeout=0), job.id)
+    assert (finished.state, finished.verdict) == (JobState.SUCCEEDED, Verdict.BLOCKED)
+    assert finished.reasons[0] == f"shadow unreachable: connection refused by 127.0.0.1:{port}"
+    with target_db.connect() as conn:
+        assert [row["migration_name"] for row in history_rows(conn)] == list(BUNDLE)  # applied once, not twice
 
 
 def test_resumes_a_migration_interrupted_by_a_dead_worker(store, config, target_db):

@@ -57,14 +57,17 @@ def test_database_down_is_a_clear_error():
     target = parse_database_url(f"postgresql://u:hunter2@127.0.0.1:{unused_port()}/d")
     with pytest.raises(DatabaseUnavailable) as raised:
         connect(target)
-    assert "Connection refused" in str(raised.value)
+    assert raised.value.code == "P1001"
+    assert "Can't reach database server at `127.0.0.1`" in str(raised.value) and "connection refused by 127.0.0.1:" in str(raised.value)
     assert "hunter2" not in str(raised.value)
 
 
 def test_unknown_database_is_a_clear_error(scratch_db):
     target = parse_database_url(scratch_db.url + "_nope")
-    with pytest.raises(DatabaseUnavailable, match="does not exist"):
+    with pytest.raises(DatabaseUnavailable) as raised:
         connect(target)
+    assert raised.value.code == "P1003"
+    assert str(raised.value) == f"P1003: Database `{scratch_db.name}_nope` does not exist on the database server at `127.0.0.1:5432`."
 
 
 class PasswordRefusingServer:
@@ -117,7 +120,8 @@ def test_wrong_password_is_a_clear_error_without_the_password():
     finally:
         server.close()
     assert server.received_passwords == [b"hunter2"]
-    assert 'password authentication failed for user "app"' in str(raised.value)
+    assert raised.value.code == "P1000"
+    assert "Authentication failed against database server at `127.0.0.1`, the provided database credentials for `app` are not valid." in str(raised.value)
     assert "hunter2" not in str(raised.value)
 
 

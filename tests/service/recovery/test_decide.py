@@ -141,6 +141,9 @@ def test_a_verified_rollback_the_policy_allows_still_waits_when_it_drops_data_or
     decision = decide(replace(PARTIAL, rollback_verified=True, automatic_rollback=True, rollback_needs_approval=needs))
     assert (decision.action, decision.needs_approval, decision.verdict) == (Action.RUN_ROLLBACK, True, None)
     assert decision.plan[:2] == tuple(f"check: it {note}" for note in needs)
-    assert decision.reasons[-1] == "its rollback SQL (derived) is complete, but it " + "; it ".join(needs) + ", which only a person may allow"
+    assert (
+        decision.reasons[-1]
+        == "its rollback SQL (derived) is complete and was verified on the shadow server, but it " + "; it ".join(needs) + ", which only a person may allow"
+    )
     unverified = decide(replace(PARTIAL, rollback_verified=False, rollback_needs_approval=needs[:1]))
-    assert unverified.reasons[-1].endswith("which only a person may allow (its rollback SQL was not verified on a shadow server)")
+    assert unverified.reasons[-1].endswith("which only a person may allow (its rollback SQL did not pass verification on the shadow server)")

@@ -1,5 +1,6 @@
 """The console's pages for real jobs, and approve, reject and cancel changing the job as the API does."""
 
+import dataclasses
 import re
 
 import pytest
@@ -7,8 +8,10 @@ import pytest
 from service.jobs.runner import Deferred, run_job
 from service.jobs.states import JobKind, JobState, Verdict
 from service.jobs.submit_recovery import submit_restore
+from service.prisma.database import parse_database_url
 from service.store import repository
 from tests.aws import describe_instance, with_status
+from tests.conftest import create_scratch_database, drop_scratch_database
 from tests.service.http.console.conftest import ADD_EMAIL, BASE, gate_job, post_form, sign_in, waiting_rollback
 
 DROP = {**BASE, "20240102_drop": 'DROP TABLE "Patient";\n'}
@@ -333,3 +336,35 @@ def test_a_cut_over_of_a_job_that_restored_nothing_is_refused(client, store):
     assert response.status_code == 409 and "is not a restore" in response.get_json()["detail"]
     sign_in(client, "oncall-token")
     assert post_form(client, f"/console/jobs/{job.id}/cutover", f"/console/jobs/{job.id}").status_code == 403
+
+
+PARTIAL = {
+    **BASE,
+    "20240102_clinic": 'BEGIN;\nCREATE TABLE "Clinic" ("id" SERIAL PRIMARY KEY);\nCOMMIT;\nALTER TABLE "Patient" ADD COLUMN "clinicId" INT REFERENCES "Nowhere"("id");\n',
+}
+
+
+@pytest.fixture
+def shadow_db():
+    database = create_scratch_database()
+    yield database
+    drop_scratch_database(database)
+
+
+def test_a_waiting_recover_jobs_page_shows_its_rollback_verified_on_the_shadow(client, store, config, shadow_db):
+    """The migration fails on the shadow's copy as it did on the target, and the rollback undoes what it left behind."""
+    staging = config.targets["staging"]
+    config.targets["staging"] = dataclasses.replace(staging, shadow=parse_database_url(shadow_db.url))
+    deploy, _ = gate_job(store, config, PARTIAL, apply=True)
+    (recover,) = repository.child_jobs(store, deploy.id)
+    recover = run_job(store, config, recover.id)
+    assert recover.state is JobState.WAITING_APPROVAL  # the policy does not allow automatic rollbacks
+    assert recover.facts["facts:1"]["facts"]["rollback_verified"] is True
+    sign_in(client, "oncall-token")
+    html = page(client, f"/console/jobs/{recover.id}")
+    plan = re.search(r'<section id="plan">(.*?)</section>', html, re.S).group(1)
+    assert "DROP TABLE IF EXISTS &#34;Clinic&#34;;" in plan
+    verification = re.search(r'<div id="verification">(.*?)</div>', plan, re.S).group(1)
+    assert "<li>Verified: on a scratch copy of the history" in verification
+    assert "<li>apply 20240102_clinic: fails as it did on the target (SQLSTATE 42P01): relation &#34;Nowhere&#34; does not exist</li>" in verification
+    assert "<li>undoes: table public.Clinic added" in verification
