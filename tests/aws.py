@@ -147,3 +147,29 @@ def describe_instance(rds_api, identifier: str) -> dict[str, Any]:
 
 def describe_cluster(rds_api, identifier: str) -> dict[str, Any]:
     return rds_api.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+
+
+def with_status(client_for, identifier, statuses):
+    """The real client on moto, with DescribeDBInstances reporting the given statuses for one instance."""
+    remaining = list(statuses)
+
+    def make(settings):
+        client = client_for(settings)
+
+        def rewrite(parsed, **kwargs):
+            for described in parsed.get("DBInstances", []):
+                if described["DBInstanceIdentifier"] == identifier and remaining:
+                    described["DBInstanceStatus"] = remaining.pop(0)
+
+        client.meta.events.register("after-call.rds.DescribeDBInstances", rewrite)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def rds_client_for(moto_endpoint: str) -> Callable[[RdsSettings], Any]:
+    """What a job runner takes as `rds_client_for`: deploy-gate's own RDS client, on moto's server."""
+    from service.recovery.rds.client import rds_client
+
+    return lambda settings: rds_client(settings, endpoint_url=moto_endpoint)

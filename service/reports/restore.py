@@ -20,9 +20,11 @@ class RestoreReport(IncidentJobReport):
         plan = self.plan()
         if plan is not None:
             sources += [plan, plan.plan or RestoreFacts()]
-        endpoint = self.journal.finished("endpoint")
-        if endpoint is not None:
-            sources.append(RestoreFacts.from_dict(endpoint.data))
+        # A restore's new instance, or (a cut-over's) the restored copy under the old name.
+        for step in ("endpoint", "cutover:done"):
+            available = self.journal.finished(step)
+            if available is not None:
+                sources.append(RestoreFacts.from_dict(available.data))
         sources.append(RestoreFacts.from_dict(self.job.params))
 
         def pick(*keys: str) -> str | None:

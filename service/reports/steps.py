@@ -479,6 +479,39 @@ _RESTORE_KEYS = (
 
 
 @dataclass(frozen=True)
+class AwsStep:
+    """A restore's or cut-over's step that called AWS or read what AWS said: `start`, `start_instance`,
+    `cutover:rename_*` (service.recovery.rds.resources.Started), `poll:N`, `endpoint`, `cutover:poll:N`,
+    `cutover:done` (the statuses), `cutover:stuck`."""
+
+    action: str | None = None  # what was started: restore_instance, restore_cluster, create_instance, rename_old_away, rename_new_in
+    identifier: str | None = None
+    resumed: bool | None = None  # True: an earlier run had already made the call; None: not a call
+    state: str | None = None
+    status: str | None = None  # AWS's words, or the cut-over's description of where the names stand
+    endpoint: str | None = None
+    port: int | None = None
+    reason: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Data) -> Self:
+        return cls(
+            text_or_none(data.get("action")), text_or_none(data.get("identifier")),
+            data["resumed"] if isinstance(data.get("resumed"), bool) else None, text_or_none(data.get("state")),
+            text_or_none(data.get("status")), text_or_none(data.get("endpoint")), data["port"] if isinstance(data.get("port"), int) else None,
+            text_or_none(data.get("reason")),
+        )  # fmt: skip
+
+    @property
+    def address(self) -> str | None:
+        """host:port, as a client connects to it."""
+        return f"{self.endpoint}:{self.port}" if self.endpoint and self.port else self.endpoint
+
+    def to_dict(self) -> dict[str, Any]:
+        return plain(self)
+
+
+@dataclass(frozen=True)
 class SnapshotStep:
     """A step of the `snapshot` family: the snapshot's identifier, at its top or one level in (AWS's statuses)."""
 

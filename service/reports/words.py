@@ -19,6 +19,7 @@ from service.reports.events import ApprovalEvent, Transition
 from service.reports.journal import NOTIFICATION_STEPS, StepRun, Told, delivery, handed_on, is_delivery
 from service.reports.steps import (
     ApplyStep,
+    AwsStep,
     CatalogWaitStep,
     DecideStep,
     FactsStep,
@@ -146,7 +147,7 @@ def step_summary(run: StepRun) -> str:
     if run.outcome == "failed":
         failed = run.failure
         return (failed.error or failed.resolution or "failed") + (f" ({failed.code})" if failed.code else "")
-    return _reading_summary(run) or _writing_summary(run) or generic_summary(run.data)
+    return _reading_summary(run) or _writing_summary(run) or aws_summary(run) or generic_summary(run.data)
 
 
 def _reading_summary(run: StepRun) -> str | None:
@@ -226,6 +227,40 @@ def _writing_summary(run: StepRun) -> str | None:
             else wrote.error or "failed"
         )  # fmt: skip
         return (f"applied: {applied}; " if applied else "") + reason
+    return None
+
+
+# What a restore's or cut-over's `start*` and rename steps began, by the action they journal.
+_STARTED = {
+    "restore_instance": "AWS is restoring to the new instance {}",
+    "restore_cluster": "AWS is restoring to the new Aurora cluster {}",
+    "create_instance": "AWS is creating the writer instance {} in the new cluster",
+    "rename_old_away": "AWS is renaming the old instance away, to {}",
+    "rename_new_in": "AWS is renaming the restored instance to {}",
+}
+
+
+def aws_summary(run: StepRun) -> str | None:
+    """A restore's or cut-over's AWS step in words (what began, what AWS said); None for any other step."""
+    family, parts = run.family, run.step.split(":")
+    step = AwsStep.from_dict(run.data)
+    if family in ("start", "start_instance") or parts[:2] in (["cutover", "rename_old"], ["cutover", "rename_new"]):
+        began = _STARTED.get(step.action or "", "AWS call made for {}").format(step.identifier or "the new resource")
+        return began + (" (an earlier run had already asked for it)" if step.resumed else "")
+    if family == "poll":
+        if step.state == "available":  # not journaled as a poll: `endpoint` follows at once
+            return f"{step.identifier} is available"
+        if step.state == "failed":
+            return f"AWS reports {step.identifier} {step.status}: it will not become available"
+        return f"asked AWS: {step.identifier} is {step.status}, not available yet; asking again later"
+    if family == "endpoint":
+        return f"{step.identifier} is available at {step.address}"
+    if parts[:2] == ["cutover", "poll"]:
+        return f"asked AWS: {step.status}; asking again later"
+    if parts[:2] == ["cutover", "done"]:
+        return f"{step.status} at {step.address}" if step.address else step.status
+    if parts[:2] == ["cutover", "stuck"]:
+        return step.reason
     return None
 
 

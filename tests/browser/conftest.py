@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
@@ -41,6 +42,7 @@ from service.config.settings import Settings
 from service.prisma.lock import PRISMA_ADVISORY_LOCK_ID
 from service.store import repository
 from service.store.repository import Job
+from tests.aws import REGION
 from tests.browser import scenarios
 from tests.conftest import ADMIN_URL, ScratchDatabase
 from tests.store import migrated_store
@@ -98,6 +100,10 @@ class Console:
         with self.store.connect() as conn:
             return scenarios.waiting_rollback(conn, self.config, scenarios.deployed(conn, self.config))
 
+    def waiting_restore(self) -> Job:
+        with self.store.connect() as conn:
+            return scenarios.waiting_restore(conn, self.config)
+
     def sign_in(self, page: Page, who: str) -> None:
         page.goto(f"{self.url}/console/login")
         page.locator("form#login-form input[name=token]").fill(TOKENS[who][0])
@@ -140,6 +146,8 @@ def _targets_file(path: Path, target_env: str, shadow_env: str) -> Path:
         'console_session_secret_env = "DEPLOY_GATE_BROWSER_SESSION_SECRET"\n\n'
         f"{tokens}"
         f'[targets.staging]\ndatabase_url_env = "{target_env}"\nshadow_url_env = "{shadow_env}"\n\n'
+        # A restore's AWS calls go to moto's server (the `aws_for_jobs` fixture); other tests make none.
+        f'[targets.staging.rds]\nregion = "{REGION}"\ninstance = "{scenarios.RESTORED_INSTANCE}"\n\n'
         # The approval test holds Prisma's lock for a moment: the worker waits for it, well within this.
         "[targets.staging.policy]\nlock_timeout_ms = 2000\nlock_wait_seconds = 60\nrollbacks_need_approval = true\n"
     )
@@ -188,14 +196,30 @@ def console(scratch_db: ScratchDatabase, target_db: ScratchDatabase, tmp_path: P
         state.reset()
 
 
-@pytest.fixture
-def worker(console: Console) -> Iterator[WorkController]:
-    """A real Celery worker, for tests where a job must move on. The production app's, as `deploy-gate`'s
-    worker runs it: it takes what gunicorn enqueues (its queue, this run's Redis database), and reads
-    the console's store and targets file from the environment `console` set."""
+@contextmanager
+def running_worker() -> Iterator[WorkController]:
+    """A real Celery worker of the production app, as `deploy-gate`'s worker runs it: it takes what
+    gunicorn enqueues (its queue, this run's Redis database), and reads the console's store, targets
+    file and AWS endpoint from the environment the fixtures set."""
     app = make_celery(Settings.from_env(), set_as_current=False)
     with start_worker(app, pool="threads", concurrency=1, perform_ping_check=False, shutdown_timeout=30) as controller:
         yield controller
+
+
+@pytest.fixture
+def worker(console: Console) -> Iterator[WorkController]:
+    """A worker for the whole test, for tests where a job must move on."""
+    with running_worker() as controller:
+        yield controller
+
+
+@pytest.fixture
+def aws_for_jobs(aws: Callable[[str], Any], moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
+    """The jobs' AWS calls go to moto's server, which starts this test empty (tests.aws): boto3 reads
+    AWS_ENDPOINT_URL, and the worker runs in this process, so the environment reaches it as the
+    database URLs do (`console`). gunicorn makes no AWS call and is not told."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    return aws
 
 
 @pytest.fixture(scope="session")

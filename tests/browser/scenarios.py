@@ -2,7 +2,8 @@
 
 A deploy of two migrations goes first; then a deploy whose new migration drops a column is blocked by
 the linter (nothing applied), and a rollback of the second migration, verified on the shadow server,
-waits for a person's approval because the policy asks for one.
+waits for a person's approval because the policy asks for one. A restore of the target's RDS instance
+(on moto's server) from a snapshot to a new instance waits for approval, as restores do.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from service.analysis.lint import lint_migrations
 from service.config.records import Config
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
+from service.jobs.submit_recovery import submit_restore
 from service.prisma.migrations import LocalMigrations, migrations_from_bundle
 from service.store import repository
 from service.store.repository import Job
@@ -31,6 +33,10 @@ CREATE INDEX "Patient_email_idx" ON "Patient"("email");
 -- ALTER TABLE "Patient" DROP COLUMN IF EXISTS "email";
 """,
 }
+# The target's RDS instance, the snapshot a restore brings back, and the new instance it makes.
+RESTORED_INSTANCE = "staging-db"
+SNAPSHOT = "staging-db-before-incident"
+NEW_INSTANCE = "staging-db-recovery"
 BLOCKED_SCRIPTS = {**SCRIPTS, DROPS_A_COLUMN: 'ALTER TABLE "Patient" DROP COLUMN "name";\n'}
 
 
@@ -64,5 +70,13 @@ def waiting_rollback(store: psycopg.Connection, config: Config, digest: str) -> 
     """A rollback of ROLLED_BACK, verified on the shadow server, waiting for approval."""
     job, _ = repository.create_job(store, kind=JobKind.ROLLBACK, target="staging", requested_by="ops", params={"migration": ROLLED_BACK}, bundle_digest=digest)
     waiting = run_job(store, config, job.id, linter=_lint)
+    assert waiting.state is JobState.WAITING_APPROVAL, waiting.reasons
+    return waiting
+
+
+def waiting_restore(store: psycopg.Connection, config: Config) -> Job:
+    """A restore of SNAPSHOT to NEW_INSTANCE, planned against AWS (the `aws_for_jobs` fixture's moto), waiting for approval."""
+    job, _ = submit_restore(store, config, "staging", {"snapshot_id": SNAPSHOT, "new_identifier": NEW_INSTANCE}, "ops")
+    waiting = run_job(store, config, job.id)
     assert waiting.state is JobState.WAITING_APPROVAL, waiting.reasons
     return waiting

@@ -11,15 +11,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.analysis.lint.registry import load_rules
-from service.jobs.states import TERMINAL, JobState
+from service.jobs.states import TERMINAL, JobKind, JobState, Verdict
 from service.prisma.migrations import LocalMigrations
 from service.reports.build import build_report
-from service.reports.model import IncidentReport, LintFinding
+from service.reports.model import IncidentReport, LintFinding, TimelineEntry
 from service.store.repository import Job, JobEvent
 
 # Migration states a person should look at; an edited migration too, whatever its state.
 ATTENTION_STATES = frozenset({"failed", "pending", "missing_locally"})
 EXCERPT_LINES = 2  # lines of SQL shown either side of a finding's line
+# The steps of a restore or cut-over that asked AWS to act, or read what AWS said (service.jobs.restore).
+AWS_STEP_FAMILIES = frozenset({"start", "start_instance", "poll", "endpoint", "cutover"})
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,30 @@ class JobPage:
         if not isinstance(details, dict):
             return None
         return {"verified": details.get("verified"), "details": details}  # its errors and differences are in the details
+
+    @property
+    def aws_steps(self) -> list[TimelineEntry]:
+        """A restore's or cut-over's AWS steps as they happened, in words (the timeline's)."""
+        return [
+            entry for entry in self.report.timeline
+            if entry.step and entry.event in ("step_finished", "step_failed") and entry.step.split(":")[0] in AWS_STEP_FAMILIES
+        ]  # fmt: skip
+
+    @property
+    def endpoint_pending(self) -> str:
+        """Why a restore or cut-over shows no endpoint yet, in words."""
+        what, doing = ("cut-over", "renaming") if self.job.params.get("action") == "cutover" else ("restore", "restoring")
+        if self.waiting:
+            return f"none yet: the {what} starts once it is approved"
+        if not self.finished:
+            return f"none yet: AWS is {doing}; the endpoint shows here when it is done"
+        return f"none: the {what} did not finish (the reasons above say why)"
+
+    @property
+    def offers_cutover(self) -> bool:
+        """A restore that made its new instance: the next step is the cut-over, a job of its own."""
+        restored = self.job.state is JobState.SUCCEEDED and self.job.verdict is Verdict.PROCEED
+        return self.job.kind is JobKind.RESTORE and self.job.params.get("action") == "restore" and restored
 
     @property
     def facts(self) -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ from service.http.recovery import APPROVAL
 from service.http.store import store
 from service.jobs import decisions
 from service.jobs.states import JobKind, JobState, Verdict
+from service.jobs.submit_recovery import submit_cutover
 from service.prisma.migrations import LocalMigrations
 from service.reports.build import build_report
 from service.store import repository
@@ -149,6 +150,17 @@ def reject(job_id: str) -> ResponseReturnValue:
 def cancel(job_id: str) -> ResponseReturnValue:
     decisions.cancel(store(), job_id, _person().name)
     return redirect(url_for("console.job", job_id=job_id), 303)
+
+
+@bp.post("/jobs/<job_id>/cutover")
+@require("deploy")
+def cutover(job_id: str) -> ResponseReturnValue:
+    """Ask for the restore's cut-over, as `POST /v1/jobs/{id}/cutover` does; its page shows it waiting for approval."""
+    extension = deploy_gate()
+    job, created = submit_cutover(store(), extension.config, job_id, _person().name)
+    if created:
+        extension.enqueue(job.id)
+    return redirect(url_for("console.job", job_id=job.id), 303)
 
 
 def _comment() -> str | None:

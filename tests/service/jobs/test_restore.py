@@ -21,7 +21,7 @@ from service.recovery.rds.client import RestoreRefused, rds_client
 from service.recovery.rds.cutover import RENAME_TIME_LIMIT
 from service.recovery.rds.snapshot import SNAPSHOT_TIME_LIMIT
 from service.store import repository
-from tests.aws import CLUSTER, INSTANCE, REGION, describe_instance
+from tests.aws import CLUSTER, INSTANCE, REGION, describe_instance, with_status
 
 
 @pytest.fixture
@@ -126,24 +126,6 @@ def test_cutover_is_approved_separately_and_swaps_the_names(store, target_db, rd
     assert tags_of(rds_api, "prod")["deploy-gate:job"] == restore.id  # "prod" is now the restored copy
     names = {i["DBInstanceIdentifier"] for i in rds_api.describe_db_instances()["DBInstances"]}
     assert names == {"prod", waiting.facts["approval"]["cutover"]["old_renamed_to"]}
-
-
-def with_status(client_for, identifier, statuses):
-    """The real client on moto, with DescribeDBInstances reporting the given statuses for one instance."""
-    remaining = list(statuses)
-
-    def make(settings):
-        client = client_for(settings)
-
-        def rewrite(parsed, **kwargs):
-            for described in parsed.get("DBInstances", []):
-                if described["DBInstanceIdentifier"] == identifier and remaining:
-                    described["DBInstanceStatus"] = remaining.pop(0)
-
-        client.meta.events.register("after-call.rds.DescribeDBInstances", rewrite)
-        return client
-
-    return make
 
 
 def test_a_restore_still_creating_is_polled_in_short_steps_and_one_that_fails_is_reported(store, target_db, rds_api, instance, client_for):

@@ -17,6 +17,7 @@ from service.recovery.rds.client import rds_client
 from service.reports.events import ApprovalEvent, ApprovalShown, Notified, Transition
 from service.reports.steps import (
     ApplyStep,
+    AwsStep,
     CatalogWaitStep,
     DecideStep,
     FactsStep,
@@ -82,6 +83,7 @@ RECORDS = [
         source="prod-db", snapshot_id="rds:prod-db-1", new_identifier="prod-db-restore-1", endpoint="h", port=5432, plan=RestoreFacts(summary="restore")
     ),
     SnapshotStep("rds:prod-db-1"),
+    AwsStep("restore_instance", "prod-db-restore-1", True, "available", "available", "h", 5432, "a rename did not finish"),
     Notified("verdict", "delivered", 200, 2, None, None),
     ApprovalEvent(True, "ops", "looks right"),
     Transition("recover", "staging", "proceed", (("approved by", "ops"),)),
@@ -230,6 +232,11 @@ def test_real_restore_and_cutover_journals_read_through_the_records(store, targe
     for job_id, step in ((restore.id, "plan"), (restore.id, "endpoint"), (cutover.id, "plan"), (cutover.id, "cutover:done")):
         data = finished(store, job_id, step)
         assert contained(RestoreFacts.from_dict(data).to_dict(), data), step
+    for job_id, step in ((restore.id, "start"), (restore.id, "endpoint"), (cutover.id, "cutover:rename_old"), (cutover.id, "cutover:done")):
+        data = finished(store, job_id, step)
+        assert contained(AwsStep.from_dict(data).to_dict(), data), step
+    assert AwsStep.from_dict(finished(store, restore.id, "start")) == AwsStep("restore_instance", "prod-recovery", resumed=False)
+    assert AwsStep.from_dict(finished(store, restore.id, "endpoint")).address.startswith("prod-recovery.")
     plan = RestoreFacts.from_dict(finished(store, restore.id, "plan"))
     assert (plan.source, plan.new_identifier) == ("prod", "prod-recovery") and plan.latest_restorable_time and plan.summary
     endpoint = RestoreFacts.from_dict(finished(store, restore.id, "endpoint"))

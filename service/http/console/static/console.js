@@ -2,6 +2,24 @@
 // the page when a job changes. The pages read fine without this script.
 (function () {
   "use strict";
+  // A Copy button copies its element's text (a restore's host:port); where the page may not write
+  // the clipboard (plain http on another host), it selects the text for Ctrl+C instead.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    var source = button && document.getElementById(button.getAttribute("data-copy"));
+    if (!source) return;
+    var text = source.textContent.trim();
+    function selectIt() {
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+      button.textContent = "Selected: press Ctrl+C";
+    }
+    if (!navigator.clipboard || !window.isSecureContext) { selectIt(); return; }
+    navigator.clipboard.writeText(text).then(function () { button.textContent = "Copied"; }, selectIt);
+  });
+
   var body = document.body;
   var live = body.getAttribute("data-live");
   if (!live || !window.EventSource) return;
@@ -20,7 +38,8 @@
         if (html === null) return;
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(id);
         var current = document.getElementById(id);
-        if (!fresh || !current) return;
+        // Nothing changed (a repeated announcement): keep the page as it is, a selection included.
+        if (!fresh || !current || fresh.outerHTML === current.outerHTML) return;
         // What a person is typing (an approval's comment) survives the swap, in the same form.
         current.querySelectorAll("form[id] textarea[name], form[id] input[type=text][name]").forEach(function (field) {
           var twin = fresh.querySelector("#" + field.form.id + " [name='" + field.name + "']");

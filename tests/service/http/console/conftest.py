@@ -12,6 +12,7 @@ from service.jobs.runner import run_job
 from service.jobs.states import JobKind
 from service.prisma.migrations import migrations_from_bundle
 from service.store import repository
+from tests.aws import INSTANCE
 from tests.store import migrated_store
 
 SECRET = "console-session-secret-0123456789"
@@ -24,8 +25,10 @@ ADD_EMAIL = {
 
 @pytest.fixture
 def config(config):
-    """The HTTP tests' targets and tokens (ci: deploy+read, reader: read, oncall: read+approve), console on."""
-    return replace(config, console_session_secret=SECRET)
+    """The HTTP tests' targets and tokens (ci: deploy+read, reader: read, oncall: read+approve), console on;
+    staging names an RDS instance (moto's `prod`, tests.aws), so a restore can be asked of it."""
+    staging = replace(config.targets["staging"], rds=INSTANCE)
+    return replace(config, console_session_secret=SECRET, targets={**config.targets, "staging": staging})
 
 
 @pytest.fixture

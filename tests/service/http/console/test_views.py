@@ -5,10 +5,12 @@ import re
 
 import pytest
 
-from service.jobs.runner import run_job
+from service.jobs.runner import Deferred, run_job
 from service.jobs.states import JobKind, JobState, Verdict
+from service.jobs.submit_recovery import submit_restore
 from service.prisma.database import parse_database_url
 from service.store import repository
+from tests.aws import describe_instance, with_status
 from tests.conftest import create_scratch_database, drop_scratch_database
 from tests.service.http.console.conftest import ADD_EMAIL, BASE, gate_job, post_form, sign_in, waiting_rollback
 
@@ -226,6 +228,114 @@ def test_the_static_files_are_served(client):
 def test_an_unknown_console_page_is_a_404_problem(client):
     response = client.get("/console/nothing-here")
     assert response.status_code == 404 and response.mimetype == "application/problem+json"
+
+
+def restore_section(html):
+    found = re.search(r'<section id="restore">(.*?)</section>', html, re.S)
+    assert found, "no restore section"
+    return found.group(1)
+
+
+def aws_steps(html):
+    return [re.sub(r"<time[^>]*>.*?</time>\s*", "", step).strip() for step in re.findall(r'<li data-step="[^"]+">(.*?)</li>', restore_section(html), re.S)]
+
+
+def no_secret(html):
+    """Nothing that holds a password: moto's instances have one, and the target's URL may."""
+    return "not-a-real-password" not in html and "Password" not in html and "postgresql://" not in html
+
+
+def restored(store, config, client_for):
+    """A snapshot restore of moto's `prod` to prod-recovery, approved and run to its endpoint."""
+    job, _ = submit_restore(store, config, "staging", {"snapshot_id": "prod-before-incident", "new_identifier": "prod-recovery"}, "ops")
+    run_job(store, config, job.id, rds_client_for=client_for)
+    repository.record_approval(store, job.id, approved=True, by="oncall", comment=None)
+    done = run_job(store, config, job.id, rds_client_for=client_for)
+    assert done.verdict is Verdict.PROCEED, done.reasons
+    return done
+
+
+@pytest.fixture
+def snapshot(rds_api, instance):
+    rds_api.create_db_snapshot(DBSnapshotIdentifier="prod-before-incident", DBInstanceIdentifier="prod")
+
+
+def test_a_restore_jobs_page_from_approval_through_the_aws_steps_to_the_endpoint(client, store, config, rds_api, snapshot, rds_client_for, enqueued):
+    job, _ = submit_restore(store, config, "staging", {"snapshot_id": "prod-before-incident", "new_identifier": "prod-recovery"}, "ops")
+    assert run_job(store, config, job.id, rds_client_for=rds_client_for).state is JobState.WAITING_APPROVAL
+    sign_in(client, "oncall-token")
+    path = f"/console/jobs/{job.id}"
+
+    html = page(client, path)
+    assert '<strong id="job-state">waiting_approval</strong>' in html and no_secret(html)
+    plan = re.search(r'<section id="plan">(.*?)</section>', html, re.S).group(1)
+    assert "<li>Restore snapshot prod-before-incident of instance prod to a NEW instance prod-recovery (db.t3.medium); prod itself is not changed.</li>" in plan
+    assert 'id="approve-form"' in plan
+    restore = restore_section(html)
+    assert '<span id="endpoint-pending">none yet: the restore starts once it is approved</span>' in restore and 'id="endpoint"' not in restore
+    assert aws_steps(html) == [] and "Nothing is cut over to it\n      without a second job and a second approval" in restore
+
+    assert post_form(client, f"{path}/approve", path, comment="restore it").status_code == 303 and enqueued[-1] == job.id
+    # AWS still creating the instance: the job waits, and the page says what AWS was asked and said.
+    with pytest.raises(Deferred):
+        run_job(store, config, job.id, rds_client_for=with_status(rds_client_for, "prod-recovery", ["creating"]))
+    html = page(client, path)
+    assert '<strong id="job-state">running</strong>' in html and no_secret(html)
+    assert aws_steps(html) == [
+        "AWS is restoring to the new instance prod-recovery",
+        "asked AWS: prod-recovery is creating, not available yet; asking again later",
+    ]
+    assert "none yet: AWS is restoring; the endpoint shows here when it is done" in restore_section(html) and 'id="endpoint"' not in html
+
+    done = run_job(store, config, job.id, rds_client_for=rds_client_for)
+    assert done.verdict is Verdict.PROCEED, done.reasons
+    described = describe_instance(rds_api, "prod-recovery")["Endpoint"]
+    address = f"{described['Address']}:{described['Port']}"
+    html = page(client, path)
+    assert '<strong id="job-state">succeeded</strong>' in html and no_secret(html)
+    restore = restore_section(html)
+    assert f'<code id="endpoint">{address}</code>' in restore and '<button type="button" class="copy" data-copy="endpoint"' in restore
+    assert aws_steps(html)[-1] == f"prod-recovery is available at {address}" and len(aws_steps(html)) == 3
+    # What to do next, in words; oncall may not ask for the cut-over, and is told who may.
+    next_step = re.search(r'<div id="next-step">(.*?)</div>', restore, re.S).group(1)
+    assert "The application still uses prod, which the restore did not change." in next_step and "waits for its own approval" in next_step
+    assert 'id="cutover-form"' not in next_step and f"<code>POST /v1/jobs/{job.id}/cutover</code>" in next_step
+    # The live part carries all of it, so the page shows the endpoint without a reload.
+    assert f'<code id="endpoint">{address}</code>' in page(client, f"{path}?fragment=live")
+
+
+def test_the_cut_over_is_asked_for_from_the_restores_page_and_waits_for_its_own_approval(client, store, config, snapshot, rds_client_for, enqueued):
+    restore = restored(store, config, rds_client_for)
+    path = f"/console/jobs/{restore.id}"
+    sign_in(client, "ci-token")
+    assert 'id="cutover-form"' in page(client, path)
+    response = post_form(client, f"{path}/cutover", path)
+    assert response.status_code == 303
+    cutover_id = response.headers["Location"].rsplit("/", 1)[1]
+    cutover = repository.get_job(store, cutover_id)
+    assert (cutover.kind, cutover.params["restore_job"], cutover.requested_by, enqueued[-1]) == (JobKind.RESTORE, restore.id, "ci", cutover_id)
+    # Asked again: the same cut-over, not a second one.
+    assert post_form(client, f"{path}/cutover", path).headers["Location"] == f"/console/jobs/{cutover_id}"
+
+    assert run_job(store, config, cutover_id, rds_client_for=rds_client_for).state is JobState.WAITING_APPROVAL
+    html = page(client, f"/console/jobs/{cutover_id}")
+    assert "<h2>Cut-over</h2>" in restore_section(html) and "Rename instance prod to prod-old-" in html and 'id="next-step"' not in html
+    assert "<h1>Cut-over job on staging</h1>" in html and f'<a id="restore-link" href="/console/jobs/{restore.id}">' in html
+    assert "none yet: the cut-over starts once it is approved" in restore_section(html)
+    repository.record_approval(store, cutover_id, approved=True, by="oncall", comment=None)
+    assert run_job(store, config, cutover_id, rds_client_for=rds_client_for).verdict is Verdict.PROCEED
+    html = page(client, f"/console/jobs/{cutover_id}")
+    assert re.search(r'<code id="endpoint">prod\.[^<]+:5432</code>', restore_section(html)) and no_secret(html)
+    assert aws_steps(html)[-1].startswith("prod is the restored copy and available at prod.")
+
+
+def test_a_cut_over_of_a_job_that_restored_nothing_is_refused(client, store):
+    job, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")
+    sign_in(client, "ci-token")
+    response = post_form(client, f"/console/jobs/{job.id}/cutover", f"/console/jobs/{job.id}")
+    assert response.status_code == 409 and "is not a restore" in response.get_json()["detail"]
+    sign_in(client, "oncall-token")
+    assert post_form(client, f"/console/jobs/{job.id}/cutover", f"/console/jobs/{job.id}").status_code == 403
 
 
 PARTIAL = {
