@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
 from pglast import ast, parse_sql
@@ -54,17 +56,20 @@ def deparse(node: ast.Node) -> str:
 
 def iter_nodes(node: object) -> Iterator[ast.Node]:
     """Every AST node below `node` (a node, a tuple or list of them, or anything else: none), depth first."""
-    if node is None:
-        return
-    if isinstance(node, (tuple, list)):
-        for item in node:
-            yield from iter_nodes(item)
-        return
-    if not isinstance(node, ast.Node):
-        return
-    yield node
-    for attribute in node:
-        yield from iter_nodes(getattr(node, attribute))
+    # A stack rather than nested generators: a recursive `yield from` costs every node the depth of
+    # the tree, and this walk is the analysis's hottest loop.
+    stack = [node]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        if isinstance(item, ast.Node):
+            yield item
+            push(reversed([value for attribute in item if isinstance(value := getattr(item, attribute), _BRANCHES)]))
+        elif isinstance(item, (tuple, list)):
+            push(reversed([value for value in item if isinstance(value, _BRANCHES)]))
+
+
+_BRANCHES = (ast.Node, tuple, list)
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,16 @@ class Statement:
     # Set when it came from EXECUTE of a string literal inside a DO block.
     dynamic: bool = False
 
+    @cached_property
+    def string_literals(self) -> frozenset[str]:
+        """The values of the string literals in the statement (not identifiers, which pglast also holds
+        as String). One walk of the tree, shared by the facts and every rule that asks."""
+        return frozenset(
+            found.val.sval
+            for found in iter_nodes(self.node)
+            if isinstance(found, ast.A_Const) and isinstance(found.val, ast.String) and found.val.sval is not None
+        )
+
     @property
     def kind(self) -> str:
         return type(self.node).__name__
@@ -196,7 +211,6 @@ class ParsedMigration:
     problems: tuple[ParseProblem, ...] = ()
     # Statements found inside DO blocks, in order; each names its DO statement by index.
     nested: tuple[Statement, ...] = ()
-    _line_starts: list[int] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def parses(self) -> bool:
@@ -208,16 +222,35 @@ class ParsedMigration:
         ordered: list[Statement] = []
         for index, statement in enumerate(self.statements):
             ordered.append(statement)
-            ordered.extend(s for s in self.nested if s.parent_index == index)
+            ordered.extend(self.nested_in(index))
         return tuple(ordered)
+
+    def nested_in(self, index: int) -> tuple[Statement, ...]:
+        """The statements inside the DO block that is top-level statement `index`, in order."""
+        return self._nested_by_parent.get(index, ())
+
+    @cached_property
+    def _nested_by_parent(self) -> dict[int | None, tuple[Statement, ...]]:
+        grouped: dict[int | None, list[Statement]] = defaultdict(list)
+        for statement in self.nested:
+            grouped[statement.parent_index].append(statement)
+        return {index: tuple(statements) for index, statements in grouped.items()}
 
 
 def position_of(script: str, offset: int) -> Position:
     """Line and column (1-based, in characters) of a character offset."""
     offset = max(0, min(offset, len(script)))
-    line = script.count("\n", 0, offset) + 1
-    line_start = script.rfind("\n", 0, offset) + 1
-    return Position(line, offset - line_start + 1)
+    line_starts = _line_starts(script)
+    line = bisect_right(line_starts, offset)
+    return Position(line, offset - line_starts[line - 1] + 1)
+
+
+# Positions are asked for over and over in the same few texts (the file, then a DO body): their line
+# offsets are found once each. A str caches its own hash, so finding the file again costs nothing.
+@lru_cache(maxsize=8)
+def _line_starts(script: str) -> list[int]:
+    """The offset at which each line begins."""
+    return [0, *(match.end() for match in re.finditer("\n", script))]
 
 
 def parse_migration(script: str, name: str = "") -> ParsedMigration:
