@@ -57,19 +57,37 @@ def deparse(node: ast.Node) -> str:
 def iter_nodes(node: object) -> Iterator[ast.Node]:
     """Every AST node below `node` (a node, a tuple or list of them, or anything else: none), depth first."""
     # A stack rather than nested generators: a recursive `yield from` costs every node the depth of
-    # the tree, and this walk is the analysis's hottest loop.
+    # the tree, and this walk is the analysis's hottest loop. Only the attributes that can hold
+    # nodes are read (a RangeVar's seven attributes hold one: its alias).
     stack = [node]
     pop, push = stack.pop, stack.extend
     while stack:
         item = pop()
         if isinstance(item, ast.Node):
             yield item
-            push(reversed([value for attribute in item if isinstance(value := getattr(item, attribute), _BRANCHES)]))
+            push(reversed([value for attribute in _branch_attributes(type(item)) if (value := getattr(item, attribute)) is not None]))
         elif isinstance(item, (tuple, list)):
-            push(reversed([value for value in item if isinstance(value, _BRANCHES)]))
+            push(reversed([value for value in item if isinstance(value, (ast.Node, tuple, list))]))
 
 
-_BRANCHES = (ast.Node, tuple, list)
+def _branch_attributes(node_type: type) -> tuple[str, ...]:
+    """The attributes of a node type that pglast types as a node or a list, in the node's order."""
+    found = _BRANCH_ATTRIBUTES.get(node_type)
+    if found is None:
+        found = _BRANCH_ATTRIBUTES[node_type] = _attributes_that_can_branch(node_type)
+    return found
+
+
+_BRANCH_ATTRIBUTES: dict[type, tuple[str, ...]] = {}
+
+
+def _attributes_that_can_branch(node_type: type) -> tuple[str, ...]:
+    def can_branch(declared: object) -> bool:
+        kinds = declared if isinstance(declared, tuple) else (declared,)
+        return any(kind in (tuple, list) or (isinstance(kind, type) and issubclass(kind, ast.Node)) for kind in kinds)
+
+    slots: dict[str, Any] = getattr(node_type, "__slots__", {})
+    return tuple(name for name, info in slots.items() if can_branch(info.py_type))
 
 
 @dataclass(frozen=True)
