@@ -60,24 +60,20 @@ def iter_nodes(node: object) -> Iterator[ast.Node]:
     # the tree, and this walk is the analysis's hottest loop. Only the attributes that can hold
     # nodes are read (a RangeVar's seven attributes hold one: its alias).
     stack = [node]
-    pop, push = stack.pop, stack.extend
+    pop, push, known = stack.pop, stack.extend, _BRANCH_ATTRIBUTES
     while stack:
         item = pop()
         if isinstance(item, ast.Node):
             yield item
-            push(reversed([value for attribute in _branch_attributes(type(item)) if (value := getattr(item, attribute)) is not None]))
+            attributes = known.get(type(item))
+            if attributes is None:
+                attributes = known[type(item)] = _attributes_that_can_branch(type(item))
+            push(reversed([value for attribute in attributes if (value := getattr(item, attribute)) is not None]))
         elif isinstance(item, (tuple, list)):
             push(reversed([value for value in item if isinstance(value, (ast.Node, tuple, list))]))
 
 
-def _branch_attributes(node_type: type) -> tuple[str, ...]:
-    """The attributes of a node type that pglast types as a node or a list, in the node's order."""
-    found = _BRANCH_ATTRIBUTES.get(node_type)
-    if found is None:
-        found = _BRANCH_ATTRIBUTES[node_type] = _attributes_that_can_branch(node_type)
-    return found
-
-
+# Per node type, the attributes that pglast types as a node or a list, in the node's order.
 _BRANCH_ATTRIBUTES: dict[type, tuple[str, ...]] = {}
 
 
