@@ -82,8 +82,9 @@ def _attributes_that_can_branch(node_type: type) -> tuple[str, ...]:
         kinds = declared if isinstance(declared, tuple) else (declared,)
         return any(kind in (tuple, list) or (isinstance(kind, type) and issubclass(kind, ast.Node)) for kind in kinds)
 
-    slots: dict[str, Any] = getattr(node_type, "__slots__", {})
-    return tuple(name for name, info in slots.items() if can_branch(info.py_type))
+    slots = getattr(node_type, "__slots__", None)
+    # Every node the parser makes declares its attributes' types; the abstract bases declare none.
+    return tuple(name for name, info in slots.items() if can_branch(info.py_type)) if isinstance(slots, dict) else ()
 
 
 @dataclass(frozen=True)
