@@ -7,9 +7,10 @@ from collections import defaultdict
 from service.analysis.facts.records import DataChange, Effect, MigrationFacts, Reason
 from service.analysis.facts.statements import Described, describe_statement, label
 from service.analysis.facts.transactions import transaction_facts
-from service.analysis.parsing import parse_migration
+from service.analysis.parsing import cyclic_gc_paused, parse_migration
 
 
+@cyclic_gc_paused()
 def analyze_migration(script: str, name: str = "") -> MigrationFacts:
     """All facts about a migration's SQL. A file that does not parse has no facts but its problems."""
     parsed = parse_migration(script, name)

@@ -99,3 +99,24 @@ def test_iter_nodes_walks_depth_first_in_attribute_order():
     walked = list(iter_nodes(tree))
     assert [id(node) for node in walked] == [id(node) for node in reference(tree)]
     assert len(walked) > 20
+
+
+def test_the_cycle_collector_is_paused_during_the_work_and_resumes_after_it_even_on_an_error():
+    import gc
+
+    import pytest
+
+    from service.analysis.parsing import cyclic_gc_paused
+
+    assert gc.isenabled()
+    with pytest.raises(ValueError), cyclic_gc_paused():
+        assert not gc.isenabled()
+        with cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner pause leaves the outer one in force
+        raise ValueError
+    assert gc.isenabled()
+
+    seen = []
+    cyclic_gc_paused()(lambda: seen.append(gc.isenabled()))()
+    assert seen == [False] and gc.isenabled()
