@@ -45,6 +45,7 @@ bench-status: install services prisma-cli
 	$(BIN)/python bench/status.py
 
 bench-lint: install
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python bench/lint.py
 
 .PHONY: bench-api

@@ -1,13 +1,19 @@
-"""Benchmark: analysis and lint throughput on a migrations directory of at least 1 MiB.
+"""Benchmark: `deploy-gate lint` beside squawk, the best-known PostgreSQL migration linter, in one run.
 
-The directory is built at run time from the test corpus (tests/service/analysis/corpus), copy after
-copy with every quoted identifier renamed and numbered folder names, until it reaches the size
-asked for. We time, median over several runs: `analyze_migration` and `lint_migration` in process
-over every file, and the whole `deploy-gate lint DIR` command as a subprocess (interpreter start,
-imports, reading the directory, printing). The aim is a 1 MiB corpus in under a second.
+Both run as the commands a build runs, in a fresh process each time, over the same directories:
+- the test corpus (tests/service/analysis/corpus: 50 small Prisma migrations);
+- a project's shape: a 0.28 MiB squashed baseline and 109 later migrations, as the production
+  project of issue 16 has (110 files, 0.54 MB, one 284 KB baseline);
+- a squashed Prisma baseline of 1, 2, 4 and 5 MiB (bench/prisma_baseline.py), one file each;
+- 1,000 small files: renamed copies of the corpus, as a long history is.
+Each is timed (median wall time of --runs) with its peak memory (the largest process's maximum
+RSS, from GNU time). Settings fit for Prisma, which runs each file once in one transaction: squawk with
+`--assume-in-transaction` and the target's PostgreSQL version; deploy-gate with its defaults, which
+already read a file as one transaction. squawk-cli comes from PyPI (`pip install -e '.[bench]'`).
+Also timed: `deploy-gate --help` and the start-up of `deploy-gate lint` on a one-file directory.
 
-    .venv/bin/python bench/lint.py                  # or: --size-mib 1 --runs 7
-    .venv/bin/python bench/lint.py --profile        # where lint_migration spends its time
+    .venv/bin/python bench/lint.py                 # or: --runs 3
+    .venv/bin/python bench/lint.py --profile 1     # where lint_migration spends its time on 1 MiB
 """
 
 from __future__ import annotations
@@ -25,26 +31,43 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.analysis.facts.analyze import analyze_migration  # noqa: E402
-from service.analysis.lint import lint_migration  # noqa: E402
+from bench.prisma_baseline import MIB, baseline_sql  # noqa: E402
 
 CORPUS = ROOT / "tests" / "service" / "analysis" / "corpus"
-DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
-AIM_SECONDS = 1.0
-MIB = 1024 * 1024
+BIN = Path(sys.executable).parent
+DEPLOY_GATE = str(BIN / "deploy-gate")
+TIME = "/usr/bin/time"  # GNU time (Debian's `time` package), for the peak memory
 QUOTED_IDENTIFIER = re.compile(r'"([A-Za-z_][A-Za-z0-9_]*)"')
+BASELINE_MIB = (1, 2, 4, 5)
+SMALL_FILES = 1000
+PROJECT_FILES = 110
+PROJECT_BASELINE_MIB = 0.28
+PG_VERSION = "15"
+
+# The aims of issue 16.
+CORPUS_RATIO_AIM = 3.0  # the corpus within 3x squawk's wall time
+FIVE_MIB_AIM_SECONDS = 5.0
+LINEAR_RATIO_AIM = 5.0  # 4 MiB over 1 MiB
+CORPUS_MEMORY_AIM_MIB = 50.0
+HELP_AIM_SECONDS = 0.150
 
 
-def corpus_scripts() -> list[tuple[str, str]]:
-    """(name without its NN_ prefix, SQL) of every corpus migration, in folder order."""
-    folders = sorted(path.parent for path in CORPUS.glob("*/migration.sql"))
-    return [(folder.name.split("_", 1)[1], (folder / "migration.sql").read_text(encoding="utf-8")) for folder in folders]
+@dataclass(frozen=True)
+class Measured:
+    seconds: float  # median wall time
+    peak_mib: float  # the largest peak RSS over the runs
+    exit_code: int
+
+
+def squawk_binary() -> str | None:
+    beside = BIN / "squawk"
+    return str(beside) if beside.exists() else shutil.which("squawk")
 
 
 def rename_identifiers(script: str, copy: int) -> str:
@@ -52,58 +75,89 @@ def rename_identifiers(script: str, copy: int) -> str:
     return QUOTED_IDENTIFIER.sub(lambda match: f'"{match.group(1)}_c{copy}"', script)
 
 
-def write_migrations(base: Path, target_bytes: int) -> list[tuple[str, str]]:
-    """Copies of the corpus, identifiers renamed per copy, until the SQL reaches `target_bytes`."""
+def new_directory(base: Path) -> Path:
     base.mkdir(parents=True)
     (base / "migration_lock.toml").write_text('provider = "postgresql"\n')
-    sources = corpus_scripts()
-    written: list[tuple[str, str]] = []
-    total = 0
-    copy = 0
-    while total < target_bytes:
-        copy += 1
-        for slug, script in sources:
-            # As in a long history, no two files are equal.
-            renamed = rename_identifiers(script, copy)
-            name = f"{20240101000000 + len(written)}_{slug}_c{copy}"
-            (base / name).mkdir()
-            (base / name / "migration.sql").write_text(renamed, encoding="utf-8")
-            written.append((name, renamed))
-            total += len(renamed.encode("utf-8"))
-            if total >= target_bytes:
-                break
-    return written
+    return base
 
 
-def median_seconds(work: Callable[[], object], runs: int) -> float:
-    work()  # warm-up: imports, caches, the first allocation of everything
-    timings = []
-    for _ in range(runs):
+def write_corpus(base: Path) -> Path:
+    new_directory(base)
+    for folder in sorted(path.parent for path in CORPUS.glob("*/migration.sql")):
+        shutil.copytree(folder, base / f"{20240101000000 + int(folder.name.split('_', 1)[0])}_{folder.name.split('_', 1)[1]}")
+    return base
+
+
+def write_small_files(base: Path, count: int, first: int = 0) -> Path:
+    """`count` migrations: copies of the corpus, identifiers renamed per copy, as in a long history."""
+    new_directory(base)
+    sources = [(folder.name.split("_", 1)[1], (folder / "migration.sql").read_text()) for folder in sorted(p.parent for p in CORPUS.glob("*/migration.sql"))]
+    for number in range(count):
+        copy = number // len(sources)
+        slug, script = sources[number % len(sources)]
+        folder = base / f"{20240101000000 + first + number}_{slug}_c{copy}"
+        folder.mkdir()
+        (folder / "migration.sql").write_text(rename_identifiers(script, copy))
+    return base
+
+
+def write_project(base: Path) -> Path:
+    """A squashed baseline followed by the corpus's migrations and renamed copies of them."""
+    write_small_files(base, PROJECT_FILES - 1, first=1)
+    (base / "20240101000000_baseline").mkdir()
+    (base / "20240101000000_baseline" / "migration.sql").write_text(baseline_sql(int(PROJECT_BASELINE_MIB * MIB)))
+    return base
+
+
+def write_baseline(base: Path, mib: float) -> Path:
+    new_directory(base)
+    (base / "20240101000000_baseline").mkdir()
+    (base / "20240101000000_baseline" / "migration.sql").write_text(baseline_sql(int(mib * MIB)))
+    return base
+
+
+def run_once(command: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MiB of the largest process, exit code) of one run."""
+    # GNU time reports the command's maximum RSS (for a command that forks workers, the largest
+    # process's). Read from this process's own wait4 instead, it would count this benchmark's
+    # memory: a forked child's high-water mark survives its exec.
+    with tempfile.NamedTemporaryFile("r") as peak:
         started = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
+        completed = subprocess.run([TIME, "-f", "%M", "-o", peak.name, *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, check=False)
+        seconds = time.perf_counter() - started
+        peak_kib = int(peak.read().split()[-1])
+    if completed.returncode not in (0, 1):
+        sys.exit(f"{' '.join(command[:3])} … could not run (exit {completed.returncode}): {completed.stderr.decode()[-2000:]}")
+    return seconds, peak_kib / 1024, completed.returncode
 
 
-def command_seconds(command: list[str], runs: int) -> tuple[float, int]:
-    """(median wall seconds, exit code) of a command; it exits 1 when it finds errors, as it should here."""
-    codes = set()
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        completed = subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-        timings.append(time.perf_counter() - started)
-        codes.add(completed.returncode)
-        if completed.returncode not in (0, 1):
-            sys.exit(f"{' '.join(command)} could not run (exit {completed.returncode}): {completed.stderr.decode()}")
-    return statistics.median(timings), max(codes)
+def measure(command: list[str], runs: int) -> Measured:
+    run_once(command)  # warm-up: the file cache, the interpreter's .pyc files
+    results = [run_once(command) for _ in range(runs)]
+    return Measured(statistics.median(r[0] for r in results), max(r[1] for r in results), max(r[2] for r in results))
 
 
-def profile_lint(scripts: list[tuple[str, str]], top: int) -> str:
+def deploy_gate_lint(directory: Path) -> list[str]:
+    return [DEPLOY_GATE, "lint", str(directory)]
+
+
+def squawk_lint(squawk: str, directory: Path) -> list[str]:
+    files = sorted(str(path) for path in directory.glob("*/migration.sql"))
+    return [squawk, "--assume-in-transaction", f"--pg-version={PG_VERSION}", "--reporter=gcc", *files]
+
+
+def size_of(directory: Path) -> int:
+    return sum(path.stat().st_size for path in directory.glob("*/migration.sql"))
+
+
+def profile_lint(mib: float, top: int) -> str:
+    from service.analysis.lint import lint_migration
+
+    script = baseline_sql(int(mib * MIB))
+    lint_migration("SELECT 1;")  # the rule catalogue loaded before the profile starts
     profiler = cProfile.Profile()
     profiler.enable()
-    for name, script in scripts:
-        lint_migration(script, name)
+    lint_migration(script, "baseline")
     profiler.disable()
     report = io.StringIO()
     stats = pstats.Stats(profiler, stream=report)
@@ -114,60 +168,90 @@ def profile_lint(scripts: list[tuple[str, str]], top: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=float, default=1.0, help="size of the generated corpus (default 1 MiB)")
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--profile", action="store_true", help="also print a cProfile of lint_migration over the corpus")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--baselines", type=float, nargs="*", default=BASELINE_MIB, metavar="MIB", help="baseline sizes (default 1 2 4 5)")
+    parser.add_argument("--small-files", type=int, default=SMALL_FILES, help="files in the directory of small files (0: none)")
+    parser.add_argument("--profile", type=float, metavar="MIB", help="only print a cProfile of lint_migration on a baseline of this size")
     parser.add_argument("--top", type=int, default=25, help="functions to show in the profile")
     args = parser.parse_args()
+    if args.profile:
+        print(profile_lint(args.profile, args.top))
+        return
+    squawk = squawk_binary()
+    if squawk is None:
+        print("squawk is not installed (pip install -e '.[bench]'): deploy-gate alone", file=sys.stderr)
 
     workdir = Path(tempfile.mkdtemp(prefix="dg-bench-lint-"))
     try:
-        migrations_dir = workdir / "migrations"
-        scripts = write_migrations(migrations_dir, int(args.size_mib * MIB))
-        size = sum(len(script.encode("utf-8")) for _, script in scripts)
-        files = len(scripts)
-
-        def analyze_all() -> None:
-            for name, script in scripts:
-                analyze_migration(script, name)
-
-        def lint_all() -> None:
-            for name, script in scripts:
-                lint_migration(script, name)
-
-        results = {
-            "analyze_migration": median_seconds(analyze_all, args.runs),
-            "lint_migration": median_seconds(lint_all, args.runs),
+        one_file = new_directory(workdir / "one")
+        (one_file / "20240101000000_init").mkdir()
+        (one_file / "20240101000000_init" / "migration.sql").write_text('CREATE TABLE "A" ("id" TEXT NOT NULL, CONSTRAINT "A_pkey" PRIMARY KEY ("id"));\n')
+        start_up = {
+            "deploy-gate --help": measure([DEPLOY_GATE, "--help"], args.runs),
+            "deploy-gate lint (one small file)": measure(deploy_gate_lint(one_file), args.runs),
         }
-        exit_code = None
-        if Path(DEPLOY_GATE).exists():
-            results["deploy-gate lint DIR"], exit_code = command_seconds([DEPLOY_GATE, "lint", str(migrations_dir)], args.runs)
+        corpora = {
+            "test corpus (50 files)": write_corpus(workdir / "corpus"),
+            f"project: baseline + {PROJECT_FILES - 1} files": write_project(workdir / "project"),
+        }
+        for mib in args.baselines:
+            corpora[f"baseline {mib:g} MiB (1 file)"] = write_baseline(workdir / f"baseline-{mib:g}", mib)
+        if args.small_files:
+            corpora[f"{args.small_files:,} small files"] = write_small_files(workdir / "small", args.small_files)
 
-        print(f"{files} migrations, {size:,} bytes ({size / MIB:.2f} MiB), median of {args.runs} runs, {os.cpu_count()} cores")
-        print("| measurement | median | files/s | MiB/s |")
-        print("| --- | --- | --- | --- |")
-        summary: dict[str, object] = {"files": files, "bytes": size, "runs": args.runs, "results": {}}
-        for label, seconds in results.items():
-            print(f"| `{label}` | {seconds * 1000:.0f} ms | {files / seconds:,.0f} | {size / MIB / seconds:.2f} |")
-            summary["results"][label] = {
-                "median_seconds": round(seconds, 4),
-                "files_per_second": round(files / seconds, 1),
-                "mib_per_second": round(size / MIB / seconds, 3),
-            }
-        whole = "deploy-gate lint DIR" if "deploy-gate lint DIR" in results else "lint_migration"
-        per_mib = results[whole] / (size / MIB)
-        verdict = "meets" if per_mib < AIM_SECONDS else "misses"
-        print(
-            f"`{whole}` {verdict} the aim of a 1 MiB corpus in under {AIM_SECONDS:.0f} s: {per_mib:.2f} s per MiB"
-            + (f" (exit code {exit_code}: the corpus has error-level findings on purpose)" if exit_code is not None else "")
-        )
-        summary["verdict"] = {"measurement": whole, "seconds_per_mib": round(per_mib, 3), "meets_aim": per_mib < AIM_SECONDS}
+        rows = []
+        for label, directory in corpora.items():
+            ours = measure(deploy_gate_lint(directory), args.runs)
+            theirs = measure(squawk_lint(squawk, directory), args.runs) if squawk else None
+            rows.append((label, size_of(directory), ours, theirs))
 
-        if args.profile:
-            print(profile_lint(scripts, args.top))
+        load = os.getloadavg()
+        print(f"median of {args.runs} runs, {os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+        print()
+        print("| corpus | size | deploy-gate lint | peak memory | squawk | peak memory | time ratio |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for label, size, ours, theirs in rows:
+            them = f"{theirs.seconds:.2f} s | {theirs.peak_mib:.0f} MiB | {ours.seconds / theirs.seconds:.1f}x" if theirs else "— | — | —"
+            print(f"| {label} | {size / MIB:.2f} MiB | {ours.seconds:.2f} s | {ours.peak_mib:.0f} MiB | {them} |")
+        print()
+        for label, measured in start_up.items():
+            print(f"`{label}`: {measured.seconds * 1000:.0f} ms, {measured.peak_mib:.0f} MiB")
+
+        by_label = {label: (ours, theirs) for label, _, ours, theirs in rows}
+        corpus_ours, corpus_theirs = by_label["test corpus (50 files)"]
+        project_ours, project_theirs = by_label[f"project: baseline + {PROJECT_FILES - 1} files"]
+        baseline = {mib: by_label[f"baseline {mib:g} MiB (1 file)"][0] for mib in args.baselines}
+        aims = {
+            "test corpus within 3x squawk": (corpus_ours.seconds / corpus_theirs.seconds if corpus_theirs else None, CORPUS_RATIO_AIM),
+            "project within 3x squawk": (project_ours.seconds / project_theirs.seconds if project_theirs else None, CORPUS_RATIO_AIM),
+            "5 MiB baseline in under 5 s": (baseline[5].seconds if 5 in baseline else None, FIVE_MIB_AIM_SECONDS),
+            "4 MiB / 1 MiB under 5 (linear)": (baseline[4].seconds / baseline[1].seconds if {1, 4} <= set(baseline) else None, LINEAR_RATIO_AIM),
+            "peak memory on the test corpus under 50 MiB": (corpus_ours.peak_mib, CORPUS_MEMORY_AIM_MIB),
+            "peak memory on the project under 50 MiB": (project_ours.peak_mib, CORPUS_MEMORY_AIM_MIB),
+            "deploy-gate --help under 150 ms": (start_up["deploy-gate --help"].seconds, HELP_AIM_SECONDS),
+        }
+        print()
+        for aim, (value, limit) in aims.items():
+            verdict = "not measured" if value is None else f"{value:.3g}, " + ("met" if value < limit else "missed")
+            print(f"- {aim}: {verdict}")
 
         results_dir = ROOT / "bench" / "results"
         results_dir.mkdir(exist_ok=True)
+        summary = {
+            "runs": args.runs,
+            "cores": os.cpu_count(),
+            "load_average": load,
+            "corpora": {
+                label: {
+                    "bytes": size,
+                    "deploy_gate": {"median_seconds": round(ours.seconds, 4), "peak_mib": round(ours.peak_mib, 1)},
+                    "squawk": {"median_seconds": round(theirs.seconds, 4), "peak_mib": round(theirs.peak_mib, 1)} if theirs else None,
+                }
+                for label, size, ours, theirs in rows
+            },
+            "start_up": {label: {"median_seconds": round(m.seconds, 4), "peak_mib": round(m.peak_mib, 1)} for label, m in start_up.items()},
+            "aims": {aim: {"value": value, "limit": limit, "met": value is not None and value < limit} for aim, (value, limit) in aims.items()},
+        }
         (results_dir / "lint.json").write_text(json.dumps(summary, indent=2))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

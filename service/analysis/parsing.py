@@ -9,11 +9,15 @@ child nodes, deparsed text) that the analysis modules share live here too.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import cached_property
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
 from pglast import ast, parse_sql
@@ -52,19 +56,54 @@ def deparse(node: ast.Node) -> str:
     return RawStream()(node)
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a migration is parsed and read (as a decorator too).
+
+    A large file's syntax tree is hundreds of thousands of objects with no cycle among them (reference
+    counting frees them); each full collection would walk them all again, which cost a third of the
+    time of a 4 MiB file. Collection resumes afterwards, for what the work left behind.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 def iter_nodes(node: object) -> Iterator[ast.Node]:
     """Every AST node below `node` (a node, a tuple or list of them, or anything else: none), depth first."""
-    if node is None:
-        return
-    if isinstance(node, (tuple, list)):
-        for item in node:
-            yield from iter_nodes(item)
-        return
-    if not isinstance(node, ast.Node):
-        return
-    yield node
-    for attribute in node:
-        yield from iter_nodes(getattr(node, attribute))
+    # A stack rather than nested generators: a recursive `yield from` costs every node the depth of
+    # the tree, and this walk is the analysis's hottest loop. Only the attributes that can hold
+    # nodes are read (a RangeVar's seven attributes hold one: its alias).
+    stack = [node]
+    pop, push, known = stack.pop, stack.extend, _BRANCH_ATTRIBUTES
+    while stack:
+        item = pop()
+        if isinstance(item, ast.Node):
+            yield item
+            attributes = known.get(type(item))
+            if attributes is None:
+                attributes = known[type(item)] = _attributes_that_can_branch(type(item))
+            push(reversed([value for attribute in attributes if (value := getattr(item, attribute)) is not None]))
+        elif isinstance(item, (tuple, list)):
+            push(reversed([value for value in item if isinstance(value, (ast.Node, tuple, list))]))
+
+
+# Per node type, the attributes that pglast types as a node or a list, in the node's order.
+_BRANCH_ATTRIBUTES: dict[type, tuple[str, ...]] = {}
+
+
+def _attributes_that_can_branch(node_type: type) -> tuple[str, ...]:
+    def can_branch(declared: object) -> bool:
+        kinds = declared if isinstance(declared, tuple) else (declared,)
+        return any(kind in (tuple, list) or (isinstance(kind, type) and issubclass(kind, ast.Node)) for kind in kinds)
+
+    slots = getattr(node_type, "__slots__", None)
+    # Every node the parser makes declares its attributes' types; the abstract bases declare none.
+    return tuple(name for name, info in slots.items() if can_branch(info.py_type)) if isinstance(slots, dict) else ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +218,16 @@ class Statement:
     # Set when it came from EXECUTE of a string literal inside a DO block.
     dynamic: bool = False
 
+    @cached_property
+    def string_literals(self) -> frozenset[str]:
+        """The values of the string literals in the statement (not identifiers, which pglast also holds
+        as String). One walk of the tree, shared by the facts and every rule that asks."""
+        return frozenset(
+            found.val.sval
+            for found in iter_nodes(self.node)
+            if isinstance(found, ast.A_Const) and isinstance(found.val, ast.String) and found.val.sval is not None
+        )
+
     @property
     def kind(self) -> str:
         return type(self.node).__name__
@@ -196,7 +245,6 @@ class ParsedMigration:
     problems: tuple[ParseProblem, ...] = ()
     # Statements found inside DO blocks, in order; each names its DO statement by index.
     nested: tuple[Statement, ...] = ()
-    _line_starts: list[int] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def parses(self) -> bool:
@@ -208,16 +256,35 @@ class ParsedMigration:
         ordered: list[Statement] = []
         for index, statement in enumerate(self.statements):
             ordered.append(statement)
-            ordered.extend(s for s in self.nested if s.parent_index == index)
+            ordered.extend(self.nested_in(index))
         return tuple(ordered)
+
+    def nested_in(self, index: int) -> tuple[Statement, ...]:
+        """The statements inside the DO block that is top-level statement `index`, in order."""
+        return self._nested_by_parent.get(index, ())
+
+    @cached_property
+    def _nested_by_parent(self) -> dict[int | None, tuple[Statement, ...]]:
+        grouped: dict[int | None, list[Statement]] = defaultdict(list)
+        for statement in self.nested:
+            grouped[statement.parent_index].append(statement)
+        return {index: tuple(statements) for index, statements in grouped.items()}
 
 
 def position_of(script: str, offset: int) -> Position:
     """Line and column (1-based, in characters) of a character offset."""
     offset = max(0, min(offset, len(script)))
-    line = script.count("\n", 0, offset) + 1
-    line_start = script.rfind("\n", 0, offset) + 1
-    return Position(line, offset - line_start + 1)
+    line_starts = _line_starts(script)
+    line = bisect_right(line_starts, offset)
+    return Position(line, offset - line_starts[line - 1] + 1)
+
+
+# Positions are asked for over and over in the same few texts (the file, then a DO body): their line
+# offsets are found once each. A str caches its own hash, so finding the file again costs nothing.
+@lru_cache(maxsize=8)
+def _line_starts(script: str) -> list[int]:
+    """The offset at which each line begins."""
+    return [0, *(match.end() for match in re.finditer("\n", script))]
 
 
 def parse_migration(script: str, name: str = "") -> ParsedMigration:

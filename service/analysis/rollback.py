@@ -22,6 +22,7 @@ and why. What the migration certainly did not do keeps the plan complete; what i
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -323,6 +324,10 @@ def derive_inverse(facts: MigrationFacts, leave_out: LeaveOut | None = None) -> 
 def _derive(facts: MigrationFacts) -> RollbackPlan:
     statements: list[str] = []
     reasons = list(facts.irreversible)
+    # The reasons on each line, so that asking whether one already names an effect looks at its line only.
+    reasons_on_line: dict[int, list[str]] = defaultdict(list)
+    for known in reasons:
+        reasons_on_line[known.line].append(known.message)
     created_tables = {(e.schema, e.name) for e in facts.effects if e.action == "create" and e.kind == "table"}
     for effect in reversed(facts.effects):
         # Dropping a table created by the same migration takes its columns, indexes and constraints.
@@ -334,8 +339,9 @@ def _derive(facts: MigrationFacts) -> RollbackPlan:
             statements.append(statement)
         elif effect.action in ("create", "rename") or (effect.action == "alter" and effect.kind == "other"):
             reason = f"no inverse for {effect.action} {effect.kind.replace('_', ' ')} {effect.qualified}"
-            if not any(r.line == effect.line and effect.name in r.message for r in reasons):
+            if not any(effect.name in message for message in reasons_on_line[effect.line]):
                 reasons.append(Reason(reason, effect.line))
+                reasons_on_line[effect.line].append(reason)
     if not facts.parses:
         reasons.append(Reason("the migration does not parse", facts.problems[0].position.line if facts.problems else 0))
     # A migration that changes nothing needs nothing to undo it: the empty plan is complete.

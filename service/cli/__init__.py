@@ -4,14 +4,14 @@ Exit codes: 0 success (status: up to date), 1 the history is not healthy (status
 a migration failed, or Prisma's rules refuse the command: P3005, P3008, P3009, P3011, P3012,
 P3017, P3019), 2 the command cannot run (bad input, database unreachable, lock held).
 
-Each module of this package adds its commands to `main`; all of them are imported here.
+Each module of this package adds its commands to `main`, and is imported only when one of them
+runs (`LazyGroup`): `lint` loads no database driver and no HTTP client, `--help` no command at all.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import pkgutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -141,11 +141,61 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand is asked for.
+
+    click's "Lazily Loading Subcommands" pattern, with each module still adding its commands with
+    `@main.command()`. The listing in `--help` shows each command's summary from here, so it imports
+    nothing (tests/service/cli/test_startup.py checks the summaries against the commands').
+    """
+
+    def __init__(self, *args: Any, lazy_subcommands: Mapping[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # name -> (module that adds it, its help's first sentence)
+        self.lazy_subcommands = dict(lazy_subcommands)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_subcommands:
+            importlib.import_module(self.lazy_subcommands[cmd_name][0])
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, self.summary_command(name).get_short_help_str(limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def summary_command(self, name: str) -> click.Command:
+        """The command if it is loaded, else a stand-in carrying its summary."""
+        if name in self.commands:
+            return self.commands[name]
+        return click.Command(name, help=self.lazy_subcommands[name][1])
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    lazy_subcommands={
+        "analyze": ("service.cli.analyze", "Facts per migration: transactional, idempotent, reversible, effects, rollback plan."),
+        "deploy": ("service.cli.history", "Apply pending migrations as `prisma migrate deploy` does; exit 1 if one fails."),
+        "gate": ("service.cli.gate", "Gate a build: upload the migrations, follow the job, exit 0 on proceed, 1 on blocked, 2 otherwise."),
+        "jobs": ("service.cli.jobs", "Jobs on the deploy-gate service."),
+        "lint": ("service.cli.lint", "Lint every migration; exit 0 with no error-level finding, 1 with one, 2 when it cannot run."),
+        "migrate-store": ("service.cli.store", "Apply deploy-gate's store migrations to DEPLOY_GATE_DATABASE_URL."),
+        "resolve": ("service.cli.history", "Resolve a failed migration as `prisma migrate resolve` does."),
+        "status": ("service.cli.history", "Classify every migration; exit 0 when up to date, 1 otherwise (as `prisma migrate status`)."),
+        "verify-rollback": (
+            "service.cli.verify",
+            "Replay the migrations before NAME on a scratch database, apply NAME and its rollback, "
+            "and compare the schema with the one before; exit 0 when they match.",
+        ),
+        "wait": ("service.cli.jobs", "Follow a job to its verdict: exit 0 on proceed, 1 on blocked, 2 otherwise."),
+    },
+)
 @click.version_option(package_name="deploy-gate")
 def main() -> None:
     """Gate deployments on the health of Prisma migrations in PostgreSQL."""
-
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")

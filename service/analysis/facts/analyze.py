@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from service.analysis.facts.records import DataChange, Effect, MigrationFacts, Reason
 from service.analysis.facts.statements import Described, describe_statement, label
 from service.analysis.facts.transactions import transaction_facts
-from service.analysis.parsing import parse_migration
+from service.analysis.parsing import cyclic_gc_paused, parse_migration
 
 
+@cyclic_gc_paused()
 def analyze_migration(script: str, name: str = "") -> MigrationFacts:
     """All facts about a migration's SQL. A file that does not parse has no facts but its problems."""
     parsed = parse_migration(script, name)
@@ -21,9 +24,8 @@ def analyze_migration(script: str, name: str = "") -> MigrationFacts:
     irreversible: list[Reason] = []
     dropped_if_exists: set[_EffectKey] = set()
     for index, statement in enumerate(parsed.statements):
-        inner = [s for s in parsed.nested if s.parent_index == index]
         described = describe_statement(statement, index)
-        for nested in inner:
+        for nested in parsed.nested_in(index):
             described.extend_with(describe_statement(nested, index, in_do_block=True))
         described = _guarded_by_earlier_drop(described, dropped_if_exists)
         dropped_if_exists.update(_key(e) for e in described.effects if e.action == "drop" and e.guarded)
@@ -74,10 +76,10 @@ def _without_data_undone_by_the_inverse(irreversible: list[Reason], effects: lis
     """Rows written only into a table or columns the same migration creates go with them."""
     created_tables = {(e.schema, e.name) for e in effects if e.action == "create" and e.kind == "table"}
     added_columns = {(e.schema, e.parent, e.name) for e in effects if e.action == "create" and e.kind == "column"}
-    undone = set()
+    undone: dict[int, set[str]] = defaultdict(set)
     for change in data:
         if (change.schema, change.table) in created_tables or (
             change.kind == "update" and change.columns and all((change.schema, change.table, c) in added_columns for c in change.columns)
         ):
-            undone.add((change.line, f"{change.kind.upper()} on {change.table}"))
-    return [r for r in irreversible if not any(r.line == line and r.message.startswith(prefix) for line, prefix in undone)]
+            undone[change.line].add(f"{change.kind.upper()} on {change.table}")
+    return [r for r in irreversible if not any(r.message.startswith(prefix) for prefix in undone.get(r.line, ()))]

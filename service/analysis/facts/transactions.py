@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass
+
 from pglast import ast
 from pglast.enums import AlterTableType, TransactionStmtKind
 
 from service.analysis.facts.records import Reason
-from service.analysis.parsing import ParsedMigration, Statement, StatementNode, iter_nodes, nodes_of
+from service.analysis.parsing import ParsedMigration, Statement, StatementNode, nodes_of, required
 
 _OUTSIDE_TRANSACTION = {
     ast.VacuumStmt: "VACUUM cannot run inside a transaction block",
@@ -89,23 +93,58 @@ def transaction_facts(parsed: ParsedMigration) -> tuple[list[Reason], list[Reaso
 
 def _enum_values_used_early(parsed: ParsedMigration) -> list[Reason]:
     """ALTER TYPE … ADD VALUE whose label a later statement of the same transaction uses (55P04)."""
-    reasons = []
+    return [
+        Reason(
+            f"enum value '{early.value}' is added and used in the same transaction (line {early.use.position.line}), which PostgreSQL refuses (55P04)",
+            early.added.position.line,
+        )
+        for early in enum_values_used_early(parsed)
+    ]
+
+
+@dataclass(frozen=True)
+class EarlyEnumUse:
+    """An enum label added by `ALTER TYPE … ADD VALUE` and used before the transaction commits."""
+
+    added: Statement
+    node: ast.AlterEnumStmt
+    use: Statement  # the first later statement of the same transaction with the label as a string literal
+
+    @property
+    def value(self) -> str:
+        return required(self.node.newVal)
+
+
+def enum_values_used_early(parsed: ParsedMigration) -> list[EarlyEnumUse]:
+    """Each ADD VALUE whose label a later statement uses before a COMMIT, in file order.
+
+    Only a string literal uses the label; a column that happens to share its name does not. The
+    statements using each added label are found in one pass, so a file with many ADD VALUE costs no
+    more than one with a few.
+    """
     statements = parsed.all_statements
+    added = [
+        (position, statement, node)
+        for position, statement in enumerate(statements)
+        if isinstance(node := statement.node, ast.AlterEnumStmt) and node.newVal and not node.oldVal
+    ]
+    if not added:
+        return []
+    labels = {required(node.newVal) for _, _, node in added}
+    uses: dict[str, list[int]] = defaultdict(list)
+    commits: list[int] = []
     for position, statement in enumerate(statements):
         node = statement.node
-        if not (isinstance(node, ast.AlterEnumStmt) and node.newVal and not node.oldVal):
-            continue
-        for later in statements[position + 1 :]:
-            if isinstance(later.node, ast.TransactionStmt) and later.node.kind == TransactionStmtKind.TRANS_STMT_COMMIT:
-                break
-            # Only a string literal uses the label; a column that happens to share its name does not.
-            literals = (n.val for n in iter_nodes(later.node) if isinstance(n, ast.A_Const) and isinstance(n.val, ast.String))
-            if not isinstance(later.node, ast.AlterEnumStmt) and any(literal.sval == node.newVal for literal in literals):
-                reasons.append(
-                    Reason(
-                        f"enum value '{node.newVal}' is added and used in the same transaction (line {later.position.line}), which PostgreSQL refuses (55P04)",
-                        statement.position.line,
-                    )
-                )
-                break
-    return reasons
+        if isinstance(node, ast.TransactionStmt) and node.kind == TransactionStmtKind.TRANS_STMT_COMMIT:
+            commits.append(position)
+        elif not isinstance(node, ast.AlterEnumStmt):
+            for label in labels & statement.string_literals:
+                uses[label].append(position)
+    found = []
+    for position, statement, node in added:
+        next_commit = commits[index] if (index := bisect_right(commits, position)) < len(commits) else len(statements)
+        positions = uses.get(required(node.newVal), [])
+        first = bisect_right(positions, position)
+        if first < len(positions) and positions[first] < next_commit:
+            found.append(EarlyEnumUse(statement, node, statements[positions[first]]))
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -10,7 +11,7 @@ from typing import Any, NamedTuple, TypeVar, overload
 from pglast import ast
 from pglast.enums import AlterTableType
 
-from service.analysis.facts.records import Effect, MigrationFacts
+from service.analysis.facts.records import DataChange, Effect, MigrationFacts
 from service.analysis.lint.locks import TableLock, blocking_locks
 from service.analysis.lint.nodes import table_commands, typed_columns
 from service.analysis.lint.suppressions import Suppressions
@@ -127,28 +128,27 @@ class LintContext:
         """Whether the file is a single statement, which PostgreSQL runs outside a transaction block."""
         return len(self.parsed.statements) == 1
 
+    @cached_property
+    def _effects_by_key(self) -> dict[tuple[str, str, str | None], tuple[Effect, ...]]:
+        """The file's effects by (action, kind, name), each list in file order: asking whether an
+        earlier statement created or dropped an object looks at that object's effects alone."""
+        grouped: dict[tuple[str, str, str | None], list[Effect]] = defaultdict(list)
+        for effect in self.facts.effects:
+            grouped[(effect.action, effect.kind, effect.name)].append(effect)
+        return {key: tuple(effects) for key, effects in grouped.items()}
+
     def created_earlier(self, kind: str, name: str | None, statement: Statement, parent: str | None = None, schema: str | None = None) -> bool:
         """Whether an earlier statement of this file creates that object (so it is new and empty)."""
         return any(
-            effect.action == "create"
-            and effect.kind == kind
-            and effect.name == name
-            and (parent is None or effect.parent == parent)
-            and _same_schema(effect.schema, schema)
-            and self.before(effect, statement)
-            for effect in self.facts.effects
+            (parent is None or effect.parent == parent) and _same_schema(effect.schema, schema) and self.before(effect, statement)
+            for effect in self._effects_by_key.get(("create", kind, name), ())
         )
 
     def dropped_earlier_if_exists(self, kind: str, name: str | None, statement: Statement, parent: str | None = None) -> bool:
         """Whether an earlier `DROP … IF EXISTS` of this file removes that object, so creating it cannot collide."""
         return any(
-            effect.action == "drop"
-            and effect.guarded
-            and effect.kind == kind
-            and effect.name == name
-            and (parent is None or effect.parent == parent)
-            and self.before(effect, statement)
-            for effect in self.facts.effects
+            effect.guarded and (parent is None or effect.parent == parent) and self.before(effect, statement)
+            for effect in self._effects_by_key.get(("drop", kind, name), ())
         )
 
     def is_new_table(self, relation: ast.RangeVar | None, statement: Statement) -> bool:
@@ -166,12 +166,18 @@ class LintContext:
         if relation is None:
             return False
         return self.is_new_table(relation, statement) or any(
-            change.kind == "truncate"
-            and change.table == relation.relname
-            and _same_schema(change.schema, relation.schemaname)
-            and (change.statement, change.line) < self.order(statement)
-            for change in self.facts.data_changes
+            _same_schema(change.schema, relation.schemaname) and (change.statement, change.line) < self.order(statement)
+            for change in self._truncates.get(relation.relname, ())
         )
+
+    @cached_property
+    def _truncates(self) -> dict[str | None, tuple[DataChange, ...]]:
+        """The file's TRUNCATEs by table name."""
+        grouped: dict[str | None, list[DataChange]] = defaultdict(list)
+        for change in self.facts.data_changes:
+            if change.kind == "truncate":
+                grouped[change.table].append(change)
+        return {table: tuple(changes) for table, changes in grouped.items()}
 
 
 def _same_schema(created: str | None, used: str | None) -> bool:

@@ -10,10 +10,11 @@ from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import OFF, Finding, Violation
 from service.analysis.lint.registry import RULES, Rule, effective_levels, enabled
 from service.analysis.lint.suppressions import find_suppressions
-from service.analysis.parsing import Position, position_of
+from service.analysis.parsing import Position, cyclic_gc_paused, position_of
 from service.prisma.migrations import LocalMigrations
 
 
+@cyclic_gc_paused()
 def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | None = None) -> list[Finding]:
     """Every finding for one migration, sorted by line and column.
 

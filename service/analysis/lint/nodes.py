@@ -89,13 +89,6 @@ def function_names(node: object) -> Iterator[str]:
                 yield last.sval.lower()
 
 
-def string_constants(node: object) -> Iterator[ast.A_Const]:
-    """String literals below `node` (not identifiers, which pglast also holds as String)."""
-    for found in iter_nodes(node):
-        if isinstance(found, ast.A_Const) and isinstance(found.val, ast.String):
-            yield found
-
-
 SERIAL_TYPES = frozenset({"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"})
 
 

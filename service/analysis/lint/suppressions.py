@@ -112,7 +112,11 @@ def _covered_statements(script: str, tokens: Sequence[Token], index: int, spans:
     if following is None:
         return ()
     number, start = following
-    between = [token for token in tokens[index + 1 :] if token.start < start]
+    # Tokens come in file order: the ones before the statement are the next few, not a scan to the end.
+    after = index + 1
+    while after < len(tokens) and tokens[after].start < start:
+        after += 1
+    between = tokens[index + 1 : after]
     if any(token.name not in ("SQL_COMMENT", "C_COMMENT") for token in between):
         return ()
     # Blank out the comments in between; what is left must not hold an empty line.

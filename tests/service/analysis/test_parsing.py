@@ -70,3 +70,53 @@ def test_do_block_body_that_does_not_parse_points_into_the_body():
 def test_non_plpgsql_do_blocks_are_left_alone():
     parsed = parse_migration("DO LANGUAGE plperl $$ print 1 $$;")
     assert parsed.parses and parsed.nested == ()
+
+
+def test_positions_from_the_line_index_match_counting_at_every_offset():
+    script = "-- a\n\nSELECT 1;\r\n  SELECT 'x\ny';\n"
+    for offset in range(-2, len(script) + 3):
+        clamped = max(0, min(offset, len(script)))
+        line = script.count("\n", 0, clamped) + 1
+        column = clamped - (script.rfind("\n", 0, clamped) + 1) + 1
+        assert position_of(script, offset) == Position(line, column), offset
+
+
+def test_iter_nodes_walks_depth_first_in_attribute_order():
+    from pglast import parse_sql
+
+    from service.analysis.parsing import iter_nodes
+
+    def reference(node):
+        if isinstance(node, (tuple, list)):
+            for item in node:
+                yield from reference(item)
+        elif isinstance(node, ast.Node):
+            yield node
+            for attribute in node:
+                yield from reference(getattr(node, attribute))
+
+    tree = parse_sql('UPDATE "User" SET "role" = \'A\', "n" = (SELECT max(x) FROM t WHERE y IN (1, 2)) WHERE "id" = 1 AND NOT EXISTS (SELECT 1)')
+    walked = list(iter_nodes(tree))
+    assert [id(node) for node in walked] == [id(node) for node in reference(tree)]
+    assert len(walked) > 20
+
+
+def test_the_cycle_collector_is_paused_during_the_work_and_resumes_after_it_even_on_an_error():
+    import gc
+
+    import pytest
+
+    from service.analysis.parsing import cyclic_gc_paused
+
+    assert gc.isenabled()
+    with pytest.raises(ValueError), cyclic_gc_paused():
+        assert not gc.isenabled()
+        with cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner pause leaves the outer one in force
+        raise ValueError
+    assert gc.isenabled()
+
+    seen = []
+    cyclic_gc_paused()(lambda: seen.append(gc.isenabled()))()
+    assert seen == [False] and gc.isenabled()

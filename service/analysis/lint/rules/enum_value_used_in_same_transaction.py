@@ -19,12 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import TransactionStmtKind
-
+from service.analysis.facts.transactions import enum_values_used_early
 from service.analysis.lint.context import LintContext
 from service.analysis.lint.findings import Violation
-from service.analysis.lint.nodes import quoted, string_constants
+from service.analysis.lint.nodes import quoted
 from service.analysis.lint.registry import rule
 from service.analysis.parsing import names_of
 
@@ -36,22 +34,9 @@ from service.analysis.parsing import names_of
     help="Add the enum value in one migration and use it in the next.",
 )
 def enum_value_used_in_same_transaction(context: LintContext) -> Iterator[Violation]:
-    statements = context.all_statements
-    for position, statement in enumerate(statements):
-        node = statement.node
-        if not isinstance(node, ast.AlterEnumStmt) or node.oldVal or not node.newVal:
-            continue
-        names = names_of(node.typeName)
-        for later in statements[position + 1 :]:
-            if isinstance(later.node, ast.TransactionStmt) and later.node.kind == TransactionStmtKind.TRANS_STMT_COMMIT:
-                break
-            if isinstance(later.node, ast.AlterEnumStmt):
-                continue
-            use = next((const for const in string_constants(later.node) if isinstance(const.val, ast.String) and const.val.sval == node.newVal), None)
-            if use is not None:
-                yield Violation(
-                    f"'{node.newVal}' is added to {quoted(*names)} here and used at line {later.position.line} in the same "
-                    "transaction, which PostgreSQL refuses (55P04)",
-                    statement,
-                )
-                break
+    for early in enum_values_used_early(context.parsed):
+        yield Violation(
+            f"'{early.value}' is added to {quoted(*names_of(early.node.typeName))} here and used at line {early.use.position.line} in the same "
+            "transaction, which PostgreSQL refuses (55P04)",
+            early.added,
+        )

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.service.analysis.lint.helpers import lint_ok, lint_one
+from tests.service.analysis.lint.helpers import lint_errors, lint_ok, lint_one
 
 RULE = "enum-value-used-in-same-transaction"
 
@@ -40,3 +40,18 @@ def test_creating_the_type_in_the_same_file_does_not_make_an_added_label_usable(
 )
 def test_labels_not_used_in_the_same_transaction_pass(sql):
     lint_ok(sql, RULE)
+
+
+def test_each_added_label_is_followed_to_its_own_first_use_within_its_transaction():
+    sql = (
+        "ALTER TYPE \"Role\" ADD VALUE 'A';\n"  # used only after the COMMIT: fine
+        "COMMIT;\n"
+        "ALTER TYPE \"Role\" ADD VALUE 'B';\n"
+        "ALTER TYPE \"Role\" ADD VALUE 'C';\n"
+        'UPDATE "User" SET "role" = \'A\';\n'
+        'UPDATE "User" SET "role" = \'C\';\n'
+        'UPDATE "User" SET "role" = \'B\';\n'
+    )
+    findings = lint_errors(sql, RULE)
+    assert [(finding.line, finding.message.split(" here")[0]) for finding in findings] == [(3, "'B' is added to \"Role\""), (4, "'C' is added to \"Role\"")]
+    assert "used at line 7" in findings[0].message and "used at line 6" in findings[1].message
