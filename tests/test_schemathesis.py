@@ -2,7 +2,8 @@
 fuzzing and stateful phases, with a token that has every scope and with none. 0 failures.
 
 The app is served over HTTP on 127.0.0.1 (werkzeug's threaded server, in this process) on a real
-store and the real Redis broker (deploys enqueue; no worker runs them). Schemathesis runs as its own
+store and the real Redis broker (deploys enqueue; no worker runs them). A worker's heartbeat thread
+records a live worker, so that `/readyz` answers `ready` as it does in production. Schemathesis runs as its own
 CLI with a fixed seed and a bounded number of examples per operation. Webhook bodies are signed by
 tests/schemathesis_hooks.py, so the fuzzed deliveries get past the signature to the parsing.
 """
@@ -27,6 +28,7 @@ from service.prisma.database import parse_database_url
 from tests.contract import SPEC_PATH
 from tests.schemathesis_hooks import GITHUB_SECRET, VERCEL_SECRET
 from tests.store import migrated_store
+from workers.liveness import Heartbeat
 
 pytestmark = pytest.mark.schemathesis
 
@@ -64,6 +66,8 @@ def served(scratch_db, target_db):
     client = app.test_client()
     for target in targets:  # a stored bundle, so that a valid check or recovery is accepted
         assert client.post("/v1/deploys", json={"target": target, "migrations": MIGRATIONS}, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 202
+    heartbeat = Heartbeat(f"schemathesis-{os.getpid()}", settings.database_url, interval=settings.worker_heartbeat_seconds)
+    heartbeat.start()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -72,6 +76,7 @@ def served(scratch_db, target_db):
     finally:
         server.shutdown()
         thread.join(10)
+        heartbeat.stop()
         with broker.app.connection_for_write() as connection:
             connection.default_channel.queue_purge(broker.queue)
         extension.close()
