@@ -1,4 +1,5 @@
 """Settings: one object from the environment (12-factor, shared by the web process and the workers).
+The README's "Settings" table repeats this one for users: change both.
 
 | variable | default | meaning |
 | --- | --- | --- |
@@ -9,6 +10,7 @@
 | `DEPLOY_GATE_CONFIG` | `deploy-gate.toml` | the targets and tokens file |
 | `DEPLOY_GATE_MAX_BUNDLE_BYTES` | 10485760 | the largest migrations bundle a request may carry |
 | `DEPLOY_GATE_VISIBILITY_TIMEOUT` | 7200 | seconds before an unacknowledged task goes to another worker |
+| `DEPLOY_GATE_JOB_CACHE_SECONDS` | 5 | the oldest per-process copy of a job a read may be answered from (0: none) |
 | `DEPLOY_GATE_STORE_POOL_WAIT_SECONDS` | 15 | how long an API request waits for one of its process's store connections while the store answers (a 503 after; a store found unreachable is answered 503 within about a second) |
 | `DEPLOY_GATE_STORE_CONNECT_TIMEOUT_SECONDS` | 2 | how long the API waits to open a connection to the store (libpq's `connect_timeout`; 2 is its least) |
 | `DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS` | 10 | how often each worker process records its heartbeat in the store |
