@@ -2,9 +2,6 @@
 
 import os
 import signal
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -15,10 +12,11 @@ from service.store import repository
 from tests.broker import sending_through
 from tests.contract import ContractClient
 from tests.service.prisma.history_helpers import history_rows
-from tests.workers.processes import start_worker
+from tests.workers.processes import start_worker, stop, wait_until
 from workers.celery_app import make_celery
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.faults
+
 AUTH = {"Authorization": "Bearer ci-token"}
 MIGRATIONS = [
     {"name": "20240101_patients", "sql": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);'},
@@ -26,21 +24,6 @@ MIGRATIONS = [
     {"name": "20240103_notes", "sql": 'CREATE TABLE "Note" ("id" SERIAL PRIMARY KEY);'},
 ]
 VISIBILITY_TIMEOUT = 3
-
-
-def stop(worker: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, sig)
-        worker.wait(timeout=30)
-
-
-def wait_until(condition, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
