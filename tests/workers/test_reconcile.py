@@ -1,6 +1,7 @@
 """The beat reconciler: lost messages and dead workers are found in the store and re-enqueued."""
 
 import uuid
+from datetime import datetime
 
 from service.config.settings import Settings
 from service.jobs.states import JobKind, JobState
@@ -8,6 +9,9 @@ from service.store import repository
 from workers import tasks
 from workers.broker import Broker
 from workers.celery_app import make_celery
+
+# The default lost-message age (the environment sets none here).
+LOST = Settings.from_env({}).lost_message_seconds
 
 
 def reconcile_passes(expected_messages, passes=1):
@@ -27,24 +31,58 @@ def reconcile_passes(expected_messages, passes=1):
     return returned, messages
 
 
-def test_stale_queued_and_running_jobs_are_enqueued_again(service_env, scratch_db):
+def test_lost_messages_are_sent_again_once_with_the_time_they_are_due(service_env, scratch_db):
+    """A queued job and a deferred running job whose messages are overdue are sent again, each
+    journaled; a long wait still to come, a deploy waiting for its recover job, a fresh job and a
+    finished one are left alone. The next pass finds nothing: each lost message is sent once."""
     with scratch_db.connect() as store:
         repository.migrate_store(store)
-        lost, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")
-        abandoned, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci")
-        repository.transition(store, abandoned.id, JobState.RUNNING)
-        fresh, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")
-        finished, _ = repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci")
-        repository.transition(store, finished.id, JobState.RUNNING)
-        repository.transition(store, finished.id, JobState.FAILED)
-        store.execute(
-            "UPDATE job SET updated_at = now() - interval '1 hour' WHERE id = ANY(%s)",
-            ([lost.id, abandoned.id, finished.id],),
-        )
-    passes, messages = reconcile_passes(2)
-    assert passes == [2]
+        jobs = {}
+        for name in ("lost_queued", "lost_deferred", "long_wait", "waits_for_child", "fresh", "finished"):
+            jobs[name], _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci")
+        for name in ("lost_deferred", "long_wait", "waits_for_child", "finished"):
+            repository.transition(store, jobs[name].id, JobState.RUNNING)
+        repository.transition(store, jobs["finished"].id, JobState.FAILED)
+        repository.expect_message(store, jobs["lost_deferred"].id, in_seconds=-(LOST + 5))
+        repository.expect_message(store, jobs["long_wait"].id, in_seconds=600)  # a restore polled every ten minutes, say
+        repository.expect_no_message(store, jobs["waits_for_child"].id)
+        # Nothing of theirs changed for an hour: only the time their message is due counts.
+        store.execute("UPDATE job SET updated_at = now() - interval '1 hour' WHERE id <> %s", (jobs["fresh"].id,))
+    passes, messages = reconcile_passes(2, passes=2)
+    assert passes == [2, 0]
     assert {message.headers["task"] for message in messages} == {"deploy_gate.run_job"}
-    assert sorted(message.payload[0][0] for message in messages) == sorted([lost.id, abandoned.id])
+    sent = {message.payload[0][0]: datetime.fromisoformat(message.payload[1]["due"]) for message in messages}
+    assert sorted(sent) == sorted([jobs["lost_queued"].id, jobs["lost_deferred"].id])
+    with scratch_db.connect() as store:
+        for job_id, due in sent.items():
+            assert repository.is_current_message(store, job_id, due)  # the message sent is the job's own
+        notes = {name: [e.data for e in repository.job_events(store, job.id) if e.kind == "note"] for name, job in jobs.items()}
+    (deferred_note,) = notes["lost_deferred"]
+    assert LOST + 5 <= deferred_note["overdue_seconds"] < LOST + 60
+    assert deferred_note["message"] == (
+        f"no worker took this job's message {deferred_note['overdue_seconds']:.0f} s after it was due"
+        " (the broker lost it, restarted empty say, or every worker is busy): sent again"
+    )
+    assert notes["lost_queued"][0]["overdue_seconds"] >= 3600 and notes["lost_queued"][0]["message"].endswith(": sent again")
+    assert all(notes[name] == [] for name in ("long_wait", "waits_for_child", "fresh", "finished"))
+
+
+def test_a_message_the_job_has_moved_on_from_is_dropped_unrun(service_env, scratch_db):
+    """A late duplicate (the reconciler sent the job again, or another message runs it) does nothing."""
+    with scratch_db.connect() as store:
+        repository.migrate_store(store)
+        job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci")
+        repository.transition(store, job.id, JobState.RUNNING)
+        first = repository.expect_message(store, job.id, in_seconds=1)
+        again = repository.expect_message(store, job.id, in_seconds=0)
+        assert first is not None and again is not None and again != first
+        assert not repository.is_current_message(store, job.id, first) and repository.is_current_message(store, job.id, again)
+        before = repository.job_events(store, job.id)
+    # Run in this process, as test_tasks runs the unknown job's message: what the task did with it.
+    assert tasks.run_job_task.apply(args=[job.id], kwargs={"due": first.isoformat()}).get() == "duplicate"
+    with scratch_db.connect() as store:
+        assert repository.job_events(store, job.id) == before
+        assert repository.is_current_message(store, job.id, again)
 
 
 def test_a_dead_workers_job_is_resumed_and_a_live_workers_job_is_left_to_it(service_env, scratch_db):
