@@ -141,6 +141,10 @@ class OwnRedis:
             finally:
                 client.close()
 
+    def ensure_running(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            self.start()
+
     def kill(self) -> None:
         """SIGKILL, as a crash would: what it held in memory is gone."""
         if self._process is not None and self._process.poll() is None:
