@@ -187,7 +187,8 @@ def test_a_deferred_job_whose_message_died_with_its_worker_is_sent_again_within_
     # The next try was at most a couple of seconds off, lost after LOST_IN_TESTS more, the reconciler each second.
     assert finished_after < 30, finished_after
     notes = [event.data["message"] for event in events if event.kind == "note"]
-    assert len(notes) == 1 and notes[0].startswith("no worker took this job's message ") and notes[0].endswith(": sent again"), notes
+    # Sent again once, or again if that message too waited 2 s on a busy machine: nothing else (never "worker ... stopped").
+    assert notes and all(note.startswith("no worker took this job's message ") and note.endswith(": sent again") for note in notes), notes
     waits = [event.step for event in events if event.kind == "step_finished" and (event.step or "").startswith("wait_for_target:")]
     assert waits and all(event.data["outcome"] == "retrying" for event in events if event.step in waits)
     finished = [event.step for event in events if event.kind == "step_finished"]
