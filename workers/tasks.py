@@ -37,7 +37,7 @@ def run_job_task(self: Task[[str, str | None], str], job_id: str, due: str | Non
     broker = Broker(self.app)
     try:
         if due is not None and not _is_current_message(job_id, due):
-            log.info("job %s: a message due at %s dropped: another was sent since, or runs the job", job_id, due, extra={"job_id": job_id})
+            log.info("job %s: a message due at %s dropped: another was sent since", job_id, due, extra={"job_id": job_id})
             return "duplicate"
         with liveness.running(job_id) as runs_it_already, state.store() as store:
             if runs_it_already is not None:

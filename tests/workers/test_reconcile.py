@@ -83,7 +83,7 @@ def test_lost_messages_are_sent_again_once_with_the_time_they_are_due(service_en
 
 
 def test_a_message_the_job_has_moved_on_from_is_dropped_unrun(service_env, scratch_db):
-    """A late duplicate (the reconciler sent the job again, or another message runs it) does nothing."""
+    """A late duplicate (the reconciler sent the job again meanwhile) does nothing."""
     with scratch_db.connect() as store:
         repository.migrate_store(store)
         job, _ = repository.create_job(store, kind=JobKind.DEPLOY, target="staging", requested_by="ci")

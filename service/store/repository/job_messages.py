@@ -2,14 +2,15 @@
 the broker lost from one still to come, and how a task tells a late duplicate from the job's message.
 
 A task that defers a job (a wait, a retry) records when its next message is due and sends that
-message with the value; a task that starts running a job (its claim, workers.claim_job) and a job
-sent on to `running` (transition) make it due now; a task that leaves a job running with nothing
-to send (a deploy waiting for its recover job) clears it. A running job that no worker holds, whose
-message is overdue by more than the lost-message age, lost it: `resend_lost_messages` makes it due
-now, journals why, and the caller sends it again with that value. A queued job is due since it was
-queued. A message whose value is no longer the job's (another was sent since, or another message
-started running the job) is a duplicate: `is_current_message` says so, and its task drops it.
-All times are the store's clock.
+message with the value; a job sent on to `running` (transition: its first run, an approval) is due
+now; a task that leaves a job running with nothing to send (a deploy waiting for its recover job)
+clears it. Running a job leaves the value alone, so the broker's redelivery of a message whose worker
+died is still the job's. A running job that no worker holds, whose message is overdue by more than
+the lost-message age, lost it (or its task ended without saying when it runs next): the reconciler
+makes it due now (`resend_lost_messages`), journals why, and sends it again with that value. A
+queued job is due since it was queued. A message whose value is no longer the job's (another was
+sent since) is a duplicate: `is_current_message` says so, and its task drops it. All times are the
+store's clock.
 """
 
 from __future__ import annotations

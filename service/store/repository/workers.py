@@ -55,10 +55,8 @@ def claim_job(conn: psycopg.Connection, job_id: str, worker_id: str, *, fresh_wi
     of two workers claiming at once, the second sees the first's claim.
     """
     require_job_id(job_id)
-    # The message running it now is the job's: it is due now (a late duplicate of it is dropped, see job_messages).
     claimed = conn.execute(
-        'UPDATE "job" SET "worker_id" = %(me)s, "next_run_at" = now()'
-        f' WHERE "id" = %(job)s AND ("worker_id" IS NULL OR "worker_id" = %(me)s OR NOT {_WORKER_ALIVE}) RETURNING "id"',
+        f'UPDATE "job" SET "worker_id" = %(me)s WHERE "id" = %(job)s AND ("worker_id" IS NULL OR "worker_id" = %(me)s OR NOT {_WORKER_ALIVE}) RETURNING "id"',
         {"me": worker_id, "job": job_id, "fresh": fresh_within_seconds},
     ).fetchone()
     if claimed is not None:

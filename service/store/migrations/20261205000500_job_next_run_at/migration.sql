@@ -1,5 +1,5 @@
--- When a job's next task message is due: set when a task defers the job (a wait, a retry) or starts
--- running it, when a person's approval sends it on, and when the reconciler sends it again; NULL
+-- When a job's next task message is due: set when a task defers the job (a wait, a retry), when it
+-- goes to running (its first run, an approval), and when the reconciler sends it again; NULL
 -- while no message is due (a deploy waiting for its recover job). A running job that no worker holds
 -- and whose message is overdue lost it (a broker restarted empty): the reconciler sends it again.
 -- A message carries the value it was sent for, so a late duplicate of a message sent again is dropped.
