@@ -56,6 +56,7 @@ def test_killed_worker_job_finishes_once(real_worker_env, scratch_db, target_db,
 
             assert wait_until(slow_migration_started), "the worker never reached the slow migration"
             stop(first, signal.SIGKILL)
+            assert repository.get_job(store, job_id).verdict is None  # no verdict while no worker runs it
 
             # The message was never acknowledged: once its visibility timeout passes, a new
             # worker gets it again and resumes the job.
@@ -122,6 +123,7 @@ def test_killed_worker_in_the_middle_of_a_recovery_retry(real_worker_env, scratc
             # The recover job decides to retry; kill its worker inside the retry's script.
             assert wait_until(lambda: step(recover_id, "apply:20240102_slow_email", "step_started"))
             stop(first, signal.SIGKILL)
+            assert repository.get_job(store, deploy_id).verdict is None and repository.get_job(store, recover_id).verdict is None
             second = start_worker()
             try:
                 assert wait_until(lambda: repository.get_job(store, deploy_id).verdict is not None, 90), [
