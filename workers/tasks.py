@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from celery import Task, shared_task
@@ -22,24 +23,22 @@ from workers.notifications import notify
 
 log = logging.getLogger(__name__)
 
-# A job queued for this long without a worker taking it lost its message. A running job that no
-# worker holds (between a deferral's runs), quiet for this long, lost its deferred message; a job a
-# worker holds is resumed when that worker's heartbeat goes stale (workers.liveness).
-QUEUED_GRACE_SECONDS = 60
-RUNNING_GRACE_SECONDS = 15 * 60
-
 
 def _lint(local: LocalMigrations, severities: dict[str, str]) -> list[dict[str, Any]]:
     return [finding.to_dict() for finding in lint_migrations(local, severities)]
 
 
 @shared_task(name=RUN_JOB_TASK, bind=True, max_retries=20)
-def run_job_task(self: Task[[str], str], job_id: str) -> str:
+def run_job_task(self: Task[[str, str | None], str], job_id: str, due: str | None = None) -> str:
     # Follow-ups and deferred runs travel like this job: the same app, the same queue. They are
     # sent once this worker's claim on the job is released (the `running` block), so the worker
-    # that takes them is free to run it.
+    # that takes them is free to run it. A deferred run, and a message the reconciler sent again,
+    # carry the time they are `due` (job.next_run_at): one the job has moved on from is a duplicate.
     broker = Broker(self.app)
     try:
+        if due is not None and not _is_current_message(job_id, due):
+            log.info("job %s: a message due at %s dropped: another was sent since", job_id, due, extra={"job_id": job_id})
+            return "duplicate"
         with liveness.running(job_id) as runs_it_already, state.store() as store:
             if runs_it_already is not None:
                 # A live worker runs this job now: running it here too would run its steps twice at once.
@@ -47,10 +46,15 @@ def run_job_task(self: Task[[str], str], job_id: str) -> str:
                 # stale: then the job has ended, or its worker died and this message resumes it.
                 raise Deferred(state.settings().worker_stale_seconds, f"it runs on worker {runs_it_already}, which is alive")
             job = run_job(store, state.config(), job_id, linter=_lint, enqueue=broker.enqueue, notify=notify)
+            if job.state is JobState.RUNNING:
+                # It waits for another job (its recover job), which moves it on in the store: no message is due.
+                repository.expect_no_message(store, job_id)
     except RetryableError as error:
         log.warning("job %s will retry: %s", job_id, error, extra={"job_id": job_id})
         # Celery's exponential backoff with full jitter: 5 s doubling, at most 5 minutes.
-        raise self.retry(countdown=backoff_seconds(self.request.retries, first=5, maximum=300)) from None
+        countdown = backoff_seconds(self.request.retries, first=5, maximum=300)
+        retry_due = _expect_message(job_id, countdown)
+        raise self.retry(countdown=countdown, kwargs={"due": retry_due.isoformat()} if retry_due else {}) from None
     except JobNotFound:
         # A message for a job this store does not hold (another deployment's, or a stale
         # queue): nothing to run, nothing to retry.
@@ -59,30 +63,43 @@ def run_job_task(self: Task[[str], str], job_id: str) -> str:
     except Deferred as waiting:
         # A wait is not a failure: a fresh message, so it never uses up the retries.
         log.info("job %s waits %.0f s: %s", job_id, waiting.seconds, waiting.reason, extra={"job_id": job_id})
-        broker.enqueue(job_id, countdown=waiting.seconds)
+        broker.enqueue(job_id, countdown=waiting.seconds, due=_expect_message(job_id, waiting.seconds))
         return "deferred"
     return job.state.value
 
 
+def _is_current_message(job_id: str, due: str) -> bool:
+    with state.store() as store:
+        return repository.is_current_message(store, job_id, datetime.fromisoformat(due))
+
+
+def _expect_message(job_id: str, seconds: float) -> datetime | None:
+    """Record when the job's next message is due, before it is sent: if the broker loses it, the reconciler sends it again."""
+    with state.store() as store:
+        return repository.expect_message(store, job_id, in_seconds=seconds)
+
+
 @shared_task(name="deploy_gate.reconcile", bind=True)
 def reconcile(self: Task[[], int]) -> int:
-    """Resume jobs whose worker died, re-enqueue jobs whose message was lost."""
+    """Resume jobs whose worker died, send again the messages the broker lost (a restart with an empty queue)."""
+    settings = state.settings()
     with state.store() as store:
-        orphaned = repository.release_orphaned_jobs(store, fresh_within_seconds=state.settings().worker_stale_seconds)
-        stale = repository.stale_jobs(store, queued_for_seconds=QUEUED_GRACE_SECONDS, running_quiet_for_seconds=RUNNING_GRACE_SECONDS)
+        orphaned = repository.release_orphaned_jobs(store, fresh_within_seconds=settings.worker_stale_seconds)
+        lost = repository.resend_lost_messages(store, overdue_seconds=settings.lost_message_seconds)
+    broker = Broker(self.app)
     for dead in orphaned:
         log.warning("reconciler resumes job %s: its worker %s stopped", dead.job_id, dead.worker_id, extra={"job_id": dead.job_id})
-    for job in stale:
-        log.info(
-            "reconciler re-enqueues %s job %s (%s)",
-            job.kind.value,
-            job.id,
-            job.state.value,
-            extra={"job_id": job.id, "kind": job.kind.value, "target": job.target},
+        broker.enqueue(dead.job_id, due=dead.due)
+    for message in lost:
+        log.warning(
+            "reconciler sends job %s (%s) again: its message is %.0f s overdue",
+            message.job_id,
+            message.state.value,
+            message.overdue_seconds,
+            extra={"job_id": message.job_id},
         )
-    resumed = [dead.job_id for dead in orphaned]
-    Broker(self.app).enqueue(*resumed, *(job.id for job in stale if job.state in (JobState.QUEUED, JobState.RUNNING) and job.id not in resumed))
-    return len(orphaned) + len(stale)
+        broker.enqueue(message.job_id, due=message.due)
+    return len(orphaned) + len(lost)
 
 
 PRUNE_STORE_TASK = "deploy_gate.prune_store"

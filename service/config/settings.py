@@ -16,6 +16,7 @@ The README's "Settings" table repeats this one for users: change both.
 | `DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS` | 10 | how often each worker process records its heartbeat in the store |
 | `DEPLOY_GATE_WORKER_STALE_SECONDS` | 30 | a worker whose heartbeat is older is dead: its running job resumes elsewhere, and `/readyz` counts only fresher ones |
 | `DEPLOY_GATE_RECONCILE_SECONDS` | 15 | how often the beat runs the reconciler (a dead worker's job resumes within the stale age plus this) |
+| `DEPLOY_GATE_LOST_MESSAGE_SECONDS` | 60 | a job whose message no worker has taken this long after it was due (queued, or a deferred run: a wait, a retry) lost it, to a broker restarted empty say: the reconciler sends it again |
 | `DEPLOY_GATE_LOG_LEVEL` | `INFO` | the lowest level logged by the API and the workers: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` |
 """
 
@@ -57,6 +58,8 @@ class Settings:
     worker_stale_seconds: float = 30.0
     # The beat's reconciler interval: a dead worker's running job resumes within the stale age plus this.
     reconcile_seconds: float = 15.0
+    # A job's message not taken this long after it was due is lost (workers.tasks.reconcile sends it again).
+    lost_message_seconds: float = 60.0
     # kombu transport options over the ones workers.celery_app sets for the broker's kind.
     broker_transport_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -94,8 +97,9 @@ class Settings:
         heartbeat = seconds("DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS", 10.0)
         stale = seconds("DEPLOY_GATE_WORKER_STALE_SECONDS", 30.0)
         reconcile = seconds("DEPLOY_GATE_RECONCILE_SECONDS", 15.0)
-        if heartbeat <= 0 or reconcile <= 0:
-            raise ConfigError("DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS and DEPLOY_GATE_RECONCILE_SECONDS must be above 0")
+        lost_message = seconds("DEPLOY_GATE_LOST_MESSAGE_SECONDS", 60.0)
+        if heartbeat <= 0 or reconcile <= 0 or lost_message <= 0:
+            raise ConfigError("DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS, DEPLOY_GATE_RECONCILE_SECONDS and DEPLOY_GATE_LOST_MESSAGE_SECONDS must be above 0")
         if stale <= heartbeat:
             # A worker would look dead between two of its own heartbeats, and its jobs would run twice at once.
             raise ConfigError("DEPLOY_GATE_WORKER_STALE_SECONDS must be above DEPLOY_GATE_WORKER_HEARTBEAT_SECONDS")
@@ -112,6 +116,7 @@ class Settings:
             worker_heartbeat_seconds=heartbeat,
             worker_stale_seconds=stale,
             reconcile_seconds=reconcile,
+            lost_message_seconds=lost_message,
             broker_transport_options=_json_object(environ, "DEPLOY_GATE_BROKER_TRANSPORT_OPTIONS"),
         )
 

@@ -1,8 +1,10 @@
 """A worker process started as `make run` and the Procfile start it, for the tests that need a real one."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import IO
 
@@ -36,3 +38,20 @@ def start_worker(*flags: str, stderr: int | IO[bytes] = subprocess.DEVNULL) -> s
         stderr=stderr,
         start_new_session=True,
     )
+
+
+def stop(worker: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stop a process start_worker started, and its children (SIGTERM: a clean stop; SIGKILL: a death)."""
+    if worker.poll() is None:
+        os.killpg(worker.pid, sig)
+        worker.wait(timeout=30)
+
+
+def wait_until(condition, seconds: float = 30) -> bool:
+    """Whether `condition()` came true within `seconds` (looked at ten times a second)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

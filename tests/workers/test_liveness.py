@@ -15,8 +15,8 @@ from service.store import repository
 from tests.broker import sending_through
 from tests.contract import ContractClient
 from tests.service.prisma.history_helpers import history_rows
-from tests.workers.processes import start_worker
-from tests.workers.test_worker_death import AUTH, stop, wait_until
+from tests.workers.processes import start_worker, stop, wait_until
+from tests.workers.test_tasks import AUTH
 from workers.broker import Broker
 from workers.celery_app import make_celery
 

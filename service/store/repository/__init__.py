@@ -1,6 +1,7 @@
 """All SQL against the service's own store, by record kind. Every function takes a psycopg connection.
 
 - `jobs`: the job records, their creation, reads and state changes (with approvals);
+- `job_messages`: when each job's next task message is due, and the messages the broker lost;
 - `journal`: each job's append-only journal of events, and the NOTIFY that announces a change;
 - `bundles`: migration bundles, stored once per content;
 - `deliveries`: the platforms' webhook deliveries, each seen once;
@@ -37,6 +38,7 @@ from service.store.repository.integration_reports import (
     report_progress,
 )
 from service.store.repository.job_ids import JobNotFound
+from service.store.repository.job_messages import LostMessage, expect_message, expect_no_message, is_current_message, resend_lost_messages
 from service.store.repository.jobs import (
     Job,
     JobWaits,
@@ -55,7 +57,6 @@ from service.store.repository.jobs import (
     latest_verdict,
     list_jobs,
     record_approval,
-    stale_jobs,
     target_jobs,
     transition,
 )
@@ -116,8 +117,13 @@ __all__ = [
     "TargetJobs",
     "list_jobs",
     "record_approval",
-    "stale_jobs",
     "transition",
+    # job messages
+    "LostMessage",
+    "expect_message",
+    "expect_no_message",
+    "is_current_message",
+    "resend_lost_messages",
     # journal
     "JOB_CHANNEL",
     "JobEvent",

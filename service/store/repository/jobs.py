@@ -352,18 +352,6 @@ def child_jobs(conn: psycopg.Connection, job_id: str) -> list[Job]:
     return _jobs(conn, f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "parent_id" = %s ORDER BY "created_at", "id"', (job_id,))
 
 
-def stale_jobs(conn: psycopg.Connection, *, queued_for_seconds: float, running_quiet_for_seconds: float) -> list[Job]:
-    """Jobs the reconciler should look at: queued too long (a lost message) or running but quiet
-    with no worker running them (a lost deferred message). A running job a worker holds is the
-    worker's: workers.release_orphaned_jobs hands it on when that worker dies."""
-    return _jobs(
-        conn,
-        f'SELECT {_JOB_COLUMNS} FROM "job" WHERE ("state" = \'queued\' AND "updated_at" < now() - make_interval(secs => %s))'
-        ' OR ("state" = \'running\' AND "worker_id" IS NULL AND "updated_at" < now() - make_interval(secs => %s)) ORDER BY "created_at"',
-        (queued_for_seconds, running_quiet_for_seconds),
-    )
-
-
 def count_jobs(conn: psycopg.Connection) -> list[tuple[str, str, str | None, int]]:
     """(kind, state, verdict, count) for the metrics endpoint."""
     rows = conn.execute('SELECT "kind", "state", "verdict", count(*) FROM "job" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3').fetchall()
@@ -434,6 +422,8 @@ def transition(
             ' "reasons" = COALESCE(%s, "reasons"), "facts" = %s, "updated_at" = now(),'
             ' "started_at" = CASE WHEN %s = \'running\' THEN COALESCE("started_at", now()) ELSE "started_at" END,'
             ' "attempts" = "attempts" + CASE WHEN %s = \'running\' THEN 1 ELSE 0 END,'
+            # Sent on to running (approved), its message is due now (job_messages).
+            ' "next_run_at" = CASE WHEN %s = \'running\' THEN now() ELSE "next_run_at" END,'
             " \"finished_at\" = CASE WHEN %s IN ('succeeded', 'failed', 'canceled') THEN now() ELSE NULL END"
             f' WHERE "id" = %s RETURNING {_JOB_COLUMNS}',
             (
@@ -441,6 +431,7 @@ def transition(
                 verdict.value if verdict else None,
                 Jsonb(reasons) if reasons is not None else None,
                 Jsonb(merged_facts),
+                to_state.value,
                 to_state.value,
                 to_state.value,
                 to_state.value,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 
@@ -77,30 +78,32 @@ def release_jobs_except(conn: psycopg.Connection, worker_id: str, running: Colle
 
 @dataclass(frozen=True)
 class OrphanedJob:
-    """A running job whose worker died: its last heartbeat (None: no row) was that many seconds ago."""
+    """A running job whose worker died: its last heartbeat (None: no row) was that many seconds ago;
+    its message is `due` now (job_messages)."""
 
     job_id: str
     worker_id: str
     silent_seconds: float | None
+    due: datetime
 
 
 def release_orphaned_jobs(conn: psycopg.Connection, *, fresh_within_seconds: float) -> list[OrphanedJob]:
     """Take running jobs away from workers whose heartbeat is older than `fresh_within_seconds`, and
     journal why, in one transaction; the caller enqueues them again.
 
-    Released, a job has no worker and a fresh `updated_at`, so the next pass does not find it again;
-    if its new message were lost, the reconciler's quiet-job rule still finds it.
+    Released, a job has no worker and its message is due now, so the next pass does not find it
+    again; if its new message were lost, job_messages.resend_lost_messages finds it.
     """
     with conn.transaction():
         rows = conn.execute(
-            'UPDATE "job" SET "worker_id" = NULL, "updated_at" = now() FROM "job" AS "old"'
+            'UPDATE "job" SET "worker_id" = NULL, "updated_at" = now(), "next_run_at" = now() FROM "job" AS "old"'
             ' LEFT JOIN "worker" ON "worker"."id" = "old"."worker_id"'
             ' WHERE "job"."id" = "old"."id" AND "job"."state" = \'running\' AND "job"."worker_id" IS NOT NULL'
             f" AND NOT {_WORKER_ALIVE}"
-            ' RETURNING "job"."id", "old"."worker_id", extract(epoch FROM now() - "worker"."heartbeat_at")::float',
+            ' RETURNING "job"."id", "old"."worker_id", extract(epoch FROM now() - "worker"."heartbeat_at")::float, "job"."next_run_at"',
             {"fresh": fresh_within_seconds},
         ).fetchall()
-        orphaned = [OrphanedJob(str(job_id), str(worker_id), silent) for job_id, worker_id, silent in rows]
+        orphaned = [OrphanedJob(str(job_id), str(worker_id), silent, due) for job_id, worker_id, silent, due in rows]
         for job in orphaned:
             silent = f"no heartbeat for {job.silent_seconds:.0f} s" if job.silent_seconds is not None else "it is gone"
             message = f"worker {job.worker_id} stopped ({silent}); the job resumes on another worker, skipping the steps it finished"

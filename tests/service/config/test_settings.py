@@ -43,3 +43,11 @@ def test_log_level_from_environment():
     assert Settings.from_env({"DEPLOY_GATE_LOG_LEVEL": " debug "}).log_level == "DEBUG"
     with pytest.raises(ConfigError, match="DEPLOY_GATE_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"):
         Settings.from_env({"DEPLOY_GATE_LOG_LEVEL": "verbose"})
+
+
+def test_lost_message_seconds_from_environment():
+    assert Settings.from_env({}).lost_message_seconds == 60.0
+    assert Settings.from_env({"DEPLOY_GATE_LOST_MESSAGE_SECONDS": "2.5"}).lost_message_seconds == 2.5
+    for wrong in ("later", "0", "-1", "7200"):
+        with pytest.raises(ConfigError, match="DEPLOY_GATE_LOST_MESSAGE_SECONDS"):
+            Settings.from_env({"DEPLOY_GATE_LOST_MESSAGE_SECONDS": wrong})

@@ -1,10 +1,8 @@
-"""A worker killed (SIGKILL) in the middle of a deploy: the job finishes once, no migration twice."""
+"""A worker killed (SIGKILL) in the middle of a deploy: the job finishes once, no migration twice,
+and the real Prisma CLI reads the history as deploy-gate does."""
 
 import os
 import signal
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -14,11 +12,13 @@ from service.http import create_app
 from service.store import repository
 from tests.broker import sending_through
 from tests.contract import ContractClient
+from tests.faults.checks import ended_once, prisma_agrees
 from tests.service.prisma.history_helpers import history_rows
-from tests.workers.processes import start_worker
+from tests.workers.processes import start_worker, stop, wait_until
 from workers.celery_app import make_celery
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.faults
+
 AUTH = {"Authorization": "Bearer ci-token"}
 MIGRATIONS = [
     {"name": "20240101_patients", "sql": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);'},
@@ -26,21 +26,6 @@ MIGRATIONS = [
     {"name": "20240103_notes", "sql": 'CREATE TABLE "Note" ("id" SERIAL PRIMARY KEY);'},
 ]
 VISIBILITY_TIMEOUT = 3
-
-
-def stop(worker: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, sig)
-        worker.wait(timeout=30)
-
-
-def wait_until(condition, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
@@ -55,7 +40,7 @@ def real_worker_env(service_env, monkeypatch):
     redis.Redis.from_url(os.environ["DEPLOY_GATE_BROKER_URL"]).flushdb()
 
 
-def test_killed_worker_job_finishes_once(real_worker_env, scratch_db, target_db):
+def test_killed_worker_job_finishes_once(real_worker_env, scratch_db, target_db, tmp_path):
     producer = make_celery(Settings.from_env())
     app = create_app(Settings.from_env(), enqueue=sending_through(producer))
     app.test_client_class = ContractClient
@@ -71,6 +56,7 @@ def test_killed_worker_job_finishes_once(real_worker_env, scratch_db, target_db)
 
             assert wait_until(slow_migration_started), "the worker never reached the slow migration"
             stop(first, signal.SIGKILL)
+            assert repository.get_job(store, job_id).verdict is None  # no verdict while no worker runs it
 
             # The message was never acknowledged: once its visibility timeout passes, a new
             # worker gets it again and resumes the job.
@@ -81,11 +67,20 @@ def test_killed_worker_job_finishes_once(real_worker_env, scratch_db, target_db)
             finally:
                 stop(second)
             job = repository.get_job(store, job_id)
+            ended_once(store, job_id)
+            events = repository.job_events(store, job_id)
     finally:
         stop(first, signal.SIGKILL)
         app.extensions["deploy_gate"].pool.close()
 
     assert job.verdict.value == "proceed", job.reasons
+    # What a person reads: the migration the dead worker was applying, and how it was settled (a
+    # killed client does not always stop its statement: PostgreSQL may have committed it).
+    settled = [e.data for e in events if e.step == "apply:20240102_slow_visits" and e.data.get("interrupted")]
+    assert len(settled) == 1 and settled[0]["resolution"] in (
+        "marked rolled back: no effect is present",
+        "finished: every effect is present",
+    ), settled
     with target_db.connect() as conn:
         rows = history_rows(conn)
         tables = {name for (name,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
@@ -95,9 +90,10 @@ def test_killed_worker_job_finishes_once(real_worker_env, scratch_db, target_db)
     assert len(interrupted) <= 1 and all(row["applied_steps_count"] == 1 for row in rows if row["finished_at"])
     assert {"Patient", "Visit", "Note"} <= tables
     assert sum(1 for row in rows if row["migration_name"] == "20240101_patients") == 1
+    prisma_agrees(target_db.url, MIGRATIONS, tmp_path / "prisma" / "migrations")
 
 
-def test_killed_worker_in_the_middle_of_a_recovery_retry(real_worker_env, scratch_db, target_db):
+def test_killed_worker_in_the_middle_of_a_recovery_retry(real_worker_env, scratch_db, target_db, tmp_path):
     """A transient failure, a recover job retrying it, its worker killed inside the retry's script:
     the job resumes on another worker and ends `proceed`, the migration applied exactly once."""
     producer = make_celery(Settings.from_env())
@@ -127,6 +123,7 @@ def test_killed_worker_in_the_middle_of_a_recovery_retry(real_worker_env, scratc
             # The recover job decides to retry; kill its worker inside the retry's script.
             assert wait_until(lambda: step(recover_id, "apply:20240102_slow_email", "step_started"))
             stop(first, signal.SIGKILL)
+            assert repository.get_job(store, deploy_id).verdict is None and repository.get_job(store, recover_id).verdict is None
             second = start_worker()
             try:
                 assert wait_until(lambda: repository.get_job(store, deploy_id).verdict is not None, 90), [
@@ -135,6 +132,8 @@ def test_killed_worker_in_the_middle_of_a_recovery_retry(real_worker_env, scratc
             finally:
                 stop(second)
             deploy_job, recover_job = repository.get_job(store, deploy_id), repository.get_job(store, recover_id)
+            ended_once(store, deploy_id)
+            ended_once(store, recover_id)
     finally:
         stop(first, signal.SIGKILL)
         if holder is not None:
@@ -150,3 +149,4 @@ def test_killed_worker_in_the_middle_of_a_recovery_retry(real_worker_env, scratc
     assert sum(1 for row in rows if row["finished_at"] and not row["rolled_back_at"]) == 1
     assert all(row["rolled_back_at"] for row in rows if not row["finished_at"])
     assert columns == 1
+    prisma_agrees(target_db.url, [MIGRATIONS[0], slow], tmp_path / "prisma" / "migrations")

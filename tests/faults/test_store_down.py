@@ -1,23 +1,19 @@
 """With the service's store down, every endpoint answers within 2 s: 503 where it needs the store.
 
-The store is a PostgreSQL cluster of this test's own (initdb into a temporary directory, on a free
-port), stopped with `pg_ctl stop -m immediate`; the shared server is never touched. Every route of
+The store is a database in a PostgreSQL cluster of this module's own (tests.faults.servers: initdb
+into a temporary directory, on a free port), stopped with `pg_ctl stop -m immediate`; the shared
+server is never touched. Every route of
 the app's url_map is called with a token that has every scope (the console signed in, webhooks
 signed). Before, readiness, reports and target status waited out the pool's 30 s.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import re
-import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from types import SimpleNamespace
 
 import psycopg
@@ -30,11 +26,14 @@ from service.http.store import UNREACHABLE_WAIT_SECONDS, open_pool
 from service.integrations import github, vercel
 from service.store.repository import migrate_store
 from tests.contract import check_response
+from tests.faults.servers import OwnDatabase, OwnPostgres
 from tests.service.http.console.conftest import SECRET, csrf_of, sign_in
 from tests.service.http.test_deploys import MIGRATIONS
 from tests.service.integrations.conftest import make_config
 from tests.service.integrations.fakes import rsa_key
 from tests.service.integrations.payloads import GITHUB_SECRET, VERCEL_SECRET
+
+pytestmark = pytest.mark.faults
 
 REDIS_DB = int(os.environ.get("DEPLOY_GATE_TEST_REDIS_DB", "14"))
 TOKEN = "everything-token"
@@ -50,60 +49,20 @@ WITHOUT_STORE = {
 }
 
 
-def _pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not found:
-        pytest.skip(f"no {name} in /usr/lib/postgresql/*/bin")
-    return found[-1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class OwnPostgres:
-    """A PostgreSQL cluster of the test's own, run as the postgres user when the test runs as root."""
-
-    def __init__(self, directory: Path) -> None:
-        self.data = directory / "data"
-        self.port = _free_port()
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self._as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self._as_postgres:
-            os.chmod(directory, 0o777)
-
-    def _run(self, *command: str) -> None:
-        subprocess.run([*self._as_postgres, *command], check=True, capture_output=True, timeout=120)
-
-    def start(self) -> None:
-        if not self.data.exists():
-            self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync")
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data} -c fsync=off"
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.data / "log"), "-w", "start")
-
-    def stop(self) -> None:
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def running(self) -> bool:
-        return subprocess.run([*self._as_postgres, _pg_bin("pg_ctl"), "-D", str(self.data), "status"], capture_output=True).returncode == 0
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[OwnPostgres]:
+    server = OwnPostgres()
+    yield server
+    server.remove()
 
 
 @pytest.fixture
-def own_store() -> Iterator[OwnPostgres]:
-    # Not under pytest's tmp_path: its parent is root's alone, and the server runs as postgres.
-    directory = tempfile.TemporaryDirectory(prefix="dg-store-down-")
-    server = OwnPostgres(Path(directory.name))
-    server.start()
-    try:
-        with psycopg.connect(server.url, autocommit=True) as conn:
-            migrate_store(conn)
-        yield server
-    finally:
-        if server.running():
-            server.stop()
-        directory.cleanup()
+def own_store(cluster) -> OwnDatabase:
+    """The store: a database of this test's own in the module's cluster, migrated (a test that stopped the cluster left it to be started here)."""
+    database = cluster.create_database()
+    with database.connect() as conn:
+        migrate_store(conn)
+    return database
 
 
 @pytest.fixture
