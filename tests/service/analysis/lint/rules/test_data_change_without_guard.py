@@ -18,6 +18,12 @@ def test_changes_a_second_run_would_repeat_are_reported(sql, kind):
     assert finding.message.startswith(f"{kind} on ") and "re-run" in finding.message
 
 
+def test_info_in_a_file_that_is_one_transaction_and_a_warning_where_a_failure_keeps_the_change():
+    update = 'UPDATE "Account" SET "balance" = "balance" + 10;\n'
+    assert lint_one(update, RULE).severity == "info"
+    assert lint_one(update + 'COMMIT;\nALTER TABLE "Account" ADD COLUMN "x" INT;\n', RULE).severity == "warning"
+
+
 def test_an_insert_gets_insert_specific_help():
     finding = lint_one('INSERT INTO "Role" ("name") VALUES (\'admin\');', RULE)
     assert "ON CONFLICT DO NOTHING" in finding.help
