@@ -823,19 +823,4 @@ EXPECTED: dict[str, Expected] = {
             "rollback-not-executable",
         },
     ),
-    "49_normalise_contact_details": Expected(
-        transactional=True,
-        # Each UPDATE's WHERE leaves out the rows it already changed (`<>` the new value, `!~` the
-        # prefix it adds), and the index is IF NOT EXISTS: a second run changes no row.
-        idempotent=True,
-        # The old emails' case and the phones without a country code are not kept anywhere.
-        reversible=False,
-        effects={("create", "index", "Patient.Patient_phoneE164_key")},
-        data_changes={("update", "User", True), ("update", "Patient", True)},
-        # The banner holds a sentence, not SQL: the plan is derived, and cannot undo the updates.
-        rollback_source="derived",
-        rollback_complete=False,
-        lint_warnings={"index-without-concurrently", "rollback-not-executable"},
-        lint_absent={"data-change-without-guard", "rollback-does-not-parse", "update-without-where"},
-    ),
 }
