@@ -5,6 +5,7 @@ import pytest
 from service.config.errors import ConfigError
 from service.config.load import load_config, load_lint_target
 from service.config.records import Policy, Retention, hash_token
+from service.prisma.deploy import SessionTimeouts
 
 GOOD = """
 [tokens.ci]
@@ -296,3 +297,6 @@ def test_lint_settings_are_validated_as_the_server_validates_them(tmp_path):
 def test_the_timeouts_a_policy_sets_on_the_session(policy, timeouts):
     # 0 is PostgreSQL's "no timeout": it protects nothing.
     assert policy.session_timeouts == timeouts
+    # The same timeouts the runner sets before each migration it applies.
+    session = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms).settings()
+    assert {name for name, value in session.items() if value != "0ms"} == timeouts
