@@ -92,34 +92,38 @@ def _excludes_done_rows(condition: ast.Node, new_values: dict[str, ast.Node]) ->
     not match a pattern (`!~`, `NOT LIKE`, `NOT ILIKE`, `NOT SIMILAR TO`), as people write "not
     converted yet"; a set column that must differ from its new value (`<>`, `IS DISTINCT FROM`).
     """
-    if isinstance(condition, ast.BoolExpr) and condition.boolop == BoolExprType.NOT_EXPR and len(condition.args or ()) == 1:
-        negated = condition.args[0]
-        if isinstance(negated, ast.SubLink):
-            return True
-        return _done_rows_meet(negated, new_values)
+    if isinstance(condition, ast.BoolExpr) and condition.boolop == BoolExprType.NOT_EXPR:
+        negated = (condition.args or (None,))[0]
+        return isinstance(negated, ast.SubLink) or _done_rows_meet(negated, new_values)
     if not isinstance(condition, ast.A_Expr):
         return False
-    operator = names_of(condition.name)[-1:]
-    if condition.kind in _MATCH_KINDS and operator and operator[0] in _NEGATED_MATCHES:
+    operator = _operator(condition)
+    if condition.kind in _MATCH_KINDS and operator in _NEGATED_MATCHES:
         return _set_column(condition.lexpr, new_values) is not None
-    if (condition.kind == A_Expr_Kind.AEXPR_OP and operator == ["<>"]) or condition.kind == A_Expr_Kind.AEXPR_DISTINCT:
+    if (condition.kind == A_Expr_Kind.AEXPR_OP and operator == "<>") or condition.kind == A_Expr_Kind.AEXPR_DISTINCT:
         return _compares_with_new_value(condition, new_values)
     return False
 
 
-def _done_rows_meet(condition: ast.Node, new_values: dict[str, ast.Node]) -> bool:
+def _done_rows_meet(condition: object, new_values: dict[str, ast.Node]) -> bool:
     """Whether every row the UPDATE changed meets the condition: `NOT (…)` of it then skips them."""
     if not isinstance(condition, ast.A_Expr):
         return False
-    operator = names_of(condition.name)[-1:]
-    if condition.kind in _MATCH_KINDS and operator and operator[0] in _MATCHES:
+    operator = _operator(condition)
+    if condition.kind in _MATCH_KINDS and operator in _MATCHES:
         return _set_column(condition.lexpr, new_values) is not None
-    if (condition.kind == A_Expr_Kind.AEXPR_OP and operator == ["="]) or condition.kind == A_Expr_Kind.AEXPR_NOT_DISTINCT:
+    if (condition.kind == A_Expr_Kind.AEXPR_OP and operator == "=") or condition.kind == A_Expr_Kind.AEXPR_NOT_DISTINCT:
         return _compares_with_new_value(condition, new_values)
     return False
 
 
-def _set_column(node: ast.Node | None, new_values: dict[str, ast.Node]) -> str | None:
+def _operator(expression: ast.A_Expr) -> str:
+    """The operator's name without its schema (`OPERATOR(pg_catalog.~)` is `~`)."""
+    names = names_of(expression.name)
+    return names[-1] if names else ""
+
+
+def _set_column(node: object, new_values: dict[str, ast.Node]) -> str | None:
     """The name of the column the UPDATE sets that `node` refers to, if it is one."""
     if isinstance(node, ast.ColumnRef):
         name = names_of((node.fields or ())[-1:])

@@ -15,9 +15,7 @@ from service.prisma.migrations import LocalMigrations
 
 
 @cyclic_gc_paused()
-def lint_migration(
-    script: str, name: str = "", severities: Mapping[str, str] | None = None, session_timeouts: Collection[str] = frozenset()
-) -> list[Finding]:
+def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | None = None, session_timeouts: Collection[str] = frozenset()) -> list[Finding]:
     """Every finding for one migration, sorted by line and column.
 
     `severities` maps rule ids to "error", "warning", "info" or "off" and replaces their defaults

@@ -262,7 +262,11 @@ def test_severity_options_apply_over_the_targets_levels(write_migrations, tmp_pa
     "target, targets_file, message",
     [
         ("staging", TARGETS, "no target named 'staging' is configured (targets: production, unguarded)"),
-        ("production", TARGETS + '\n[targets.production.policy]\nlock_timeout_ms = "soon"\n', "targets.production.policy.lock_timeout_ms: Not a valid integer."),
+        (
+            "production",
+            TARGETS + '\n[targets.production.policy]\nlock_timeout_ms = "soon"\n',
+            "targets.production.policy.lock_timeout_ms: Not a valid integer.",
+        ),
         ("production", TARGETS.replace("drop-table", "drop-tables"), "targets.production.lint: Unknown rule 'drop-tables'."),
     ],
     ids=["unknown-target", "bad-policy", "unknown-rule"],

@@ -17,7 +17,9 @@ def test_a_section_that_parses_passes():
 def test_a_prose_comment_in_the_section_is_not_read_as_sql():
     script = 'CREATE UNIQUE INDEX "a_key" ON "A" ("x");\n-- Rollback: DROP the new unique indexes …\n'
     lint_ok(script, RULE)
-    lint_ok('CREATE TABLE "C" (id int);\n-- ROLLBACK SQL\n-- Note: DROP it last.\n-- DROP the table and its rows once nobody reads it\n-- DROP TABLE "C";\n', RULE)
+    lint_ok(
+        'CREATE TABLE "C" (id int);\n-- ROLLBACK SQL\n-- Note: DROP it last.\n-- DROP the table and its rows once nobody reads it\n-- DROP TABLE "C";\n', RULE
+    )
 
 
 def test_broken_sql_among_prose_is_still_reported():
