@@ -41,17 +41,36 @@ _SQL_START = re.compile(
     r"^(ALTER|CREATE|DROP|DELETE|UPDATE|INSERT|TRUNCATE|BEGIN|COMMIT|ROLLBACK\s*;|SET|RESET|DO|REINDEX|COMMENT|GRANT|REVOKE|WITH|SELECT|VACUUM|ANALYZE|LOCK|START\s+TRANSACTION|END\s*;)\b",
     re.IGNORECASE,
 )
+# Quoted literals and identifiers, whose words say nothing about whether the line is prose.
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_LABEL = re.compile(r"^[A-Za-z]+:(\s|$)")
+_SENTENCE_END = re.compile(r"[.!?…]$")
+_PLAIN_WORDS = re.compile(r"\b[a-z]+\s+[a-z]+\s+[a-z]+\b")
 
 
 def _looks_like_sql(text: str) -> bool:
-    """A line that starts a statement: a SQL keyword written as SQL (upper case, or a `;` ending,
-    or text that parses) rather than a sentence such as `drop the new indexes`."""
+    """A line that starts a statement: a SQL keyword written as SQL rather than a sentence such as
+    `drop the new indexes` or `DROP the new unique indexes …`.
+
+    A line that ends with `;` or parses is SQL. One that does neither may be the first line of a
+    statement that goes on below: it is SQL when its keyword is in upper case and it does not read
+    as prose. Broken SQL thus stays SQL, and its parse error is reported.
+    """
     match = _SQL_START.match(text)
     if not match:
         return False
-    if match.group(1).isupper() or text.rstrip().endswith(";"):
+    if text.rstrip().endswith(";"):
+        return True
+    if match.group(1).isupper() and not _reads_as_prose(text):
         return True
     return parse_migration(text).parses
+
+
+def _reads_as_prose(text: str) -> bool:
+    """A label (`Note: …`), a sentence's end (`.`, `…`), or three lower-case words in a row outside
+    quotes, which SQL written with upper-case keywords does not have."""
+    words = _QUOTED.sub(" ", text).strip()
+    return bool(_LABEL.match(words) or _SENTENCE_END.search(words) or _PLAIN_WORDS.search(words))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import sys
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,6 +27,9 @@ from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, main, read_loca
 from service.prisma import errors
 from service.prisma.migrations import LocalMigrations
 
+if TYPE_CHECKING:
+    from service.config.records import LintTarget
+
 # GitHub workflow commands have no "info" level; "notice" is its closest.
 _GITHUB_LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -41,13 +45,20 @@ _GITHUB_LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
     show_default=True,
     help="github prints GitHub Actions annotations.",
 )
-@click.option("--severity", "overrides", multiple=True, metavar="RULE=LEVEL", help="Set a rule to error, warning, info or off (repeatable).")
+@click.option(
+    "--target",
+    "target_name",
+    metavar="NAME",
+    help="Lint as deploy-gate applies to this target: its policy and rule levels from the targets file (DEPLOY_GATE_CONFIG).",
+)
+@click.option("--severity", "overrides", multiple=True, metavar="RULE=LEVEL", help="Set a rule to error, warning, info or off (repeatable; over the target's).")
 @click.option("--explain", "explain_rule", metavar="RULE", help="Print a rule's problem and solution, and exit.")
 @click.option("--list-rules", is_flag=True, help="Print every rule with its default severity, and exit.")
 def lint(
     migrations_dir: Path,
     as_json: bool,
     output_format: str,
+    target_name: str | None,
     overrides: tuple[str, ...],
     explain_rule: str | None,
     list_rules: bool,
@@ -62,13 +73,18 @@ def lint(
     if list_rules:
         _list_rules(output)
         return
+    target = _lint_target(output, target_name) if target_name is not None else None
     severities = _parse_overrides(output, overrides)
+    session_timeouts: frozenset[str] = frozenset()
+    if target is not None:
+        severities = {**target.lint_severities, **severities}
+        session_timeouts = target.policy.session_timeouts
     local = read_local_migrations(output, migrations_dir)
     try:
         local.check_provider()
     except errors.ProviderSwitched as error:
         output.error(error.code, error.message, EXIT_CANNOT_RUN, error.headline)
-    findings = lint_migrations(local, severities, processes=os.cpu_count() or 1)
+    findings = lint_migrations(local, severities, session_timeouts, processes=os.cpu_count() or 1)
     counts = Counter(finding.severity for finding in findings)
     paths = {migration.name: migration.path or migration.name for migration in local}
     if output.as_json:
@@ -89,6 +105,25 @@ def lint(
         )
     output.line(_summary(findings, counts, local))
     sys.exit(EXIT_UNHEALTHY if counts[ERROR] else 0)
+
+
+def _lint_target(output: Output, name: str) -> LintTarget:
+    """The target's policy and rule levels from the targets file, refused (exit 2) when it cannot
+    be read, names no such target, or sets a level for a rule that does not exist."""
+    # Loaded only with --target: a plain lint reads no configuration.
+    from service.config.errors import ConfigError
+    from service.config.load import load_lint_target
+    from service.config.settings import Settings
+
+    try:
+        path = Settings.from_env().config_file
+        target = load_lint_target(path, name)
+        effective_levels(target.lint_severities)
+    except ConfigError as error:
+        output.error(None, str(error), EXIT_CANNOT_RUN)
+    except LintConfigurationError as error:
+        output.error(None, f"{path}: targets.{name}.lint: {error}", EXIT_CANNOT_RUN)
+    return target
 
 
 def _parse_overrides(output: Output, overrides: tuple[str, ...]) -> dict[str, str]:
@@ -140,7 +175,9 @@ def _explain(output: Output, rule_id: str) -> None:
     if rule is None:
         output.error(None, f"Unknown rule {rule_id!r}; `deploy-gate lint --list-rules` lists them.", EXIT_CANNOT_RUN)
     output.document(_rule_document(rule))
-    output.line(f"{rule.id}  ({rule.severity}, {rule.family})")
+    in_transaction = rule.default_level(True)
+    quieter = "" if in_transaction == rule.severity else f"; {in_transaction} in a file Prisma runs as one transaction"
+    output.line(f"{rule.id}  ({rule.severity}, {rule.family}{quieter})")
     output.line(rule.summary)
     for title, text in (("Problem", rule.problem), ("Solution", rule.solution)):
         output.line()
@@ -157,13 +194,21 @@ def _list_rules(output: Output) -> None:
     output.document({"rules": [_rule_document(rule) for rule in rules]})
     width = max(len(rule.id) for rule in rules)
     for rule in rules:
-        output.line(f"{rule.id:<{width}}  {rule.severity:<7}  {rule.family:<11}  {rule.summary}")
+        output.line(f"{rule.id:<{width}}  {_severity_column(rule):<12}  {rule.family:<11}  {rule.summary}")
+
+
+def _severity_column(rule: Rule) -> str:
+    """`warning/info`: a warning, info where the file is one transaction."""
+    in_transaction = rule.default_level(True)
+    return rule.severity if in_transaction == rule.severity else f"{rule.severity}/{in_transaction}"
 
 
 def _rule_document(rule: Rule) -> dict[str, str]:
     return {
         "id": rule.id,
         "severity": rule.severity,
+        # The default in a file Prisma runs as one transaction (see Rule.default_level).
+        "severity_in_one_transaction": rule.default_level(True),
         "family": rule.family,
         "summary": rule.summary,
         "problem": rule.problem,

@@ -20,6 +20,7 @@ from service.config.records import (
     Config,
     GitHubIntegration,
     Integrations,
+    LintTarget,
     Notifications,
     Policy,
     RdsSettings,
@@ -65,9 +66,8 @@ def _database_from_env(env_name: str, where: str, environ: Mapping[str, str]) ->
         raise ConfigError(f"{where}: {env_name} {error.message[0].lower()}{error.message[1:]}") from None
 
 
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the targets file; database URLs come from the environment it names."""
-    environ = os.environ if environ is None else environ
+def _read_validated(path: Path) -> dict[str, Any]:
+    """The targets file's keys, checked against the schema; nothing is read from the environment."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -77,10 +77,16 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML ({error})") from None
     try:
-        data = ConfigSchema().load(raw)
+        data: dict[str, Any] = ConfigSchema().load(raw)
     except ValidationError as error:
         raise ConfigError(f"{path}: " + "; ".join(_flatten(error.messages))) from None
+    return data
 
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the targets file; database URLs come from the environment it names."""
+    environ = os.environ if environ is None else environ
+    data = _read_validated(path)
     targets = {}
     for name, spec in data["targets"].items():
         where = f"{path}: targets.{name}"
@@ -102,6 +108,17 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         console_secret = _signing_secret(data["console_session_secret_env"], f"{path}: console_session_secret_env", environ)
     integrations = _integrations(data, path, environ, notifications, link_secret)
     return Config(targets, tokens, notifications, integrations, link_secret, console_secret, Retention(**data["retention"]))
+
+
+def load_lint_target(path: Path, name: str) -> LintTarget:
+    """One target's policy and lint levels, from a file validated as `load_config` validates it, but
+    with nothing taken from the environment: linting for a target needs none of its secrets."""
+    data = _read_validated(path)
+    spec = data["targets"].get(name)
+    if spec is None:
+        configured = ", ".join(sorted(data["targets"])) or "none"
+        raise ConfigError(f"{path}: no target named {name!r} is configured (targets: {configured})")
+    return LintTarget(name, Policy(**spec["policy"]), dict(spec["lint"]))
 
 
 def _notifications(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], link_secret: str | None) -> Notifications:

@@ -31,6 +31,12 @@ class Policy:
     # attempt, journaling each one; still unreachable after it: the verdict is blocked.
     unreachable_timeout_seconds: float = 600.0
 
+    @property
+    def session_timeouts(self) -> frozenset[str]:
+        """The timeouts deploy-gate sets on the session before each migration it applies (0 sets none)."""
+        timeouts = (("lock_timeout", self.lock_timeout_ms), ("statement_timeout", self.statement_timeout_ms))
+        return frozenset(name for name, milliseconds in timeouts if milliseconds)
+
 
 @dataclass(frozen=True)
 class RdsSettings:
@@ -46,6 +52,15 @@ class Target:
     policy: Policy
     rds: RdsSettings | None = None
     shadow: DatabaseTarget | None = field(default=None, repr=False)
+    lint_severities: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LintTarget:
+    """What linting for a target needs from the targets file: no database URL, no secret."""
+
+    name: str
+    policy: Policy
     lint_severities: dict[str, str] = field(default_factory=dict)
 
 

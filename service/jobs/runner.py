@@ -60,7 +60,8 @@ from service.store.repository import Job
 
 __all__ = ["AwaitingApproval", "Deferred", "RetryableError", "run_job"]
 
-Linter = Callable[[LocalMigrations, dict[str, str]], list[dict[str, Any]]]
+# (migrations, the target's rule levels, the timeouts set on the session before each file) -> findings
+Linter = Callable[[LocalMigrations, dict[str, str], frozenset[str]], list[dict[str, Any]]]
 
 
 def run_job(
@@ -268,17 +269,21 @@ def _status_step(run: JobRun, conn: psycopg.Connection, name: str = "status") ->
     return status
 
 
-def _lint_step(run: JobRun, linter: Linter | None) -> list[dict[str, Any]]:
+def _lint_step(run: JobRun, linter: Linter | None, *, applies: bool) -> list[dict[str, Any]]:
+    """The findings with the target's rule levels. A job that applies the migrations sets the
+    policy's timeouts on the session first, so a file need not set them; a check's migrations are
+    applied by the build (`prisma migrate deploy`, which sets none), so there the file must."""
     local = run.local
     if linter is None or local is None:
         return []
-    findings: list[dict[str, Any]] = run.step("lint", lambda: {"findings": linter(local, run.target.lint_severities)})["findings"]
+    session_timeouts = run.target.policy.session_timeouts if applies else frozenset()
+    findings: list[dict[str, Any]] = run.step("lint", lambda: {"findings": linter(local, run.target.lint_severities, session_timeouts)})["findings"]
     return findings
 
 
 def _check(run: JobRun, conn: psycopg.Connection, linter: Linter | None) -> tuple[Verdict, list[str]]:
     status = _status_step(run, conn)
-    findings = _lint_step(run, linter)
+    findings = _lint_step(run, linter, applies=False)
     phase = run.job.params.get("phase", "pre")
     reasons = _history_reasons(status, allow_pending=phase == "pre")
     applied = [m["name"] for m in status["migrations"] if m["state"] in (MigrationState.APPLIED, MigrationState.REAPPLIED)]
@@ -302,7 +307,7 @@ def _history_reasons(status: dict[str, Any], *, allow_pending: bool) -> list[str
 
 def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None, rds_client_for: RdsClientFactory) -> tuple[Verdict | None, list[str]]:
     _status_step(run, conn)
-    findings = _lint_step(run, linter)
+    findings = _lint_step(run, linter, applies=True)
     blocking = [f"lint {f['rule']} in {f['migration']} line {f['line']}: {f['message']}" for f in findings if f["severity"] == "error"]
     if blocking:
         return Verdict.BLOCKED, blocking

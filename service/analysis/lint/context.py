@@ -48,6 +48,8 @@ class LintContext:
     facts: MigrationFacts
     suppressions: Suppressions = field(default_factory=lambda: Suppressions(()))
     enabled_rules: frozenset[str] = frozenset()
+    # Timeouts (`lock_timeout`, `statement_timeout`) set on the session before the file runs.
+    session_timeouts: frozenset[str] = frozenset()
 
     @property
     def statements(self) -> tuple[Statement, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from service.analysis.facts.analyze import analyze_migration
 from service.analysis.lint.context import LintContext
@@ -15,16 +15,18 @@ from service.prisma.migrations import LocalMigrations
 
 
 @cyclic_gc_paused()
-def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | None = None) -> list[Finding]:
+def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | None = None, session_timeouts: Collection[str] = frozenset()) -> list[Finding]:
     """Every finding for one migration, sorted by line and column.
 
-    `severities` maps rule ids to "error", "warning", "info" or "off" and replaces their defaults;
-    an unknown rule or level raises `LintConfigurationError`.
+    `severities` maps rule ids to "error", "warning", "info" or "off" and replaces their defaults
+    (which depend on whether the file is one transaction: `Rule.default_level`); an unknown rule or
+    level raises `LintConfigurationError`. `session_timeouts` names the timeouts (`lock_timeout`,
+    `statement_timeout`) whoever runs the file sets on its session first, so the file need not.
     """
-    levels = effective_levels(severities)
     facts = analyze_migration(script, name)
     assert facts.parsed is not None, "analyze_migration keeps what it parsed"
-    context = LintContext(name, script, facts.parsed, facts, find_suppressions(facts.parsed), enabled(levels))
+    levels = effective_levels(severities, transactional=facts.transactional)
+    context = LintContext(name, script, facts.parsed, facts, find_suppressions(facts.parsed), enabled(levels), frozenset(session_timeouts))
     findings = []
     # Rules that judge the suppressions run once the others' findings have used them.
     for after_suppressions in (False, True):
@@ -41,19 +43,22 @@ def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | 
 _FILES_PER_PROCESS = 64
 
 
-def _lint_one(item: tuple[str, str, Mapping[str, str] | None]) -> list[Finding]:
-    script, name, severities = item
-    return lint_migration(script, name, severities)
+def _lint_one(item: tuple[str, str, Mapping[str, str] | None, frozenset[str]]) -> list[Finding]:
+    script, name, severities, session_timeouts = item
+    return lint_migration(script, name, severities, session_timeouts)
 
 
-def lint_migrations(local: LocalMigrations, severities: Mapping[str, str] | None = None, processes: int = 1) -> list[Finding]:
+def lint_migrations(
+    local: LocalMigrations, severities: Mapping[str, str] | None = None, session_timeouts: Collection[str] = frozenset(), processes: int = 1
+) -> list[Finding]:
     """Every finding for every migration, in Prisma's order of the migrations, then by position.
 
     Each file is linted on its own, so with `processes` > 1 a large directory is spread over
     that many processes (forked: the rule catalogue is already loaded in each).
     """
     effective_levels(severities)  # refuse a bad override even when there is nothing to lint
-    items = [(migration.script, migration.name, severities) for migration in local]
+    timeouts = frozenset(session_timeouts)
+    items = [(migration.script, migration.name, severities, timeouts) for migration in local]
     processes = min(processes, len(items) // _FILES_PER_PROCESS)
     if processes > 1:
         context = multiprocessing.get_context("fork")

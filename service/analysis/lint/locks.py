@@ -121,8 +121,11 @@ def blocking_locks(context: LintContext, statement: Statement) -> list[TableLock
 
 
 def first_lock_without(context: LintContext, setting: str) -> tuple[Statement, TableLock] | None:
-    """The first statement taking a blocking lock while `setting` (a timeout) is unset or 0."""
-    in_force = False
+    """The first statement taking a blocking lock while `setting` (a timeout) is unset or 0.
+
+    A timeout the session sets before the file runs is in force until the file turns it off.
+    """
+    in_force = setting in context.session_timeouts
     for statement, locks in context.locks:
         node = statement.node
         if isinstance(node, ast.VariableSetStmt) and node.name == setting:

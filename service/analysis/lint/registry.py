@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from service.analysis.lint.findings import LEVELS, OFF, SEVERITIES, Violation
+from service.analysis.lint.findings import INFO, LEVELS, OFF, SEVERITIES, Violation
 
 if TYPE_CHECKING:
     from service.analysis.lint.context import LintContext
@@ -32,6 +32,11 @@ FAMILIES = {
     "rollback": "the ROLLBACK SQL section the runbook relies on",
     "suppression": "deploy-gate-ignore comments",
 }
+
+# Prisma runs each file once, as one implicit transaction: a failed file leaves nothing behind and
+# its retry starts from scratch. Whether a statement could run twice matters only where the file is
+# not one transaction (a COMMIT mid-file, a lone CONCURRENTLY), so these families say less elsewhere.
+QUIETER_IN_ONE_TRANSACTION = {"idempotency": INFO}
 
 RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
@@ -59,6 +64,13 @@ class Rule:
     module: str
     # Runs after the other rules' findings are filtered by suppressions (unused-suppression).
     after_suppressions: bool = False
+
+    def default_level(self, transactional: bool) -> str:
+        """Its severity for a file that is (or is not) one transaction, when no override sets it."""
+        quieter = QUIETER_IN_ONE_TRANSACTION.get(self.family) if transactional else None
+        if quieter is not None and SEVERITIES.index(quieter) > SEVERITIES.index(self.severity):
+            return quieter
+        return self.severity
 
     @property
     def documentation(self) -> str:
@@ -114,9 +126,10 @@ def load_rules() -> dict[str, Rule]:
     return RULES
 
 
-def effective_levels(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Each rule's level: its default severity unless `overrides` sets it (error, warning, info, off)."""
-    levels = {rule_id: rule.severity for rule_id, rule in RULES.items()}
+def effective_levels(overrides: Mapping[str, str] | None = None, *, transactional: bool = False) -> dict[str, str]:
+    """Each rule's level: as `overrides` sets it (error, warning, info, off), else its default for
+    a file that is (or is not) one transaction (`Rule.default_level`)."""
+    levels = {rule_id: rule.default_level(transactional) for rule_id, rule in RULES.items()}
     for rule_id, level in (overrides or {}).items():
         if rule_id not in RULES:
             raise LintConfigurationError(f"Unknown rule {rule_id!r}.")

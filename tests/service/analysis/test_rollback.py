@@ -48,6 +48,28 @@ def test_prose_only_hint_is_not_executable_and_falls_back_to_the_derived_inverse
     assert "prose, not SQL: drop the new indexes" in plan.reasons[0].message
 
 
+@pytest.mark.parametrize(
+    "hint",
+    [
+        "-- Rollback: DROP the new unique indexes …\n",
+        "-- ROLLBACK SQL\n-- DROP the new unique indexes and restore the old ones\n",
+        "-- ROLLBACK SQL\n-- DROP: both new indexes\n",
+        "-- ROLLBACK SQL\n-- DROP INDEX by hand.\n",
+    ],
+    ids=["banner-sentence", "sentence-line", "label", "sentence-end"],
+)
+def test_a_sentence_that_starts_with_an_upper_case_keyword_is_prose_not_broken_sql(hint):
+    script = 'CREATE UNIQUE INDEX "a_key" ON "A" ("x");\n' + hint
+    section = extract_rollback_section(script)
+    assert not section.executable and not section.problems and len(section.prose) == 1
+    assert rollback_plan(script).sql == 'DROP INDEX IF EXISTS "a_key";'
+
+
+def test_a_statement_whose_first_line_does_not_parse_alone_is_still_sql():
+    section = extract_rollback_section('CREATE TABLE "C" (id int);\n-- ROLLBACK SQL\n-- UPDATE "C" SET "note" = \'the new value\'\n--   WHERE "id" = 1;\n')
+    assert section.sql == 'UPDATE "C" SET "note" = \'the new value\'\nWHERE "id" = 1;' and not section.problems and not section.prose
+
+
 def test_section_that_does_not_parse_reports_where():
     script = 'CREATE TABLE "C" (id int);\n-- ROLLBACK SQL\n-- DROP TABEL "C";\n'
     section = extract_rollback_section(script)

@@ -49,6 +49,21 @@ def test_lint_imports_neither_the_database_driver_nor_an_http_client(tmp_path):
     assert {"psycopg", "http.client", "urllib3", "service.store", "service.cli.history", "service.cli.gate"} & loaded == set()
 
 
+def test_lint_for_a_target_reads_the_targets_file_without_the_database_driver_or_an_http_client(tmp_path, monkeypatch):
+    migration = tmp_path / "migrations" / "20240101000000_init"
+    migration.mkdir(parents=True)
+    (migration / "migration.sql").write_text('ALTER TABLE "Patient" ADD COLUMN IF NOT EXISTS "note" TEXT;\n')
+    config = tmp_path / "targets.toml"
+    config.write_text('[targets.production]\ndatabase_url_env = "STARTUP_TEST_UNSET_DATABASE_URL"\n')
+    monkeypatch.setenv("DEPLOY_GATE_CONFIG", str(config))
+
+    outcome = run_in_a_fresh_interpreter(["lint", str(tmp_path / "migrations"), "--target", "production"])
+
+    assert outcome["exit"] == 0
+    assert "service.config.load" in outcome["modules"]  # it did read the targets file
+    assert {"psycopg", "http.client", "urllib3", "service.store"} & set(outcome["modules"]) == set()
+
+
 def test_help_lists_every_command_without_importing_one():
     outcome = run_in_a_fresh_interpreter(["--help"])
 

@@ -3,8 +3,9 @@ import re
 import pytest
 
 from service.config.errors import ConfigError
-from service.config.load import load_config
-from service.config.records import Retention, hash_token
+from service.config.load import load_config, load_lint_target
+from service.config.records import Policy, Retention, hash_token
+from service.prisma.deploy import SessionTimeouts
 
 GOOD = """
 [tokens.ci]
@@ -265,3 +266,37 @@ def test_a_retention_table_sets_both_periods(tmp_path):
 def test_retention_errors_name_the_key(tmp_path, table, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(write(tmp_path, f"[retention]\n{table}\n"), {})
+
+
+def test_a_targets_lint_settings_load_without_its_secrets(tmp_path):
+    path = write(tmp_path, GOOD.format(ci_hash=hash_token("ci-token"), oncall_hash=hash_token("oncall-token")))
+    with pytest.raises(ConfigError, match="STAGING_DATABASE_URL is not set"):
+        load_config(path, {})  # the server needs every secret
+    staging = load_lint_target(path, "staging")
+    assert (staging.name, staging.policy.lock_timeout_ms, staging.lint_severities) == ("staging", 3000, {"drop-table": "warning"})
+    assert load_lint_target(path, "production").policy == Policy()
+
+
+def test_lint_settings_are_validated_as_the_server_validates_them(tmp_path):
+    path = write(tmp_path, '[targets.staging]\ndatabase_url_env = "STAGING_DATABASE_URL"\nlint = { "drop-table" = "loud" }\n')
+    with pytest.raises(ConfigError, match=re.escape("targets.staging.lint.drop-table: Must be one of: error, warning, info, off.")):
+        load_lint_target(path, "staging")
+    with pytest.raises(ConfigError, match=re.escape("no target named 'prod' is configured (targets: staging)")):
+        load_lint_target(write(tmp_path, '[targets.staging]\ndatabase_url_env = "STAGING_DATABASE_URL"\n'), "prod")
+
+
+@pytest.mark.parametrize(
+    "policy, timeouts",
+    [
+        (Policy(), {"lock_timeout"}),
+        (Policy(statement_timeout_ms=60000), {"lock_timeout", "statement_timeout"}),
+        (Policy(lock_timeout_ms=None), set()),
+        (Policy(lock_timeout_ms=0, statement_timeout_ms=0), set()),
+    ],
+)
+def test_the_timeouts_a_policy_sets_on_the_session(policy, timeouts):
+    # 0 is PostgreSQL's "no timeout": it protects nothing.
+    assert policy.session_timeouts == timeouts
+    # The same timeouts the runner sets before each migration it applies.
+    session = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms).settings()
+    assert {name for name, value in session.items() if value != "0ms"} == timeouts

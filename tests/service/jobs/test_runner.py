@@ -5,6 +5,7 @@ import time
 import psycopg
 import pytest
 
+from service.analysis.lint import lint_migrations
 from service.config.records import Config, Policy, Target
 from service.jobs.runner import Deferred, run_job
 from service.jobs.states import JobKind, JobState, Verdict
@@ -74,6 +75,29 @@ def test_a_failed_apply_starts_a_recover_job_whose_verdict_the_deploy_takes(stor
     assert deploy_job.reasons == [f"recover job {child_id}: {reason}" for reason in recovered.reasons]
     # Running the deploy job again (a redelivered message) starts no second recovery.
     assert run_job(store, config, deploy_job.id, enqueue=started.append) == deploy_job and started == [child_id]
+
+
+def lint(local, severities, session_timeouts):
+    # What the worker's task lints with (workers.tasks).
+    return [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts)]
+
+
+def test_a_job_lints_with_its_targets_levels_and_the_timeouts_it_sets_when_it_applies(store, target_db):
+    target = Target("staging", parse_database_url(target_db.url), Policy(lock_timeout_ms=2000), lint_severities={"missing-statement-timeout": "warning"})
+    config = Config({"staging": target}, ())
+    scripts = {**BUNDLE, "20240103_note": 'ALTER TABLE "Patient" ADD COLUMN IF NOT EXISTS "note" TEXT;'}
+
+    def lint_levels(job):
+        return {(f["rule"], f["severity"]) for f in repository.finished_steps(store, job.id)["lint"]["findings"] if f["migration"] == "20240103_note"}
+
+    # A check's migrations are applied by the build's `prisma migrate deploy`, which sets no lock_timeout.
+    checked = run_job(store, config, queue(store, JobKind.CHECK, phase="pre", scripts=scripts).id, linter=lint)
+    assert {("missing-lock-timeout", "warning"), ("missing-statement-timeout", "warning")} <= lint_levels(checked)
+    # A deploy that applies sets the policy's lock_timeout_ms on the session before each file.
+    deployed = run_job(store, config, queue(store, scripts=scripts, apply=True).id, linter=lint)
+    assert deployed.verdict is Verdict.PROCEED, deployed.reasons
+    assert "missing-lock-timeout" not in {rule for rule, _ in lint_levels(deployed)}
+    assert ("missing-statement-timeout", "warning") in lint_levels(deployed)
 
 
 def test_a_finished_job_is_not_run_again(store, config, target_db):

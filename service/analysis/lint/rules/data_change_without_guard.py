@@ -10,8 +10,18 @@ Problem:
 Solution:
     Make the statement skip the rows it already changed: `INSERT … ON CONFLICT DO NOTHING`,
     `INSERT … SELECT … WHERE NOT EXISTS (…)`, or an UPDATE whose WHERE tests the column it sets
-    (`UPDATE "User" SET "tier" = 'basic' WHERE "tier" IS NULL`). Put one-off data fixes in their own
-    migration, apart from schema changes.
+    (`UPDATE "User" SET "tier" = 'basic' WHERE "tier" IS NULL`). An UPDATE whose new value depends
+    on the old one is recognised as safe when a condition of its WHERE (on its own, or ANDed with
+    others) leaves out the rows already done:
+
+        UPDATE "Patient" SET "phone" = '+1' || "phone" WHERE "phone" !~ '^\\+';       -- or NOT LIKE '+%'
+        UPDATE "User" SET "email" = lower("email") WHERE "email" <> lower("email");  -- or IS DISTINCT FROM
+        UPDATE "Account" SET "balance" = "balance" + 10
+        WHERE NOT EXISTS (SELECT 1 FROM "BonusPaid" b WHERE b."accountId" = "Account"."id");
+
+    A comparison with a new value that changes again each time (`"total" <> "total" + 499`) skips
+    nothing and is not a guard. Put one-off data fixes in their own migration, apart from schema
+    changes.
 """
 
 from __future__ import annotations

@@ -9,8 +9,14 @@ Problem:
 Solution:
     Start the migration with `SET lock_timeout = '5s';` (it lasts for the rest of the file). If the
     lock cannot be had in time the migration fails cleanly, with nothing applied, and can be retried
-    later; deploy-gate classifies that failure (55P03) as transient. `deploy-gate deploy
-    --lock-timeout` sets it for every migration, but the file should not rely on who runs it.
+    later; deploy-gate classifies that failure (55P03) as transient.
+
+    deploy-gate sets `lock_timeout` on the session itself before each migration it applies to a
+    target whose policy sets `lock_timeout_ms` (5000 unless the targets file says otherwise), so
+    there the file needs none and the rule is quiet: a job that applies migrations lints with its
+    target's policy, and `deploy-gate lint --target NAME` reads that policy from the targets file
+    (`DEPLOY_GATE_CONFIG`). Without `--target`, and for a check whose migrations the build applies
+    with `prisma migrate deploy` (which sets no limit), the rule stays on.
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ Solution:
     Set a budget at the top of the migration, such as `SET statement_timeout = '60s';`. A statement
     that runs over fails the migration cleanly (57014, which deploy-gate treats as transient), and
     the slow step can be redone in a way that does not block (CONCURRENTLY, NOT VALID, batches).
-    `deploy-gate deploy --statement-timeout` sets it for every migration.
+    `deploy-gate deploy --statement-timeout` sets it for every migration, and deploy-gate sets it on
+    the session before each migration it applies to a target whose policy sets
+    `statement_timeout_ms`; there (a job that applies, or `deploy-gate lint --target NAME`) the rule
+    is quiet.
 """
 
 from __future__ import annotations

@@ -9,6 +9,12 @@ Solution:
     Fix the commented statements at the reported line and column so they parse, keeping each one
     on lines of their own starting with `--`. Better, run them once against a scratch database
     after applying the migration.
+
+    Notes in words may sit between the statements. A line is read as SQL when it ends with `;`,
+    parses, or starts with an upper-case keyword (`DROP`, `ALTER`, …) without reading as prose; a
+    line that does not parse and reads as a sentence (`-- Rollback: DROP the new unique indexes …`,
+    a label such as `DROP:`, three lower-case words in a row outside quotes, or a closing `.`) is a
+    note, and `rollback-not-executable` reports a section holding only notes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 import pytest
 
-from service.analysis.lint import Finding, LintConfigurationError, lint_migration, lint_migrations
+from service.analysis.lint import RULES, Finding, LintConfigurationError, lint_migration, lint_migrations
 from service.prisma.migrations import migrations_from_bundle
 
 DROPS = 'SET lock_timeout = \'5s\';\nDROP TABLE "Patient";\nALTER TABLE "Visit" DROP COLUMN "notes";\n'
@@ -52,6 +52,22 @@ def test_severity_overrides_change_the_level_or_turn_a_rule_off():
     assert "drop-column" not in rules_of(findings)
 
 
+@pytest.mark.parametrize(
+    "script, severity",
+    [
+        ('CREATE TABLE "A" (id int);\nCREATE INDEX "A_id_idx" ON "A" ("id");\n', "info"),
+        ('CREATE TABLE "A" (id int);\nCOMMIT;\nCREATE INDEX "A_id_idx" ON "A" ("id");\n', "warning"),
+        ('CREATE INDEX CONCURRENTLY "A_id_idx" ON "A" ("id");\n', "warning"),
+    ],
+    ids=["one-transaction", "commit-mid-file", "lone-concurrently"],
+)
+def test_idempotency_findings_are_info_only_where_the_file_is_one_transaction(script, severity):
+    idempotency = {f.severity for f in lint_migration(script) if RULES[f.rule].family == "idempotency"}
+    assert idempotency == {severity}
+    overridden = lint_migration(script, severities={"create-index-without-if-not-exists": "warning"})
+    assert {f.severity for f in overridden if f.rule == "create-index-without-if-not-exists"} <= {"warning"}
+
+
 def test_bad_override_raises_before_linting():
     with pytest.raises(LintConfigurationError):
         lint_migration("SELECT 1;", severities={"drop-tables": "off"})
@@ -89,3 +105,15 @@ def test_statements_inside_do_blocks_are_linted_at_their_own_line():
     script = 'DO $$\nBEGIN\n  DELETE FROM "Session";\nEND\n$$;\n'
     [finding] = [f for f in lint_migration(script) if f.rule == "delete-without-where"]
     assert finding.line == 3
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_timeouts_the_session_sets_reach_every_file_however_many_processes_lint(processes):
+    local = migrations_from_bundle({f"20240101{number:04d}_add": 'ALTER TABLE "A" ADD COLUMN "x" INT;\n' for number in range(130)})
+
+    def files_with(rule: str, **options: object) -> int:
+        return len({f.migration for f in lint_migrations(local, processes=processes, **options) if f.rule == rule})
+
+    assert files_with("missing-lock-timeout") == 130
+    assert files_with("missing-lock-timeout", session_timeouts={"lock_timeout"}) == 0
+    assert files_with("missing-statement-timeout", session_timeouts={"lock_timeout"}) == 130

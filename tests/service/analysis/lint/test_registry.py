@@ -43,6 +43,19 @@ def test_idempotency_rules_warn_rather_than_fail_since_prisma_never_writes_idemp
     assert {entry.severity for entry in RULES.values() if entry.family == "idempotency"} == {"warning"}
 
 
+def test_idempotency_rules_are_info_in_a_file_that_is_one_transaction_and_no_other_rule_changes():
+    changed = {rule_id for rule_id, entry in RULES.items() if entry.default_level(True) != entry.default_level(False)}
+    assert changed == {rule_id for rule_id, entry in RULES.items() if entry.family == "idempotency"}
+    assert {RULES[rule_id].default_level(True) for rule_id in changed} == {"info"}
+    assert all(entry.default_level(False) == entry.severity for entry in RULES.values())
+
+
+def test_an_override_applies_to_every_file():
+    assert effective_levels({"drop-without-if-exists": "error"}, transactional=True)["drop-without-if-exists"] == "error"
+    assert effective_levels(transactional=True)["drop-without-if-exists"] == "info"
+    assert effective_levels()["drop-without-if-exists"] == "warning"
+
+
 def _documented_check(context):
     """Summary.
 

@@ -51,3 +51,14 @@ def test_a_timeout_set_to_zero_or_reset_does_not_count():
 )
 def test_protected_or_harmless_migrations_pass(sql):
     lint_ok(sql, RULE)
+
+
+def test_a_lock_timeout_the_session_sets_before_the_file_protects_it():
+    # deploy-gate sets the target policy's lock_timeout_ms on the session before each migration it applies.
+    lint_ok('ALTER TABLE "User" ADD COLUMN "a" INT;', RULE, session_timeouts={"lock_timeout"})
+    lint_one('ALTER TABLE "User" ADD COLUMN "a" INT;', RULE, session_timeouts={"statement_timeout"})
+
+
+def test_a_file_that_turns_the_sessions_lock_timeout_off_is_reported():
+    finding = lint_one('SET lock_timeout = 0;\nALTER TABLE "User" ADD COLUMN "a" INT;', RULE, session_timeouts={"lock_timeout"})
+    assert finding.line == 2

@@ -20,3 +20,9 @@ def test_blocking_statement_without_statement_timeout_is_info():
 )
 def test_budgeted_or_harmless_migrations_pass(sql):
     lint_ok(sql, RULE)
+
+
+def test_a_statement_timeout_the_session_sets_before_the_file_protects_it():
+    sql = 'SET lock_timeout = \'5s\';\nALTER TABLE "User" ALTER COLUMN "age" TYPE BIGINT;'
+    lint_ok(sql, RULE, session_timeouts={"statement_timeout"})
+    lint_one(sql, RULE, session_timeouts={"lock_timeout"})
