@@ -11,7 +11,7 @@ import pytest
 
 from service.analysis.facts.analyze import analyze_migration
 from service.analysis.facts.records import DataChange, Effect, MigrationFacts
-from service.analysis.lint import ERROR, RULES, WARNING, Finding, lint_migration
+from service.analysis.lint import ERROR, INFO, RULES, WARNING, Finding, lint_migration
 from service.analysis.parsed_shapes import with_table_shapes
 from service.analysis.probe import CheckStatus, probe_effects
 from service.analysis.rollback import RollbackPlan, rollback_plan
@@ -22,7 +22,7 @@ from tests.service.analysis.corpus.expectations import EXPECTED, Expected
 
 CORPUS = Path(__file__).parent / "corpus"
 FACTS = ("parses", "transactional", "idempotent", "reversible", "effects", "data_changes", "rollback")
-LINT = ("lint_errors", "lint_warnings", "lint_absent")
+LINT = ("lint_errors", "lint_warnings", "lint_infos", "lint_absent")
 
 
 def read_migration(name: str) -> str:
@@ -93,7 +93,7 @@ def test_expected_bugs_name_real_aspects():
 def test_expected_lint_rules_exist():
     named = set()
     for expected in EXPECTED.values():
-        named |= expected.lint_errors | expected.lint_warnings | expected.lint_absent
+        named |= expected.lint_errors | expected.lint_warnings | expected.lint_infos | expected.lint_absent
     assert named - set(RULES) == set()
     assert {RULES[rule_id].severity for expected in EXPECTED.values() for rule_id in expected.lint_errors} <= {ERROR}
 
@@ -112,6 +112,8 @@ def test_lint_findings_match_a_reading_of_the_sql(name: str, aspect: str):
         assert {finding.rule for finding in findings if finding.severity == ERROR} == expected.lint_errors
     elif aspect == "lint_warnings":
         assert expected.lint_warnings <= {finding.rule for finding in findings if finding.severity == WARNING}
+    elif aspect == "lint_infos":
+        assert expected.lint_infos <= {finding.rule for finding in findings if finding.severity == INFO}
     else:
         assert not expected.lint_absent & {finding.rule for finding in findings}
 
