@@ -87,7 +87,7 @@ def narrowing_type_change(context: LintContext) -> Iterator[Violation]:
         return
     for statement, command in context.alter_commands(AlterTableType.AT_AlterColumnType):
         table = altered_table(statement)
-        old = stated.get((table.relname, command.name))
+        old = stated.get((table.relname or "", command.name or ""))
         if old is None or context.is_new_table(table, statement):
             continue
         old_text, old_type, written_new = old
@@ -166,4 +166,3 @@ def narrowing(old: DeclaredType, new: DeclaredType, shown: str) -> str | None:
     if new.name == "float4" and old.name in ("float8", "numeric", "int8"):
         return "digits beyond real's 6 significant ones are lost, and larger numbers fail (22003)"
     return None
-

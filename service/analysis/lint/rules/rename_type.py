@@ -47,7 +47,9 @@ def rename_type(context: LintContext) -> Iterator[Violation]:
         if not names:
             continue
         schema, name = (names[-2] if len(names) > 1 else None), names[-1]
-        if any(context.created_earlier(k, name, statement, schema=schema) for k in _TYPE_KINDS) or context.comes_back_later(_TYPE_KINDS, name, statement, schema):
+        if any(context.created_earlier(k, name, statement, schema=schema) for k in _TYPE_KINDS) or context.comes_back_later(
+            _TYPE_KINDS, name, statement, schema
+        ):
             continue
         yield Violation(
             f"renaming {kind} {quoted(*names)} to {quoted(node.newname)} breaks the running application's queries that name it (42704)",

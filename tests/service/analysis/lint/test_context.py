@@ -53,7 +53,7 @@ def test_a_materialized_view_created_earlier_is_new():
 
 # Prisma's replacement of an enum that loses a label (its migration for a removed value).
 ENUM_REPLACEMENT = (
-    'CREATE TYPE "Status_new" AS ENUM (\'A\', \'B\');\n'
+    "CREATE TYPE \"Status_new\" AS ENUM ('A', 'B');\n"
     'ALTER TABLE "T" ALTER COLUMN "s" TYPE "Status_new" USING ("s"::text::"Status_new");\n'
     'ALTER TYPE "Status" RENAME TO "Status_old";\n'
     'ALTER TYPE "Status_new" RENAME TO "Status";\n'
@@ -72,7 +72,9 @@ def test_a_name_renamed_away_and_taken_again_later_comes_back():
 
 
 def test_a_function_comes_back_only_with_the_same_arguments():
-    context = context_for("DROP FUNCTION f(int);\nCREATE FUNCTION f(int) RETURNS int LANGUAGE sql AS 'SELECT 1';\nCREATE FUNCTION g(text) RETURNS int LANGUAGE sql AS 'SELECT 1';")
+    context = context_for(
+        "DROP FUNCTION f(int);\nCREATE FUNCTION f(int) RETURNS int LANGUAGE sql AS 'SELECT 1';\nCREATE FUNCTION g(text) RETURNS int LANGUAGE sql AS 'SELECT 1';"
+    )
     drop = context.statements[0]
     assert context.comes_back_later(("function",), "f", drop, detail="(integer)")
     assert context.comes_back_later(("function",), "f", drop)

@@ -9,7 +9,7 @@ def test_dropping_a_default_is_a_warning():
     finding = lint_one('ALTER TABLE "Order" ALTER COLUMN "status" DROP DEFAULT;', RULE)
     assert finding.severity == "warning"
     assert finding.message == (
-        "DROP DEFAULT on \"Order\".\"status\": the running application's inserts that leave it out store NULL, or fail (23502) if it is NOT NULL"
+        'DROP DEFAULT on "Order"."status": the running application\'s inserts that leave it out store NULL, or fail (23502) if it is NOT NULL'
     )
 
 

@@ -21,7 +21,7 @@ def test_prismas_removal_of_a_label_is_a_warning_on_each_column_it_moves():
     finding = lint_one(PRISMA_REMOVAL, RULE)
     assert (finding.severity, finding.line) == ("warning", 4)
     assert finding.message == (
-        "\"Appointment\".\"status\" moves to the new enum \"Status_new\" ('SCHEDULED', 'DONE'): any other value fails the cast here "
+        '"Appointment"."status" moves to the new enum "Status_new" (\'SCHEDULED\', \'DONE\'): any other value fails the cast here '
         "and the running application's writes (22P02)"
     )
 

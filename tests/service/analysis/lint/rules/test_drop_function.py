@@ -10,7 +10,7 @@ BODY = "RETURNS int LANGUAGE sql AS 'SELECT 1'"
 def test_dropping_an_existing_function_is_a_warning():
     finding = lint_one('DROP FUNCTION "order_total"(int);', RULE)
     assert finding.severity == "warning"
-    assert finding.message == "DROP FUNCTION \"order_total\"(integer) breaks the running application's calls to it (42883)"
+    assert finding.message == 'DROP FUNCTION "order_total"(integer) breaks the running application\'s calls to it (42883)'
 
 
 def test_procedures_and_cascade_are_reported():

@@ -9,8 +9,7 @@ def test_dropping_not_null_is_information():
     finding = lint_one('-- AlterTable\nALTER TABLE "Appointment" ALTER COLUMN "providerDisplayName" DROP NOT NULL;', RULE)
     assert (finding.severity, finding.line) == ("info", 2)
     assert finding.message == (
-        "DROP NOT NULL on \"Appointment\".\"providerDisplayName\": once NULL is written, the running application's Prisma Client fails "
-        "reading those rows (P2032)"
+        'DROP NOT NULL on "Appointment"."providerDisplayName": once NULL is written, the running application\'s Prisma Client fails reading those rows (P2032)'
     )
 
 

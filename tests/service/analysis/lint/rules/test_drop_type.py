@@ -8,7 +8,7 @@ RULE = "drop-type"
 def test_dropping_an_existing_type_is_a_warning():
     finding = lint_one('-- DropEnum\nDROP TYPE "Role";', RULE)
     assert (finding.severity, finding.line) == ("warning", 2)
-    assert finding.message == "DROP TYPE \"Role\" breaks the running application's queries that name it (42704)"
+    assert finding.message == 'DROP TYPE "Role" breaks the running application\'s queries that name it (42704)'
 
 
 def test_cascade_is_said_and_a_recreation_does_not_excuse_it():
@@ -24,8 +24,8 @@ def test_each_type_and_domain_is_reported():
 @pytest.mark.parametrize(
     "sql",
     [
-        "CREATE TYPE \"Scratch\" AS ENUM ('a');\nDROP TYPE \"Scratch\";",
-        "CREATE DOMAIN \"Email\" AS text;\nDROP TYPE \"Email\";",
+        'CREATE TYPE "Scratch" AS ENUM (\'a\');\nDROP TYPE "Scratch";',
+        'CREATE DOMAIN "Email" AS text;\nDROP TYPE "Email";',
         'ALTER TYPE "Role" RENAME TO "Role_old";\nCREATE TYPE "Role" AS ENUM (\'A\');\nDROP TYPE "Role_old";',
         'DROP TYPE IF EXISTS "Role";\nCREATE TYPE "Role" AS ENUM (\'A\');',
         'DROP TABLE "Role";',

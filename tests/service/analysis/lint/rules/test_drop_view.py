@@ -8,7 +8,7 @@ RULE = "drop-view"
 def test_dropping_an_existing_view_is_a_warning():
     finding = lint_one('DROP VIEW "ActivePatients";', RULE)
     assert finding.severity == "warning"
-    assert finding.message == "DROP VIEW \"ActivePatients\" breaks the running application's queries of it (42P01)"
+    assert finding.message == 'DROP VIEW "ActivePatients" breaks the running application\'s queries of it (42P01)'
 
 
 def test_materialized_views_and_cascade_are_reported():

@@ -15,7 +15,10 @@ def prisma_warning(column: str, table: str, old: str, new: str) -> str:
 
 
 def test_a_narrowing_prisma_warns_about_is_a_warning():
-    sql = prisma_warning("notes", "Appointment", "Text", "VarChar(2000)") + '-- AlterTable\nALTER TABLE "Appointment" ALTER COLUMN "notes" SET DATA TYPE VARCHAR(2000);'
+    sql = (
+        prisma_warning("notes", "Appointment", "Text", "VarChar(2000)")
+        + '-- AlterTable\nALTER TABLE "Appointment" ALTER COLUMN "notes" SET DATA TYPE VARCHAR(2000);'
+    )
     finding = lint_one(sql, RULE)
     assert (finding.severity, finding.line) == ("warning", 8)
     assert finding.message == '"Appointment"."notes" narrows from Text to varchar(2000): values longer than 2000 characters fail (22001)'
@@ -27,7 +30,7 @@ def test_the_warning_with_a_count_of_values_is_read_too():
         "The data in that column will be cast from `BigInt` to `Integer`.\n"
         'ALTER TABLE "Order" ALTER COLUMN "total" SET DATA TYPE INTEGER;'
     )
-    assert lint_one(sql, RULE).message == "\"Order\".\"total\" narrows from BigInt to integer: numbers beyond integer's range fail (22003)"
+    assert lint_one(sql, RULE).message == '"Order"."total" narrows from BigInt to integer: numbers beyond integer\'s range fail (22003)'
 
 
 @pytest.mark.parametrize(
@@ -37,7 +40,8 @@ def test_the_warning_with_a_count_of_values_is_read_too():
         prisma_warning("notes", "Appointment", "Text", "VarChar(2000)") + 'ALTER TABLE "Appointment" ALTER COLUMN "notes" SET DATA TYPE VARCHAR(500);',
         prisma_warning("notes", "Appointment", "Text", "VarChar(2000)") + 'ALTER TABLE "Visit" ALTER COLUMN "notes" SET DATA TYPE VARCHAR(2000);',
         prisma_warning("code", "Item", "VarChar(10)", "VarChar(20)") + 'ALTER TABLE "Item" ALTER COLUMN "code" SET DATA TYPE VARCHAR(20);',
-        prisma_warning("notes", "Scratch", "Text", "VarChar(20)") + 'CREATE TABLE "Scratch" ("notes" text);\nALTER TABLE "Scratch" ALTER COLUMN "notes" TYPE VARCHAR(20);',
+        prisma_warning("notes", "Scratch", "Text", "VarChar(20)")
+        + 'CREATE TABLE "Scratch" ("notes" text);\nALTER TABLE "Scratch" ALTER COLUMN "notes" TYPE VARCHAR(20);',
     ],
     ids=["old-type-not-stated", "warning-about-another-change", "warning-about-another-table", "widening", "new-table"],
 )

@@ -8,7 +8,7 @@ RULE = "rename-type"
 def test_renaming_an_existing_type_is_a_warning():
     finding = lint_one('ALTER TYPE "Role" RENAME TO "UserRole";', RULE)
     assert finding.severity == "warning"
-    assert finding.message == "renaming type \"Role\" to \"UserRole\" breaks the running application's queries that name it (42704)"
+    assert finding.message == 'renaming type "Role" to "UserRole" breaks the running application\'s queries that name it (42704)'
 
 
 def test_domains_are_reported():

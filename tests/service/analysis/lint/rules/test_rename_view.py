@@ -8,7 +8,7 @@ RULE = "rename-view"
 def test_renaming_an_existing_view_is_a_warning():
     finding = lint_one('ALTER VIEW "ActivePatients" RENAME TO "CurrentPatients";', RULE)
     assert finding.severity == "warning"
-    assert finding.message == "renaming view \"ActivePatients\" to \"CurrentPatients\" breaks the running application's queries of it (42P01)"
+    assert finding.message == 'renaming view "ActivePatients" to "CurrentPatients" breaks the running application\'s queries of it (42P01)'
 
 
 def test_materialized_views_are_reported():

@@ -8,9 +8,7 @@ RULE = "set-not-null-breaks-old-writes"
 def test_set_not_null_on_an_existing_column_is_a_warning():
     finding = lint_one('ALTER TABLE "User" ALTER COLUMN "email" SET NOT NULL;', RULE)
     assert finding.severity == "warning"
-    assert finding.message == (
-        "SET NOT NULL on \"User\".\"email\": the running application's inserts that leave it out, and its writes of NULL, fail (23502)"
-    )
+    assert finding.message == 'SET NOT NULL on "User"."email": the running application\'s inserts that leave it out, and its writes of NULL, fail (23502)'
 
 
 @pytest.mark.parametrize(
@@ -22,7 +20,7 @@ def test_set_not_null_on_an_existing_column_is_a_warning():
     ids=["same-statement", "earlier"],
 )
 def test_a_default_set_in_the_file_leaves_only_writes_of_null(sql):
-    assert lint_one(sql, RULE).message == "SET NOT NULL on \"Visit\".\"minutes\": the running application's writes of NULL to it fail (23502)"
+    assert lint_one(sql, RULE).message == 'SET NOT NULL on "Visit"."minutes": the running application\'s writes of NULL to it fail (23502)'
 
 
 def test_a_default_set_on_another_column_or_after_does_not_count():
