@@ -31,9 +31,13 @@ from service.analysis.parsing import Position, Statement
 
 NAME_BYTES = 63  # NAMEDATALEN - 1
 
-# Cheap test of a statement's text before the scanner reads it: a name over 63 bytes is 64 ASCII
-# characters in a row (quoted or not), or has a character outside ASCII.
-_MAY_HOLD_LONG_NAME = re.compile(r'[A-Za-z0-9_$]{64}|"(?:[^"]|""){64}|[^\x00-\x7f]')
+# A cheap look at a statement's text before the scanner reads it. A name over 63 bytes has a
+# character outside ASCII, or is 64 ASCII characters in a row, quoted or not. A quoted run is
+# looked for without newlines, quotes, parentheses, commas and semicolons: the SQL between two
+# quoted names nearly always holds one (a run from one name's closing quote to the next one's
+# opening would match otherwise), a name almost never.
+_LONG_RUN = re.compile(r'[A-Za-z0-9_$]{64}|"[^"\n\'(),;]{64}')
+_LONG_RUN_WITH_ESCAPES = re.compile(r'[A-Za-z0-9_$]{64}|"(?:[^"\n\'(),;]|""){64}')
 
 
 @rule(
@@ -44,7 +48,7 @@ _MAY_HOLD_LONG_NAME = re.compile(r'[A-Za-z0-9_$]{64}|"(?:[^"]|""){64}|[^\x00-\x7
 )
 def identifier_too_long(context: LintContext) -> Iterator[Violation]:
     for statement in context.all_statements:
-        if not _MAY_HOLD_LONG_NAME.search(statement.text):
+        if not _may_hold_long_name(statement.text):
             continue
         seen: set[str] = set()
         for offset, name in _long_names(statement.text):
@@ -57,6 +61,12 @@ def identifier_too_long(context: LintContext) -> Iterator[Violation]:
                 yield Violation(message, statement, position=_position_in(statement, offset))
             else:
                 yield Violation(message, statement)  # inside a DO block, statements have a line only
+
+
+def _may_hold_long_name(text: str) -> bool:
+    if not text.isascii():
+        return True
+    return (_LONG_RUN_WITH_ESCAPES if '""' in text else _LONG_RUN).search(text) is not None
 
 
 def _long_names(text: str) -> Iterator[tuple[int, str]]:

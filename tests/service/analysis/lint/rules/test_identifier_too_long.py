@@ -56,3 +56,17 @@ def test_names_postgresql_keeps_and_text_that_is_no_name_pass(sql):
 
 def test_a_file_that_does_not_parse_has_no_names_to_check():
     assert [f.rule for f in lint_migration(f'CREATE INDEX "{LONG}" ON;', "x")] == ["syntax-error"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a name with spaces that goes on and on until it is longer than sixty-three bytes",
+        'quoted""parts' + "_x" * 30,
+        "short" + '""' * 60,
+    ],
+    ids=["spaces", "escaped-quote-then-long-run", "escaped-quotes-only"],
+)
+def test_quoted_names_with_spaces_and_escaped_quotes_are_read(name):
+    finding = lint_one(f'CREATE INDEX "{name}" ON "A" (a);', RULE)
+    assert finding.message.startswith(f'"{name}" is {len(name.replace(chr(34) * 2, chr(34)).encode())} bytes')
