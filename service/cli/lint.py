@@ -193,8 +193,9 @@ def _list_rules(output: Output) -> None:
     rules = sorted(RULES.values(), key=lambda rule: (families.index(rule.family), rule.id))
     output.document({"rules": [_rule_document(rule) for rule in rules]})
     width = max(len(rule.id) for rule in rules)
+    family_width = max(len(family) for family in families)
     for rule in rules:
-        output.line(f"{rule.id:<{width}}  {_severity_column(rule):<12}  {rule.family:<11}  {rule.summary}")
+        output.line(f"{rule.id:<{width}}  {_severity_column(rule):<12}  {rule.family:<{family_width}}  {rule.summary}")
 
 
 def _severity_column(rule: Rule) -> str:

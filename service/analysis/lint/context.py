@@ -146,6 +146,40 @@ class LintContext:
             for effect in self._effects_by_key.get(("create", kind, name), ())
         )
 
+    def effects_named(self, action: str, kind: str, name: str | None) -> tuple[Effect, ...]:
+        """The file's effects of this action on objects of this kind and name, in file order."""
+        return self._effects_by_key.get((action, kind, name), ())
+
+    @cached_property
+    def _renames_by_new_name(self) -> dict[tuple[str, str | None], tuple[Effect, ...]]:
+        """The file's renames by (kind, new name), each list in file order."""
+        grouped: dict[tuple[str, str | None], list[Effect]] = defaultdict(list)
+        for effect in self.facts.effects:
+            if effect.action == "rename":
+                grouped[(effect.kind, effect.detail)].append(effect)
+        return {key: tuple(effects) for key, effects in grouped.items()}
+
+    def renamed_to_earlier(self, kind: str, name: str | None, statement: Statement) -> bool:
+        """Whether an earlier statement of this file renames an object of that kind to this name
+        (Prisma's `"Role_old"`, which stops being the name the running application uses)."""
+        return any(self.before(effect, statement) for effect in self._renames_by_new_name.get((kind, name), ()))
+
+    def comes_back_later(self, kinds: tuple[str, ...], name: str | None, statement: Statement, schema: str | None = None, detail: str | None = None) -> bool:
+        """Whether a later statement of this file creates an object of one of these kinds under this
+        name, or renames one to it: the name the statement drops or renames away exists again when
+        the migration commits (Prisma's enum replacement, `DROP VIEW` then `CREATE VIEW`). With
+        `detail` (a function's argument types), a re-creation must have the same."""
+        for kind in kinds:
+            for effect in self._effects_by_key.get(("create", kind, name), ()):
+                if self.after(effect, statement) and _same_schema(effect.schema, schema) and (detail is None or effect.detail in (None, detail)):
+                    return True
+            if any(self.after(effect, statement) for effect in self._renames_by_new_name.get((kind, name), ())):
+                return True
+        return False
+
+    def after(self, effect: Effect, statement: Statement) -> bool:
+        return (effect.statement, effect.line) > self.order(statement)
+
     def dropped_earlier_if_exists(self, kind: str, name: str | None, statement: Statement, parent: str | None = None) -> bool:
         """Whether an earlier `DROP … IF EXISTS` of this file removes that object, so creating it cannot collide."""
         return any(

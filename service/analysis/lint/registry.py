@@ -26,9 +26,10 @@ FAMILIES = {
     "syntax": "SQL deploy-gate cannot read: it does not parse, or it is built at run time",
     "idempotency": "the migration cannot be run a second time, so a failed deploy cannot simply retry it",
     "danger": "data is lost or a running application breaks",
+    "backward-compatibility": "the previous release of the application, still running during the deploy, breaks on the new schema",
     "transaction": "Prisma sends the file as one implicit transaction; these break or escape it",
     "locking": "locks that block reads or writes on existing tables for longer than needed",
-    "style": "column types that cause trouble later",
+    "style": "column types and names that cause trouble later",
     "rollback": "the ROLLBACK SQL section the runbook relies on",
     "suppression": "deploy-gate-ignore comments",
 }

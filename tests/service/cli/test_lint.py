@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.analysis.lint import RULES
+from service.analysis.lint import FAMILIES, RULES
 
 DEPLOY_GATE = str(Path(sys.executable).parent / "deploy-gate")
 
@@ -142,9 +142,19 @@ def test_explain_of_an_unknown_rule_cannot_run():
 def test_list_rules_names_every_rule():
     result = run("--list-rules")
     assert result.returncode == 0
-    listed = [line.split()[0] for line in result.stdout.splitlines()]
-    assert sorted(listed) == sorted(RULES)
+    lines = result.stdout.splitlines()
+    assert sorted(line.split()[0] for line in lines) == sorted(RULES)
     assert len(json.loads(run("--list-rules", "--json").stdout)["rules"]) == len(RULES)
+    # Grouped by family in the catalogue's order, the summaries in one column whatever the family's name.
+    families = [line.split()[2] for line in lines]
+    assert families == sorted(families, key=list(FAMILIES).index)
+    assert len({line.index(RULES[line.split()[0]].summary) for line in lines}) == 1
+
+
+def test_explain_gives_the_expand_and_contract_of_a_backward_compatibility_rule():
+    result = run("--explain", "rename-enum-value")
+    assert result.stdout.startswith("rename-enum-value  (warning, backward-compatibility)\n")
+    assert "Expand and contract: add the new label" in result.stdout
 
 
 def test_the_directory_defaults_to_prisma_migrations(write_migrations, tmp_path):

@@ -49,3 +49,34 @@ def test_a_table_truncated_earlier_is_empty_but_not_new():
 def test_a_materialized_view_created_earlier_is_new():
     context = context_for('CREATE MATERIALIZED VIEW "Totals" AS SELECT 1 AS n WITH NO DATA;\nCREATE INDEX "i" ON "Totals" (n);')
     assert context.is_new_table(ast.RangeVar(relname="Totals"), context.statements[1])
+
+
+# Prisma's replacement of an enum that loses a label (its migration for a removed value).
+ENUM_REPLACEMENT = (
+    "CREATE TYPE \"Status_new\" AS ENUM ('A', 'B');\n"
+    'ALTER TABLE "T" ALTER COLUMN "s" TYPE "Status_new" USING ("s"::text::"Status_new");\n'
+    'ALTER TYPE "Status" RENAME TO "Status_old";\n'
+    'ALTER TYPE "Status_new" RENAME TO "Status";\n'
+    'DROP TYPE "Status_old";\n'
+)
+
+
+def test_a_name_renamed_away_and_taken_again_later_comes_back():
+    context = context_for(ENUM_REPLACEMENT)
+    _create, _alter, rename_old, rename_new, drop_old = context.statements
+    assert context.comes_back_later(("type",), "Status", rename_old)
+    assert not context.comes_back_later(("type",), "Status", rename_new)
+    assert context.renamed_to_earlier("type", "Status_old", drop_old)
+    assert not context.renamed_to_earlier("type", "Status_old", rename_old)
+    assert [effect.kind for effect in context.effects_named("create", "type", "Status_new")] == ["type"]
+
+
+def test_a_function_comes_back_only_with_the_same_arguments():
+    context = context_for(
+        "DROP FUNCTION f(int);\nCREATE FUNCTION f(int) RETURNS int LANGUAGE sql AS 'SELECT 1';\nCREATE FUNCTION g(text) RETURNS int LANGUAGE sql AS 'SELECT 1';"
+    )
+    drop = context.statements[0]
+    assert context.comes_back_later(("function",), "f", drop, detail="(integer)")
+    assert context.comes_back_later(("function",), "f", drop)
+    assert not context.comes_back_later(("function",), "f", drop, detail="(text)")
+    assert not context.comes_back_later(("procedure",), "f", drop)
