@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -50,15 +50,22 @@ def write_migrations(base: Path, count: int) -> None:
         (folder / "migration.sql").write_text(f'-- step {index}\nCREATE TABLE "T{index}" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n')
 
 
-def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS in KiB, exit code) of one run of a command."""
+class Run(NamedTuple):
+    wall: float  # seconds
+    cpu: float  # seconds of user and system time: steadier than the wall time on a busy machine
+    peak_rss_kib: int
+    exit_code: int
+
+
+def measure(command: list[str], env: dict[str, str], cwd: Path) -> Run:
+    """One run of a command, its own resource usage (wait4), not this process's."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     process.stderr.close()
-    return elapsed, usage.ru_maxrss, process.returncode
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, process.returncode)
 
 
 def main() -> None:
@@ -82,14 +89,17 @@ def main() -> None:
 
     summaries = {count: measure_history(count, args.runs) for count in counts}
     print(f"{args.runs} runs each, alternating, {os.cpu_count()} cores")
-    print("| applied migrations | `deploy-gate status` | peak memory | `prisma migrate status` 6.19.3 | peak memory | speed-up | classification in process |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| applied migrations | `deploy-gate status` | CPU | peak memory | `prisma migrate status` 6.19.3 | CPU | peak memory | speed-up (wall) | (CPU) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for count, summary in summaries.items():
         ours, theirs = summary["deploy-gate"], summary["prisma"]
         print(
-            f"| {count:,} | {ours['median_wall_ms']:.0f} ms | {ours['peak_rss_mib']:.0f} MiB | {theirs['median_wall_ms']:.0f} ms "
-            f"| {theirs['peak_rss_mib']:.0f} MiB | {summary['speedup']:.1f}x | {summary['classification_median_ms']} ms |"
+            f"| {count:,} | {ours['median_wall_ms']:.0f} ms | {ours['median_cpu_ms']:.0f} ms | {ours['peak_rss_mib']:.0f} MiB "
+            f"| {theirs['median_wall_ms']:.0f} ms | {theirs['median_cpu_ms']:.0f} ms | {theirs['peak_rss_mib']:.0f} MiB "
+            f"| {summary['speedup']:.1f}x | {summary['cpu_ratio']:.1f}x |"
         )
+    for count, summary in summaries.items():
+        print(f"{count:,}: classification in process {summary['classification_median_ms']} ms (median of 50)")
     for count, summary in summaries.items():
         print(f"{count:,}: load average {summary['load_before']} before, {summary['load_after']} after")
     results_dir = ROOT / "bench" / "results"
@@ -130,24 +140,26 @@ def measure_history(count: int, runs: int) -> dict[str, Any]:
         # One run each first, unmeasured: bytecode written, files in the page cache, for both.
         measure(ours_cmd, ours_env, ROOT)
         measure(prisma_cmd, theirs_env, PRISMA_CLI_DIR)
-        results: dict[str, list[tuple[float, int, int]]] = {"deploy-gate": [], "prisma": []}
+        results: dict[str, list[Run]] = {"deploy-gate": [], "prisma": []}
         load_before = os.getloadavg()[0]
         for _ in range(runs):
             results["deploy-gate"].append(measure(ours_cmd, ours_env, ROOT))
             results["prisma"].append(measure(prisma_cmd, theirs_env, PRISMA_CLI_DIR))
         load_after = os.getloadavg()[0]
         for tool, tool_runs in results.items():
-            codes = {code for _, _, code in tool_runs}
+            codes = {run.exit_code for run in tool_runs}
             assert codes == {0}, f"{tool} status exited {codes} on an up-to-date history of {count}"
 
         summary: dict[str, Any] = {
             tool: {
-                "median_wall_ms": round(statistics.median(wall for wall, _, _ in tool_runs) * 1000, 1),
-                "peak_rss_mib": round(max(rss for _, rss, _ in tool_runs) / 1024, 1),
+                "median_wall_ms": round(statistics.median(run.wall for run in tool_runs) * 1000, 1),
+                "median_cpu_ms": round(statistics.median(run.cpu for run in tool_runs) * 1000, 1),
+                "peak_rss_mib": round(max(run.peak_rss_kib for run in tool_runs) / 1024, 1),
             }
             for tool, tool_runs in results.items()
         }
         summary["speedup"] = round(summary["prisma"]["median_wall_ms"] / summary["deploy-gate"]["median_wall_ms"], 2)
+        summary["cpu_ratio"] = round(summary["prisma"]["median_cpu_ms"] / summary["deploy-gate"]["median_cpu_ms"], 2)
         summary["classification_median_ms"] = round(statistics.median(classify_times) * 1000, 2)
         summary["load_before"], summary["load_after"] = round(load_before, 2), round(load_after, 2)
         return summary
