@@ -42,7 +42,7 @@ $(PRISMA_CLI)/node_modules/.installed: $(PRISMA_CLI)/package.json $(PRISMA_CLI)/
 	touch $@
 
 bench-status: install services prisma-cli
-	$(BIN)/python bench/status.py
+	$(BIN)/python bench/status.py --count 100 --count 1000 --count 5000
 
 bench-lint: install
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[bench]'

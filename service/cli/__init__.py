@@ -10,6 +10,8 @@ runs (`LazyGroup`): `lint` loads no database driver and no HTTP client, `--help`
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import json
 import sys
@@ -29,6 +31,11 @@ if TYPE_CHECKING:
 
 EXIT_UNHEALTHY = 1
 EXIT_CANNOT_RUN = 2
+
+# A command ends with the process: the collection the interpreter runs as it shuts down would
+# walk every object the imports made (psycopg's, click's) only to free memory the OS frees anyway.
+# Frozen objects are left out of it: 30-50 ms less for each run of `status` (bench/status.py).
+atexit.register(gc.freeze)
 
 CommandFunction = TypeVar("CommandFunction", bound=Callable[..., Any])
 

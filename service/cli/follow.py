@@ -3,7 +3,9 @@
 A job that waits for a person is said at once, with its plan, its console page and the commands
 that decide it; a long step gets a line with its elapsed time every `DEPLOY_GATE_PROGRESS_SECONDS`
 (30 by default) so a build log shows the gate is alive, and a job no worker has taken says so; a rejected job's verdict comes with the
-reasons it waited with (the store keeps them, service.store.repository.record_approval).
+reasons it waited with (the store keeps them, service.store.repository.record_approval). A lint
+step is followed by its count of findings by level and the warnings that matter for the deploy
+(service.jobs.lint_step).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output
 from service.cli.remote import ServiceClient, ServiceError
+from service.jobs.lint_step import lint_lines
 from service.prisma.connection_failures import describe_attempt
 from service.recovery.blockers import describe_wait
 
@@ -110,6 +113,8 @@ class JobFollower:
     on_event: EventHook | None = None
     progress_seconds: float = field(default_factory=progress_interval)
     seen: dict[str, int] = field(default_factory=dict)
+    # job id -> the migrations its `status` step found pending, for the lint step's lines
+    pending: dict[str, list[str]] = field(default_factory=dict)
     last_line_at: float = field(default_factory=time.monotonic)
 
     def follow(self, job_id: str, deadline: float) -> dict[str, Any]:
@@ -193,6 +198,10 @@ class JobFollower:
             self.seen[job["id"]] = event["id"]
             if on_event is not None:
                 on_event(event, job)
+            if event["kind"] == "step_finished" and event["step"] == "status":
+                self.pending[job["id"]] = [str(name) for name in event["data"].get("to_deploy") or ()]
+            if event["kind"] == "step_finished" and event["step"] == "lint":
+                self.output.lines(lint_lines(event["data"], job, self.pending.get(job["id"])))
             if event["step"] == "recover" and event["kind"] == "step_finished" and event["data"].get("job"):
                 started = event["data"]["job"]
                 because = f" after {event['data']['because']}" if event["data"].get("because") else ""

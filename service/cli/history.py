@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,19 +56,22 @@ def status(migrations_dir: Path, database_url: str | None, as_json: bool) -> Non
     output = Output(as_json)
     with target_session(output, database_url, migrations_dir) as (conn, target, local):
         report = read_status(conn, target.schema, local)
-    output.document({"target": target.display, "migrations_directory": str(migrations_dir), **report.to_dict()})
-    _print_status(output, report, target, migrations_dir)
+    # Either form, never both: a history of thousands of migrations is costly to describe twice.
+    if output.as_json:
+        output.document({"target": target.display, "migrations_directory": str(migrations_dir), **report.to_dict()})
+    else:
+        output.lines(_status_lines(report, target, migrations_dir))
     sys.exit(report.exit_code)
 
 
-def _print_status(output: Output, report: HistoryStatus, target: DatabaseTarget, migrations_dir: Path) -> None:
+def _status_lines(report: HistoryStatus, target: DatabaseTarget, migrations_dir: Path) -> Iterator[str]:
     from service.prisma.status import MigrationState
 
-    output.line(f"Target: {target.display}")
+    yield f"Target: {target.display}"
     count = report.local_count
-    output.line(f"{count} migration{'' if count == 1 else 's'} found in {migrations_dir}")
+    yield f"{count} migration{'' if count == 1 else 's'} found in {migrations_dir}"
     if not report.has_migrations_table:
-        output.line("No _prisma_migrations table yet: nothing was ever applied.")
+        yield "No _prisma_migrations table yet: nothing was ever applied."
     width = max((len(label) for label in _STATE_LABELS.values()), default=0)
     for migration in report.migrations:
         notes = []
@@ -80,19 +84,19 @@ def _print_status(output: Output, report: HistoryStatus, target: DatabaseTarget,
         if migration.failure:
             notes.append(f"{migration.failure.sqlstate or 'no SQLSTATE'}: {migration.failure.message}")
         suffix = f"  ({'; '.join(notes)})" if notes else ""
-        output.line(f"  {_STATE_LABELS[migration.state.value]:<{width}}  {migration.name}{suffix}")
+        yield f"  {_STATE_LABELS[migration.state.value]:<{width}}  {migration.name}{suffix}"
     holder = report.lock_holder
-    output.line(f"Migration lock 72707369: {'held by ' + str(holder) if holder else 'free'}")
-    output.line()
+    yield f"Migration lock 72707369: {'held by ' + str(holder) if holder else 'free'}"
+    yield ""
     if report.up_to_date:
-        output.line("Database schema is up to date!")
+        yield "Database schema is up to date!"
         for label, names in (
             ("rolled back; deploy will apply again", report.names_in(MigrationState.ROLLED_BACK)),
             ("edited after apply", report.edited),
             ("in the database but not in the directory", report.names_in(MigrationState.MISSING_LOCALLY)),
         ):
             if names:
-                output.line(f"Note: {len(names)} {label}: {', '.join(names)}")
+                yield f"Note: {len(names)} {label}: {', '.join(names)}"
         return
     problems = []
     for label, names in (
@@ -102,9 +106,9 @@ def _print_status(output: Output, report: HistoryStatus, target: DatabaseTarget,
     ):
         if names:
             problems.append(f"{len(names)} {label}")
-    output.line("Not up to date: " + ", ".join(problems) + ".")
+    yield "Not up to date: " + ", ".join(problems) + "."
     if report.failed:
-        output.line("Failed migrations block `deploy` (P3009); see `deploy-gate resolve --help`.")
+        yield "Failed migrations block `deploy` (P3009); see `deploy-gate resolve --help`."
 
 
 @main.command("deploy")

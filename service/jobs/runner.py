@@ -24,6 +24,7 @@ from service.analysis.replay import ReplayCache
 from service.analysis.verify import TargetFailure, verify_rollback
 from service.backoff import backoff_seconds
 from service.config.records import Config, Target
+from service.jobs.lint_step import lint_step_data
 from service.jobs.recover import proceed_if_settled, run_recover
 from service.jobs.restore import RdsClientFactory, run_restore, snapshot_before_apply
 from service.jobs.rollback import run_rollback
@@ -277,7 +278,14 @@ def _lint_step(run: JobRun, linter: Linter | None, *, applies: bool) -> list[dic
     if linter is None or local is None:
         return []
     session_timeouts = run.target.policy.session_timeouts if applies else frozenset()
-    findings: list[dict[str, Any]] = run.step("lint", lambda: {"findings": linter(local, run.target.lint_severities, session_timeouts)})["findings"]
+
+    def lint() -> dict[str, Any]:
+        # The catalogue is loaded where a lint runs (a worker), not wherever jobs are read.
+        from service.analysis.lint.registry import deploy_risk_families
+
+        return lint_step_data(linter(local, run.target.lint_severities, session_timeouts), deploy_risk_families())
+
+    findings: list[dict[str, Any]] = run.step("lint", lint)["findings"]
     return findings
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -153,7 +154,7 @@ def read_lock_provider(lock_file_text: str | None) -> str | None:
     return "<PROVIDER NOT FOUND>"
 
 
-def _decode(path: Path, data: bytes) -> str:
+def _decode(path: str | os.PathLike[str], data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -179,28 +180,46 @@ def read_migrations_directory(directory: str | os.PathLike[str]) -> LocalMigrati
 
     # Node's Dirent.isDirectory() is false for a symbolic link, so Prisma skips linked folders.
     folders = sort_in_prisma_order(entry.name for entry in entries if entry.is_dir(follow_symlinks=False))
+    # Plain string paths: a history of thousands of folders is read at every `status`.
+    prefix = str(base)
     migrations = []
     for name in folders:
-        script_path = base / name / MIGRATION_FILE_NAME
-        if script_path.is_symlink():
-            # A link may point anywhere (a key, /etc/shadow): refused unread, so no error or
-            # finding can quote what it points at.
-            raise MigrationFileUnreadable(
-                f"Migration {name}: {MIGRATION_FILE_NAME} is a symbolic link; deploy-gate reads only regular files and did not read it."
-            )
-        if not script_path.is_file():
-            raise MigrationFileNotFound(str(script_path))
-        script = _decode(script_path, _read_bytes(script_path, follow_links=False))
-        migrations.append(LocalMigration(name=name, script=script, path=str(script_path)))
-    return LocalMigrations(tuple(migrations), read_lock_provider(lock_text), source=str(base))
+        script_path = os.path.join(prefix, name, MIGRATION_FILE_NAME)
+        script = _decode(script_path, _read_migration_file(name, script_path))
+        migrations.append(LocalMigration(name=name, script=script, path=script_path))
+    return LocalMigrations(tuple(migrations), read_lock_provider(lock_text), source=prefix)
 
 
-def _read_bytes(path: Path, *, follow_links: bool = True) -> bytes:
+def _read_migration_file(name: str, path: str) -> bytes:
+    """The bytes of a folder's migration.sql, which must be a regular file (P3015 when there is none)."""
+    try:
+        found = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise MigrationFileNotFound(path) from None
+    except OSError as error:
+        raise MigrationFileUnreadable(f"Cannot read {path}: {error.strerror}.") from None
+    if stat.S_ISLNK(found.st_mode):
+        # A link may point anywhere (a key, /etc/shadow): refused unread, so no error or
+        # finding can quote what it points at.
+        raise MigrationFileUnreadable(f"Migration {name}: {MIGRATION_FILE_NAME} is a symbolic link; deploy-gate reads only regular files and did not read it.")
+    if not stat.S_ISREG(found.st_mode):
+        raise MigrationFileNotFound(path)
+    return _read_bytes(path, follow_links=False, size=found.st_size)
+
+
+def _read_bytes(path: str | os.PathLike[str], *, follow_links: bool = True, size: int = 64 * 1024) -> bytes:
+    """The whole file, read with plain system calls (`size`: what it is expected to hold)."""
     try:
         # O_NOFOLLOW: a file swapped for a link after the check above is refused, not followed.
         descriptor = os.open(path, os.O_RDONLY | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0)))
-        with os.fdopen(descriptor, "rb") as file:
-            return file.read()
+        try:
+            chunks = []
+            # One byte more than expected, so a file of the expected size ends in one read and a test for end.
+            while chunk := os.read(descriptor, size + 1):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(descriptor)
     except OSError as error:
         raise MigrationFileUnreadable(f"Cannot read {path}: {error.strerror}.") from None
 

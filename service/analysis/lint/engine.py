@@ -35,7 +35,9 @@ def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | 
                 statement, position = _place(context, violation)
                 if context.suppressions.silence(rule.id, statement):
                     continue
-                findings.append(Finding(rule.id, levels[rule.id], violation.message, position.line, position.column, violation.help or rule.help, name))
+                findings.append(
+                    Finding(rule.id, levels[rule.id], violation.message, position.line, position.column, violation.help or rule.help, name, rule.family)
+                )
     return sorted(findings, key=lambda finding: (finding.line, finding.column, finding.rule))
 
 

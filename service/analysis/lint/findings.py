@@ -30,6 +30,7 @@ class Finding:
     column: int  # 1-based, in characters
     help: str  # how to fix it, in one line
     migration: str  # the migration's folder name ("" for a lone script)
+    family: str  # the rule's family (service.analysis.lint.registry.FAMILIES)
 
     def to_dict(self) -> dict[str, object]:
         # Written out rather than dataclasses.asdict, which deep-copies: thousands of findings.
@@ -41,6 +42,7 @@ class Finding:
             "column": self.column,
             "help": self.help,
             "migration": self.migration,
+            "family": self.family,
         }
 
 

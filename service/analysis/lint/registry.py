@@ -39,6 +39,12 @@ FAMILIES = {
 # not one transaction (a COMMIT mid-file, a lone CONCURRENTLY), so these families say less elsewhere.
 QUIETER_IN_ONE_TRANSACTION = {"idempotency": INFO}
 
+# The families whose warnings a deploy must hear about before it runs, not only its errors: a job's
+# lint step records them (service.jobs.lint_step) and the gate prints their warnings. A name that
+# is not (yet) a family selects nothing, so a family added to FAMILIES under one of these names is
+# shown without another change.
+DEPLOY_RISK_FAMILIES = ("transaction", "locking", "backward-compatibility")
+
 RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 Check = Callable[["LintContext"], Iterable[Violation]]
@@ -116,6 +122,11 @@ def rule(rule_id: str, *, severity: str, family: str, help: str, after_suppressi
         return check
 
     return register
+
+
+def deploy_risk_families() -> list[str]:
+    """The families of DEPLOY_RISK_FAMILIES that the catalogue has, in that order."""
+    return [family for family in DEPLOY_RISK_FAMILIES if family in FAMILIES]
 
 
 def load_rules() -> dict[str, Rule]:

@@ -18,12 +18,15 @@ import psycopg
 import pytest
 from werkzeug.serving import make_server
 
+from service.analysis.lint import lint_migrations
+from service.analysis.lint.registry import deploy_risk_families
 from service.cli.gate import BuildContext, detect_build, idempotency_key
 from service.config.records import Config, Policy, Target, Token, hash_token
 from service.config.settings import Settings
 from service.http import create_app
 from service.jobs.states import JobKind
 from service.prisma.database import parse_database_url
+from service.prisma.migrations import read_migrations_directory
 from service.store import repository
 from tests.broker import sending_through
 from tests.service.prisma.history_helpers import history_rows
@@ -149,6 +152,45 @@ def test_a_syntax_error_is_blocked_by_lint_before_apply(service, target_db, writ
     assert result.stdout.splitlines()[-1] == "verdict: blocked"
     with target_db.connect() as conn:
         assert not conn.execute("SELECT to_regclass('_prisma_migrations')").fetchone()[0] or history_rows(conn) == []
+
+
+@pytest.fixture
+def index_warnings_lowered(service_env):
+    """Staging's policy sets index-without-concurrently to info."""
+    config_file = Path(os.environ["DEPLOY_GATE_CONFIG"])
+    policy = "\n\n[targets.staging.policy]\n"
+    config_file.write_text(config_file.read_text().replace(policy, '\nlint = { "index-without-concurrently" = "info" }' + policy))
+    state.reset()
+    return {"index-without-concurrently": "info"}
+
+
+def test_the_gate_shows_the_lint_counts_and_the_warnings_that_matter_for_the_migrations_it_applies(index_warnings_lowered, service, write_migrations):
+    url, _ = service
+    assert gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), "--apply", *FAST, url=url).returncode == 0
+    # A transaction trap (explicit BEGIN/COMMIT) and lock safety (no lock_timeout; the index's own rule lowered to info).
+    index = {"20240102_index": 'BEGIN;\nCREATE INDEX "Patient_id_idx" ON "Patient"("id");\nCOMMIT;\n'}
+    directory = write_migrations({**PATIENTS, **index})
+
+    result = gate("--target", "staging", "--migrations", str(directory), "--apply", *FAST, url=url)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    # What the target's policy makes of the bundle, linted here.
+    findings = lint_migrations(read_migrations_directory(directory), index_warnings_lowered)
+    counts = {level: sum(1 for f in findings if f.severity == level) for level in ("warning", "info")}
+    matter = [f for f in findings if f.severity == "warning" and f.family in deploy_risk_families() and f.migration == "20240102_index"]
+    assert {f.rule for f in matter} >= {"explicit-transaction-control", "missing-lock-timeout"}
+    finished = lines.index(next(line for line in lines if line.endswith("  lint finished")))
+    migrations = len({f.migration for f in findings})
+    assert lines[finished + 1] == (
+        f"  lint (target staging's policy): {counts['warning']} warnings, {counts['info']} info in {migrations} migrations; "
+        f"warnings that matter for this deploy ({', '.join(deploy_risk_families())}): {len(matter)} in the pending migrations"
+    )
+    shown = lines[finished + 2 : finished + 2 + 2 * len(matter)]
+    assert shown[0::2] == [f"    {f.migration} line {f.line}: {f.rule} ({f.family}): {f.message}" for f in matter]
+    assert shown[1::2] == [f"      help: {f.help}" for f in matter]
+    assert "index-without-concurrently" not in result.stdout  # info by the target's policy: counted, not listed
+    assert lines[-1] == "verdict: proceed"
 
 
 def test_a_failing_migration_is_recovered_and_blocked_with_its_sqlstate(service, target_db, write_migrations):

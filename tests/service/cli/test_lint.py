@@ -67,6 +67,7 @@ def test_json_is_one_document_with_findings_files_and_counts(write_migrations):
         "column": 1,
         "help": RULES["drop-table"].help,
         "migration": "20240102_drop",
+        "family": RULES["drop-table"].family,
         "file": str(base / "20240102_drop" / "migration.sql"),
     }
     assert json.loads(run(str(base), "--format", "json").stdout) == document

@@ -5,7 +5,8 @@ import time
 import psycopg
 import pytest
 
-from service.analysis.lint import lint_migrations
+from service.analysis.lint import RULES, lint_migrations
+from service.analysis.lint.registry import deploy_risk_families
 from service.config.records import Config, Policy, Target
 from service.jobs.runner import Deferred, run_job
 from service.jobs.states import JobKind, JobState, Verdict
@@ -38,6 +39,23 @@ def test_check_before_deploy_proceeds_with_pending_migrations(store, config):
     job = run_job(store, config, queue(store, JobKind.CHECK, phase="pre").id)
     assert job.state is JobState.SUCCEEDED and job.verdict is Verdict.PROCEED
     assert job.facts["status"]["to_deploy"] == list(BUNDLE)
+
+
+def test_the_lint_step_records_each_finding_with_its_family_at_the_targets_levels_and_the_deploy_families(store, target_db):
+    target = Target("staging", parse_database_url(target_db.url), Policy(lock_timeout_ms=2000), lint_severities={"missing-lock-timeout": "info"})
+    scripts = {**BUNDLE, "20240103_index": 'CREATE INDEX "Visit_patientId_idx" ON "Visit"("patientId");'}
+
+    job = run_job(
+        store,
+        Config({"staging": target}, ()),
+        queue(store, JobKind.CHECK, scripts=scripts, phase="pre").id,
+        linter=lambda local, severities, session_timeouts: [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts)],
+    )
+
+    lint = job.facts["lint"]
+    assert lint["deploy_families"] == deploy_risk_families()
+    assert lint["findings"] and all(finding["family"] == RULES[finding["rule"]].family for finding in lint["findings"])
+    assert {finding["severity"] for finding in lint["findings"] if finding["rule"] == "missing-lock-timeout"} == {"info"}
 
 
 def test_check_after_deploy_blocks_on_pending_migrations(store, config):

@@ -21,6 +21,7 @@ def test_findings_carry_rule_severity_position_help_and_migration():
         column=1,
         help=drop.help,
         migration="20240101_drops",
+        family="danger",
     )
     assert drop.help.startswith("Release code")
     assert drop.to_dict() == {
@@ -31,6 +32,7 @@ def test_findings_carry_rule_severity_position_help_and_migration():
         "column": 1,
         "help": drop.help,
         "migration": "20240101_drops",
+        "family": "danger",
     }
 
 

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from service.analysis.lint import FAMILIES, RULES, SEVERITIES, LintConfigurationError, rules
-from service.analysis.lint.registry import RuleDefinitionError, effective_levels, rule
+from service.analysis.lint.registry import DEPLOY_RISK_FAMILIES, RuleDefinitionError, deploy_risk_families, effective_levels, rule
 
 RULE_MODULES = sorted(module.name for module in pkgutil.iter_modules(rules.__path__))
 
@@ -37,6 +37,19 @@ def test_problem_and_solution_come_from_the_module_docstring():
 
 def test_every_family_has_a_rule():
     assert {entry.family for entry in RULES.values()} == set(FAMILIES)
+
+
+def test_the_deploy_risk_families_are_those_of_the_list_the_catalogue_has():
+    assert deploy_risk_families() == [family for family in DEPLOY_RISK_FAMILIES if family in FAMILIES]
+    assert {"transaction", "locking"} <= set(deploy_risk_families()) <= set(FAMILIES)
+
+
+def test_a_deploy_risk_family_joins_the_selection_as_soon_as_the_catalogue_has_it(monkeypatch):
+    missing = [family for family in DEPLOY_RISK_FAMILIES if family not in FAMILIES]
+    if not missing:
+        pytest.skip("every deploy risk family is in the catalogue already")
+    monkeypatch.setitem(FAMILIES, missing[0], "a family merged later")
+    assert missing[0] in deploy_risk_families()
 
 
 def test_idempotency_rules_warn_rather_than_fail_since_prisma_never_writes_idempotent_sql():
