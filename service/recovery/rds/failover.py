@@ -192,7 +192,7 @@ def poll_failover(client: RDSClient, plan: FailoverPlan) -> FailoverStatus:
         still = f" (still a replica of {source})" if source is not None else ""
         return FailoverStatus(State.CREATING, f"{status}{still}", plan.replica)
     address, port = endpoint_of(replica, aurora=False)
-    return FailoverStatus(State.AVAILABLE, "available, a standalone instance", plan.replica, address, port)
+    return FailoverStatus(State.AVAILABLE, f"{plan.replica} is a standalone instance and available", plan.replica, address, port)
 
 
 def _plan_promotion(client: RDSClient, rds: RdsSettings, source: str, replica_id: str) -> FailoverPlan:
@@ -265,7 +265,7 @@ def _poll_cluster_failover(client: RDSClient, plan: FailoverPlan) -> FailoverSta
         return FailoverStatus(State.CREATING, f"cluster available, writer {plan.replica} {instance_status}", plan.replica)
     # The application connects to the cluster's endpoint, which now leads to the new writer.
     address, port = endpoint_of(cluster, aurora=True)
-    return FailoverStatus(State.AVAILABLE, f"cluster available, {plan.replica} is the writer", plan.replica, address, port)
+    return FailoverStatus(State.AVAILABLE, f"{plan.replica} is the writer of cluster {plan.source} and available", plan.replica, address, port)
 
 
 def _replicates_from(instance: Mapping[str, Any]) -> str | None:

@@ -177,7 +177,7 @@ def test_an_aurora_failover_makes_the_reader_the_writer_and_reports_the_cluster_
     done = poll_failover(client, plan)
     cluster = describe_cluster(rds_api, "aurora-prod")
     assert (done.state, done.endpoint, done.port) == (State.AVAILABLE, cluster["Endpoint"], cluster["Port"])
-    assert done.status == "cluster available, aurora-prod-reader is the writer"
+    assert done.status == "aurora-prod-reader is the writer of cluster aurora-prod and available"
     assert start_failover(client, plan).resumed is True
 
 
