@@ -97,7 +97,7 @@ class _RdsSchema(Schema):
             raise ValidationError("name exactly one of instance or cluster")
         replica = data.get("read_replica")
         if replica and replica.lower() == (data.get("instance") or data.get("cluster") or "").lower():
-            raise ValidationError("read_replica must name another instance than the one it replicates", "read_replica")
+            raise ValidationError("must name the replica, not the instance or cluster itself", "read_replica")
 
 
 class _NotificationsSchema(Schema):
