@@ -60,7 +60,9 @@ def _failover(run: JobRun, client: RDSClient, settings: RdsSettings, now: Clock)
     status = poll_failover(client, plan)
     timed_out = status.state is State.CREATING and step_deadline_passed(run, "start", now, FAILOVER_TIME_LIMIT)
     if status.state is State.FAILED or timed_out:
-        why = f"AWS reports {status.status}" if status.state is State.FAILED else f"not done after {in_words(FAILOVER_TIME_LIMIT)} (AWS reports {status.status})"
+        why = f"AWS reports {status.status}"
+        if timed_out:
+            why = f"not done after {in_words(FAILOVER_TIME_LIMIT)} ({why})"
         run.tell("failover_failed", run.job, error=why, replica=plan.replica)
         return Verdict.BLOCKED, reasons + [f"the failover to {plan.replica} did not finish: {why}", _look_in_aws(plan)]
     if status.state is not State.AVAILABLE:

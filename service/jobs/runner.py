@@ -24,9 +24,9 @@ from service.analysis.replay import ReplayCache
 from service.analysis.verify import TargetFailure, verify_rollback
 from service.backoff import backoff_seconds
 from service.config.records import Config, Target
-from service.jobs.recover import proceed_if_settled, run_recover
 from service.jobs.failover import run_failover
 from service.jobs.rds_steps import RdsClientFactory
+from service.jobs.recover import proceed_if_settled, run_recover
 from service.jobs.restore import run_restore, snapshot_before_apply
 from service.jobs.rollback import run_rollback
 from service.jobs.states import TERMINAL, IllegalTransition, JobKind, JobState, Verdict

@@ -506,7 +506,8 @@ class AwsStep:
     `cutover:rename_*` (service.recovery.rds.resources.Started), `poll:N`, `endpoint`, `cutover:poll:N`,
     `cutover:done` (the statuses), `cutover:stuck`."""
 
-    action: str | None = None  # what was started: restore_instance, restore_cluster, create_instance, rename_old_away, rename_new_in, promote_replica, failover_cluster
+    # What was started: restore_instance, restore_cluster, create_instance, rename_old_away, rename_new_in, promote_replica, failover_cluster.
+    action: str | None = None
     identifier: str | None = None
     resumed: bool | None = None  # True: an earlier run had already made the call; None: not a call
     state: str | None = None

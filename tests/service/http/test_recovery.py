@@ -149,7 +149,10 @@ def test_a_failover_of_a_target_without_a_replica_says_how_to_configure_one(clie
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
     problem = response.get_json()
     assert problem["title"] == "The target has no read replica to fail over to"
-    assert problem["detail"] == 'target prod names no read replica to fail over to: add read_replica = "<the read replica of instance prod-db>" to [targets.prod.rds] in the targets file'
+    assert (
+        problem["detail"]
+        == 'target prod names no read replica to fail over to: add read_replica = "<the read replica of instance prod-db>" to [targets.prod.rds] in the targets file'
+    )
     assert enqueued == []
 
 

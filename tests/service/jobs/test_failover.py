@@ -44,9 +44,12 @@ def test_a_failover_waits_for_approval_then_promotes_the_replica_and_says_where_
     assert waiting.state is JobState.WAITING_APPROVAL
     approval = waiting.facts["approval"]
     assert (approval["step"], approval["failover"]["source"], approval["failover"]["replica"]) == ("start", "prod", "prod-replica")
-    assert approval["plan"][-1] == "AWS call: promote_read_replica(DBInstanceIdentifier='prod-replica', BackupRetentionPeriod=7, PreferredBackupWindow=" + repr(
-        describe_instance(rds_api, "prod")["PreferredBackupWindow"]
-    ) + ")"
+    assert (
+        approval["plan"][-1]
+        == "AWS call: promote_read_replica(DBInstanceIdentifier='prod-replica', BackupRetentionPeriod=7, PreferredBackupWindow="
+        + repr(describe_instance(rds_api, "prod")["PreferredBackupWindow"])
+        + ")"
+    )
     assert told.kinds == ["approval_needed"] and moto_still_a_replica("prod-replica")
 
     repository.record_approval(store, job.id, approved=True, by="oncall", comment="prod is down")
@@ -109,8 +112,14 @@ def test_a_replica_of_another_instance_is_refused_with_the_reason_in_the_journal
 @pytest.mark.parametrize(
     "rds, reason",
     [
-        (INSTANCE, 'target prod names no read replica to fail over to: add read_replica = "<the read replica of instance prod>" to [targets.prod.rds] in the targets file'),
-        (None, "target prod names no RDS instance or cluster, so it has no read replica to fail over to: add [targets.prod.rds] with region, instance (or cluster) and read_replica = \"<the replica's identifier>\" to the targets file"),
+        (
+            INSTANCE,
+            'target prod names no read replica to fail over to: add read_replica = "<the read replica of instance prod>" to [targets.prod.rds] in the targets file',
+        ),
+        (
+            None,
+            'target prod names no RDS instance or cluster, so it has no read replica to fail over to: add [targets.prod.rds] with region, instance (or cluster) and read_replica = "<the replica\'s identifier>" to the targets file',
+        ),
     ],
 )
 def test_a_failover_of_a_target_without_a_replica_is_refused_before_a_job_exists(store, target_db, rds, reason):

@@ -30,7 +30,12 @@ def test_a_promotion_approved_and_done_is_reported_with_the_endpoint_to_cut_over
     items = checklist(report)
     assert report.title == "Incident report: failover of prod to prod-replica"
     assert report.migration is None and report.failure is None
-    assert (report.restore.action, report.restore.source, report.restore.new_identifier, report.restore.endpoint) == ("failover", "prod", "prod-replica", address)
+    assert (report.restore.action, report.restore.source, report.restore.new_identifier, report.restore.endpoint) == (
+        "failover",
+        "prod",
+        "prod-replica",
+        address,
+    )
     for not_applicable in NOT_APPLICABLE:
         assert items[not_applicable][0] is None, not_applicable
     planned = finished_at(store, job.id, "plan")

@@ -49,7 +49,13 @@ ADDRESS = {"endpoint": "prod-recovery.abc.us-east-1.rds.amazonaws.com", "port": 
         ),
         (
             "endpoint",
-            {"state": "available", "status": "prod-replica is a standalone instance and available", "identifier": "prod-replica", "replica": "prod-replica", **ADDRESS},
+            {
+                "state": "available",
+                "status": "prod-replica is a standalone instance and available",
+                "identifier": "prod-replica",
+                "replica": "prod-replica",
+                **ADDRESS,
+            },
             "prod-replica is a standalone instance and available; the application connects to prod-recovery.abc.us-east-1.rds.amazonaws.com:5432",
         ),
         (

@@ -25,7 +25,9 @@ def next_step(html):
     return found.group(1) if found else None
 
 
-def test_a_promotions_page_from_approval_through_the_aws_steps_to_the_endpoint_and_the_cut_over(client, store, config, rds_api, instance, rds_client_for, enqueued):
+def test_a_promotions_page_from_approval_through_the_aws_steps_to_the_endpoint_and_the_cut_over(
+    client, store, config, rds_api, instance, rds_client_for, enqueued
+):
     rds_api.create_db_instance_read_replica(DBInstanceIdentifier="prod-replica", SourceDBInstanceIdentifier="prod")
     config = with_replica(config, replace(INSTANCE, read_replica="prod-replica"))
     job, _ = submit_failover(store, config, "staging", "ops")

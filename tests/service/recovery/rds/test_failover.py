@@ -79,9 +79,17 @@ def test_the_promotion_starts_once_and_ends_with_the_replicas_own_endpoint(clien
 @pytest.mark.parametrize(
     "settings, make, reason",
     [
-        (INSTANCE, None, 'target production names no read replica to fail over to: add read_replica = "<the read replica of instance prod>" to [targets.production.rds] in the targets file'),
+        (
+            INSTANCE,
+            None,
+            'target production names no read replica to fail over to: add read_replica = "<the read replica of instance prod>" to [targets.production.rds] in the targets file',
+        ),
         (replace(INSTANCE, read_replica="prod-nowhere"), None, "there is no RDS instance named prod-nowhere in us-east-1 (the target's rds.read_replica)"),
-        (replace(INSTANCE, read_replica="other"), "standalone", "instance other is not a read replica (it replicates from no instance), so there is nothing to promote"),
+        (
+            replace(INSTANCE, read_replica="other"),
+            "standalone",
+            "instance other is not a read replica (it replicates from no instance), so there is nothing to promote",
+        ),
         (replace(INSTANCE, read_replica="other-replica"), "replica of other", "instance other-replica is a read replica of other, not of prod"),
     ],
 )
