@@ -157,16 +157,23 @@ def start_failover(client: RDSClient, plan: FailoverPlan) -> Started:
     """
     if plan.aurora:
         cluster = require_cluster(client, plan.source)
-        if _writer_of(cluster) == plan.replica:
+        writer = _writer_of(cluster)
+        if writer == plan.replica:
             return Started("failover_cluster", plan.replica, resumed=True)
         if plan.replica not in _members(cluster):
             raise RestoreRefused(f"instance {plan.replica} is no longer in cluster {plan.source}; plan the failover again")
+        if writer != plan.writer:
+            # AWS fails an Aurora cluster over by itself when its writer fails: a second failover would move it again.
+            raise RestoreRefused(
+                f"the writer of cluster {plan.source} is now {writer or 'none'}, not {plan.writer} as when the failover was planned: "
+                "AWS may have failed it over already; ask for a new failover if it should still go to " + plan.replica
+            )
         call(client, plan.failover_call.operation, **plan.failover_call.parameters)
         return Started("failover_cluster", plan.replica, resumed=False)
     replica = describe_instance(client, plan.replica)
     if replica is None:
         raise RestoreRefused(f"read replica {plan.replica} no longer exists")
-    if not _replicates_from(replica):
+    if not _replicates_from(replica, plan.region):
         # Promoted already: by an earlier run whose journal entry was lost, or by a person.
         return Started("promote_replica", plan.replica, resumed=True)
     call(client, plan.failover_call.operation, **plan.failover_call.parameters)
@@ -187,7 +194,7 @@ def poll_failover(client: RDSClient, plan: FailoverPlan) -> FailoverStatus:
     status = status_of(replica)
     if status in _FAILED_STATUSES:
         return FailoverStatus(State.FAILED, status, plan.replica)
-    source = _replicates_from(replica)
+    source = _replicates_from(replica, plan.region)
     if source is not None or status != "available":
         still = f" (still a replica of {source})" if source is not None else ""
         return FailoverStatus(State.CREATING, f"{status}{still}", plan.replica)
@@ -201,7 +208,7 @@ def _plan_promotion(client: RDSClient, rds: RdsSettings, source: str, replica_id
         raise RestoreRefused(f"there is no RDS instance named {replica_id} in {rds.region} (the target's rds.read_replica)")
     if replica.get("DBClusterIdentifier"):
         raise RestoreRefused(f"instance {replica_id} belongs to cluster {replica['DBClusterIdentifier']}, so it is not a read replica of instance {source}")
-    replicates_from = _replicates_from(replica)
+    replicates_from = _replicates_from(replica, rds.region)
     if replicates_from is None:
         raise RestoreRefused(f"instance {replica_id} is not a read replica (it replicates from no instance), so there is nothing to promote")
     if replicates_from != source:
@@ -268,10 +275,18 @@ def _poll_cluster_failover(client: RDSClient, plan: FailoverPlan) -> FailoverSta
     return FailoverStatus(State.AVAILABLE, f"{plan.replica} is the writer of cluster {plan.source} and available", plan.replica, address, port)
 
 
-def _replicates_from(instance: Mapping[str, Any]) -> str | None:
-    """The instance an instance replicates from (by name; a cross-region source is an ARN ending `:db:NAME`)."""
+def _replicates_from(instance: Mapping[str, Any], region: str) -> str | None:
+    """The instance an instance replicates from: its name when it is in `region`, else its ARN.
+
+    AWS names a source in the replica's region by name, one elsewhere by ARN (`arn:aws:rds:REGION:ACCOUNT:db:NAME`).
+    """
     source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
-    return str(source).rsplit(":", 1)[-1].lower() if source else None
+    if not source:
+        return None
+    parts = str(source).split(":")
+    if len(parts) == 7 and parts[0] == "arn":
+        return parts[6].lower() if parts[3] == region else str(source)
+    return str(source).lower()
 
 
 def _replication_notes(replica: Mapping[str, Any]) -> list[str]:

@@ -132,6 +132,16 @@ def test_a_replica_whose_replication_stopped_is_planned_with_a_warning_and_a_sou
     assert plan.failover_call.parameters == {"DBInstanceIdentifier": "prod-replica"}
 
 
+def test_a_replica_of_an_instance_of_the_same_name_in_another_region_is_refused(stubbed):
+    client, stubber = stubbed
+    source = "arn:aws:rds:eu-west-1:123456789012:db:prod"
+    replica = {"DBInstanceIdentifier": "prod-replica", "DBInstanceStatus": "available", "ReadReplicaSourceDBInstanceIdentifier": source}
+    stubber.add_response("describe_db_instances", {"DBInstances": [replica]}, {"DBInstanceIdentifier": "prod-replica"})
+    with pytest.raises(RestoreRefused) as refused:
+        plan_failover(client, WITH_REPLICA, "production")
+    assert str(refused.value) == f"instance prod-replica is a read replica of {source}, not of prod"
+
+
 @pytest.mark.parametrize(
     "described, state, status",
     [
@@ -203,6 +213,22 @@ def test_an_aurora_failover_to_an_instance_that_is_not_a_reader_of_the_cluster_i
     assert str(refused.value) == reason
     writer = [m["DBInstanceIdentifier"] for m in describe_cluster(rds_api, "aurora-prod")["DBClusterMembers"] if m["IsClusterWriter"]]
     assert writer == ["aurora-prod-writer"]
+
+
+def test_an_aurora_failover_is_not_asked_for_when_aws_has_failed_the_cluster_over_since_it_was_planned(client, rds_api, reader):
+    plan = plan_failover(client, reader, "production")
+    rds_api.create_db_instance(
+        DBInstanceIdentifier="aurora-prod-reader-2", DBClusterIdentifier="aurora-prod", Engine="aurora-postgresql", DBInstanceClass="db.r6g.large"
+    )
+    rds_api.failover_db_cluster(DBClusterIdentifier="aurora-prod", TargetDBInstanceIdentifier="aurora-prod-reader-2")
+    with pytest.raises(RestoreRefused) as refused:
+        start_failover(client, plan)
+    assert str(refused.value) == (
+        "the writer of cluster aurora-prod is now aurora-prod-reader-2, not aurora-prod-writer as when the failover was planned: "
+        "AWS may have failed it over already; ask for a new failover if it should still go to aurora-prod-reader"
+    )
+    writer = [m["DBInstanceIdentifier"] for m in describe_cluster(rds_api, "aurora-prod")["DBClusterMembers"] if m["IsClusterWriter"]]
+    assert writer == ["aurora-prod-reader-2"]
 
 
 def test_an_aurora_failover_under_way_is_not_done_until_the_reader_writes(stubbed):
