@@ -72,7 +72,7 @@ def _failover(run: JobRun, client: RDSClient, settings: RdsSettings, now: Clock)
     run.finished["failover"] = {**result, "plan": plan_data}
     address = f"{status.endpoint}:{status.port}"
     run.tell("failover_finished", run.job, replica=plan.replica, endpoint=address)
-    return Verdict.PROCEED, reasons + [*_cutover_words(plan, address)]
+    return Verdict.PROCEED, reasons + _cutover_words(plan, address)
 
 
 def _settings(run: JobRun) -> RdsSettings:
