@@ -18,6 +18,9 @@ Kinds (`service.config.records.NOTIFICATION_EVENTS`) and the details the runner 
 | `restore_started` | a restore job starts restoring | e.g. `source` (snapshot or point in time), `new_instance` |
 | `restore_finished` | the restored instance is available | e.g. `new_instance`, `endpoint` |
 | `restore_failed` | the restore could not finish | e.g. `error` |
+| `failover_started` | a failover job asks AWS to promote the read replica (or fail the Aurora cluster over) | e.g. `source`, `replica` |
+| `failover_finished` | the replica serves writes | e.g. `replica`, `endpoint` |
+| `failover_failed` | the failover did not finish | e.g. `error` |
 
 Every request carries:
 
@@ -77,6 +80,9 @@ _TITLES = {
     "restore_started": "Restore started",
     "restore_finished": "Restore finished",
     "restore_failed": "Restore failed",
+    "failover_started": "Failover started",
+    "failover_finished": "Failover finished",
+    "failover_failed": "Failover failed",
 }
 
 

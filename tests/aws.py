@@ -173,3 +173,44 @@ def rds_client_for(moto_endpoint: str) -> Callable[[RdsSettings], Any]:
     from service.recovery.rds.client import rds_client
 
     return lambda settings: rds_client(settings, endpoint_url=moto_endpoint)
+
+
+def reporting_promotion(client_for, identifier, statuses=(), *, asked=False):
+    """The real client on moto, with a read replica's promotion described as AWS describes it.
+
+    moto promotes a replica at once but goes on describing it as a replica of its source; AWS
+    reports it busy for a while (`statuses`, one describe each) and then available with no
+    source. Until a PromoteReadReplica call goes through a client this factory made (or `asked`:
+    an earlier run made it), the replica is described as moto has it.
+    """
+    promotion = {"asked": asked, "statuses": list(statuses)}
+
+    def make(settings):
+        client = client_for(settings)
+
+        def promote(**kwargs):
+            promotion["asked"] = True
+
+        def rewrite(parsed, **kwargs):
+            for described in parsed.get("DBInstances", []):
+                if described["DBInstanceIdentifier"] != identifier or not promotion["asked"]:
+                    continue
+                if promotion["statuses"]:
+                    described["DBInstanceStatus"] = promotion["statuses"].pop(0)
+                else:
+                    described.pop("ReadReplicaSourceDBInstanceIdentifier", None)
+
+        client.meta.events.register("after-call.rds.PromoteReadReplica", promote)
+        client.meta.events.register("after-call.rds.DescribeDBInstances", rewrite)
+        return client
+
+    return make
+
+
+def moto_still_a_replica(identifier: str) -> bool:
+    """Whether moto's own record of an instance says it is a read replica: moto's API keeps naming
+    the source of a promoted replica, so this is the only place its promotion shows."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.rds.models import rds_backends
+
+    return bool(rds_backends[DEFAULT_ACCOUNT_ID][REGION].databases[identifier].is_replica)

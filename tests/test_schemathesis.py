@@ -35,7 +35,7 @@ pytestmark = pytest.mark.schemathesis
 REDIS_DB = int(os.environ.get("DEPLOY_GATE_TEST_REDIS_DB", "14"))
 TOKEN = "fuzz-token"
 SEED = 20261204
-# Per operation and phase: with 19 operations and two runs this keeps the whole under 3 minutes on 2 cores.
+# Per operation and phase: with 20 operations and two runs this keeps the whole under 3 minutes on 2 cores.
 MAX_EXAMPLES = int(os.environ.get("DEPLOY_GATE_SCHEMATHESIS_EXAMPLES", "60"))
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = [{"name": "20240101000000_init", "sql": 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);'}]
@@ -45,7 +45,8 @@ MIGRATIONS = [{"name": "20240101000000_init", "sql": 'CREATE TABLE "Patient" ("i
 def served(scratch_db, target_db):
     database = parse_database_url(target_db.url)
     targets = {
-        name: Target(name, database, Policy(lock_timeout_ms=2000), rds=RdsSettings("us-east-1", instance=f"{name}-db")) for name in ("production", "staging")
+        name: Target(name, database, Policy(lock_timeout_ms=2000), rds=RdsSettings("us-east-1", instance=f"{name}-db", read_replica=f"{name}-db-replica"))
+        for name in ("production", "staging")
     }
     vercel = VercelIntegration(VERCEL_SECRET, {"prj_fuzz": VercelProject("prj_fuzz", {"production": "production", "preview": "staging"})})
     github = GitHubIntegration(GITHUB_SECRET, 1, "unused", {"octo/shop:production": "production"}, api_url="https://api.github.test")

@@ -15,6 +15,7 @@ import click
 from service.cli import EXIT_CANNOT_RUN, Output, main
 from service.cli.follow import TERMINAL, JobFollower, approval_lines, describe_event, exit_with_verdict
 from service.cli.remote import ServiceError, client_options, service_client
+from service.jobs.states import JobKind
 
 _LIST_COLUMNS = f"{'ID':<36}  {'CREATED (UTC)':<19}  {'KIND':<8} {'TARGET':<16} {'STATE':<16} VERDICT"
 
@@ -28,7 +29,7 @@ def jobs() -> None:
 @client_options
 @click.option("--target")
 @click.option("--state", type=click.Choice(["queued", "running", "waiting_approval", "succeeded", "failed", "canceled"]))
-@click.option("--kind", type=click.Choice(["check", "deploy", "recover", "rollback", "restore"]))
+@click.option("--kind", type=click.Choice([kind.value for kind in JobKind]))
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def list_jobs(base_url: str, token: str | None, target: str | None, state: str | None, kind: str | None, limit: int, as_json: bool) -> None:

@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 
 from service.prisma.database import DatabaseTarget
 
-NOTIFICATION_EVENTS = ("verdict_blocked", "approval_needed", "restore_started", "restore_finished", "restore_failed")
+NOTIFICATION_EVENTS = (
+    "verdict_blocked",
+    "approval_needed",
+    "restore_started",
+    "restore_finished",
+    "restore_failed",
+    "failover_started",
+    "failover_finished",
+    "failover_failed",
+)
 
 
 @dataclass(frozen=True)
@@ -19,6 +28,7 @@ class Policy:
     max_automatic_retries: int = 1
     automatic_rollback: bool = False
     restores_need_approval: bool = True
+    failovers_need_approval: bool = True
     rollbacks_need_approval: bool = True
     snapshot_before_apply: bool = False
     lock_timeout_ms: int | None = 5000
@@ -43,6 +53,8 @@ class RdsSettings:
     region: str
     instance: str | None = None
     cluster: str | None = None
+    # What a `failover` job promotes: a read replica of `instance`, or a reader instance of `cluster`.
+    read_replica: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ see `service.notifications`) when a job needs attention:
 | --- | --- | --- |
 | `url_env` | yes | the environment variable holding the webhook URL (http or https; a secret, never logged) |
 | `secret_env` | yes | the environment variable holding the HMAC-SHA256 key (at least 16 characters) |
-| `events` | no | which of `verdict_blocked`, `approval_needed`, `restore_started`, `restore_finished`, `restore_failed` to send (default all; `[]`: none) |
+| `events` | no | which of `verdict_blocked`, `approval_needed`, `restore_started`, `restore_finished`, `restore_failed`, `failover_started`, `failover_finished`, `failover_failed` to send (default all; `[]`: none) |
 | `public_url` | no | the service's base URL, for links to the job and its report |
 
 `[targets.NAME.notifications]` takes the same keys and overrides the table for that target; keys it
@@ -65,6 +65,9 @@ from service.config.records import NOTIFICATION_EVENTS
 SCOPES = ("deploy", "read", "approve")
 LINT_LEVELS = ("error", "warning", "info", "off")
 _NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", error="use letters, digits, '.', '_' or '-' (at most 63)")
+_RDS_IDENTIFIER = validate.Regexp(
+    r"^[A-Za-z](?:-?[A-Za-z0-9]){0,62}$", error="an RDS instance identifier: 1-63 letters, digits or hyphens, starting with a letter"
+)
 _ENV_NAME = validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]*$", error="must be an environment variable name")
 
 
@@ -72,6 +75,7 @@ class _PolicySchema(Schema):
     max_automatic_retries = fields.Integer(validate=validate.Range(min=0, max=10))
     automatic_rollback = fields.Boolean()
     restores_need_approval = fields.Boolean()
+    failovers_need_approval = fields.Boolean()
     rollbacks_need_approval = fields.Boolean()
     snapshot_before_apply = fields.Boolean()
     lock_timeout_ms = fields.Integer(validate=validate.Range(min=0), allow_none=True)
@@ -85,11 +89,15 @@ class _RdsSchema(Schema):
     region = fields.String(required=True)
     instance = fields.String()
     cluster = fields.String()
+    read_replica = fields.String(validate=_RDS_IDENTIFIER)
 
     @validates_schema
     def _one_of(self, data: dict[str, Any], **kwargs: object) -> None:
         if bool(data.get("instance")) == bool(data.get("cluster")):
             raise ValidationError("name exactly one of instance or cluster")
+        replica = data.get("read_replica")
+        if replica and replica.lower() == (data.get("instance") or data.get("cluster") or "").lower():
+            raise ValidationError("must name the replica, not the instance or cluster itself", "read_replica")
 
 
 class _NotificationsSchema(Schema):

@@ -11,7 +11,7 @@ from service.integrations import InvalidPayload
 from service.integrations.github import CallbackRefused
 from service.jobs.states import IllegalTransition
 from service.jobs.submit import IdempotencyKeyReused, NoBundle, UnknownTarget
-from service.jobs.submit_recovery import NoRdsConfigured, NotRestored
+from service.jobs.submit_recovery import NoRdsConfigured, NoReplicaConfigured, NotRestored
 from service.json_body import UnusableJson
 from service.prisma.errors import MigrateError
 from service.store.repository import JobNotFound, NotWaitingForApproval
@@ -42,6 +42,7 @@ ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
     (NotWaitingForApproval, 409, "The job is not waiting for approval"),
     (NotRestored, 409, "Nothing restored to cut over to"),
     (NoRdsConfigured, 422, "The target cannot be restored"),
+    (NoReplicaConfigured, 422, "The target has no read replica to fail over to"),
     (MigrateError, 422, "The migrations are not valid"),
     (InvalidPayload, 400, "Bad Request"),
     (UnusableJson, 400, "Bad Request"),

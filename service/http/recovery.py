@@ -1,4 +1,4 @@
-"""Recovery over HTTP: approve or reject a waiting job, ask for recover, rollback, restore and cut-over jobs."""
+"""Recovery over HTTP: approve or reject a waiting job, ask for recover, rollback, restore, cut-over and failover jobs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from service.http.problems import Problem
 from service.http.schemas import MIGRATION_NAME, NO_NUL, StrictBoolean, job_document
 from service.http.store import store
 from service.jobs import decisions
-from service.jobs.submit_recovery import submit_cutover, submit_recovery, submit_restore, submit_rollback
+from service.jobs.submit_recovery import submit_cutover, submit_failover, submit_recovery, submit_restore, submit_rollback
 from service.store.repository import Job
 
 bp = Blueprint("recovery", __name__, url_prefix="/v1")
@@ -138,3 +138,11 @@ def create_cutover(job_id: str) -> ResponseReturnValue:
     _body(EMPTY)
     extension = deploy_gate()
     return _accepted(*submit_cutover(store(), extension.config, job_id, g.principal, key=idempotency_key()))
+
+
+@bp.post("/targets/<name>/failovers")
+@require_scope("deploy")
+def create_failover(name: str) -> ResponseReturnValue:
+    _body(EMPTY)
+    extension = deploy_gate()
+    return _accepted(*submit_failover(store(), extension.config, name, g.principal, key=idempotency_key()))

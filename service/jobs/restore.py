@@ -11,11 +11,22 @@ SNAPSHOT_TIME_LIMIT, or a rename within RENAME_TIME_LIMIT ends the job blocked, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from service.config.records import RdsSettings
+from service.jobs.rds_steps import (
+    POLL_SECONDS,
+    UNAVAILABLE_RETRY_SECONDS,
+    Clock,
+    RdsClientFactory,
+    approved_words,
+    call_words,
+    in_words,
+    journal_poll,
+    rds_settings,
+    step_deadline_passed,
+    utc_now,
+)
 from service.jobs.states import Verdict
 from service.jobs.steps import AwaitingApproval, Deferred, JobRun
 from service.recovery.rds.client import RdsUnavailable, RestoreRefused
@@ -31,29 +42,17 @@ from service.recovery.rds.cutover import (
     rename_old_away,
     stuck_rename,
 )
-from service.recovery.rds.resources import ApiCall, State, deadline_passed, job_tags, source_name
+from service.recovery.rds.resources import State, job_tags, source_name
 from service.recovery.rds.restore import RESTORE_TIME_LIMIT, RestorePlan, plan_restore, poll_restore, start_restore, start_restore_instance
 from service.recovery.rds.snapshot import SNAPSHOT_TIME_LIMIT, default_snapshot_identifier, poll_snapshot, start_snapshot
-from service.store import repository
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
-RdsClientFactory = Callable[[RdsSettings], "RDSClient"]
-Clock = Callable[[], datetime]
-# How long a job waits before it asks AWS again.
-POLL_SECONDS = 30.0
-# After a throttle or an AWS outage.
-UNAVAILABLE_RETRY_SECONDS = 60.0
 
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def run_restore(run: JobRun, client_for: RdsClientFactory, now: Clock = _utc_now) -> tuple[Verdict, list[str]]:
+def run_restore(run: JobRun, client_for: RdsClientFactory, now: Clock = utc_now) -> tuple[Verdict, list[str]]:
     try:
-        client = client_for(_settings(run))
+        client = client_for(rds_settings(run))
         if run.job.params.get("action") == "cutover":
             return _cutover(run, client, now)
         return _restore(run, client, now)
@@ -63,13 +62,13 @@ def run_restore(run: JobRun, client_for: RdsClientFactory, now: Clock = _utc_now
         raise Deferred(UNAVAILABLE_RETRY_SECONDS, f"AWS is not answering: {error}") from None
 
 
-def snapshot_before_apply(run: JobRun, client_for: RdsClientFactory, now: Clock = _utc_now) -> dict[str, Any]:
+def snapshot_before_apply(run: JobRun, client_for: RdsClientFactory, now: Clock = utc_now) -> dict[str, Any]:
     """Take a manual snapshot tagged with the deploy and wait (in short steps) until it is available.
 
     Raises RestoreRefused, which blocks the deploy before anything is applied, when the snapshot
     fails or is not available within SNAPSHOT_TIME_LIMIT.
     """
-    settings = _settings(run)
+    settings = rds_settings(run)
     client = client_for(settings)
     source = source_name(settings)
     try:
@@ -83,15 +82,15 @@ def snapshot_before_apply(run: JobRun, client_for: RdsClientFactory, now: Clock 
         raise RestoreRefused(f"the snapshot {snapshot_id} before apply failed ({status.status})")
     if status.state is State.AVAILABLE:
         return run.step("snapshot:available", lambda: status.to_dict())
-    if _deadline_passed(run, "snapshot:start", now, SNAPSHOT_TIME_LIMIT):
+    if step_deadline_passed(run, "snapshot:start", now, SNAPSHOT_TIME_LIMIT):
         progress = f", {status.progress_percent}% done" if status.progress_percent is not None else ""
         why = (
-            f"the snapshot {snapshot_id} was not available after {_in_words(SNAPSHOT_TIME_LIMIT)} (AWS reports {status.status}{progress}); "
+            f"the snapshot {snapshot_id} was not available after {in_words(SNAPSHOT_TIME_LIMIT)} (AWS reports {status.status}{progress}); "
             "nothing was applied. AWS may still finish the snapshot; deploy again to take a new one"
         )
         run.step("snapshot:timed_out", lambda: {**status.to_dict(), "reason": why})
         raise RestoreRefused(why)
-    _journal_poll(run, "snapshot:poll:", status.to_dict())
+    journal_poll(run, "snapshot:poll:", status.to_dict())
     raise Deferred(POLL_SECONDS, f"snapshot {snapshot_id} is {status.status}")
 
 
@@ -101,7 +100,7 @@ def _restore(run: JobRun, client: RDSClient, now: Clock) -> tuple[Verdict, list[
         "plan",
         lambda: plan_restore(
             client,
-            _settings(run),
+            rds_settings(run),
             snapshot_id=params.get("snapshot_id"),
             point_in_time=datetime.fromisoformat(params["point_in_time"]) if params.get("point_in_time") else None,
             use_latest=bool(params.get("use_latest_restorable_time")),
@@ -114,23 +113,23 @@ def _restore(run: JobRun, client: RDSClient, now: Clock) -> tuple[Verdict, list[
     if run.target.policy.restores_need_approval:
         approval = run.approval("start")
         if approval is None:
-            steps = [plan.summary, f"AWS call: {plan.restore_call.operation}({_parameters(plan.restore_call)})"]
+            steps = [plan.summary, f"AWS call: {call_words(plan.restore_call)}"]
             if plan.instance_call:
-                steps.append(f"then AWS call: {plan.instance_call.operation}({_parameters(plan.instance_call)})")
+                steps.append(f"then AWS call: {call_words(plan.instance_call)}")
             raise AwaitingApproval("start", steps, reasons, {"restore": plan_data})
-        reasons.append(_approved(approval))
+        reasons.append(approved_words(approval))
     tags = job_tags(run.job.id, plan.source)
     run.step("start", lambda: start_restore(client, plan, tags).to_dict())
     run.tell("restore_started", run.job, source=plan.source, new_instance=plan.new_identifier, summary=plan.summary)
     if plan.aurora:
         run.step("start_instance", lambda: start_restore_instance(client, plan, tags).to_dict())
     status = poll_restore(client, plan)
-    if status.state is State.FAILED or (status.state is not State.AVAILABLE and _deadline_passed(run, "start", now, RESTORE_TIME_LIMIT)):
-        why = f"AWS reports {status.status}" if status.state is State.FAILED else f"not available after {_in_words(RESTORE_TIME_LIMIT)}"
+    if status.state is State.FAILED or (status.state is not State.AVAILABLE and step_deadline_passed(run, "start", now, RESTORE_TIME_LIMIT)):
+        why = f"AWS reports {status.status}" if status.state is State.FAILED else f"not available after {in_words(RESTORE_TIME_LIMIT)}"
         run.tell("restore_failed", run.job, error=why, new_instance=plan.new_identifier)
         return Verdict.BLOCKED, reasons + [f"the restore to {plan.new_identifier} failed: {why}"]
     if status.state is not State.AVAILABLE:
-        _journal_poll(run, "poll:", status.to_dict())
+        journal_poll(run, "poll:", status.to_dict())
         raise Deferred(POLL_SECONDS, f"{plan.new_identifier} is {status.status}")
     result = run.step("endpoint", lambda: {**status.to_dict(), "new_identifier": plan.new_identifier, "source": plan.source})
     run.finished["restore"] = {**result, "plan": plan_data}
@@ -143,14 +142,14 @@ def _restore(run: JobRun, client: RDSClient, now: Clock) -> tuple[Verdict, list[
 
 def _cutover(run: JobRun, client: RDSClient, now: Clock) -> tuple[Verdict, list[str]]:
     new_identifier = run.job.params["new_identifier"]
-    plan_data = run.step("plan", lambda: plan_cutover(client, _settings(run), new_identifier, now()).to_dict())
+    plan_data = run.step("plan", lambda: plan_cutover(client, rds_settings(run), new_identifier, now()).to_dict())
     plan = CutoverPlan.from_dict(plan_data)
     reasons = [plan.summary]
     # Always approved, whatever the policy: it moves production's name.
     approval = run.approval("cutover")
     if approval is None:
         raise AwaitingApproval("cutover", [plan.summary], reasons, {"cutover": plan_data})
-    reasons.append(_approved(approval))
+    reasons.append(approved_words(approval))
     run.step("cutover:rename_old", lambda: rename_old_away(client, plan).to_dict())
     status = poll_rename(client, plan)
     if status.state in (CutoverState.READY, CutoverState.RENAMING_OLD):
@@ -169,42 +168,10 @@ def _wait_for_rename(
     run: JobRun, client: RDSClient, plan: CutoverPlan, status: CutoverStatus, rename_step: str, renaming: str, now: Clock, reasons: list[str]
 ) -> tuple[Verdict, list[str]]:
     """Poll the rename again later; past RENAME_TIME_LIMIT, stop and journal where the names stand and what a person must do."""
-    if not _deadline_passed(run, rename_step, now, RENAME_TIME_LIMIT):
-        _journal_poll(run, "cutover:poll:", status.to_dict())
+    if not step_deadline_passed(run, rename_step, now, RENAME_TIME_LIMIT):
+        journal_poll(run, "cutover:poll:", status.to_dict())
         raise Deferred(POLL_SECONDS, f"{renaming}: {status.status}")
-    why = f"{renaming} did not finish within {_in_words(RENAME_TIME_LIMIT)} ({status.status})"
+    why = f"{renaming} did not finish within {in_words(RENAME_TIME_LIMIT)} ({status.status})"
     stuck = StuckRename.from_dict(run.step("cutover:stuck", lambda: {"reason": why, **stuck_rename(client, plan).to_dict()}))
     run.tell("restore_failed", run.job, error=f"the cut-over stopped: {why}", new_instance=plan.new_identifier)
     return Verdict.BLOCKED, reasons + [f"the cut-over stopped: {why}", *stuck.lines]
-
-
-def _settings(run: JobRun) -> RdsSettings:
-    if run.target.rds is None:
-        raise RestoreRefused(f"target {run.target.name} names no RDS instance or cluster")
-    return run.target.rds
-
-
-def _deadline_passed(run: JobRun, started_step: str, now: Clock, limit: timedelta) -> bool:
-    """Whether the AWS work `started_step` began has been polled for longer than `limit` (from its journal entry)."""
-    started_at = repository.step_finished_at(run.store, run.job.id, started_step)
-    return started_at is not None and deadline_passed(started_at, now(), limit)
-
-
-def _journal_poll(run: JobRun, prefix: str, data: dict[str, Any]) -> None:
-    count = repository.count_finished_steps(run.store, run.job.id, prefix)
-    run.step(f"{prefix}{count + 1}", lambda: data)
-
-
-def _approved(approval: dict[str, Any]) -> str:
-    return f"approved by {approval['by']}" + (f": {approval['comment']}" if approval.get("comment") else "")
-
-
-def _in_words(limit: timedelta) -> str:
-    minutes = int(limit.total_seconds()) // 60
-    if minutes % 60:
-        return f"{minutes} minutes"
-    return f"{minutes // 60} hour{'s' if minutes != 60 else ''}"
-
-
-def _parameters(call: ApiCall) -> str:
-    return ", ".join(f"{key}={value!r}" for key, value in call.parameters.items())

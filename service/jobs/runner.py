@@ -24,9 +24,11 @@ from service.analysis.replay import ReplayCache
 from service.analysis.verify import TargetFailure, verify_rollback
 from service.backoff import backoff_seconds
 from service.config.records import Config, Target
+from service.jobs.failover import run_failover
 from service.jobs.lint_step import lint_step_data
+from service.jobs.rds_steps import RdsClientFactory
 from service.jobs.recover import proceed_if_settled, run_recover
-from service.jobs.restore import RdsClientFactory, run_restore, snapshot_before_apply
+from service.jobs.restore import run_restore, snapshot_before_apply
 from service.jobs.rollback import run_rollback
 from service.jobs.states import TERMINAL, IllegalTransition, JobKind, JobState, Verdict
 from service.jobs.steps import (
@@ -125,11 +127,11 @@ def _run(
                         verdict, reasons = _deploy(run, conn, linter, rds_client_for)
                 else:
                     verdict, reasons = _check(run, conn, linter)
-        elif job.kind is JobKind.RESTORE:
+        elif job.kind in (JobKind.RESTORE, JobKind.FAILOVER):
             if target.rds is None:
                 return _fail(store, job, f"target {target.name} names no RDS instance or cluster")
             with repository.target_lock(store, target.name):
-                verdict, reasons = run_restore(run, rds_client_for)
+                verdict, reasons = (run_restore if job.kind is JobKind.RESTORE else run_failover)(run, rds_client_for)
         else:
             return _fail(store, job, f"{job.kind.value} jobs are not handled by this runner")
     except CannotConnect as error:

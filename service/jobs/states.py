@@ -11,6 +11,7 @@ class JobKind(StrEnum):
     RECOVER = "recover"  # after a failure: decide and act
     ROLLBACK = "rollback"  # undo a named applied migration
     RESTORE = "restore"  # RDS snapshot or point-in-time restore to a new instance
+    FAILOVER = "failover"  # promote the RDS read replica, or fail an Aurora cluster over to a reader
 
 
 class JobState(StrEnum):

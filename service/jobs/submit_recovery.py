@@ -1,4 +1,4 @@
-"""Accept recovery work: recover, rollback, restore and cut-over jobs, validated against the configuration.
+"""Accept recovery work: recover, rollback, restore, cut-over and failover jobs, validated against the configuration.
 
 As with deploys, the caller enqueues the job's task after the row has committed.
 """
@@ -12,6 +12,7 @@ import psycopg
 from service.config.records import Config, Target
 from service.jobs.states import JobKind, JobState, Verdict
 from service.jobs.submit import IdempotencyKeyReused, NoBundle, UnknownTarget
+from service.recovery.rds.failover import no_replica_words
 from service.store import repository
 from service.store.repository import Job
 
@@ -19,6 +20,10 @@ from service.store.repository import Job
 class NoRdsConfigured(LookupError):
     def __init__(self, target: str) -> None:
         super().__init__(f"target {target} names no RDS instance or cluster, so it cannot be restored")
+
+
+class NoReplicaConfigured(LookupError):
+    """A failover asked of a target whose `[targets.NAME.rds]` names no read replica; the message says how to name one."""
 
 
 class NotRestored(ValueError):
@@ -92,3 +97,11 @@ def submit_cutover(store: psycopg.Connection, config: Config, restore_job_id: st
         raise NoRdsConfigured(restore.target)
     params = {"action": "cutover", "restore_job": restore.id, "new_identifier": restore.facts.get("restore", {}).get("new_identifier")}
     return _create(store, JobKind.RESTORE, restore.target, requested_by, params, None, key or f"cutover-of:{restore.id}", parent_id=None)
+
+
+def submit_failover(store: psycopg.Connection, config: Config, target: str, requested_by: str, key: str | None = None) -> tuple[Job, bool]:
+    """Promote the target's read replica, or fail its Aurora cluster over to that reader instance."""
+    rds = _target(config, target).rds
+    if rds is None or not rds.read_replica:
+        raise NoReplicaConfigured(no_replica_words(target, rds))
+    return _create(store, JobKind.FAILOVER, target, requested_by, {"replica": rds.read_replica.lower()}, None, key)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from service.jobs.states import JobKind
 from service.reports.base import JobReport
+from service.reports.failover import FailoverReport
 from service.reports.journal import Journal
 from service.reports.model import IncidentReport
 from service.reports.recover import RecoverReport
@@ -20,6 +21,7 @@ _BUILDERS: dict[JobKind, type[JobReport]] = {
     JobKind.RECOVER: RecoverReport,
     JobKind.ROLLBACK: RollbackReport,
     JobKind.RESTORE: RestoreReport,
+    JobKind.FAILOVER: FailoverReport,
 }
 
 

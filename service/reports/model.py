@@ -159,7 +159,7 @@ class HistoryState:
 
 @dataclass(frozen=True)
 class Restore:
-    action: str | None  # restore | cutover
+    action: str | None  # restore | cutover | failover (its new_identifier: the replica that took over)
     source: str | None
     snapshot_id: str | None
     point_in_time: str | None

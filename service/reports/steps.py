@@ -479,12 +479,35 @@ _RESTORE_KEYS = (
 
 
 @dataclass(frozen=True)
+class FailoverFacts:
+    """What a failover says of itself: its `plan` step (service.recovery.rds.failover.FailoverPlan)."""
+
+    source: str | None = None
+    replica: str | None = None
+    aurora: bool | None = None
+    writer: str | None = None  # Aurora: the writer before the failover
+    summary: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Data) -> Self:
+        return cls(
+            text_or_none(data.get("source")), text_or_none(data.get("replica")), data["aurora"] if isinstance(data.get("aurora"), bool) else None,
+            text_or_none(data.get("writer")), text_or_none(data.get("summary")), texts(data.get("notes")),
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return plain(self)
+
+
+@dataclass(frozen=True)
 class AwsStep:
     """A restore's or cut-over's step that called AWS or read what AWS said: `start`, `start_instance`,
     `cutover:rename_*` (service.recovery.rds.resources.Started), `poll:N`, `endpoint`, `cutover:poll:N`,
     `cutover:done` (the statuses), `cutover:stuck`."""
 
-    action: str | None = None  # what was started: restore_instance, restore_cluster, create_instance, rename_old_away, rename_new_in
+    # What was started: restore_instance, restore_cluster, create_instance, rename_old_away, rename_new_in, promote_replica, failover_cluster.
+    action: str | None = None
     identifier: str | None = None
     resumed: bool | None = None  # True: an earlier run had already made the call; None: not a call
     state: str | None = None
@@ -492,6 +515,7 @@ class AwsStep:
     endpoint: str | None = None
     port: int | None = None
     reason: str | None = None
+    replica: str | None = None  # a failover's `endpoint`: the replica that took over
 
     @classmethod
     def from_dict(cls, data: Data) -> Self:
@@ -499,7 +523,7 @@ class AwsStep:
             text_or_none(data.get("action")), text_or_none(data.get("identifier")),
             data["resumed"] if isinstance(data.get("resumed"), bool) else None, text_or_none(data.get("state")),
             text_or_none(data.get("status")), text_or_none(data.get("endpoint")), data["port"] if isinstance(data.get("port"), int) else None,
-            text_or_none(data.get("reason")),
+            text_or_none(data.get("reason")), text_or_none(data.get("replica")),
         )  # fmt: skip
 
     @property

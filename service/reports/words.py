@@ -230,18 +230,20 @@ def _writing_summary(run: StepRun) -> str | None:
     return None
 
 
-# What a restore's or cut-over's `start*` and rename steps began, by the action they journal.
+# What a restore's, cut-over's or failover's `start*` and rename steps began, by the action they journal.
 _STARTED = {
     "restore_instance": "AWS is restoring to the new instance {}",
     "restore_cluster": "AWS is restoring to the new Aurora cluster {}",
     "create_instance": "AWS is creating the writer instance {} in the new cluster",
     "rename_old_away": "AWS is renaming the old instance away, to {}",
     "rename_new_in": "AWS is renaming the restored instance to {}",
+    "promote_replica": "AWS is promoting the read replica {} to a standalone instance",
+    "failover_cluster": "AWS is failing the Aurora cluster over to its reader instance {}",
 }
 
 
 def aws_summary(run: StepRun) -> str | None:
-    """A restore's or cut-over's AWS step in words (what began, what AWS said); None for any other step."""
+    """A restore's, cut-over's or failover's AWS step in words (what began, what AWS said); None for any other step."""
     family, parts = run.family, run.step.split(":")
     step = AwsStep.from_dict(run.data)
     if family in ("start", "start_instance") or parts[:2] in (["cutover", "rename_old"], ["cutover", "rename_new"]):
@@ -253,6 +255,8 @@ def aws_summary(run: StepRun) -> str | None:
         if step.state == "failed":
             return f"AWS reports {step.identifier} {step.status}: it will not become available"
         return f"asked AWS: {step.identifier} is {step.status}, not available yet; asking again later"
+    if family == "endpoint" and step.replica:  # a failover's
+        return f"{step.status}; the application connects to {step.address}"
     if family == "endpoint":
         return f"{step.identifier} is available at {step.address}"
     if parts[:2] == ["cutover", "poll"]:

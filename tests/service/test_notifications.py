@@ -186,6 +186,22 @@ def test_restore_messages_show_their_details(kind, details, words):
     assert message["deploy_gate"]["details"] == details and message["deploy_gate"]["event"] == kind
 
 
+@pytest.mark.parametrize(
+    "kind, details, words",
+    [
+        ("failover_started", {"source": "prod", "replica": "prod-replica"}, "failover started"),
+        ("failover_finished", {"replica": "prod-replica", "endpoint": "prod-replica.abc.us-east-1.rds.amazonaws.com:5432"}, "failover finished"),
+        ("failover_failed", {"error": "AWS reports storage-full", "replica": "prod-replica"}, "failover failed"),
+    ],
+)
+def test_failover_messages_show_their_details(kind, details, words):
+    job = make_job(kind=JobKind.FAILOVER, state=JobState.RUNNING, verdict=None, reasons=[])
+    message = render_message(notification_event(kind, job, details), PUBLIC_URL)
+    assert message["text"].startswith(f"deploy-gate: {words} on staging (failover job {job.id})")
+    assert [field["text"] for field in message["blocks"][1]["fields"]] == [f"*{key}*\n{value}" for key, value in details.items()]
+    assert message["deploy_gate"]["event"] == kind and message["deploy_gate"]["job_kind"] == "failover"
+
+
 def test_text_is_escaped_for_slack_and_links_without_public_url_are_paths():
     job = make_job(reasons=["<!channel> a & b"])
     message = render_message(notification_event("verdict_blocked", job))

@@ -15,12 +15,13 @@ from service.jobs.states import TERMINAL, JobKind, JobState, Verdict
 from service.prisma.migrations import LocalMigrations
 from service.reports.build import build_report
 from service.reports.model import IncidentReport, LintFinding, TimelineEntry
+from service.reports.steps import FailoverFacts, mapping
 from service.store.repository import Job, JobEvent
 
 # Migration states a person should look at; an edited migration too, whatever its state.
 ATTENTION_STATES = frozenset({"failed", "pending", "missing_locally"})
 EXCERPT_LINES = 2  # lines of SQL shown either side of a finding's line
-# The steps of a restore or cut-over that asked AWS to act, or read what AWS said (service.jobs.restore).
+# The steps of a restore, cut-over or failover that asked AWS to act, or read what AWS said (service.jobs.restore, .failover).
 AWS_STEP_FAMILIES = frozenset({"start", "start_instance", "poll", "endpoint", "cutover"})
 
 
@@ -152,8 +153,13 @@ class JobPage:
 
     @property
     def endpoint_pending(self) -> str:
-        """Why a restore or cut-over shows no endpoint yet, in words."""
-        what, doing = ("cut-over", "renaming") if self.job.params.get("action") == "cutover" else ("restore", "restoring")
+        """Why a restore, cut-over or failover shows no endpoint yet, in words."""
+        if self.job.kind is JobKind.FAILOVER:
+            what, doing = "failover", f"failing over to {self.job.params.get('replica') or 'the replica'}"
+        elif self.job.params.get("action") == "cutover":
+            what, doing = "cut-over", "renaming"
+        else:
+            what, doing = "restore", "restoring"
         if self.waiting:
             return f"none yet: the {what} starts once it is approved"
         if not self.finished:
@@ -165,6 +171,11 @@ class JobPage:
         """A restore that made its new instance: the next step is the cut-over, a job of its own."""
         restored = self.job.state is JobState.SUCCEEDED and self.job.verdict is Verdict.PROCEED
         return self.job.kind is JobKind.RESTORE and self.job.params.get("action") == "restore" and restored
+
+    @property
+    def failed_over_to_cluster(self) -> bool:
+        """A failover of an Aurora cluster: its endpoint follows the new writer (an instance's promotion needs a cut-over)."""
+        return self.job.kind is JobKind.FAILOVER and FailoverFacts.from_dict(mapping(self.job.facts.get("plan"))).aurora is True
 
     @property
     def facts(self) -> list[tuple[str, str]]:

@@ -120,6 +120,18 @@ def test_jobs_list_and_show(service):
     assert f"deploy job {job_id} on staging: succeeded, verdict proceed" in shown.stdout
 
 
+def test_jobs_list_filters_by_every_kind_of_job(service):
+    url, app = service
+    deploy_id = submit(app, MIGRATIONS)
+    with app.extensions["deploy_gate"].pool.connection() as conn:
+        failover, _ = repository.create_job(conn, kind=JobKind.FAILOVER, target="staging", requested_by="ops", params={"replica": "staging-replica"})
+    listing = run("jobs", "list", "--kind", "failover", "--json", url=url)
+    assert listing.returncode == 0, listing.stderr
+    assert [job["id"] for job in json.loads(listing.stdout)["jobs"]] == [failover.id]
+    rows = run("jobs", "list", "--kind", "failover", url=url).stdout.splitlines()[1:]
+    assert len(rows) == 1 and rows[0].startswith(failover.id) and "  failover staging " in rows[0] and deploy_id not in rows[0]
+
+
 def test_wait_times_out_with_exit_2(scratch_db):
     config = Config(
         {"staging": Target("staging", parse_database_url(scratch_db.url), Policy())}, (Token("ci", hash_token("ci-token"), frozenset({"deploy", "read"})),)

@@ -4,7 +4,7 @@ import pytest
 
 from service.config.errors import ConfigError
 from service.config.load import load_config, load_lint_target
-from service.config.records import Policy, Retention, hash_token
+from service.config.records import NOTIFICATION_EVENTS, Policy, Retention, hash_token
 from service.prisma.deploy import SessionTimeouts
 
 GOOD = """
@@ -34,6 +34,10 @@ database_url_env = "PRODUCTION_DATABASE_URL"
 [targets.production.rds]
 region = "us-east-1"
 instance = "eonpro-prod"
+read_replica = "eonpro-prod-replica"
+
+[targets.production.policy]
+failovers_need_approval = false
 """
 
 ENV = {
@@ -60,7 +64,9 @@ def test_a_valid_file(tmp_path):
     assert staging.database.params["host"] == "staging.internal"
     assert staging.shadow.params["host"] == "shadow.internal"
     assert staging.lint_severities == {"drop-table": "warning"}
-    assert config.targets["production"].rds.instance == "eonpro-prod"
+    production = config.targets["production"]
+    assert (production.rds.instance, production.rds.read_replica) == ("eonpro-prod", "eonpro-prod-replica")
+    assert (staging.rds, staging.policy.failovers_need_approval, production.policy.failovers_need_approval) == (None, True, False)
     assert config.token_for("ci-token").scopes == {"deploy", "read"}
     assert config.token_for("wrong") is None
     assert "s3cret" not in repr(config)
@@ -81,6 +87,16 @@ def test_a_valid_file(tmp_path):
             "targets.x.policy.unreachable_timeout_seconds",
         ),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.rds]\nregion = "eu-west-1"\n', ENV, "exactly one of instance or cluster"),
+        (
+            '[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.rds]\nregion = "eu-west-1"\ninstance = "db"\nread_replica = "db--copy"\n',
+            ENV,
+            "targets.x.rds.read_replica: an RDS instance identifier",
+        ),
+        (
+            '[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n[targets.x.rds]\nregion = "eu-west-1"\ncluster = "db"\nread_replica = "DB"\n',
+            ENV,
+            "targets.x.rds.read_replica: must name the replica, not the instance or cluster itself",
+        ),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\nshadow_url_env = "STAGING_DATABASE_URL"\n', ENV, "must not be the target itself"),
         ('[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\nlint = { "drop-table" = "fatal" }\n', ENV, "lint"),
         ('[tokens.ci]\nsha256 = "abc"\nscopes = ["deploy"]\n', ENV, "64 lowercase hex"),
@@ -121,7 +137,7 @@ def test_notifications_with_a_per_target_override(tmp_path):
     config = load_config(path, NOTIFY_ENV)
     staging = config.notifications.for_target("staging")
     assert staging.url == NOTIFY_ENV["DEPLOY_HOOK_URL"] and staging.secret == NOTIFY_ENV["DEPLOY_HOOK_SECRET"]
-    assert staging.events == {"verdict_blocked", "approval_needed", "restore_started", "restore_finished", "restore_failed"}
+    assert staging.events == set(NOTIFICATION_EVENTS)
     assert staging.public_url == "https://gate.example.com"
     production = config.notifications.for_target("production")
     assert production.url == NOTIFY_ENV["PROD_HOOK_URL"] and production.secret == NOTIFY_ENV["DEPLOY_HOOK_SECRET"]

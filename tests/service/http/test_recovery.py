@@ -1,4 +1,4 @@
-"""Recovery endpoints: approvals, and recover, rollback, restore and cut-over requests."""
+"""Recovery endpoints: approvals, and recover, rollback, restore, cut-over and failover requests."""
 
 from dataclasses import replace
 
@@ -52,6 +52,8 @@ def test_a_recovery_uses_the_last_stored_bundle(client, enqueued):
         ("/v1/targets/staging/rollbacks", {}, 422),
         ("/v1/targets/staging/rollbacks", {"migration": "../etc"}, 422),
         ("/v1/targets/staging/restores", {"snapshot_id": "s1"}, 422),  # no RDS configured
+        ("/v1/targets/staging/failovers", {}, 422),  # no RDS, so no read replica
+        ("/v1/targets/nowhere/failovers", {}, 404),
     ],
 )
 def test_bad_requests_store_and_enqueue_nothing(client, app, enqueued, path, body, status):
@@ -126,3 +128,37 @@ def test_a_cutover_needs_a_finished_restore(client, app):
     job_id = waiting_job(app)
     response = client.post(f"/v1/jobs/{job_id}/cutover", headers=auth())
     assert response.status_code == 409 and response.get_json()["detail"] == f"job {job_id} is not a restore"
+
+
+def test_a_failover_request_starts_a_job_for_the_configured_replica(client, config, enqueued):
+    config.targets["prod"] = replace(
+        config.targets["staging"], name="prod", rds=RdsSettings(region="eu-west-1", instance="prod-db", read_replica="Prod-DB-Replica")
+    )
+    headers = {**auth(), "Idempotency-Key": "failover-1"}
+    response = client.post("/v1/targets/prod/failovers", headers=headers)
+    assert response.status_code == 202
+    job = response.get_json()
+    assert (job["kind"], job["params"], job["state"]) == ("failover", {"replica": "prod-db-replica"}, "queued")
+    assert enqueued[-1] == job["id"] and response.headers["Location"] == f"/v1/jobs/{job['id']}"
+    again = client.post("/v1/targets/prod/failovers", json={}, headers=headers)
+    assert again.status_code == 200 and again.get_json()["id"] == job["id"] and enqueued.count(job["id"]) == 1
+
+
+def test_a_failover_of_a_target_without_a_replica_says_how_to_configure_one(client, with_rds, enqueued):
+    response = client.post("/v1/targets/prod/failovers", json={}, headers=auth())
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["title"] == "The target has no read replica to fail over to"
+    assert (
+        problem["detail"]
+        == 'target prod names no read replica to fail over to: add read_replica = "<the read replica of instance prod-db>" to [targets.prod.rds] in the targets file'
+    )
+    assert enqueued == []
+
+
+@pytest.mark.parametrize(("body", "token", "status"), [({"replica": "other"}, "ci-token", 422), ({}, "oncall-token", 403)])
+def test_a_failover_takes_no_replica_from_the_request_and_needs_the_deploy_scope(client, with_rds, enqueued, body, token, status):
+    with_rds.targets["prod"] = replace(with_rds.targets["prod"], rds=replace(with_rds.targets["prod"].rds, read_replica="prod-db-replica"))
+    response = client.post("/v1/targets/prod/failovers", json=body, headers=auth(token))
+    assert response.status_code == status and response.mimetype == "application/problem+json"
+    assert enqueued == []

@@ -4,6 +4,7 @@ key renamed on either side fails here rather than leaving a report that says "No
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
-from service.jobs.submit_recovery import submit_cutover, submit_restore
+from service.jobs.submit_recovery import submit_cutover, submit_failover, submit_restore
 from service.prisma.database import parse_database_url
 from service.recovery.rds.client import rds_client
 from service.reports.events import ApprovalEvent, ApprovalShown, Notified, Transition
@@ -21,6 +22,7 @@ from service.reports.steps import (
     CatalogWaitStep,
     DecideStep,
     FactsStep,
+    FailoverFacts,
     FailureFacts,
     Finding,
     HistoryWrite,
@@ -37,7 +39,7 @@ from service.reports.steps import (
     VerifyStep,
 )
 from service.store import repository
-from tests.aws import INSTANCE
+from tests.aws import CLUSTER, INSTANCE
 from tests.conftest import ADMIN_URL
 from tests.service.jobs.test_recover import BASE, HeldLock, applied_base, deploy_then_recover, make_config
 from tests.service.jobs.test_restore import make_config as make_rds_config
@@ -84,6 +86,8 @@ RECORDS = [
     ),
     SnapshotStep("rds:prod-db-1"),
     AwsStep("restore_instance", "prod-db-restore-1", True, "available", "available", "h", 5432, "a rename did not finish"),
+    AwsStep(state="available", status="prod-replica is a standalone instance and available", endpoint="h", port=5432, replica="prod-replica"),
+    FailoverFacts("prod", "prod-replica", False, None, "Promote read replica prod-replica", ("replication is error",)),
     Notified("verdict", "delivered", 200, 2, None, None),
     ApprovalEvent(True, "ops", "looks right"),
     Transition("recover", "staging", "proceed", (("approved by", "ops"),)),
@@ -242,3 +246,22 @@ def test_real_restore_and_cutover_journals_read_through_the_records(store, targe
     endpoint = RestoreFacts.from_dict(finished(store, restore.id, "endpoint"))
     assert endpoint.endpoint and endpoint.endpoint.startswith("prod-recovery.") and endpoint.port
     assert RestoreFacts.from_dict(finished(store, cutover.id, "cutover:done")).endpoint
+
+
+def test_a_real_failover_journal_reads_through_the_records(store, target_db, rds_api, cluster, client_for):
+    rds_api.create_db_instance(
+        DBInstanceIdentifier="aurora-prod-reader", DBClusterIdentifier="aurora-prod", Engine="aurora-postgresql", DBInstanceClass="db.r6g.large"
+    )
+    config = make_rds_config(target_db, replace(CLUSTER, read_replica="aurora-prod-reader"), failovers_need_approval=False)
+    failover, _ = submit_failover(store, config, "prod", "ops")
+    assert run_job(store, config, failover.id, rds_client_for=client_for).verdict is Verdict.PROCEED
+
+    plan = finished(store, failover.id, "plan")
+    assert contained(FailoverFacts.from_dict(plan).to_dict(), plan)
+    assert FailoverFacts.from_dict(plan) == FailoverFacts("aurora-prod", "aurora-prod-reader", True, "aurora-prod-writer", plan["summary"])
+    for step in ("start", "endpoint"):
+        data = finished(store, failover.id, step)
+        assert contained(AwsStep.from_dict(data).to_dict(), data), step
+    assert AwsStep.from_dict(finished(store, failover.id, "start")) == AwsStep("failover_cluster", "aurora-prod-reader", resumed=False)
+    endpoint = AwsStep.from_dict(finished(store, failover.id, "endpoint"))
+    assert endpoint.replica == "aurora-prod-reader" and endpoint.address.startswith("aurora-prod.")

@@ -1,4 +1,4 @@
-"""A restore's and cut-over's AWS steps in words, for each shape the steps journal (service.jobs.restore)."""
+"""A restore's, cut-over's and failover's AWS steps in words, for each shape the steps journal (service.jobs.restore, .failover)."""
 
 import pytest
 
@@ -36,6 +36,27 @@ ADDRESS = {"endpoint": "prod-recovery.abc.us-east-1.rds.amazonaws.com", "port": 
             "endpoint",
             {"state": "available", "status": "available", "identifier": "prod-recovery", **ADDRESS},
             "prod-recovery is available at prod-recovery.abc.us-east-1.rds.amazonaws.com:5432",
+        ),
+        (
+            "start",
+            {"action": "promote_replica", "identifier": "prod-replica", "resumed": False},
+            "AWS is promoting the read replica prod-replica to a standalone instance",
+        ),
+        (
+            "start",
+            {"action": "failover_cluster", "identifier": "aurora-prod-reader", "resumed": True},
+            "AWS is failing the Aurora cluster over to its reader instance aurora-prod-reader (an earlier run had already asked for it)",
+        ),
+        (
+            "endpoint",
+            {
+                "state": "available",
+                "status": "prod-replica is a standalone instance and available",
+                "identifier": "prod-replica",
+                "replica": "prod-replica",
+                **ADDRESS,
+            },
+            "prod-replica is a standalone instance and available; the application connects to prod-recovery.abc.us-east-1.rds.amazonaws.com:5432",
         ),
         (
             "cutover:rename_old",
