@@ -8,7 +8,8 @@ from service.config.records import Config, Token, hash_token
 from service.http import webhooks
 from tests.service.http.conftest import TOKENS, auth
 from tests.service.integrations.conftest import VERCEL_TOKEN, make_config
-from tests.service.integrations.fakes import FakeGitHub, FakeVercel, rsa_key
+from tests.service.integrations.fake_vercel import FakeVercel
+from tests.service.integrations.fakes import FakeGitHub, rsa_key
 from tests.service.integrations.payloads import (
     APP_ID,
     INSTALLATION,
