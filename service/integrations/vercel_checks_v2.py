@@ -6,7 +6,7 @@ Shapes from Vercel's REST reference ("Checks v2") and the `@vercel/sdk` models
 
 - **The check** (`ensure_check`): `POST /v2/projects/{idOrName}/checks` with `name`, `requires`,
   `blocks`, `targets`, `timeout` (seconds), `isRerequestable` and `source`. It is made on first
-  use and remembered in the store with the definition it was given: later uses make no call, a
+  use (the first report on one of the project's deployments) and remembered in the store with the definition it was given: later uses make no call, a
   check of the same name already on the project is taken rather than duplicated, and a changed
   configuration is sent to it with `PATCH /v2/projects/{idOrName}/checks/{checkId}` (the source
   cannot be changed). `requires` is `none`: a migration check needs nothing of the deployment, so
@@ -49,8 +49,10 @@ from service.store.repository import IntegrationReport, Job
 log = logging.getLogger(__name__)
 
 REQUIRES = "none"
-# The fields of a check that PATCH can change (not `source`).
-_UPDATABLE = ("isRerequestable", "requires", "blocks", "targets", "timeout")
+# The fields of a found check that deploy-gate brings to its configuration. Not `source` (PATCH
+# cannot change it) nor `requires` (the update model takes only build-ready or deployment-url):
+# a check found with another `requires` keeps it, and Vercel starts its runs at that stage.
+_UPDATABLE = ("isRerequestable", "blocks", "targets", "timeout")
 # Vercel documents no limit for conclusionText; short enough to read in its dashboard.
 MAX_CONCLUSION_TEXT = 300
 NO_DEPLOYMENT_CREATED = "deploy-gate received no deployment.created for this deployment, so no job checks it"
@@ -159,12 +161,13 @@ def sync_runs(store: psycopg.Connection, integration: VercelIntegration, report:
     deployment_id = report.subject
     runs = repository.runs_of_job(store, job.id)
     if not runs:
+        # First use: the check exists from here on, so Vercel runs it on the project's next deployments.
+        project_id = str(report.details.get("project_id", ""))
+        check_id = ensure_check(store, client, integration, project_id)
         due = report.created_at + timedelta(seconds=integration.check_run_wait_seconds)
         if datetime.now(UTC) < due:
             repository.defer_integration_report(store, job.id, SOURCE, until=due)
             return "waiting for Vercel to announce the check run"
-        project_id = str(report.details.get("project_id", ""))
-        check_id = ensure_check(store, client, integration, project_id)
         try:
             run_id, origin = _find_or_create_run(store, client, deployment_id, check_id)
         except ApiRefused:
