@@ -1,4 +1,4 @@
-"""Vercel: signatures, documented payloads, and a check's whole life against the local fake of Vercel's API."""
+"""Vercel's webhooks: signatures, documented payloads, and what each delivery does whichever checks API reports (v2 here)."""
 
 import logging
 
@@ -8,10 +8,8 @@ from service.integrations import InvalidPayload, sync_report, vercel
 from service.jobs.states import JobKind
 from service.store import repository
 from tests.logs import logged_lines
-from tests.service.integrations.conftest import store_bundle_for
+from tests.service.integrations.conftest import make_config, store_bundle_for
 from tests.service.integrations.payloads import COMMIT, PROJECT, VERCEL_SECRET, encode, vercel_event, vercel_signature
-
-LINK_SECRET = "report-link-secret-0123456789"
 
 
 def receive(store, config, event):
@@ -40,6 +38,10 @@ def test_documented_payloads_parse():
     assert (rerequested.deployment_id, rerequested.check_id, rerequested.project_id) == ("dpl_x", "chk_9", None)
     other = vercel.parse_event(encode({"id": "d-2", "type": "project.created", "payload": {"project": {"id": PROJECT}}}))
     assert other == vercel.VercelEvent("d-2", "project.created")
+    run = {"id": "chkrun_1", "checkId": "chk_1", "deploymentId": "dpl_x", "source": {"kind": "webhook", "webhookId": "account_hook_1"}, "timeout": 900}
+    for kind in ("deployment.checkrun.start", "deployment.checkrun.cancel"):
+        started = vercel.parse_event(encode(vercel_event(kind, "dpl_x", check_run=run)))
+        assert (started.deployment_id, started.run_id, started.run_check_id, started.project_id) == ("dpl_x", "chkrun_1", "chk_1", PROJECT)
 
 
 @pytest.mark.parametrize(
@@ -55,6 +57,9 @@ def test_documented_payloads_parse():
         (encode({"id": "d", "type": "deployment.created", "payload": {"deployment": {"id": "dpl"}, "project": {"id": "p"}, "target": 1}}), "payload.target"),
         (encode({"id": "d", "type": "deployment.check-rerequested", "payload": {"deployment": {"id": "dpl"}}}), "payload.check"),
         (encode({"id": "x" * 201, "type": "deployment.created"}), "id"),
+        (encode({"id": "d", "type": "deployment.checkrun.start", "payload": {"deployment": {"id": "dpl"}}}), "payload.checkRun"),
+        (encode({"id": "d", "type": "deployment.checkrun.start", "payload": {"deployment": {"id": "dpl"}, "checkRun": {"id": "r"}}}), "checkRun.checkId"),
+        (encode({"id": "d", "type": "deployment.checkrun.cancel", "payload": {"deployment": {"id": "dpl"}, "checkRun": {"checkId": "c"}}}), "checkRun.id"),
     ],
 )
 def test_payloads_that_are_not_vercel_s_are_refused(body, complaint):
@@ -137,3 +142,19 @@ def test_without_a_stored_bundle_nothing_is_checked(store, config, caplog):
     assert logged and logged[0]["deployment_id"] == "dpl_1"
 
 
+
+
+@pytest.mark.parametrize(
+    "checks_api, event, answered",
+    [
+        ("v2", vercel_event("deployment.check-rerequested", "dpl_1", check_id="chk_1"), "with Vercel's checks API v2"),
+        ("v1", vercel_event("deployment.checkrun.start", "dpl_1", check_run={"id": "chkrun_1", "checkId": "chk_1"}), "with Vercel's checks API v1"),
+        ("v1", vercel_event("deployment.checkrun.cancel", "dpl_1", check_run={"id": "chkrun_1", "checkId": "chk_1"}), "with Vercel's checks API v1"),
+    ],
+)
+def test_the_other_checks_api_s_events_are_acknowledged_and_ignored(store, target_db, vercel_api, checks_api, event, answered):
+    config = make_config(target_db, vercel_api, checks_api=checks_api)
+    store_bundle_for(store, config)
+    receipt = receive(store, config, event)
+    assert (receipt.status, receipt.job_id) == ("ignored", None) and answered in receipt.detail
+    assert vercel_api.calls == [] and store.execute("SELECT count(*) FROM vercel_check_run").fetchone() == (0,)
