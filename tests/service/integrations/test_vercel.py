@@ -142,8 +142,6 @@ def test_without_a_stored_bundle_nothing_is_checked(store, config, caplog):
     assert logged and logged[0]["deployment_id"] == "dpl_1"
 
 
-
-
 @pytest.mark.parametrize(
     "checks_api, event, answered",
     [

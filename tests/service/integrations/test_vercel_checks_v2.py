@@ -197,7 +197,12 @@ def test_a_rerequested_run_is_reported_again_by_a_new_job(store, config, vercel_
     again = announce(store, config, vercel_api.rerequest(run["id"]))
     assert (again.status, again.run, again.report) == ("accepted", True, "vercel")
     rerun = repository.get_job(store, again.job_id)
-    assert rerun.id != first and (rerun.kind, rerun.target, rerun.params["deployment_id"], rerun.params["phase"]) == (JobKind.CHECK, "production", "dpl_1", "pre")
+    assert rerun.id != first and (rerun.kind, rerun.target, rerun.params["deployment_id"], rerun.params["phase"]) == (
+        JobKind.CHECK,
+        "production",
+        "dpl_1",
+        "pre",
+    )
     assert repository.get_check_run(store, run["id"]).job_id == rerun.id
     assert repository.get_integration_report(store, rerun.id, "vercel").details["rerun_of"] == first
     assert sync_report(store, config, rerun.id, "vercel") == "running"
