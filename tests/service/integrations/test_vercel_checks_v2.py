@@ -92,15 +92,28 @@ def test_a_check_run_vercel_announces_carries_the_job_s_verdict(store, config, v
     told = vercel_api.runs[run["id"]]
     assert (told["status"], told["externalId"], told["externalUrl"]) == ("running", job.id, f"{PUBLIC_URL}/v1/jobs/{job.id}/report")
     assert sync_report(store, config, job.id, "vercel") == "fresh"
+    due = lambda: repository.due_integration_reports(store, fresh_seconds=0)  # noqa: E731
+    assert due() == [], "a run does not go stale: nothing to refresh"
+    [second] = vercel_api.start_runs("dpl_1")  # a second run of the check on the deployment: the job tells both
+    announce(store, config, second)
+    assert due() == [(job.id, "vercel")], "a run not told yet"
+    assert sync_report(store, config, job.id, "vercel") == "running" and vercel_api.runs[second["id"]]["status"] == "running"
 
     job = run_job(store, config, job.id)
+    assert due() == [(job.id, "vercel")], "the job ended"
     assert (job.state, job.verdict) == (JobState.SUCCEEDED, Verdict.PROCEED)
     assert sync_report(store, config, job.id, "vercel") == "completed: succeeded"
     assert (told["status"], told["conclusion"], told["conclusionText"]) == ("completed", "succeeded", "proceed")
+    assert vercel_api.runs[second["id"]]["conclusion"] == "succeeded", "every run the job holds is told"
     assert sync_report(store, config, job.id, "vercel") == "nothing to do"
     report = repository.get_integration_report(store, job.id, "vercel")
     assert (report.status, report.reported_state, report.remote_id) == ("done", "completed", run["id"])
-    assert [(m, body.get("status")) for m, body in ((c.method, c.body) for c in vercel_api.calls[before:])] == [("PATCH", "running"), ("PATCH", "completed")]
+    assert [(c.method, c.body.get("status")) for c in vercel_api.calls[before:]] == [
+        ("PATCH", "running"),
+        ("PATCH", "running"),
+        ("PATCH", "completed"),
+        ("PATCH", "completed"),
+    ]
     assert vercel_api.violations == []
 
 
