@@ -123,6 +123,10 @@ def check_definition(integration: VercelIntegration, project_id: str) -> dict[st
 def ensure_check(store: psycopg.Connection, client: ChecksV2, integration: VercelIntegration, project_id: str) -> str:
     """The id of deploy-gate's check on the project: remembered, found by name, or created; updated when the configuration changed."""
     definition = check_definition(integration, project_id)
+    stored = repository.stored_check(store, project_id)
+    if stored is not None and stored.definition == definition:
+        return stored.check_id
+    # Only now, for the calls below: the lock is held to the end of the report's transaction.
     repository.lock_project_check(store, project_id)
     stored = repository.stored_check(store, project_id)
     if stored is not None and stored.definition == definition:
@@ -159,11 +163,14 @@ def sync_runs(store: psycopg.Connection, integration: VercelIntegration, report:
     """Take the job's report one step: wait for a run, find or make one, tell each run it runs or how the job ended."""
     client = client_for(integration)
     deployment_id = report.subject
-    runs = repository.runs_of_job(store, job.id)
+    project_id = str(report.details.get("project_id", ""))
+    # On first use the check is made: from then on Vercel runs it on the project's deployments.
+    check_id = ensure_check(store, client, integration, project_id)
+    for foreign in repository.runs_of_job(store, job.id):
+        if foreign.status == "open" and foreign.check_id != check_id:
+            repository.close_check_run(store, foreign.run_id, "abandoned", reason=f"a run of check {foreign.check_id}, not of deploy-gate's check {check_id}")
+    runs = [run for run in repository.runs_of_job(store, job.id) if run.check_id == check_id]
     if not runs:
-        # First use: the check exists from here on, so Vercel runs it on the project's next deployments.
-        project_id = str(report.details.get("project_id", ""))
-        check_id = ensure_check(store, client, integration, project_id)
         due = report.created_at + timedelta(seconds=integration.check_run_wait_seconds)
         if datetime.now(UTC) < due:
             repository.defer_integration_report(store, job.id, SOURCE, until=due)
@@ -176,7 +183,7 @@ def sync_runs(store: psycopg.Connection, integration: VercelIntegration, report:
             raise
         repository.add_check_run(store, run_id=run_id, deployment_id=deployment_id, check_id=check_id, origin=origin, job_id=job.id)
         log.info("vercel_check_run_taken", extra={"job_id": job.id, "deployment_id": deployment_id, "run_id": run_id, "origin": origin})
-        runs = repository.runs_of_job(store, job.id)
+        runs = [run for run in repository.runs_of_job(store, job.id) if run.check_id == check_id]
     ended = job.state in TERMINAL
     conclusion = conclusion_for(job) if ended else None
     told = 0

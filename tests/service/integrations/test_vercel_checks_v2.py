@@ -340,3 +340,18 @@ def test_runs_of_another_check_and_of_ended_deployments_are_not_reported(store, 
     late = announce(store, config, {"id": "chkrun_late", "checkId": check_id, "deploymentId": "dpl_1"})
     assert late.status == "ignored" and "the deployment has ended" in late.detail
     assert not [c for c in vercel_api.calls if "check-runs" in c.path]
+
+
+def test_a_run_of_another_check_taken_before_deploy_gate_knew_its_check_is_dropped(store, config, vercel_api):
+    store_bundle_for(store, config)
+    vercel_api.add_deployment("dpl_1")
+    job_id = receive(store, config, vercel_event("deployment.created", "dpl_1")).job_id
+    # No check is remembered yet, so the announcement cannot be told apart from deploy-gate's own.
+    assert announce(store, config, {"id": "chkrun_other", "checkId": "chk_other", "deploymentId": "dpl_1"}).job_id == job_id
+    past_the_wait(store, job_id)
+    assert sync_report(store, config, job_id, "vercel") == "running"
+    dropped = repository.get_check_run(store, "chkrun_other")
+    assert dropped.status == "abandoned" and "not of deploy-gate's check" in dropped.last_error
+    [own] = vercel_api.runs.values()
+    assert own["checkId"] == repository.stored_check(store, PROJECT).check_id and own["externalId"] == job_id
+    assert not [c for c in vercel_api.calls if c.path.endswith("chkrun_other")] and vercel_api.violations == []
