@@ -355,3 +355,22 @@ def test_a_run_of_another_check_taken_before_deploy_gate_knew_its_check_is_dropp
     [own] = vercel_api.runs.values()
     assert own["checkId"] == repository.stored_check(store, PROJECT).check_id and own["externalId"] == job_id
     assert not [c for c in vercel_api.calls if c.path.endswith("chkrun_other")] and vercel_api.violations == []
+
+
+def test_a_new_run_after_the_verdict_is_a_rerequest_too(store, config, vercel_api):
+    store_bundle_for(store, config)
+    vercel_api.add_deployment("dpl_1")
+    define_check(store, config)
+    first = receive(store, config, vercel_event("deployment.created", "dpl_1")).job_id
+    [run] = vercel_api.start_runs("dpl_1")
+    announce(store, config, run)
+    run_job(store, config, first)
+    assert sync_report(store, config, first, "vercel") == "completed: succeeded"
+    [fresh] = vercel_api.start_runs("dpl_1")  # a rerun under a new run id
+    again = announce(store, config, fresh)
+    assert (again.status, again.run) == ("accepted", True) and again.job_id != first
+    assert repository.get_check_run(store, fresh["id"]).job_id == again.job_id
+    assert repository.get_check_run(store, run["id"]).job_id == first, "the concluded run keeps the job that concluded it"
+    run_job(store, config, again.job_id)
+    assert sync_report(store, config, again.job_id, "vercel") == "completed: succeeded"
+    assert (vercel_api.runs[fresh["id"]]["conclusion"], vercel_api.runs[fresh["id"]]["externalId"]) == ("succeeded", again.job_id)
