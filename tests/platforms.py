@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.service.integrations.fakes import FakeGitHub, FakeVercel, rsa_key
+from tests.service.integrations.fake_vercel import FakeVercel
+from tests.service.integrations.fakes import FakeGitHub, rsa_key
 from tests.service.integrations.payloads import APP_ID, INSTALLATION, REPOSITORY, TEAM
 
 VERCEL_TOKEN = "vercel-integration-token-abcdef"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -34,6 +35,8 @@ from service.config.records import (
 from service.config.schema import ConfigSchema
 from service.prisma.database import DatabaseTarget, parse_database_url
 from service.prisma.errors import InvalidDatabaseUrl
+
+log = logging.getLogger(__name__)
 
 # An HMAC key shorter than this is guessable enough to forge signatures offline.
 MIN_WEBHOOK_SECRET_LENGTH = 16
@@ -221,7 +224,15 @@ def _vercel(spec: Mapping[str, Any], where: str, targets: Mapping[str, object], 
         if project["project_id"] in projects:
             raise ConfigError(f"{where}.projects.{index}.project_id: {project['project_id']} is listed twice")
         mapped = {key: _known_target(value, f"{where}.projects.{index}.targets.{key}", targets) for key, value in project["targets"].items()}
-        projects[project["project_id"]] = VercelProject(project["project_id"], mapped)
+        projects[project["project_id"]] = VercelProject(project["project_id"], mapped, project["blocks"])
+    if spec["checks_api"] == "v1":
+        # Once per process: the web process and each worker read the file at start-up.
+        log.warning(
+            "vercel_checks_v1_deprecated",
+            extra={
+                "detail": 'integrations.vercel.checks_api = "v1": Vercel\'s v1 checks API is deprecated and refuses tokens that are not an OAuth2 integration\'s; use "v2"'
+            },
+        )
     return VercelIntegration(
         webhook_secret=secret,
         projects=projects,
@@ -229,6 +240,10 @@ def _vercel(spec: Mapping[str, Any], where: str, targets: Mapping[str, object], 
         team_id=spec.get("team_id"),
         api_url=_api_url(spec["api_url"], f"{where}.api_url"),
         check_name=spec["check_name"],
+        checks_api=spec["checks_api"],
+        webhook_id=spec.get("webhook_id"),
+        check_run_wait_seconds=spec["check_run_wait_seconds"],
+        check_timeout_seconds=spec["check_timeout_seconds"],
     )
 
 

@@ -105,11 +105,19 @@ class Notifications:
         return self.per_target.get(name, self.default)
 
 
+# What a Vercel check (Checks v2) may hold up, in the order a deployment reaches them.
+VERCEL_CHECK_BLOCKS = ("build-start", "deployment-start", "deployment-alias", "deployment-promotion")
+VERCEL_CHECKS_APIS = ("v2", "v1")
+
+
 @dataclass(frozen=True)
 class VercelProject:
     project_id: str
     # Vercel's target ("production", "staging"; "preview" for a deployment without one) -> a target.
     targets: dict[str, str] = field(default_factory=dict)
+    # Checks v2: what the project's check holds up until it concludes. Vercel's default, and what
+    # Vercel's own Terraform provider says new checks take today.
+    blocks: str = "deployment-alias"
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,16 @@ class VercelIntegration:
     team_id: str | None = None
     api_url: str = "https://api.vercel.com"
     check_name: str = "deploy-gate"
+    # "v2": a check per project, a check run per deployment; "v1": the deprecated per-deployment checks.
+    checks_api: str = "v2"
+    # Checks v2: the id of the account webhook that calls deploy-gate (the check's source, so Vercel
+    # announces runs to it); None: the token is an integration's, and the check's source is that integration.
+    webhook_id: str | None = None
+    # Checks v2: how long after deployment.created deploy-gate waits for Vercel to announce the
+    # deployment's check run before it finds or creates the run itself.
+    check_run_wait_seconds: float = 60.0
+    # Checks v2: the check's timeout, after which Vercel concludes an unfinished run `timeout`.
+    check_timeout_seconds: int = 900
 
     def target_for(self, project_id: str, vercel_target: str | None) -> str | None:
         project = self.projects.get(project_id)

@@ -35,7 +35,11 @@ names:
 | `integrations.vercel.team_id` | no | sent as `teamId` on every Vercel API call |
 | `integrations.vercel.api_url` | no | default `https://api.vercel.com` |
 | `integrations.vercel.check_name` | no | the check's name in Vercel (default `deploy-gate`) |
-| `integrations.vercel.projects` | yes | `[[...projects]]`: `project_id`, and `targets` from Vercel's target (`production`, `preview`, …) to ours |
+| `integrations.vercel.checks_api` | no | `v2` (default): a check per project, a check run per deployment; `v1`: the deprecated per-deployment checks (a warning is logged at start-up) |
+| `integrations.vercel.webhook_id` | no | v2: the id of the account webhook that calls deploy-gate, the check's source (with an access token); without it the source is the integration whose token is configured |
+| `integrations.vercel.check_run_wait_seconds` | no | v2: how long after `deployment.created` deploy-gate waits for `deployment.checkrun.start` before it finds or creates the run itself (default 60) |
+| `integrations.vercel.check_timeout_seconds` | no | v2: the check's `timeout`, after which Vercel concludes a run `timeout` (default 900, 60 to 3600) |
+| `integrations.vercel.projects` | yes | `[[...projects]]`: `project_id`, `targets` from Vercel's target (`production`, `preview`, …) to ours, and (v2) `blocks`: what the check holds up, `deployment-alias` (default), `build-start`, `deployment-start` or `deployment-promotion` |
 | `integrations.github.webhook_secret_env` | yes | the variable holding the GitHub App's webhook secret (16+ characters) |
 | `integrations.github.app_id` | yes | the GitHub App's id |
 | `integrations.github.private_key_env` | yes | the variable holding the App's private key (PEM; `\\n` escapes are read as newlines) |
@@ -60,7 +64,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.config.records import NOTIFICATION_EVENTS
+from service.config.records import NOTIFICATION_EVENTS, VERCEL_CHECK_BLOCKS, VERCEL_CHECKS_APIS
 
 SCOPES = ("deploy", "read", "approve")
 LINT_LEVELS = ("error", "warning", "info", "off")
@@ -129,6 +133,7 @@ class _TokenSchema(Schema):
 class _VercelProjectSchema(Schema):
     project_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,100}$", error="a Vercel project id such as prj_abc123"))
     targets = fields.Dict(keys=fields.String(validate=_NAME), values=fields.String(validate=_NAME), required=True, validate=validate.Length(min=1))
+    blocks = fields.String(load_default="deployment-alias", validate=validate.OneOf(VERCEL_CHECK_BLOCKS))
 
 
 class _VercelSchema(Schema):
@@ -137,6 +142,10 @@ class _VercelSchema(Schema):
     team_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,100}$", error="a Vercel team id such as team_abc123"))
     api_url = fields.String(load_default="https://api.vercel.com")
     check_name = fields.String(load_default="deploy-gate", validate=validate.Length(min=1, max=100))
+    checks_api = fields.String(load_default="v2", validate=validate.OneOf(VERCEL_CHECKS_APIS))
+    webhook_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,100}$", error="a Vercel webhook id such as account_hook_abc123"))
+    check_run_wait_seconds = fields.Float(load_default=60.0, validate=validate.Range(min=0, max=3600))
+    check_timeout_seconds = fields.Integer(load_default=900, strict=True, validate=validate.Range(min=60, max=3600))
     projects = fields.List(fields.Nested(_VercelProjectSchema), required=True, validate=validate.Length(min=1))
 
 

@@ -6,8 +6,8 @@ does nothing and says `duplicate`), what it was about recorded, and a job submit
 enqueues the job after commit. The answer is a `Receipt`.
 
 Verdicts out: a job started for a platform gets an *integration report*, a row in the store owing
-the platform its verdict (a Vercel deployment check, or a GitHub deployment protection rule's
-callback). `sync_report` takes one report one step forward: it runs in a Celery task, right after
+the platform its verdict (the deployment's Vercel check runs, or with Vercel's deprecated v1 API a
+deployment check; or a GitHub deployment protection rule's callback). `sync_report` takes one report one step forward: it runs in a Celery task, right after
 the webhook and then from a beat task, and its failures are retried (`RetryLater`) or, when the
 platform refuses, end the report (`abandoned`, with the reason). Nothing here ever changes a job:
 a platform that cannot be reached changes what it is told, never the verdict.
@@ -44,7 +44,8 @@ TIMEOUT_SECONDS = 10.0
 RETRY_BASE_SECONDS = 5.0
 RETRY_MAX_SECONDS = 300.0
 GIVE_UP_AFTER = timedelta(days=1)
-# Vercel marks a running check stale after 5 minutes without an update: refresh well before.
+# Vercel marks a running v1 check stale after 5 minutes without an update: refresh well before.
+# (A v2 check run does not go stale; it ends at its check's timeout.)
 KEEP_FRESH_SECONDS = 120.0
 
 

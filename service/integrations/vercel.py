@@ -1,35 +1,32 @@
-"""Vercel: deployment webhooks start jobs; a blocking deployment check carries each check job's verdict.
+"""Vercel: deployment webhooks start jobs; a blocking check carries each check job's verdict.
 
 Webhooks (Vercel's "Webhooks API Reference"): `x-vercel-signature` is the hex HMAC-SHA1 of the raw
 body with the webhook secret. The body is `{id, type, createdAt, region, payload}`; `id` is the
 delivery's id (Vercel retries a delivery for up to a day), and the payload carries
 `deployment.id`, `deployment.meta` (`githubCommitSha`, ...), `project.id`, `target` (`production`,
-`staging`, or null for a preview) and, for a re-requested check, `check.id`.
+`staging`, or null for a preview) and, for a check run, `checkRun.id` and `checkRun.checkId`
+(the shape of Vercel's own example integration, vercel/example-marketplace-integration
+`lib/vercel/schemas.ts`; the reference lists the events but not their payload).
 
 | event | what deploy-gate does |
 | --- | --- |
-| `deployment.created` | a `check` job (phase `pre`) on the target of the project and Vercel target; with a token, a blocking check carrying the job's verdict |
-| `deployment.error` | a `recover` job on that target; the deployment's open check is no longer reported |
-| `deployment.check-rerequested` | the check's job again as a new job, reported on the same check |
-| `deployment.succeeded`, `.ready`, `.promoted`, `.canceled` | recorded, and noted on each job of the deployment (canceled: its check is no longer reported) |
+| `deployment.created` | a `check` job (phase `pre`) on the target of the project and Vercel target; with a token, the job's verdict goes to the deployment's check run (v2) or a check it creates (v1) |
+| `deployment.checkrun.start` (v2) | the deployment's check job reports on that run; a run that concluded before (a rerequest) gets a new check job |
+| `deployment.checkrun.cancel` (v2) | the run is no longer reported (the job's report ends with its last run) |
+| `deployment.check-rerequested` (v1) | the check's job again as a new job, reported on the same check |
+| `deployment.error` | a `recover` job on that target; the deployment's open checks and runs are no longer reported |
+| `deployment.succeeded`, `.ready`, `.promoted`, `.canceled` | recorded, and noted on each job of the deployment (canceled: its checks and runs are no longer reported) |
 | anything else | acknowledged and ignored |
 
-Jobs use the target's last stored bundle. With none stored yet nothing can be checked: the
-delivery is acknowledged with `not_checked` (and logged), no job and no check are made, and the
-deployment goes on unchecked: a check that blocks every deployment of a project until its first
-bundle arrives would hold up the very deploy that posts it.
+Deliveries arrive in any order. A run announced before its deployment.created waits for it: the
+job made then takes the run. A deployment no job can check (no migrations stored for its target,
+no target configured) gets no job: the delivery is acknowledged `not_checked` (and logged), and
+with v2 its runs are concluded `skipped` with the reason, so the deployment goes on unchecked: a
+check that blocks every deployment of a project until its first bundle arrives would hold up the
+very deploy that posts it.
 
-Checks use Vercel's v1 checks API with the integration's token (`?teamId=` when configured):
-`POST /v1/deployments/{id}/checks` `{name, blocking: true, detailsUrl, externalId, rerequestable:
-true}`, then `PATCH .../checks/{checkId}` with `status: running` (again every KEEP_FRESH_SECONDS
-while the job runs, since Vercel marks a running check stale after five minutes), and finally
-`status: completed` with `conclusion` `succeeded` (verdict proceed), `failed` (blocked, or the job
-could not finish) or `canceled`. The v1 `output` field takes web-vitals metrics only, so the short
-outcome goes in the completed check's name (`deploy-gate: blocked: ...`, at most 100 characters)
-and the details behind `detailsUrl`, the job's report (with its token when report links are
-signed, see `service.links`, so a person can open it from Vercel's dashboard). `externalId` is the
-job id: before creating a check, the deployment's checks are listed, so an attempt whose answer was
-lost never leaves two.
+The checks themselves: `service.integrations.vercel_checks_v2` (the default) and `.vercel_checks_v1`
+(deprecated, behind `checks_api = "v1"`).
 """
 
 from __future__ import annotations
@@ -37,17 +34,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import psycopg
 
 from service import json_body
 from service.config.records import Config, Integrations, VercelIntegration
-from service.integrations import ApiRefused, InvalidPayload, Receipt, call_api, payload_text, verdict_passed, verdict_summary
-from service.jobs.states import TERMINAL, JobState
+from service.integrations import ApiRefused, InvalidPayload, Receipt, payload_text, vercel_checks_v1, vercel_checks_v2
+from service.integrations.vercel_api import SOURCE
 from service.jobs.submit import DeployRequest, NoBundle, submit_deploy
 from service.jobs.submit_recovery import submit_recovery
 from service.links import job_links
@@ -56,14 +52,18 @@ from service.store.repository import IntegrationReport, Job
 
 log = logging.getLogger(__name__)
 
-SOURCE = "vercel"
+__all__ = ["SOURCE", "SIGNATURE_HEADER", "VercelEvent", "parse_event", "receive", "signature", "sync_check", "verify_signature"]
+
 SIGNATURE_HEADER = "x-vercel-signature"
 REQUESTED_BY = "vercel"
 RECORDED_EVENTS = frozenset({"deployment.succeeded", "deployment.ready", "deployment.promoted", "deployment.canceled"})
-# After these the deployment is over: its check is no longer reported, and none is created.
+# After these the deployment is over: its checks and runs are no longer reported, and none is made.
 ENDING_EVENTS = frozenset({"deployment.error", "deployment.canceled"})
+RUN_STARTED = "deployment.checkrun.start"
+RUN_CANCELED = "deployment.checkrun.cancel"
+REREQUESTED_V1 = "deployment.check-rerequested"
 _COMMIT_KEYS = ("githubCommitSha", "gitlabCommitSha", "bitbucketCommitSha")
-_MAX_CHECK_NAME = 100
+NOT_CHECKED_REASON = "deploy-gate made no check job for this deployment (no migrations stored for its target, or no target configured for it)"
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -85,8 +85,12 @@ class VercelEvent:
     project_id: str | None = None
     # "production", "staging", another custom environment, or None for a preview.
     target: str | None = None
+    # v1: the re-requested check.
     check_id: str | None = None
     commit: str | None = None
+    # v2: the announced or canceled check run, and the check it is a run of.
+    run_id: str | None = None
+    run_check_id: str | None = None
 
     @property
     def deployment(self) -> str:
@@ -94,6 +98,13 @@ class VercelEvent:
         if self.deployment_id is None:
             raise InvalidPayload("payload.deployment.id: missing")
         return self.deployment_id
+
+    @property
+    def run(self) -> str:
+        """The check run's id: every `deployment.checkrun.*` event has one (parse_event checks)."""
+        if self.run_id is None:
+            raise InvalidPayload("payload.checkRun.id: missing")
+        return self.run_id
 
 
 def parse_event(body: bytes) -> VercelEvent:
@@ -112,7 +123,7 @@ def parse_event(body: bytes) -> VercelEvent:
         raise InvalidPayload("payload: must be an object")
     deployment = _object(payload, "deployment")
     event = replace(event, deployment_id=_text(deployment.get("id"), "payload.deployment.id"))
-    if event.type == "deployment.check-rerequested":
+    if event.type == REREQUESTED_V1:
         return replace(event, check_id=_text(_object(payload, "check").get("id"), "payload.check.id"))
     target = payload.get("target")
     if target is not None:
@@ -123,7 +134,11 @@ def parse_event(body: bytes) -> VercelEvent:
     project_id = _text(project.get("id"), "payload.project.id") if isinstance(project, dict) else None
     if project_id is None and event.type in ("deployment.created", "deployment.error"):
         raise InvalidPayload("payload.project.id: missing")
-    return replace(event, project_id=project_id, target=target, commit=commit[:200] if commit else None)
+    event = replace(event, project_id=project_id, target=target, commit=commit[:200] if commit else None)
+    if event.type in (RUN_STARTED, RUN_CANCELED):
+        run = _object(payload, "checkRun")
+        event = replace(event, run_id=_text(run.get("id"), "payload.checkRun.id"), run_check_id=_text(run.get("checkId"), "payload.checkRun.checkId"))
+    return event
 
 
 def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
@@ -137,6 +152,9 @@ def _text(value: Any, where: str) -> str:
     return payload_text(value, where, 200)
 
 
+Handler = Callable[[psycopg.Connection, Config, VercelIntegration, VercelEvent, set[str]], Receipt]
+
+
 def receive(store: psycopg.Connection, config: Config, event: VercelEvent) -> Receipt:
     """Remember the delivery and act on it, in one transaction (the caller enqueues after commit)."""
     integration = config.integrations.vercel
@@ -148,9 +166,12 @@ def receive(store: psycopg.Connection, config: Config, event: VercelEvent) -> Re
             return Receipt(event.id, event.type, "duplicate", "this delivery was received before; nothing was done again", first)
         seen_before = repository.delivery_events(store, SOURCE, event.deployment_id) if event.deployment_id else set()
         repository.describe_delivery(store, SOURCE, event.id, event=event.type, subject=event.deployment_id)
-        handler = _HANDLERS.get(event.type)
+        handler = _HANDLERS[integration.checks_api].get(event.type)
         if handler is None:
-            return Receipt(event.id, event.type, "ignored", f"deploy-gate does not act on {event.type}")
+            detail = f"deploy-gate does not act on {event.type}"
+            if event.type in _HANDLERS["v1"] or event.type in _HANDLERS["v2"]:
+                detail += f" with Vercel's checks API {integration.checks_api} (integrations.vercel.checks_api)"
+            return Receipt(event.id, event.type, "ignored", detail)
         receipt = handler(store, config, integration, event, seen_before)
         if receipt.job_id and receipt.status == "accepted":
             repository.link_delivery(store, SOURCE, event.id, receipt.job_id)
@@ -161,25 +182,34 @@ def _mapped_target(integration: VercelIntegration, event: VercelEvent) -> str | 
     return integration.target_for(event.project_id or "", event.target)
 
 
-def _unmapped(event: VercelEvent) -> Receipt:
+def _unmapped(store: psycopg.Connection, integration: VercelIntegration, event: VercelEvent) -> Receipt:
     detail = f"no target is configured for project {event.project_id} and Vercel target {event.target or 'preview'}"
+    _skip_waiting_runs(store, integration, event, detail)
     return Receipt(event.id, event.type, "ignored", detail)
 
 
-def _not_checked(event: VercelEvent, target: str, error: NoBundle) -> Receipt:
+def _not_checked(store: psycopg.Connection, integration: VercelIntegration, event: VercelEvent, target: str, error: NoBundle) -> Receipt:
     log.warning("vercel_not_checked", extra={"delivery": event.id, "deployment_id": event.deployment_id, "target": target})
-    return Receipt(event.id, event.type, "not_checked", f"{error}; post a deploy with the migrations to check deployments of {target}")
+    detail = f"{error}; post a deploy with the migrations to check deployments of {target}"
+    _skip_waiting_runs(store, integration, event, detail)
+    return Receipt(event.id, event.type, "not_checked", detail)
+
+
+def _skip_waiting_runs(store: psycopg.Connection, integration: VercelIntegration, event: VercelEvent, reason: str) -> None:
+    """v2: runs announced before deployment.created that no job will take are concluded `skipped` (by the beat task)."""
+    if integration.checks_api == "v2" and event.type == "deployment.created":
+        repository.skip_check_runs(store, event.deployment, reason)
 
 
 def _created(store: psycopg.Connection, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
     target = _mapped_target(integration, event)
     if target is None:
-        return _unmapped(event)
+        return _unmapped(store, integration, event)
     request = DeployRequest(target=target, phase="pre", commit=event.commit, deployment_id=event.deployment_id)
     try:
         job, created = submit_deploy(store, config, request, REQUESTED_BY, f"vercel:{event.deployment_id}:created")
     except NoBundle as error:
-        return _not_checked(event, target, error)
+        return _not_checked(store, integration, event, target, error)
     detail = f"check job {job.id} on target {target}"
     if not created:
         return Receipt(event.id, event.type, "duplicate", f"{detail} was started for this deployment before", job.id)
@@ -189,26 +219,38 @@ def _created(store: psycopg.Connection, config: Config, integration: VercelInteg
         if ended:
             detail += f"; no Vercel check, the deployment has ended ({', '.join(sorted(ended))})"
         else:
-            details = {"project_id": event.project_id, "vercel_target": event.target or "preview"}
+            details = {"project_id": event.project_id, "vercel_target": event.target or "preview", "checks_api": integration.checks_api}
             repository.open_integration_report(store, job_id=job.id, source=SOURCE, subject=event.deployment, details=details)
             report = SOURCE
-            detail += "; its verdict goes to a blocking Vercel check"
+            if integration.checks_api == "v2":
+                repository.claim_check_runs(store, event.deployment, job.id)
+                detail += f"; its verdict goes to the deployment's run of the Vercel check {integration.check_name}"
+            else:
+                detail += "; its verdict goes to a blocking Vercel check"
     return Receipt(event.id, event.type, "accepted", detail, job.id, run=True, report=report)
 
 
 def _error(store: psycopg.Connection, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
-    _abandon_checks(store, event, "the deployment failed (deployment.error)")
+    _stop_reporting(store, event, "the deployment failed (deployment.error)")
     _note_on_jobs(store, event)
     target = _mapped_target(integration, event)
     if target is None:
-        return _unmapped(event)
+        return _unmapped(store, integration, event)
     try:
         job, created = submit_recovery(store, config, target, REQUESTED_BY, key=f"vercel:{event.deployment_id}:error")
     except NoBundle as error:
-        return _not_checked(event, target, error)
+        return _not_checked(store, integration, event, target, error)
     if not created:
         return Receipt(event.id, event.type, "duplicate", f"recover job {job.id} was started for this deployment before", job.id)
     return Receipt(event.id, event.type, "accepted", f"recover job {job.id} on target {target}", job.id, run=True)
+
+
+def _rerun(store: psycopg.Connection, config: Config, event: VercelEvent, before: Job, key: str) -> tuple[Job, bool]:
+    """The check job `before` again, as a new job (NoBundle when its target has no bundle any more)."""
+    request = DeployRequest(
+        target=before.target, phase=before.params.get("phase", "pre"), commit=before.params.get("commit"), deployment_id=event.deployment_id
+    )
+    return submit_deploy(store, config, request, REQUESTED_BY, key)
 
 
 def _check_rerequested(store: psycopg.Connection, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
@@ -220,23 +262,101 @@ def _check_rerequested(store: psycopg.Connection, config: Config, integration: V
     if not integration.token:
         return Receipt(event.id, event.type, "ignored", "no Vercel token is configured to report on the check")
     before = repository.get_job(store, previous.job_id)
-    request = DeployRequest(
-        target=before.target, phase=before.params.get("phase", "pre"), commit=before.params.get("commit"), deployment_id=event.deployment_id
-    )
     try:
-        job, created = submit_deploy(store, config, request, REQUESTED_BY, f"vercel:{event.deployment_id}:rerequested:{event.id}")
+        job, created = _rerun(store, config, event, before, f"vercel:{event.deployment_id}:rerequested:{event.id}")
     except NoBundle as error:
-        return _not_checked(event, before.target, error)
+        return _not_checked(store, integration, event, before.target, error)
     repository.open_integration_report(
-        store, job_id=job.id, source=SOURCE, subject=event.deployment_id, remote_id=event.check_id, details={**previous.details, "rerun_of": before.id}
+        store, job_id=job.id, source=SOURCE, subject=event.deployment, remote_id=event.check_id, details={**previous.details, "rerun_of": before.id}
     )
     detail = f"check job {job.id} on target {before.target}, reported on check {event.check_id}"
     return Receipt(event.id, event.type, "accepted", detail, job.id, run=created, report=SOURCE)
 
 
+def _run_started(store: psycopg.Connection, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
+    run_id = event.run
+    if not integration.token:
+        return Receipt(event.id, event.type, "ignored", "no Vercel token is configured to report on check runs")
+    stored = repository.stored_check(store, event.project_id) if event.project_id else None
+    if stored is not None and event.run_check_id != stored.check_id:
+        return Receipt(
+            event.id, event.type, "ignored", f"check run {run_id} is a run of check {event.run_check_id}, not of deploy-gate's check {stored.check_id}"
+        )
+    ended = seen_before & ENDING_EVENTS
+    if ended:
+        return Receipt(event.id, event.type, "ignored", f"the deployment has ended ({', '.join(sorted(ended))}); check run {run_id} is not reported")
+    known = repository.get_check_run(store, run_id)
+    report = repository.latest_report_about(store, SOURCE, event.deployment)
+    if known is not None and known.status == "open":
+        if known.job_id is None:
+            return Receipt(event.id, event.type, "recorded", f"check run {run_id} waits for the deployment's check job")
+        return Receipt(event.id, event.type, "recorded", f"check job {known.job_id} reports on check run {run_id}", known.job_id, report=SOURCE)
+    if report is not None and report.status == "open":
+        if known is not None:
+            repository.reassign_check_run(store, run_id, job_id=report.job_id)
+        else:
+            _add_announced(store, event, job_id=report.job_id)
+        return Receipt(event.id, event.type, "recorded", f"check job {report.job_id} reports on check run {run_id}", report.job_id, report=SOURCE)
+    if report is not None:
+        # The run concluded before (a rerequest), or a new run came after the job's verdict was given.
+        return _rerequested_run(store, config, event, report, known is not None)
+    if known is not None or "deployment.created" in seen_before:
+        _skip_run(store, event, known is not None, NOT_CHECKED_REASON)
+        return Receipt(event.id, event.type, "not_checked", f"check run {run_id} is concluded skipped: {NOT_CHECKED_REASON}")
+    _add_announced(store, event)
+    return Receipt(event.id, event.type, "recorded", f"check run {run_id} waits for the deployment's deployment.created")
+
+
+def _add_announced(store: psycopg.Connection, event: VercelEvent, *, job_id: str | None = None, skip_reason: str | None = None) -> None:
+    check_id = event.run_check_id or ""  # parse_event requires it for a checkrun event
+    repository.add_check_run(
+        store, run_id=event.run, deployment_id=event.deployment, check_id=check_id, origin="announced", job_id=job_id, skip_reason=skip_reason
+    )
+
+
+def _skip_run(store: psycopg.Connection, event: VercelEvent, known: bool, reason: str) -> None:
+    if known:
+        repository.reassign_check_run(store, event.run, job_id=None, skip_reason=reason)
+    else:
+        _add_announced(store, event, skip_reason=reason)
+
+
+def _rerequested_run(store: psycopg.Connection, config: Config, event: VercelEvent, previous: IntegrationReport, known: bool) -> Receipt:
+    before = repository.get_job(store, previous.job_id)
+    try:
+        job, created = _rerun(store, config, event, before, f"vercel:{event.deployment_id}:checkrun:{event.run}:{event.id}")
+    except NoBundle as error:
+        reason = f"{error}; post a deploy with the migrations to check deployments of {before.target}"
+        _skip_run(store, event, known, reason)
+        return Receipt(event.id, event.type, "not_checked", f"check run {event.run} is concluded skipped: {reason}")
+    details = {**previous.details, "checks_api": "v2", "rerun_of": before.id}
+    repository.open_integration_report(store, job_id=job.id, source=SOURCE, subject=event.deployment, details=details)
+    if known:
+        repository.reassign_check_run(store, event.run, job_id=job.id)
+    else:
+        _add_announced(store, event, job_id=job.id)
+    detail = f"check job {job.id} on target {before.target} (again, after job {before.id}), reported on check run {event.run}"
+    return Receipt(event.id, event.type, "accepted", detail, job.id, run=created, report=SOURCE)
+
+
+def _run_canceled(store: psycopg.Connection, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
+    run_id = event.run
+    known = repository.get_check_run(store, run_id)
+    if known is None:
+        return Receipt(event.id, event.type, "ignored", f"check run {run_id} is not one deploy-gate reports on")
+    reason = f"Vercel canceled check run {run_id} (deployment.checkrun.cancel)"
+    if not repository.close_check_run(store, run_id, "canceled", reason=reason):
+        return Receipt(event.id, event.type, "recorded", f"check run {run_id} was no longer reported", known.job_id)
+    if known.job_id is None:
+        return Receipt(event.id, event.type, "recorded", f"check run {run_id} is no longer reported")
+    if not any(run.status == "open" for run in repository.runs_of_job(store, known.job_id)):
+        repository.abandon_integration_report(store, known.job_id, SOURCE, reason=reason)
+    return Receipt(event.id, event.type, "recorded", f"check job {known.job_id} no longer reports on check run {run_id}", known.job_id)
+
+
 def _recorded(store: psycopg.Connection, config: Config, integration: VercelIntegration, event: VercelEvent, seen_before: set[str]) -> Receipt:
     if event.type in ENDING_EVENTS:
-        _abandon_checks(store, event, f"the deployment ended ({event.type})")
+        _stop_reporting(store, event, f"the deployment ended ({event.type})")
     noted = _note_on_jobs(store, event)
     return Receipt(event.id, event.type, "recorded", f"noted on {noted} job{'s' if noted != 1 else ''} of deployment {event.deployment_id}")
 
@@ -248,92 +368,25 @@ def _note_on_jobs(store: psycopg.Connection, event: VercelEvent) -> int:
     return len(jobs)
 
 
-def _abandon_checks(store: psycopg.Connection, event: VercelEvent, reason: str) -> None:
+def _stop_reporting(store: psycopg.Connection, event: VercelEvent, reason: str) -> None:
     for report in repository.open_reports_about(store, SOURCE, event.deployment):
         repository.abandon_integration_report(store, report.job_id, SOURCE, reason=reason)
+    repository.close_deployment_runs(store, event.deployment, reason)
 
 
-_HANDLERS = {
-    "deployment.created": _created,
-    "deployment.error": _error,
-    "deployment.check-rerequested": _check_rerequested,
-    **{name: _recorded for name in RECORDED_EVENTS},
+_COMMON: dict[str, Handler] = {"deployment.created": _created, "deployment.error": _error, **{name: _recorded for name in RECORDED_EVENTS}}
+_HANDLERS: dict[str, dict[str, Handler]] = {
+    "v2": {**_COMMON, RUN_STARTED: _run_started, RUN_CANCELED: _run_canceled},
+    "v1": {**_COMMON, REREQUESTED_V1: _check_rerequested},
 }
 
 
-class VercelClient:
-    """The checks part of Vercel's REST API, on `api_url` with the integration's token."""
-
-    def __init__(self, api_url: str, token: str, team_id: str | None) -> None:
-        self.api_url = api_url.rstrip("/")
-        self._token = token
-        self.team_id = team_id
-
-    def _call(self, method: str, path: str, what: str, payload: Any = None) -> Any:
-        query = f"?{urlencode({'teamId': self.team_id})}" if self.team_id else ""
-        headers = {"Authorization": f"Bearer {self._token}"}
-        return call_api(method, f"{self.api_url}{path}{query}", what=what, headers=headers, payload=payload)
-
-    @staticmethod
-    def _checks_path(deployment_id: str) -> str:
-        return f"/v1/deployments/{quote(deployment_id, safe='')}/checks"
-
-    def find_check(self, deployment_id: str, external_id: str) -> str | None:
-        found = self._call("GET", self._checks_path(deployment_id), "list the deployment's checks")
-        checks = found.get("checks") if isinstance(found, dict) else None
-        for check in checks or []:
-            check_id = check.get("id") if isinstance(check, dict) else None
-            if isinstance(check_id, str) and check.get("externalId") == external_id:
-                return check_id
-        return None
-
-    def create_check(self, deployment_id: str, *, name: str, details_url: str, external_id: str) -> str:
-        body = {"name": name, "blocking": True, "detailsUrl": details_url, "externalId": external_id, "rerequestable": True}
-        created = self._call("POST", self._checks_path(deployment_id), "create the check", body)
-        check_id = created.get("id") if isinstance(created, dict) else None
-        if not isinstance(check_id, str):
-            raise ApiRefused("create the check: the answer has no check id")
-        return check_id
-
-    def update_check(self, deployment_id: str, check_id: str, fields: dict[str, Any]) -> None:
-        path = f"{self._checks_path(deployment_id)}/{quote(check_id, safe='')}"
-        self._call("PATCH", path, f"update the check to {fields.get('status')}", fields)
-
-
-def conclusion_for(job: Job) -> str:
-    if job.state is JobState.CANCELED:
-        return "canceled"
-    return "succeeded" if verdict_passed(job) else "failed"
-
-
 def sync_check(store: psycopg.Connection, integrations: Integrations, report: IntegrationReport, job: Job, keep_fresh_seconds: float) -> str:
-    """Create the check if needed, then tell Vercel it runs (kept fresh) or how it ended."""
+    """Take a job's Vercel report one step, with the checks API it was opened under."""
     integration = integrations.vercel
     if integration is None or not integration.token:
         raise ApiRefused("the Vercel integration or its token is no longer configured")
-    client = VercelClient(integration.api_url, integration.token, integration.team_id)
-    deployment_id = report.subject
     details_url = job_links(job.id, integrations.public_url, integrations.report_link_secret)["report"]
-    check_id = report.remote_id
-    if check_id is None:
-        check_id = client.find_check(deployment_id, job.id) or client.create_check(
-            deployment_id, name=integration.check_name, details_url=details_url, external_id=job.id
-        )
-        repository.report_progress(store, job.id, SOURCE, reported_state="registered", remote_id=check_id)
-        report = replace(report, remote_id=check_id, reported_state="registered", reported_at=None)
-    if job.state in TERMINAL:
-        conclusion = conclusion_for(job)
-        name = f"{integration.check_name}: {verdict_summary(job)}"
-        if len(name) > _MAX_CHECK_NAME:
-            name = name[: _MAX_CHECK_NAME - 1] + "…"
-        fields = {"status": "completed", "conclusion": conclusion, "name": name, "detailsUrl": details_url, "externalId": job.id}
-        client.update_check(deployment_id, check_id, fields)
-        repository.report_progress(store, job.id, SOURCE, reported_state="completed", done=True)
-        return f"completed: {conclusion}"
-    age = (datetime.now(UTC) - report.reported_at).total_seconds() if report.reported_at else None
-    if report.reported_state != "running" or age is None or age >= keep_fresh_seconds:
-        fields = {"status": "running", "name": integration.check_name, "detailsUrl": details_url, "externalId": job.id}
-        client.update_check(deployment_id, check_id, fields)
-        repository.report_progress(store, job.id, SOURCE, reported_state="running")
-        return "running"
-    return "fresh"
+    if report.details.get("checks_api", "v1") == "v2":
+        return vercel_checks_v2.sync_runs(store, integration, report, job, details_url)
+    return vercel_checks_v1.sync_check(store, integration, report, job, details_url, keep_fresh_seconds)

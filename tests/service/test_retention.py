@@ -93,6 +93,17 @@ def test_old_finished_jobs_go_with_their_journals_approvals_and_reports_and_no_o
         assert repository.job_with_journal(store, kept.id)[1], kept.state
 
 
+def test_a_job_s_vercel_check_runs_go_with_it(store):
+    old, recent = finished_job(store), finished_job(store)
+    for job in (old, recent):
+        repository.open_integration_report(store, job_id=job.id, source="vercel", subject=f"dpl_{job.id}", details={"checks_api": "v2"})
+        repository.add_check_run(store, run_id=f"chkrun_{job.id}", deployment_id=f"dpl_{job.id}", check_id="chk_1", origin="announced", job_id=job.id)
+    backdate(store, old.id, 500)
+    assert prune_store(store, POLICY).jobs == 1
+    assert repository.get_check_run(store, f"chkrun_{old.id}") is None
+    assert repository.get_check_run(store, f"chkrun_{recent.id}").job_id == recent.id
+
+
 def test_a_parent_goes_after_its_children_and_stays_while_a_child_is_kept(store):
     parent, other_parent = finished_job(store), finished_job(store)
     child = finished_job(store, kind=JobKind.RECOVER, parent_id=parent.id)

@@ -112,7 +112,7 @@ def patches(calls, **wanted) -> list:
     return [c for c in calls if c.method == "PATCH" and 200 <= c.status < 300 and all(c.body.get(k) == v for k, v in wanted.items())]
 
 
-def test_a_vercel_check_is_created_kept_running_and_completed_despite_two_failures(gate, celery_session_app, vercel_api, held, caplog):
+def test_a_vercel_check_run_carries_the_verdict_despite_two_failures(gate, celery_session_app, vercel_api, held, caplog):
     caplog.set_level(logging.INFO)
     store_bundle(gate, celery_session_app, [CREATE])
     held.clear()
@@ -125,23 +125,27 @@ def test_a_vercel_check_is_created_kept_running_and_completed_despite_two_failur
     job_id = response.get_json()["job_id"]
     assert held == [job_id]
 
-    # The first sync, right after the webhook: two failures retried by the task, then created and running.
+    # The first sync, right after the webhook: two failures retried by the task, then the project's check is made.
+    vercel_api.wait_for(lambda calls: any(c.method == "POST" and c.status == 200 for c in calls))
+    assert [(c.method, c.status) for c in vercel_api.calls] == [("GET", 500), ("GET", 503), ("GET", 200), ("POST", 200)]
+    [check] = vercel_api.project_checks.values()
+    assert (check["name"], check["blocks"], check["requires"], check["isRerequestable"]) == ("deploy-gate", "deployment-alias", "none", True)
+
+    # Vercel runs the check on the deployment and announces the run: the job's report takes it.
+    [check_run] = vercel_api.start_runs("dpl_e2e")
+    body, headers = signed_vercel(vercel_event("deployment.checkrun.start", "dpl_e2e", check_run=check_run))
+    announced = gate.post("/v1/webhooks/vercel", data=body, headers=headers)
+    assert (announced.status_code, announced.get_json()["status"], announced.get_json()["job_id"]) == (200, "recorded", job_id)
     vercel_api.wait_for(lambda calls: patches(calls, status="running"))
-    statuses = [(c.method, c.status) for c in vercel_api.calls]
-    assert statuses[:2] == [("GET", 500), ("GET", 503)]
-    assert statuses[2:] == [("GET", 200), ("POST", 200), ("PATCH", 200)]
-    [check_id] = vercel_api.checks
-    # Kept fresh while the job has not ended: the beat task finds the report due again.
-    beat_until(celery_session_app, vercel_api, lambda calls: len(patches(calls, status="running")) >= 2)
 
     run(celery_session_app, job_id)
     job = finished(gate, job_id)
     assert (job["state"], job["verdict"]) == ("succeeded", "proceed")
     beat_until(celery_session_app, vercel_api, lambda calls: patches(calls, status="completed"))
-    check = vercel_api.checks[check_id]
-    assert (check["status"], check["conclusion"], check["name"], check["externalId"]) == ("completed", "succeeded", "deploy-gate: proceed", job_id)
-    assert check["detailsUrl"] == f"{PUBLIC_URL}/v1/jobs/{job_id}/report"
-    assert len(vercel_api.checks) == 1 and vercel_api.violations == []
+    told = vercel_api.runs[check_run["id"]]
+    assert (told["status"], told["conclusion"], told["conclusionText"], told["externalId"]) == ("completed", "succeeded", "proceed", job_id)
+    assert told["externalUrl"] == f"{PUBLIC_URL}/v1/jobs/{job_id}/report"
+    assert len(vercel_api.runs) == 1 and len(vercel_api.project_checks) == 1 and vercel_api.violations == []
     assert gate.get(f"/v1/jobs/{job_id}", headers=AUTH).get_json()["verdict"] == "proceed", "the failures changed nothing"
     # Nothing more to say: the report is closed.
     count = len(vercel_api.calls)

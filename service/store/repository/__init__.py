@@ -6,6 +6,7 @@
 - `bundles`: migration bundles, stored once per content;
 - `deliveries`: the platforms' webhook deliveries, each seen once;
 - `integration_reports`: the verdicts owed to the platforms;
+- `vercel_checks`: Vercel Checks v2, each project's check and the check runs owed a status;
 - `retention`: deleting, in small batches, old finished jobs, old delivery ids and unused bundles;
 - `target_locks`: the lock that serialises the jobs writing to one target;
 - `workers`: the workers' heartbeats, and which worker runs a job right now;
@@ -28,8 +29,10 @@ from service.store.repository.deliveries import (
 from service.store.repository.integration_reports import (
     IntegrationReport,
     abandon_integration_report,
+    defer_integration_report,
     due_integration_reports,
     get_integration_report,
+    latest_report_about,
     latest_report_for_remote,
     lock_integration_report,
     open_integration_report,
@@ -84,6 +87,28 @@ from service.store.repository.schema import (
     require_current_store,
 )
 from service.store.repository.target_locks import target_lock
+from service.store.repository.vercel_checks import (
+    CheckRun,
+    StoredCheck,
+    add_check_run,
+    claim_check_runs,
+    close_check_run,
+    close_deployment_runs,
+    defer_jobless_run,
+    due_jobless_runs,
+    forget_check,
+    get_check_run,
+    jobless_run_failed,
+    lock_jobless_run,
+    lock_project_check,
+    reassign_check_run,
+    remember_check,
+    run_reported,
+    runs_of_deployment,
+    runs_of_job,
+    skip_check_runs,
+    stored_check,
+)
 from service.store.repository.workers import (
     OrphanedJob,
     claim_job,
@@ -153,14 +178,37 @@ __all__ = [
     # integration reports
     "IntegrationReport",
     "abandon_integration_report",
+    "defer_integration_report",
     "due_integration_reports",
     "get_integration_report",
+    "latest_report_about",
     "latest_report_for_remote",
     "lock_integration_report",
     "open_integration_report",
     "open_reports_about",
     "report_failed",
     "report_progress",
+    # vercel checks (v2)
+    "CheckRun",
+    "StoredCheck",
+    "add_check_run",
+    "claim_check_runs",
+    "close_check_run",
+    "close_deployment_runs",
+    "defer_jobless_run",
+    "due_jobless_runs",
+    "forget_check",
+    "get_check_run",
+    "jobless_run_failed",
+    "lock_jobless_run",
+    "lock_project_check",
+    "reassign_check_run",
+    "remember_check",
+    "run_reported",
+    "runs_of_deployment",
+    "runs_of_job",
+    "skip_check_runs",
+    "stored_check",
     # retention
     "PrunedJobs",
     "prune_deliveries",

@@ -100,6 +100,15 @@ def open_reports_about(conn: psycopg.Connection, source: str, subject: str) -> l
         ).fetchall()
 
 
+def latest_report_about(conn: psycopg.Connection, source: str, subject: str) -> IntegrationReport | None:
+    """The newest report on a subject (a Vercel deployment: its check job's, or a rerequest's), whatever its status."""
+    return _one_report(
+        conn,
+        f'SELECT {_REPORT_COLUMNS} FROM "integration_report" WHERE "source" = %s AND "subject" = %s ORDER BY "created_at" DESC LIMIT 1',
+        (source, subject),
+    )
+
+
 def latest_report_for_remote(conn: psycopg.Connection, source: str, remote_id: str) -> IntegrationReport | None:
     """The newest report on a platform's object (a Vercel check is reported again when re-requested)."""
     return _one_report(
@@ -109,14 +118,23 @@ def latest_report_for_remote(conn: psycopg.Connection, source: str, remote_id: s
     )
 
 
+def defer_integration_report(conn: psycopg.Connection, job_id: str, source: str, *, until: datetime) -> None:
+    """Not due before `until` (a Vercel report waiting for its check run to be announced); no attempt is counted."""
+    conn.execute('UPDATE "integration_report" SET "retry_at" = %s, "updated_at" = now() WHERE "job_id" = %s AND "source" = %s', (until, job_id, source))
+
+
 def due_integration_reports(conn: psycopg.Connection, *, fresh_seconds: float, limit: int = 200) -> list[tuple[str, str]]:
-    """(job id, source) of open reports with something to tell: a Vercel check not created yet, not
-    running yet or about to go stale, or a job that has ended. Reports waiting out a retry are left."""
+    """(job id, source) of open reports with something to tell: a job that has ended; a Vercel v1
+    check not created yet, not running yet or about to go stale; a Vercel v2 report with no check
+    run yet, or with a run not told it runs. Reports waiting out a retry are left."""
     rows = conn.execute(
         'SELECT "r"."job_id", "r"."source" FROM "integration_report" "r" JOIN "job" "j" ON "j"."id" = "r"."job_id"'
         ' WHERE "r"."status" = \'open\' AND ("r"."retry_at" IS NULL OR "r"."retry_at" <= now())'
-        ' AND ("j"."state" IN (\'succeeded\', \'failed\', \'canceled\') OR ("r"."source" = \'vercel\' AND ("r"."remote_id" IS NULL'
-        ' OR "r"."reported_state" IS DISTINCT FROM \'running\' OR "r"."reported_at" < now() - make_interval(secs => %s))))'
+        " AND (\"j\".\"state\" IN ('succeeded', 'failed', 'canceled')"
+        ' OR ("r"."source" = \'vercel\' AND COALESCE("r"."details" ->> \'checks_api\', \'v1\') = \'v1\' AND ("r"."remote_id" IS NULL'
+        ' OR "r"."reported_state" IS DISTINCT FROM \'running\' OR "r"."reported_at" < now() - make_interval(secs => %s)))'
+        ' OR ("r"."source" = \'vercel\' AND "r"."details" ->> \'checks_api\' = \'v2\' AND ("r"."remote_id" IS NULL OR EXISTS ('
+        'SELECT 1 FROM "vercel_check_run" "c" WHERE "c"."job_id" = "r"."job_id" AND "c"."status" = \'open\' AND "c"."reported_state" IS NULL))))'
         ' ORDER BY "r"."created_at" LIMIT %s',
         (fresh_seconds, limit),
     ).fetchall()

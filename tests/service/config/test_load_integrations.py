@@ -1,7 +1,10 @@
 """The [integrations] tables and public_url: validated at start-up, errors name the key and never a secret."""
 
+import logging
+
 import pytest
 
+from service.config import load as config_load
 from service.config.errors import ConfigError
 from service.config.load import load_config
 from service.config.records import Config
@@ -79,12 +82,36 @@ def test_a_valid_file(tmp_path, environ, key):
     assert vercel.target_for("prj_abc", "production") == "production"
     assert vercel.target_for("prj_abc", None) == "staging", "a deployment without a target is a preview"
     assert vercel.target_for("prj_abc", "staging") is None and vercel.target_for("prj_xyz", "production") is None
+    # Checks v2 unless said otherwise, with what each project's check holds up.
+    assert (vercel.checks_api, vercel.webhook_id, vercel.check_run_wait_seconds, vercel.check_timeout_seconds) == ("v2", None, 60.0, 900)
+    assert (vercel.projects["prj_abc"].blocks, vercel.projects["prj_def"].blocks) == ("deployment-alias", "deployment-alias")
     github = integrations.github
     assert (github.app_id, github.api_url, github.private_key) == (12345, "https://api.github.com", key.private_pem)
     assert github.target_for("acme/shop", "production") == "production", "GitHub compares names without case"
     assert github.target_for("acme/shop", "preview") == "staging" and github.target_for("acme/other", "production") is None
     shown = repr(config)
     assert TOKEN not in shown and VERCEL_SECRET not in shown and GITHUB_SECRET not in shown and "PRIVATE KEY" not in shown
+
+
+def test_checks_v2_options_and_v1_with_its_deprecation_warning(tmp_path, environ, caplog):
+    caplog.set_level(logging.WARNING, logger=config_load.__name__)
+    options = 'checks_api = "v2"\nwebhook_id = "account_hook_GflD6EYyo7F4ViYS"\ncheck_run_wait_seconds = 5\ncheck_timeout_seconds = 600\n'
+    text = 'public_url = "https://gate.example.com"\n' + TARGETS + INTEGRATIONS.replace('team_id = "team_123"\n', 'team_id = "team_123"\n' + options)
+    text = text.replace('targets = { staging = "staging" }', 'targets = { staging = "staging" }\nblocks = "deployment-promotion"')
+    vercel = load(tmp_path, text, environ).integrations.vercel
+    assert (vercel.checks_api, vercel.webhook_id, vercel.check_run_wait_seconds, vercel.check_timeout_seconds) == (
+        "v2",
+        "account_hook_GflD6EYyo7F4ViYS",
+        5.0,
+        600,
+    )
+    assert vercel.projects["prj_def"].blocks == "deployment-promotion"
+    assert not [r for r in caplog.records if r.getMessage() == "vercel_checks_v1_deprecated"]
+
+    v1 = load(tmp_path, text.replace('checks_api = "v2"', 'checks_api = "v1"'), environ).integrations.vercel
+    assert v1.checks_api == "v1"
+    [warning] = [r for r in caplog.records if r.getMessage() == "vercel_checks_v1_deprecated"]
+    assert warning.levelno == logging.WARNING and "deprecated" in warning.detail and TOKEN not in warning.detail
 
 
 def test_public_url_falls_back_to_the_notifications_one(tmp_path, environ):
@@ -125,6 +152,12 @@ def test_a_key_with_escaped_newlines_is_read(tmp_path, environ, key):
         (("api_url = \"https://vercel.internal/\"", "api_url = \"ftp://vercel.internal\""), {}, "integrations.vercel.api_url: must be an http:// or https:// URL"),
         (("[integrations.github]", "[integrations.github]\nsecret = \"x\""), {}, "integrations.github.secret: Unknown field."),
         (("public_url = \"https://gate.example.com\"", ""), {}, "public_url: required with integrations.vercel.token_env"),
+        (("team_id = \"team_123\"", "team_id = \"team_123\"\nchecks_api = \"v3\""), {}, "integrations.vercel.checks_api: Must be one of: v2, v1."),
+        (("targets = { staging = \"staging\" }", "targets = { staging = \"staging\" }\nblocks = \"none\""), {},
+         "integrations.vercel.projects.1.blocks: Must be one of: build-start, deployment-start, deployment-alias, deployment-promotion."),
+        (("team_id = \"team_123\"", "team_id = \"team_123\"\nwebhook_id = \"hook id\""), {}, "integrations.vercel.webhook_id: a Vercel webhook id"),
+        (("team_id = \"team_123\"", "team_id = \"team_123\"\ncheck_timeout_seconds = 30"), {}, "integrations.vercel.check_timeout_seconds: Must be greater than or equal to 60"),
+        (("team_id = \"team_123\"", "team_id = \"team_123\"\ncheck_run_wait_seconds = -1"), {}, "integrations.vercel.check_run_wait_seconds: Must be greater than or equal to 0"),
         (("public_url = \"https://gate.example.com\"", "public_url = \"https://gate.example.com/?x=1\""), {}, "public_url: must be an http:// or https:// URL"),
     ],
 )  # fmt: skip

@@ -8,7 +8,8 @@ from service.config.records import Config, Token, hash_token
 from service.http import webhooks
 from tests.service.http.conftest import TOKENS, auth
 from tests.service.integrations.conftest import VERCEL_TOKEN, make_config
-from tests.service.integrations.fakes import FakeGitHub, FakeVercel, rsa_key
+from tests.service.integrations.fake_vercel import FakeVercel
+from tests.service.integrations.fakes import FakeGitHub, rsa_key
 from tests.service.integrations.payloads import (
     APP_ID,
     INSTALLATION,
@@ -84,7 +85,7 @@ def test_deployment_created_queues_a_check_job_and_its_vercel_check(client, bund
     receipt = response.get_json()
     job_id = receipt["job_id"]
     assert receipt == {"delivery": "d-created", "event": "deployment.created", "status": "accepted", "job_id": job_id,
-                       "detail": f"check job {job_id} on target production; its verdict goes to a blocking Vercel check"}  # fmt: skip
+                       "detail": f"check job {job_id} on target production; its verdict goes to the deployment's run of the Vercel check deploy-gate"}  # fmt: skip
     assert enqueued == [job_id] and synced == [(job_id, "vercel")]
     job = client.get(f"/v1/jobs/{job_id}", headers=auth()).get_json()
     assert (job["kind"], job["target"], job["state"], job["requested_by"]) == ("check", "production", "queued", "vercel")
@@ -155,14 +156,22 @@ def test_later_events_are_noted_on_the_deployment_s_job(client, bundle, enqueued
     assert enqueued == [job_id]
 
 
-def test_a_re_requested_check_queues_the_check_again(client, bundle, enqueued, synced, scratch_db):
+def test_a_check_run_is_taken_by_the_deployment_s_job_and_a_rerequest_queues_the_check_again(client, bundle, enqueued, synced, scratch_db):
     job_id = post_vercel(client, vercel_event("deployment.created", "dpl_1")).get_json()["job_id"]
-    scratch_db.query("UPDATE integration_report SET remote_id = 'chk_1', status = 'done' RETURNING 1")
-    response = post_vercel(client, vercel_event("deployment.check-rerequested", "dpl_1", check_id="chk_1"))
+    run = {"id": "chkrun_1", "checkId": "chk_1", "deploymentId": "dpl_1"}
+    announced = post_vercel(client, vercel_event("deployment.checkrun.start", "dpl_1", check_run=run))
+    assert (announced.status_code, announced.get_json()["status"], announced.get_json()["job_id"]) == (200, "recorded", job_id)
+    assert enqueued == [job_id] and synced == [(job_id, "vercel"), (job_id, "vercel")], "the job's report is synced at once"
+    scratch_db.query("UPDATE vercel_check_run SET status = 'done' RETURNING 1")
+    scratch_db.query("UPDATE integration_report SET status = 'done' RETURNING 1")
+    response = post_vercel(client, vercel_event("deployment.checkrun.start", "dpl_1", check_run=run))
     assert response.status_code == 202
     rerun = response.get_json()["job_id"]
     assert rerun != job_id and enqueued == [job_id, rerun] and synced[-1] == (rerun, "vercel")
-    assert scratch_db.query("SELECT remote_id, status FROM integration_report WHERE job_id = %s", (rerun,)) == [("chk_1", "open")]
+    assert scratch_db.query("SELECT job_id::text, status FROM vercel_check_run") == [(rerun, "open")]
+    canceled = post_vercel(client, vercel_event("deployment.checkrun.cancel", "dpl_1", check_run=run))
+    assert (canceled.status_code, canceled.get_json()["status"]) == (200, "recorded")
+    assert scratch_db.query("SELECT status FROM integration_report WHERE job_id = %s", (rerun,)) == [("abandoned",)]
 
 
 @pytest.mark.parametrize(
@@ -171,7 +180,8 @@ def test_a_re_requested_check_queues_the_check_again(client, bundle, enqueued, s
         (vercel_event("deployment.created", "dpl_1", project="prj_unknown"), "no target is configured for project prj_unknown"),
         (vercel_event("deployment.created", "dpl_1", target="staging"), "Vercel target staging"),
         ({"id": "d-1", "type": "project.created", "payload": {"project": {"id": "prj_new"}}}, "does not act on project.created"),
-        (vercel_event("deployment.check-rerequested", "dpl_1", check_id="chk_unknown"), "not one of deploy-gate's"),
+        (vercel_event("deployment.check-rerequested", "dpl_1", check_id="chk_unknown"), "with Vercel's checks API v2"),
+        (vercel_event("deployment.checkrun.cancel", "dpl_1", check_run={"id": "chkrun_9", "checkId": "chk_1"}), "not one deploy-gate reports on"),
     ],
 )
 def test_what_is_not_for_deploy_gate_is_acknowledged(client, bundle, enqueued, scratch_db, event, detail):

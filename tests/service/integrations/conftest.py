@@ -10,6 +10,7 @@ from tests.platforms import VERCEL_TOKEN
 from tests.service.integrations.payloads import APP_ID, GITHUB_SECRET, PROJECT, REPOSITORY, TEAM, VERCEL_SECRET
 
 PUBLIC_URL = "https://gate.example.com"
+WEBHOOK_ID = "account_hook_GflD6EYyo7F4ViYS"
 BUNDLE = [("20240101_patients", 'CREATE TABLE "Patient" ("id" SERIAL PRIMARY KEY);')]
 
 
@@ -20,13 +21,24 @@ def quick_retries(monkeypatch):
     monkeypatch.setattr(integrations, "RETRY_BASE_SECONDS", 0.5)
 
 
-def make_config(target_db, vercel_api=None, github_api=None, github_key=None, *, token=VERCEL_TOKEN) -> Config:
+def make_config(
+    target_db, vercel_api=None, github_api=None, github_key=None, *, token=VERCEL_TOKEN, checks_api="v2", wait=60.0, blocks="deployment-alias"
+) -> Config:
     database = parse_database_url(target_db.url)
     targets = {name: Target(name, database, Policy(lock_timeout_ms=2000)) for name in ("production", "staging")}
     vercel = None
     if vercel_api is not None:
-        project = VercelProject(PROJECT, {"production": "production", "preview": "staging"})
-        vercel = VercelIntegration(VERCEL_SECRET, {PROJECT: project}, token=token, team_id=TEAM, api_url=vercel_api.url)
+        project = VercelProject(PROJECT, {"production": "production", "preview": "staging"}, blocks)
+        vercel = VercelIntegration(
+            VERCEL_SECRET,
+            {PROJECT: project},
+            token=token,
+            team_id=TEAM,
+            api_url=vercel_api.url,
+            checks_api=checks_api,
+            webhook_id=WEBHOOK_ID,
+            check_run_wait_seconds=wait,
+        )
     github = None
     if github_api is not None:
         github = GitHubIntegration(GITHUB_SECRET, APP_ID, github_key.private_pem, {f"{REPOSITORY}:production": "production"}, api_url=github_api.url)

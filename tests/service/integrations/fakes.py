@@ -1,4 +1,4 @@
-"""Local stand-ins for Vercel's REST API and GitHub's, on 127.0.0.1, for the integration tests.
+"""Local stand-ins for the platforms' APIs on 127.0.0.1, for the integration tests: the plumbing, and GitHub's (Vercel's: `fake_vercel`).
 
 Each fake records every call deploy-gate makes and validates it against the platform's documented
 shape (method, path, query, headers such as `Authorization: Bearer`, body fields and their types);
@@ -10,7 +10,6 @@ and then answer 502, as when an answer is lost on the way back.
 
 from __future__ import annotations
 
-import itertools
 import json
 import secrets
 import threading
@@ -147,96 +146,6 @@ def _shape_errors(body: Any, fields: dict[str, Any], required: set[str]) -> list
         elif not rule(value):
             errors.append(f"{name} has a value the API does not take: {value!r}")
     return errors
-
-
-class FakeVercel(_Fake):
-    """Vercel's v1 checks API: list, create and update a deployment's checks."""
-
-    CREATE_FIELDS = {
-        "name": lambda v: isinstance(v, str) and 0 < len(v) <= 100,
-        "path": lambda v: isinstance(v, str) and len(v) <= 255,
-        "blocking": bool,
-        "detailsUrl": _is_web_url,
-        "externalId": str,
-        "rerequestable": bool,
-    }
-    UPDATE_FIELDS = {
-        "name": lambda v: isinstance(v, str) and 0 < len(v) <= 100,
-        "path": lambda v: isinstance(v, str) and len(v) <= 255,
-        "status": lambda v: v in ("running", "completed"),
-        "conclusion": lambda v: v in ("canceled", "failed", "neutral", "succeeded", "skipped"),
-        "detailsUrl": _is_web_url,
-        # The v1 output takes web-vitals metrics only.
-        "output": lambda v: isinstance(v, dict) and set(v) <= {"metrics"},
-        "externalId": str,
-    }
-
-    def __init__(self, token: str, team_id: str | None = None) -> None:
-        super().__init__()
-        self.token = token
-        self.team_id = team_id
-        self.deployments: set[str] = set()
-        self.finished: set[str] = set()
-        self.checks: dict[str, dict[str, Any]] = {}
-        self._ids = itertools.count(1)
-
-    def add_deployment(self, deployment_id: str) -> None:
-        self.deployments.add(deployment_id)
-
-    def _now_ms(self) -> int:
-        return int(time.time() * 1000)
-
-    def answer(self, call: Call, raw: bytes) -> tuple[int, Any]:
-        if call.headers.get("Authorization") != f"Bearer {self.token}":
-            return self.violation(call, 403, "no valid Authorization: Bearer <token>", {"error": {"code": "forbidden", "message": "Not authorized"}})
-        expected_query = {"teamId": [self.team_id]} if self.team_id else {}
-        if call.query != expected_query:
-            return self.violation(call, 400, f"query {call.query} is not {expected_query}", {"error": {"code": "bad_request", "message": "Invalid query"}})
-        parts = call.path.strip("/").split("/")
-        if len(parts) not in (4, 5) or parts[:2] != ["v1", "deployments"] or parts[3] != "checks":
-            return self.violation(call, 404, "no such endpoint", {"error": {"code": "not_found", "message": "Not found"}})
-        deployment_id = parts[2]
-        if call.method in ("POST", "PATCH") and not (call.headers.get("Content-Type") or "").startswith("application/json"):
-            return self.violation(call, 400, "the body is not sent as application/json", {"error": {"code": "bad_request", "message": "Invalid body"}})
-        if deployment_id not in self.deployments:
-            return 404, {"error": {"code": "not_found", "message": "The deployment was not found"}}
-        if len(parts) == 4 and call.method == "GET":
-            return 200, {"checks": [check for check in self.checks.values() if check["deploymentId"] == deployment_id]}
-        if len(parts) == 4 and call.method == "POST":
-            errors = _shape_errors(call.body, self.CREATE_FIELDS, {"name", "blocking"})
-            if errors:
-                return self.violation(call, 400, "; ".join(errors), {"error": {"code": "bad_request", "message": "Invalid request"}})
-            if deployment_id in self.finished:
-                return 400, {"error": {"code": "bad_request", "message": "Cannot create check for finished deployment"}}
-            now = self._now_ms()
-            check = {
-                "id": f"chk_{next(self._ids):04d}", "name": call.body["name"], "createdAt": now, "updatedAt": now,
-                "deploymentId": deployment_id, "status": "registered", "blocking": call.body["blocking"],
-                "integrationId": "oac_deploygate", "rerequestable": call.body.get("rerequestable", False),
-                **{key: call.body[key] for key in ("detailsUrl", "externalId", "path") if key in call.body},
-            }  # fmt: skip
-            self.checks[check["id"]] = check
-            return 200, check
-        if len(parts) == 5 and call.method == "PATCH":
-            check = self.checks.get(parts[4])
-            if check is None or check["deploymentId"] != deployment_id:
-                return 404, {"error": {"code": "not_found", "message": "Check was not found"}}
-            errors = _shape_errors(call.body, self.UPDATE_FIELDS, set())
-            if errors:
-                return self.violation(call, 400, "; ".join(errors), {"error": {"code": "bad_request", "message": "Invalid request"}})
-            check.update(call.body)
-            now = self._now_ms()
-            check["updatedAt"] = now
-            if "conclusion" in call.body:
-                check["status"] = "completed"
-                check["completedAt"] = now
-            elif call.body.get("status") == "running":
-                check.setdefault("startedAt", now)
-            return 200, check
-        return self.violation(call, 405, "no such method", {"error": {"code": "method_not_allowed", "message": "Method not allowed"}})
-
-    def check_calls(self) -> list[Call]:
-        return [call for call in self.calls if 200 <= call.status < 300]
 
 
 class FakeGitHub(_Fake):

@@ -19,9 +19,20 @@ INSTALLATION = 4242
 
 
 def vercel_event(
-    kind: str, deployment_id: str, *, project: str = PROJECT, target: str | None = "production", delivery: str | None = None, check_id: str | None = None
+    kind: str,
+    deployment_id: str,
+    *,
+    project: str = PROJECT,
+    target: str | None = "production",
+    delivery: str | None = None,
+    check_id: str | None = None,
+    check_run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A Vercel webhook body: {id, type, createdAt, region, payload} as the Webhooks API Reference lists it."""
+    """A Vercel webhook body: {id, type, createdAt, region, payload} as the Webhooks API Reference lists it.
+
+    A `deployment.checkrun.*` event carries `checkRun` as Vercel's example integration reads it
+    (vercel/example-marketplace-integration, lib/vercel/schemas.ts): id, checkId, source,
+    deploymentId, timeout; `check_run` is a run as the fake's API answers it."""
     payload: dict[str, Any] = {"team": {"id": TEAM}, "user": {"id": "2wDcvMwWMvH0Fl7VZLbcSjqF"}}
     if kind == "deployment.check-rerequested":
         payload.update({"deployment": {"id": deployment_id}, "check": {"id": check_id}})
@@ -42,6 +53,8 @@ def vercel_event(
                 "regions": ["iad1"],
             }
         )
+        if check_run is not None:
+            payload["checkRun"] = {key: check_run[key] for key in ("id", "checkId", "name", "source", "deploymentId", "status", "timeout") if key in check_run}
     return {"id": delivery or f"uqXJ{uuid.uuid4().hex[:20]}", "type": kind, "createdAt": 1730000000000, "region": "sfo1", "payload": payload}
 
 
