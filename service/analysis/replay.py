@@ -65,6 +65,7 @@ class Replay:
     template: str
     count: int
     fingerprint: Fingerprint
+    built: bool = False  # this call built the template (False: it was there already)
 
 
 class ReplayCache:
@@ -88,7 +89,7 @@ class ReplayCache:
                 base = next((k for k in range(count - 1, -1, -1) if keys[k] in existing), None)
                 fingerprint = self._build(admin, local, count, name, keys[base] if base is not None else None)
                 self._prune(admin, keep=name)
-                return Replay(name, count, fingerprint)
+                return Replay(name, count, fingerprint, built=True)
         return Replay(name, count, self._fingerprint(name))
 
     def copy(self, template: str, name: str) -> DatabaseTarget:
