@@ -1,0 +1,17 @@
+"""Replay templates (service.analysis.replay) a test built on the shared PostgreSQL server, dropped afterwards."""
+
+import psycopg
+from psycopg import sql
+
+from tests.conftest import ADMIN_URL
+
+
+def drop_templates(label_part: str) -> None:
+    """Drop the templates whose label contains `label_part`."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        for (name,) in admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'dg\\_replay\\_%%' AND shobj_description(oid, 'pg_database') LIKE %s",
+            (f"%{label_part}%",),
+        ).fetchall():
+            admin.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
