@@ -11,6 +11,7 @@ class JobKind(StrEnum):
     RECOVER = "recover"  # after a failure: decide and act
     ROLLBACK = "rollback"  # undo a named applied migration
     RESTORE = "restore"  # RDS snapshot or point-in-time restore to a new instance
+    DRIFT = "drift"  # beat's scheduled drift check: the target's schema against its applied migrations
 
 
 class JobState(StrEnum):

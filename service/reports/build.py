@@ -20,6 +20,7 @@ _BUILDERS: dict[JobKind, type[JobReport]] = {
     JobKind.RECOVER: RecoverReport,
     JobKind.ROLLBACK: RollbackReport,
     JobKind.RESTORE: RestoreReport,
+    JobKind.DRIFT: JobReport,
 }
 
 
