@@ -43,6 +43,7 @@ KEEP_TEMPLATES = 6
 # A template being read or cloned by another session cannot be cloned at that moment (55006).
 _CLONE_ATTEMPTS = 20
 _CLONE_RETRY_SECONDS = 0.25
+_LOOKUP_ATTEMPTS = 3
 
 
 class ReplayFailed(MigrateError):
@@ -56,6 +57,10 @@ class ShadowUnusable(MigrateError):
     """
 
     code = "P3014"
+
+
+class TemplateGone(ShadowUnusable):
+    """The template to copy was dropped meanwhile (templates are shared by history, pruned by label)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,16 @@ class ReplayCache:
         Raises ReplayFailed when one of them fails on the shadow.
         """
         keys = history_keys(local, self.schema)
+        for attempt in range(_LOOKUP_ATTEMPTS):
+            try:
+                return self._replay(local, count, keys)
+            except TemplateGone:
+                # Another label's prune dropped a template between the look and the clone: look again.
+                if attempt == _LOOKUP_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _replay(self, local: LocalMigrations, count: int, keys: list[str]) -> Replay:
         name = keys[count]
         with connect(self.shadow) as admin:
             existing = {row[0] for row in admin.execute("SELECT datname FROM pg_catalog.pg_database WHERE datname = ANY(%s)", (keys[: count + 1],))}
@@ -206,6 +221,8 @@ def _create_from(admin: psycopg.Connection, name: str, template: str, display: s
         try:
             admin.execute(statement)
             return
+        except errors.InvalidCatalogName:
+            raise TemplateGone(f"Cannot create a scratch database on {display}: the template {template} was dropped meanwhile") from None
         except errors.ObjectInUse:
             if attempt == _CLONE_ATTEMPTS - 1:
                 raise ShadowUnusable(f"Cannot create a scratch database on {display}: the template {template} stayed in use by another session") from None

@@ -33,10 +33,11 @@ def shadow_url(scratch_db):
 @pytest.fixture
 def deployed(target_db, write_migrations):
     """Two migrations applied to the target, a third pending."""
-    base = write_migrations({"1_init": INIT, "2_phone": PHONE})
+    init = f"-- {target_db.name}\n{INIT}"  # a history of this test's own: its replays are its own
+    base = write_migrations({"1_init": init, "2_phone": PHONE})
     with target_db.connect() as conn:
         assert deploy(conn, "public", read_migrations_directory(base)).failure is None
-    write_migrations({"1_init": INIT, "2_phone": PHONE, "3_visits": LATER})
+    write_migrations({"1_init": init, "2_phone": PHONE, "3_visits": LATER})
     yield base
     drop_templates(f"/{target_db.name} ")  # the replays this target's runs built on the shared server
 
@@ -98,7 +99,7 @@ def test_what_keeps_it_from_running_exits_2(deployed, target_db, shadow_url, arg
 
 
 def test_an_applied_migration_missing_from_the_directory_cannot_be_replayed(deployed, target_db, shadow_url, write_migrations, tmp_path):
-    only_first = write_migrations({"1_init": INIT}, directory=tmp_path / "other")
+    only_first = write_migrations({"1_init": f"-- {target_db.name}\n{INIT}"}, directory=tmp_path / "other")
     result = run("drift", "--migrations", str(only_first), "--database-url", target_db.url, "--shadow-url", shadow_url)
     assert result.returncode == 2
     assert "applied on the target but not in" in result.stderr and "2_phone" in result.stderr
