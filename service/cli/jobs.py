@@ -28,7 +28,7 @@ def jobs() -> None:
 @client_options
 @click.option("--target")
 @click.option("--state", type=click.Choice(["queued", "running", "waiting_approval", "succeeded", "failed", "canceled"]))
-@click.option("--kind", type=click.Choice(["check", "deploy", "recover", "rollback", "restore"]))
+@click.option("--kind", type=click.Choice(["check", "deploy", "recover", "rollback", "restore", "drift"]))
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def list_jobs(base_url: str, token: str | None, target: str | None, state: str | None, kind: str | None, limit: int, as_json: bool) -> None:
