@@ -23,7 +23,9 @@ Definition = Mapping[str, object]
 _PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
 _NEEDS_QUOTES = RESERVED_KEYWORDS | COL_NAME_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS
 _IDENT = r'(?:"(?:[^"]|"")*"|[^\s."(]+)'
-_INDEX = re.compile(rf"^CREATE (?P<unique>UNIQUE )?INDEX (?P<name>{_IDENT}) ON (?:ONLY )?(?P<table>{_IDENT}(?:\.{_IDENT})?) USING (?P<method>\S+) (?P<rest>.*)$", re.S)
+_INDEX = re.compile(
+    rf"^CREATE (?P<unique>UNIQUE )?INDEX (?P<name>{_IDENT}) ON (?:ONLY )?(?P<table>{_IDENT}(?:\.{_IDENT})?) USING (?P<method>\S+) (?P<rest>.*)$", re.S
+)
 _TRIGGER = re.compile(r"^CREATE ((?:CONSTRAINT )?TRIGGER)")
 _TRIGGER_ENABLED = {"O": "enabled", "D": "disabled", "R": "enabled on replicas only", "A": "always enabled"}
 _POLICY_COMMANDS = {"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE", "*": "ALL"}
@@ -86,7 +88,9 @@ def describe(category: str, key: Key, definition: Definition, home: str, parts: 
         return index_summary(definition, home)
     if category == "triggers":
         statement = _unqualified(str(definition.get("definition") or ""), home)
-        text = _TRIGGER.sub(lambda match: match[1].lower(), statement) if _TRIGGER.match(statement) else f"trigger {short_name(category, key, definition, home)}"
+        text = (
+            _TRIGGER.sub(lambda match: match[1].lower(), statement) if _TRIGGER.match(statement) else f"trigger {short_name(category, key, definition, home)}"
+        )
         enabled = definition.get("enabled")
         return text + (f" ({_TRIGGER_ENABLED.get(str(enabled), enabled)})" if enabled not in (None, "O") else "")
     name = short_name(category, key, definition, home)

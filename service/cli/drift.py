@@ -68,7 +68,9 @@ def drift_command(migrations_dir: Path, database_url: str | None, as_json: bool,
 
 def _print(output: Output, result: DriftCheck, target: str, shadow: str) -> None:
     applied = result.applied
-    history = f"{len(applied)} applied migration{'' if len(applied) == 1 else 's'}" + (f" ({applied[0]} … {applied[-1]})" if len(applied) > 1 else f" ({applied[0]})" if applied else "")
+    history = f"{len(applied)} applied migration{'' if len(applied) == 1 else 's'}" + (
+        f" ({applied[0]} … {applied[-1]})" if len(applied) > 1 else f" ({applied[0]})" if applied else ""
+    )
     output.line(f"Target: {target}")
     output.line(f"Shadow: {shadow}, replay {result.template} ({'built now' if result.replay_built else 'reused'})")
     output.line(f"Compared: {history}, schema{'' if len(result.drift.schemas) == 1 else 's'} {', '.join(result.drift.schemas)}")

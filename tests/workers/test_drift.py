@@ -30,7 +30,9 @@ def test_the_beat_task_starts_a_drift_job_that_a_worker_runs(service_env, scratc
         repository.create_job(store, kind=JobKind.CHECK, target="staging", requested_by="ci", bundle_digest=repository.store_bundle(store, local))
     config_file = Path(os.environ["DEPLOY_GATE_CONFIG"])
     config_file.write_text(
-        config_file.read_text().replace("[targets.staging.policy]", 'shadow_url_env = "DRIFT_SHADOW_URL"\n\n[targets.staging.drift]\nschedule_minutes = 5\n\n[targets.staging.policy]')
+        config_file.read_text().replace(
+            "[targets.staging.policy]", 'shadow_url_env = "DRIFT_SHADOW_URL"\n\n[targets.staging.drift]\nschedule_minutes = 5\n\n[targets.staging.policy]'
+        )
     )
     monkeypatch.setenv("DRIFT_SHADOW_URL", ADMIN_URL)
 

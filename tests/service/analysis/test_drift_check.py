@@ -106,7 +106,10 @@ def test_the_target_schema_and_the_schemas_the_migrations_make_are_compared_and_
         conn.execute('CREATE TABLE public."OtherTool" ("id" INT); ALTER TABLE audit."Log" DROP COLUMN "id"; CREATE INDEX p_idx ON app."Patient" ("id")')
         result = check_drift(conn, target.schema, local, replays(label, "app"))
     assert result.drift.schemas == ("app", "audit")
-    assert result.drift.lines == [f'- column audit."Log".id integer — in the migrations, not on the target', '+ index p_idx ON "Patient" (id) — not in the migrations']
+    assert result.drift.lines == [
+        '- column audit."Log".id integer — in the migrations, not on the target',
+        '+ index p_idx ON "Patient" (id) — not in the migrations',
+    ]
 
 
 def test_a_target_never_deployed_to_has_no_drift_until_something_is_made_by_hand(scratch_db, label, scripts):

@@ -28,8 +28,13 @@ def test_an_index_is_shown_as_its_statement_without_what_goes_without_saying(sta
 def test_lines_say_which_side_has_what():
     column = {"type": "text", "not_null": True, "default": "'x'::text", "identity": None, "generated": None, "collation": None}
     key = ("public", "Patient", "nickname")
-    assert drift_line("columns", key, "added", None, column, "public") == '+ column "Patient".nickname text NOT NULL DEFAULT \'x\'::text — not in the migrations'
-    assert drift_line("columns", key, "missing", column, None, "public") == '- column "Patient".nickname text NOT NULL DEFAULT \'x\'::text — in the migrations, not on the target'
+    assert (
+        drift_line("columns", key, "added", None, column, "public") == "+ column \"Patient\".nickname text NOT NULL DEFAULT 'x'::text — not in the migrations"
+    )
+    assert (
+        drift_line("columns", key, "missing", column, None, "public")
+        == "- column \"Patient\".nickname text NOT NULL DEFAULT 'x'::text — in the migrations, not on the target"
+    )
     changed = {**column, "not_null": False, "default": None}
     assert drift_line("columns", key, "differs", column, changed, "public") == (
         "~ column \"Patient\".nickname: default 'x'::text in the migrations, none on the target; NOT NULL in the migrations, nullable on the target"

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from service.analysis.replay import history_keys
 from service.config.records import Config, DriftMode, DriftSettings, Policy, Target
 from service.jobs.drift import start_due_drift_checks
 from service.jobs.runner import Deferred, run_job
 from service.jobs.states import JobKind, JobState, Verdict
-from service.analysis.replay import history_keys
 from service.notifications import Handoff
 from service.prisma.database import parse_database_url
 from service.prisma.deploy import deploy
@@ -44,7 +44,9 @@ def bundle(name):
 
 def make_config(target_db, name, shadow=ADMIN_URL, **drift):
     settings = DriftSettings(**drift)
-    target = Target(name, parse_database_url(target_db.url), Policy(lock_timeout_ms=2000), shadow=parse_database_url(shadow) if shadow else None, drift=settings)
+    target = Target(
+        name, parse_database_url(target_db.url), Policy(lock_timeout_ms=2000), shadow=parse_database_url(shadow) if shadow else None, drift=settings
+    )
     return Config({name: target}, ())
 
 
@@ -174,7 +176,9 @@ def test_a_drift_job_notifies_only_drift_that_is_new(store, target_db, name, bun
         return Handoff.ENQUEUED
 
     def drift_job():
-        job, _ = repository.create_job(store, kind=JobKind.DRIFT, target=name, requested_by="schedule", bundle_digest=repository.latest_bundle_digest(store, name))
+        job, _ = repository.create_job(
+            store, kind=JobKind.DRIFT, target=name, requested_by="schedule", bundle_digest=repository.latest_bundle_digest(store, name)
+        )
         return run_job(store, config, job.id, notify=notify)
 
     clean = drift_job()

@@ -643,7 +643,9 @@ def test_a_check_jobs_report_shows_the_drift(store, drifted):
 
 def test_a_drift_jobs_report_is_the_drift_and_the_timeline(store, drifted):
     config, _ = drifted
-    job, _ = repository.create_job(store, kind=JobKind.DRIFT, target="staging", requested_by="schedule", bundle_digest=repository.latest_bundle_digest(store, "staging"))
+    job, _ = repository.create_job(
+        store, kind=JobKind.DRIFT, target="staging", requested_by="schedule", bundle_digest=repository.latest_bundle_digest(store, "staging")
+    )
     done = run_job(store, config, job.id)
     report = report_of(store, done.id)
     assert report.title == "Drift report: staging" and report.checklist == [] and report.drift.new == [DRIFT_LINE]
