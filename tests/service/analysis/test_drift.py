@@ -152,3 +152,11 @@ def test_the_schemas_the_migrations_touch(conn):
     conn.execute('CREATE TABLE public."Thing" ("id" INT)')
     assert drift_schemas(catalog_fingerprint(conn, schemas=None), "app") == ["app", "audit", "public"]
     assert drift_schemas(replay, "public") == ["app", "audit", "public"]
+
+
+def test_a_schema_the_migrations_make_and_the_target_lacks(conn):
+    conn.execute('CREATE SCHEMA audit; CREATE TABLE audit."Log" ("id" INT)')
+    expected = catalog_fingerprint(conn, schemas=None)
+    conn.execute("DROP SCHEMA audit CASCADE")
+    drift = compare_catalogs(expected, catalog_fingerprint(conn, schemas=None), home="public", schemas=["audit", "public"])
+    assert drift.lines == [f"- schema audit {MISSING}", f'- table audit."Log" (1 column) {MISSING}']
