@@ -21,6 +21,7 @@ Kinds (`service.config.records.NOTIFICATION_EVENTS`) and the details the runner 
 | `failover_started` | a failover job asks AWS to promote the read replica (or fail the Aurora cluster over) | e.g. `source`, `replica` |
 | `failover_finished` | the replica serves writes | e.g. `replica`, `endpoint` |
 | `failover_failed` | the failover did not finish | e.g. `error` |
+| `drift_detected` | a scheduled `drift` job finds differences the previous one did not | `new`: those differences, one line each; `differences`: how many there are in all |
 
 Every request carries:
 
@@ -83,6 +84,7 @@ _TITLES = {
     "failover_started": "Failover started",
     "failover_finished": "Failover finished",
     "failover_failed": "Failover failed",
+    "drift_detected": "Drift detected",
 }
 
 
@@ -218,11 +220,14 @@ def render_message(event: Mapping[str, Any], public_url: str = "", report_link_s
     title = _TITLES[event["event"]]
     details = dict(event.get("details") or {})
     plan = _plan_lines(details.pop("plan", None))
+    new_drift = _plan_lines(details.pop("new", None)) if event["event"] == "drift_detected" else []
     reasons = list(event.get("reasons") or [])
 
     summary = f"deploy-gate: {title.lower()} on {event['target']} ({event['job_kind']} job {event['job_id']})"
     if event["event"] == "approval_needed" and plan:
         summary += f": {'; '.join(plan)}"
+    elif new_drift:
+        summary += f": {new_drift[0]}" + (f" (and {len(new_drift) - 1} more)" if len(new_drift) > 1 else "")
     elif reasons:
         summary += f": {reasons[0]}" + (f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else "")
     summary += f". {links['job']}"
@@ -234,6 +239,8 @@ def render_message(event: Mapping[str, Any], public_url: str = "", report_link_s
     blocks: list[dict[str, Any]] = [_section(headline)]
     if plan:
         blocks.append(_section("*Plan*\n" + _bullets(plan)))
+    if new_drift:
+        blocks.append(_section("*New drift* (the target's schema against its applied migrations)\n" + _bullets(new_drift)))
     if reasons:
         blocks.append(_section("*Reasons*\n" + _bullets(reasons)))
     if details:

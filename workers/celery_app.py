@@ -70,6 +70,8 @@ def make_celery(settings: Settings | None = None, *, set_as_current: bool = True
             "sync-integration-reports": {"task": "deploy_gate.sync_integration_reports", "schedule": 15.0},
             # Old finished jobs, delivery ids and unused bundles deleted in short batches (service.retention).
             "prune-store": {"task": "deploy_gate.prune_store", "schedule": 3600.0},
+            # Drift jobs for the targets whose [targets.NAME.drift] schedule_minutes is due (service.jobs.drift).
+            "schedule-drift-checks": {"task": "deploy_gate.schedule_drift_checks", "schedule": 60.0},
         },
     )
     return app

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task, shared_task
 
 from service.analysis.lint import lint_migrations
 from service.backoff import backoff_seconds
+from service.jobs.drift import start_due_drift_checks
 from service.jobs.runner import Deferred, RetryableError, run_job
 from service.jobs.states import JobState
 from service.prisma.migrations import LocalMigrations
@@ -112,3 +113,18 @@ def prune_store() -> int:
         pruned = prune_store_rows(store, state.config().retention)
     log.info("retention pruned %s", pruned.describe(), extra={"pruned": asdict(pruned)})
     return pruned.jobs + pruned.deliveries + pruned.bundles
+
+
+SCHEDULE_DRIFT_TASK = "deploy_gate.schedule_drift_checks"
+
+
+@shared_task(name=SCHEDULE_DRIFT_TASK, bind=True, ignore_result=True)
+def schedule_drift_checks(self: Task[[], int]) -> int:
+    """Start the drift jobs whose `[targets.NAME.drift] schedule_minutes` is due (service.jobs.drift)."""
+    with state.store() as store:
+        started = start_due_drift_checks(store, state.config(), datetime.now(UTC))
+    for job in started:
+        log.info("drift check %s started on %s", job.id, job.target, extra={"job_id": job.id, "kind": job.kind.value, "target": job.target})
+    # The rows have committed (autocommit): the messages can go.
+    Broker(self.app).enqueue(*(job.id for job in started))
+    return len(started)

@@ -60,6 +60,15 @@ class Fingerprint:
             **{category: {render_key(key): dict(definition) for key, definition in sorted(entries.items())} for category, entries in self.objects.items()},
         }
 
+    def restricted_to(self, schemas: Iterable[str]) -> Fingerprint:
+        """The objects of `schemas` only; extensions, which belong to the whole database, stay."""
+        kept = set(schemas)
+        objects = {
+            category: {key: definition for key, definition in entries.items() if category == "extensions" or key[0] in kept}
+            for category, entries in self.objects.items()
+        }
+        return Fingerprint(tuple(name for name in self.schemas if name in kept), objects)
+
     @property
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of the objects: equal fingerprints, equal digests."""
@@ -353,7 +362,7 @@ def diff(before: Fingerprint, after: Fingerprint) -> list[Difference]:
             details: tuple[str, ...] = ()
             if category == "tables":
                 whole_tables[change].add(key)
-                details = _parts_of_table(key, before if change == "missing" else after)
+                details = parts_of_table(key, before if change == "missing" else after)
             differences.append(Difference(category, render_key(key), change, details))
     return differences
 
@@ -368,7 +377,7 @@ def table_of(category: str, key: Key, definition: Mapping[str, object]) -> Key:
     return key[:2]
 
 
-def _parts_of_table(table: Key, fingerprint: Fingerprint) -> tuple[str, ...]:
+def parts_of_table(table: Key, fingerprint: Fingerprint) -> tuple[str, ...]:
     counts = []
     for category in TABLE_PARTS:
         entries = fingerprint.objects.get(category, {})

@@ -43,6 +43,7 @@ KEEP_TEMPLATES = 6
 # A template being read or cloned by another session cannot be cloned at that moment (55006).
 _CLONE_ATTEMPTS = 20
 _CLONE_RETRY_SECONDS = 0.25
+_LOOKUP_ATTEMPTS = 3
 
 
 class ReplayFailed(MigrateError):
@@ -58,6 +59,10 @@ class ShadowUnusable(MigrateError):
     code = "P3014"
 
 
+class TemplateGone(ShadowUnusable):
+    """The template to copy was dropped meanwhile (templates are shared by history, pruned by label)."""
+
+
 @dataclass(frozen=True)
 class Replay:
     """The schema the first `count` migrations produce, as a template on the shadow server."""
@@ -65,6 +70,7 @@ class Replay:
     template: str
     count: int
     fingerprint: Fingerprint
+    built: bool = False  # this call built the template (False: it was there already)
 
 
 class ReplayCache:
@@ -81,6 +87,16 @@ class ReplayCache:
         Raises ReplayFailed when one of them fails on the shadow.
         """
         keys = history_keys(local, self.schema)
+        for attempt in range(_LOOKUP_ATTEMPTS):
+            try:
+                return self._replay(local, count, keys)
+            except TemplateGone:
+                # Another label's prune dropped a template between the look and the clone: look again.
+                if attempt == _LOOKUP_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _replay(self, local: LocalMigrations, count: int, keys: list[str]) -> Replay:
         name = keys[count]
         with connect(self.shadow) as admin:
             existing = {row[0] for row in admin.execute("SELECT datname FROM pg_catalog.pg_database WHERE datname = ANY(%s)", (keys[: count + 1],))}
@@ -88,7 +104,7 @@ class ReplayCache:
                 base = next((k for k in range(count - 1, -1, -1) if keys[k] in existing), None)
                 fingerprint = self._build(admin, local, count, name, keys[base] if base is not None else None)
                 self._prune(admin, keep=name)
-                return Replay(name, count, fingerprint)
+                return Replay(name, count, fingerprint, built=True)
         return Replay(name, count, self._fingerprint(name))
 
     def copy(self, template: str, name: str) -> DatabaseTarget:
@@ -205,6 +221,8 @@ def _create_from(admin: psycopg.Connection, name: str, template: str, display: s
         try:
             admin.execute(statement)
             return
+        except errors.InvalidCatalogName:
+            raise TemplateGone(f"Cannot create a scratch database on {display}: the template {template} was dropped meanwhile") from None
         except errors.ObjectInUse:
             if attempt == _CLONE_ATTEMPTS - 1:
                 raise ShadowUnusable(f"Cannot create a scratch database on {display}: the template {template} stayed in use by another session") from None

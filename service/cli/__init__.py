@@ -189,6 +189,10 @@ class LazyGroup(click.Group):
     lazy_subcommands={
         "analyze": ("service.cli.analyze", "Facts per migration: transactional, idempotent, reversible, effects, rollback plan."),
         "deploy": ("service.cli.history", "Apply pending migrations as `prisma migrate deploy` does; exit 1 if one fails."),
+        "drift": (
+            "service.cli.drift",
+            "Compare the target's schema with the shadow's replay of its applied migrations; exit 0 with no drift, 1 with drift.",
+        ),
         "gate": ("service.cli.gate", "Gate a build: upload the migrations, follow the job, exit 0 on proceed, 1 on blocked, 2 otherwise."),
         "jobs": ("service.cli.jobs", "Jobs on the deploy-gate service."),
         "lint": ("service.cli.lint", "Lint every migration; exit 0 with no error-level finding, 1 with one, 2 when it cannot run."),

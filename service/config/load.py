@@ -19,6 +19,8 @@ from service.config.errors import ConfigError
 from service.config.records import (
     NOTIFICATION_EVENTS,
     Config,
+    DriftMode,
+    DriftSettings,
     GitHubIntegration,
     Integrations,
     LintTarget,
@@ -100,7 +102,8 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
             if _same_database(shadow, database):
                 raise ConfigError(f"{where}.shadow_url_env: the shadow database must not be the target itself")
         rds = RdsSettings(**spec["rds"]) if spec.get("rds") else None
-        targets[name] = Target(name, database, Policy(**spec["policy"]), rds, shadow, dict(spec["lint"]))
+        drift = _drift(spec["drift"], f"{where}.drift", has_shadow=shadow is not None)
+        targets[name] = Target(name, database, Policy(**spec["policy"]), rds, shadow, dict(spec["lint"]), drift)
     tokens = tuple(Token(name, spec["sha256"], frozenset(spec["scopes"])) for name, spec in data["tokens"].items())
     link_secret = None
     if "report_link_secret_env" in data:
@@ -122,6 +125,24 @@ def load_lint_target(path: Path, name: str) -> LintTarget:
         configured = ", ".join(sorted(data["targets"])) or "none"
         raise ConfigError(f"{path}: no target named {name!r} is configured (targets: {configured})")
     return LintTarget(name, Policy(**spec["policy"]), dict(spec["lint"]))
+
+
+def _drift(spec: Mapping[str, Any], where: str, *, has_shadow: bool) -> DriftSettings:
+    from service.analysis.drift_ignore import InvalidIgnorePattern, parse_ignore_rules
+
+    mode = DriftMode(spec.get("mode", DriftMode.WARN))
+    patterns = tuple(spec.get("ignore", ()))
+    try:
+        parse_ignore_rules(patterns)
+    except InvalidIgnorePattern as error:
+        raise ConfigError(f"{where}.ignore: {error}") from None
+    schedule = spec.get("schedule_minutes")
+    if schedule is not None and mode is DriftMode.IGNORE:
+        raise ConfigError(f"{where}.schedule_minutes: drift mode ignore checks nothing to schedule; use warn or block")
+    if not has_shadow and (mode is DriftMode.BLOCK or schedule is not None):
+        what = "mode block" if mode is DriftMode.BLOCK else "schedule_minutes"
+        raise ConfigError(f"{where}: {what} needs shadow_url_env, the server the applied migrations are replayed on")
+    return DriftSettings(mode, patterns, schedule)
 
 
 def _notifications(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], link_secret: str | None) -> Notifications:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from service.prisma.database import DatabaseTarget
 
@@ -20,6 +21,7 @@ NOTIFICATION_EVENTS = (
     "failover_started",
     "failover_finished",
     "failover_failed",
+    "drift_detected",
 )
 
 
@@ -48,6 +50,23 @@ class Policy:
         return frozenset(name for name, milliseconds in timeouts if milliseconds)
 
 
+class DriftMode(StrEnum):
+    IGNORE = "ignore"  # no drift step, no schedule
+    WARN = "warn"  # drift is among the reasons; the verdict may still be proceed
+    BLOCK = "block"  # drift, or drift that cannot be checked, blocks
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """`[targets.NAME.drift]`: what drift does to a verdict, what it ignores, how often beat checks."""
+
+    mode: DriftMode = DriftMode.WARN
+    # Object name patterns (service.analysis.drift_ignore) for what other tools legitimately add.
+    ignore: tuple[str, ...] = ()
+    # Beat starts a `drift` job this often; None: only check and deploy jobs look.
+    schedule_minutes: int | None = None
+
+
 @dataclass(frozen=True)
 class RdsSettings:
     region: str
@@ -65,6 +84,12 @@ class Target:
     rds: RdsSettings | None = None
     shadow: DatabaseTarget | None = field(default=None, repr=False)
     lint_severities: dict[str, str] = field(default_factory=dict)
+    drift: DriftSettings = field(default_factory=DriftSettings)
+
+    @property
+    def checks_drift(self) -> bool:
+        """Whether check and deploy jobs run a `drift` step: a shadow to replay on, and a mode that looks."""
+        return self.shadow is not None and self.drift.mode is not DriftMode.IGNORE
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ see `service.notifications`) when a job needs attention:
 | --- | --- | --- |
 | `url_env` | yes | the environment variable holding the webhook URL (http or https; a secret, never logged) |
 | `secret_env` | yes | the environment variable holding the HMAC-SHA256 key (at least 16 characters) |
-| `events` | no | which of `verdict_blocked`, `approval_needed`, `restore_started`, `restore_finished`, `restore_failed`, `failover_started`, `failover_finished`, `failover_failed` to send (default all; `[]`: none) |
+| `events` | no | which of `verdict_blocked`, `approval_needed`, `restore_started`, `restore_finished`, `restore_failed`, `failover_started`, `failover_finished`, `failover_failed`, `drift_detected` to send (default all; `[]`: none) |
 | `public_url` | no | the service's base URL, for links to the job and its report |
 
 `[targets.NAME.notifications]` takes the same keys and overrides the table for that target; keys it
@@ -46,6 +46,15 @@ names:
 | `integrations.github.api_url` | no | default `https://api.github.com` |
 | `integrations.github.environments` | yes | `"owner/repo:environment" = "target"` |
 
+An optional `[targets.NAME.drift]` table says what drift (the target's schema against the shadow's
+replay of its applied migrations, service.analysis.drift) does; it needs `shadow_url_env`:
+
+| key | default | meaning |
+| --- | --- | --- |
+| `mode` | `warn` | `ignore`: no drift step; `warn`: drift is among the reasons, the verdict may still be `proceed`; `block`: drift (or drift that cannot be checked) blocks |
+| `ignore` | `[]` | object name patterns to leave out (service.analysis.drift_ignore: `public.audit_*`, `*_tmp_idx`, `extension:*`) |
+| `schedule_minutes` | none | beat starts a `drift` job this often, and notifies `drift_detected` when drift appears |
+
 An optional `[retention]` table says how long the store keeps what it no longer needs; a beat task
 (`deploy_gate.prune_store`, hourly) deletes the rest in small batches (see `service.retention`):
 
@@ -64,10 +73,11 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.config.records import NOTIFICATION_EVENTS, VERCEL_CHECK_BLOCKS, VERCEL_CHECKS_APIS
+from service.config.records import NOTIFICATION_EVENTS, VERCEL_CHECK_BLOCKS, VERCEL_CHECKS_APIS, DriftMode
 
 SCOPES = ("deploy", "read", "approve")
 LINT_LEVELS = ("error", "warning", "info", "off")
+DRIFT_MODES = tuple(mode.value for mode in DriftMode)
 _NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", error="use letters, digits, '.', '_' or '-' (at most 63)")
 _RDS_IDENTIFIER = validate.Regexp(
     r"^[A-Za-z](?:-?[A-Za-z0-9]){0,62}$", error="an RDS instance identifier: 1-63 letters, digits or hyphens, starting with a letter"
@@ -116,6 +126,12 @@ class _DefaultNotificationsSchema(_NotificationsSchema):
     secret_env = fields.String(required=True, validate=_ENV_NAME)
 
 
+class _DriftSchema(Schema):
+    mode = fields.String(validate=validate.OneOf(DRIFT_MODES))
+    ignore = fields.List(fields.String(validate=validate.Length(min=1, max=200)))
+    schedule_minutes = fields.Integer(strict=True, validate=validate.Range(min=1, max=10080))
+
+
 class _TargetSchema(Schema):
     database_url_env = fields.String(required=True, validate=_ENV_NAME)
     shadow_url_env = fields.String(validate=_ENV_NAME)
@@ -123,6 +139,7 @@ class _TargetSchema(Schema):
     rds = fields.Nested(_RdsSchema)
     lint = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.OneOf(LINT_LEVELS)), load_default=dict)
     notifications = fields.Nested(_NotificationsSchema)
+    drift = fields.Nested(_DriftSchema, load_default=dict)
 
 
 class _TokenSchema(Schema):

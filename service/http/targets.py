@@ -36,6 +36,7 @@ def list_targets() -> ResponseReturnValue:
                 "policy": vars(target.policy),
                 "rds": vars(target.rds) if target.rds else None,
                 "has_shadow": target.shadow is not None,
+                "drift": {"mode": target.drift.mode.value, "ignore": list(target.drift.ignore), "schedule_minutes": target.drift.schedule_minutes},
             }
             for target in targets
         ]

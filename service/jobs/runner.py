@@ -24,6 +24,7 @@ from service.analysis.replay import ReplayCache
 from service.analysis.verify import TargetFailure, verify_rollback
 from service.backoff import backoff_seconds
 from service.config.records import Config, Target
+from service.jobs.drift import drift_reasons, drift_step, run_drift_job, tell_new_drift
 from service.jobs.failover import run_failover
 from service.jobs.lint_step import lint_step_data
 from service.jobs.rds_steps import RdsClientFactory
@@ -111,7 +112,7 @@ def _run(
     verdict: Verdict | None  # None: a follow-up job decides (see _deploy)
     reasons: list[str]
     try:
-        if job.kind in (JobKind.CHECK, JobKind.DEPLOY, JobKind.RECOVER, JobKind.ROLLBACK):
+        if job.kind in (JobKind.CHECK, JobKind.DEPLOY, JobKind.RECOVER, JobKind.ROLLBACK, JobKind.DRIFT):
             with connect_target(target.database) as conn:
                 bound_lock_waits(conn, target.policy.lock_timeout_ms)
                 if job.kind in (JobKind.RECOVER, JobKind.ROLLBACK):
@@ -125,6 +126,10 @@ def _run(
                 elif job.kind is JobKind.DEPLOY and job.params.get("apply", True):
                     with repository.target_lock(store, target.name):
                         verdict, reasons = _deploy(run, conn, linter, rds_client_for)
+                elif job.kind is JobKind.DRIFT:
+                    # Not while a deploy of ours applies: the history and the catalog would not match.
+                    with repository.target_lock(store, target.name):
+                        verdict, reasons = run_drift_job(run, conn)
                 else:
                     verdict, reasons = _check(run, conn, linter)
         elif job.kind in (JobKind.RESTORE, JobKind.FAILOVER):
@@ -205,7 +210,9 @@ def _finish(run: JobRun, verdict: Verdict, reasons: list[str]) -> Job:
         job = repository.transition(run.store, run.job.id, JobState.SUCCEEDED, verdict=verdict, reasons=reasons, facts=_facts(run))
     except IllegalTransition:
         return repository.get_job(run.store, run.job.id)  # canceled meanwhile
-    if verdict is Verdict.BLOCKED and not _decided_by_child(run):
+    if job.kind is JobKind.DRIFT:
+        tell_new_drift(run, job)  # drift_detected replaces verdict_blocked: told once per new drift
+    elif verdict is Verdict.BLOCKED and not _decided_by_child(run):
         run.tell("verdict_blocked", job)
     hand_verdict_to_parent(run.store, job)
     return job
@@ -291,15 +298,24 @@ def _lint_step(run: JobRun, linter: Linter | None, *, applies: bool) -> list[dic
     return findings
 
 
+def _drift_reasons(run: JobRun, conn: psycopg.Connection) -> tuple[list[str], list[str]]:
+    """The drift step's reasons (blocking, not blocking), when the target checks drift."""
+    if not run.target.checks_drift:
+        return [], []
+    return drift_reasons(drift_step(run, conn))
+
+
 def _check(run: JobRun, conn: psycopg.Connection, linter: Linter | None) -> tuple[Verdict, list[str]]:
     status = _status_step(run, conn)
     findings = _lint_step(run, linter, applies=False)
+    drift_blocks, drift_warns = _drift_reasons(run, conn)
     phase = run.job.params.get("phase", "pre")
     reasons = _history_reasons(status, allow_pending=phase == "pre")
     applied = [m["name"] for m in status["migrations"] if m["state"] in (MigrationState.APPLIED, MigrationState.REAPPLIED)]
     reasons += unusable_indexes(conn, run.target.database.schema, run.migrations, applied)
     reasons += [f"lint {f['rule']} in {f['migration']} line {f['line']}: {f['message']}" for f in findings if f["severity"] == "error"]
-    return (Verdict.BLOCKED if reasons else Verdict.PROCEED), reasons
+    reasons += drift_blocks
+    return (Verdict.BLOCKED if reasons else Verdict.PROCEED), reasons + drift_warns
 
 
 def _history_reasons(status: dict[str, Any], *, allow_pending: bool) -> list[str]:
@@ -318,9 +334,17 @@ def _history_reasons(status: dict[str, Any], *, allow_pending: bool) -> list[str
 def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None, rds_client_for: RdsClientFactory) -> tuple[Verdict | None, list[str]]:
     _status_step(run, conn)
     findings = _lint_step(run, linter, applies=True)
+    # Before anything is applied: drift is about the applied history, which the apply changes.
+    drift_blocks, drift_warns = _drift_reasons(run, conn)
     blocking = [f"lint {f['rule']} in {f['migration']} line {f['line']}: {f['message']}" for f in findings if f["severity"] == "error"]
-    if blocking:
-        return Verdict.BLOCKED, blocking
+    if blocking or drift_blocks:
+        return Verdict.BLOCKED, blocking + drift_blocks + drift_warns
+    verdict, reasons = _apply(run, conn, rds_client_for)
+    return verdict, reasons + drift_warns if verdict is not None else reasons
+
+
+def _apply(run: JobRun, conn: psycopg.Connection, rds_client_for: RdsClientFactory) -> tuple[Verdict | None, list[str]]:
+    """A deploy past its checks: snapshot if the policy asks, apply, then the postcondition or a recover job."""
     schema = run.target.database.schema
     if run.target.policy.snapshot_before_apply and run.target.rds is not None and status_has_pending(run):
         try:

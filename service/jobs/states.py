@@ -12,6 +12,7 @@ class JobKind(StrEnum):
     ROLLBACK = "rollback"  # undo a named applied migration
     RESTORE = "restore"  # RDS snapshot or point-in-time restore to a new instance
     FAILOVER = "failover"  # promote the RDS read replica, or fail an Aurora cluster over to a reader
+    DRIFT = "drift"  # beat's scheduled drift check: the target's schema against its applied migrations
 
 
 class JobState(StrEnum):

@@ -21,6 +21,7 @@ from service.reports.model import (
     AppliedMigration,
     ChecklistItem,
     Decision,
+    DriftReport,
     Failure,
     HistoryState,
     IncidentReport,
@@ -32,7 +33,7 @@ from service.reports.model import (
     RollbackSql,
     TimelineEntry,
 )
-from service.reports.steps import LintStep, RecoverStep, SnapshotStep, StatusStep, text_or_none
+from service.reports.steps import DriftStep, LintStep, RecoverStep, SnapshotStep, StatusStep, text_or_none
 from service.reports.words import NOT_CHECKED, step_summary, timeline_summary, told_words, when
 from service.store.repository import Job
 
@@ -87,6 +88,7 @@ class JobReport:
             lint=self.lint(),
             applied=[AppliedMigration(run.step.partition(":")[2], run.started_at, run.ended_at, run.outcome) for run in self.journal.family("apply")],
             recovery=self.recovery(),
+            drift=self.drift(),
         )
 
     def title(self, migration: str | None) -> str:
@@ -108,6 +110,17 @@ class JobReport:
         if lint is None:
             return None
         return [LintFinding(f.migration, f.line, f.column, f.rule, f.severity, f.message, f.help) for f in LintStep.from_dict(lint.data).findings]
+
+    def drift(self) -> DriftReport | None:
+        run = self.journal.finished("drift")
+        if run is None:
+            return None
+        step = DriftStep.from_dict(run.data)
+        ignored = [f"{d.text} (ignored: {d.ignored_by})" for d in step.ignored]
+        return DriftReport(
+            step.mode, step.checked, step.error, [d.text for d in step.differences], ignored,
+            list(step.applied), list(step.schemas), list(step.notes), list(step.new) if step.new is not None else None,
+        )  # fmt: skip
 
     def recovery(self) -> Recovery | None:
         run = self.journal.finished("recover")

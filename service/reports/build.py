@@ -22,6 +22,7 @@ _BUILDERS: dict[JobKind, type[JobReport]] = {
     JobKind.ROLLBACK: RollbackReport,
     JobKind.RESTORE: RestoreReport,
     JobKind.FAILOVER: FailoverReport,
+    JobKind.DRIFT: JobReport,
 }
 
 

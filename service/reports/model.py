@@ -235,6 +235,31 @@ class Recovery:
 
 
 @dataclass(frozen=True)
+class DriftReport:
+    """The job's `drift` step: the target's schema against the shadow's replay of its applied migrations."""
+
+    mode: str | None
+    checked: bool
+    error: str | None  # why it was not checked
+    differences: list[str]  # one line each (service.analysis.drift_words)
+    ignored: list[str]  # one line each, with the pattern that matched
+    applied: list[str]
+    schemas: list[str]
+    notes: list[str]
+    new: list[str] | None  # a drift job's: what the previous drift job did not find
+
+    @property
+    def drifted(self) -> bool | None:
+        return bool(self.differences) if self.checked else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode, "checked": self.checked, "drifted": self.drifted, "error": self.error, "differences": self.differences,
+            "ignored": self.ignored, "applied": self.applied, "schemas": self.schemas, "notes": self.notes, "new": self.new,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     id: int
     at: datetime
@@ -267,10 +292,15 @@ class IncidentReport:
     lint: list[LintFinding] | None = None  # None: the job did not lint
     applied: list[AppliedMigration] = field(default_factory=list)
     recovery: Recovery | None = None
+    drift: DriftReport | None = None  # None: the job did not compare the target with its migrations
 
     @property
     def gates_a_deploy(self) -> bool:
         return self.job.kind in GATE_KINDS
+
+    @property
+    def checks_drift_only(self) -> bool:
+        return self.job.kind is JobKind.DRIFT
 
     def to_dict(self) -> dict[str, Any]:
         job = self.job
@@ -308,6 +338,7 @@ class IncidentReport:
             "lint": [f.to_dict() for f in self.lint] if self.lint is not None else None,
             "applied": [a.to_dict() for a in self.applied],
             "recovery": self.recovery.to_dict() if self.recovery else None,
+            "drift": self.drift.to_dict() if self.drift else None,
             "timeline": [entry.to_dict() for entry in self.timeline],
         }
 

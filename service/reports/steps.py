@@ -312,6 +312,55 @@ class LintStep:
 
 
 @dataclass(frozen=True)
+class DriftDifference:
+    """One difference of a `drift` step (service.analysis.drift.DriftItem.to_dict)."""
+
+    text: str = ""
+    name: str = ""
+    change: str = ""
+    ignored_by: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Data) -> Self:
+        return cls(str(data.get("text", "")), str(data.get("name", "")), str(data.get("change", "")), text_or_none(data.get("ignored_by")))
+
+    def to_dict(self) -> dict[str, Any]:
+        return plain(self)
+
+
+@dataclass(frozen=True)
+class DriftStep:
+    """A `drift` step (service.jobs.drift): the target's schema against the replay of its applied history."""
+
+    mode: str | None = None
+    checked: bool = False
+    error: str | None = None
+    differences: tuple[DriftDifference, ...] = ()
+    ignored: tuple[DriftDifference, ...] = ()
+    applied: tuple[str, ...] = ()
+    schemas: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    new: tuple[str, ...] | None = None  # a drift job's: what the previous drift job did not find
+    previous_job: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Data) -> Self:
+        return cls(
+            text_or_none(data.get("mode")), bool(data.get("checked")), text_or_none(data.get("error")),
+            tuple(DriftDifference.from_dict(d) for d in data.get("differences") or ()),
+            tuple(DriftDifference.from_dict(d) for d in data.get("ignored") or ()),
+            texts(data.get("applied")), texts(data.get("schemas")), texts(data.get("notes")),
+            texts(data["new"]) if isinstance(data.get("new"), list) else None, text_or_none(data.get("previous_job")),
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"checked": self.checked, "differences": [d.to_dict() for d in self.differences], "ignored": [d.to_dict() for d in self.ignored]}
+        data |= {key: value for key, value in (("mode", self.mode), ("error", self.error), ("previous_job", self.previous_job)) if value is not None}
+        data |= {key: list(value) for key, value in (("applied", self.applied), ("schemas", self.schemas), ("notes", self.notes)) if value}
+        return data | ({"new": list(self.new)} if self.new is not None else {})
+
+
+@dataclass(frozen=True)
 class RecoverStep:
     """A deploy's `recover` step: the recover job it started after a failed apply."""
 

@@ -22,6 +22,7 @@ from service.reports.steps import (
     AwsStep,
     CatalogWaitStep,
     DecideStep,
+    DriftStep,
     FactsStep,
     FailureFacts,
     HistoryWrite,
@@ -192,7 +193,21 @@ def _reading_summary(run: StepRun) -> str | None:
         return "refused: " + "; ".join(plan.refused) if plan.refused else f"rollback SQL from its {plan.source}"
     if family in NOTIFICATION_STEPS:
         return told_words(handed_on(run), "the target")
+    if family == "drift":
+        return drift_summary(DriftStep.from_dict(data))
     return None
+
+
+def drift_summary(drift: DriftStep) -> str:
+    """A drift step in a line: not checked and why, none, or how many differences and the first."""
+    if not drift.checked:
+        return f"drift not checked: {drift.error or 'no reason recorded'}"
+    count = len(drift.differences)
+    ignored = f" ({len(drift.ignored)} ignored)" if drift.ignored else ""
+    if not count:
+        return f"no drift from the {len(drift.applied)} applied migration{'' if len(drift.applied) == 1 else 's'}{ignored}"
+    more = f", and {count - 1} more" if count > 1 else ""
+    return f"drift: {count} difference{'' if count == 1 else 's'}{ignored}: {drift.differences[0].text}{more}"
 
 
 def _writing_summary(run: StepRun) -> str | None:

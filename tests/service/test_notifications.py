@@ -202,6 +202,21 @@ def test_failover_messages_show_their_details(kind, details, words):
     assert message["deploy_gate"]["event"] == kind and message["deploy_gate"]["job_kind"] == "failover"
 
 
+def test_drift_message_lists_the_new_drift():
+    reasons = ["drift: the target's schema differs from its applied migrations in 2 objects (drift mode warn: this alone does not block)"]
+    job = make_job(kind=JobKind.DRIFT, verdict=Verdict.PROCEED, reasons=reasons)
+    new = ['+ index "Patient_email_idx" ON "Patient" (email) — not in the migrations', '- column "Patient".phone text — in the migrations, not on the target']
+    message = render_message(notification_event("drift_detected", job, {"new": new, "differences": 2}), PUBLIC_URL)
+
+    assert message["text"].startswith(f'deploy-gate: drift detected on staging (drift job {job.id}): + index "Patient_email_idx"')
+    assert "(and 1 more)" in message["text"]
+    headline, drift, listed_reasons, fields, _ = message["blocks"]
+    assert "*Drift detected* on `staging`" in headline["text"]["text"]
+    assert drift["text"]["text"] == "*New drift* (the target's schema against its applied migrations)\n• " + "\n• ".join(new)
+    assert fields["fields"] == [{"type": "mrkdwn", "text": "*differences*\n2"}]
+    assert message["deploy_gate"]["details"] == {"new": new, "differences": 2}
+
+
 def test_text_is_escaped_for_slack_and_links_without_public_url_are_paths():
     job = make_job(reasons=["<!channel> a & b"])
     message = render_message(notification_event("verdict_blocked", job))

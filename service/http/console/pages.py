@@ -43,6 +43,18 @@ class TargetOverview:
     status_job: Job | None  # the newest job whose `status` step read the history
     waiting: list[Job]
     last_deploy: Job | None
+    drift_job: Job | None = None  # the newest job that compared the schema with the migrations
+
+    @property
+    def drift(self) -> str:
+        """The newest drift comparison in a few words."""
+        fact = self.drift_job.facts.get("drift") if self.drift_job else None
+        if not isinstance(fact, dict):
+            return "not checked yet"
+        if not fact.get("checked"):
+            return f"not checked: {fact.get('error')}"
+        count = len(fact.get("differences") or [])
+        return f"{count} difference{'' if count == 1 else 's'} from the applied migrations" if count else "none"
 
     @property
     def status(self) -> dict[str, Any]:
@@ -171,6 +183,11 @@ class JobPage:
         """A restore that made its new instance: the next step is the cut-over, a job of its own."""
         restored = self.job.state is JobState.SUCCEEDED and self.job.verdict is Verdict.PROCEED
         return self.job.kind is JobKind.RESTORE and self.job.params.get("action") == "restore" and restored
+
+    @staticmethod
+    def drift_line_class(line: str) -> str:
+        """A drift line's class, by its sign (service.analysis.drift_words)."""
+        return {"+": "on-target-only", "-": "in-migrations-only", "~": "defined-otherwise"}.get(line[:1], "")
 
     @property
     def failed_over_to_cluster(self) -> bool:

@@ -79,6 +79,7 @@ def overview() -> ResponseReturnValue:
             status_job=latest[name].status,
             waiting=list(latest[name].waiting),
             last_deploy=latest[name].deploy,
+            drift_job=latest[name].drift,
         )
         for name in names
     ]

@@ -59,6 +59,7 @@ from service.store.repository.jobs import (
     latest_deploy,
     latest_verdict,
     list_jobs,
+    previous_drift_job,
     record_approval,
     target_jobs,
     transition,
@@ -141,6 +142,7 @@ __all__ = [
     "target_jobs",
     "TargetJobs",
     "list_jobs",
+    "previous_drift_job",
     "record_approval",
     "transition",
     # job messages

@@ -289,6 +289,8 @@ _LATEST = {
     "verdict": "\"verdict\" IS NOT NULL AND \"kind\" IN ('check', 'deploy')",
     # the newest deploy job that let its deploy proceed
     "deploy": "\"kind\" = 'deploy' AND \"verdict\" = 'proceed'",
+    # the newest finished job that compared the target's schema with its migrations (service.jobs.drift)
+    "drift": "\"state\" = 'succeeded' AND \"facts\" ? 'drift'",
 }
 
 
@@ -319,6 +321,7 @@ class TargetJobs:
     status: Job | None = None
     verdict: Job | None = None
     deploy: Job | None = None
+    drift: Job | None = None
     waiting: tuple[Job, ...] = ()
 
 
@@ -344,6 +347,17 @@ def target_jobs(conn: psycopg.Connection, targets: Sequence[str], *, waiting_lim
         if len(jobs) < waiting_limit:
             jobs.append(job)
     return {target: TargetJobs(**{**latest, "waiting": tuple(latest.get("waiting", ()))}) for target, latest in found.items()}
+
+
+def previous_drift_job(conn: psycopg.Connection, job: Job) -> Job | None:
+    """The newest `drift` job of the same target before `job` that did compare (its step checked)."""
+    return _job_or_none(
+        conn,
+        f'SELECT {_JOB_COLUMNS} FROM "job" WHERE "target" = %s AND "kind" = \'drift\' AND "state" = \'succeeded\''
+        " AND (\"facts\" -> 'drift' ->> 'checked') = 'true' AND (\"created_at\", \"id\") < (%s, %s)"
+        ' ORDER BY "created_at" DESC, "id" DESC LIMIT 1',
+        (job.target, job.created_at, job.id),
+    )
 
 
 def child_jobs(conn: psycopg.Connection, job_id: str) -> list[Job]:

@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from service.analysis import replay as replay_module
 from service.analysis.replay import KEEP_TEMPLATES, ReplayCache, ReplayFailed, history_keys
 from service.prisma.database import connect, parse_database_url
 from service.prisma.migrations import migrations_from_bundle
@@ -100,3 +101,24 @@ def test_old_templates_of_a_label_are_pruned(cache):
     left = templates()
     assert set(names[-KEEP_TEMPLATES:]) <= left
     assert not set(names[:-KEEP_TEMPLATES]) & left
+
+
+def test_a_template_dropped_between_the_look_and_the_clone_is_built_again(cache):
+    local = migrations_from_bundle({"20240101_t": f'CREATE TABLE "Once_{cache.label[-8:]}" ("id" INT);\n'})
+    first = cache.replay(local, 1)
+    replay_module._FINGERPRINTS.entries.clear()  # noqa: SLF001 - a fresh process: the fingerprint is read on a clone
+
+    class PrunedMeanwhile(ReplayCache):
+        dropped = False
+
+        def _fingerprint(self, template):
+            if not self.dropped:  # another label's prune, just after this one saw the template
+                self.dropped = True
+                with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+                    admin.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(sql.Identifier(template)))
+                    admin.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(template)))
+            return super()._fingerprint(template)
+
+    again = PrunedMeanwhile(cache.shadow, cache.schema, cache.label).replay(local, 1)
+    assert (again.template, again.built) == (first.template, True)
+    assert again.fingerprint.digest == first.fingerprint.digest and first.template in templates()

@@ -4,7 +4,7 @@ import pytest
 
 from service.config.errors import ConfigError
 from service.config.load import load_config, load_lint_target
-from service.config.records import NOTIFICATION_EVENTS, Policy, Retention, hash_token
+from service.config.records import NOTIFICATION_EVENTS, DriftMode, DriftSettings, Policy, Retention, hash_token
 from service.prisma.deploy import SessionTimeouts
 
 GOOD = """
@@ -316,3 +316,37 @@ def test_the_timeouts_a_policy_sets_on_the_session(policy, timeouts):
     # The same timeouts the runner sets before each migration it applies.
     session = SessionTimeouts(policy.lock_timeout_ms, policy.statement_timeout_ms).settings()
     assert {name for name, value in session.items() if value != "0ms"} == timeouts
+
+
+DRIFT_TARGET = '[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\n{shadow}[targets.x.drift]\n{table}\n'
+
+
+def test_drift_is_warn_by_default_and_checked_only_with_a_shadow(tmp_path):
+    config = load_config(write(tmp_path, GOOD.format(ci_hash=hash_token("ci-token"), oncall_hash=hash_token("oncall-token"))), ENV)
+    staging, production = config.targets["staging"], config.targets["production"]
+    assert staging.drift == production.drift == DriftSettings(DriftMode.WARN, (), None)
+    assert staging.checks_drift and not production.checks_drift
+
+
+def test_a_drift_table_sets_mode_patterns_and_schedule(tmp_path):
+    table = 'mode = "block"\nignore = ["extension:*", "public.pgbouncer_*"]\nschedule_minutes = 30'
+    path = write(tmp_path, DRIFT_TARGET.format(shadow='shadow_url_env = "SHADOW_DATABASE_URL"\n', table=table))
+    assert load_config(path, ENV).targets["x"].drift == DriftSettings(DriftMode.BLOCK, ("extension:*", "public.pgbouncer_*"), 30)
+
+
+@pytest.mark.parametrize(
+    ("shadow", "table", "message"),
+    [
+        (True, 'mode = "strict"', "targets.x.drift.mode: Must be one of: ignore, warn, block."),
+        (True, 'ignore = ["gadget:*"]', "targets.x.drift.ignore: 'gadget:*': unknown kind 'gadget'"),
+        (True, 'ignore = ["index:"]', "targets.x.drift.ignore: 'index:': the pattern is empty"),
+        (True, "schedule_minutes = 0", "targets.x.drift.schedule_minutes: Must be greater than or equal to 1"),
+        (True, 'mode = "ignore"\nschedule_minutes = 5', "drift mode ignore checks nothing to schedule"),
+        (False, 'mode = "block"', "targets.x.drift: mode block needs shadow_url_env"),
+        (False, "schedule_minutes = 5", "targets.x.drift: schedule_minutes needs shadow_url_env"),
+    ],
+)
+def test_drift_errors_name_the_key(tmp_path, shadow, table, message):
+    path = write(tmp_path, DRIFT_TARGET.format(shadow='shadow_url_env = "SHADOW_DATABASE_URL"\n' if shadow else "", table=table))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path, ENV)

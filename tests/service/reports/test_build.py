@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 import pytest
 
 from service.analysis.lint import lint_migrations
-from service.config.records import Config, Notifications, Webhook
+from service.analysis.replay import history_keys
+from service.config.records import Config, DriftSettings, Notifications, Policy, Target, Webhook
 from service.jobs.runner import run_job
 from service.jobs.states import JobKind, JobState, Verdict
 from service.notifications import make_notifier
@@ -23,6 +24,7 @@ from service.reports.build import build_report
 from service.reports.model import CHECKLIST
 from service.store import repository
 from tests.conftest import ADMIN_URL
+from tests.replays import drop_template
 from tests.service.jobs.test_recover import (
     BASE,
     HALF_APPLIED_WITH_ROLLBACK,
@@ -606,3 +608,49 @@ def test_a_check_job_reports_a_failed_migration_with_its_sqlstate(store, target_
     assert report.to_dict()["migrations"][1]["sqlstate"] == "23502"
     assert line_starting(report, "| `20240102_name_required` | failed | 23502: ").endswith(" |")
     assert job.reasons[0].startswith("migration 20240102_name_required failed (23502: ")
+
+
+@pytest.fixture
+def drifted(store, target_db):
+    """A target with a shadow (drift mode warn), one migration applied, an index added by hand.
+    The history is the test's own (a comment), so its replay template is dropped afterwards."""
+    marker = f"-- {target_db.name}\n"
+    scripts = {"20240101_patients": marker + BASE["20240101_patients"]}
+    target = Target("staging", parse_database_url(target_db.url), Policy(lock_timeout_ms=2000), shadow=parse_database_url(ADMIN_URL), drift=DriftSettings())
+    config = Config({"staging": target}, ())
+    assert gate_job(store, config, JobKind.DEPLOY, scripts, apply=True).verdict is Verdict.PROCEED
+    target_db.query('CREATE INDEX "Patient_name_idx" ON "Patient" ("name")')
+    yield config, scripts
+    drop_template(history_keys(migrations_from_bundle(scripts), "public")[1])
+
+
+DRIFT_LINE = '+ index "Patient_name_idx" ON "Patient" (name) — not in the migrations'
+
+
+def test_a_check_jobs_report_shows_the_drift(store, drifted):
+    config, scripts = drifted
+    job = gate_job(store, config, JobKind.CHECK, scripts, phase="post")
+    assert job.verdict is Verdict.PROCEED and f"drift: {DRIFT_LINE}" in job.reasons
+    report = report_of(store, job.id)
+    assert report.to_dict()["drift"] == {
+        "mode": "warn", "checked": True, "drifted": True, "error": None, "differences": [DRIFT_LINE], "ignored": [], "applied": ["20240101_patients"],
+        "schemas": ["public"], "notes": [], "new": None,
+    }  # fmt: skip
+    markdown = report.to_markdown()
+    assert "## Drift\n\nCompared the target's schema public with the shadow's replay of its 1 applied migration; drift mode warn.\n" in markdown
+    assert f"```diff\n{DRIFT_LINE}\n```" in markdown
+    assert any(line.startswith("| ") and "| `drift` | drift: 1 difference: " + DRIFT_LINE.replace("|", "\\|") in line for line in markdown.splitlines())
+
+
+def test_a_drift_jobs_report_is_the_drift_and_the_timeline(store, drifted):
+    config, _ = drifted
+    job, _ = repository.create_job(
+        store, kind=JobKind.DRIFT, target="staging", requested_by="schedule", bundle_digest=repository.latest_bundle_digest(store, "staging")
+    )
+    done = run_job(store, config, job.id)
+    report = report_of(store, done.id)
+    assert report.title == "Drift report: staging" and report.checklist == [] and report.drift.new == [DRIFT_LINE]
+    markdown = report.to_markdown()
+    assert "## Migrations" not in markdown and "## Applied" not in markdown and "| Migration |" not in markdown
+    assert f"New since the previous drift check (notified as `drift_detected`):\n\n```diff\n{DRIFT_LINE}\n```" in markdown
+    assert "## Timeline" in markdown

@@ -368,3 +368,32 @@ def test_a_waiting_recover_jobs_page_shows_its_rollback_verified_on_the_shadow(c
     assert "<li>Verified: on a scratch copy of the history" in verification
     assert "<li>apply 20240102_clinic: fails as it did on the target (SQLSTATE 42P01): relation &#34;Nowhere&#34; does not exist</li>" in verification
     assert "<li>undoes: table public.Clinic added" in verification
+
+
+def drift_job(store, differences):
+    """A finished drift job as the runner leaves it: its step journaled, its fact recorded."""
+    job, _ = repository.create_job(store, kind=JobKind.DRIFT, target="staging", requested_by="schedule")
+    repository.transition(store, job.id, JobState.RUNNING)
+    fact = {
+        "mode": "warn", "checked": True, "drifted": bool(differences), "schemas": ["public"], "applied": ["20240101_patients"],
+        "differences": [{"category": "indexes", "kind": "index", "name": "public.x", "change": "added", "text": text, "expected": None, "found": {}} for text in differences],
+        "ignored": [], "notes": [], "new": list(differences), "previous_job": None,
+    }  # fmt: skip
+    repository.record_step(store, job.id, "drift", "started")
+    repository.record_step(store, job.id, "drift", "finished", fact)
+    return repository.transition(store, job.id, JobState.SUCCEEDED, verdict=Verdict.PROCEED, facts={"drift": fact})
+
+
+def test_drift_shows_on_its_jobs_page_and_on_the_overview(client, store):
+    sign_in(client, "reader-token")
+    assert '<span class="drift">not checked yet</span>' in section(page(client, "/console/"), "staging")
+    line = '+ index "Patient_name_idx" ON "Patient" (name) — not in the migrations'
+    job = drift_job(store, [line, '~ column "Patient".name: type text in the migrations, bigint on the target'])
+    html = page(client, f"/console/jobs/{job.id}")
+    drift = re.search(r'<section id="drift">(.*?)</section>', html, re.S).group(1)
+    assert '<li class="on-target-only"><code>+ index &#34;Patient_name_idx&#34; ON &#34;Patient&#34; (name) — not in the migrations</code></li>' in drift
+    assert '<li class="defined-otherwise">' in drift and "drift mode warn" in drift
+    assert "New since the previous drift check (notified as drift_detected): 2" in drift
+    staging = section(page(client, "/console/"), "staging")
+    assert '<span class="drift">2 differences from the applied migrations</span>' in staging and f'href="/console/jobs/{job.id}"' in staging
+    assert '<td class="kind">drift</td>' in page(client, "/console/jobs?kind=drift")
