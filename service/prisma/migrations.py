@@ -20,6 +20,7 @@ from service.prisma.errors import (
     MigrationFileNotFound,
     MigrationFileUnreadable,
     MigrationsDirectoryError,
+    Prisma8Project,
     ProviderSwitched,
 )
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     import pyuca
 
 MIGRATION_FILE_NAME = "migration.sql"
+# The files of a Prisma 8 migration package, which has no migration.sql (docs/prisma-8.md).
+PRISMA_8_MIGRATION_FILES = ("migration.ts", "ops.json")
 LOCK_FILE_NAME = "migration_lock.toml"
 POSTGRESQL_PROVIDER = "postgresql"
 CHECKSUM_LENGTH = 64
@@ -179,6 +182,7 @@ def read_migrations_directory(directory: str | os.PathLike[str]) -> LocalMigrati
 
     # Node's Dirent.isDirectory() is false for a symbolic link, so Prisma skips linked folders.
     folders = sort_in_prisma_order(entry.name for entry in entries if entry.is_dir(follow_symlinks=False))
+    _refuse_prisma_8(base, folders)
     migrations = []
     for name in folders:
         script_path = base / name / MIGRATION_FILE_NAME
@@ -193,6 +197,18 @@ def read_migrations_directory(directory: str | os.PathLike[str]) -> LocalMigrati
         script = _decode(script_path, _read_bytes(script_path, follow_links=False))
         migrations.append(LocalMigration(name=name, script=script, path=str(script_path)))
     return LocalMigrations(tuple(migrations), read_lock_provider(lock_text), source=str(base))
+
+
+def _refuse_prisma_8(base: Path, folders: list[str]) -> None:
+    """A Prisma 8 project: migration packages in the folders, or one level down in a space folder (`migrations/app/…`)."""
+    for name in folders:
+        folder = base / name
+        if (folder / MIGRATION_FILE_NAME).is_file():
+            continue
+        candidates = [folder, *(entry for entry in folder.iterdir() if entry.is_dir() and not entry.is_symlink())] if os.access(folder, os.R_OK) else [folder]
+        for candidate in candidates:
+            if any((candidate / file_name).is_file() for file_name in PRISMA_8_MIGRATION_FILES):
+                raise Prisma8Project(str(candidate))
 
 
 def _read_bytes(path: Path, *, follow_links: bool = True) -> bytes:

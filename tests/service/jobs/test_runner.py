@@ -337,3 +337,16 @@ def test_a_lock_that_keeps_the_catalog_unreadable_is_waited_for_then_blocks_nami
     assert finished.verdict is Verdict.BLOCKED
     assert finished.reasons[0].startswith("a lock another session holds keeps the target's catalog from being read")
     assert f"pid {lock.pid} (reporting" in finished.reasons[0] and "retry_wait_seconds" in finished.reasons[0]
+
+
+@pytest.mark.parametrize("kind", [JobKind.CHECK, JobKind.DEPLOY])
+def test_a_target_prisma_8_manages_blocks_with_the_reason(store, config, target_db, kind):
+    from tests.service.cli.test_prisma_8 import PRISMA_8_MARKER
+
+    with target_db.connect() as conn:
+        conn.execute(PRISMA_8_MARKER)
+    job = run_job(store, config, queue(store, kind).id)
+    assert job.state is JobState.SUCCEEDED and job.verdict is Verdict.BLOCKED
+    assert len(job.reasons) == 1 and "Prisma 8's marker table prisma_contract.marker" in job.reasons[0]
+    with target_db.connect() as conn:
+        assert conn.execute("SELECT to_regclass('\"Patient\"'), to_regclass('_prisma_migrations')").fetchone() == (None, None)
