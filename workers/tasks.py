@@ -29,8 +29,8 @@ QUEUED_GRACE_SECONDS = 60
 RUNNING_GRACE_SECONDS = 15 * 60
 
 
-def _lint(local: LocalMigrations, severities: dict[str, str]) -> list[dict[str, Any]]:
-    return [finding.to_dict() for finding in lint_migrations(local, severities)]
+def _lint(local: LocalMigrations, severities: dict[str, str], prisma_version: int) -> list[dict[str, Any]]:
+    return [finding.to_dict() for finding in lint_migrations(local, severities, prisma_version=prisma_version)]
 
 
 @shared_task(name=RUN_JOB_TASK, bind=True, max_retries=20)

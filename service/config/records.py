@@ -47,6 +47,8 @@ class Target:
     rds: RdsSettings | None = None
     shadow: DatabaseTarget | None = field(default=None, repr=False)
     lint_severities: dict[str, str] = field(default_factory=dict)
+    # The Prisma major version its project uses (6 or 7): how the engine runs a file (service.prisma.execution).
+    prisma_version: int = 6
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ from service.store.repository import Job
 
 __all__ = ["AwaitingApproval", "Deferred", "RetryableError", "run_job"]
 
-Linter = Callable[[LocalMigrations, dict[str, str]], list[dict[str, Any]]]
+# (migrations, lint severities, Prisma major version) → findings as dicts.
+Linter = Callable[[LocalMigrations, dict[str, str], int], list[dict[str, Any]]]
 
 
 def run_job(
@@ -272,7 +273,7 @@ def _lint_step(run: JobRun, linter: Linter | None) -> list[dict[str, Any]]:
     local = run.local
     if linter is None or local is None:
         return []
-    findings: list[dict[str, Any]] = run.step("lint", lambda: {"findings": linter(local, run.target.lint_severities)})["findings"]
+    findings: list[dict[str, Any]] = run.step("lint", lambda: {"findings": linter(local, run.target.lint_severities, run.prisma_version)})["findings"]
     return findings
 
 
@@ -318,7 +319,15 @@ def _deploy(run: JobRun, conn: psycopg.Connection, linter: Linter | None, rds_cl
 
     if "recover" not in run.finished:
         try:
-            outcome = deploy(conn, schema, run.migrations, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=run.record_apply)
+            outcome = deploy(
+                conn,
+                schema,
+                run.migrations,
+                timeouts=timeouts,
+                lock_wait=policy.lock_wait_seconds,
+                on_progress=run.record_apply,
+                prisma_version=run.prisma_version,
+            )
         except FoundFailedMigrations as error:
             failed = error.headline
         else:
@@ -377,7 +386,7 @@ def _resume_interrupted_migration(run: JobRun, conn: psycopg.Connection) -> None
             migration = run.local.get(row.migration_name)
             if row.migration_name not in interrupted or not row.is_failed or row.logs or migration is None:
                 continue
-            probe = probe_effects(conn, analyze_migration(migration.script, migration.name), schema)
+            probe = probe_effects(conn, analyze_migration(migration.script, migration.name, run.prisma_version), schema)
             step = f"apply:{row.migration_name}"
             if probe.state == "all":
                 history.record_successful_step(conn, schema, row.id)

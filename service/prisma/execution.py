@@ -69,18 +69,18 @@ def outside_transaction_blocks(statements: Iterable[ast.Node | object], prisma_v
     nodes = list(statements)
     if not engine_splits(nodes, prisma_version):
         return [len(nodes) == 1] * len(nodes)
+    starts = (TransactionStmtKind.TRANS_STMT_BEGIN, TransactionStmtKind.TRANS_STMT_START)
+    ends = (TransactionStmtKind.TRANS_STMT_COMMIT, TransactionStmtKind.TRANS_STMT_ROLLBACK, TransactionStmtKind.TRANS_STMT_PREPARE)
     alone = []
     in_block = False
     for node in nodes:
-        if isinstance(node, ast.TransactionStmt) and node.kind in (TransactionStmtKind.TRANS_STMT_BEGIN, TransactionStmtKind.TRANS_STMT_START):
+        kind = node.kind if isinstance(node, ast.TransactionStmt) else None
+        if kind in starts:
             in_block = True
         alone.append(not in_block)
-        if isinstance(node, ast.TransactionStmt) and node.kind.name in _ENDS_BLOCK:
+        if kind in ends:
             in_block = False
     return alone
-
-
-_ENDS_BLOCK = frozenset({"TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_PREPARE"})
 
 
 def pieces_sent(script: str, prisma_version: int) -> list[Piece]:

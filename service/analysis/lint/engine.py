@@ -11,18 +11,19 @@ from service.analysis.lint.findings import OFF, Finding, Violation
 from service.analysis.lint.registry import RULES, Rule, effective_levels, enabled
 from service.analysis.lint.suppressions import find_suppressions
 from service.analysis.parsing import Position, cyclic_gc_paused, position_of
+from service.prisma.execution import DEFAULT_PRISMA_VERSION
 from service.prisma.migrations import LocalMigrations
 
 
 @cyclic_gc_paused()
-def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | None = None) -> list[Finding]:
-    """Every finding for one migration, sorted by line and column.
+def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | None = None, prisma_version: int = DEFAULT_PRISMA_VERSION) -> list[Finding]:
+    """Every finding for one migration, sorted by line and column, as the engine of `prisma_version` runs it.
 
     `severities` maps rule ids to "error", "warning", "info" or "off" and replaces their defaults;
     an unknown rule or level raises `LintConfigurationError`.
     """
     levels = effective_levels(severities)
-    facts = analyze_migration(script, name)
+    facts = analyze_migration(script, name, prisma_version)
     assert facts.parsed is not None, "analyze_migration keeps what it parsed"
     context = LintContext(name, script, facts.parsed, facts, find_suppressions(facts.parsed), enabled(levels))
     findings = []
@@ -41,19 +42,21 @@ def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | 
 _FILES_PER_PROCESS = 64
 
 
-def _lint_one(item: tuple[str, str, Mapping[str, str] | None]) -> list[Finding]:
-    script, name, severities = item
-    return lint_migration(script, name, severities)
+def _lint_one(item: tuple[str, str, Mapping[str, str] | None, int]) -> list[Finding]:
+    script, name, severities, prisma_version = item
+    return lint_migration(script, name, severities, prisma_version)
 
 
-def lint_migrations(local: LocalMigrations, severities: Mapping[str, str] | None = None, processes: int = 1) -> list[Finding]:
+def lint_migrations(
+    local: LocalMigrations, severities: Mapping[str, str] | None = None, processes: int = 1, prisma_version: int = DEFAULT_PRISMA_VERSION
+) -> list[Finding]:
     """Every finding for every migration, in Prisma's order of the migrations, then by position.
 
     Each file is linted on its own, so with `processes` > 1 a large directory is spread over
     that many processes (forked: the rule catalogue is already loaded in each).
     """
     effective_levels(severities)  # refuse a bad override even when there is nothing to lint
-    items = [(migration.script, migration.name, severities) for migration in local]
+    items = [(migration.script, migration.name, severities, prisma_version) for migration in local]
     processes = min(processes, len(items) // _FILES_PER_PROCESS)
     if processes > 1:
         context = multiprocessing.get_context("fork")

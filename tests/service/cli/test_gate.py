@@ -86,7 +86,7 @@ def test_a_clean_deploy_in_a_vercel_build_applies_the_migrations_and_exits_0(ser
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == (
-        f"gate: apply the migrations in {directory} on target staging, commit 3f5c2a9e3f5c, deployment dpl_7Gw5ZMBpQA8h9GF832KGp7nwbuh3, in Vercel (staging)"
+        f"gate: apply the migrations in {directory} on target staging, commit 3f5c2a9e3f5c, deployment dpl_7Gw5ZMBpQA8h9GF832KGp7nwbuh3, in Vercel (staging), as the target's Prisma runs them"
     )
     # The count comes from the job's status step: the pending ones, printed once it is known.
     status = lines.index(next(line for line in lines if line.endswith("  status finished")))

@@ -62,7 +62,9 @@ def test_a_database_with_prisma_8_marker_is_refused_in_one_line(scratch_db, writ
     result = run(command, "--migrations", str(base), url=scratch_db.url)
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
-    assert lines == ["error: the database has Prisma 8's marker table prisma_contract.marker: Prisma 8 manages its migrations, "
-                     "and deploy-gate supports Prisma 6 and 7 (_prisma_migrations) only; see docs/prisma-8.md."]
+    assert lines == [
+        "error: the database has Prisma 8's marker table prisma_contract.marker: Prisma 8 manages its migrations, "
+        "and deploy-gate supports Prisma 6 and 7 (_prisma_migrations) only; see docs/prisma-8.md."
+    ]
     with scratch_db.connect() as conn:
         assert conn.execute("SELECT to_regclass('\"User\"'), to_regclass('_prisma_migrations')").fetchone() == (None, None)

@@ -499,8 +499,8 @@ def test_a_restore_refused_before_planning_has_no_backup(store):
     assert report.timeline[-2].step == "plan" and report.timeline[-2].summary == "started"
 
 
-def lint(local, severities):
-    return [finding.to_dict() for finding in lint_migrations(local, severities)]
+def lint(local, severities, prisma_version):
+    return [finding.to_dict() for finding in lint_migrations(local, severities, prisma_version=prisma_version)]
 
 
 def gate_job(store, config, kind, scripts, **params):
