@@ -350,3 +350,37 @@ def test_a_target_prisma_8_manages_blocks_with_the_reason(store, config, target_
     assert len(job.reasons) == 1 and "Prisma 8's marker table prisma_contract.marker" in job.reasons[0]
     with target_db.connect() as conn:
         assert conn.execute("SELECT to_regclass('\"Patient\"'), to_regclass('_prisma_migrations')").fetchone() == (None, None)
+
+
+CONCURRENT_BUNDLE = {
+    "20240101_patients": BUNDLE["20240101_patients"],
+    "20240102_index": 'CREATE INDEX CONCURRENTLY "Patient_name_idx" ON "Patient" ("name");\nINSERT INTO "Patient" ("name") VALUES (\'Ada\');\n',
+}
+
+
+def real_linter(local, severities, prisma_version):
+    from service.analysis.lint import lint_migrations
+
+    return [finding.to_dict() for finding in lint_migrations(local, severities, prisma_version=prisma_version)]
+
+
+def test_a_deploy_follows_the_prisma_version_its_request_names(store, config, target_db):
+    """Prisma 7 sends a file with CREATE INDEX CONCURRENTLY statement by statement (prisma-engines #5767):
+    lint passes it and the apply builds the index; followed as Prisma 6, lint blocks it (25001)."""
+    blocked = run_job(store, config, queue(store, scripts=CONCURRENT_BUNDLE).id, linter=real_linter)
+    assert blocked.verdict is Verdict.BLOCKED
+    assert blocked.reasons == [
+        "lint concurrently-in-transaction in 20240102_index line 1: CREATE INDEX CONCURRENTLY fails with 25001: "
+        "with 1 other statement in the file, PostgreSQL runs it inside a transaction block"
+    ]
+    job = run_job(store, config, queue(store, scripts=CONCURRENT_BUNDLE, prisma_version=7).id, linter=real_linter)
+    assert job.verdict is Verdict.PROCEED, job.reasons
+    assert job.facts["apply"]["applied"] == list(CONCURRENT_BUNDLE)
+    with target_db.connect() as conn:
+        assert conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('\"Patient_name_idx\"')").fetchone() == (True,)
+
+
+def test_a_deploy_without_a_prisma_version_follows_its_targets(store, target_db):
+    target = Target("staging", parse_database_url(target_db.url), Policy(lock_timeout_ms=2000), prisma_version=7)
+    job = run_job(store, Config({"staging": target}, ()), queue(store, scripts=CONCURRENT_BUNDLE).id, linter=real_linter)
+    assert job.verdict is Verdict.PROCEED, job.reasons
