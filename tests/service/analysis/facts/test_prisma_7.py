@@ -111,3 +111,9 @@ def test_a_failed_split_run_owns_what_its_committed_statements_made(conn):
     assert ObjectRef("index", "public", "A_id") in ownership.created
     # Read as Prisma 6 runs it, the same failure would have undone the whole file.
     assert failed_run_ownership(conn, "public", analyze_migration(script, "1_index", 6), row["logs"]).persisted == frozenset()
+
+
+def test_the_enum_rule_follows_the_prisma_version_as_the_facts_do():
+    script = 'ALTER TYPE "Role" ADD VALUE \'ADMIN\';\nCREATE INDEX CONCURRENTLY "U_r" ON "User" ("role");\nUPDATE "User" SET "role" = \'ADMIN\';\n'
+    assert rule_messages(script, "enum-value-used-in-same-transaction", 6)
+    assert rule_messages(script, "enum-value-used-in-same-transaction", 7) == []
