@@ -87,3 +87,14 @@ def test_a_file_that_does_not_parse_is_sent_whole():
     """PostgreSQL refuses it anyway; its own error is the one to report."""
     script = "CREATE INDEX CONCURRENTLY ON;\nSELECT 1;\n"
     assert [piece.text for piece in pieces_sent(script, 7)] == [script]
+
+
+def test_pieces_are_cut_at_statement_boundaries_in_characters_whatever_the_text():
+    """pglast's statement locations are byte offsets in libpg_query; the pieces are the file's own characters."""
+    script = "-- Ünïcødé ✓\nCREATE TABLE \"Ä\" (id int, note text DEFAULT 'é;');\nCREATE INDEX CONCURRENTLY \"Ä_id\" ON \"Ä\" (id);\n"
+    pieces = pieces_sent(script, 7)
+    assert [piece.text.strip() for piece in pieces] == [
+        "CREATE TABLE \"Ä\" (id int, note text DEFAULT 'é;')",
+        'CREATE INDEX CONCURRENTLY "Ä_id" ON "Ä" (id)',
+    ]
+    assert all(script[piece.offset : piece.offset + len(piece.text)] == piece.text for piece in pieces)
