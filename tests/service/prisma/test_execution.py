@@ -91,7 +91,7 @@ def test_a_file_that_does_not_parse_is_sent_whole():
 
 def test_pieces_are_cut_at_statement_boundaries_in_characters_whatever_the_text():
     """The pieces are the file's own characters, cut where each statement starts and ends, non-ASCII text included."""
-    script = "-- Ünïcødé ✓\nCREATE TABLE \"Ä\" (id int, note text DEFAULT 'é;');\nCREATE INDEX CONCURRENTLY \"Ä_id\" ON \"Ä\" (id);\n"
+    script = '-- Ünïcødé ✓\nCREATE TABLE "Ä" (id int, note text DEFAULT \'é;\');\nCREATE INDEX CONCURRENTLY "Ä_id" ON "Ä" (id);\n'
     pieces = pieces_sent(script, 7)
     assert [piece.text.strip() for piece in pieces] == [
         "CREATE TABLE \"Ä\" (id int, note text DEFAULT 'é;')",
