@@ -7,11 +7,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PRISMA_CLI := tests/interop/prisma-cli
+# The schema engine Prisma 7.10.1 pins, its WebAssembly build (tests/interop/prisma7_engine.py).
+PRISMA7_ENGINE := tests/interop/prisma7-engine
 PYTEST_ARGS ?=
 
-.PHONY: test run install client services prisma-cli bench-status bench-lint clean
+.PHONY: test run install client services prisma-cli prisma7-engine bench-status bench-lint clean
 
-test: install services prisma-cli
+test: install services prisma-cli prisma7-engine
 	DEPLOY_GATE_REQUIRE_PRISMA=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 run: install services
@@ -41,6 +43,15 @@ $(PRISMA_CLI)/node_modules/.installed: $(PRISMA_CLI)/package.json $(PRISMA_CLI)/
 	npm ci --prefix $(PRISMA_CLI) --no-audit --no-fund --loglevel=error
 	touch $@
 
+prisma7-engine: $(PRISMA7_ENGINE)/node_modules/.installed
+
+# --ignore-scripts: @prisma/engines' postinstall downloads the native engine from a host outside
+# the registries; only the WebAssembly build inside the prisma package is used.
+$(PRISMA7_ENGINE)/node_modules/.installed: $(PRISMA7_ENGINE)/package.json $(PRISMA7_ENGINE)/package-lock.json
+	bash scripts/ensure-services.sh node
+	npm ci --prefix $(PRISMA7_ENGINE) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
 bench-status: install services prisma-cli
 	$(BIN)/python bench/status.py --count 100 --count 1000 --count 5000
 
@@ -62,7 +73,7 @@ bench-capacity: install services
 	$(BIN)/python bench/capacity.py
 
 clean:
-	rm -rf $(VENV) .venv-client $(PRISMA_CLI)/node_modules
+	rm -rf $(VENV) .venv-client $(PRISMA_CLI)/node_modules $(PRISMA7_ENGINE)/node_modules
 
 # make lint — the quality gate: ruff (lint and format) and mypy, configured in pyproject.toml.
 .PHONY: lint

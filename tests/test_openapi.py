@@ -206,6 +206,9 @@ def _spec_constraints(spec: dict, schema: dict, required: bool) -> dict:
             if key in schema
         }
     )
+    if "enum" in found and found["nullable"]:
+        # JSON Schema lists null among a nullable field's values; marshmallow says it with allow_none.
+        found["enum"] = [value for value in found["enum"] if value is not None]
     return found
 
 

@@ -25,8 +25,8 @@ from workers.notifications import notify
 log = logging.getLogger(__name__)
 
 
-def _lint(local: LocalMigrations, severities: dict[str, str], session_timeouts: frozenset[str]) -> list[dict[str, Any]]:
-    return [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts)]
+def _lint(local: LocalMigrations, severities: dict[str, str], session_timeouts: frozenset[str], prisma_version: int) -> list[dict[str, Any]]:
+    return [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts, prisma_version=prisma_version)]
 
 
 @shared_task(name=RUN_JOB_TASK, bind=True, max_retries=20)

@@ -143,6 +143,31 @@ def read_local_migrations(output: Output, migrations_dir: Path) -> LocalMigratio
         output.error(error.code, error.message, EXIT_CANNOT_RUN, error.headline)
 
 
+prisma_version_option = click.option(
+    "--prisma-version",
+    type=click.Choice(["6", "7"]),
+    default=None,
+    help="The Prisma major version whose engine runs the files. Default: the project's `prisma` dependency "
+    "(its lockfile or package.json, found from the migrations directory up), else 6.",
+)
+
+
+def project_prisma_version(output: Output, migrations_dir: Path, chosen: str | None) -> int | None:
+    """The Prisma major version to follow: `chosen`, else the project's, else None (unknown).
+
+    A project on Prisma 8 is refused in one line (exit 2).
+    """
+    from service.prisma.project import UnsupportedPrisma, find_project_prisma
+
+    if chosen is not None:
+        return int(chosen)
+    try:
+        found = find_project_prisma(migrations_dir)
+        return found.prisma_version if found is not None else None
+    except UnsupportedPrisma as error:
+        output.error(error.code, error.message, EXIT_CANNOT_RUN, error.headline)
+
+
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

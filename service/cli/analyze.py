@@ -9,17 +9,20 @@ import click
 from service.analysis.facts.analyze import analyze_migration
 from service.analysis.facts.records import MigrationFacts
 from service.analysis.rollback import RollbackPlan, rollback_plan
-from service.cli import EXIT_CANNOT_RUN, Output, main, read_local_migrations
+from service.cli import EXIT_CANNOT_RUN, Output, main, prisma_version_option, project_prisma_version, read_local_migrations
+from service.prisma.execution import DEFAULT_PRISMA_VERSION
 
 
 @main.command()
 @click.argument("migrations_dir", default="prisma/migrations", type=click.Path(path_type=Path))
 @click.option("--migration", "names", multiple=True, metavar="NAME", help="Only this migration (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def analyze(migrations_dir: Path, names: tuple[str, ...], as_json: bool) -> None:
+@prisma_version_option
+def analyze(migrations_dir: Path, names: tuple[str, ...], as_json: bool, prisma_version: str | None) -> None:
     """Facts per migration: transactional, idempotent, reversible, effects, rollback plan."""
     output = Output(as_json)
     local = read_local_migrations(output, migrations_dir)
+    follows = project_prisma_version(output, migrations_dir, prisma_version) or DEFAULT_PRISMA_VERSION
     unknown = [name for name in names if local.get(name) is None]
     if unknown:
         output.error(None, f"No migration named {', '.join(unknown)} in {migrations_dir}.", EXIT_CANNOT_RUN)
@@ -27,11 +30,11 @@ def analyze(migrations_dir: Path, names: tuple[str, ...], as_json: bool) -> None
     for migration in local:
         if names and migration.name not in names:
             continue
-        facts = analyze_migration(migration.script, migration.name)
+        facts = analyze_migration(migration.script, migration.name, follows)
         plan = rollback_plan(migration.script, facts)
         documents.append({**facts.to_dict(), "rollback": plan.to_dict()})
         _print_facts(output, facts, plan)
-    output.document({"migrations_directory": str(migrations_dir), "migrations": documents})
+    output.document({"migrations_directory": str(migrations_dir), "prisma_version": follows, "migrations": documents})
 
 
 def _yes_no(value: bool) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from service.cli import EXIT_CANNOT_RUN, Output, main, migrations_option, read_local_migrations
+from service.cli import EXIT_CANNOT_RUN, Output, main, migrations_option, prisma_version_option, project_prisma_version, read_local_migrations
 from service.cli.follow import TERMINAL, JobFollower, exit_with_verdict
 from service.cli.remote import ServiceError, client_options, service_client
 from service.prisma.migrations import LocalMigrations
@@ -68,8 +68,10 @@ def idempotency_key(target: str, apply: bool, commit: str | None, deployment_id:
     return f"gate-{hashlib.sha256(material.encode()).hexdigest()}"
 
 
-def deploy_request(target: str, apply: bool, commit: str | None, deployment_id: str | None, local: LocalMigrations) -> dict[str, Any]:
-    return {
+def deploy_request(
+    target: str, apply: bool, commit: str | None, deployment_id: str | None, local: LocalMigrations, prisma_version: int | None = None
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
         "target": target,
         "phase": "pre",
         "apply": apply,
@@ -78,6 +80,10 @@ def deploy_request(target: str, apply: bool, commit: str | None, deployment_id: 
         "migrations": [{"name": m.name, "sql": m.script} for m in local],
         "lock_provider": local.lock_provider or "postgresql",
     }
+    if prisma_version is not None:
+        # Unknown: left out, and the target's `prisma_version` applies.
+        request["prisma_version"] = prisma_version
+    return request
 
 
 @main.command()
@@ -91,6 +97,7 @@ def deploy_request(target: str, apply: bool, commit: str | None, deployment_id: 
 @click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds to wait for the verdict in all.")
 @click.option("--retries", type=click.IntRange(0, 20), default=5, show_default=True, help="Times to ask again after a network error or a 429/502/503/504.")
 @click.option("--backoff", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Seconds before the first retry; doubles each time (at most 30).")
+@prisma_version_option
 def gate(
     base_url: str,
     token: str | None,
@@ -103,6 +110,7 @@ def gate(
     timeout: float,
     retries: int,
     backoff: float,
+    prisma_version: str | None,
 ) -> None:
     """Gate a build: upload the migrations, follow the job, exit 0 on proceed, 1 on blocked, 2 otherwise."""
     output = Output(False)
@@ -114,15 +122,16 @@ def gate(
     commit = commit or build.commit
     deployment_id = deployment_id or build.deployment_id
     local = read_local_migrations(output, migrations_dir)
+    follows = project_prisma_version(output, migrations_dir, prisma_version)
 
     def on_retry(problem: str, delay: float, attempt: int) -> None:
         output.problem(f"{problem}; asking again in {delay:.1f} s ({attempt}/{retries})")
 
     client = service_client(output, base_url, token, retries=retries, backoff=backoff, on_retry=on_retry)
-    output.line(_headline(build, target, apply, commit, deployment_id, local, migrations_dir))
+    output.line(_headline(build, target, apply, commit, deployment_id, local, migrations_dir, follows))
     key = idempotency_key(target, apply, commit, deployment_id, bundle_digest(local), new_job)  # the digest is the service's content address
     try:
-        job = client.post("/v1/deploys", deploy_request(target, apply, commit, deployment_id, local), headers={"Idempotency-Key": key})
+        job = client.post("/v1/deploys", deploy_request(target, apply, commit, deployment_id, local, follows), headers={"Idempotency-Key": key})
     except ServiceError as error:
         output.error(None, str(error), EXIT_CANNOT_RUN)
     if client.last_status != 200:
@@ -154,7 +163,9 @@ def _pending_line(apply: bool, pending: list[str], in_bundle: int) -> str:
     return f"gate: {'apply' if apply else 'check'} {count}{names}"
 
 
-def _headline(build: BuildContext, target: str, apply: bool, commit: str | None, deployment_id: str | None, local: LocalMigrations, directory: Path) -> str:
+def _headline(
+    build: BuildContext, target: str, apply: bool, commit: str | None, deployment_id: str | None, local: LocalMigrations, directory: Path, follows: int | None
+) -> str:
     what = "apply" if apply else "check"
     parts = [f"gate: {what} the migrations in {directory} on target {target}"]
     if commit:
@@ -163,4 +174,5 @@ def _headline(build: BuildContext, target: str, apply: bool, commit: str | None,
         parts.append(f"deployment {deployment_id}")
     if build.provider:
         parts.append(f"in {build.provider}" + (f" ({build.environment})" if build.environment else ""))
+    parts.append(f"as Prisma {follows} runs them" if follows is not None else "as the target's Prisma runs them")
     return ", ".join(parts)

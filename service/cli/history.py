@@ -15,6 +15,8 @@ from service.cli import (
     Output,
     common_options,
     main,
+    prisma_version_option,
+    project_prisma_version,
     target_session,
 )
 from service.prisma import DEFAULT_LOCK_WAIT_SECONDS
@@ -116,6 +118,7 @@ def _status_lines(report: HistoryStatus, target: DatabaseTarget, migrations_dir:
 @click.option("--lock-timeout", type=click.IntRange(min=0), metavar="MS", help="lock_timeout for each migration, in ms.")
 @click.option("--statement-timeout", type=click.IntRange(min=0), metavar="MS", help="statement_timeout for each migration, in ms.")
 @_lock_wait_option
+@prisma_version_option
 def deploy_command(
     migrations_dir: Path,
     database_url: str | None,
@@ -123,11 +126,14 @@ def deploy_command(
     lock_timeout: int | None,
     statement_timeout: int | None,
     lock_wait: float,
+    prisma_version: str | None,
 ) -> None:
     """Apply pending migrations as `prisma migrate deploy` does; exit 1 if one fails."""
     from service.prisma.deploy import SessionTimeouts, deploy
+    from service.prisma.execution import DEFAULT_PRISMA_VERSION
 
     output = Output(as_json)
+    follows = project_prisma_version(output, migrations_dir, prisma_version) or DEFAULT_PRISMA_VERSION
 
     def progress(event: str, name: str) -> None:
         if event == "applying":
@@ -135,7 +141,7 @@ def deploy_command(
 
     with target_session(output, database_url, migrations_dir) as (conn, target, local):
         output.line(f"Target: {target.display}")
-        output.line(f"{len(local)} migration{'' if len(local) == 1 else 's'} found in {migrations_dir}")
+        output.line(f"{len(local)} migration{'' if len(local) == 1 else 's'} found in {migrations_dir}, run as Prisma {follows} runs them")
         outcome = deploy(
             conn,
             target.schema,
@@ -143,8 +149,9 @@ def deploy_command(
             timeouts=SessionTimeouts(lock_timeout, statement_timeout),
             lock_wait=lock_wait,
             on_progress=progress,
+            prisma_version=follows,
         )
-    output.document({"target": target.display, **outcome.to_dict()})
+    output.document({"target": target.display, "prisma_version": follows, **outcome.to_dict()})
     _print_deploy(output, outcome)
     sys.exit(0 if outcome.succeeded else EXIT_UNHEALTHY)
 

@@ -23,8 +23,9 @@ from service.analysis.lint import (
     effective_levels,
     lint_migrations,
 )
-from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, main, read_local_migrations
+from service.cli import EXIT_CANNOT_RUN, EXIT_UNHEALTHY, Output, main, prisma_version_option, project_prisma_version, read_local_migrations
 from service.prisma import errors
+from service.prisma.execution import DEFAULT_PRISMA_VERSION
 from service.prisma.migrations import LocalMigrations
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ _GITHUB_LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 @click.option("--severity", "overrides", multiple=True, metavar="RULE=LEVEL", help="Set a rule to error, warning, info or off (repeatable; over the target's).")
 @click.option("--explain", "explain_rule", metavar="RULE", help="Print a rule's problem and solution, and exit.")
 @click.option("--list-rules", is_flag=True, help="Print every rule with its default severity, and exit.")
+@prisma_version_option
 def lint(
     migrations_dir: Path,
     as_json: bool,
@@ -62,6 +64,7 @@ def lint(
     overrides: tuple[str, ...],
     explain_rule: str | None,
     list_rules: bool,
+    prisma_version: str | None,
 ) -> None:
     """Lint every migration; exit 0 with no error-level finding, 1 with one, 2 when it cannot run."""
     if as_json and output_format == "github":
@@ -84,13 +87,15 @@ def lint(
         local.check_provider()
     except errors.ProviderSwitched as error:
         output.error(error.code, error.message, EXIT_CANNOT_RUN, error.headline)
-    findings = lint_migrations(local, severities, session_timeouts, processes=os.cpu_count() or 1)
+    follows = project_prisma_version(output, migrations_dir, prisma_version) or DEFAULT_PRISMA_VERSION
+    findings = lint_migrations(local, severities, session_timeouts, processes=os.cpu_count() or 1, prisma_version=follows)
     counts = Counter(finding.severity for finding in findings)
     paths = {migration.name: migration.path or migration.name for migration in local}
     if output.as_json:
         output.document(
             {
                 "migrations_directory": str(migrations_dir),
+                "prisma_version": follows,
                 "migrations": len(local),
                 "findings": [finding.to_dict() | {"file": paths[finding.migration]} for finding in findings],
                 "counts": {severity: counts[severity] for severity in SEVERITIES},

@@ -103,7 +103,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
                 raise ConfigError(f"{where}.shadow_url_env: the shadow database must not be the target itself")
         rds = RdsSettings(**spec["rds"]) if spec.get("rds") else None
         drift = _drift(spec["drift"], f"{where}.drift", has_shadow=shadow is not None)
-        targets[name] = Target(name, database, Policy(**spec["policy"]), rds, shadow, dict(spec["lint"]), drift)
+        targets[name] = Target(name, database, Policy(**spec["policy"]), rds, shadow, dict(spec["lint"]), drift, spec["prisma_version"])
     tokens = tuple(Token(name, spec["sha256"], frozenset(spec["scopes"])) for name, spec in data["tokens"].items())
     link_secret = None
     if "report_link_secret_env" in data:

@@ -85,6 +85,8 @@ class Target:
     shadow: DatabaseTarget | None = field(default=None, repr=False)
     lint_severities: dict[str, str] = field(default_factory=dict)
     drift: DriftSettings = field(default_factory=DriftSettings)
+    # The Prisma major version its project uses (6 or 7): how the engine runs a file (service.prisma.execution).
+    prisma_version: int = 6
 
     @property
     def checks_drift(self) -> bool:

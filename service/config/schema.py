@@ -17,6 +17,12 @@ see `service.notifications`) when a job needs attention:
 `[targets.NAME.notifications]` takes the same keys and overrides the table for that target; keys it
 leaves out come from `[notifications]`.
 
+`[targets.NAME] prisma_version` (6 or 7, default 6) says which Prisma the target's project uses:
+how its engine runs a migration file, which deploy, the facts and lint follow
+(`service.prisma.execution`: Prisma 7.4 and later send a file with CREATE INDEX CONCURRENTLY
+statement by statement). A deploy request's own `prisma_version` takes precedence; Prisma 8 is
+refused (docs/prisma-8.md).
+
 A top-level `public_url` is the service's base URL for links it hands to Vercel and GitHub (when
 absent, `[notifications].public_url` is used). A top-level `report_link_secret_env` names the
 environment variable holding the key (16+ characters) that signs report links (`service.links`):
@@ -74,6 +80,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.config.records import NOTIFICATION_EVENTS, VERCEL_CHECK_BLOCKS, VERCEL_CHECKS_APIS, DriftMode
+from service.prisma.execution import DEFAULT_PRISMA_VERSION, PRISMA_VERSIONS
 
 SCOPES = ("deploy", "read", "approve")
 LINT_LEVELS = ("error", "warning", "info", "off")
@@ -140,6 +147,12 @@ class _TargetSchema(Schema):
     lint = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.OneOf(LINT_LEVELS)), load_default=dict)
     notifications = fields.Nested(_NotificationsSchema)
     drift = fields.Nested(_DriftSchema, load_default=dict)
+    # The Prisma major version the target's project uses: how its engine runs a file (service.prisma.execution).
+    prisma_version = fields.Integer(
+        strict=True,
+        load_default=DEFAULT_PRISMA_VERSION,
+        validate=validate.OneOf(PRISMA_VERSIONS, error="must be one of 6, 7 (Prisma 8 is not supported: docs/prisma-8.md)"),
+    )
 
 
 class _TokenSchema(Schema):

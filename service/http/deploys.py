@@ -33,6 +33,7 @@ def create_deploy() -> ResponseReturnValue:
         commit=data["commit"],
         deployment_id=data["deployment_id"],
         migrations=migrations,
+        prisma_version=data["prisma_version"],
     )
     key = idempotency_key()
     extension = deploy_gate()

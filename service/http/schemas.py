@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, missing, post_load, validate
 
 from service.jobs.states import JobKind, JobState, Verdict
+from service.prisma.execution import PRISMA_VERSIONS
 from service.store.repository import Job
 
 MIGRATION_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$", error="a migration folder name: letters, digits, '_', '-', '.', spaces")
@@ -74,6 +75,15 @@ class DeployRequestSchema(Schema):
     lock_provider = fields.String(
         load_default="postgresql",
         validate=validate.OneOf(["postgresql"], error="P3019: migration_lock.toml names the provider {input!r}; deploy-gate gates postgresql migrations"),
+    )
+    # The Prisma major version the build's project uses; null: the target's `prisma_version`.
+    prisma_version = fields.Integer(
+        strict=True,
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(
+            PRISMA_VERSIONS, error="must be 6 or 7; Prisma 8 (a database marker and migration.ts/ops.json) is not supported, see docs/prisma-8.md"
+        ),
     )
 
 

@@ -117,6 +117,7 @@ def _recover(run: JobRun, conn: psycopg.Connection, verify: RollbackVerifier | N
                 replay=replay,
                 lock_waits=waits,
                 interrupted_here=not (row.logs or "").strip() and row.migration_name in run.interrupted_applies(),
+                prisma_version=run.prisma_version,
             )
             decision = decide(evidence.facts)
             if decision.action is Action.WAIT_FOR_LOCK:
@@ -203,6 +204,7 @@ def _act(run: JobRun, conn: psycopg.Connection, round_number: int, decided: dict
                     lock_wait=lock_wait,
                     approved_objects=approved,
                     pre_existing=existed_before(replay, run.migrations, name),
+                    prisma_version=run.prisma_version,
                 ),
             )
         except actions.RollbackFailed as error:
@@ -254,7 +256,13 @@ def _deploy_step(run: JobRun, conn: psycopg.Connection, step: str) -> dict[str, 
     def apply() -> dict[str, Any]:
         try:
             outcome = deploy(
-                conn, run.target.database.schema, run.migrations, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=run.record_apply
+                conn,
+                run.target.database.schema,
+                run.migrations,
+                timeouts=timeouts,
+                lock_wait=policy.lock_wait_seconds,
+                on_progress=run.record_apply,
+                prisma_version=run.prisma_version,
             )
         except FoundFailedMigrations as error:
             # A run of this step that died mid-migration left a failed row: the next round settles it.

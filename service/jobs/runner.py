@@ -64,8 +64,8 @@ from service.store.repository import Job
 
 __all__ = ["AwaitingApproval", "Deferred", "RetryableError", "run_job"]
 
-# (migrations, the target's rule levels, the timeouts set on the session before each file) -> findings
-Linter = Callable[[LocalMigrations, dict[str, str], frozenset[str]], list[dict[str, Any]]]
+# (migrations, the target's rule levels, the timeouts set on the session before each file, Prisma major version) -> findings
+Linter = Callable[[LocalMigrations, dict[str, str], frozenset[str], int], list[dict[str, Any]]]
 
 
 def run_job(
@@ -292,7 +292,7 @@ def _lint_step(run: JobRun, linter: Linter | None, *, applies: bool) -> list[dic
         # The catalogue is loaded where a lint runs (a worker), not wherever jobs are read.
         from service.analysis.lint.registry import deploy_risk_families
 
-        return lint_step_data(linter(local, run.target.lint_severities, session_timeouts), deploy_risk_families())
+        return lint_step_data(linter(local, run.target.lint_severities, session_timeouts, run.prisma_version), deploy_risk_families())
 
     findings: list[dict[str, Any]] = run.step("lint", lint)["findings"]
     return findings
@@ -357,7 +357,15 @@ def _apply(run: JobRun, conn: psycopg.Connection, rds_client_for: RdsClientFacto
 
     if "recover" not in run.finished:
         try:
-            outcome = deploy(conn, schema, run.migrations, timeouts=timeouts, lock_wait=policy.lock_wait_seconds, on_progress=run.record_apply)
+            outcome = deploy(
+                conn,
+                schema,
+                run.migrations,
+                timeouts=timeouts,
+                lock_wait=policy.lock_wait_seconds,
+                on_progress=run.record_apply,
+                prisma_version=run.prisma_version,
+            )
         except FoundFailedMigrations as error:
             failed = error.headline
         else:
@@ -416,7 +424,7 @@ def _resume_interrupted_migration(run: JobRun, conn: psycopg.Connection) -> None
             migration = run.local.get(row.migration_name)
             if row.migration_name not in interrupted or not row.is_failed or row.logs or migration is None:
                 continue
-            probe = probe_effects(conn, analyze_migration(migration.script, migration.name), schema)
+            probe = probe_effects(conn, analyze_migration(migration.script, migration.name, run.prisma_version), schema)
             step = f"apply:{row.migration_name}"
             if probe.state == "all":
                 history.record_successful_step(conn, schema, row.id)

@@ -63,6 +63,12 @@ class JobRun:
     # Tells people (service.notifications): never raises, never waits on the receiver.
     notify: Notify = no_notifier
 
+    @property
+    def prisma_version(self) -> int:
+        """The Prisma major version the job follows: the request's, else the target's (service.prisma.execution)."""
+        asked = self.job.params.get("prisma_version")
+        return asked if isinstance(asked, int) else self.target.prisma_version
+
     def step(self, name: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run a step once: journal it, or return what it recorded if it already finished."""
         if name in self.finished:

@@ -50,6 +50,8 @@ class DeployRequest:
     deployment_id: str | None = None
     migrations: LocalMigrations | None = None  # None: the last stored bundle for this target
     extra: dict[str, Any] = field(default_factory=dict)
+    # The Prisma major version the build's project uses (service.prisma.execution); None: the target's.
+    prisma_version: int | None = None
 
 
 class JobIntake:
@@ -148,7 +150,14 @@ def _deploy_job(
     kind = JobKind.DEPLOY if request.apply and request.phase == "pre" else JobKind.CHECK
     if request.phase == "failed":
         kind = JobKind.RECOVER
-    params = {"phase": request.phase, "apply": request.apply, "commit": request.commit, "deployment_id": request.deployment_id, **request.extra}
+    params = {
+        "phase": request.phase,
+        "apply": request.apply,
+        "commit": request.commit,
+        "deployment_id": request.deployment_id,
+        "prisma_version": request.prisma_version,
+        **request.extra,
+    }
     params = {key: value for key, value in params.items() if value is not None}
     # A bundle that came with the request is stored (if new) in the statement that stores the job.
     return NewJob(kind, request.target, requested_by, params, bundle_digest=digest, idempotency_key=idempotency_key, bundle=bundle), digest

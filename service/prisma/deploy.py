@@ -1,10 +1,10 @@
 """`migrate deploy`: apply pending migrations exactly as Prisma's native engine does.
 
-Per migration: insert its history row and commit; send the whole file as one simple-query string,
-which PostgreSQL runs as one implicit transaction (so a failure leaves no effects unless the file
-has its own transaction control or statements that cannot run in a transaction block); on success
-increment `applied_steps_count`, then set `finished_at`; on failure write Prisma-format `logs` and
-stop.
+Per migration: insert its history row and commit; send the file as the target's Prisma sends it
+(`service.prisma.execution`: one simple-query string, which PostgreSQL runs as one implicit
+transaction, or with Prisma 7 a file with CREATE INDEX CONCURRENTLY statement by statement); on
+success increment `applied_steps_count`, then set `finished_at`; on failure write Prisma-format
+`logs` and stop.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from psycopg.pq import TransactionStatus
 from service.prisma import DEFAULT_LOCK_WAIT_SECONDS, history
 from service.prisma.database import current_setting
 from service.prisma.errors import DatabaseSchemaNotEmpty, DatabaseUnavailable, FoundFailedMigrations
+from service.prisma.execution import DEFAULT_PRISMA_VERSION, pieces_sent
 from service.prisma.history import HistoryRow
 from service.prisma.lock import advisory_lock
 from service.prisma.logs import APPLY_FAILED_HEADER, parse_failure_logs, render_apply_failure
@@ -90,6 +91,7 @@ def deploy(
     timeouts: SessionTimeouts = SessionTimeouts(),
     lock_wait: float = DEFAULT_LOCK_WAIT_SECONDS,
     on_progress: ProgressCallback | None = None,
+    prisma_version: int = DEFAULT_PRISMA_VERSION,
 ) -> DeployOutcome:
     """Apply every pending migration under Prisma's advisory lock; stop at the first failure.
 
@@ -114,7 +116,7 @@ def deploy(
             if migration.name in live:
                 continue
             notify("applying", migration.name)
-            failure = _apply_one(conn, schema, migration, timeouts)
+            failure = _apply_one(conn, schema, migration, timeouts, prisma_version)
             if failure is not None:
                 notify("failed", migration.name)
                 return DeployOutcome(applied, failure, created)
@@ -123,13 +125,14 @@ def deploy(
         return DeployOutcome(applied, None, created)
 
 
-def _apply_one(conn: psycopg.Connection, schema: str, migration: LocalMigration, timeouts: SessionTimeouts) -> MigrationFailure | None:
+def _apply_one(conn: psycopg.Connection, schema: str, migration: LocalMigration, timeouts: SessionTimeouts, prisma_version: int) -> MigrationFailure | None:
     migration_id = history.record_migration_started(conn, schema, migration.name, migration.checksum)
     try:
-        _run_script(conn, migration.script, timeouts)
-    except psycopg.Error as error:
+        _run_script(conn, migration.script, timeouts, prisma_version)
+    except (_PieceFailed, psycopg.Error) as failed:
+        error, offset = (failed.error, failed.offset) if isinstance(failed, _PieceFailed) else (failed, 0)
         _end_open_transaction(conn)
-        sqlstate, logs = render_apply_failure(migration.name, migration.script, error)
+        sqlstate, logs = render_apply_failure(migration.name, migration.script, error, offset=offset)
         try:
             history.record_failed_step(conn, schema, migration_id, logs)
         except psycopg.Error:
@@ -157,16 +160,26 @@ def _end_open_transaction(conn: psycopg.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-def _run_script(conn: psycopg.Connection, script: str, timeouts: SessionTimeouts) -> None:
+class _PieceFailed(Exception):
+    """A piece of the file failed; `offset` is where the piece starts, for the error position."""
+
+    def __init__(self, error: psycopg.Error, offset: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.offset = offset
+
+
+def _run_script(conn: psycopg.Connection, script: str, timeouts: SessionTimeouts, prisma_version: int) -> None:
     with session_timeouts(conn, timeouts):
-        try:
-            # No parameters: psycopg sends the text with the simple-query protocol, untouched.
-            conn.execute(script.encode("utf-8"))
-        except psycopg.Error:
-            # A failure inside the file's own BEGIN leaves that transaction aborted: end it first, or
-            # putting the settings back fails (25P02) in place of the error that matters.
-            _end_open_transaction(conn)
-            raise
+        for piece in pieces_sent(script, prisma_version):
+            try:
+                # No parameters: psycopg sends the text with the simple-query protocol, untouched.
+                conn.execute(piece.text.encode("utf-8"))
+            except psycopg.Error as error:
+                # A failure inside the file's own BEGIN leaves that transaction aborted: end it first, or
+                # putting the settings back fails (25P02) in place of the error that matters.
+                _end_open_transaction(conn)
+                raise _PieceFailed(error, piece.offset) from error
 
 
 @contextmanager

@@ -200,3 +200,27 @@ class InvalidDatabaseUrl(MigrateError):
     """The database URL cannot be parsed; the message never repeats the URL's password."""
 
     code = "P1013"
+
+
+PRISMA_8_DOC = "docs/prisma-8.md"
+
+
+class Prisma8Project(MigrateError):
+    """A migrations directory laid out for Prisma 8 (`migration.ts`, `ops.json`), which has no `migration.sql` to run."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} is a Prisma 8 migration (migration.ts / ops.json): deploy-gate supports Prisma 6 and 7 "
+            f"(_prisma_migrations and migration.sql) only; see {PRISMA_8_DOC}.",
+            path=path,
+        )
+
+
+class Prisma8Database(MigrateError):
+    """A database Prisma 8 manages: its marker table `prisma_contract.marker` replaces `_prisma_migrations`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the database has Prisma 8's marker table prisma_contract.marker: Prisma 8 manages its migrations, and "
+            f"deploy-gate supports Prisma 6 and 7 (_prisma_migrations) only; see {PRISMA_8_DOC}.",
+        )

@@ -10,6 +10,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from service.prisma.errors import Prisma8Database
+
 MIGRATIONS_TABLE = "_prisma_migrations"
 
 _CREATE_TABLE = """
@@ -83,8 +85,23 @@ def table_exists(conn: psycopg.Connection, schema: str) -> bool:
     return bool(row[0])
 
 
+# Prisma 8 keeps its state in this table instead of _prisma_migrations (docs/prisma-8.md).
+PRISMA_8_MARKER = "prisma_contract.marker"
+
+
+def has_prisma_8_marker(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (PRISMA_8_MARKER,)).fetchone()
+    assert row is not None, "SELECT answers exactly one row"
+    return bool(row[0])
+
+
 def read_history(conn: psycopg.Connection, schema: str) -> list[HistoryRow] | None:
-    """Every history row in Prisma's order (`started_at`), or None when the table does not exist."""
+    """Every history row in Prisma's order (`started_at`), or None when the table does not exist.
+
+    Raises Prisma8Database on a database Prisma 8 manages: its history is not this table's.
+    """
+    if has_prisma_8_marker(conn):
+        raise Prisma8Database()
     if not table_exists(conn, schema):
         return None
     query = sql.SQL(

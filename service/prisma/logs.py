@@ -44,12 +44,19 @@ class FailureDetails:
         return {"sqlstate": self.sqlstate, "message": self.message}
 
 
-def render_apply_failure(migration_name: str, script: str, error: Exception) -> tuple[str | None, str]:
-    """(SQLSTATE, logs) for a script that failed, in the text Prisma's engine stores."""
+def render_apply_failure(migration_name: str, script: str, error: Exception, offset: int = 0) -> tuple[str | None, str]:
+    """(SQLSTATE, logs) for a script that failed, in the text Prisma's engine stores.
+
+    `offset`: where in `script` the failing query started, when the file was sent in pieces
+    (`service.prisma.execution`); the error position is given in the file's terms.
+    """
     sqlstate = getattr(error, "sqlstate", None)
     diag = getattr(error, "diag", None)
     if isinstance(error, psycopg.Error) and diag is not None and sqlstate:
-        database_error = _display(diag) + _position_excerpt(script, diag.statement_position) + "\n\n" + _debug(diag)
+        position = diag.statement_position
+        if position and position.isdigit() and offset:
+            position = str(int(position) + offset)
+        database_error = _display(diag) + _position_excerpt(script, position) + "\n\n" + _debug(diag, position)
     else:
         database_error = str(error).strip() or type(error).__name__
     logs = f"{APPLY_FAILED_HEADER}\n\nMigration name: {migration_name}\n\nDatabase error code: {sqlstate or 'none'}\n\nDatabase error:\n{database_error}\n"
@@ -155,12 +162,12 @@ def _option_str(value: str | None) -> str:
     return "None" if value is None else f"Some({_rust_str(value)})"
 
 
-def _debug(diag: psycopg.errors.Diagnostic) -> str:
+def _debug(diag: psycopg.errors.Diagnostic, statement_position: str | None) -> str:
     """The `DbError { … }` debug rendering that tokio-postgres gives and Prisma stores."""
     severity_name = _SEVERITY_NAMES.get(diag.severity_nonlocalized or "")
     parsed_severity = f"Some({severity_name})" if severity_name else "None"
-    if diag.statement_position:
-        position = f"Some(Original({diag.statement_position}))"
+    if statement_position:
+        position = f"Some(Original({statement_position}))"
     elif diag.internal_position:
         position = f"Some(Internal {{ position: {diag.internal_position}, query: {_rust_str(diag.internal_query or '')} }})"
     else:

@@ -21,6 +21,7 @@ from service.prisma.errors import (
     MigrationFileNotFound,
     MigrationFileUnreadable,
     MigrationsDirectoryError,
+    Prisma8Project,
     ProviderSwitched,
 )
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     import pyuca
 
 MIGRATION_FILE_NAME = "migration.sql"
+# The files of a Prisma 8 migration package, which has no migration.sql (docs/prisma-8.md).
+PRISMA_8_MIGRATION_FILES = ("migration.ts", "ops.json")
 LOCK_FILE_NAME = "migration_lock.toml"
 POSTGRESQL_PROVIDER = "postgresql"
 CHECKSUM_LENGTH = 64
@@ -185,9 +188,23 @@ def read_migrations_directory(directory: str | os.PathLike[str]) -> LocalMigrati
     migrations = []
     for name in folders:
         script_path = os.path.join(prefix, name, MIGRATION_FILE_NAME)
-        script = _decode(script_path, _read_migration_file(name, script_path))
+        try:
+            content = _read_migration_file(name, script_path)
+        except MigrationFileNotFound:
+            # A folder without migration.sql: a Prisma 8 project says so in one line, anything else is P3015.
+            _refuse_prisma_8(base / name)
+            raise
+        script = _decode(script_path, content)
         migrations.append(LocalMigration(name=name, script=script, path=script_path))
     return LocalMigrations(tuple(migrations), read_lock_provider(lock_text), source=prefix)
+
+
+def _refuse_prisma_8(folder: Path) -> None:
+    """A Prisma 8 migration package in a folder without migration.sql, or one level down in a space folder (`migrations/app/…`)."""
+    candidates = [folder, *(entry for entry in folder.iterdir() if entry.is_dir() and not entry.is_symlink())] if os.access(folder, os.R_OK) else [folder]
+    for candidate in candidates:
+        if any((candidate / file_name).is_file() for file_name in PRISMA_8_MIGRATION_FILES):
+            raise Prisma8Project(str(candidate))
 
 
 def _read_migration_file(name: str, path: str) -> bytes:

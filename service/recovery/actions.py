@@ -17,6 +17,7 @@ from service.analysis.probe import probe_effects
 from service.prisma import history
 from service.prisma.deploy import SessionTimeouts, session_timeouts
 from service.prisma.errors import MigrateError
+from service.prisma.execution import DEFAULT_PRISMA_VERSION
 from service.prisma.lock import advisory_lock
 from service.prisma.migrations import LocalMigrations
 from service.prisma.resolve import resolve_applied, resolve_rolled_back
@@ -72,6 +73,7 @@ def run_rollback_sql(
     finished_row: bool = False,
     approved_objects: Collection[str] | None = None,
     pre_existing: PreExisting | Collection[ObjectRef] | None = None,
+    prisma_version: int = DEFAULT_PRISMA_VERSION,
 ) -> dict[str, Any]:
     """Run a migration's rollback SQL and record the migration rolled back, all in one transaction.
 
@@ -96,7 +98,7 @@ def run_rollback_sql(
             return {"rolled_back_rows": [], "note": f"{name} has no {'applied' if finished_row else 'failed'} row left: already rolled back"}
         if not all(migration.matches_checksum(row.checksum) for row in wanted):
             raise RollbackFailed(f"the bundle's {name} does not match the checksum in the history; its rollback SQL is not run")
-        facts = analyze_migration(migration.script, name)
+        facts = analyze_migration(migration.script, name, prisma_version)
         try:
             with conn.transaction():
                 for setting, value in timeouts.settings().items():

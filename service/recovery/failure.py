@@ -20,6 +20,7 @@ from service.analysis.replay import ReplayCache
 from service.analysis.verify import TargetFailure
 from service.config.records import Policy
 from service.prisma.errors import CannotConnect, MigrateError
+from service.prisma.execution import DEFAULT_PRISMA_VERSION
 from service.prisma.history import HistoryRow
 from service.prisma.lock import find_lock_holder
 from service.prisma.logs import parse_failure_logs
@@ -67,9 +68,11 @@ def gather_failure_facts(
     lock_waits: int = 0,
     interrupted_here: bool = False,
     pre_existing: PreExisting | Collection[ObjectRef] | None = None,
+    prisma_version: int = DEFAULT_PRISMA_VERSION,
 ) -> Evidence:
     """The facts about the failed `row`. `pre_existing` says which objects existed before the
-    migration; by default, what the shadow's replay of the history before it holds, if there is one."""
+    migration; by default, what the shadow's replay of the history before it holds, if there is one.
+    `prisma_version`: whose engine ran the file (service.prisma.execution), which says what a failure left."""
     name = row.migration_name
     parsed_logs = parse_failure_logs(row.logs)
     sqlstate: str | None
@@ -116,7 +119,7 @@ def gather_failure_facts(
         )
         return Evidence(facts, details)
 
-    analysis = analyze_migration(migration.script, name)
+    analysis = analyze_migration(migration.script, name, prisma_version)
     probe = probe_effects(conn, with_table_shapes(analysis), schema)
     shapes, replayed_before = compare_shapes(conn, local, name, replay)
     details["shapes"] = shapes

@@ -34,6 +34,7 @@ from service.analysis.facts.records import DataChange, Effect, MigrationFacts, R
 from service.analysis.facts.transactions import outside_transaction_reason
 from service.analysis.parsing import ParsedMigration
 from service.analysis.rollback import LeftOut, RollbackPlan, rollback_plan
+from service.prisma.execution import DEFAULT_PRISMA_VERSION, engine_splits, outside_transaction_blocks
 from service.prisma.logs import error_position, parse_failure_logs
 from service.recovery.decide import SYNTAX_ERROR
 from service.recovery.live_objects import ObjectRef, object_exists
@@ -50,7 +51,7 @@ class Segment:
 
     first: int
     last: int
-    ends: str  # commit | rollback | prepare | runs on its own | before a statement that runs on its own | end of file
+    ends: str  # commit | rollback | prepare | runs on its own | sent on its own | before a statement that runs on its own | end of file
 
     @property
     def commits(self) -> bool:
@@ -71,13 +72,24 @@ _SEGMENT_ENDS = {
 }
 
 
-def transaction_segments(parsed: ParsedMigration) -> tuple[Segment, ...]:
-    """The file's statements cut where PostgreSQL ends one transaction and starts the next."""
+def transaction_segments(parsed: ParsedMigration, prisma_version: int = DEFAULT_PRISMA_VERSION) -> tuple[Segment, ...]:
+    """The file's statements cut where PostgreSQL ends one transaction and starts the next.
+
+    A file the engine of `prisma_version` sends statement by statement (service.prisma.execution)
+    is cut after every statement outside an explicit BEGIN … COMMIT: each commits on its own.
+    """
     segments: list[Segment] = []
     first = 0
+    nodes = [statement.node for statement in parsed.statements]
+    sent_alone = outside_transaction_blocks(nodes, prisma_version) if engine_splits(nodes, prisma_version) else [False] * len(nodes)
     for index, statement in enumerate(parsed.statements):
         node = statement.node
-        if outside_transaction_reason(node):
+        if sent_alone[index]:
+            if index > first:
+                segments.append(Segment(first, index - 1, "before a statement that runs on its own"))
+            segments.append(Segment(index, index, "sent on its own"))
+            first = index + 1
+        elif outside_transaction_reason(node):
             if index > first:
                 segments.append(Segment(first, index - 1, "before a statement that runs on its own"))
             segments.append(Segment(index, index, "runs on its own"))
@@ -292,7 +304,7 @@ def _work_of(
 def applied_migration_ownership(facts: MigrationFacts, schema: str, *, pre_existing: PreExisting | Collection[ObjectRef] | None = None) -> Ownership:
     """What a migration that succeeded made: unguarded creates; guarded ones known absent before."""
     existed = _lookup(pre_existing)
-    segments = transaction_segments(facts.parsed) if facts.parsed else ()
+    segments = transaction_segments(facts.parsed, facts.prisma_version) if facts.parsed else ()
     persisted = frozenset(i for segment in segments if segment.commits for i in range(segment.first, segment.last + 1))
     rolled_back = _fates(facts, segments, persisted, None)
 
@@ -352,7 +364,7 @@ def failed_run_ownership(
         why = "the file does not parse, so which of its statements ran is unknown"
         return base(how_known=why, persisted=frozenset(), not_persisted=_unknown(parsed, why))
 
-    segments = transaction_segments(parsed)
+    segments = transaction_segments(parsed, facts.prisma_version)
     position = error_position(logs)
     failing = statement_at(parsed, position) if position else None
     failing_segment: int | None

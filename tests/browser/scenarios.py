@@ -40,9 +40,9 @@ NEW_INSTANCE = "staging-db-recovery"
 BLOCKED_SCRIPTS = {**SCRIPTS, DROPS_A_COLUMN: 'ALTER TABLE "Patient" DROP COLUMN "name";\n'}
 
 
-def _lint(local: LocalMigrations, severities: dict[str, str], session_timeouts: frozenset[str]) -> list[dict[str, Any]]:
+def _lint(local: LocalMigrations, severities: dict[str, str], session_timeouts: frozenset[str], prisma_version: int) -> list[dict[str, Any]]:
     # What the worker's task lints with (workers.tasks): findings as the job's `lint` step keeps them.
-    return [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts)]
+    return [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts, prisma_version=prisma_version)]
 
 
 def _deploy(store: psycopg.Connection, config: Config, scripts: dict[str, str]) -> Job:

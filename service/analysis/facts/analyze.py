@@ -8,15 +8,19 @@ from service.analysis.facts.records import DataChange, Effect, MigrationFacts, R
 from service.analysis.facts.statements import Described, describe_statement, label
 from service.analysis.facts.transactions import transaction_facts
 from service.analysis.parsing import cyclic_gc_paused, parse_migration
+from service.prisma.execution import DEFAULT_PRISMA_VERSION, outside_transaction_blocks
 
 
 @cyclic_gc_paused()
-def analyze_migration(script: str, name: str = "") -> MigrationFacts:
-    """All facts about a migration's SQL. A file that does not parse has no facts but its problems."""
+def analyze_migration(script: str, name: str = "", prisma_version: int = DEFAULT_PRISMA_VERSION) -> MigrationFacts:
+    """All facts about a migration's SQL, as the engine of `prisma_version` would run it.
+
+    A file that does not parse has no facts but its problems.
+    """
     parsed = parse_migration(script, name)
     if not parsed.parses and not parsed.statements:
         unknown = (Reason("the file does not parse", parsed.problems[0].position.line),)
-        return MigrationFacts(name, False, parsed.problems, False, unknown, False, unknown, False, unknown, (), (), 0, (), parsed)
+        return MigrationFacts(name, False, parsed.problems, False, unknown, False, unknown, False, unknown, (), (), 0, (), parsed, prisma_version)
 
     effects: list[Effect] = []
     data: list[DataChange] = []
@@ -36,7 +40,7 @@ def analyze_migration(script: str, name: str = "") -> MigrationFacts:
             unguarded.append(Reason(described.unguarded_reason or f"{label(statement)} cannot run twice", statement.position.line))
     irreversible = _without_data_undone_by_the_inverse(irreversible, effects, data)
 
-    reasons, fails = transaction_facts(parsed)
+    reasons, fails = transaction_facts(parsed, prisma_version)
     return MigrationFacts(
         name=name,
         parses=parsed.parses,
@@ -52,6 +56,8 @@ def analyze_migration(script: str, name: str = "") -> MigrationFacts:
         statement_count=len(parsed.statements),
         fails_because=tuple(fails),
         parsed=parsed,
+        prisma_version=prisma_version,
+        outside_transaction_blocks=tuple(outside_transaction_blocks([statement.node for statement in parsed.statements], prisma_version)),
     )
 
 

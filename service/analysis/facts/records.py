@@ -76,6 +76,10 @@ class MigrationFacts:
     # Statements PostgreSQL will refuse whatever the data: the file fails as a whole.
     fails_because: tuple[Reason, ...] = ()
     parsed: ParsedMigration | None = field(default=None, repr=False, compare=False)
+    # The Prisma major version whose engine the facts assume (service.prisma.execution), and for
+    # each top-level statement whether that engine runs it outside any transaction block.
+    prisma_version: int = 6
+    outside_transaction_blocks: tuple[bool, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -17,6 +17,7 @@ from service.analysis.lint.nodes import table_commands, typed_columns
 from service.analysis.lint.suppressions import Suppressions
 from service.analysis.parsing import ParsedMigration, Statement
 from service.analysis.rollback import RollbackSection, extract_rollback_section
+from service.prisma.execution import engine_splits
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -125,10 +126,24 @@ class LintContext:
         """The file's commented ROLLBACK SQL section, if it has one."""
         return extract_rollback_section(self.script)
 
+    def runs_outside_transactions(self, statement: Statement) -> bool:
+        """Whether the target's Prisma runs this statement outside any transaction block: the file's only
+        statement, or with Prisma 7 one of a file it sends statement by statement (service.prisma.execution).
+        A statement inside a DO block never does (a function runs in its caller's transaction)."""
+        if statement.parent_index is not None:
+            return False
+        alone = self.facts.outside_transaction_blocks
+        index = self.top_index(statement)
+        return index < len(alone) and alone[index]
+
     @property
-    def runs_alone(self) -> bool:
-        """Whether the file is a single statement, which PostgreSQL runs outside a transaction block."""
-        return len(self.parsed.statements) == 1
+    def prisma_version(self) -> int:
+        return self.facts.prisma_version
+
+    @cached_property
+    def sent_statement_by_statement(self) -> bool:
+        """Whether the target's Prisma sends this file one statement at a time (service.prisma.execution)."""
+        return engine_splits([statement.node for statement in self.statements], self.prisma_version)
 
     @cached_property
     def _effects_by_key(self) -> dict[tuple[str, str, str | None], tuple[Effect, ...]]:

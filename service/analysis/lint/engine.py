@@ -11,19 +11,26 @@ from service.analysis.lint.findings import OFF, Finding, Violation
 from service.analysis.lint.registry import RULES, Rule, effective_levels, enabled
 from service.analysis.lint.suppressions import find_suppressions
 from service.analysis.parsing import Position, cyclic_gc_paused, position_of
+from service.prisma.execution import DEFAULT_PRISMA_VERSION
 from service.prisma.migrations import LocalMigrations
 
 
 @cyclic_gc_paused()
-def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | None = None, session_timeouts: Collection[str] = frozenset()) -> list[Finding]:
-    """Every finding for one migration, sorted by line and column.
+def lint_migration(
+    script: str,
+    name: str = "",
+    severities: Mapping[str, str] | None = None,
+    session_timeouts: Collection[str] = frozenset(),
+    prisma_version: int = DEFAULT_PRISMA_VERSION,
+) -> list[Finding]:
+    """Every finding for one migration, sorted by line and column, as the engine of `prisma_version` runs it.
 
     `severities` maps rule ids to "error", "warning", "info" or "off" and replaces their defaults
     (which depend on whether the file is one transaction: `Rule.default_level`); an unknown rule or
     level raises `LintConfigurationError`. `session_timeouts` names the timeouts (`lock_timeout`,
     `statement_timeout`) whoever runs the file sets on its session first, so the file need not.
     """
-    facts = analyze_migration(script, name)
+    facts = analyze_migration(script, name, prisma_version)
     assert facts.parsed is not None, "analyze_migration keeps what it parsed"
     levels = effective_levels(severities, transactional=facts.transactional)
     context = LintContext(name, script, facts.parsed, facts, find_suppressions(facts.parsed), enabled(levels), frozenset(session_timeouts))
@@ -45,13 +52,17 @@ def lint_migration(script: str, name: str = "", severities: Mapping[str, str] | 
 _FILES_PER_PROCESS = 64
 
 
-def _lint_one(item: tuple[str, str, Mapping[str, str] | None, frozenset[str]]) -> list[Finding]:
-    script, name, severities, session_timeouts = item
-    return lint_migration(script, name, severities, session_timeouts)
+def _lint_one(item: tuple[str, str, Mapping[str, str] | None, frozenset[str], int]) -> list[Finding]:
+    script, name, severities, session_timeouts, prisma_version = item
+    return lint_migration(script, name, severities, session_timeouts, prisma_version)
 
 
 def lint_migrations(
-    local: LocalMigrations, severities: Mapping[str, str] | None = None, session_timeouts: Collection[str] = frozenset(), processes: int = 1
+    local: LocalMigrations,
+    severities: Mapping[str, str] | None = None,
+    session_timeouts: Collection[str] = frozenset(),
+    processes: int = 1,
+    prisma_version: int = DEFAULT_PRISMA_VERSION,
 ) -> list[Finding]:
     """Every finding for every migration, in Prisma's order of the migrations, then by position.
 
@@ -60,7 +71,7 @@ def lint_migrations(
     """
     effective_levels(severities)  # refuse a bad override even when there is nothing to lint
     timeouts = frozenset(session_timeouts)
-    items = [(migration.script, migration.name, severities, timeouts) for migration in local]
+    items = [(migration.script, migration.name, severities, timeouts, prisma_version) for migration in local]
     processes = min(processes, len(items) // _FILES_PER_PROCESS)
     if processes > 1:
         context = multiprocessing.get_context("fork")

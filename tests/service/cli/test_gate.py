@@ -89,7 +89,7 @@ def test_a_clean_deploy_in_a_vercel_build_applies_the_migrations_and_exits_0(ser
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == (
-        f"gate: apply the migrations in {directory} on target staging, commit 3f5c2a9e3f5c, deployment dpl_7Gw5ZMBpQA8h9GF832KGp7nwbuh3, in Vercel (staging)"
+        f"gate: apply the migrations in {directory} on target staging, commit 3f5c2a9e3f5c, deployment dpl_7Gw5ZMBpQA8h9GF832KGp7nwbuh3, in Vercel (staging), as the target's Prisma runs them"
     )
     # The count comes from the job's status step: the pending ones, printed once it is known.
     status = lines.index(next(line for line in lines if line.endswith("  status finished")))
@@ -519,3 +519,43 @@ def test_no_token_names_the_variable_and_the_option(write_migrations):
     result = gate("--target", "staging", "--migrations", str(write_migrations(PATIENTS)), url="http://127.0.0.1:1", token="")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == "error: No token: pass --token or set DEPLOY_GATE_TOKEN (a bearer token the service's config grants).\n"
+
+
+CONCURRENT = {
+    **PATIENTS,
+    "20240102_index": 'ALTER TABLE "Patient" ADD COLUMN "name" TEXT;\nCREATE INDEX CONCURRENTLY "Patient_name_idx" ON "Patient" ("name");\n',
+}
+
+
+def prisma_project(tmp_path, write_migrations, scripts, lockfile):
+    """A project as a build checks it out: package.json and a lockfile beside prisma/migrations."""
+    (tmp_path / "package.json").write_text(json.dumps({"name": "shop", "devDependencies": {"prisma": "^7.4.0"}}))
+    (tmp_path / "package-lock.json").write_text(json.dumps({"lockfileVersion": 3, "packages": {"node_modules/prisma": {"version": lockfile}}}))
+    migrations = tmp_path / "prisma" / "migrations"
+    migrations.parent.mkdir()
+    return write_migrations(scripts).rename(migrations)
+
+
+def test_the_gate_sends_the_projects_prisma_version_and_the_job_follows_it(service, target_db, write_migrations, tmp_path):
+    """The lockfile names prisma 7.10.1: the deploy carries prisma_version 7, so the worker lints and
+    applies the file with CREATE INDEX CONCURRENTLY as Prisma 7's engine runs it, statement by statement."""
+    url, app = service
+    directory = prisma_project(tmp_path, write_migrations, CONCURRENT, "7.10.1")
+    result = gate("--migrations", str(directory), "--apply", "--target", "staging", *FAST, url=url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0].endswith(", as Prisma 7 runs them")
+    (job,) = deploy_jobs(app)
+    assert job.params["prisma_version"] == 7
+    with target_db.connect() as conn:
+        assert conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('\"Patient_name_idx\"')").fetchone() == (True,)
+
+
+def test_a_project_on_prisma_8_is_refused_before_anything_is_sent(tmp_path, write_migrations):
+    directory = prisma_project(tmp_path, write_migrations, PATIENTS, "8.0.0-rc.19")
+    result = gate("--migrations", str(directory), "--target", "staging", *FAST, url="http://127.0.0.1:9")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: package-lock.json names prisma 8.0.0-rc.19: Prisma 8 (a database marker and migration.ts/ops.json migrations) "
+        "is not supported; see docs/prisma-8.md."
+    ]
+    assert result.stdout == ""

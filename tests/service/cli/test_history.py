@@ -75,6 +75,7 @@ def test_up_to_date_deploy_exits_zero(url, write_migrations):
     assert again.returncode == 0
     assert json.loads(again.stdout) | {"target": None} == {
         "target": None,
+        "prisma_version": 6,
         "succeeded": True,
         "applied": [],
         "failure": None,

@@ -350,3 +350,20 @@ def test_drift_errors_name_the_key(tmp_path, shadow, table, message):
     path = write(tmp_path, DRIFT_TARGET.format(shadow='shadow_url_env = "SHADOW_DATABASE_URL"\n' if shadow else "", table=table))
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(path, ENV)
+
+
+def test_a_target_says_which_prisma_it_follows_and_6_is_the_default(tmp_path):
+    text = '[targets.a]\ndatabase_url_env = "STAGING_DATABASE_URL"\nprisma_version = 7\n[targets.b]\ndatabase_url_env = "PRODUCTION_DATABASE_URL"\n'
+    config = load_config(write(tmp_path, text), ENV)
+    assert (config.targets["a"].prisma_version, config.targets["b"].prisma_version) == (7, 6)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [("8", "must be one of 6, 7 (Prisma 8 is not supported: docs/prisma-8.md)"), ('"7"', "Not a valid integer"), ("5", "must be one of 6, 7")],
+)
+def test_a_prisma_version_other_than_6_or_7_is_refused_naming_the_key(tmp_path, value, message):
+    path = write(tmp_path, f'[targets.x]\ndatabase_url_env = "STAGING_DATABASE_URL"\nprisma_version = {value}\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, ENV)
+    assert "targets.x.prisma_version" in str(raised.value) and message in str(raised.value)

@@ -63,6 +63,8 @@ def test_idempotency_key_answers_with_the_first_job(client, enqueued):
         ({"target": "staging", "surprise": True, "migrations": MIGRATIONS}, 422, "surprise"),
         ({"target": "staging"}, 422, "none stored"),
         ({"target": "staging", "lock_provider": "mysql", "migrations": MIGRATIONS}, 422, "P3019"),
+        ({"target": "staging", "prisma_version": 8, "migrations": MIGRATIONS}, 422, "Prisma 8 (a database marker and migration.ts/ops.json) is not supported"),
+        ({"target": "staging", "prisma_version": "7", "migrations": MIGRATIONS}, 422, "prisma_version"),
     ],
 )
 def test_bad_bodies_get_a_problem_and_change_nothing(client, enqueued, scratch_db, body, status, detail):
@@ -144,3 +146,11 @@ def test_a_broker_that_is_down_fails_no_deploy_and_the_reconciler_sends_the_jobs
     # Both jobs are stored, queued: the reconciler re-enqueues jobs queued for too long.
     assert scratch_db.query("SELECT id::text, state FROM job ORDER BY created_at") == [(inline.get_json()["id"], "queued"), (reused.get_json()["id"], "queued")]
     assert caplog.text.count("ConnectionError") == 2 and "hunter2" not in caplog.text
+
+
+def test_the_prisma_version_a_build_names_is_kept_with_its_job(client, enqueued):
+    """`gate` sends the project's Prisma major version; the job follows it (service.prisma.execution)."""
+    job = post(client, {"target": "staging", "apply": True, "prisma_version": 7, "migrations": MIGRATIONS}).get_json()
+    assert job["params"] == {"phase": "pre", "apply": True, "prisma_version": 7}
+    unnamed = post(client, {"target": "staging", "prisma_version": None, "migrations": MIGRATIONS}).get_json()
+    assert "prisma_version" not in unnamed["params"]

@@ -91,7 +91,7 @@ def test_a_crash_between_the_history_row_and_the_script(store, target_db, monkey
     deploy_id, child_id = failed_deploy(store, target_db, config)
     real_run_script = deploy_module._run_script
 
-    def dies_before_the_script(conn, script, timeouts):
+    def dies_before_the_script(conn, script, timeouts, prisma_version):
         monkeypatch.setattr(deploy_module, "_run_script", real_run_script)
         raise WorkerDied
 

@@ -49,7 +49,7 @@ def test_the_lint_step_records_each_finding_with_its_family_at_the_targets_level
         store,
         Config({"staging": target}, ()),
         queue(store, JobKind.CHECK, scripts=scripts, phase="pre").id,
-        linter=lambda local, severities, session_timeouts: [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts)],
+        linter=lint,
     )
 
     lint = job.facts["lint"]
@@ -95,9 +95,9 @@ def test_a_failed_apply_starts_a_recover_job_whose_verdict_the_deploy_takes(stor
     assert run_job(store, config, deploy_job.id, enqueue=started.append) == deploy_job and started == [child_id]
 
 
-def lint(local, severities, session_timeouts):
+def lint(local, severities, session_timeouts, prisma_version):
     # What the worker's task lints with (workers.tasks).
-    return [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts)]
+    return [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts, prisma_version=prisma_version)]
 
 
 def test_a_job_lints_with_its_targets_levels_and_the_timeouts_it_sets_when_it_applies(store, target_db):
@@ -379,3 +379,44 @@ def test_a_lock_that_keeps_the_catalog_unreadable_is_waited_for_then_blocks_nami
     assert finished.verdict is Verdict.BLOCKED
     assert finished.reasons[0].startswith("a lock another session holds keeps the target's catalog from being read")
     assert f"pid {lock.pid} (reporting" in finished.reasons[0] and "retry_wait_seconds" in finished.reasons[0]
+
+
+@pytest.mark.parametrize("kind", [JobKind.CHECK, JobKind.DEPLOY])
+def test_a_target_prisma_8_manages_blocks_with_the_reason(store, config, target_db, kind):
+    from tests.service.cli.test_prisma_8 import PRISMA_8_MARKER
+
+    with target_db.connect() as conn:
+        conn.execute(PRISMA_8_MARKER)
+    job = run_job(store, config, queue(store, kind).id)
+    assert job.state is JobState.SUCCEEDED and job.verdict is Verdict.BLOCKED
+    assert len(job.reasons) == 1 and "Prisma 8's marker table prisma_contract.marker" in job.reasons[0]
+    with target_db.connect() as conn:
+        assert conn.execute("SELECT to_regclass('\"Patient\"'), to_regclass('_prisma_migrations')").fetchone() == (None, None)
+
+
+CONCURRENT_BUNDLE = {
+    "20240101_patients": BUNDLE["20240101_patients"],
+    "20240102_index": 'CREATE INDEX CONCURRENTLY "Patient_name_idx" ON "Patient" ("name");\nINSERT INTO "Patient" ("name") VALUES (\'Ada\');\n',
+}
+
+
+def test_a_deploy_follows_the_prisma_version_its_request_names(store, config, target_db):
+    """Prisma 7 sends a file with CREATE INDEX CONCURRENTLY statement by statement (prisma-engines #5767):
+    lint passes it and the apply builds the index; followed as Prisma 6, lint blocks it (25001)."""
+    blocked = run_job(store, config, queue(store, scripts=CONCURRENT_BUNDLE).id, linter=lint)
+    assert blocked.verdict is Verdict.BLOCKED
+    assert blocked.reasons == [
+        "lint concurrently-in-transaction in 20240102_index line 1: CREATE INDEX CONCURRENTLY fails with 25001: "
+        "with 1 other statement in the file, PostgreSQL runs it inside a transaction block"
+    ]
+    job = run_job(store, config, queue(store, scripts=CONCURRENT_BUNDLE, prisma_version=7).id, linter=lint)
+    assert job.verdict is Verdict.PROCEED, job.reasons
+    assert job.facts["apply"]["applied"] == list(CONCURRENT_BUNDLE)
+    with target_db.connect() as conn:
+        assert conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('\"Patient_name_idx\"')").fetchone() == (True,)
+
+
+def test_a_deploy_without_a_prisma_version_follows_its_targets(store, target_db):
+    target = Target("staging", parse_database_url(target_db.url), Policy(lock_timeout_ms=2000), prisma_version=7)
+    job = run_job(store, Config({"staging": target}, ()), queue(store, scripts=CONCURRENT_BUNDLE).id, linter=lint)
+    assert job.verdict is Verdict.PROCEED, job.reasons

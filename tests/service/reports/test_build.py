@@ -501,8 +501,8 @@ def test_a_restore_refused_before_planning_has_no_backup(store):
     assert report.timeline[-2].step == "plan" and report.timeline[-2].summary == "started"
 
 
-def lint(local, severities, session_timeouts):
-    return [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts)]
+def lint(local, severities, session_timeouts, prisma_version):
+    return [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts, prisma_version=prisma_version)]
 
 
 def gate_job(store, config, kind, scripts, **params):

@@ -7,7 +7,9 @@ Problem:
     55P04 (unsafe use of new value), and Prisma runs the whole file as one transaction. Prisma
     writes exactly this when an enum gains a value that is also a field's new default. Creating the
     type earlier in the same migration does not help: only the labels of `CREATE TYPE … AS ENUM`
-    itself are usable at once.
+    itself are usable at once. (Prisma 7.4 and later send a file with CREATE INDEX CONCURRENTLY
+    statement by statement: there each statement outside BEGIN … COMMIT commits on its own, and the
+    label is usable by the next.)
 
 Solution:
     Add the value in one migration and use it in the next. This rule looks for the label as a
@@ -34,7 +36,7 @@ from service.analysis.parsing import names_of
     help="Add the enum value in one migration and use it in the next.",
 )
 def enum_value_used_in_same_transaction(context: LintContext) -> Iterator[Violation]:
-    for early in enum_values_used_early(context.parsed):
+    for early in enum_values_used_early(context.parsed, context.prisma_version):
         yield Violation(
             f"'{early.value}' is added to {quoted(*names_of(early.node.typeName))} here and used at line {early.use.position.line} in the same "
             "transaction, which PostgreSQL refuses (55P04)",

@@ -5,7 +5,8 @@ Problem:
     transaction block. `VACUUM`, `CREATE DATABASE`, `DROP DATABASE`, `ALTER SYSTEM`,
     `CREATE TABLESPACE`, `DROP TABLESPACE` and `CREATE SUBSCRIPTION` refuse to run inside one
     and fail with 25001; inside a DO block they fail too. (The CONCURRENTLY forms have their own
-    rule, concurrently-in-transaction.)
+    rule, concurrently-in-transaction.) Prisma 7.4 and later send a file with CREATE INDEX
+    CONCURRENTLY statement by statement: there such a statement runs on its own and passes.
 
 Solution:
     Leave maintenance (VACUUM, ANALYZE is fine) to autovacuum or to a person, and server or cluster
@@ -34,6 +35,11 @@ def non_transactional_statement(context: LintContext) -> Iterator[Violation]:
         reason = refuses_transaction_block(statement.node)
         if not reason or is_concurrent_form(statement.node):
             continue
-        if statement.parent_index is not None or not context.runs_alone:
-            where = "inside a DO block" if statement.parent_index is not None else "in a file with other statements"
+        if not context.runs_outside_transactions(statement):
+            if statement.parent_index is not None:
+                where = "inside a DO block"
+            elif context.sent_statement_by_statement:
+                where = "between the file's BEGIN and COMMIT"
+            else:
+                where = "in a file with other statements"
             yield Violation(f"{reason}; {where} it fails with 25001", statement)

@@ -31,10 +31,11 @@ def test_objects_created_or_dropped_earlier_are_known_by_kind_name_and_order():
 
 def test_a_single_statement_runs_alone_and_the_rollback_section_is_read_once():
     context = context_for('CREATE INDEX CONCURRENTLY "i" ON "A" (x);\n-- ROLLBACK SQL:\n-- DROP INDEX CONCURRENTLY "i";\n')
-    assert context.runs_alone
+    assert context.runs_outside_transactions(context.statements[0])
     assert context.rollback_section.line == 2 and context.rollback_section.executable
     assert context.rollback_section is context.rollback_section
-    assert not context_for("SELECT 1; SELECT 2;").runs_alone
+    two = context_for("SELECT 1; SELECT 2;")
+    assert not any(two.runs_outside_transactions(statement) for statement in two.statements)
 
 
 def test_a_table_truncated_earlier_is_empty_but_not_new():

@@ -68,8 +68,8 @@ def post_form(client, path, page, **fields):
     return client.post(path, data={"csrf_token": csrf_of(client, page), **fields})
 
 
-def lint(local, severities, session_timeouts):
-    return [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts)]
+def lint(local, severities, session_timeouts, prisma_version):
+    return [finding.to_dict() for finding in lint_migrations(local, severities, session_timeouts, prisma_version=prisma_version)]
 
 
 def gate_job(store, config, scripts, kind=JobKind.DEPLOY, **params):
