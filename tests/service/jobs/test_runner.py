@@ -52,10 +52,10 @@ def test_the_lint_step_records_each_finding_with_its_family_at_the_targets_level
         linter=lint,
     )
 
-    lint = job.facts["lint"]
-    assert lint["deploy_families"] == deploy_risk_families()
-    assert lint["findings"] and all(finding["family"] == RULES[finding["rule"]].family for finding in lint["findings"])
-    assert {finding["severity"] for finding in lint["findings"] if finding["rule"] == "missing-lock-timeout"} == {"info"}
+    step = job.facts["lint"]
+    assert step["deploy_families"] == deploy_risk_families()
+    assert step["findings"] and all(finding["family"] == RULES[finding["rule"]].family for finding in step["findings"])
+    assert {finding["severity"] for finding in step["findings"] if finding["rule"] == "missing-lock-timeout"} == {"info"}
 
 
 def test_check_after_deploy_blocks_on_pending_migrations(store, config):
