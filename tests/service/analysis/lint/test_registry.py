@@ -44,12 +44,13 @@ def test_the_deploy_risk_families_are_those_of_the_list_the_catalogue_has():
     assert {"transaction", "locking"} <= set(deploy_risk_families()) <= set(FAMILIES)
 
 
-def test_a_deploy_risk_family_joins_the_selection_as_soon_as_the_catalogue_has_it(monkeypatch):
-    missing = [family for family in DEPLOY_RISK_FAMILIES if family not in FAMILIES]
-    if not missing:
-        pytest.skip("every deploy risk family is in the catalogue already")
-    monkeypatch.setitem(FAMILIES, missing[0], "a family merged later")
-    assert missing[0] in deploy_risk_families()
+def test_the_deploy_risk_families_include_backward_compatibility():
+    assert deploy_risk_families() == ["transaction", "locking", "backward-compatibility"]
+
+
+def test_a_deploy_risk_family_leaves_the_selection_when_the_catalogue_drops_it(monkeypatch):
+    monkeypatch.delitem(FAMILIES, "backward-compatibility")
+    assert deploy_risk_families() == ["transaction", "locking"]
 
 
 def test_idempotency_rules_warn_rather_than_fail_since_prisma_never_writes_idempotent_sql():
