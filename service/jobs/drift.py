@@ -59,6 +59,13 @@ def drift_step(run: JobRun, conn: psycopg.Connection) -> dict[str, Any]:
             return _not_checked(mode, f"shadow unreachable: {error.failure.reason}")
         except (DriftNotChecked, ReplayFailed, ShadowUnusable) as error:
             return _not_checked(mode, error.headline)
+        except psycopg.errors.LockNotAvailable as error:
+            if mode is DriftMode.BLOCK:
+                raise  # waited for, as any job waits for a catalog another session locks
+            # The lock holder may be the very migration this job waits on: drift alone never holds it up.
+            return _not_checked(
+                mode, f"a lock another session holds kept the target's catalog from being read ({error.diag.message_primary or 'lock timeout'})"
+            )
         fact = {"mode": mode.value, **result.to_dict()}
         if run.job.kind is JobKind.DRIFT:
             fact.update(_news(run, fact))
