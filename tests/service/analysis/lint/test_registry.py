@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from service.analysis.lint import FAMILIES, RULES, SEVERITIES, LintConfigurationError, rules
+from service.analysis.lint import FAMILIES, RULES, SEVERITIES, LintConfigurationError, registry, rules
 from service.analysis.lint.registry import DEPLOY_RISK_FAMILIES, RuleDefinitionError, deploy_risk_families, effective_levels, rule
 
 RULE_MODULES = sorted(module.name for module in pkgutil.iter_modules(rules.__path__))
@@ -49,7 +49,8 @@ def test_the_deploy_risk_families_include_backward_compatibility():
 
 
 def test_a_deploy_risk_family_leaves_the_selection_when_the_catalogue_drops_it(monkeypatch):
-    monkeypatch.delitem(FAMILIES, "backward-compatibility")
+    # A new mapping, not a deletion: the catalogue's own order stays as it is for the other tests.
+    monkeypatch.setattr(registry, "FAMILIES", {name: words for name, words in FAMILIES.items() if name != "backward-compatibility"})
     assert deploy_risk_families() == ["transaction", "locking"]
 
 
